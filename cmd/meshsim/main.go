@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/meshctl/meshctl/internal/sim/asmcli"
-	"github.com/meshctl/meshctl/internal/sim/state"
 	"github.com/meshctl/meshctl/internal/sim/simcmd"
+	"github.com/meshctl/meshctl/internal/sim/state"
 )
 
 func main() {
