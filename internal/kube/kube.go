@@ -51,6 +51,10 @@ type Config struct {
 	// Kubeconfig is an explicit kubeconfig file (--kubeconfig). Empty means
 	// kubectl's rules: the files in $KUBECONFIG, else ~/.kube/config.
 	Kubeconfig string
+	// SearchPaths are the files kubectl's rules merge when Kubeconfig is
+	// empty: the $KUBECONFIG list, or ~/.kube/config. Nil means read them
+	// from the process environment.
+	SearchPaths []string
 	// Context overrides the kubeconfig's current-context.
 	Context string
 	// UserAgent is sent with every request, e.g. "meshctl/v0.1.0".
@@ -60,6 +64,9 @@ type Config struct {
 func (c Config) clientConfig() clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = c.Kubeconfig
+	if c.SearchPaths != nil {
+		rules.Precedence = c.SearchPaths
+	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 }

@@ -62,6 +62,14 @@ func TestCurrentContextHonorsKUBECONFIG(t *testing.T) {
 	}
 }
 
+func TestSearchPaths(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing.yaml"))
+	got, err := CurrentContext(Config{SearchPaths: []string{filepath.Join(t.TempDir(), "none"), gkeKubeconfig}})
+	if err != nil || got != "gke_demo-project_us-central1_mesh-1" {
+		t.Errorf("CurrentContext = %q, %v; want the context from SearchPaths", got, err)
+	}
+}
+
 func TestRESTConfig(t *testing.T) {
 	tests := []struct {
 		context, host, token string
