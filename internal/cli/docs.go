@@ -16,7 +16,7 @@ import (
 // into dir, replacing the *.md files there. `make docs` runs it.
 func GenerateDocs(dir string) error {
 	root := NewRootCmd(NewApp(Env{Streams: ui.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard}}))
-	root.DisableAutoGenTag = true // no dates: the files only change with the commands
+	root.DisableAutoGenTag = true   // no dates: the files only change with the commands
 	root.InitDefaultCompletionCmd() // cobra adds it lazily on Execute
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
