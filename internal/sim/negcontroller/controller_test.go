@@ -160,4 +160,3 @@ func TestNEGNameFollowsGKEScheme(t *testing.T) {
 		t.Error("names collide across ports")
 	}
 }
-}
