@@ -100,14 +100,14 @@ func HintOf(err error) string {
 }
 
 // PrintError writes err to w (stderr) as one "Error:" line and, when the
-// error carries one, a "Hint:" line. Silent errors (an *Error with a nil Err
-// at the top of the chain) print nothing.
+// error carries one, a "Hint:" line. Silent errors (a chain holding an
+// *Error with a nil Err, such as Problems()) print nothing.
 func PrintError(w io.Writer, s Styles, err error) {
 	if err == nil {
 		return
 	}
 	var e *Error
-	if errors.As(err, &e) && e.Err == nil && err == error(e) {
+	if errors.As(err, &e) && e.Err == nil {
 		return
 	}
 	fmt.Fprintf(w, "%s %s\n", s.Error("Error:"), err.Error())
