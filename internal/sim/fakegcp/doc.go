@@ -1,0 +1,47 @@
+// Package fakegcp is meshsim's stand-in for Google Cloud: a fake of the
+// Compute v1 and GKE v1 REST APIs for one simulated project, faithful enough
+// that the official Go clients (cloud.google.com/go/compute/apiv1 REST
+// clients, cloud.google.com/go/container/apiv1) and gcloud work against it
+// unchanged. It answers as Google does, not as meshctl expects; where Google's
+// behaviour was not observable the choice made is written next to the code.
+//
+// Sources of truth are the recorded exchanges in
+// shared/reference/gcp-recorded (the replay test holds the fake to them) and
+// the Compute and GKE API references.
+//
+// How it behaves:
+//
+//   - Every insert, delete, update, patch and set* answers with an Operation
+//     that stays RUNNING for Knobs.OperationDuration (per method:
+//     Knobs.OperationDurations; the recordings show URL map writes and
+//     setLabels DONE at once) and the change becomes visible when it is
+//     DONE. The request itself is validated at once: names (RFC 1035),
+//     required fields, malformed references (400 invalid), references to
+//     objects that do not exist (404 notFound, as Compute answers), stale
+//     fingerprints (412 conditionNotMet), deletes of objects still
+//     referenced (400 resourceInUseByAnotherResource), duplicates (409) and
+//     quotas (403 quotaExceeded). A write to an object another operation is
+//     still changing fails with 400 resourceNotReady.
+//   - References arrive as full links with any host (gcloud builds them from
+//     its endpoint override), relative "projects/..." links or names, and are
+//     stored as https://www.googleapis.com/compute/v1/... links, except
+//     network links, which keep a relative form as the recordings show.
+//   - Operations: get, list and wait (blocks until DONE or
+//     Knobs.OperationWaitCap). A repeated mutation with the same requestId
+//     answers the first operation and changes nothing.
+//   - backendServices.getHealth reports NEG endpoints HEALTHY when the pod is
+//     ready, serves the health-checked port and the VPC firewall admits
+//     Google's health-check ranges to the nodes' tag; only once a forwarding
+//     rule leads to the backend service.
+//   - Managed certificates are PROVISIONING until they have served behind a
+//     forwarding rule for Knobs.CertProvisioningDelay, then ACTIVE.
+//   - The cluster's nodes are Compute instances carrying the node tag in
+//     tags.items; GKE's own firewall rules for the cluster exist from the start.
+//   - GKE: the scenario's cluster (GET, list, node pools, update) plus any
+//     cluster created through the API; others are 404 as GKE words it.
+//
+// For tests and benchmarks: Knobs (latency, durations, fault injection), the
+// request log (Requests), the state dump (State), the NEG controller's hooks
+// (EnsureNEG, SetNEGEndpoints, DeleteNEG, NEGs), the same over HTTP under
+// /meshsim/, and Serve to listen on a local address.
+package fakegcp

@@ -1,0 +1,79 @@
+package fakegcp
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+func firewallKind() *kind {
+	return &kind{
+		collection: "firewalls", method: "firewalls", apiKind: "compute#firewall",
+		typeName: "firewall", quota: "FIREWALLS",
+		update: true, patch: true,
+		refs:    []refField{{path: "network", collections: []string{"networks"}, keepRelative: true}},
+		prepare: prepareFirewall,
+	}
+}
+
+// prepareFirewall fills Google's defaults (INGRESS, priority 1000, the
+// default network) and checks the rule is well formed.
+func prepareFirewall(_ *Server, c *change) *APIError {
+	fw := c.next
+	setDefault(fw, "direction", "INGRESS")
+	setDefault(fw, "priority", 1000)
+	setDefault(fw, "network", "global/networks/default")
+	if d := str(fw, "direction"); d != "INGRESS" && d != "EGRESS" {
+		return errInvalidField("resource.direction", d, "Must be INGRESS or EGRESS.")
+	}
+	if p, _ := num(fw, "priority"); p < 0 || p > 65535 {
+		return errInvalidField("resource.priority", p, "The priority must be between 0 and 65535.")
+	}
+	allowed, denied := list(fw, "allowed"), list(fw, "denied")
+	if len(allowed) == 0 && len(denied) == 0 {
+		return errInvalid("Invalid value for field 'resource': a firewall rule must specify allowed or denied.")
+	}
+	if len(allowed) > 0 && len(denied) > 0 {
+		return errInvalid("Invalid value for field 'resource': a firewall rule cannot both allow and deny.")
+	}
+	for i, e := range append(allowed, denied...) {
+		entry, _ := e.(map[string]any)
+		if str(entry, "IPProtocol") == "" {
+			return errRequired(fmt.Sprintf("resource.allowed[%d].IPProtocol", i))
+		}
+	}
+	return nil
+}
+
+// seedGKEFirewalls creates the rules GKE makes for a cluster's nodes, named
+// after the node tag's hash: -all (pods), -vms (the subnet) and, for a
+// private cluster, -master (the control plane to the kubelet and webhooks).
+// None of them admits Google's health checkers.
+func (s *Server) seedGKEFirewalls(now time.Time) {
+	prefix := strings.TrimSuffix(s.sc.NodeTag(), "-node")
+	network := computeBase + "projects/" + s.project + "/global/networks/" + s.sc.Network
+	tcpUDPICMP := []any{
+		map[string]any{"IPProtocol": "icmp"},
+		map[string]any{"IPProtocol": "tcp", "ports": []any{"1-65535"}},
+		map[string]any{"IPProtocol": "udp", "ports": []any{"1-65535"}},
+	}
+	rules := map[string]map[string]any{
+		prefix + "-all": {"sourceRanges": []any{clusterPodCIDR}, "allowed": []any{
+			map[string]any{"IPProtocol": "tcp"}, map[string]any{"IPProtocol": "udp"}, map[string]any{"IPProtocol": "icmp"},
+			map[string]any{"IPProtocol": "esp"}, map[string]any{"IPProtocol": "ah"}, map[string]any{"IPProtocol": "sctp"},
+		}},
+		prefix + "-vms": {"sourceRanges": []any{"10.128.0.0/9"}, "allowed": tcpUDPICMP},
+	}
+	if s.sc.Private {
+		rules[prefix+"-master"] = map[string]any{"sourceRanges": []any{s.sc.MasterCIDR}, "allowed": []any{
+			map[string]any{"IPProtocol": "tcp", "ports": []any{"10250", "443"}},
+		}}
+	}
+	k := kindOf("firewalls")
+	for name, rule := range rules {
+		rule["network"] = network
+		rule["targetTags"] = []any{s.sc.NodeTag()}
+		rule["description"] = ""
+		s.seed(k, "global", name, rule, now)
+	}
+}

@@ -1,0 +1,551 @@
+package fakegcp
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A resource is one stored Compute object.
+//
+// Visibility follows Google's long-running operations: an insert, update or
+// delete is validated when it is requested (bad names, missing references,
+// stale fingerprints and in-use deletes fail at once, as they do at Google),
+// then the change is carried by an operation and becomes visible only when
+// that operation is DONE. Until then GET answers the old state (404 for an
+// insert), and further writes to the same object answer resourceNotReady.
+type resource struct {
+	kind    *kind
+	ref     resourceRef
+	id      uint64
+	obj     map[string]any // the visible state; nil until the insert is DONE
+	pending *operation     // the operation changing this object, if any
+
+	// issued holds every fingerprint and labelFingerprint the object has had.
+	issued map[string]bool
+
+	// Facts the API does not show but the simulation needs.
+	endpoints    []Endpoint // networkEndpointGroups: endpoints with their pods' readiness
+	servingSince time.Time  // managed sslCertificates: when it began to serve behind a forwarding rule
+}
+
+// kind describes one Compute collection and the rules Google applies to it.
+type kind struct {
+	collection string // URL segment: "healthChecks"
+	method     string // resource name in method ids: "compute.<method>.insert"
+	apiKind    string // "compute#healthCheck"
+	typeName   string // snake_case name Google uses in in-use errors: "health_check"
+	zonal      bool
+	// update and patch say whether the collection has those methods (PUT, PATCH).
+	update, patch bool
+	// fingerprint: the object carries a fingerprint that changes on every
+	// write; a write that sends a stale one fails with 412.
+	fingerprint bool
+	// labels: the object has labels and a labelFingerprint, changed through setLabels.
+	labels bool
+	// insertDropsLabels: labels sent on insert are ignored (global forwarding
+	// rules, as recorded: their labels are set with setLabels afterwards).
+	insertDropsLabels bool
+	quota             string
+	// outputOnly lists fields clients may send back but never set.
+	outputOnly []string
+	refs       []refField
+	// prepare fills defaults and validates a new state before references are
+	// resolved; it may read c.prev (nil on insert).
+	prepare func(s *Server, c *change) *APIError
+	// render adds computed fields to a copy of the stored state.
+	render func(s *Server, r *resource, out map[string]any)
+	// users lists objects using this one that no reference field shows
+	// (a forwarding rule using an address by its IP).
+	users func(s *Server, r *resource) []string
+	verbs map[string]verb
+	// notFound words the 404 for the collection when Google words it
+	// differently from "The resource '%s' was not found".
+	notFound string
+}
+
+// refField is a field holding links to other objects.
+type refField struct {
+	path        string // dotted, "[]" iterates a list: "backends[].group"
+	collections []string
+	// keepRelative keeps a relative "projects/..." link as it was sent
+	// instead of expanding it; the recordings show this for network links.
+	keepRelative bool
+}
+
+// verb is a custom method such as setUrlMap or getHealth.
+type verb struct {
+	get    bool   // answered to GET rather than POST
+	opType string // operationType of the operation a mutating verb starts
+	edit   func(s *Server, c *change) *APIError
+	read   func(s *Server, c *apiCall, r *resource) (any, *APIError)
+}
+
+// change is a write being validated: the current state and the next one.
+type change struct {
+	call *apiCall
+	r    *resource
+	prev map[string]any // nil on insert
+	next map[string]any
+	// endpoints, when set, replace the NEG's endpoints with the change.
+	endpoints *[]Endpoint
+}
+
+var commonOutputOnly = []string{"kind", "id", "selfLink", "selfLinkWithId", "creationTimestamp", "fingerprint", "labelFingerprint"}
+
+// inputOf copies a request body without the fields a client cannot set.
+func (k *kind) inputOf(body map[string]any) map[string]any {
+	in := copyObject(body)
+	for _, f := range commonOutputOnly {
+		delete(in, f)
+	}
+	for _, f := range k.outputOnly {
+		delete(in, f)
+	}
+	return in
+}
+
+func (s *Server) newID() uint64 {
+	return 5100000000000000000 + s.nextSeq()*7919
+}
+
+// newFingerprint returns a value that differs on every call, in the shape
+// Google uses (base64 of 8 bytes).
+func (s *Server) newFingerprint() string {
+	sum := sha256.Sum256([]byte("fingerprint/" + strconv.FormatUint(s.nextSeq(), 10)))
+	return base64.StdEncoding.EncodeToString(sum[:8])
+}
+
+// fingerprintAccepted: a write must carry the object's current fingerprint;
+// one the object had before is stale (412). With
+// Knobs.AcceptUnissuedFingerprints, a value this server never issued for the
+// object is let through, for replays of recordings whose fingerprints were
+// normalised away.
+func (s *Server) fingerprintAccepted(r *resource, field, given string) bool {
+	if given == str(r.obj, field) {
+		return true
+	}
+	return s.knobs.AcceptUnissuedFingerprints && !r.issued[given]
+}
+
+func labelFingerprint(labels map[string]any) string {
+	h := sha256.New()
+	for _, k := range sortedKeys(labels) {
+		fmt.Fprintf(h, "%s=%v;", k, labels[k])
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)[:8])
+}
+
+// canonicalRef turns a project number into the project id, so lookups by
+// either find the same object.
+func (s *Server) canonicalRef(ref resourceRef) resourceRef {
+	if s.projectMatches(ref.Project) {
+		ref.Project = s.project
+	}
+	return ref
+}
+
+func (s *Server) refFor(c *apiCall, k *kind) resourceRef {
+	return resourceRef{Project: s.project, Scope: c.scope, Collection: k.collection, Name: c.name}
+}
+
+// visible finds an object whose insert is DONE.
+func (s *Server) visible(ref resourceRef) (*resource, *APIError) {
+	r := s.resources[ref.Path()]
+	if r == nil || r.obj == nil {
+		return nil, notFoundFor(ref)
+	}
+	return r, nil
+}
+
+func notFoundFor(ref resourceRef) *APIError {
+	if k := kindOf(ref.Collection); k != nil && k.notFound != "" {
+		return &APIError{Code: http.StatusNotFound, Reason: "notFound", Message: fmt.Sprintf(k.notFound, ref.Path())}
+	}
+	return errNotFound(ref.Path())
+}
+
+// writable finds a visible object no other operation is changing.
+func (s *Server) writable(ref resourceRef) (*resource, *APIError) {
+	r, err := s.visible(ref)
+	if err != nil {
+		return nil, err
+	}
+	if r.pending != nil {
+		return nil, errNotReady(ref.Path())
+	}
+	return r, nil
+}
+
+// render is the object as GET answers it.
+func (s *Server) render(r *resource) map[string]any {
+	out := copyObject(r.obj)
+	if r.kind.render != nil {
+		r.kind.render(s, r, out)
+	}
+	return out
+}
+
+// replayed answers a mutation that repeats an earlier requestId with the
+// operation that request started, changing nothing.
+func (s *Server) replayed(c *apiCall) (map[string]any, bool) {
+	if c.requestID == "" {
+		return nil, false
+	}
+	op := s.requestIDs[s.project+"/"+c.requestID]
+	if op == nil {
+		return nil, false
+	}
+	c.deduped = true
+	return s.renderOp(op), true
+}
+
+func validRequestID(id string) *APIError {
+	const hex = "0123456789abcdefABCDEF"
+	ok := len(id) == 36 && id != "00000000-0000-0000-0000-000000000000"
+	for i := 0; ok && i < len(id); i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			ok = id[i] == '-'
+		} else {
+			ok = strings.IndexByte(hex, id[i]) >= 0
+		}
+	}
+	if !ok {
+		return errInvalidField("requestId", id, "The request ID must be a valid UUID with the exception that zero UUID is not supported.")
+	}
+	return nil
+}
+
+func (s *Server) insertResource(c *apiCall, k *kind) (any, *APIError) {
+	if op, ok := s.replayed(c); ok {
+		return op, nil
+	}
+	name := str(c.body, "name")
+	if err := validateName(name); err != nil {
+		return nil, err
+	}
+	c.name = name
+	ref := s.refFor(c, k)
+	if s.resources[ref.Path()] != nil {
+		return nil, errAlreadyExists(ref.Path())
+	}
+	if err := s.checkQuota(k); err != nil {
+		return nil, err
+	}
+	next := k.inputOf(c.body)
+	if k.insertDropsLabels {
+		delete(next, "labels")
+	}
+	r := &resource{kind: k, ref: ref, id: s.newID()}
+	ch := &change{call: c, r: r, next: next}
+	if err := s.completeChange(ch); err != nil {
+		return nil, err
+	}
+	s.resources[ref.Path()] = r
+	op := s.startOperation(c, r, "insert", next, func(time.Time) { r.obj = next }, func() { delete(s.resources, ref.Path()) })
+	return s.renderOp(op), nil
+}
+
+// writeResource answers update (PUT: the body replaces the object) and patch
+// (PATCH: the body is a JSON merge patch).
+func (s *Server) writeResource(c *apiCall, k *kind, patch bool) (any, *APIError) {
+	if op, ok := s.replayed(c); ok {
+		return op, nil
+	}
+	r, err := s.writable(s.refFor(c, k))
+	if err != nil {
+		return nil, err
+	}
+	if fp := str(c.body, "fingerprint"); k.fingerprint && fp != "" && !s.fingerprintAccepted(r, "fingerprint", fp) {
+		return nil, errFingerprint()
+	}
+	if name := str(c.body, "name"); name != "" && name != r.ref.Name {
+		return nil, errInvalidField("resource.name", name, "The name of a resource cannot be changed.")
+	}
+	in := k.inputOf(c.body)
+	var next map[string]any
+	if patch {
+		next = mergePatch(copyObject(r.obj), in)
+	} else {
+		next = in
+	}
+	for _, f := range k.outputOnly { // the server's fields survive a client's write
+		if v, ok := r.obj[f]; ok {
+			next[f] = deepCopy(v)
+		}
+	}
+	if k.labels { // labels change only through setLabels
+		delete(next, "labels")
+		if l, ok := r.obj["labels"]; ok {
+			next["labels"] = deepCopy(l)
+		}
+	}
+	opType := "update"
+	if patch {
+		opType = patchOperationType(k)
+	}
+	return s.commitChange(&change{call: c, r: r, prev: r.obj, next: next}, opType)
+}
+
+// patchOperationType is the operationType Google reports for a patch; the
+// recordings show "compute.<collection>.patch" for SSL policies and
+// firewalls and plain "patch" elsewhere.
+func patchOperationType(k *kind) string {
+	switch k.collection {
+	case "sslPolicies", "firewalls":
+		return "compute." + k.collection + ".patch"
+	}
+	return "patch"
+}
+
+func (s *Server) deleteResource(c *apiCall, k *kind) (any, *APIError) {
+	if op, ok := s.replayed(c); ok {
+		return op, nil
+	}
+	r, err := s.writable(s.refFor(c, k))
+	if err != nil {
+		return nil, err
+	}
+	if users := s.usersOf(r); len(users) > 0 {
+		return nil, errInUse(k.typeName, r.ref.Path(), users[0])
+	}
+	op := s.startOperation(c, r, "delete", nil, func(time.Time) { delete(s.resources, r.ref.Path()) }, nil)
+	return s.renderOp(op), nil
+}
+
+// runVerb answers a custom method: a read, or a change built by the verb.
+func (s *Server) runVerb(c *apiCall, k *kind, v verb) (any, *APIError) {
+	ref := s.refFor(c, k)
+	if v.read != nil {
+		r, err := s.visible(ref)
+		if err != nil {
+			return nil, err
+		}
+		return v.read(s, c, r)
+	}
+	if op, ok := s.replayed(c); ok {
+		return op, nil
+	}
+	r, err := s.writable(ref)
+	if err != nil {
+		return nil, err
+	}
+	ch := &change{call: c, r: r, prev: r.obj, next: copyObject(r.obj)}
+	if err := v.edit(s, ch); err != nil {
+		return nil, err
+	}
+	return s.commitChange(ch, v.opType)
+}
+
+// commitChange validates a change to an existing object and schedules it.
+func (s *Server) commitChange(ch *change, opType string) (any, *APIError) {
+	if err := s.completeChange(ch); err != nil {
+		return nil, err
+	}
+	r, next, endpoints := ch.r, ch.next, ch.endpoints
+	op := s.startOperation(ch.call, r, opType, next, func(time.Time) {
+		r.obj = next
+		if endpoints != nil {
+			r.endpoints = *endpoints
+		}
+	}, nil)
+	return s.renderOp(op), nil
+}
+
+// completeChange fills defaults, validates and resolves references, and sets
+// the fields the server owns.
+func (s *Server) completeChange(ch *change) *APIError {
+	k, next := ch.r.kind, ch.next
+	next["name"] = ch.r.ref.Name
+	if k.prepare != nil {
+		if err := k.prepare(s, ch); err != nil {
+			return err
+		}
+	}
+	if err := s.resolveRefs(k, next); err != nil {
+		return err
+	}
+	next["kind"] = k.apiKind
+	next["id"] = strconv.FormatUint(ch.r.id, 10)
+	next["selfLink"] = ch.r.ref.Link()
+	if ch.prev != nil {
+		next["creationTimestamp"] = ch.prev["creationTimestamp"]
+	} else {
+		next["creationTimestamp"] = googleTime(time.Now())
+	}
+	if k.zonal {
+		next["zone"] = scopeLink(ch.r.ref.Project, ch.r.ref.Scope)
+	}
+	if ch.r.issued == nil {
+		ch.r.issued = map[string]bool{}
+	}
+	if k.fingerprint {
+		next["fingerprint"] = s.newFingerprint()
+		ch.r.issued[str(next, "fingerprint")] = true
+	}
+	if k.labels {
+		labels := obj(next, "labels")
+		if err := validateLabels(labels); err != nil {
+			return err
+		}
+		if len(labels) == 0 {
+			delete(next, "labels")
+		}
+		next["labelFingerprint"] = labelFingerprint(labels)
+		ch.r.issued[str(next, "labelFingerprint")] = true
+	}
+	return nil
+}
+
+// resolveRefs checks every link a new state holds (malformed: 400; to an
+// object that does not exist: 404, as Compute answers) and rewrites it in
+// Google's form.
+func (s *Server) resolveRefs(k *kind, next map[string]any) *APIError {
+	for _, rf := range k.refs {
+		err := walkStrings(next, strings.Split(rf.path, "."), "resource", func(field, value string) (string, *APIError) {
+			ref, ok := parseRef(value, s.project, "global", rf.collections...)
+			if !ok {
+				return "", errInvalidField(field, value, "The URL is malformed.")
+			}
+			ref = s.canonicalRef(ref)
+			target := s.resources[ref.Path()]
+			if target == nil || target.obj == nil {
+				return "", notFoundFor(ref)
+			}
+			if target.pending != nil && target.pending.opType == "delete" {
+				return "", errNotReady(ref.Path())
+			}
+			if rf.keepRelative && strings.HasPrefix(value, "projects/") {
+				return value, nil
+			}
+			return ref.Link(), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkStrings visits each string at a dotted path ("[]" iterates a list)
+// and replaces it with what visit returns; field names the value for errors
+// as Google does ("resource.healthChecks[0]").
+func walkStrings(v any, segs []string, field string, visit func(field, value string) (string, *APIError)) *APIError {
+	m, ok := v.(map[string]any)
+	if !ok || len(segs) == 0 {
+		return nil
+	}
+	key := strings.TrimSuffix(segs[0], "[]")
+	val, ok := m[key]
+	if !ok {
+		return nil
+	}
+	if strings.HasSuffix(segs[0], "[]") {
+		items, _ := val.([]any)
+		for i, item := range items {
+			f := fmt.Sprintf("%s.%s[%d]", field, key, i)
+			if len(segs) > 1 {
+				if err := walkStrings(item, segs[1:], f, visit); err != nil {
+					return err
+				}
+				continue
+			}
+			if sv, ok := item.(string); ok {
+				nv, err := visit(f, sv)
+				if err != nil {
+					return err
+				}
+				items[i] = nv
+			}
+		}
+		return nil
+	}
+	f := field + "." + key
+	if len(segs) > 1 {
+		return walkStrings(val, segs[1:], f, visit)
+	}
+	if sv, ok := val.(string); ok && sv != "" {
+		nv, err := visit(f, sv)
+		if err != nil {
+			return err
+		}
+		m[key] = nv
+	}
+	return nil
+}
+
+// refsIn lists the paths of the objects a state links to.
+func (s *Server) refsIn(k *kind, state map[string]any) []string {
+	var out []string
+	for _, rf := range k.refs {
+		_ = walkStrings(copyObject(state), strings.Split(rf.path, "."), "resource", func(_, value string) (string, *APIError) {
+			if ref, ok := parseRef(value, s.project, "global", rf.collections...); ok {
+				out = append(out, s.canonicalRef(ref).Path())
+			}
+			return value, nil
+		})
+	}
+	return out
+}
+
+// usersOf lists the objects (by path) that use r, counting changes still in
+// flight, so a delete cannot race an insert that will reference r.
+func (s *Server) usersOf(r *resource) []string {
+	target := r.ref.Path()
+	seen := map[string]bool{}
+	for _, path := range sortedKeys(s.resources) {
+		other := s.resources[path]
+		if other == r {
+			continue
+		}
+		states := []map[string]any{other.obj}
+		if other.pending != nil && other.pending.next != nil {
+			states = append(states, other.pending.next)
+		}
+		for _, st := range states {
+			if st == nil {
+				continue
+			}
+			for _, ref := range s.refsIn(other.kind, st) {
+				if ref == target {
+					seen[path] = true
+				}
+			}
+		}
+	}
+	if r.kind.users != nil {
+		for _, u := range r.kind.users(s, r) {
+			seen[u] = true
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// inScope lists the visible objects of a kind in one scope, by name.
+func (s *Server) inScope(k *kind, scope string) []*resource {
+	var out []*resource
+	for _, path := range sortedKeys(s.resources) {
+		r := s.resources[path]
+		if r.kind == k && r.ref.Scope == scope && r.obj != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// allOf lists the visible objects of a kind in every scope.
+func (s *Server) allOf(k *kind) []*resource {
+	var out []*resource
+	for _, path := range sortedKeys(s.resources) {
+		if r := s.resources[path]; r.kind == k && r.obj != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
