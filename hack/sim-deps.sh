@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds meshsim's third-party binaries (Kubernetes control plane, etcd, kwok,
 # istiod, istioctl) from the Go module proxy into a cache outside the checkout,
-# keyed by the pinned versions, and points bin/sim at it. A no-op when built.
+# each keyed by what it is built from (its tools module's go.mod and go.sum,
+# package and flags), and links them into bin/sim. A no-op when built.
 #
 # The first build takes ~20 minutes on 2 cores; later clones reuse the cache.
 set -euo pipefail
@@ -10,10 +11,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/hack/tools"
 K8S_VERSION=v1.34.4
 
-key=$(cat "$0" "$tools"/*/go.mod "$tools"/*/go.sum | sha256sum | cut -c1-12)
 cache_root=${MESHSIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshctl/sim-bin}
-dest="$cache_root/$key"
-mkdir -p "$dest" "$root/bin"
+links="$root/bin/sim"
+# An older layout made bin/sim a link to one cache folder.
+[ -L "$links" ] && rm -f "$links"
+mkdir -p "$cache_root" "$links"
+
+# cached NAME MODULE PACKAGE LDFLAGS: where that build of NAME lives in the cache.
+cached() {
+  local key
+  key=$(printf '%s\n' "$1" "$3" "$4" | cat - "$tools/$2/go.mod" "$tools/$2/go.sum" | sha256sum | cut -c1-12)
+  echo "$cache_root/$1-$key/$1"
+}
 
 k8s_ldflags="-s -w \
  -X k8s.io/component-base/version.gitVersion=$K8S_VERSION \
@@ -36,30 +45,33 @@ targets=(
 
 missing=0
 for t in "${targets[@]}"; do
-  IFS='|' read -r name _ _ _ _ <<<"$t"
-  [ -x "$dest/$name" ] || missing=$((missing + 1))
+  IFS='|' read -r name module pkg ldflags _ <<<"$t"
+  [ -x "$(cached "$name" "$module" "$pkg" "$ldflags")" ] || missing=$((missing + 1))
 done
 
 i=0
 start_all=$(date +%s)
 for t in "${targets[@]}"; do
   IFS='|' read -r name module pkg ldflags estimate <<<"$t"
-  [ -x "$dest/$name" ] && continue
+  out=$(cached "$name" "$module" "$pkg" "$ldflags")
+  ln -sfn "$out" "$links/$name"
+  [ -x "$out" ] && continue
+  mkdir -p "$(dirname "$out")"
   i=$((i + 1))
   start=$(date +%s)
   echo "sim-deps: [$i/$missing] building $name (first build about $estimate) ..."
   # Print elapsed time every 30 s so a long build is never minutes of silence.
   ( while sleep 30; do echo "sim-deps:   $name still building, $(( $(date +%s) - start ))s"; done ) &
   ticker=$!
-  if ! (cd "$tools/$module" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$dest/$name.tmp" "$pkg"); then
+  if ! (cd "$tools/$module" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg"); then
     kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
     echo "sim-deps: building $name failed" >&2
     exit 1
   fi
   kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
-  mv "$dest/$name.tmp" "$dest/$name"
+  mv "$out.tmp" "$out"
   echo "sim-deps: [$i/$missing] $name done in $(( $(date +%s) - start ))s"
 done
-[ "$missing" -gt 0 ] && echo "sim-deps: all built in $(( $(date +%s) - start_all ))s into $dest"
-
-ln -sfn "$dest" "$root/bin/sim"
+if [ "$missing" -gt 0 ]; then
+  echo "sim-deps: all built in $(( $(date +%s) - start_all ))s into $cache_root"
+fi

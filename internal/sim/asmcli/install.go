@@ -20,6 +20,7 @@ metadata:
 spec:
   profile: minimal
   hub: gcr.io/gke-release/asm
+  tag: 1.28.2-asm.4
   meshConfig:
     defaultConfig:
       proxyMetadata:

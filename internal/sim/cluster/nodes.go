@@ -2,12 +2,14 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshctl/meshctl/internal/sim/scenario"
@@ -79,16 +81,15 @@ func EnsureNodes(ctx context.Context, kc kubernetes.Interface, sc scenario.Scena
 		if err != nil {
 			return err
 		}
-		created, err := kc.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{FieldManager: "meshsim"})
-		if apierrors.IsAlreadyExists(err) {
-			continue
-		}
-		if err != nil {
+		_, err = kc.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{FieldManager: "meshsim"})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("register node %s: %w", n.Name, err)
 		}
-		// Capacity is status: the create drops it, so it is written separately.
-		created.Status = obj.Status
-		if _, err := kc.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{FieldManager: "meshsim"}); err != nil {
+		// Capacity is status, which a create drops; a merge patch of the
+		// status cannot conflict with kwok's own status updates.
+		patch, _ := json.Marshal(map[string]any{"status": map[string]any{
+			"capacity": obj.Status.Capacity, "allocatable": obj.Status.Allocatable, "nodeInfo": obj.Status.NodeInfo}})
+		if _, err := kc.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "meshsim"}, "status"); err != nil {
 			return fmt.Errorf("set capacity of node %s: %w", n.Name, err)
 		}
 	}
