@@ -180,44 +180,92 @@ func (s *Server) listResources(c *apiCall, k *kind) (any, *APIError) {
 }
 
 // aggregatedRoute answers aggregatedList, which gcloud uses to list zonal
-// collections: items grouped by scope, with Google's warning for empty scopes.
+// collections and operations: items grouped by scope, with Google's warning
+// for a scope that has none.
 func (s *Server) aggregatedRoute(r *http.Request, collection string) (route, *apiCall, *APIError) {
-	k := kindOf(collection)
-	if k == nil || r.Method != http.MethodGet {
+	if r.Method != http.MethodGet {
 		return route{}, nil, errNoSuchURL(r)
 	}
-	rt := route{method: "compute." + k.method + ".aggregatedList", handle: func(c *apiCall) (any, *APIError) {
-		scopes := []string{"global"}
-		if k.zonal {
-			scopes = nil
-			for _, z := range s.zones() {
-				scopes = append(scopes, "zones/"+z)
+	apiKind, method, zonal := "", "", true
+	var items func(scope string) []map[string]any
+	switch collection {
+	case "instances":
+		apiKind, method = "compute#instance", "instances"
+		items = func(scope string) []map[string]any {
+			var out []map[string]any
+			for _, n := range s.nodes() {
+				if "zones/"+n.zone == scope {
+					out = append(out, s.renderInstance(n))
+				}
 			}
+			return out
+		}
+	case "machineTypes":
+		apiKind, method = "compute#machineType", "machineTypes"
+		items = func(scope string) []map[string]any {
+			var out []map[string]any
+			for _, name := range sortedKeys(predefinedMachineTypes) {
+				out = append(out, s.renderMachineType(scope, predefinedMachineTypes[name]))
+			}
+			return out
+		}
+	case "operations":
+		apiKind, method, zonal = "compute#operation", "globalOperations", false
+		items = func(scope string) []map[string]any {
+			var out []map[string]any
+			for _, op := range s.sortedOperations() {
+				if op.scope == scope {
+					out = append(out, s.renderOp(op))
+				}
+			}
+			return out
+		}
+	default:
+		k := kindOf(collection)
+		if k == nil {
+			return route{}, nil, errNoSuchURL(r)
+		}
+		apiKind, method, zonal = k.apiKind, k.method, k.zonal
+		items = func(scope string) []map[string]any {
+			var out []map[string]any
+			for _, res := range s.inScope(k, scope) {
+				out = append(out, s.render(res))
+			}
+			return out
+		}
+	}
+	rt := route{method: "compute." + method + ".aggregatedList", handle: func(c *apiCall) (any, *APIError) {
+		var scopes []string
+		if !zonal {
+			scopes = append(scopes, "global")
+		}
+		for _, z := range s.zones() {
+			scopes = append(scopes, "zones/"+z)
 		}
 		f, ferr := parseFilter(c.query.Get("filter"))
 		if ferr != nil {
 			return nil, errInvalidField("filter", c.query.Get("filter"), "Invalid list filter expression: "+ferr.Error())
 		}
-		items := map[string]any{}
+		grouped := map[string]any{}
 		for _, scope := range scopes {
 			var found []any
-			for _, res := range s.inScope(k, scope) {
-				if out := s.render(res); f == nil || f.match(out) {
-					found = append(found, out)
+			for _, it := range items(scope) {
+				if f == nil || f.match(it) {
+					found = append(found, it)
 				}
 			}
 			if len(found) > 0 {
-				items[scope] = map[string]any{k.collection: found}
+				grouped[scope] = map[string]any{collection: found}
 				continue
 			}
-			items[scope] = map[string]any{"warning": map[string]any{
+			grouped[scope] = map[string]any{"warning": map[string]any{
 				"code":    "NO_RESULTS_ON_PAGE",
 				"message": "There are no results for scope '" + scope + "' on this page.",
 				"data":    []any{map[string]any{"key": "scope", "value": scope}},
 			}}
 		}
-		id := "projects/" + s.project + "/aggregated/" + k.collection
-		return map[string]any{"kind": k.apiKind + "AggregatedList", "id": id, "items": items, "selfLink": computeBase + id}, nil
+		id := "projects/" + s.project + "/aggregated/" + collection
+		return map[string]any{"kind": apiKind + "AggregatedList", "id": id, "items": grouped, "selfLink": computeBase + id}, nil
 	}}
 	c, err := newCall(r, rt.method, s.project, "", "")
 	return rt, c, err
