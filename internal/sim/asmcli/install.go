@@ -91,14 +91,22 @@ func (r *run) install(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(out, rev+"-manifest.yaml"), manifest, 0o644); err != nil {
 		return err
 	}
-	if _, err := mesh.Apply(ctx, r.kubecfg, manifest); err != nil {
+	// The webhooks go in once istiod runs, pointing at it: applied before,
+	// they would send the API server to an in-cluster istiod that is only a
+	// kwok pod.
+	rest, webhooks := mesh.SplitWebhooks(manifest)
+	if _, err := mesh.Apply(ctx, r.kubecfg, mesh.Join(rest)); err != nil {
 		return err
 	}
 	ist, err := mesh.StartIstiod(ctx, r.env.State, r.kube, filepath.Join(r.sim.BinDir, "pilot-discovery"), rev)
 	if err != nil {
 		return err
 	}
-	if err := mesh.PointWebhooks(ctx, r.kube, rev, ist.WebhookPort); err != nil {
+	local, err := mesh.LocalWebhooks(webhooks, ist.WebhookPort)
+	if err != nil {
+		return err
+	}
+	if _, err := mesh.Apply(ctx, r.kubecfg, mesh.Join(local)); err != nil {
 		return err
 	}
 	r.log.info("...done!")

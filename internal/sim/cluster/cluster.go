@@ -12,9 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshctl/meshctl/internal/sim/proc"
 )
 
 // KubeVersion is the version the locally built control plane reports.
@@ -103,7 +106,11 @@ func (c ControlPlane) Delete(ctx context.Context) error {
 	if !c.Exists() {
 		return nil
 	}
+	// kwokctl signals the control plane and returns; wait until those
+	// processes are gone so their ports are free when Delete returns.
+	pids := proc.Mentioning(c.Workdir)
 	_, err := c.kwokctl(ctx, "delete", "cluster")
+	proc.WaitGone(pids, 10*time.Second)
 	return err
 }
 

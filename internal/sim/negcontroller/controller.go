@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/meshctl/meshctl/internal/sim/fakegcp"
 )
 
 // Annotation keys, as GKE spells them.
@@ -30,29 +32,14 @@ const (
 	NEGStatusAnnotation = "cloud.google.com/neg-status"
 )
 
-// Endpoint is one network endpoint of a zonal NEG: a pod's IP and port on
-// its node, plus what the simulator needs to judge its health.
-type Endpoint struct {
-	Instance    string
-	IPAddress   string
-	Port        int
-	Ready       bool
-	ServedPorts []int
-}
-
-// NEG is a zonal NEG as the Compute side holds it.
-type NEG struct {
-	Zone, Name, Description string
-}
-
 // Compute is what the controller needs of the (simulated) Compute API.
 type Compute interface {
 	EnsureNEG(zone, name, description string) error
-	SetNEGEndpoints(zone, name string, eps []Endpoint) error
+	SetNEGEndpoints(zone, name string, eps []fakegcp.Endpoint) error
 	// DeleteNEG fails while a backend service still uses the NEG; the
 	// controller then keeps it and tries again later, as GKE does.
 	DeleteNEG(zone, name string) error
-	NEGs() []NEG
+	NEGs() []fakegcp.NEGInfo
 }
 
 // negDescription is what GKE writes into a NEG's description.
@@ -267,7 +254,7 @@ func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {
 
 // endpoints are the ready pods behind a Service port, by zone, from the
 // Service's EndpointSlices.
-func (c *Controller) endpoints(svc *corev1.Service, port *corev1.ServicePort) (map[string][]Endpoint, error) {
+func (c *Controller) endpoints(svc *corev1.Service, port *corev1.ServicePort) (map[string][]fakegcp.Endpoint, error) {
 	slices, err := c.factory.Discovery().V1().EndpointSlices().Lister().EndpointSlices(svc.Namespace).List(
 		labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: svc.Name}))
 	if err != nil {
@@ -275,7 +262,7 @@ func (c *Controller) endpoints(svc *corev1.Service, port *corev1.ServicePort) (m
 	}
 	nodes := c.factory.Core().V1().Nodes().Lister()
 	pods := c.factory.Core().V1().Pods().Lister()
-	out := map[string][]Endpoint{}
+	out := map[string][]fakegcp.Endpoint{}
 	for _, slice := range slices {
 		target := int32(0)
 		for _, p := range slice.Ports {
@@ -295,7 +282,7 @@ func (c *Controller) endpoints(svc *corev1.Service, port *corev1.ServicePort) (m
 				continue
 			}
 			zone := node.Labels["topology.kubernetes.io/zone"]
-			e := Endpoint{Instance: node.Name, IPAddress: ep.Addresses[0], Port: int(target), Ready: true}
+			e := fakegcp.Endpoint{Instance: node.Name, IPAddress: ep.Addresses[0], Port: int(target), Ready: true}
 			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
 				if pod, err := pods.Pods(svc.Namespace).Get(ep.TargetRef.Name); err == nil {
 					e.ServedPorts = containerPorts(pod)

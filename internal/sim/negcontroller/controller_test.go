@@ -13,27 +13,29 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meshctl/meshctl/internal/sim/fakegcp"
 )
 
 type fakeCompute struct {
 	mu        sync.Mutex
-	negs      map[string]NEG // zone/name
-	endpoints map[string][]Endpoint
+	negs      map[string]fakegcp.NEGInfo // zone/name
+	endpoints map[string][]fakegcp.Endpoint
 	inUse     map[string]bool
 }
 
 func newFakeCompute() *fakeCompute {
-	return &fakeCompute{negs: map[string]NEG{}, endpoints: map[string][]Endpoint{}, inUse: map[string]bool{}}
+	return &fakeCompute{negs: map[string]fakegcp.NEGInfo{}, endpoints: map[string][]fakegcp.Endpoint{}, inUse: map[string]bool{}}
 }
 
 func (f *fakeCompute) EnsureNEG(zone, name, desc string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.negs[zone+"/"+name] = NEG{Zone: zone, Name: name, Description: desc}
+	f.negs[zone+"/"+name] = fakegcp.NEGInfo{Zone: zone, Name: name, Description: desc}
 	return nil
 }
 
-func (f *fakeCompute) SetNEGEndpoints(zone, name string, eps []Endpoint) error {
+func (f *fakeCompute) SetNEGEndpoints(zone, name string, eps []fakegcp.Endpoint) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.endpoints[zone+"/"+name] = eps
@@ -50,10 +52,10 @@ func (f *fakeCompute) DeleteNEG(zone, name string) error {
 	return nil
 }
 
-func (f *fakeCompute) NEGs() []NEG {
+func (f *fakeCompute) NEGs() []fakegcp.NEGInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []NEG
+	var out []fakegcp.NEGInfo
 	for _, n := range f.negs {
 		out = append(out, n)
 	}

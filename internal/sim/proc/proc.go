@@ -158,3 +158,39 @@ func WaitForPort(addr string, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Mentioning lists the live processes whose command line contains s (for
+// processes started by a tool that keeps no pid files of its own for us).
+func Mentioning(s string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) && Alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// WaitGone waits for pids to exit, killing those still alive after grace.
+func WaitGone(pids []int, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for _, pid := range pids {
+		for Alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if Alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for _, pid := range pids {
+		for i := 0; i < 100 && Alive(pid); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

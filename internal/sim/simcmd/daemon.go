@@ -3,12 +3,15 @@ package simcmd
 import (
 	"encoding/base64"
 	"fmt"
+	"log"
 	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/meshctl/meshctl/internal/sim"
 	"github.com/meshctl/meshctl/internal/sim/fakegcp"
+	"github.com/meshctl/meshctl/internal/sim/negcontroller"
 	"github.com/meshctl/meshctl/internal/sim/state"
 )
 
@@ -46,7 +49,18 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Google Cloud APIs on http://%s\n", listening)
-			<-cmd.Context().Done()
+
+			kc, err := sim.KubeClient(d)
+			if err != nil {
+				return err
+			}
+			uid, err := negcontroller.ClusterUID(cmd.Context(), kc)
+			if err != nil {
+				return fmt.Errorf("read the cluster's id: %w", err)
+			}
+			negs := negcontroller.New(kc, server, uid)
+			negs.Errors = func(err error) { log.Printf("neg controller: %v", err) }
+			negs.Run(cmd.Context())
 			return nil
 		},
 	}
