@@ -49,7 +49,12 @@ func run(m *testing.M) int {
 	binDir = filepath.Join(tmp, "bin")
 	meshsimBin = filepath.Join(binDir, "meshsim")
 	meshctlBin = filepath.Join(binDir, "meshctl")
-	for _, b := range []struct{ out, pkg string }{{meshsimBin, "./cmd/meshsim"}, {meshctlBin, "./cmd/meshctl"}} {
+	builds := []struct{ out, pkg string }{{meshsimBin, "./cmd/meshsim"}, {meshctlBin, "./cmd/meshctl"}}
+	if prebuilt := os.Getenv("MESHCTL_BIN"); prebuilt != "" {
+		// `make e2e` built meshctl with version information already.
+		meshctlBin, builds = prebuilt, builds[:1]
+	}
+	for _, b := range builds {
 		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 		cmd.Dir = repoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
