@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -315,9 +316,7 @@ func (r *run) checkEnvironment(ctx context.Context) error {
 	v, err := r.kube.Discovery().ServerVersion()
 	if err == nil {
 		minor := strings.TrimRight(v.Minor, "+")
-		var m int
-		fmt.Sscan(minor, &m)
-		if m < 15 {
+		if m, err := strconv.Atoi(minor); err == nil && m < 15 {
 			return r.validationError("ASM %s requires Kubernetes version 1.15+, found %s.%s", Release, v.Major, minor)
 		}
 	}
