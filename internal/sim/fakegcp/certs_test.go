@@ -27,7 +27,7 @@ func (e *env) managedStatus(t *testing.T, name string) (string, map[string]strin
 // TestManagedCertificateProvisioning: PROVISIONING while it only sits on a
 // proxy, ACTIVE the configured delay after a forwarding rule serves it.
 func TestManagedCertificateProvisioning(t *testing.T) {
-	e := newEnv(t, func(k *Knobs) { k.CertProvisioningDelay = Duration(200 * time.Millisecond) })
+	e := newEnv(t, func(k *Knobs) { k.CertProvisioningDelay = Duration(time.Hour) })
 	e.buildChain(t) // the forwarding rule exists: the clock starts now
 	e.done(t)(e.cert.Insert(e.ctx, &computepb.InsertSslCertificateRequest{Project: project, SslCertificateResource: &computepb.SslCertificate{
 		Name: proto.String("spare"), Managed: &computepb.SslCertificateManagedSslCertificate{Domains: []string{"spare.example.com"}}}}))
@@ -36,9 +36,10 @@ func TestManagedCertificateProvisioning(t *testing.T) {
 
 	status, domains := e.managedStatus(t, "web-cert")
 	if status != "PROVISIONING" || domains["www.example.com"] != "PROVISIONING" {
-		t.Errorf("right after the forwarding rule: %s %v", status, domains)
+		t.Errorf("while the delay runs: %s %v", status, domains)
 	}
-	time.Sleep(250 * time.Millisecond)
+	e.srv.UpdateKnobs(func(k *Knobs) { k.CertProvisioningDelay = Duration(100 * time.Millisecond) })
+	time.Sleep(150 * time.Millisecond)
 	status, domains = e.managedStatus(t, "web-cert")
 	if status != "ACTIVE" || domains["www.example.com"] != "ACTIVE" {
 		t.Errorf("after the delay: %s %v", status, domains)

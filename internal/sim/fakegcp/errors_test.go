@@ -143,9 +143,10 @@ func TestDeleteOfAnObjectInUse(t *testing.T) {
 // TestWriteWhileAnOperationRuns: an object another operation is changing
 // answers resourceNotReady, and the first change is not visible until DONE.
 func TestWriteWhileAnOperationRuns(t *testing.T) {
-	e := newEnv(t, func(k *Knobs) { k.OperationDuration = Duration(300 * time.Millisecond) })
+	e := newEnv(t)
 	e.done(t)(e.hc.Insert(e.ctx, &computepb.InsertHealthCheckRequest{Project: project,
 		HealthCheckResource: &computepb.HealthCheck{Name: proto.String("hc"), Type: proto.String("TCP")}}))
+	e.srv.UpdateKnobs(func(k *Knobs) { k.OperationDuration = Duration(5 * time.Second) }) // outlasts the test
 	patch := func(interval int32) error {
 		_, err := e.hc.Patch(e.ctx, &computepb.PatchHealthCheckRequest{Project: project, HealthCheck: "hc",
 			HealthCheckResource: &computepb.HealthCheck{CheckIntervalSec: proto.Int32(interval)}})

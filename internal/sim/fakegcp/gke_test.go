@@ -111,7 +111,9 @@ func TestScenarioChangesShowAtOnce(t *testing.T) {
 // when its operation is DONE; a created cluster provisions, a deleted one
 // stops and disappears.
 func TestClusterOperations(t *testing.T) {
-	e := newEnvWith(t, func() scenario.Scenario { sc := scenario.Default(); sc.WorkloadIdentity = false; return sc }(), Options{})
+	sc := scenario.Default()
+	sc.WorkloadIdentity = false
+	e := newEnvWith(t, sc, Options{}, func(k *Knobs) { k.ClusterOperationDuration = Duration(300 * time.Millisecond) })
 	op, err := e.gke.UpdateCluster(e.ctx, &containerpb.UpdateClusterRequest{Name: clusterName, Update: &containerpb.ClusterUpdate{
 		DesiredWorkloadIdentityConfig: &containerpb.WorkloadIdentityConfig{WorkloadPool: project + ".svc.id.goog"}}})
 	if err != nil {

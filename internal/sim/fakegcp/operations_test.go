@@ -21,7 +21,7 @@ func insertTCPCheck(e *env, name string, requestID *string) (*computepb.Operatio
 // TestOperationRunsThenTheChangeShows: the insert answers a RUNNING
 // operation and the object is not there until the operation is DONE.
 func TestOperationRunsThenTheChangeShows(t *testing.T) {
-	e := newEnv(t, func(k *Knobs) { k.OperationDuration = Duration(150 * time.Millisecond) })
+	e := newEnv(t, func(k *Knobs) { k.OperationDuration = Duration(500 * time.Millisecond) })
 	op, err := insertTCPCheck(e, "hc", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +108,9 @@ func TestRequestIDMakesARetrySafe(t *testing.T) {
 	}
 	if again.GetName() != first.GetName() {
 		t.Errorf("retry answered operation %s, want %s", again.GetName(), first.GetName())
+	}
+	if _, err := e.gops.Wait(e.ctx, &computepb.WaitGlobalOperationRequest{Project: project, Operation: first.GetName()}); err != nil {
+		t.Fatal(err)
 	}
 	e.done(t)(e.hc.Delete(e.ctx, &computepb.DeleteHealthCheckRequest{Project: project, HealthCheck: "hc"}))
 	late, err := insertTCPCheck(e, "hc", id) // the object is gone; the retry still must not recreate it
