@@ -23,14 +23,14 @@ func addressKind() *kind {
 		// The recordings show no status on an address nobody uses; one in
 		// use lists its users and is IN_USE.
 		render: func(s *Server, r *resource, out map[string]any) {
-			if users := s.addressUsers(r); len(users) > 0 {
+			if users := s.addressUsers(r, false); len(users) > 0 {
 				out["users"] = toAnyList(users)
 				out["status"] = "IN_USE"
 			}
 		},
 		users: func(s *Server, r *resource) []string {
 			var paths []string
-			for _, link := range s.addressUsers(r) {
+			for _, link := range s.addressUsers(r, true) {
 				if ref, ok := parseRef(link, s.project, "global"); ok {
 					paths = append(paths, ref.Path())
 				}
@@ -41,9 +41,9 @@ func addressKind() *kind {
 	}
 }
 
-// addressUsers lists the forwarding rules serving on the address's IP,
-// counting those still being created.
-func (s *Server) addressUsers(addr *resource) []string {
+// addressUsers lists the forwarding rules serving on the address's IP;
+// withPending counts those still being created, as a delete must.
+func (s *Server) addressUsers(addr *resource, withPending bool) []string {
 	ip := str(addr.obj, "address")
 	var users []string
 	for _, path := range sortedKeys(s.resources) {
@@ -52,7 +52,7 @@ func (s *Server) addressUsers(addr *resource) []string {
 			continue
 		}
 		state := r.obj
-		if state == nil && r.pending != nil {
+		if state == nil && withPending && r.pending != nil {
 			state = r.pending.next
 		}
 		if state != nil && str(state, "IPAddress") == ip {

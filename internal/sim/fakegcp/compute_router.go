@@ -38,8 +38,7 @@ func (s *Server) routeCompute(r *http.Request) (route, *apiCall, *APIError) {
 	}
 	project, segs := segs[1], segs[2:]
 	if !s.projectMatches(project) {
-		rt := route{method: "compute.projects.get"}
-		return rt, nil, errNotFound("projects/" + project)
+		return route{}, nil, errNotFound("projects/" + project)
 	}
 	switch {
 	case len(segs) == 0:

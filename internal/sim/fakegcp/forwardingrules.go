@@ -64,6 +64,9 @@ func prepareForwardingRule(s *Server, c *change) *APIError {
 	if err != nil {
 		return err
 	}
+	if addr.pending != nil && addr.pending.opType == "delete" {
+		return errNotReady(addr.ref.Path())
+	}
 	fr["IPAddress"] = str(addr.obj, "address")
 	return nil
 }

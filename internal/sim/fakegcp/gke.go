@@ -109,7 +109,7 @@ func (s *Server) routeGKE(r *http.Request) (route, *apiCall, *APIError) {
 	}
 	c, err := newCall(r, rt.method, s.project, location, name)
 	if err == nil && len(rest) == 4 {
-		c.query.Set("nodePool", rest[3])
+		c.child = rest[3]
 	}
 	return rt, c, err
 }
@@ -164,13 +164,12 @@ func (s *Server) getNodePool(c *apiCall) (any, *APIError) {
 	if err != nil {
 		return nil, err
 	}
-	want := c.query.Get("nodePool")
 	for _, p := range list(s.renderCluster(cl), "nodePools") {
-		if pool, _ := p.(map[string]any); str(pool, "name") == want {
+		if pool, _ := p.(map[string]any); str(pool, "name") == c.child {
 			return pool, nil
 		}
 	}
-	return nil, gkeNotFound(clusterPath(s.project, c.scope, c.name) + "/nodePools/" + want)
+	return nil, gkeNotFound(clusterPath(s.project, c.scope, c.name) + "/nodePools/" + c.child)
 }
 
 // createCluster accepts a cluster that shows at once as PROVISIONING and

@@ -150,6 +150,7 @@ type apiCall struct {
 	project   string
 	scope     string // "global" or "zones/z" for Compute; the location for GKE
 	name      string
+	child     string // a sub-resource's name: a GKE node pool
 	body      map[string]any
 	query     url.Values
 	requestID string
