@@ -67,7 +67,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		newConfigCmd(app),
 		newInstallCmd(app),
 		// Capability commands, one line each as their issues land:
-		// newCheckCmd(app), newInstallCmd(app), newInjectCmd(app),
+		// newCheckCmd(app), newInjectCmd(app),
 		// newExposeCmd(app), newUnexposeCmd(app), newValidateCmd(app).
 	)
 	return root
