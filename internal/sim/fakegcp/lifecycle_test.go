@@ -318,3 +318,77 @@ func (e *env) nodeIn(t *testing.T, zone string) string {
 	t.Fatalf("no node in %s", zone)
 	return ""
 }
+
+// TestListEveryCollection lists each collection the chain touches with its
+// official client and finds the chain's object there.
+func TestListEveryCollection(t *testing.T) {
+	e := newEnv(t)
+	e.buildChain(t)
+	e.done(t)(e.http.Insert(e.ctx, &computepb.InsertTargetHttpProxyRequest{Project: project,
+		TargetHttpProxyResource: &computepb.TargetHttpProxy{Name: proto.String("web-http"), UrlMap: proto.String("web-map")}}))
+	first := func(name string, err error) string {
+		if err != nil {
+			t.Errorf("list: %v", err)
+		}
+		return name
+	}
+	cases := []struct {
+		collection, want string
+		list             func() string
+	}{
+		{"addresses", "web-ip", func() string {
+			a, err := e.addr.List(e.ctx, &computepb.ListGlobalAddressesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"healthChecks", "gw-hc", func() string {
+			a, err := e.hc.List(e.ctx, &computepb.ListHealthChecksRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"urlMaps", "web-map", func() string {
+			a, err := e.um.List(e.ctx, &computepb.ListUrlMapsRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"targetHttpsProxies", "web-https", func() string {
+			a, err := e.https.List(e.ctx, &computepb.ListTargetHttpsProxiesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"targetHttpProxies", "web-http", func() string {
+			a, err := e.http.List(e.ctx, &computepb.ListTargetHttpProxiesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"forwardingRules", "web-443", func() string {
+			a, err := e.fr.List(e.ctx, &computepb.ListGlobalForwardingRulesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"sslCertificates", "web-cert", func() string {
+			a, err := e.cert.List(e.ctx, &computepb.ListSslCertificatesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"sslPolicies", "web-ssl", func() string {
+			a, err := e.sslp.List(e.ctx, &computepb.ListSslPoliciesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"securityPolicies", "web-armor", func() string {
+			a, err := e.sp.List(e.ctx, &computepb.ListSecurityPoliciesRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"networkEndpointGroups", "gw-neg", func() string {
+			a, err := e.neg.List(e.ctx, &computepb.ListNetworkEndpointGroupsRequest{Project: project, Zone: negZone}).Next()
+			return first(a.GetName(), err)
+		}},
+		{"networks", "default", func() string {
+			a, err := e.nets.List(e.ctx, &computepb.ListNetworksRequest{Project: project}).Next()
+			return first(a.GetName(), err)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.collection, func(t *testing.T) {
+			if got := tc.list(); got != tc.want {
+				t.Errorf("first item %q, want %q", got, tc.want)
+			}
+		})
+	}
+	e.done(t)(e.http.Delete(e.ctx, &computepb.DeleteTargetHttpProxyRequest{Project: project, TargetHttpProxy: "web-http"}))
+	_, err := e.http.Get(e.ctx, &computepb.GetTargetHttpProxyRequest{Project: project, TargetHttpProxy: "web-http"})
+	wantAPIError(t, err, 404, "notFound")
+}
