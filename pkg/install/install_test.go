@@ -29,7 +29,9 @@ func base() Options {
 func TestValidateRejectsWhatAsmcliRejects(t *testing.T) {
 	tmp := t.TempDir()
 	file := filepath.Join(tmp, "f.pem")
-	os.WriteFile(file, []byte("x"), 0o644)
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		change func(*Options)
@@ -210,7 +212,9 @@ func TestRunStopsBeforeAsmcli(t *testing.T) {
 	o.OutputDir = t.TempDir()
 	marker := filepath.Join(o.OutputDir, "ran")
 	script := filepath.Join(t.TempDir(), "asmcli")
-	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --version ] && { echo 1.28; exit 0; }\ntouch "+marker+"\n"), 0o755)
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --version ] && { echo 1.28; exit 0; }\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	legacy := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "istio-ingressgateway", Namespace: "istio-system"}}
 	tests := []struct {
 		name     string

@@ -2,6 +2,7 @@ package fakegcp
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -30,7 +31,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	for {
 		part, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -57,7 +58,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	for _, a := range answers {
 		fmt.Fprintf(w, "--%s\r\nContent-Type: application/http\r\nContent-ID: <response-%s>\r\n\r\n", boundary, a.id)
 		fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n", a.rec.Code, http.StatusText(a.rec.Code))
-		w.Write(a.rec.Body.Bytes())
+		_, _ = w.Write(a.rec.Body.Bytes())
 		fmt.Fprint(w, "\r\n")
 	}
 	fmt.Fprintf(w, "--%s--\r\n", boundary)
