@@ -66,6 +66,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		newVersionCmd(app),
 		newConfigCmd(app),
 		newInstallCmd(app),
+		newInjectCmd(app),
 		// Capability commands, one line each as their issues land:
 		// newCheckCmd(app), newInjectCmd(app),
 		// newExposeCmd(app), newUnexposeCmd(app), newValidateCmd(app).
