@@ -65,6 +65,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 	root.AddCommand(
 		newVersionCmd(app),
 		newConfigCmd(app),
+		newCheckCmd(app),
 		newInstallCmd(app),
 		newInjectCmd(app),
 		// Capability commands, one line each as their issues land:

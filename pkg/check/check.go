@@ -1,0 +1,265 @@
+// Package check answers "is this GKE cluster ready for the mesh, and if not,
+// what exactly do I run?". Each check has a stable code from the findings
+// catalog, reads what it needs from the GKE, Compute and Kubernetes APIs
+// (each object fetched once per run, independent fetches concurrently) and
+// reports a one-line result plus, when it fails, the command that fixes it.
+// A check whose API call fails is reported as unavailable, with the failure
+// explained as finding MC0100; the others still run.
+package check
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/findings"
+)
+
+// Options say which cluster to check and against what.
+type Options struct {
+	Project  string
+	Location string
+	Cluster  string
+	// MeshVersion is the target mesh release ("1.31", "1.31.2-asm.3");
+	// empty means the newest in Releases.
+	MeshVersion string
+	// Fix creates what check knows how to create (the webhook firewall
+	// rule), then checks again.
+	Fix bool
+	// FailOn is the lowest level that makes the cluster not ready; empty
+	// means error.
+	FailOn findings.Level
+	// KubeContext names the kubeconfig context in use, for the report.
+	KubeContext string
+	// KubeTimeout bounds each Kubernetes API call (an unreachable private
+	// endpoint otherwise hangs); zero means 20 seconds.
+	KubeTimeout time.Duration
+}
+
+// Validate rejects options no API call can fix.
+func (o Options) Validate() error {
+	if o.Project == "" || o.Location == "" || o.Cluster == "" {
+		return fmt.Errorf("project, location and cluster are required (got project %q, location %q, cluster %q)", o.Project, o.Location, o.Cluster)
+	}
+	_, err := LookupRelease(o.MeshVersion)
+	return err
+}
+
+// ClusterName is the cluster's resource name in the GKE API.
+func (o Options) ClusterName() string {
+	return "projects/" + o.Project + "/locations/" + o.Location + "/clusters/" + o.Cluster
+}
+
+// Status is the outcome of one check.
+type Status string
+
+// Statuses. A failed check takes its catalog level as status (error,
+// warning); an info check reports a fact (info).
+const (
+	StatusOK          Status = "ok"
+	StatusInfo        Status = "info"
+	StatusWarning     Status = "warning"
+	StatusError       Status = "error"
+	StatusUnavailable Status = "unavailable" // an API call it needs failed (see MC0100)
+	StatusSkipped     Status = "skipped"     // does not apply to this cluster
+)
+
+// CheckResult is one check's line in the report.
+type CheckResult struct {
+	ID      string         `json:"id"`
+	Group   string         `json:"group"`
+	Title   string         `json:"title"`
+	Level   findings.Level `json:"level"`
+	Status  Status         `json:"status"`
+	Message string         `json:"message"`
+	Hint    string         `json:"hint,omitempty"`
+	// Fixable is true when `meshctl check --fix` can fix a failure.
+	Fixable bool `json:"fixable,omitempty"`
+	// Findings counts this check's entries in Result.Findings.
+	Findings int `json:"findings,omitempty"`
+}
+
+// Fix is one change --fix made, or tried to.
+type Fix struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Result is the report of one run.
+type Result struct {
+	Cluster     string `json:"cluster"`
+	KubeContext string `json:"kubeContext,omitempty"`
+	MeshRelease string `json:"meshRelease"`
+	// SupportedGKE is the release's window, e.g. "GKE 1.33 to 1.36".
+	SupportedGKE string             `json:"supportedGKE"`
+	Checks       []CheckResult      `json:"checks"`
+	Findings     []findings.Finding `json:"findings"`
+	Fixes        []Fix              `json:"fixes,omitempty"`
+	Summary      findings.Summary   `json:"summary"`
+	FailOn       findings.Level     `json:"failOn"`
+	// Ready is true when no finding is at FailOn or above.
+	Ready bool `json:"ready"`
+}
+
+// HasProblems reports whether the command must exit with code 3.
+func (r *Result) HasProblems() bool { return !r.Ready }
+
+// Run checks the cluster. It returns an error only for invalid options;
+// everything the APIs say, failures included, is in the Result.
+func Run(ctx context.Context, clients Clients, rep ui.Reporter, opts Options) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	release, _ := LookupRelease(opts.MeshVersion)
+	if opts.FailOn == "" {
+		opts.FailOn = findings.Error
+	}
+	if rep == nil {
+		rep = ui.Discard
+	}
+	f := newFacts(ctx, clients, opts, release)
+	step := rep.Step(fmt.Sprintf("checking cluster %s (%s, project %s) for CSM %s", opts.Cluster, opts.Location, opts.Project, release.Mesh))
+	outcomes := runChecks(f, Checks)
+	step.Done()
+
+	var fixes []Fix
+	if opts.Fix {
+		fixes = applyFixes(f, rep, outcomes)
+	}
+	return buildResult(f, outcomes, fixes), nil
+}
+
+// checkDef is one check: its catalog entry, where it shows, how it runs
+// and, for some, how --fix repairs it.
+type checkDef struct {
+	typ   findings.Type
+	group string
+	title string
+	run   func(f *facts) outcome
+	// fix repairs a failure and returns what it did; the check then runs
+	// again on fresh data.
+	fix func(f *facts) (string, error)
+}
+
+// outcome is what a check found.
+type outcome struct {
+	status   Status // empty: derived from err and findings
+	message  string
+	hint     string
+	findings []findings.Finding
+	err      error // an API call it needs failed
+}
+
+func unavailable(err error) outcome { return outcome{err: err} }
+
+// ran pairs a definition with its outcome.
+type ran struct {
+	def *checkDef
+	out outcome
+}
+
+// runChecks runs every check concurrently; they share the facts, so each
+// API object is fetched once however many checks read it.
+func runChecks(f *facts, defs []checkDef) []ran {
+	out := make([]ran, len(defs))
+	var wg sync.WaitGroup
+	for i := range defs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = ran{def: &defs[i], out: defs[i].run(f)}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (r ran) status() Status {
+	switch {
+	case r.out.err != nil:
+		return StatusUnavailable
+	case len(r.out.findings) > 0:
+		return Status(r.def.typ.Level)
+	case r.out.status != "":
+		return r.out.status
+	}
+	return StatusOK
+}
+
+func buildResult(f *facts, outcomes []ran, fixes []Fix) *Result {
+	res := &Result{
+		Cluster:      f.opts.ClusterName(),
+		KubeContext:  f.opts.KubeContext,
+		MeshRelease:  f.release.Mesh,
+		SupportedGKE: f.release.Window(),
+		Fixes:        fixes,
+		FailOn:       f.opts.FailOn,
+		Findings:     []findings.Finding{},
+	}
+	res.Findings = append(res.Findings, f.failureFindings()...)
+	for _, r := range outcomes {
+		cr := CheckResult{
+			ID: r.def.typ.Code, Group: r.def.group, Title: r.def.title, Level: r.def.typ.Level,
+			Status: r.status(), Message: r.out.message, Hint: r.out.hint,
+			Fixable: r.def.fix != nil, Findings: len(r.out.findings),
+		}
+		if r.out.err != nil {
+			cr.Message = "not checked: " + r.out.err.Error() + " (see " + findings.APIUnavailable.Code + ")"
+		}
+		if cr.Message == "" && len(r.out.findings) > 0 {
+			cr.Message = r.out.findings[0].Message
+			if n := len(r.out.findings); n > 1 {
+				cr.Message = fmt.Sprintf("%d problems: %s", n, summarizeObjects(r.out.findings))
+			}
+		}
+		if cr.Hint == "" && len(r.out.findings) == 1 {
+			cr.Hint = r.out.findings[0].Hint
+		}
+		res.Checks = append(res.Checks, cr)
+		res.Findings = append(res.Findings, r.out.findings...)
+	}
+	res.Summary = findings.Summarize(res.Findings)
+	res.Ready = !findings.Fails(res.Findings, res.FailOn)
+	return res
+}
+
+func summarizeObjects(fs []findings.Finding) string {
+	const show = 3
+	s := ""
+	for i, x := range fs {
+		if i == show {
+			return s + fmt.Sprintf(" and %d more", len(fs)-show)
+		}
+		if i > 0 {
+			s += ", "
+		}
+		s += x.Object
+	}
+	return s
+}
+
+// applyFixes runs the fix of every failed fixable check, then runs the check
+// again on fresh data and replaces its outcome.
+func applyFixes(f *facts, rep ui.Reporter, outcomes []ran) []Fix {
+	var fixes []Fix
+	for i, r := range outcomes {
+		if r.def.fix == nil || len(r.out.findings) == 0 {
+			continue
+		}
+		step := rep.Step("fixing " + r.def.typ.Code + " " + r.def.title)
+		action, err := r.def.fix(f)
+		fx := Fix{ID: r.def.typ.Code, Action: action}
+		if err != nil {
+			fx.Error = err.Error()
+			step.Fail(err)
+		} else {
+			step.Done()
+		}
+		fixes = append(fixes, fx)
+		outcomes[i].out = r.def.run(f)
+	}
+	return fixes
+}

@@ -1,0 +1,113 @@
+package check
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Release is one in-cluster Cloud Service Mesh release and the GKE minor
+// versions Google supports it on.
+type Release struct {
+	Mesh   string // "1.31"
+	MinGKE Minor  // oldest supported GKE minor
+	MaxGKE Minor  // newest supported GKE minor
+}
+
+// Releases is Google's support matrix for the in-cluster control plane
+// ("Supported platforms", https://cloud.google.com/service-mesh/docs/supported-platforms),
+// oldest first. The last entry is the default target. To support a new
+// release, append a line; releases the page does not list (1.28) are left
+// out rather than guessed.
+var Releases = []Release{
+	{Mesh: "1.21", MinGKE: Minor{1, 27}, MaxGKE: Minor{1, 29}},
+	{Mesh: "1.24", MinGKE: Minor{1, 29}, MaxGKE: Minor{1, 31}},
+	{Mesh: "1.26", MinGKE: Minor{1, 30}, MaxGKE: Minor{1, 33}},
+	{Mesh: "1.27", MinGKE: Minor{1, 30}, MaxGKE: Minor{1, 33}},
+	{Mesh: "1.29", MinGKE: Minor{1, 32}, MaxGKE: Minor{1, 35}},
+	{Mesh: "1.31", MinGKE: Minor{1, 33}, MaxGKE: Minor{1, 36}},
+}
+
+// Supports reports whether GKE minor m is in the release's window.
+func (r Release) Supports(m Minor) bool { return !m.Less(r.MinGKE) && !r.MaxGKE.Less(m) }
+
+// Window is "GKE 1.33 to 1.36".
+func (r Release) Window() string { return fmt.Sprintf("GKE %s to %s", r.MinGKE, r.MaxGKE) }
+
+// meshVersionRE accepts a release as users write it: 1.31, 1.31.2,
+// 1.31.2-asm.3.
+var meshVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.\d+)?(?:-asm\.\d+)?$`)
+
+// LookupRelease finds the release for v; "" means the newest.
+func LookupRelease(v string) (Release, error) {
+	if v == "" {
+		return Releases[len(Releases)-1], nil
+	}
+	m := meshVersionRE.FindStringSubmatch(strings.TrimSpace(v))
+	if m != nil {
+		for _, r := range Releases {
+			if r.Mesh == m[1]+"."+m[2] {
+				return r, nil
+			}
+		}
+	}
+	return Release{}, fmt.Errorf("unknown mesh release %q: meshctl knows %s", v, strings.Join(releaseNames(), ", "))
+}
+
+func releaseNames() []string {
+	names := make([]string, len(Releases))
+	for i, r := range Releases {
+		names[i] = r.Mesh
+	}
+	return names
+}
+
+// releasesSupporting lists the releases whose window holds m, newest first.
+func releasesSupporting(m Minor) []string {
+	var out []string
+	for i := len(Releases) - 1; i >= 0; i-- {
+		if Releases[i].Supports(m) {
+			out = append(out, Releases[i].Mesh)
+		}
+	}
+	return out
+}
+
+// Minor is a Kubernetes major.minor version, e.g. 1.34.
+type Minor struct{ Major, Minor int }
+
+func (m Minor) String() string { return fmt.Sprintf("%d.%d", m.Major, m.Minor) }
+
+// Less orders versions.
+func (m Minor) Less(o Minor) bool {
+	if m.Major != o.Major {
+		return m.Major < o.Major
+	}
+	return m.Minor < o.Minor
+}
+
+// Next is the following minor version.
+func (m Minor) Next() Minor { return Minor{m.Major, m.Minor + 1} }
+
+var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?`)
+
+// GKEVersion is a parsed GKE version such as 1.34.4-gke.1000.
+type GKEVersion struct {
+	Minor
+	Patch int
+	Raw   string
+}
+
+// ParseGKEVersion parses versions as GKE and Kubernetes print them
+// (1.34.4-gke.1000, v1.34.4).
+func ParseGKEVersion(s string) (GKEVersion, bool) {
+	m := versionRE.FindStringSubmatch(s)
+	if m == nil {
+		return GKEVersion{}, false
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	patch, _ := strconv.Atoi(m[3])
+	return GKEVersion{Minor: Minor{major, minor}, Patch: patch, Raw: s}, true
+}

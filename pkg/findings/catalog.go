@@ -1,0 +1,49 @@
+package findings
+
+// The catalog. Codes are stable: never reuse or renumber one; retire a code
+// by leaving it defined and unused. Ranges:
+//
+//	MC01xx  cluster readiness (`meshctl check`)
+//	        MC010x API access, MC011x versions, MC012x capacity,
+//	        MC013x private cluster, MC014x cluster features, MC015x in the cluster
+//	MC02xx+ mesh configuration and workloads (`meshctl validate`)
+//
+// Every code is listed in the README's "Findings catalog" section; a test
+// keeps the two in step.
+var (
+	// APIUnavailable: an API call that checks depend on failed
+	// (permission, API disabled, not found, unreachable).
+	APIUnavailable = define("MC0100", Error, "An API call failed; the checks that need it did not run")
+
+	// Versions.
+	MasterVersionUnsupported = define("MC0110", Error, "Control plane version not supported by the mesh release")
+	NodeVersionUnsupported   = define("MC0111", Error, "Node pool version not supported by the mesh release")
+	NodeVersionBehind        = define("MC0112", Warning, "Node pool a minor version or more behind the control plane")
+	ReleaseChannel           = define("MC0113", Info, "Release channel")
+
+	// Capacity.
+	Autopilot    = define("MC0120", Error, "Autopilot cluster: the in-cluster control plane is not supported")
+	NodeSize     = define("MC0121", Error, "No node pool has nodes of at least 4 vCPUs")
+	PoolCapacity = define("MC0122", Error, "The largest pool of 4+ vCPU nodes has fewer than 8 vCPUs")
+
+	// Private cluster.
+	PrivateCluster     = define("MC0130", Info, "Private cluster configuration")
+	WebhookPortBlocked = define("MC0131", Error, "The control plane cannot reach istiod's webhooks on tcp:15017 (no firewall rule)")
+
+	// Cluster features.
+	WorkloadIdentity   = define("MC0140", Error, "Workload identity not enabled")
+	NodeMetadataServer = define("MC0141", Warning, "Node pool without the GKE metadata server (workload identity)")
+	CloudOperations    = define("MC0142", Error, "Cloud Operations logging and monitoring for Kubernetes not enabled")
+	MeshIDLabel        = define("MC0143", Error, "Cluster label mesh_id missing or malformed")
+	Network            = define("MC0144", Info, "Network and subnetwork")
+
+	// In the cluster.
+	ServerVersion         = define("MC0150", Info, "Kubernetes server version")
+	ClusterAdmin          = define("MC0151", Error, "The caller lacks cluster-admin rights")
+	IstioSystemNamespace  = define("MC0152", Warning, "Namespace istio-system missing")
+	ControlPlaneRevisions = define("MC0153", Info, "Installed control-plane revisions")
+	IstiodOutsideSystem   = define("MC0154", Error, "istiod deployed outside istio-system")
+	LegacyIngressGateway  = define("MC0155", Warning, "Legacy istio-ingressgateway in istio-system (asmcli stops at a prompt)")
+	PortNaming            = define("MC0156", Warning, "Service port without a protocol in its name or appProtocol (IST0118)")
+	DoubleInjectionLabels = define("MC0157", Warning, "Namespace labelled with both istio-injection and istio.io/rev (IST0123)")
+)
