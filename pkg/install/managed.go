@@ -1,0 +1,769 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/api/gkehub/v1"
+	gkehubv2 "google.golang.org/api/gkehub/v2"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshctl/meshctl/internal/ui"
+)
+
+// ManagedOptions are what `meshctl install --managed` (and `uninstall
+// --managed`) were asked to do.
+type ManagedOptions struct {
+	Project, Location, Cluster string
+	// FleetProject hosts the fleet; empty means the cluster's project.
+	FleetProject string
+	// Membership is the membership's id; empty means the cluster's
+	// existing membership, else the cluster's name.
+	Membership string
+	// Channel is rapid, regular or stable; empty means the one Google maps
+	// from the cluster's GKE release channel.
+	Channel    string
+	SkipChecks bool
+	DryRun     bool
+}
+
+func (o ManagedOptions) validate() error {
+	var missing []string
+	for _, f := range []struct{ flag, v string }{{"--project", o.Project}, {"--location", o.Location}, {"--cluster", o.Cluster}} {
+		if f.v == "" {
+			missing = append(missing, f.flag)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the cluster is not fully named: set %s (or use a gke_PROJECT_LOCATION_CLUSTER kube context)", strings.Join(missing, ", "))
+	}
+	if o.Channel != "" && !contains(Channels, o.Channel) {
+		return fmt.Errorf("--channel %q: want one of %s", o.Channel, strings.Join(Channels, ", "))
+	}
+	if o.Membership != "" && !validMembershipID(o.Membership) {
+		return fmt.Errorf("--membership %q: a membership name is lower-case letters, digits and dashes, starting and ending with a letter or digit, at most 63 characters (RFC 1123)", o.Membership)
+	}
+	return nil
+}
+
+func (o ManagedOptions) fleetProject() string {
+	if o.FleetProject != "" {
+		return o.FleetProject
+	}
+	return o.Project
+}
+
+// ManagedInstaller provisions (and removes) the managed Cloud Service Mesh
+// control plane through the fleet API: membership, servicemesh feature,
+// automatic management, and the wait until the fleet reports it ready.
+type ManagedInstaller struct {
+	GKE   GKE
+	Fleet Fleet
+	// Services enables mesh.googleapis.com when the fleet says it is off;
+	// nil means say how instead.
+	Services ServiceUsage
+	// Kube and Dynamic read the cluster to confirm what the fleet reports;
+	// nil skips the confirmation (dry runs).
+	Kube     kubernetes.Interface
+	Dynamic  dynamic.Interface
+	Reporter ui.Reporter
+	// MinPoll and MaxPoll pace the status polling: it starts at MinPoll and
+	// doubles up to MaxPoll (defaults 1s and 15s).
+	MinPoll, MaxPoll time.Duration
+	// ConfirmTimeout bounds the wait for the in-cluster objects once the
+	// fleet reports the control plane ready (default 5 minutes).
+	ConfirmTimeout time.Duration
+	// APIRetryDelay paces features.create retries while an API enablement
+	// propagates (default one second, growing 1.75x as gcloud's does).
+	APIRetryDelay time.Duration
+	Now           func() time.Time
+}
+
+// Step names of a managed install, in order.
+const (
+	StepReadCluster   = "read-cluster"
+	StepPrechecks     = "prechecks"
+	StepRegister      = "register"
+	StepEnableFeature = "enable-feature"
+	StepManagement    = "set-management"
+	StepWait          = "wait"
+	StepConfirm       = "confirm"
+)
+
+// Step actions.
+const (
+	ActionDone    = "done"    // the step changed something
+	ActionSkipped = "skipped" // already so: nothing to change
+	ActionPlanned = "planned" // a dry run would do it
+	ActionChecked = "checked" // read-only steps
+)
+
+// ManagedStep is one step and what became of it.
+type ManagedStep struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Detail string `json:"detail"`
+}
+
+// ManagedResult is what a managed install or uninstall did.
+type ManagedResult struct {
+	Mode         string `json:"mode"` // "managed"
+	Project      string `json:"project"`
+	Location     string `json:"location"`
+	Cluster      string `json:"cluster"`
+	FleetProject string `json:"fleetProject"`
+	// Membership is the membership's full name.
+	Membership    string `json:"membership"`
+	Channel       string `json:"channel,omitempty"`
+	ChannelSource string `json:"channelSource,omitempty"`
+	// Revision is the managed revision (asm-managed, asm-managed-rapid or
+	// asm-managed-stable).
+	Revision             string            `json:"revision,omitempty"`
+	Implementation       string            `json:"implementation,omitempty"`
+	Management           string            `json:"management,omitempty"`
+	Status               *MeshStatus       `json:"status,omitempty"`
+	ControlPlaneRevision *CPRInfo          `json:"controlPlaneRevision,omitempty"`
+	Webhook              *WebhookInfo      `json:"webhook,omitempty"`
+	InjectionLabels      []string          `json:"injectionLabels,omitempty"`
+	EnabledAPIs          []string          `json:"enabledApis,omitempty"`
+	Steps                []ManagedStep     `json:"steps"`
+	Warnings             []Problem         `json:"warnings,omitempty"`
+	Notes                []string          `json:"notes,omitempty"`
+	Changed              bool              `json:"changed"`
+	DryRun               bool              `json:"dryRun,omitempty"`
+	Uninstall            bool              `json:"uninstall,omitempty"`
+	NextStep             string            `json:"nextStep,omitempty"`
+	Elapsed              string            `json:"elapsed"`
+	Timings              map[string]string `json:"timings,omitempty"`
+}
+
+func (r *ManagedResult) step(name, action, format string, args ...any) {
+	r.Steps = append(r.Steps, ManagedStep{Name: name, Action: action, Detail: fmt.Sprintf(format, args...)})
+	if action == ActionDone {
+		r.Changed = true
+	}
+}
+
+// plan is what a run found and decided before changing anything.
+type plan struct {
+	cluster       *containerpb.Cluster
+	clusterRef    ClusterRef
+	fix           FixContext
+	ref           MembershipRef
+	registered    bool
+	feature       *gkehub.Feature // nil: not enabled
+	spec          *gkehubv2.FeatureSpec
+	patch         bool
+	channel       string
+	revision      string
+	projectNumber string
+}
+
+func (in ManagedInstaller) now() time.Time {
+	if in.Now != nil {
+		return in.Now()
+	}
+	return time.Now()
+}
+
+func (in ManagedInstaller) reporter() ui.Reporter {
+	if in.Reporter == nil {
+		return ui.Discard
+	}
+	return in.Reporter
+}
+
+// Install provisions the managed control plane, skipping every step already
+// done, and waits until the fleet reports it ready; with DryRun it only
+// reads and reports what it would do.
+func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (ManagedResult, error) {
+	start := in.now()
+	res := ManagedResult{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
+	finish := func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }
+	defer finish()
+	if err := o.validate(); err != nil {
+		return res, ui.Usage(err, "")
+	}
+	p, err := in.read(ctx, o, &res, false)
+	if err != nil {
+		return res, err
+	}
+	if o.DryRun {
+		res.NextStep = "meshctl install --managed (without --dry-run)"
+		return res, nil
+	}
+	r := in.reporter()
+
+	if !p.registered {
+		st := r.Step("register " + p.ref.Name())
+		t := in.now()
+		if err := in.register(ctx, p); err != nil {
+			st.Fail(err)
+			return res, err
+		}
+		st.Done()
+		res.Timings[StepRegister] = in.now().Sub(t).Round(time.Millisecond).String()
+		res.step(StepRegister, ActionDone, "registered %s with workload identity (issuer %s)", p.ref.Name(), ClusterIssuer(p.clusterRef.Project, p.clusterRef.Location, p.clusterRef.Name))
+	}
+	if p.feature == nil {
+		st := r.Step("enable the servicemesh feature in " + res.FleetProject)
+		t := in.now()
+		enabled, err := in.enableFeature(ctx, res.FleetProject, st)
+		res.EnabledAPIs = enabled
+		if err != nil {
+			st.Fail(err)
+			return res, err
+		}
+		st.Done()
+		res.Timings[StepEnableFeature] = in.now().Sub(t).Round(time.Millisecond).String()
+		detail := "enabled the servicemesh feature"
+		if len(enabled) > 0 {
+			detail = "enabled " + strings.Join(enabled, ", ") + ", then the servicemesh feature"
+		}
+		res.step(StepEnableFeature, ActionDone, "%s", detail)
+	}
+	if p.patch {
+		st := r.Step("set management of " + p.ref.ID + " to automatic")
+		t := in.now()
+		if err := in.Fleet.PatchMembershipFeature(ctx, p.ref, p.spec); err != nil {
+			err = hubError("set the membership's mesh management", err, "gkehub.membershipfeatures.update", res.FleetProject)
+			st.Fail(err)
+			return res, err
+		}
+		st.Done()
+		res.Timings[StepManagement] = in.now().Sub(t).Round(time.Millisecond).String()
+		res.step(StepManagement, ActionDone, "management %s%s", ManagementAutomatic, channelNote(p.spec))
+	}
+	res.Management = ManagementAutomatic
+
+	st := r.Step("wait for the managed control plane " + p.revision)
+	t := in.now()
+	status, a, err := in.wait(ctx, res.FleetProject, p, st, false)
+	res.Status = &status
+	res.Implementation = status.Implementation
+	res.Warnings = a.Problems
+	if err != nil {
+		st.Fail(errors.New(status.Summary()))
+		return res, err
+	}
+	st.Done()
+	res.Timings[StepWait] = in.now().Sub(t).Round(time.Millisecond).String()
+	res.Revision = a.Revision
+	res.step(StepWait, ActionChecked, "%s", status.Summary())
+	for _, w := range a.Problems {
+		r.Warnf("%s: %s", w.Code, w.Explanation)
+	}
+
+	if in.Kube != nil {
+		st := r.Step("confirm revision " + a.Revision + " in the cluster")
+		t := in.now()
+		cpr, hook, labels, err := in.confirm(ctx, a.Revision)
+		if err != nil {
+			st.Fail(err)
+			return res, err
+		}
+		st.Done()
+		res.Timings[StepConfirm] = in.now().Sub(t).Round(time.Millisecond).String()
+		res.ControlPlaneRevision, res.Webhook, res.InjectionLabels = cpr, hook, labels
+		res.step(StepConfirm, ActionChecked, "ControlPlaneRevision %s %s; webhook %s (%s)", cpr.Name, cpr.Summary(), hook.Name, hook.ClientConfig)
+	}
+	res.NextStep = "meshctl inject --namespace NAMESPACE --revision " + a.Revision
+	return res, nil
+}
+
+func channelNote(spec *gkehubv2.FeatureSpec) string {
+	if spec != nil && spec.Servicemesh != nil && spec.Servicemesh.DefaultChannel != "" {
+		return ", channel " + spec.Servicemesh.DefaultChannel
+	}
+	return ""
+}
+
+// read gathers everything a run needs and decides each step, changing
+// nothing. For an uninstall it stops after the membership.
+func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *ManagedResult, uninstall bool) (*plan, error) {
+	r := in.reporter()
+	p := &plan{}
+	clusterName := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", o.Project, o.Location, o.Cluster)
+	st := r.Step("read cluster " + o.Project + "/" + o.Location + "/" + o.Cluster)
+	cl, err := in.GKE.GetCluster(ctx, clusterName)
+	if err != nil {
+		err = clusterError(err, o)
+		st.Fail(err)
+		return nil, err
+	}
+	st.Done()
+	p.cluster = cl
+	loc := cl.GetLocation()
+	if loc == "" {
+		loc = o.Location
+	}
+	res.Location = loc
+	p.clusterRef = ClusterRef{Project: o.Project, Location: loc, Name: o.Cluster}
+	p.fix = FixContext{Project: o.Project, Location: loc, Cluster: o.Cluster, FleetProject: res.FleetProject,
+		PoolsWithoutGKEMetadata: poolsWithoutGKEMetadata(cl)}
+
+	gkeChannel := cl.GetReleaseChannel().GetChannel().String()
+	mapped, documented := ChannelForGKE(strings.TrimPrefix(gkeChannel, "RELEASE_CHANNEL_"))
+	res.step(StepReadCluster, ActionChecked, "GKE %s, release channel %s, workload pool %q", cl.GetCurrentMasterVersion(), gkeChannel, cl.GetWorkloadIdentityConfig().GetWorkloadPool())
+
+	if !uninstall {
+		if o.SkipChecks {
+			res.step(StepPrechecks, ActionSkipped, "--skip-checks")
+		} else {
+			problems := PrecheckCluster(cl, p.fix)
+			if len(problems) > 0 {
+				var lines, fixes []string
+				for _, pr := range problems {
+					lines = append(lines, pr.Code+": "+pr.Explanation)
+					if pr.Fix != "" {
+						fixes = append(fixes, pr.Fix)
+					}
+				}
+				res.Warnings = problems
+				res.step(StepPrechecks, ActionChecked, "%d problem(s)", len(problems))
+				err := fmt.Errorf("the cluster does not meet the managed control plane's requirements; nothing was changed:\n  %s", strings.Join(lines, "\n  "))
+				return nil, &ui.Error{Err: err, Code: ui.ExitProblems,
+					Hint: strings.Join(fixes, "\n") + "\nthen run `meshctl install --managed` again (or skip these checks with --skip-checks)"}
+			}
+			res.step(StepPrechecks, ActionChecked, "workload identity, node pools' metadata server, nodes")
+		}
+	}
+
+	st = r.Step("look up the cluster's fleet membership in " + res.FleetProject)
+	mems, err := in.Fleet.ListMemberships(ctx, res.FleetProject)
+	if err != nil {
+		err = hubError("list fleet memberships", err, "gkehub.memberships.list", res.FleetProject)
+		st.Fail(err)
+		return nil, err
+	}
+	feat, err := in.Fleet.GetFeature(ctx, res.FleetProject)
+	switch {
+	case IsNotFound(err):
+		feat = nil
+	case err != nil:
+		err = hubError("read the servicemesh feature", err, "gkehub.features.get", res.FleetProject)
+		st.Fail(err)
+		return nil, err
+	}
+	p.feature = feat
+	if feat != nil && res.FleetProject == o.Project {
+		p.projectNumber = projectNumberFromKeys(feat)
+	}
+	ref, registered, err := chooseMembership(mems, p.clusterRef, p.projectNumber, o.Membership, res.FleetProject)
+	if err != nil {
+		st.Fail(err)
+		return nil, err
+	}
+	st.Done()
+	p.ref, p.registered = ref, registered
+	p.fix.Membership, p.fix.MembershipLocation = ref.ID, ref.Location
+	res.Membership = ref.Name()
+	switch {
+	case registered:
+		res.step(StepRegister, ActionSkipped, "the cluster is registered as %s", ref.Name())
+	case uninstall:
+		return p, nil
+	case o.DryRun:
+		res.step(StepRegister, ActionPlanned, "register %s (location %s: the cluster's, as gcloud does) with workload identity", ref.Name(), ref.Location)
+	}
+	if uninstall {
+		return p, nil
+	}
+
+	if feat != nil {
+		res.step(StepEnableFeature, ActionSkipped, "the servicemesh feature is enabled (%s)", resourceState(feat))
+	} else if o.DryRun {
+		res.step(StepEnableFeature, ActionPlanned, "enable the servicemesh feature (and %s if it is off)", MeshAPI)
+	}
+
+	var current *gkehubv2.FeatureSpec
+	if registered {
+		mf, err := in.Fleet.GetMembershipFeature(ctx, ref)
+		switch {
+		case IsNotFound(err):
+		case err != nil:
+			return nil, hubError("read the membership's servicemesh spec", err, "gkehub.membershipfeatures.get", res.FleetProject)
+		default:
+			current = mf.Spec
+		}
+	}
+	p.channel, res.ChannelSource = mapped, "GKE release channel "+gkeChannel
+	if !documented {
+		res.Notes = append(res.Notes, fmt.Sprintf("GKE release channel %s has no documented managed channel; %s assumed (set --channel to choose)", gkeChannel, mapped))
+	}
+	wantChannel := ""
+	switch {
+	case o.Channel != "":
+		p.channel, res.ChannelSource = o.Channel, "--channel"
+		if o.Channel != mapped {
+			wantChannel = fleetChannel(o.Channel)
+		}
+	case current != nil && current.Servicemesh != nil && current.Servicemesh.DefaultChannel != "" && current.Servicemesh.DefaultChannel != "CHANNEL_UNSPECIFIED":
+		p.channel, res.ChannelSource = strings.ToLower(current.Servicemesh.DefaultChannel), "the membership's defaultChannel"
+	}
+	res.Channel = p.channel
+	p.revision = RevisionForChannel(p.channel)
+	res.Revision = p.revision
+	p.spec, p.patch = desiredSpec(current, ManagementAutomatic, wantChannel)
+	switch {
+	case !p.patch:
+		res.step(StepManagement, ActionSkipped, "management is already %s%s", ManagementAutomatic, channelNote(current))
+	case o.DryRun:
+		res.step(StepManagement, ActionPlanned, "set management %s%s (gkehub v2 PATCH updateMask=spec)", ManagementAutomatic, channelNote(p.spec))
+	}
+	return p, nil
+}
+
+// desiredSpec returns the membership's servicemesh spec with management
+// set (and defaultChannel, when channel is not empty), keeping the other
+// fields as gcloud does, and whether that differs from current.
+func desiredSpec(current *gkehubv2.FeatureSpec, management, channel string) (*gkehubv2.FeatureSpec, bool) {
+	next := &gkehubv2.FeatureSpec{}
+	if current != nil {
+		c := *current
+		next = &c
+	}
+	sm := &gkehubv2.ServiceMeshSpec{}
+	if next.Servicemesh != nil {
+		c := *next.Servicemesh
+		sm = &c
+	}
+	changed := sm.Management != management
+	sm.Management = management
+	if channel != "" && sm.DefaultChannel != channel {
+		sm.DefaultChannel = channel
+		changed = true
+	}
+	next.Servicemesh = sm
+	return next, changed
+}
+
+func resourceState(f *gkehub.Feature) string {
+	if f.ResourceState != nil && f.ResourceState.State != "" {
+		return f.ResourceState.State
+	}
+	return "state not reported"
+}
+
+// projectNumberFromKeys learns the fleet project's number from the
+// feature's membership keys, which Google writes with it.
+func projectNumberFromKeys(f *gkehub.Feature) string {
+	for k := range f.MembershipStates {
+		if ref, err := ParseMembershipName(k); err == nil && isNumber(ref.Project) {
+			return ref.Project
+		}
+	}
+	for k := range f.MembershipSpecs {
+		if ref, err := ParseMembershipName(k); err == nil && isNumber(ref.Project) {
+			return ref.Project
+		}
+	}
+	return ""
+}
+
+// membershipLocation is where gcloud registers a GKE cluster: the cluster's
+// region (a zonal cluster's zone's region).
+func membershipLocation(clusterLocation string) string {
+	if i := strings.LastIndex(clusterLocation, "-"); i > 0 && len(clusterLocation)-i == 2 {
+		c := clusterLocation[len(clusterLocation)-1]
+		if c >= 'a' && c <= 'z' {
+			return clusterLocation[:i]
+		}
+	}
+	return clusterLocation
+}
+
+// chooseMembership finds the cluster's membership by its resource link, in
+// whatever location it was registered (the regional-membership-addressed-
+// as-global mistake cannot happen), or names the one to create.
+func chooseMembership(mems []*gkehub.Membership, cluster ClusterRef, projectNumber, want, fleetProject string) (MembershipRef, bool, error) {
+	for _, m := range mems {
+		if m == nil || m.Endpoint == nil || m.Endpoint.GkeCluster == nil {
+			continue
+		}
+		if !cluster.Matches(m.Endpoint.GkeCluster.ResourceLink, projectNumber) {
+			continue
+		}
+		ref, err := ParseMembershipName(m.Name)
+		if err != nil {
+			return MembershipRef{}, false, err
+		}
+		if want != "" && ref.ID != want {
+			return MembershipRef{}, false, ui.WithHint(
+				fmt.Errorf("the cluster is already registered as membership %s (location %s); a cluster belongs to one membership", ref.ID, ref.Location),
+				fmt.Sprintf("use --membership %s, or leave --membership out", ref.ID))
+		}
+		if m.State != nil && m.State.Code == "DELETING" {
+			return MembershipRef{}, false, ui.WithHint(fmt.Errorf("membership %s is being unregistered", ref.Name()),
+				"wait until `gcloud container fleet memberships list --project "+fleetProject+"` no longer shows it, then run meshctl again")
+		}
+		return ref, true, nil
+	}
+	id := want
+	if id == "" {
+		id = cluster.Name
+	}
+	ref := MembershipRef{Project: fleetProject, Location: membershipLocation(cluster.Location), ID: id}
+	for _, m := range mems {
+		other, err := ParseMembershipName(m.Name)
+		if err != nil || other.ID != id || other.Location != ref.Location {
+			continue
+		}
+		link := ""
+		if m.Endpoint != nil && m.Endpoint.GkeCluster != nil {
+			link = m.Endpoint.GkeCluster.ResourceLink
+		}
+		return MembershipRef{}, false, ui.WithHint(
+			fmt.Errorf("membership %s already exists for another cluster (%s)", other.Name(), orUnknown(link)),
+			"choose another name with --membership NAME")
+	}
+	return ref, false, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "not a GKE cluster"
+	}
+	return s
+}
+
+func (in ManagedInstaller) register(ctx context.Context, p *plan) error {
+	c := p.clusterRef
+	m := &gkehub.Membership{
+		Endpoint:  &gkehub.MembershipEndpoint{GkeCluster: &gkehub.GkeCluster{ResourceLink: ClusterResourceLink(c.Project, c.Location, c.Name)}},
+		Authority: &gkehub.Authority{Issuer: ClusterIssuer(c.Project, c.Location, c.Name)},
+	}
+	err := in.Fleet.CreateMembership(ctx, p.ref, m)
+	if httpCode(err) == http.StatusConflict {
+		// Registered meanwhile (another run): take it if it is this cluster's.
+		mems, lerr := in.Fleet.ListMemberships(ctx, p.ref.Project)
+		if lerr == nil {
+			if ref, ok, cerr := chooseMembership(mems, c, p.projectNumber, p.ref.ID, p.ref.Project); cerr == nil && ok && ref.ID == p.ref.ID {
+				return nil
+			}
+		}
+	}
+	if err != nil {
+		return hubError("register the cluster as membership "+p.ref.Name(), err, "gkehub.memberships.create", p.ref.Project)
+	}
+	return nil
+}
+
+// enableFeature creates the servicemesh feature. When the fleet answers
+// that mesh.googleapis.com is not enabled, it enables the API and retries
+// while the enablement propagates, as `gcloud container fleet mesh enable`
+// does. It returns the APIs it enabled.
+func (in ManagedInstaller) enableFeature(ctx context.Context, project string, st ui.Step) ([]string, error) {
+	var enabled []string
+	delay := in.APIRetryDelay
+	if delay <= 0 {
+		delay = time.Second
+	}
+	retries := 0
+	for {
+		err := in.Fleet.CreateFeature(ctx, project)
+		switch {
+		case err == nil:
+			return enabled, nil
+		case httpCode(err) == http.StatusConflict:
+			return enabled, nil // enabled meanwhile
+		case apiNotEnabled(err, MeshAPI) && len(enabled) == 0:
+			if in.Services == nil {
+				return nil, ui.WithHint(fmt.Errorf("%s is not enabled in project %s", MeshAPI, project),
+					fmt.Sprintf("run `gcloud services enable %s --project %s`, then meshctl again", MeshAPI, project))
+			}
+			st.Progressf("%s is not enabled in %s: enabling it", MeshAPI, project)
+			in.reporter().Infof("enabling %s in project %s (the servicemesh feature needs it)", MeshAPI, project)
+			if err := in.Services.EnableService(ctx, project, MeshAPI); err != nil {
+				return nil, hubError("enable "+MeshAPI, err, "serviceusage.services.enable", project)
+			}
+			enabled = append(enabled, MeshAPI)
+		case apiNotEnabled(err, MeshAPI) && retries < 4:
+			// The enablement takes a moment to reach the fleet API.
+			retries++
+			st.Progressf("waiting for the %s enablement to reach the fleet API", MeshAPI)
+			if err := sleep(ctx, delay); err != nil {
+				return enabled, err
+			}
+			delay = delay * 7 / 4
+		default:
+			return enabled, hubError("enable the servicemesh feature", err, "gkehub.features.create", project)
+		}
+	}
+}
+
+// wait polls the servicemesh feature until the membership's control plane
+// is ready (or, for an uninstall, gone), has failed, or ctx ends.
+func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *plan, st ui.Step, uninstall bool) (MeshStatus, Assessment, error) {
+	minPoll, maxPoll := in.MinPoll, in.MaxPoll
+	if minPoll <= 0 {
+		minPoll = time.Second
+	}
+	if maxPoll < minPoll {
+		maxPoll = max(minPoll, 15*time.Second)
+	}
+	start := in.now()
+	interval := minPoll
+	var (
+		status      MeshStatus
+		assessment  Assessment
+		lastSummary string
+		lastShown   time.Time
+		failures    int
+	)
+	for {
+		feat, err := in.Fleet.GetFeature(ctx, fleetProject)
+		switch {
+		case err == nil:
+			failures = 0
+			key := FindKey(feat.MembershipStates, p.ref)
+			var ms *gkehub.MembershipFeatureState
+			if key != "" {
+				s := feat.MembershipStates[key]
+				ms = &s
+			}
+			status = StatusFromV1(ms)
+			if uninstall {
+				assessment = Assessment{Phase: PhaseWaiting}
+				if status.Removed() {
+					assessment.Phase = PhaseRemoved
+				}
+			} else {
+				assessment = status.Assess(p.revision, p.fix)
+			}
+		case IsNotFound(err) && uninstall:
+			status, assessment = MeshStatus{}, Assessment{Phase: PhaseRemoved}
+		case ctx.Err() != nil:
+		default:
+			failures++
+			if failures > 3 || (httpCode(err) != 0 && httpCode(err) < 500 && httpCode(err) != http.StatusTooManyRequests) {
+				return status, assessment, hubError("read the servicemesh feature", err, "gkehub.features.get", fleetProject)
+			}
+		}
+		elapsed := in.now().Sub(start).Round(time.Second)
+		if summary := status.Summary(); summary != lastSummary || in.now().Sub(lastShown) >= time.Minute {
+			st.Progressf("%s (%s)", summary, elapsed)
+			lastSummary, lastShown = summary, in.now()
+		}
+		switch assessment.Phase {
+		case PhaseReady, PhaseRemoved:
+			return status, assessment, nil
+		case PhaseFailed:
+			return status, assessment, failedError(status, assessment, p)
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return status, assessment, timeoutError(err, status, elapsed, uninstall)
+		}
+		interval = min(interval*2, maxPoll)
+	}
+}
+
+func failedError(s MeshStatus, a Assessment, p *plan) error {
+	var lines, fixes []string
+	for _, pr := range a.Problems {
+		if !pr.Blocking {
+			continue
+		}
+		lines = append(lines, pr.Code+": "+pr.Explanation)
+		if pr.Fix != "" && !contains(fixes, pr.Fix) {
+			fixes = append(fixes, pr.Fix)
+		}
+	}
+	err := fmt.Errorf("the fleet cannot provision the managed control plane for %s (%s):\n  %s", p.ref.ID, s.Summary(), strings.Join(lines, "\n  "))
+	hint := strings.Join(fixes, "\n")
+	if hint != "" {
+		hint += "\n"
+	}
+	hint += "then run `meshctl install --managed` again: it skips the steps already done"
+	return ui.WithHint(err, hint)
+}
+
+func timeoutError(err error, s MeshStatus, elapsed time.Duration, uninstall bool) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if uninstall {
+		return ui.WithHint(fmt.Errorf("the managed control plane was not removed after %s (%s): %w", elapsed, s.Summary(), err),
+			"Google keeps deprovisioning in the background; run `meshctl uninstall --managed` again to keep waiting, or raise --timeout")
+	}
+	return ui.WithHint(fmt.Errorf("the managed control plane is not ready after %s (%s): %w", elapsed, s.Summary(), err),
+		"Google keeps provisioning in the background (it can take 5 to 60 minutes): run `meshctl install --managed` again to keep waiting (it skips the steps already done), or raise --timeout (e.g. --timeout 60m)")
+}
+
+// PrecheckCluster finds, from the GKE API alone, the causes the fleet would
+// report as conditions, so an install can stop before changing anything.
+func PrecheckCluster(cl *containerpb.Cluster, f FixContext) []Problem {
+	var problems []Problem
+	add := func(code string) {
+		problems = append(problems, ExplainCondition(Condition{Code: code}, f))
+	}
+	if cl.GetAutopilot().GetEnabled() {
+		return nil // Autopilot always has workload identity and manages nodes
+	}
+	if cl.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
+		add("WORKLOAD_IDENTITY_REQUIRED")
+	} else if len(f.PoolsWithoutGKEMetadata) > 0 {
+		p := ExplainCondition(Condition{Code: "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED"}, f)
+		p.Explanation += ": " + strings.Join(f.PoolsWithoutGKEMetadata, ", ")
+		problems = append(problems, p)
+	}
+	if cl.GetCurrentNodeCount() == 0 && !autoscales(cl) {
+		add("CLUSTER_HAS_ZERO_NODES")
+	}
+	return problems
+}
+
+func autoscales(cl *containerpb.Cluster) bool {
+	for _, p := range cl.GetNodePools() {
+		if p.GetAutoscaling().GetEnabled() && p.GetAutoscaling().GetMinNodeCount() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func poolsWithoutGKEMetadata(cl *containerpb.Cluster) []string {
+	var pools []string
+	for _, p := range cl.GetNodePools() {
+		if p.GetConfig().GetWorkloadMetadataConfig().GetMode() != containerpb.WorkloadMetadataConfig_GKE_METADATA {
+			pools = append(pools, p.GetName())
+		}
+	}
+	return pools
+}
+
+func clusterError(err error, o ManagedOptions) error {
+	switch httpCode(err) {
+	case http.StatusNotFound:
+		return ui.WithHint(fmt.Errorf("cluster %s not found in %s (project %s): %w", o.Cluster, o.Location, o.Project, err),
+			fmt.Sprintf("list the clusters with `gcloud container clusters list --project %s`, then set --location and --cluster", o.Project))
+	case http.StatusForbidden:
+		return ui.WithHint(fmt.Errorf("read cluster %s: %w", o.Cluster, err), "meshctl needs container.clusters.get (roles/container.clusterViewer)")
+	}
+	return fmt.Errorf("read cluster %s: %w", o.Cluster, err)
+}
+
+// hubError says what failed and, for a 403, which permission or API.
+func hubError(what string, err error, permission, project string) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	switch httpCode(err) {
+	case http.StatusForbidden:
+		msg := errorMessage(err)
+		if strings.Contains(msg, "has not been used") || strings.Contains(msg, "is disabled") || strings.Contains(msg, "SERVICE_DISABLED") {
+			return ui.WithHint(fmt.Errorf("%s: %s", what, msg), "run `gcloud services enable gkehub.googleapis.com --project "+project+"`")
+		}
+		return ui.WithHint(fmt.Errorf("%s: %s", what, msg), "meshctl needs "+permission+" in project "+project+" (roles/gkehub.admin has it)")
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict:
+		return fmt.Errorf("%s: %s", what, errorMessage(err))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,188 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	gkehubv2 "google.golang.org/api/gkehub/v2"
+
+	"github.com/meshctl/meshctl/internal/ui"
+)
+
+// Uninstall sets the membership's mesh management to not installed and
+// waits until the fleet has removed the managed control plane. The
+// membership and the fleet's servicemesh feature stay (other clusters and
+// features may use them); the result says how to remove them.
+func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (ManagedResult, error) {
+	start := in.now()
+	res := ManagedResult{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
+	defer func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }()
+	o.Channel = "" // uninstall removes whichever channel is there
+	if err := o.validate(); err != nil {
+		return res, ui.Usage(err, "")
+	}
+	p, err := in.read(ctx, o, &res, true)
+	if err != nil {
+		return res, err
+	}
+	if !p.registered {
+		res.Membership = ""
+		res.step(StepRegister, ActionSkipped, "the cluster is not registered to the fleet of %s: nothing to remove", res.FleetProject)
+		return res, nil
+	}
+	var current *gkehubv2.FeatureSpec
+	mf, err := in.Fleet.GetMembershipFeature(ctx, p.ref)
+	switch {
+	case IsNotFound(err):
+	case err != nil:
+		return res, hubError("read the membership's servicemesh spec", err, "gkehub.membershipfeatures.get", res.FleetProject)
+	default:
+		current = mf.Spec
+	}
+	// The revision to see leave the cluster: the one the fleet reports.
+	before := MeshStatus{}
+	if p.feature != nil {
+		if key := FindKey(p.feature.MembershipStates, p.ref); key != "" {
+			s := p.feature.MembershipStates[key]
+			before = StatusFromV1(&s)
+		}
+	}
+	revisions := before.ReadyRevisions()
+	if len(revisions) > 0 {
+		res.Revision = revisions[0]
+	}
+
+	management := ""
+	if current != nil && current.Servicemesh != nil {
+		management = current.Servicemesh.Management
+	}
+	switch {
+	case management == "" || management == "MANAGEMENT_UNSPECIFIED":
+		if before.Removed() {
+			res.step(StepManagement, ActionSkipped, "mesh management was never set for %s: nothing to remove", p.ref.ID)
+			res.Management = management
+			return res, nil
+		}
+		fallthrough
+	case management != ManagementNotInstalled:
+		p.spec, p.patch = desiredSpec(current, ManagementNotInstalled, "")
+	}
+	res.Management = ManagementNotInstalled
+	switch {
+	case !p.patch:
+		res.step(StepManagement, ActionSkipped, "management is already %s", ManagementNotInstalled)
+	case o.DryRun:
+		res.step(StepManagement, ActionPlanned, "set management %s (gkehub v2 PATCH updateMask=spec)", ManagementNotInstalled)
+		return res, nil
+	default:
+		st := in.reporter().Step("set management of " + p.ref.ID + " to not installed")
+		t := in.now()
+		if err := in.Fleet.PatchMembershipFeature(ctx, p.ref, p.spec); err != nil {
+			err = hubError("set the membership's mesh management", err, "gkehub.membershipfeatures.update", res.FleetProject)
+			st.Fail(err)
+			return res, err
+		}
+		st.Done()
+		res.Timings[StepManagement] = in.now().Sub(t).Round(time.Millisecond).String()
+		res.step(StepManagement, ActionDone, "management %s (was %s)", ManagementNotInstalled, orUnset(management))
+	}
+	if o.DryRun {
+		return res, nil
+	}
+
+	st := in.reporter().Step("wait for the fleet to remove the managed control plane")
+	t := in.now()
+	status, _, err := in.wait(ctx, res.FleetProject, p, st, true)
+	res.Status = &status
+	if err != nil {
+		st.Fail(errors.New(status.Summary()))
+		return res, err
+	}
+	st.Done()
+	res.Timings[StepWait] = in.now().Sub(t).Round(time.Millisecond).String()
+	res.step(StepWait, ActionChecked, "%s", status.Summary())
+	if res.Revision != "" && in.Dynamic != nil {
+		gone, err := in.waitGone(ctx, res.Revision)
+		switch {
+		case err != nil:
+			return res, err
+		case gone:
+			res.step(StepConfirm, ActionChecked, "ControlPlaneRevision %s has left istio-system", res.Revision)
+		default:
+			w := Problem{Code: "CPR_REMAINS", Explanation: "ControlPlaneRevision " + res.Revision + " is still in istio-system", Fix: "kubectl get controlplanerevisions -n istio-system"}
+			res.Warnings = append(res.Warnings, w)
+			in.reporter().Warnf("%s", w.Explanation)
+		}
+	}
+	res.Notes = append(res.Notes,
+		fmt.Sprintf("the membership %s stays registered: `gcloud container fleet memberships unregister %s --gke-cluster %s/%s --project %s` removes it", p.ref.ID, p.ref.ID, p.clusterRef.Location, p.clusterRef.Name, res.FleetProject),
+		fmt.Sprintf("the fleet's servicemesh feature stays enabled for other clusters: `gcloud container fleet mesh disable --project %s` turns it off", res.FleetProject))
+	res.NextStep = "move workloads off the managed revision: meshctl inject --namespace NAMESPACE --disable (or onto another revision)"
+	return res, nil
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return s
+}
+
+// RenderText prints the result for a person.
+func (r ManagedResult) RenderText(w io.Writer, s ui.Styles) error {
+	verb := "install"
+	if r.Uninstall {
+		verb = "uninstall"
+	}
+	if r.DryRun {
+		fmt.Fprintf(w, "%s\n", s.Heading("Would "+verb+" the managed control plane of "+r.Project+"/"+r.Location+"/"+r.Cluster))
+	} else if r.Uninstall {
+		fmt.Fprintf(w, "%s managed control plane removed from %s/%s/%s\n", s.OK("✓"), r.Project, r.Location, r.Cluster)
+	} else {
+		fmt.Fprintf(w, "%s managed control plane ready: revision %s (%s)\n", s.OK("✓"), r.Revision, orUnset(r.Implementation))
+	}
+	for _, st := range r.Steps {
+		mark := map[string]string{ActionDone: s.OK("✓"), ActionSkipped: s.Faint("="), ActionPlanned: s.Warning("+"), ActionChecked: s.Faint("·")}[st.Action]
+		fmt.Fprintf(w, "  %s %-15s %s\n", mark, st.Name, st.Detail)
+	}
+	if r.Membership != "" {
+		fmt.Fprintf(w, "  membership      %s\n", r.Membership)
+	}
+	if r.Channel != "" && !r.Uninstall {
+		fmt.Fprintf(w, "  channel         %s (%s)\n", r.Channel, r.ChannelSource)
+	}
+	if r.ControlPlaneRevision != nil {
+		fmt.Fprintf(w, "  revision        %s/%s: %s\n", r.ControlPlaneRevision.Namespace, r.ControlPlaneRevision.Name, r.ControlPlaneRevision.Summary())
+	}
+	if r.Webhook != nil {
+		fmt.Fprintf(w, "  webhook         %s (%s)\n", r.Webhook.Name, r.Webhook.ClientConfig)
+		if r.Webhook.DefaultTag != "" {
+			fmt.Fprintf(w, "  default tag     %s\n", r.Webhook.DefaultTag)
+		}
+	}
+	if len(r.InjectionLabels) > 0 {
+		fmt.Fprintf(w, "  inject with     %s (one of them, never both)\n", strings.Join(r.InjectionLabels, " or "))
+	}
+	if !r.DryRun {
+		change := "no changes: everything was already so"
+		if r.Changed {
+			change = "changed"
+		}
+		fmt.Fprintf(w, "  took            %s (%s)\n", r.Elapsed, change)
+	}
+	for _, p := range r.Warnings {
+		fmt.Fprintf(w, "%s %s\n", s.Warning("!"), p.String())
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "%s %s\n", s.Faint("note:"), n)
+	}
+	if r.NextStep != "" {
+		fmt.Fprintf(w, "Next: %s\n", r.NextStep)
+	}
+	return nil
+}
