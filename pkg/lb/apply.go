@@ -1,0 +1,385 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/meshctl/meshctl/internal/ui"
+	"google.golang.org/protobuf/proto"
+)
+
+// maxWrites bounds the read-modify-write rounds of one object when other
+// writers keep changing it (412 conditionNotMet).
+const maxWrites = 10
+
+// nodes turns a plan's entries into the graph an apply runs.
+func (cl *Client) nodes(p *Plan, armor *object) []*node {
+	var out []*node
+	for _, e := range p.Entries {
+		o := p.objs[e.ID()]
+		title := func(verb string) string { return verb + " " + o.kind.Title() + " " + o.name }
+		switch e.Action {
+		case ActionCreate:
+			out = append(out, &node{id: o.id(), title: title("create"), deps: o.deps, run: cl.createRun(p, o)})
+		case ActionUpdate:
+			if o.kind == KindBackendService && slices.Equal(e.Fields, []string{"securityPolicy"}) {
+				break // only the policy changes: the attach node below does it
+			}
+			out = append(out, &node{id: o.id(), title: title("update"), deps: o.deps, run: cl.updateRun(p, o, e.Fields)})
+		case ActionDelete:
+			out = append(out, &node{id: o.id(), title: title("delete"), deps: o.deps, run: cl.deleteRun(p, o)})
+		}
+		attach := o.kind == KindBackendService && e.Action != ActionDelete &&
+			(slices.Contains(e.Fields, "securityPolicy") || e.Action == ActionCreate && armor != nil)
+		if attach {
+			policy, deps := "", []string{o.id()}
+			if armor != nil {
+				policy = globalLink(p.Project, KindSecurityPolicy, armor.name)
+				deps = append(deps, armor.id())
+			}
+			verb := "attach Cloud Armor policy " + linkName(policy) + " to"
+			if policy == "" {
+				verb = "detach Cloud Armor policy from"
+			}
+			out = append(out, &node{id: "attach/" + o.name, title: verb + " backend service " + o.name, deps: deps,
+				run: cl.attachRun(p, o.name, policy)})
+		}
+	}
+	return out
+}
+
+func (cl *Client) fail(p *Plan, verb string, o *object, err error) error {
+	perm := map[string]string{"create": "create", "update": "update", "delete": "delete", "read": "get", "attach Cloud Armor to": "attach"}[verb]
+	return describe(err, p.Project, verb, o.kind.Title(), o.name, permissionFor(o.kind, perm))
+}
+
+// createRun inserts the object. Should it exist by then (a run killed
+// after its insert, or another run), it is checked and brought in line
+// like any existing object.
+func (cl *Client) createRun(p *Plan, o *object) func(context.Context, ui.Step) error {
+	return func(ctx context.Context, step ui.Step) error {
+		c := cl.caller()
+		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
+			return c.c.Insert(ctx, o.kind, o.want, id)
+		})
+		if isAlreadyExists(err) {
+			step.Progressf("it exists already (created meanwhile); checking it")
+			return cl.converge(ctx, p, o, step)
+		}
+		if err != nil {
+			return cl.fail(p, "create", o, err)
+		}
+		if o.kind == KindHTTPSProxy && p.spec.LB != "" && !p.external[p.certName] {
+			return cl.proxyCertificates(ctx, p, o, step)
+		}
+		return nil
+	}
+}
+
+// converge brings an object that exists, but was not read while planning,
+// in line: it must be meshctl's, then it is updated where it differs.
+func (cl *Client) converge(ctx context.Context, p *Plan, o *object, step ui.Step) error {
+	fresh, err := cl.getVisible(ctx, o)
+	if err != nil {
+		return cl.fail(p, "read", o, err)
+	}
+	perService := o.kind == KindBackendService || o.kind == KindHealthCheck || o.kind == KindFirewall
+	if err := checkOwner(fresh, o.kind, o.name, p.names.lb, perService, p.spec.Adopt); err != nil {
+		return err
+	}
+	if o.kind == KindHTTPSProxy {
+		return cl.updateObject(ctx, p, o, step, fresh)
+	}
+	if fields := o.diff(fresh); len(fields) == 0 {
+		return nil
+	}
+	return cl.updateObject(ctx, p, o, step, fresh)
+}
+
+// getVisible reads an object another insert is still creating: Compute
+// answers 404 until that operation is DONE.
+func (cl *Client) getVisible(ctx context.Context, o *object) (proto.Message, error) {
+	c := cl.caller()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		obj, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) })
+		if err == nil || !isNotFound(err) || time.Now().After(deadline) {
+			return obj, err
+		}
+		if err := c.sleep(ctx, 250*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (cl *Client) updateRun(p *Plan, o *object, fields []string) func(context.Context, ui.Step) error {
+	return func(ctx context.Context, step ui.Step) error {
+		step.Progressf("fields: %v", fields)
+		return cl.updateObject(ctx, p, o, step, nil)
+	}
+}
+
+// updateObject changes an existing object to what the plan wants. Objects
+// with a fingerprint are read, changed and written back with it; a 412
+// (someone wrote in between) starts again from a fresh read.
+func (cl *Client) updateObject(ctx context.Context, p *Plan, o *object, step ui.Step, fresh proto.Message) error {
+	c := cl.caller()
+	get := func() (proto.Message, error) {
+		return read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) })
+	}
+	switch {
+	case o.merge != nil:
+		for round := 0; ; round++ {
+			if fresh == nil || round > 0 {
+				var err error
+				if fresh, err = get(); err != nil {
+					return cl.fail(p, "read", o, err)
+				}
+			}
+			if len(o.diff(fresh)) == 0 {
+				return nil
+			}
+			body, err := o.merge(fresh)
+			if err != nil {
+				return fmt.Errorf("update %s %s: %w", o.kind.Title(), o.name, err)
+			}
+			err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
+				return c.c.Update(ctx, o.kind, o.name, body, id)
+			})
+			if isStaleFingerprint(err) && round+1 < maxWrites {
+				c.retries.Add(1)
+				step.Progressf("changed by someone else meanwhile (412); reading it again")
+				continue
+			}
+			if err != nil {
+				return cl.fail(p, "update", o, err)
+			}
+			return nil
+		}
+	case o.kind == KindHTTPSProxy:
+		if err := cl.setProxy(ctx, p, o, step, nil); err != nil {
+			return err
+		}
+		if p.spec.LB != "" && !p.external[p.certName] {
+			return cl.proxyCertificates(ctx, p, o, step)
+		}
+		return nil
+	case o.kind == KindHTTPProxy:
+		want := o.want.(*computepb.TargetHttpProxy).GetUrlMap()
+		return cl.set(ctx, p, o, step, func(id string) (*computepb.Operation, error) {
+			return c.c.SetURLMap(ctx, KindHTTPProxy, o.name, want, id)
+		})
+	case o.kind == KindForwardingRule:
+		return cl.updateForwardingRule(ctx, p, o, step, fresh)
+	case o.kind == KindSecurityPolicy:
+		return cl.updateRules(ctx, p, o, step)
+	}
+	if fresh == nil {
+		var err error
+		if fresh, err = get(); err != nil {
+			return cl.fail(p, "read", o, err)
+		}
+	}
+	if fields := o.diff(fresh); len(fields) > 0 {
+		return fmt.Errorf("%s %s differs in %v and cannot be changed in place: delete it and run again", o.kind.Title(), o.name, fields)
+	}
+	return nil
+}
+
+func (cl *Client) set(ctx context.Context, p *Plan, o *object, step ui.Step, fn func(id string) (*computepb.Operation, error)) error {
+	if err := cl.caller().mutate(ctx, step, fn); err != nil {
+		return cl.fail(p, "update", o, err)
+	}
+	return nil
+}
+
+// setProxy points the HTTPS proxy at what the plan wants, one set* call
+// per field that differs; certs, when given, replace the plan's certificates.
+func (cl *Client) setProxy(ctx context.Context, p *Plan, o *object, step ui.Step, certs []string) error {
+	c := cl.caller()
+	want := o.want.(*computepb.TargetHttpsProxy)
+	if certs == nil {
+		certs = want.GetSslCertificates()
+	}
+	fresh, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) })
+	if err != nil {
+		return cl.fail(p, "read", o, err)
+	}
+	have := fresh.(*computepb.TargetHttpsProxy)
+	if !sameLink(have.GetUrlMap(), want.GetUrlMap()) {
+		if err := cl.set(ctx, p, o, step, func(id string) (*computepb.Operation, error) {
+			return c.c.SetURLMap(ctx, KindHTTPSProxy, o.name, want.GetUrlMap(), id)
+		}); err != nil {
+			return err
+		}
+	}
+	if !sameLinks(have.GetSslCertificates(), certs) {
+		if err := cl.set(ctx, p, o, step, func(id string) (*computepb.Operation, error) {
+			return c.c.SetSSLCertificates(ctx, o.name, certs, id)
+		}); err != nil {
+			return err
+		}
+	}
+	if !sameLink(have.GetSslPolicy(), want.GetSslPolicy()) {
+		if err := cl.set(ctx, p, o, step, func(id string) (*computepb.Operation, error) {
+			return c.c.SetSSLPolicy(ctx, o.name, want.GetSslPolicy(), id)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// proxyCertificates makes a shared load balancer's certificate cover every
+// host its URL map routes, as the map is now: another run may have added a
+// service since this one planned. Managed certificates cannot change, so a
+// new domain set is a new certificate, swapped in on the proxy. The last
+// run to swap reads the map after its swap, so runs that race converge.
+func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object, step ui.Step) error {
+	c := cl.caller()
+	n := p.names
+	for round := 0; round < maxWrites; round++ {
+		um, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindURLMap, n.urlMap()) })
+		if err != nil {
+			return describe(err, p.Project, "read", KindURLMap.Title(), n.urlMap(), permissionFor(KindURLMap, "get"))
+		}
+		hosts := urlMapHosts(um.(*computepb.UrlMap))
+		name := n.certificate(hosts)
+		have, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindHTTPSProxy, proxy.name) })
+		if err != nil {
+			return cl.fail(p, "read", proxy, err)
+		}
+		link := globalLink(p.Project, KindCertificate, name)
+		if sameLinks(have.(*computepb.TargetHttpsProxy).GetSslCertificates(), []string{link}) {
+			return nil
+		}
+		step.Progressf("the load balancer's hosts are now %v: certificate %s", hosts, name)
+		cert := certificateObject(name, Owner{ManagedBy: managedBy, LB: n.lb}, hosts)
+		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
+		if err != nil && !isAlreadyExists(err) {
+			return cl.fail(p, "create", cert, err)
+		}
+		if err := cl.setProxy(ctx, p, proxy, step, []string{link}); err != nil {
+			if isNotFound(err) { // deleted by a run that saw fewer hosts: go round again
+				continue
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("the certificate of load balancer %s kept changing under concurrent runs; run again", n.lb)
+}
+
+// updateForwardingRule retargets a rule in place; a rule on the wrong
+// address, port or scheme is replaced, since those cannot change.
+func (cl *Client) updateForwardingRule(ctx context.Context, p *Plan, o *object, step ui.Step, fresh proto.Message) error {
+	c := cl.caller()
+	if fresh == nil {
+		var err error
+		if fresh, err = read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) }); err != nil {
+			return cl.fail(p, "read", o, err)
+		}
+	}
+	fields := o.diff(fresh)
+	want := o.want.(*computepb.ForwardingRule)
+	if len(fields) == 0 {
+		return nil
+	}
+	if slices.Equal(fields, []string{"target"}) {
+		return cl.set(ctx, p, o, step, func(id string) (*computepb.Operation, error) {
+			return c.c.SetTarget(ctx, o.name, want.GetTarget(), id)
+		})
+	}
+	step.Progressf("%v cannot change in place: replacing the rule", fields)
+	err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Delete(ctx, o.kind, o.name, id) })
+	if err != nil && !isNotFound(err) {
+		return cl.fail(p, "delete", o, err)
+	}
+	if err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, o.kind, want, id) }); err != nil {
+		return cl.fail(p, "create", o, err)
+	}
+	return nil
+}
+
+// updateRules changes a Cloud Armor policy's rules one by one (the API's
+// patch does not touch rules).
+func (cl *Client) updateRules(ctx context.Context, p *Plan, o *object, step ui.Step) error {
+	c := cl.caller()
+	want := o.want.(*computepb.SecurityPolicy)
+	for round := 0; round < 3; round++ {
+		fresh, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) })
+		if err != nil {
+			return cl.fail(p, "read", o, err)
+		}
+		have := fresh.(*computepb.SecurityPolicy)
+		if _, ours := parseOwner(have.GetDescription()); !ours {
+			body := &computepb.SecurityPolicy{Description: want.Description, Fingerprint: have.Fingerprint}
+			err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Update(ctx, o.kind, o.name, body, id) })
+			if isStaleFingerprint(err) {
+				continue
+			}
+			if err != nil {
+				return cl.fail(p, "update", o, err)
+			}
+		}
+		if !p.spec.Armor.Specified {
+			return nil
+		}
+		add, patch, remove := ruleChanges(have.GetRules(), want.GetRules())
+		var errs []error
+		for _, r := range patch {
+			errs = append(errs, c.mutate(ctx, step, func(string) (*computepb.Operation, error) { return c.c.PatchRule(ctx, o.name, r) }))
+		}
+		for _, prio := range remove {
+			errs = append(errs, c.mutate(ctx, step, func(string) (*computepb.Operation, error) { return c.c.RemoveRule(ctx, o.name, prio) }))
+		}
+		for _, r := range add {
+			errs = append(errs, c.mutate(ctx, step, func(string) (*computepb.Operation, error) { return c.c.AddRule(ctx, o.name, r) }))
+		}
+		err = errors.Join(errs...)
+		if err == nil {
+			return nil
+		}
+		// A rule call retried after it had landed fails (a duplicate
+		// priority, a missing rule): read the policy again and redo what
+		// is still left.
+		code, _ := apiReason(err)
+		if code != 400 && code != 404 {
+			return cl.fail(p, "update", o, err)
+		}
+	}
+	return fmt.Errorf("update Cloud Armor policy %s: its rules kept changing; run again", o.name)
+}
+
+// attachRun sets the backend service's Cloud Armor policy. Google answers
+// 400 resourceNotReady while the policy or the service is still settling;
+// that is retried with backoff.
+func (cl *Client) attachRun(p *Plan, bs, policy string) func(context.Context, ui.Step) error {
+	return func(ctx context.Context, step ui.Step) error {
+		c := cl.caller()
+		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
+			return c.c.SetSecurityPolicy(ctx, bs, policy, id)
+		})
+		return describe(err, p.Project, "attach Cloud Armor policy to", KindBackendService.Title(), bs, permissionFor(KindBackendService, "attach"))
+	}
+}
+
+// deleteRun deletes the object; one already gone is fine. A certificate
+// still in use (another run swapped it in) is left for a later run.
+func (cl *Client) deleteRun(p *Plan, o *object) func(context.Context, ui.Step) error {
+	return func(ctx context.Context, step ui.Step) error {
+		c := cl.caller()
+		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Delete(ctx, o.kind, o.name, id) })
+		switch {
+		case err == nil, isNotFound(err):
+			return nil
+		case o.kind == KindCertificate && isInUse(err):
+			step.Progressf("still in use; left for a later run")
+			return nil
+		}
+		return cl.fail(p, "delete", o, err)
+	}
+}
