@@ -385,7 +385,9 @@ func TestStaleFingerprintIsReadAgainAndRetried(t *testing.T) {
 	f.before = func(method string) {
 		if method == "update urlMaps" && !raced {
 			raced = true
-			f.edit(KindURLMap, n.urlMap(), func(m proto.Message) { m.(*computepb.UrlMap).Description = ptr(`{"managedBy":"meshctl","lb":"` + n.lb + `"}`) })
+			f.edit(KindURLMap, n.urlMap(), func(m proto.Message) {
+				m.(*computepb.UrlMap).Description = ptr(`{"managedBy":"meshctl","lb":"` + n.lb + `"}`)
+			})
 		}
 	}
 	f.resetCalls()

@@ -69,16 +69,16 @@ func dedicatedLB(cluster string, sv Service) string {
 
 func (n names) of(suffix string) string { return resourceName(n.prefix, suffix, n.key...) }
 
-func (n names) address() string        { return n.of("ip") }
-func (n names) sslPolicy() string      { return n.of("ssl") }
-func (n names) armor() string          { return n.of("armor") }
-func (n names) urlMap() string         { return n.of("um") }
-func (n names) httpsProxy() string     { return n.of("https") }
-func (n names) httpsRule() string      { return n.of("fr-443") }
-func (n names) redirectMap() string    { return n.of("redirect") }
-func (n names) httpProxy() string      { return n.of("http") }
-func (n names) httpRule() string       { return n.of("fr-80") }
-func (n names) certPrefix() string     { return strings.TrimSuffix(n.of("cert-00000000"), "00000000") }
+func (n names) address() string     { return n.of("ip") }
+func (n names) sslPolicy() string   { return n.of("ssl") }
+func (n names) armor() string       { return n.of("armor") }
+func (n names) urlMap() string      { return n.of("um") }
+func (n names) httpsProxy() string  { return n.of("https") }
+func (n names) httpsRule() string   { return n.of("fr-443") }
+func (n names) redirectMap() string { return n.of("redirect") }
+func (n names) httpProxy() string   { return n.of("http") }
+func (n names) httpRule() string    { return n.of("fr-80") }
+func (n names) certPrefix() string  { return strings.TrimSuffix(n.of("cert-00000000"), "00000000") }
 func (n names) certificate(domains []string) string {
 	d := slices.Clone(domains)
 	sort.Strings(d)
