@@ -1,0 +1,472 @@
+package expose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/internal/ui"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Labels Istio puts on its injection webhooks and namespaces.
+const (
+	labelRev       = "istio.io/rev"
+	labelTag       = "istio.io/tag"
+	labelInjection = "istio-injection"
+)
+
+// get reads one object into a typed value.
+func get[T any](ctx context.Context, c kube.Objects, k kind, namespace, name string) (*T, error) {
+	u, err := c.Get(ctx, k.Resource, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	out := new(T)
+	if err := kube.FromUnstructured(u, out); err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", k, name, err)
+	}
+	return out, nil
+}
+
+// list reads objects into typed values.
+func list[T any](ctx context.Context, c kube.Objects, k kind, namespace, selector string) ([]T, error) {
+	items, err := c.List(ctx, k.Resource, namespace, selector)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(items))
+	for i := range items {
+		if err := kube.FromUnstructured(&items[i], &out[i]); err != nil {
+			return nil, fmt.Errorf("read %s: %w", k, err)
+		}
+	}
+	return out, nil
+}
+
+// inspection is what resolve learned besides the Spec.
+type inspection struct {
+	warnings []string
+	// certReason says why meshctl's certificate is new ("" when reused).
+	certReason string
+	podCount   int
+}
+
+// resolve checks opts against the cluster and completes them into a Spec.
+// It only reads.
+func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (Spec, inspection, error) {
+	var in inspection
+	ns, err := namespace(ctx, c, opts.Namespace, "-n")
+	if err != nil {
+		return Spec{}, in, err
+	}
+	svc, err := service(ctx, c, opts.Namespace, opts.Service)
+	if err != nil {
+		return Spec{}, in, err
+	}
+	port, err := servicePort(svc, opts.Port)
+	if err != nil {
+		return Spec{}, in, err
+	}
+	if len(svc.Spec.Selector) == 0 {
+		return Spec{}, in, ui.WithHint(fmt.Errorf("the Service %s/%s has no pod selector: meshctl exposes Services backed by pods in the mesh", svc.Namespace, svc.Name),
+			"expose a Service that selects the pods of a Deployment or StatefulSet")
+	}
+	revs, err := installedRevisions(ctx, c)
+	if err != nil {
+		return Spec{}, in, err
+	}
+	rev, err := pickRevision(opts.Revision, ns, revs)
+	if err != nil {
+		return Spec{}, in, err
+	}
+	gwNS := ns
+	if opts.GatewayNamespace != "" && opts.GatewayNamespace != opts.Namespace {
+		if gwNS, err = namespace(ctx, c, opts.GatewayNamespace, "--gateway-namespace"); err != nil {
+			return Spec{}, in, err
+		}
+	}
+	if err := injectableBy(gwNS, rev, revs); err != nil {
+		return Spec{}, in, err
+	}
+	n, warn, err := meshPods(ctx, c, svc, rev)
+	if err != nil {
+		return Spec{}, in, err
+	}
+	in.podCount = n
+	if warn != "" {
+		in.warnings = append(in.warnings, warn)
+	}
+	clusterID, err := clusterID(ctx, c)
+	if err != nil {
+		return Spec{}, in, err
+	}
+
+	spec := Spec{
+		Namespace:        opts.Namespace,
+		Service:          opts.Service,
+		Port:             port.Port,
+		Selector:         svc.Spec.Selector,
+		Hosts:            append([]string(nil), opts.Hosts...),
+		Revision:         rev,
+		GatewayNamespace: gwNS.Name,
+		Names:            NamesFor(opts.Namespace, opts.Service, gwNS.Name, clusterID),
+		MinReplicas:      opts.MinReplicas,
+		MaxReplicas:      opts.MaxReplicas,
+		CPUTarget:        opts.CPUTarget,
+		StrictMTLS:       opts.StrictMTLS,
+	}
+	spec.Replicas, err = replicas(ctx, c, spec)
+	if err != nil {
+		return Spec{}, in, err
+	}
+	if opts.CertSecret != "" {
+		spec.CertSecret = opts.CertSecret
+		if err := userCert(ctx, c, gwNS.Name, opts.CertSecret, now); err != nil {
+			return Spec{}, in, err
+		}
+	} else {
+		spec.CertSecret = spec.Names.CertSecret
+		spec.Cert, in.certReason, err = ownCert(ctx, c, spec, now)
+		if err != nil {
+			return Spec{}, in, err
+		}
+	}
+	return spec, in, nil
+}
+
+// namespace reads a namespace; a missing one is an error naming those that
+// exist.
+func namespace(ctx context.Context, c kube.Objects, name, flag string) (*corev1.Namespace, error) {
+	ns, err := get[corev1.Namespace](ctx, c, kNamespace, "", name)
+	if err == nil {
+		return ns, nil
+	}
+	if !kube.IsNotFound(err) {
+		return nil, fmt.Errorf("read namespace %s: %w", name, err)
+	}
+	all, lerr := list[corev1.Namespace](ctx, c, kNamespace, "", "")
+	names := make([]string, 0, len(all))
+	for _, n := range all {
+		names = append(names, n.Name)
+	}
+	msg := fmt.Sprintf("namespace %q not found", name)
+	if lerr == nil {
+		msg += "; namespaces: " + listNames(names)
+	}
+	hint := fmt.Sprintf("pass the Service's namespace with %s NAMESPACE", flag)
+	if flag == "--gateway-namespace" {
+		hint = fmt.Sprintf("create it first (kubectl create namespace %s), or leave out --gateway-namespace to run the gateway next to the Service", name)
+	}
+	return nil, ui.WithHint(errors.New(msg), hint)
+}
+
+func service(ctx context.Context, c kube.Objects, namespace, name string) (*corev1.Service, error) {
+	svc, err := get[corev1.Service](ctx, c, kService, namespace, name)
+	if err == nil {
+		if svc.Spec.Type == corev1.ServiceTypeExternalName {
+			return nil, fmt.Errorf("the Service %s/%s is an ExternalName Service: it has no pods to route to", namespace, name)
+		}
+		return svc, nil
+	}
+	if !kube.IsNotFound(err) {
+		return nil, fmt.Errorf("read Service %s/%s: %w", namespace, name, err)
+	}
+	all, lerr := list[corev1.Service](ctx, c, kService, namespace, "")
+	if lerr != nil {
+		return nil, fmt.Errorf("service %s/%s not found", namespace, name)
+	}
+	var names []string
+	for _, s := range all {
+		if s.Labels[LabelManagedBy] != ManagedByValue { // not the gateways of other exposed Services
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, ui.WithHint(fmt.Errorf("service %s/%s not found; namespace %s has no Services", namespace, name, namespace), "check the namespace (-n)")
+	}
+	return nil, ui.WithHint(fmt.Errorf("service %s/%s not found; Services in %s: %s", namespace, name, namespace, listNames(names)), "check the name, or the namespace (-n)")
+}
+
+// servicePort picks the Service port to route to: want by number or name,
+// or the only port when want is empty.
+func servicePort(svc *corev1.Service, want string) (corev1.ServicePort, error) {
+	ports := svc.Spec.Ports
+	describe := func() string {
+		var out []string
+		for _, p := range ports {
+			s := fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+			if p.Name != "" {
+				s = p.Name + " " + s
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, ", ")
+	}
+	ref := svc.Namespace + "/" + svc.Name
+	if len(ports) == 0 {
+		return corev1.ServicePort{}, fmt.Errorf("the Service %s has no ports", ref)
+	}
+	var found *corev1.ServicePort
+	switch {
+	case want == "" && len(ports) == 1:
+		found = &ports[0]
+	case want == "":
+		return corev1.ServicePort{}, ui.Usage(fmt.Errorf("the Service %s has several ports (%s): choose one with --port", ref, describe()), "")
+	default:
+		n, numErr := strconv.Atoi(want)
+		for i := range ports {
+			if numErr == nil && ports[i].Port == int32(n) || numErr != nil && ports[i].Name == want {
+				found = &ports[i]
+			}
+		}
+	}
+	if found == nil {
+		return corev1.ServicePort{}, ui.WithHint(fmt.Errorf("the Service %s has no port %s; its ports: %s", ref, want, describe()), "pass --port with one of them (number or name)")
+	}
+	if found.Protocol != "" && found.Protocol != corev1.ProtocolTCP {
+		return corev1.ServicePort{}, fmt.Errorf("port %d of Service %s is %s: a gateway routes HTTP, over TCP", found.Port, ref, found.Protocol)
+	}
+	return *found, nil
+}
+
+// revisions are the installed mesh revisions and revision tags, read from
+// their injection webhooks (istiod itself may run outside the cluster, as
+// with the managed control plane).
+type revisions struct {
+	// names are revisions and tags, each mapped to the revision it injects.
+	names map[string]string
+	// defaultRev is the revision that injects istio-injection=enabled
+	// namespaces, if any.
+	defaultRev string
+}
+
+func (r revisions) list() []string {
+	var out []string
+	for n := range r.names {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func installedRevisions(ctx context.Context, c kube.Objects) (revisions, error) {
+	hooks, err := list[admissionv1.MutatingWebhookConfiguration](ctx, c, kMutatingWebhookConf, "", "")
+	if err != nil {
+		return revisions{}, fmt.Errorf("list the mesh's injection webhooks: %w", err)
+	}
+	r := revisions{names: map[string]string{}}
+	for _, h := range hooks {
+		rev, tag := h.Labels[labelRev], h.Labels[labelTag]
+		switch {
+		case tag != "" && rev != "":
+			r.names[tag] = rev
+			if tag == "default" {
+				r.defaultRev = rev
+			}
+		case rev != "":
+			r.names[rev] = rev
+		case h.Name == "istio-sidecar-injector": // an install without revisions
+			r.names["default"] = "default"
+		}
+	}
+	if r.defaultRev == "" {
+		if _, ok := r.names["default"]; ok {
+			r.defaultRev = r.names["default"]
+		}
+	}
+	return r, nil
+}
+
+// pickRevision applies --revision's defaulting: the flag, else the
+// namespace's revision label, else the default revision for an
+// istio-injection=enabled namespace, else the only one installed.
+func pickRevision(flag string, ns *corev1.Namespace, revs revisions) (string, error) {
+	if len(revs.names) == 0 {
+		return "", ui.WithHint(errors.New("no mesh revision is installed in this cluster (no Istio injection webhook found)"),
+			"install the mesh first: meshctl install (or asmcli install)")
+	}
+	installed := strings.Join(revs.list(), ", ")
+	if flag != "" {
+		if _, ok := revs.names[flag]; !ok {
+			return "", ui.WithHint(fmt.Errorf("revision %q is not installed; installed: %s", flag, installed), "pass one of them with --revision")
+		}
+		return flag, nil
+	}
+	if v := ns.Labels[labelRev]; v != "" {
+		if _, ok := revs.names[v]; !ok {
+			return "", ui.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, which is not installed; installed: %s", ns.Name, labelRev, v, installed),
+				"pass --revision, or relabel the namespace: meshctl inject --namespace "+ns.Name)
+		}
+		return v, nil
+	}
+	if ns.Labels[labelInjection] == "enabled" && revs.defaultRev != "" {
+		return revs.defaultRev, nil
+	}
+	if len(revs.names) == 1 {
+		return revs.list()[0], nil
+	}
+	return "", ui.WithHint(fmt.Errorf("several mesh revisions are installed (%s) and namespace %s names none", installed, ns.Name),
+		"choose one with --revision")
+}
+
+// injectableBy checks that the gateway's pods, labelled istio.io/rev=rev,
+// get injected by that revision in namespace ns: Istio's webhooks let a
+// namespace's own injection label win over a pod's.
+func injectableBy(ns *corev1.Namespace, rev string, revs revisions) error {
+	hint := "run the gateway in another namespace with --gateway-namespace, or pass the namespace's revision with --revision"
+	switch v := ns.Labels[labelInjection]; {
+	case v == "disabled":
+		return ui.WithHint(fmt.Errorf("namespace %s is labelled %s=disabled: the gateway's proxy could not be injected there", ns.Name, labelInjection), hint)
+	case v == "enabled" && revs.defaultRev != "" && revs.names[rev] != revs.defaultRev:
+		return ui.WithHint(fmt.Errorf("namespace %s is labelled %s=enabled, so revision %s would inject the gateway, not %s", ns.Name, labelInjection, revs.defaultRev, rev), hint)
+	}
+	if v := ns.Labels[labelRev]; v != "" && v != rev && revs.names[v] != revs.names[rev] {
+		return ui.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, so that revision would inject the gateway, not %s", ns.Name, labelRev, v, rev), hint)
+	}
+	return nil
+}
+
+// meshPods checks that the Service's pods run an Istio proxy: the gateway
+// speaks Istio mutual TLS to them. It returns how many pods there are, and
+// a warning when there are none to check.
+func meshPods(ctx context.Context, c kube.Objects, svc *corev1.Service, rev string) (int, string, error) {
+	sel := labels.SelectorFromSet(svc.Spec.Selector).String()
+	pods, err := list[corev1.Pod](ctx, c, kPod, svc.Namespace, sel)
+	if err != nil {
+		return 0, "", fmt.Errorf("list the pods of Service %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
+	var missing []string
+	n := 0
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		n++
+		if !hasProxy(&p) {
+			missing = append(missing, p.Name)
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Sprintf("Service %s/%s selects no running pods (%s): the gateway will answer 503 until it does", svc.Namespace, svc.Name, sel), nil
+	}
+	if len(missing) > 0 {
+		return n, "", ui.WithHint(
+			fmt.Errorf("%d of %d pods of Service %s/%s are not in the mesh (no istio-proxy): %s", len(missing), n, svc.Namespace, svc.Name, listNames(missing)),
+			fmt.Sprintf("inject them first: meshctl inject --namespace %s --revision %s", svc.Namespace, rev))
+	}
+	return n, "", nil
+}
+
+// hasProxy reports whether a pod runs Istio's proxy, as a container or as a
+// native sidecar (an init container that keeps running).
+func hasProxy(p *corev1.Pod) bool {
+	for _, list := range [][]corev1.Container{p.Spec.Containers, p.Spec.InitContainers} {
+		for _, ctr := range list {
+			if ctr.Name == "istio-proxy" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clusterID identifies the cluster in NEG names: the first 8 hex digits of
+// the kube-system namespace's UID, stable for the cluster's life.
+func clusterID(ctx context.Context, c kube.Objects) (string, error) {
+	ns, err := get[corev1.Namespace](ctx, c, kNamespace, "", "kube-system")
+	if err != nil {
+		return "", fmt.Errorf("read namespace kube-system (its UID names the cluster's NEGs): %w", err)
+	}
+	uid := strings.ReplaceAll(string(ns.UID), "-", "")
+	if len(uid) < 8 {
+		return "", fmt.Errorf("namespace kube-system has no usable UID (%q)", ns.UID)
+	}
+	return uid[:8], nil
+}
+
+// replicas keeps the autoscaler's current choice for an existing gateway
+// (within the new bounds), and starts a new one at its minimum.
+func replicas(ctx context.Context, c kube.Objects, s Spec) (int32, error) {
+	d, err := get[appsv1.Deployment](ctx, c, kDeployment, s.GatewayNamespace, s.Names.Gateway)
+	if kube.IsNotFound(err) {
+		return s.MinReplicas, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read Deployment %s/%s: %w", s.GatewayNamespace, s.Names.Gateway, err)
+	}
+	n := s.MinReplicas
+	if d.Spec.Replicas != nil {
+		n = *d.Spec.Replicas
+	}
+	return min(max(n, s.MinReplicas), s.MaxReplicas), nil
+}
+
+// userCert checks the Secret the user named with --gateway-cert-secret.
+func userCert(ctx context.Context, c kube.Objects, namespace, name string, now time.Time) error {
+	hint := fmt.Sprintf("create it with: kubectl create secret tls %s -n %s --cert CERT.pem --key KEY.pem (or leave out --gateway-cert-secret for a certificate made by meshctl)", name, namespace)
+	s, err := get[corev1.Secret](ctx, c, kSecret, namespace, name)
+	if kube.IsNotFound(err) {
+		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: Secret %s/%s not found", namespace, name), hint)
+	}
+	if err != nil {
+		return fmt.Errorf("read Secret %s/%s: %w", namespace, name, err)
+	}
+	if len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
+		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: Secret %s/%s holds no %s and %s", namespace, name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey), hint)
+	}
+	exp, err := certExpiry(s.Data[corev1.TLSCertKey])
+	if err != nil {
+		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: the certificate in Secret %s/%s does not parse: %w", namespace, name, err), hint)
+	}
+	if !now.Before(exp) {
+		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: the certificate in Secret %s/%s expired %s; Istio would not serve it", namespace, name, exp.Format(time.DateOnly)), hint)
+	}
+	return nil
+}
+
+// ownCert keeps meshctl's certificate while it is good for the hosts and
+// not near expiry, and makes a new one otherwise; reason says why.
+func ownCert(ctx context.Context, c kube.Objects, s Spec, now time.Time) (*Cert, string, error) {
+	existing, err := get[corev1.Secret](ctx, c, kSecret, s.GatewayNamespace, s.Names.CertSecret)
+	switch {
+	case kube.IsNotFound(err):
+		cert, err := newCert(s.Hosts, now)
+		return cert, "new self-signed certificate", err
+	case err != nil:
+		return nil, "", fmt.Errorf("read Secret %s/%s: %w", s.GatewayNamespace, s.Names.CertSecret, err)
+	case !ownedBy(existing.Labels, s.Namespace, s.Service):
+		// plan reports the conflict; nothing to reuse.
+		cert, err := newCert(s.Hosts, now)
+		return cert, "new self-signed certificate", err
+	}
+	cert, why := reuseCert(existing, s.Hosts, now)
+	if why == nil {
+		return cert, "", nil
+	}
+	cert, err = newCert(s.Hosts, now)
+	return cert, "certificate renewed: " + why.Error(), err
+}
+
+// ownedBy reports whether labels mark an object as meshctl's for
+// namespace/service.
+func ownedBy(l map[string]string, namespace, service string) bool {
+	return l[LabelManagedBy] == ManagedByValue && l[LabelServiceName] == service && l[LabelServiceNamespace] == namespace
+}
+
+// listNames joins names for a message, at most 15 of them.
+func listNames(names []string) string {
+	slices.Sort(names)
+	if len(names) > 15 {
+		return strings.Join(names[:15], ", ") + fmt.Sprintf(" and %d more", len(names)-15)
+	}
+	return strings.Join(names, ", ")
+}

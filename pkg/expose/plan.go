@@ -1,0 +1,239 @@
+package expose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/internal/ui"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Action is what a plan does to one object.
+type Action string
+
+// The actions of a plan.
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Keep   Action = "keep"
+	Delete Action = "delete"
+)
+
+// Change is one entry of a plan: an object and what happens to it.
+type Change struct {
+	Action    Action `json:"action"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Fields are the paths an update changes (never their values).
+	Fields []string `json:"fields,omitempty"`
+	// Reason says why, when the fields do not (e.g. a certificate renewal).
+	Reason string `json:"reason,omitempty"`
+
+	kind kind
+	obj  *unstructured.Unstructured // what to apply (create, update)
+	uid  types.UID                  // what to delete
+}
+
+// Ref returns "Kind namespace/name".
+func (c Change) Ref() string { return c.Kind + " " + c.Namespace + "/" + c.Name }
+
+// Plan is what expose would do: the desired objects and, for each, whether
+// it is created, updated or kept, plus the objects meshctl made for the
+// Service earlier that are no longer wanted.
+type Plan struct {
+	Spec    Spec
+	Objects []Object
+	Changes []Change
+	// Warnings are things the user should know that do not stop expose.
+	Warnings []string
+}
+
+// Counts returns how many changes of each action the plan holds.
+func (p *Plan) Counts() map[Action]int {
+	out := map[Action]int{}
+	for _, c := range p.Changes {
+		out[c.Action]++
+	}
+	return out
+}
+
+// NewPlan checks opts against the cluster and works out what to change.
+// It only reads (the comparison uses server-side dry-run applies, which the
+// API server runs through admission, defaulting and validation without
+// storing anything), so every check has passed before the first write.
+func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (*Plan, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.defaults()
+	st := r.Step(fmt.Sprintf("check Service %s/%s", opts.Namespace, opts.Service))
+	spec, in, err := resolve(ctx, c, opts, opts.Now())
+	if err != nil {
+		st.Fail(err)
+		return nil, err
+	}
+	st.Progressf("port %d, revision %s, %d pods in the mesh", spec.Port, spec.Revision, in.podCount)
+	st.Done()
+	for _, w := range in.warnings {
+		r.Warnf("%s", w)
+	}
+
+	st = r.Step("plan the gateway's objects")
+	p := &Plan{Spec: spec, Objects: Render(spec), Warnings: in.warnings}
+	var conflicts []error
+	for _, o := range p.Objects {
+		ch, err := planObject(ctx, c, spec, o)
+		if errors.Is(err, errNotOurs) {
+			conflicts = append(conflicts, err)
+			continue
+		}
+		if err != nil {
+			st.Fail(err)
+			return nil, err
+		}
+		if o.kind == kSecret && in.certReason != "" && ch.Action != Keep {
+			ch.Reason = in.certReason
+		}
+		p.Changes = append(p.Changes, ch)
+	}
+	if len(conflicts) > 0 {
+		err := ui.WithHint(errors.Join(conflicts...), "meshctl does not take over objects it did not make: rename or delete them, or use --gateway-namespace")
+		st.Fail(err)
+		return nil, err
+	}
+	stale, err := staleObjects(ctx, c, spec, p.Objects)
+	if err != nil {
+		st.Fail(err)
+		return nil, err
+	}
+	p.Changes = append(p.Changes, stale...)
+	n := p.Counts()
+	st.Progressf("%d to create, %d to update, %d to delete, %d unchanged", n[Create], n[Update], n[Delete], n[Keep])
+	st.Done()
+	return p, nil
+}
+
+var errNotOurs = errors.New("exists and was not made by meshctl for this Service")
+
+// planObject compares one desired object with the cluster.
+func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (Change, error) {
+	u, err := kube.ToUnstructured(o.Obj)
+	if err != nil {
+		return Change{}, err
+	}
+	ch := Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), kind: o.kind, obj: u}
+	live, err := c.Get(ctx, o.kind.Resource, u.GetNamespace(), u.GetName())
+	switch {
+	case kube.IsNotFound(err):
+		ch.Action = Create
+	case err != nil:
+		return ch, fmt.Errorf("read %s: %w", ch.Ref(), err)
+	case !ownedBy(live.GetLabels(), s.Namespace, s.Service):
+		return ch, fmt.Errorf("%s %w (labels: %s)", ch.Ref(), errNotOurs, describeOwner(live.GetLabels()))
+	}
+	// The dry run checks what the API server (and Istio's validation
+	// webhook) would say of the object, before anything is written.
+	dry, err := c.Apply(ctx, o.kind.Resource, u, true)
+	if err != nil {
+		return ch, apiError(fmt.Sprintf("check %s", ch.Ref()), err)
+	}
+	if ch.Action == Create {
+		return ch, nil
+	}
+	ch.Fields = kube.ChangedFields(live, dry)
+	ch.Action = Update
+	if len(ch.Fields) == 0 {
+		ch.Action = Keep
+	}
+	return ch, nil
+}
+
+func describeOwner(l map[string]string) string {
+	if l[LabelManagedBy] == ManagedByValue {
+		return fmt.Sprintf("made by meshctl for %s/%s", l[LabelServiceNamespace], l[LabelServiceName])
+	}
+	if m := l[LabelManagedBy]; m != "" {
+		return "managed by " + m
+	}
+	return "not managed by meshctl"
+}
+
+// staleObjects finds what meshctl made for the Service that the plan no
+// longer wants (e.g. the PeerAuthentication after --strict-mtls is dropped,
+// or the old gateway after --gateway-namespace changed).
+func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([]Change, error) {
+	wanted := map[string]bool{}
+	for _, o := range want {
+		wanted[o.Ref()] = true
+	}
+	found, err := owned(ctx, c, s.Namespace, s.Service, []string{s.Namespace, s.GatewayNamespace})
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	for _, ch := range found {
+		if !wanted[ch.Ref()] {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+// owned lists what meshctl made for namespace/service, in deletion order.
+// It looks in every namespace, since the gateway may have moved; where the
+// user may not list cluster-wide, it looks in fallback namespaces.
+func owned(ctx context.Context, c kube.Objects, namespace, service string, fallback []string) ([]Change, error) {
+	sel := OwnerSelector(namespace, service)
+	var out []Change
+	for _, k := range deleteOrder {
+		items, err := c.List(ctx, k.Resource, "", sel)
+		if apierrors.IsForbidden(err) {
+			items = nil
+			seen := map[string]bool{}
+			for _, ns := range fallback {
+				if seen[ns] {
+					continue
+				}
+				seen[ns] = true
+				more, nerr := c.List(ctx, k.Resource, ns, sel)
+				if nerr != nil {
+					return nil, apiError(fmt.Sprintf("list %ss in %s", k, ns), nerr)
+				}
+				items = append(items, more...)
+			}
+			err = nil
+		}
+		if err != nil {
+			return nil, apiError(fmt.Sprintf("list %ss made by meshctl", k), err)
+		}
+		sort.Slice(items, func(i, j int) bool {
+			return items[i].GetNamespace()+"/"+items[i].GetName() < items[j].GetNamespace()+"/"+items[j].GetName()
+		})
+		for _, it := range items {
+			out = append(out, Change{Action: Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName(), kind: k, uid: it.GetUID()})
+		}
+	}
+	return out, nil
+}
+
+// apiError wraps an API error with what was being done, and adds a hint for
+// the errors a user can act on.
+func apiError(doing string, err error) error {
+	wrapped := fmt.Errorf("%s: %w", doing, err)
+	switch {
+	case apierrors.IsForbidden(err):
+		return ui.WithHint(wrapped, "your Kubernetes identity lacks a permission (named above); ask a cluster admin, or check the context with kubectl auth can-i")
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		return ui.WithHint(wrapped, "the API server rejected the object; this is a bug in meshctl unless a webhook or policy of the cluster refused it")
+	case strings.Contains(err.Error(), "admission webhook"):
+		return ui.WithHint(wrapped, "an admission webhook refused the object (see above)")
+	}
+	return wrapped
+}

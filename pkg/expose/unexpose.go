@@ -1,0 +1,121 @@
+package expose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/internal/ui"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// UnexposeOptions is what the user asks of `meshctl unexpose svc`.
+type UnexposeOptions struct {
+	Namespace string
+	Service   string
+	// GatewayNamespace is where to look besides Namespace when the user
+	// may not list objects cluster-wide; empty means only Namespace.
+	GatewayNamespace string
+	DryRun           bool
+
+	// PollInterval and WaitTimeout are for tests, as in Options.
+	PollInterval, WaitTimeout time.Duration
+}
+
+// Teardown is what unexpose is about to delete, for the BeforeTeardown
+// hooks: the load balancer removes the backends that use the NEGs first.
+type Teardown struct {
+	Service ServiceRef `json:"service"`
+	// Gateways are the gateway Services found (normally one), with the
+	// NEGs GKE reported for each.
+	Gateways []GatewayNEG `json:"gateways"`
+	Changes  []Change     `json:"changes"`
+	DryRun   bool         `json:"dryRun,omitempty"`
+}
+
+// GatewayNEG is one gateway Service and its NEGs.
+type GatewayNEG struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// NEG is empty when GKE reported none.
+	NEG NEGStatus `json:"neg"`
+}
+
+// UnexposeResult is what unexpose deleted (or, in a dry run, would delete).
+type UnexposeResult Teardown
+
+// Unexpose deletes what expose made for a Service, found by its ownership
+// labels: routing first, then the gateway's Service and workload, the mTLS
+// policy, and its identity and certificate. Objects of other Services are
+// never touched: each delete names the UID found with the labels. Nothing
+// to delete is not an error.
+func Unexpose(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeOptions, hooks Hooks) (*UnexposeResult, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	wait := Options{PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}
+	wait.defaults()
+	ref := opts.Namespace + "/" + opts.Service
+	st := r.Step("find what meshctl made for Service " + ref)
+	found, err := owned(ctx, c, opts.Namespace, opts.Service, []string{opts.Namespace, opts.GatewayNamespace})
+	if err != nil {
+		st.Fail(err)
+		return nil, err
+	}
+	st.Progressf("%d objects", len(found))
+	st.Done()
+	t := &Teardown{Service: ServiceRef{Namespace: opts.Namespace, Name: opts.Service}, Changes: found, DryRun: opts.DryRun}
+	for _, ch := range found {
+		if ch.kind != kService {
+			continue
+		}
+		g := GatewayNEG{Namespace: ch.Namespace, Name: ch.Name}
+		if svc, err := get[corev1.Service](ctx, c, kService, ch.Namespace, ch.Name); err == nil {
+			if neg, err := ParseNEGStatus(svc.Annotations[NEGStatusAnnotation], HTTPSPort); err == nil {
+				g.NEG = neg
+			}
+		}
+		t.Gateways = append(t.Gateways, g)
+	}
+	if len(found) == 0 {
+		r.Infof("nothing to remove: no object is labelled as meshctl's for Service %s", ref)
+	}
+	for _, h := range hooks.BeforeTeardown {
+		hs := r.Step(h.Name)
+		if err := h.Run(ctx, t); err != nil {
+			hs.Fail(err)
+			return (*UnexposeResult)(t), fmt.Errorf("%s: %w (nothing deleted)", h.Name, err)
+		}
+		hs.Done()
+	}
+	if opts.DryRun || len(found) == 0 {
+		return (*UnexposeResult)(t), nil
+	}
+	err = deleteAll(ctx, c, r, found, wait)
+	return (*UnexposeResult)(t), err
+}
+
+func (o UnexposeOptions) validate() error {
+	var errs []error
+	if o.Service == "" {
+		errs = append(errs, errors.New("name the Service: meshctl unexpose svc NAME"))
+	} else if msgs := validation.IsDNS1035Label(o.Service); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("invalid Service name %q: %s", o.Service, strings.Join(msgs, "; ")))
+	}
+	for _, f := range []struct{ flag, ns string }{{"--namespace", o.Namespace}, {"--gateway-namespace", o.GatewayNamespace}} {
+		if f.ns == "" {
+			continue
+		}
+		if msgs := validation.IsDNS1123Label(f.ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s %q is not a valid namespace name: %s", f.flag, f.ns, strings.Join(msgs, "; ")))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return ui.Usage(errors.Join(errs...), "")
+}
