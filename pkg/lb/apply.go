@@ -161,10 +161,13 @@ func (cl *Client) updateObject(ctx context.Context, p *Plan, o *object, step ui.
 			return nil
 		}
 	case o.kind == KindHTTPSProxy:
-		if err := cl.setProxy(ctx, p, o, step, nil); err != nil {
+		// On a shared load balancer the certificate follows the URL map
+		// as it is when the proxy is set, not as it was when planning.
+		shared := p.spec.LB != "" && !p.external[p.certName]
+		if err := cl.setProxy(ctx, p, o, step, nil, shared); err != nil {
 			return err
 		}
-		if p.spec.LB != "" && !p.external[p.certName] {
+		if shared {
 			return cl.proxyCertificates(ctx, p, o, step)
 		}
 		return nil
@@ -198,8 +201,9 @@ func (cl *Client) set(ctx context.Context, p *Plan, o *object, step ui.Step, fn 
 }
 
 // setProxy points the HTTPS proxy at what the plan wants, one set* call
-// per field that differs; certs, when given, replace the plan's certificates.
-func (cl *Client) setProxy(ctx context.Context, p *Plan, o *object, step ui.Step, certs []string) error {
+// per field that differs; certs, when given, replace the plan's
+// certificates, and keepCerts leaves the proxy's certificates as they are.
+func (cl *Client) setProxy(ctx context.Context, p *Plan, o *object, step ui.Step, certs []string, keepCerts bool) error {
 	c := cl.caller()
 	want := o.want.(*computepb.TargetHttpsProxy)
 	if certs == nil {
@@ -217,7 +221,7 @@ func (cl *Client) setProxy(ctx context.Context, p *Plan, o *object, step ui.Step
 			return err
 		}
 	}
-	if !sameLinks(have.GetSslCertificates(), certs) {
+	if !keepCerts && !sameLinks(have.GetSslCertificates(), certs) {
 		if err := cl.set(ctx, p, o, step, func(id string) (*computepb.Operation, error) {
 			return c.c.SetSSLCertificates(ctx, o.name, certs, id)
 		}); err != nil {
@@ -255,7 +259,7 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 		}
 		link := globalLink(p.Project, KindCertificate, name)
 		if sameLinks(have.(*computepb.TargetHttpsProxy).GetSslCertificates(), []string{link}) {
-			return nil
+			return cl.dropSmallerCertificates(ctx, p, step, name, hosts)
 		}
 		step.Progressf("the load balancer's hosts are now %v: certificate %s", hosts, name)
 		cert := certificateObject(name, Owner{ManagedBy: managedBy, LB: n.lb}, hosts)
@@ -263,7 +267,7 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 		if err != nil && !isAlreadyExists(err) {
 			return cl.fail(p, "create", cert, err)
 		}
-		if err := cl.setProxy(ctx, p, proxy, step, []string{link}); err != nil {
+		if err := cl.setProxy(ctx, p, proxy, step, []string{link}, false); err != nil {
 			if isNotFound(err) { // deleted by a run that saw fewer hosts: go round again
 				continue
 			}
@@ -271,6 +275,38 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 		}
 	}
 	return fmt.Errorf("the certificate of load balancer %s kept changing under concurrent runs; run again", n.lb)
+}
+
+// dropSmallerCertificates deletes the load balancer's certificates for
+// fewer hosts than it now serves: left by runs that raced to add services.
+// A certificate for other hosts may be one a concurrent run is about to
+// swap in, so it is left for that run (or a later one) to settle.
+func (cl *Client) dropSmallerCertificates(ctx context.Context, p *Plan, step ui.Step, current string, hosts []string) error {
+	c := cl.caller()
+	n := p.names
+	certs, err := read(ctx, c, func() ([]proto.Message, error) {
+		return c.c.List(ctx, KindCertificate, fmt.Sprintf("name eq %s.*", n.certPrefix()))
+	})
+	if err != nil {
+		return describe(err, p.Project, "list", "certificates", "", permissionFor(KindCertificate, "list"))
+	}
+	for _, obj := range certs {
+		cert := obj.(*computepb.SslCertificate)
+		owner, ok := parseOwner(cert.GetDescription())
+		domains := cert.GetManaged().GetDomains()
+		if !ok || owner.LB != n.lb || cert.GetName() == current || len(domains) >= len(hosts) ||
+			slices.ContainsFunc(domains, func(d string) bool { return !slices.Contains(hosts, d) }) {
+			continue
+		}
+		step.Progressf("deleting certificate %s, which covers only %v", cert.GetName(), domains)
+		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
+			return c.c.Delete(ctx, KindCertificate, cert.GetName(), id)
+		})
+		if err != nil && !isNotFound(err) && !isInUse(err) {
+			return describe(err, p.Project, "delete", KindCertificate.Title(), cert.GetName(), permissionFor(KindCertificate, "delete"))
+		}
+	}
+	return nil
 }
 
 // updateForwardingRule retargets a rule in place; a rule on the wrong
