@@ -68,6 +68,8 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		newCheckCmd(app),
 		newInstallCmd(app),
 		newInjectCmd(app),
+		newExposeCmd(app),
+		newUnexposeCmd(app),
 		// Capability commands, one line each as their issues land:
 		// newCheckCmd(app), newInjectCmd(app),
 		// newExposeCmd(app), newUnexposeCmd(app), newValidateCmd(app).
