@@ -49,7 +49,9 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"google.golang.org/api/gkehub/v1"
+	gkehubv2 "google.golang.org/api/gkehub/v2"
 	"google.golang.org/api/option"
+	"google.golang.org/api/serviceusage/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -206,11 +208,12 @@ func (a *App) GCP() gcp.Config {
 		a.creds = sync.OnceValues(a.DetectCredentials)
 	}
 	return gcp.Config{
-		ComputeEndpoint:   a.Settings.ComputeEndpoint,
-		ContainerEndpoint: a.Settings.ContainerEndpoint,
-		GKEHubEndpoint:    a.Settings.GKEHubEndpoint,
-		UserAgent:         buildinfo.UserAgent(),
-		DetectCredentials: a.creds,
+		ComputeEndpoint:      a.Settings.ComputeEndpoint,
+		ContainerEndpoint:    a.Settings.ContainerEndpoint,
+		GKEHubEndpoint:       a.Settings.GKEHubEndpoint,
+		ServiceUsageEndpoint: a.Settings.ServiceUsageEndpoint,
+		UserAgent:            buildinfo.UserAgent(),
+		DetectCredentials:    a.creds,
 	}
 }
 
@@ -240,6 +243,32 @@ func (a *App) GKEHub(ctx context.Context) (*gkehub.Service, error) {
 	svc, err := gkehub.NewService(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create GKE Hub client: %w", err)
+	}
+	return svc, nil
+}
+
+// GKEHubV2 returns the fleet API's v2 client (membership features).
+func (a *App) GKEHubV2(ctx context.Context) (*gkehubv2.Service, error) {
+	opts, err := a.GCP().GKEHubOptions()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := gkehubv2.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create GKE Hub v2 client: %w", err)
+	}
+	return svc, nil
+}
+
+// ServiceUsage returns the Service Usage API client (enabling APIs).
+func (a *App) ServiceUsage(ctx context.Context) (*serviceusage.Service, error) {
+	opts, err := a.GCP().ServiceUsageOptions()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := serviceusage.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create Service Usage client: %w", err)
 	}
 	return svc, nil
 }

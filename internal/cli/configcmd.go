@@ -49,7 +49,7 @@ func newConfigView(s *config.Settings, lookupEnv func(string) (string, bool)) co
 	if v.ConfigFile == "" {
 		v.ConfigSearched = config.DefaultConfigFile(lookupEnv)
 	}
-	for api, endpoint := range map[string]string{"compute": s.ComputeEndpoint, "container": s.ContainerEndpoint, "gkehub": s.GKEHubEndpoint} {
+	for api, endpoint := range map[string]string{"compute": s.ComputeEndpoint, "container": s.ContainerEndpoint, "gkehub": s.GKEHubEndpoint, "serviceusage": s.ServiceUsageEndpoint} {
 		v.Credentials[api] = credentialsFor(endpoint)
 	}
 	return v
@@ -75,7 +75,7 @@ func (v configView) RenderText(w io.Writer, s ui.Styles) error {
 		value := st.Value
 		switch {
 		case value != "":
-		case st.Key == config.ComputeEndpoint || st.Key == config.ContainerEndpoint || st.Key == config.GKEHubEndpoint:
+		case st.Key == config.ComputeEndpoint || st.Key == config.ContainerEndpoint || st.Key == config.GKEHubEndpoint || st.Key == config.ServiceUsageEndpoint:
 			value = s.Faint("(Google's)")
 		default:
 			value = s.Faint("(unset)")
@@ -88,8 +88,8 @@ func (v configView) RenderText(w io.Writer, s ui.Styles) error {
 	if _, err := fmt.Fprintf(w, "\n%s\n", s.Heading("Credentials:")); err != nil {
 		return err
 	}
-	for _, api := range []string{"compute", "container", "gkehub"} {
-		if _, err := fmt.Fprintf(w, "  %-10s %s\n", api, v.Credentials[api]); err != nil {
+	for _, api := range []string{"compute", "container", "gkehub", "serviceusage"} {
+		if _, err := fmt.Fprintf(w, "  %-12s %s\n", api, v.Credentials[api]); err != nil {
 			return err
 		}
 	}

@@ -14,21 +14,51 @@ func newInstallCmd(app *App) *cobra.Command {
 	var (
 		opts       install.Options
 		asmcliPath string
+		managed    managedFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "install",
-		Short: "Install the in-cluster mesh control plane with Google's asmcli",
+		Short: "Install the mesh control plane: managed through the fleet API, or in-cluster with asmcli",
 		Long: `Install runs Google's asmcli install for the cluster named by --project, --location and
 --cluster (or the GKE kube context), with its prechecks first, its prompts closed, its log shown
 as progress and kept in the output directory, and the installed revision confirmed in the cluster.
 
 asmcli is taken from --asmcli, else PATH, else the pinned release is downloaded (checksum
-verified) into meshctl's cache directory.`,
+verified) into meshctl's cache directory.
+
+With --managed it provisions Google's managed control plane through the fleet API instead, as
+Google now recommends (the in-cluster ISTIOD control plane on GKE and asmcli --managed are
+deprecated). Each step is skipped when already done, so running it again is safe:
+
+  1. look the cluster's fleet membership up (in whatever location it was registered), or
+     register the cluster in its own location with workload identity;
+  2. enable the fleet's servicemesh feature (and mesh.googleapis.com, if it is off);
+  3. set the membership's management to MANAGEMENT_AUTOMATIC (gkehub v2);
+  4. wait, within --timeout, until the control plane and data plane are ACTIVE with the
+     revision ready, showing the state and condition codes; a FAILED_PRECONDITION, STALLED or
+     blocking condition (WORKLOAD_IDENTITY_REQUIRED, ...) stops with the cause and its fix;
+  5. confirm the ControlPlaneRevision and the injection webhook in the cluster.
+
+Before any change it checks what the fleet would refuse (workload identity, node pools on the
+GKE metadata server, nodes); --skip-checks leaves that to the fleet. The channel is the one
+Google maps from the cluster's GKE release channel unless --channel says otherwise.`,
 		Example: `  meshctl install --enable-all
   meshctl install --revision asm-1282-4 --egress-registry-only --access-logging
-  meshctl install --dry-run -o yaml`,
+  meshctl install --dry-run -o yaml
+
+  # The managed control plane, through the fleet API
+  meshctl install --managed
+  meshctl install --managed --channel stable --membership prod-1 --timeout 60m
+  meshctl install --managed --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := managed.validate(cmd); err != nil {
+				return err
+			}
+			if managed.on {
+				managed.opts.SkipChecks, managed.opts.DryRun = opts.SkipChecks, opts.DryRun
+				return runManaged(cmd, app, managed.opts, false)
+			}
 			s := app.Settings
 			opts.Project, opts.Location, opts.Cluster = s.Project, s.Location, s.Cluster
 			cache, err := os.UserCacheDir()
@@ -77,6 +107,7 @@ verified) into meshctl's cache directory.`,
 	f.BoolVar(&opts.EgressRegistryOnly, "egress-registry-only", false, "allow outbound traffic only to services registered in the mesh (REGISTRY_ONLY)")
 	f.BoolVar(&opts.AccessLogging, "access-logging", false, "turn on Envoy access logs")
 	f.BoolVar(&opts.SkipChecks, "skip-checks", false, "do not run meshctl's prechecks first")
-	f.BoolVar(&opts.DryRun, "dry-run", false, "print the asmcli command and generated overlays; run nothing")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print the asmcli command and generated overlays (with --managed: the plan); change nothing")
+	managed.add(cmd, false)
 	return cmd
 }

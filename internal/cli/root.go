@@ -59,6 +59,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 	f.String(string(config.ComputeEndpoint), "", "Compute API base URL, e.g. a Private Service Connect endpoint or http://127.0.0.1:PORT")
 	f.String(string(config.ContainerEndpoint), "", "GKE API base URL")
 	f.String(string(config.GKEHubEndpoint), "", "GKE Hub (fleet) API base URL")
+	f.String(string(config.ServiceUsageEndpoint), "", "Service Usage API base URL (where meshctl enables APIs it needs)")
 	_ = root.RegisterFlagCompletionFunc(string(config.Output), cobra.FixedCompletions(
 		[]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 
@@ -67,6 +68,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		newConfigCmd(app),
 		newCheckCmd(app),
 		newInstallCmd(app),
+		newUninstallCmd(app),
 		newInjectCmd(app),
 		newExposeCmd(app),
 		newUnexposeCmd(app),

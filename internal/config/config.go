@@ -55,12 +55,15 @@ const (
 	ComputeEndpoint   Key = "compute-endpoint"
 	ContainerEndpoint Key = "container-endpoint"
 	GKEHubEndpoint    Key = "gkehub-endpoint"
+	// ServiceUsageEndpoint is where meshctl enables Google APIs it needs
+	// (mesh.googleapis.com for install --managed).
+	ServiceUsageEndpoint Key = "serviceusage-endpoint"
 )
 
 // Keys lists every setting in the order `meshctl config view` shows them.
 var Keys = []Key{
 	Project, Location, Cluster, Kubeconfig, Context, Output, NoColor, Verbose, Timeout,
-	ComputeEndpoint, ContainerEndpoint, GKEHubEndpoint,
+	ComputeEndpoint, ContainerEndpoint, GKEHubEndpoint, ServiceUsageEndpoint,
 }
 
 // ConfigEnvVar names the config file, like --config.
@@ -145,6 +148,8 @@ type Settings struct {
 	ComputeEndpoint   string
 	ContainerEndpoint string
 	GKEHubEndpoint    string
+	// ServiceUsageEndpoint is the Service Usage API's base URL.
+	ServiceUsageEndpoint string
 
 	// ConfigFile is the config file that was read, or "" when there was none.
 	ConfigFile string
@@ -224,6 +229,7 @@ func Resolve(in Inputs) (*Settings, error) {
 	r.resolve(ComputeEndpoint)
 	r.resolve(ContainerEndpoint)
 	r.resolve(GKEHubEndpoint)
+	r.resolve(ServiceUsageEndpoint)
 	s.all = r.out
 	return s, r.parse(s)
 }
@@ -349,7 +355,7 @@ func (r *resolver) parse(s *Settings) error {
 		return bad(Timeout, errors.New("want a duration such as 90s, 20m or 1h; 0 for no limit"))
 	}
 	s.Timeout = d
-	for k, dst := range map[Key]*string{ComputeEndpoint: &s.ComputeEndpoint, ContainerEndpoint: &s.ContainerEndpoint, GKEHubEndpoint: &s.GKEHubEndpoint} {
+	for k, dst := range map[Key]*string{ComputeEndpoint: &s.ComputeEndpoint, ContainerEndpoint: &s.ContainerEndpoint, GKEHubEndpoint: &s.GKEHubEndpoint, ServiceUsageEndpoint: &s.ServiceUsageEndpoint} {
 		v := r.out[k].Value
 		if err := gcp.ValidateEndpoint(v); err != nil {
 			return bad(k, err)

@@ -27,6 +27,8 @@ type Config struct {
 	ComputeEndpoint   string
 	ContainerEndpoint string
 	GKEHubEndpoint    string
+	// ServiceUsageEndpoint is where Google APIs are enabled.
+	ServiceUsageEndpoint string
 	// UserAgent is sent with every request, e.g. "meshctl/v0.1.0".
 	UserAgent string
 	// DetectCredentials finds Application Default Credentials. Nil means
@@ -141,7 +143,18 @@ func NewClusterManager(ctx context.Context, c Config) (*container.ClusterManager
 // (gkehub.NewService(ctx, opts...)). That discovery-based client joins
 // relative paths to its endpoint, so the endpoint gets a trailing slash.
 func (c Config) GKEHubOptions() ([]option.ClientOption, error) {
-	endpoint := c.GKEHubEndpoint
+	return c.discoveryOptions(c.GKEHubEndpoint)
+}
+
+// ServiceUsageOptions returns the options for
+// google.golang.org/api/serviceusage/v1 against c's Service Usage endpoint.
+func (c Config) ServiceUsageOptions() ([]option.ClientOption, error) {
+	return c.discoveryOptions(c.ServiceUsageEndpoint)
+}
+
+// discoveryOptions are the options of a discovery-based client
+// (google.golang.org/api/...), which wants a trailing slash.
+func (c Config) discoveryOptions(endpoint string) ([]option.ClientOption, error) {
 	if endpoint != "" && !strings.HasSuffix(endpoint, "/") {
 		endpoint += "/"
 	}

@@ -33,7 +33,8 @@ type ManagedOptions struct {
 	DryRun     bool
 }
 
-func (o ManagedOptions) validate() error {
+// Validate rejects bad options before any API call.
+func (o ManagedOptions) Validate() error {
 	var missing []string
 	for _, f := range []struct{ flag, v string }{{"--project", o.Project}, {"--location", o.Location}, {"--cluster", o.Cluster}} {
 		if f.v == "" {
@@ -73,8 +74,9 @@ type ManagedInstaller struct {
 	Kube     kubernetes.Interface
 	Dynamic  dynamic.Interface
 	Reporter ui.Reporter
-	// MinPoll and MaxPoll pace the status polling: it starts at MinPoll and
-	// doubles up to MaxPoll (defaults 1s and 15s).
+	// MinPoll and MaxPoll pace the status polling: every MinPoll at first,
+	// then every tenth of the time waited, up to MaxPoll (defaults 1s and
+	// 15s).
 	MinPoll, MaxPoll time.Duration
 	// ConfirmTimeout bounds the wait for the in-cluster objects once the
 	// fleet reports the control plane ready (default 5 minutes).
@@ -182,13 +184,13 @@ func (in ManagedInstaller) reporter() ui.Reporter {
 // Install provisions the managed control plane, skipping every step already
 // done, and waits until the fleet reports it ready; with DryRun it only
 // reads and reports what it would do.
-func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (ManagedResult, error) {
+func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (res ManagedResult, err error) {
 	start := in.now()
-	res := ManagedResult{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+	res = ManagedResult{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
 	finish := func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }
 	defer finish()
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return res, ui.Usage(err, "")
 	}
 	p, err := in.read(ctx, o, &res, false)
@@ -610,7 +612,6 @@ func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *pla
 		maxPoll = max(minPoll, 15*time.Second)
 	}
 	start := in.now()
-	interval := minPoll
 	var (
 		status      MeshStatus
 		assessment  Assessment
@@ -658,10 +659,13 @@ func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *pla
 		case PhaseFailed:
 			return status, assessment, failedError(status, assessment, p)
 		}
+		// Poll often early (the simulator takes seconds), then about every
+		// tenth of the time waited so far, up to MaxPoll (Google takes
+		// minutes).
+		interval := min(max(minPoll, in.now().Sub(start)/10), maxPoll)
 		if err := sleep(ctx, interval); err != nil {
 			return status, assessment, timeoutError(err, status, elapsed, uninstall)
 		}
-		interval = min(interval*2, maxPoll)
 	}
 }
 

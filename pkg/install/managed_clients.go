@@ -72,7 +72,7 @@ func (g gkeClient) GetCluster(ctx context.Context, name string) (*containerpb.Cl
 type HubClient struct {
 	V1 *gkehub.Service
 	V2 *gkehubv2.Service
-	// PollInterval paces operation polling (default one second).
+	// PollInterval is the first wait in operation polling (default 200ms).
 	PollInterval time.Duration
 }
 
@@ -131,8 +131,8 @@ func (h HubClient) PatchMembershipFeature(ctx context.Context, ref MembershipRef
 	if err != nil {
 		return err
 	}
-	for !op.Done {
-		if err := sleep(ctx, h.interval()); err != nil {
+	for wait := h.firstPoll(); !op.Done; wait = h.nextPoll(wait) {
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 		if op, err = h.V2.Projects.Locations.Operations.Get(op.Name).Context(ctx).Do(); err != nil {
@@ -143,8 +143,8 @@ func (h HubClient) PatchMembershipFeature(ctx context.Context, ref MembershipRef
 }
 
 func (h HubClient) waitV1(ctx context.Context, op *gkehub.Operation) error {
-	for !op.Done {
-		if err := sleep(ctx, h.interval()); err != nil {
+	for wait := h.firstPoll(); !op.Done; wait = h.nextPoll(wait) {
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 		next, err := h.V1.Projects.Locations.Operations.Get(op.Name).Context(ctx).Do()
@@ -156,11 +156,17 @@ func (h HubClient) waitV1(ctx context.Context, op *gkehub.Operation) error {
 	return opError(op.Name, op.Error)
 }
 
-func (h HubClient) interval() time.Duration {
+// firstPoll and nextPoll pace operation polling: from PollInterval (default
+// 200ms), doubling up to 2 seconds.
+func (h HubClient) firstPoll() time.Duration {
 	if h.PollInterval > 0 {
 		return h.PollInterval
 	}
-	return time.Second
+	return 200 * time.Millisecond
+}
+
+func (h HubClient) nextPoll(d time.Duration) time.Duration {
+	return min(d*2, max(2*time.Second, h.PollInterval))
 }
 
 // opError turns an operation's error status, whichever API's type it has,

@@ -143,7 +143,9 @@ func (s MeshStatus) Summary() string {
 	parts = append(parts, "data plane "+orNone(s.DataPlane))
 	var codes []string
 	for _, d := range s.ControlPlaneDetails {
-		codes = append(codes, d.Code)
+		if d.Code != s.ControlPlane {
+			codes = append(codes, d.Code)
+		}
 	}
 	for _, c := range s.Conditions {
 		codes = append(codes, c.Code)

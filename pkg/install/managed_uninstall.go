@@ -17,13 +17,13 @@ import (
 // waits until the fleet has removed the managed control plane. The
 // membership and the fleet's servicemesh feature stay (other clusters and
 // features may use them); the result says how to remove them.
-func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (ManagedResult, error) {
+func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res ManagedResult, err error) {
 	start := in.now()
-	res := ManagedResult{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+	res = ManagedResult{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
 	defer func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }()
 	o.Channel = "" // uninstall removes whichever channel is there
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return res, ui.Usage(err, "")
 	}
 	p, err := in.read(ctx, o, &res, true)

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/api/googleapi"
 	"google.golang.org/api/gkehub/v1"
 	gkehubv2 "google.golang.org/api/gkehub/v2"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	"google.golang.org/api/serviceusage/v1"
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/sim"
 	"github.com/meshctl/meshctl/internal/sim/fakegcp"
+	"github.com/meshctl/meshctl/internal/sim/fakehub"
 	"github.com/meshctl/meshctl/internal/sim/negcontroller"
 	"github.com/meshctl/meshctl/internal/sim/state"
 )
@@ -44,16 +45,23 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				}
 			}
 			server := fakegcp.New(s.Scenario, opts)
-			listening, err := server.Serve(cmd.Context(), addr)
+			kc, err := sim.KubeClient(d)
+			if err != nil {
+				return err
+			}
+			// The fleet API shares the port: it answers its own paths and
+			// reads the cluster's shape from the fake GKE.
+			hub, err := newHub(d, s, server, kc)
+			if err != nil {
+				return err
+			}
+			defer hub.Close()
+			listening, err := serve(cmd.Context(), addr, fakehub.Compose(hub, server.Handler()))
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Google Cloud APIs on http://%s\n", listening)
 
-			kc, err := sim.KubeClient(d)
-			if err != nil {
-				return err
-			}
 			uid, err := negcontroller.ClusterUID(cmd.Context(), kc)
 			if err != nil {
 				return fmt.Errorf("read the cluster's id: %w", err)

@@ -156,6 +156,7 @@ func (d Dir) Env(s Sim) []string {
 			"MESHCTL_COMPUTE_ENDPOINT="+s.GCPEndpoint,
 			"MESHCTL_CONTAINER_ENDPOINT="+s.GCPEndpoint,
 			"MESHCTL_GKEHUB_ENDPOINT="+s.GCPEndpoint,
+			"MESHCTL_SERVICEUSAGE_ENDPOINT="+s.GCPEndpoint,
 			"MESHCTL_PROJECT="+sc.Project,
 			"MESHCTL_LOCATION="+sc.Location,
 			"MESHCTL_CLUSTER="+sc.Cluster,
