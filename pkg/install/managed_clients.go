@@ -223,12 +223,9 @@ func (c ServiceUsageClient) EnableService(ctx context.Context, project, service 
 	if err != nil {
 		return err
 	}
-	interval := c.PollInterval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	for !op.Done {
-		if err := sleep(ctx, interval); err != nil {
+	h := HubClient{PollInterval: c.PollInterval}
+	for wait := h.firstPoll(); !op.Done; wait = h.nextPoll(wait) {
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 		if op, err = c.S.Operations.Get(op.Name).Context(ctx).Do(); err != nil {
