@@ -170,6 +170,9 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, opts Op
 	opts.defaults()
 	res := p.result()
 	var stale []Change
+	// Writes stop at the first failure: later objects depend on earlier
+	// ones (the Gateway on its Secret, the routing on the gateway), and a
+	// re-run resumes from what exists.
 	for _, ch := range p.Changes {
 		switch ch.Action {
 		case Create, Update:

@@ -252,6 +252,8 @@ func TestBadInputIsRefusedBeforeAnyChange(t *testing.T) {
 			opts: func(o *Options) { o.GatewayNamespace = "edge" }, want: []string{"namespace edge is labelled istio-injection=disabled"}},
 		{name: "missing cert secret", opts: func(o *Options) { o.CertSecret = "my-tls" },
 			want: []string{"--gateway-cert-secret: Secret shop/my-tls not found"}, wantHint: "kubectl create secret tls my-tls -n shop"},
+		{name: "meshctl's own secret as the user's", opts: func(o *Options) { o.CertSecret = "web-gateway-cert" },
+			want: []string{"--gateway-cert-secret web-gateway-cert names the Secret meshctl makes"}, usage: true},
 		{name: "someone else's object", setup: func(c *cluster) {
 			c.Add(kService.Resource, &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: "web-gateway", Namespace: "shop"}})
 		}, want: []string{"Service shop/web-gateway exists and was not made by meshctl for this Service (labels: not managed by meshctl)"}},
@@ -579,5 +581,26 @@ func TestParseNEGStatus(t *testing.T) {
 	}
 	if _, err := ParseNEGStatus(`{`, 443); err == nil {
 		t.Error("bad JSON parsed")
+	}
+}
+
+func TestUnexposeWithoutIstioKinds(t *testing.T) {
+	c := newCluster(t)
+	if _, _, err := run(t, c, opts(), Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	// Istio's CRDs were removed: listing their kinds is a 404.
+	c.Fail = func(verb string, gvr schema.GroupVersionResource, _ string) error {
+		if verb == "list" && strings.HasSuffix(gvr.Group, "istio.io") {
+			return apierrors.NewNotFound(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource}, "")
+		}
+		return nil
+	}
+	res, err := Unexpose(context.Background(), c, ui.Discard, UnexposeOptions{Namespace: "shop", Service: "web", PollInterval: time.Millisecond, WaitTimeout: time.Second}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 8 || c.Stored(kDeployment.Resource, "shop", "web-gateway") != nil {
+		t.Errorf("deleted %d objects, want the 8 of Kubernetes kinds", len(res.Changes))
 	}
 }

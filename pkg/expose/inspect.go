@@ -128,6 +128,10 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 	if err != nil {
 		return Spec{}, in, err
 	}
+	if opts.CertSecret == spec.Names.CertSecret {
+		return Spec{}, in, ui.Usage(fmt.Errorf("--gateway-cert-secret %s names the Secret meshctl makes for this gateway", opts.CertSecret),
+			"leave out --gateway-cert-secret to use meshctl's certificate, or name a Secret of your own")
+	}
 	if opts.CertSecret != "" {
 		spec.CertSecret = opts.CertSecret
 		if err := userCert(ctx, c, gwNS.Name, opts.CertSecret, now); err != nil {

@@ -56,13 +56,7 @@ type Plan struct {
 }
 
 // Counts returns how many changes of each action the plan holds.
-func (p *Plan) Counts() map[Action]int {
-	out := map[Action]int{}
-	for _, c := range p.Changes {
-		out[c.Action]++
-	}
-	return out
-}
+func (p *Plan) Counts() map[Action]int { return counts(p.Changes) }
 
 // NewPlan checks opts against the cluster and works out what to change.
 // It only reads (the comparison uses server-side dry-run applies, which the
@@ -209,6 +203,11 @@ func owned(ctx context.Context, c kube.Objects, namespace, service string, fallb
 				items = append(items, more...)
 			}
 			err = nil
+		}
+		if kube.IsNotFound(err) {
+			// The kind is not served (e.g. Istio's CRDs are gone), so
+			// there is nothing of it to find.
+			items, err = nil, nil
 		}
 		if err != nil {
 			return nil, apiError(fmt.Sprintf("list %ss made by meshctl", k), err)
