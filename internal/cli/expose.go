@@ -21,6 +21,12 @@ func appObjects(app *App) (kube.Objects, error) {
 	return kube.NewDynamic(rc)
 }
 
+// exposeHooks are what other capabilities add to expose and unexpose. The
+// load balancer part (pkg/lb) plugs in here: an AfterGateway hook that builds
+// the load balancer from the Result's NEG, ports and health check, and a
+// BeforeTeardown hook that removes it before the gateway goes.
+func exposeHooks(*App) expose.Hooks { return expose.Hooks{} }
+
 // namespaceOrContext returns ns, or the kubeconfig context's namespace.
 func namespaceOrContext(app *App, ns string) (string, error) {
 	if ns != "" {
@@ -106,7 +112,7 @@ it prints the manifests instead, for GitOps.`,
 			if err != nil {
 				return err
 			}
-			res, err := expose.Run(cmd.Context(), objs, app.Reporter, opts, expose.Hooks{})
+			res, err := expose.Run(cmd.Context(), objs, app.Reporter, opts, exposeHooks(app))
 			if err != nil {
 				return err
 			}
@@ -188,7 +194,7 @@ Service itself and a Secret you brought with --gateway-cert-secret stay.`,
 			if err != nil {
 				return err
 			}
-			res, err := expose.Unexpose(cmd.Context(), objs, app.Reporter, opts, expose.Hooks{})
+			res, err := expose.Unexpose(cmd.Context(), objs, app.Reporter, opts, exposeHooks(app))
 			if err != nil {
 				return err
 			}
