@@ -264,13 +264,24 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 		step.Progressf("the load balancer's hosts are now %v: certificate %s", hosts, name)
 		cert := certificateObject(name, Owner{ManagedBy: managedBy, LB: n.lb}, hosts)
 		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
-		if err != nil && !isAlreadyExists(err) {
+		if isAlreadyExists(err) {
+			// Another run is making it: it can be used once its insert is done.
+			_, err = cl.getVisible(ctx, cert)
+		}
+		if err != nil && !isNotFound(err) {
 			return cl.fail(p, "create", cert, err)
 		}
-		if err := cl.setProxy(ctx, p, proxy, step, []string{link}, false); err != nil {
-			if isNotFound(err) { // deleted by a run that saw fewer hosts: go round again
-				continue
+		if err == nil {
+			err = cl.setProxy(ctx, p, proxy, step, []string{link}, false)
+		}
+		if isNotFound(err) {
+			// Deleted by a run that saw fewer hosts: go round again.
+			if serr := c.sleep(ctx, c.retry.backoff(round)); serr != nil {
+				return serr
 			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -33,7 +33,17 @@ func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// helperSimEnv, in the environment of a child process a test starts from
+// the test binary (to kill it, say), holds the parent's simulator
+// environment, one KEY=VALUE a line: the child uses that simulator rather
+// than starting its own.
+const helperSimEnv = "E2E_HELPER_SIM_ENV"
+
 func run(m *testing.M) int {
+	if parent := os.Getenv(helperSimEnv); parent != "" {
+		simEnv = strings.Split(parent, "\n")
+		return m.Run()
+	}
 	wd, _ := os.Getwd()
 	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
 	simBinDir = os.Getenv("MESHSIM_BIN_DIR")
