@@ -624,6 +624,9 @@ func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *pla
 		switch {
 		case err == nil:
 			failures = 0
+			if p.fix.FleetProjectNumber == "" {
+				p.fix.FleetProjectNumber = projectNumberFromKeys(feat)
+			}
 			key := FindKey(feat.MembershipStates, p.ref)
 			var ms *gkehub.MembershipFeatureState
 			if key != "" {
@@ -713,7 +716,10 @@ func PrecheckCluster(cl *containerpb.Cluster, f FixContext) []Problem {
 	}
 	if cl.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
 		add("WORKLOAD_IDENTITY_REQUIRED")
-	} else if len(f.PoolsWithoutGKEMetadata) > 0 {
+	}
+	// Turning workload identity on leaves existing pools on the GCE
+	// metadata server: name them at once rather than after the first fix.
+	if len(f.PoolsWithoutGKEMetadata) > 0 {
 		p := ExplainCondition(Condition{Code: "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED"}, f)
 		p.Explanation += ": " + strings.Join(f.PoolsWithoutGKEMetadata, ", ")
 		problems = append(problems, p)

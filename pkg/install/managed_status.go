@@ -197,10 +197,20 @@ type Assessment struct {
 type FixContext struct {
 	Project, Location, Cluster string
 	FleetProject               string
-	Membership                 string // the membership's id
-	MembershipLocation         string
+	// FleetProjectNumber names the service agents; learned from the
+	// feature's membership keys when it can be.
+	FleetProjectNumber string
+	Membership         string // the membership's id
+	MembershipLocation string
 	// Pools lacking GKE_METADATA, when known.
 	PoolsWithoutGKEMetadata []string
+}
+
+func (f FixContext) fleetNumber() string {
+	if f.FleetProjectNumber != "" {
+		return f.FleetProjectNumber
+	}
+	return "FLEET_PROJECT_NUMBER"
 }
 
 func (f FixContext) clusterFlags() string {
@@ -254,14 +264,15 @@ var conditions = map[string]conditionInfo{
 	"MESH_IAM_PERMISSION_DENIED": {
 		explain: "the Cloud Service Mesh service agent lacks its role in the fleet project",
 		fix: func(f FixContext) string {
-			return fmt.Sprintf("gcloud projects add-iam-policy-binding %s --member serviceAccount:service-PROJECT_NUMBER@gcp-sa-servicemesh.iam.gserviceaccount.com --role roles/anthosservicemesh.serviceAgent", f.FleetProject)
+			return fmt.Sprintf("gcloud projects add-iam-policy-binding %s --member serviceAccount:service-%s@gcp-sa-servicemesh.iam.gserviceaccount.com --role roles/anthosservicemesh.serviceAgent", f.FleetProject, f.fleetNumber())
 		},
 		blocking: true,
 	},
 	"MESH_IAM_CROSS_PROJECT_PERMISSION_DENIED": {
 		explain: "the fleet project's service agents lack their roles in the cluster project",
 		fix: func(f FixContext) string {
-			return fmt.Sprintf("gcloud projects add-iam-policy-binding %s --member serviceAccount:service-FLEET_PROJECT_NUMBER@gcp-sa-servicemesh.iam.gserviceaccount.com --role roles/anthosservicemesh.serviceAgent && gcloud projects add-iam-policy-binding %s --member serviceAccount:service-FLEET_PROJECT_NUMBER@gcp-sa-gkehub.iam.gserviceaccount.com --role roles/gkehub.serviceAgent", f.Project, f.Project)
+			n := f.fleetNumber()
+			return fmt.Sprintf("gcloud projects add-iam-policy-binding %s --member serviceAccount:service-%s@gcp-sa-servicemesh.iam.gserviceaccount.com --role roles/anthosservicemesh.serviceAgent && gcloud projects add-iam-policy-binding %s --member serviceAccount:service-%s@gcp-sa-gkehub.iam.gserviceaccount.com --role roles/gkehub.serviceAgent", f.Project, n, f.Project, n)
 		},
 		blocking: true,
 	},
@@ -278,7 +289,7 @@ var conditions = map[string]conditionInfo{
 	"SHARED_VPC_MISSING_PERMISSIONS": {
 		explain: "on a Shared VPC, the service agents lack permissions in the host project",
 		fix: func(f FixContext) string {
-			return "grant roles/anthosservicemesh.serviceAgent to service-FLEET_PROJECT_NUMBER@gcp-sa-servicemesh.iam.gserviceaccount.com in the host project"
+			return "grant roles/anthosservicemesh.serviceAgent to service-" + f.fleetNumber() + "@gcp-sa-servicemesh.iam.gserviceaccount.com in the Shared VPC host project"
 		},
 		blocking: true,
 	},

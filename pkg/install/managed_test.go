@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/api/gkehub/v1"
 	gkehubv2 "google.golang.org/api/gkehub/v2"
+	"google.golang.org/api/googleapi"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -431,6 +431,20 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			}
 		})
 	}
+	t.Run("both workload identity fixes at once", func(t *testing.T) {
+		f := &fakeFleet{t: t}
+		in, _ := installer(f, gkeCluster(func(cl *containerpb.Cluster) {
+			cl.WorkloadIdentityConfig = nil
+			for _, p := range cl.NodePools {
+				p.Config.WorkloadMetadataConfig = nil
+			}
+		}))
+		_, err := in.Install(context.Background(), opts())
+		if err == nil || !strings.Contains(err.Error(), "WORKLOAD_IDENTITY_REQUIRED") || !strings.Contains(err.Error(), "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED") ||
+			!strings.Contains(ui.HintOf(err), "node-pools update default-pool") || !strings.Contains(ui.HintOf(err), "node-pools update pool-2") {
+			t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
+		}
+	})
 	t.Run("skip-checks goes on to the fleet", func(t *testing.T) {
 		f := &fakeFleet{t: t, allowMutations: true, statuses: []gkehub.MembershipFeatureState{
 			meshState(StateFailedPrecondition, StateFailedPrecondition, nil, &gkehub.ServiceMeshCondition{
@@ -613,7 +627,7 @@ func TestManagedStatusAssessment(t *testing.T) {
 		{"NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED while still provisioning", meshState(StateProvisioning, StateProvisioning, nil, cond("NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED", "ERROR")),
 			PhaseFailed, "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED", "node-pools update pool-2"},
 		{"CLUSTER_HAS_ZERO_NODES", meshState(StateFailedPrecondition, StateFailedPrecondition, nil, cond("CLUSTER_HAS_ZERO_NODES", "ERROR")), PhaseFailed, "CLUSTER_HAS_ZERO_NODES", "clusters resize"},
-		{"MESH_IAM_PERMISSION_DENIED", meshState(StateFailedPrecondition, StateFailedPrecondition, nil, cond("MESH_IAM_PERMISSION_DENIED", "ERROR")), PhaseFailed, "MESH_IAM_PERMISSION_DENIED", "roles/anthosservicemesh.serviceAgent"},
+		{"MESH_IAM_PERMISSION_DENIED", meshState(StateFailedPrecondition, StateFailedPrecondition, nil, cond("MESH_IAM_PERMISSION_DENIED", "ERROR")), PhaseFailed, "MESH_IAM_PERMISSION_DENIED", "serviceAccount:service-FLEET_PROJECT_NUMBER@gcp-sa-servicemesh.iam.gserviceaccount.com --role roles/anthosservicemesh.serviceAgent"},
 		{"MESH_IAM_CROSS_PROJECT_PERMISSION_DENIED", meshState(StateFailedPrecondition, "", nil, cond("MESH_IAM_CROSS_PROJECT_PERMISSION_DENIED", "ERROR")), PhaseFailed, "MESH_IAM_CROSS_PROJECT_PERMISSION_DENIED", "roles/gkehub.serviceAgent"},
 		{"SHARED_VPC_MISSING_PERMISSIONS", meshState(StateFailedPrecondition, "", nil, cond("SHARED_VPC_MISSING_PERMISSIONS", "ERROR")), PhaseFailed, "SHARED_VPC_MISSING_PERMISSIONS", "host project"},
 		{"REQUIRED_ORG_POLICY_DISABLED", meshState(StateFailedPrecondition, "", nil, cond("REQUIRED_ORG_POLICY_DISABLED", "ERROR")), PhaseFailed, "REQUIRED_ORG_POLICY_DISABLED", "disableInternetNetworkEndpointGroup"},
@@ -728,5 +742,15 @@ func TestMembershipKeyForms(t *testing.T) {
 	}
 	if fmt.Sprint(ref) != "projects/p/locations/us-central1/memberships/m" {
 		t.Error("String")
+	}
+}
+
+func TestManagedFixNamesTheFleetsServiceAgent(t *testing.T) {
+	f := &fakeFleet{t: t, allowMutations: true, statuses: []gkehub.MembershipFeatureState{
+		meshState(StateFailedPrecondition, StateFailedPrecondition, nil, &gkehub.ServiceMeshCondition{Code: "MESH_IAM_PERMISSION_DENIED", Severity: "ERROR"})}}
+	in, _ := installer(f, gkeCluster())
+	_, err := in.Install(context.Background(), opts())
+	if err == nil || !strings.Contains(ui.HintOf(err), "gcloud projects add-iam-policy-binding p --member serviceAccount:service-123@gcp-sa-servicemesh.iam.gserviceaccount.com") {
+		t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
 	}
 }
