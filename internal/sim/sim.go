@@ -106,14 +106,14 @@ func Up(ctx context.Context, o UpOptions) (state.Sim, error) {
 		}); err != nil {
 			return sim, err
 		}
-		if err := proc.WaitForPort(fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second); err != nil {
+		if err := proc.WaitForPort(fmt.Sprintf("127.0.0.1:%d", port), 60*time.Second); err != nil {
 			return sim, fmt.Errorf("the Google Cloud APIs did not start (log: %s): %w", o.Dir.Log(daemonName), err)
 		}
 	}
 	if err := o.Dir.Save(sim); err != nil {
 		return sim, err
 	}
-	if err := waitNodesReady(ctx, kc, len(o.Scenario.Nodes()), 60*time.Second); err != nil {
+	if err := waitNodesReady(ctx, kc, len(o.Scenario.Nodes()), 120*time.Second); err != nil {
 		return sim, err
 	}
 	step("ready")

@@ -84,7 +84,7 @@ func (c ControlPlane) kwokKubeconfig() string {
 func (c ControlPlane) Create(ctx context.Context) error {
 	if c.Exists() {
 		// A cluster from an earlier `up`: start it again (a no-op when it runs).
-		_, err := c.kwokctl(ctx, "start", "cluster", "--wait", "60s")
+		_, err := c.kwokctl(ctx, "start", "cluster", "--wait", "120s")
 		return err
 	}
 	_, err := c.kwokctl(ctx, "create", "cluster",
@@ -95,7 +95,7 @@ func (c ControlPlane) Create(ctx context.Context) error {
 		"--kube-scheduler-binary", c.Bin.path("kube-scheduler"),
 		"--kwok-controller-binary", c.Bin.path("kwok"),
 		"--disable-qps-limits",
-		"--wait", "60s",
+		"--wait", "120s",
 		"--quiet-pull",
 	)
 	return err
