@@ -73,7 +73,7 @@ func run(m *testing.M) int {
 		}
 	}
 	stateDir = filepath.Join(tmp, "sim")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if out, err := meshsim(ctx, stateDir, "up"); err != nil {

@@ -228,7 +228,7 @@ func TestAsmcliStandInDiagnosesProblems(t *testing.T) {
 // TestSimUpTwiceThenDownLeavesNothing uses a simulator of its own.
 func TestSimUpTwiceThenDownLeavesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "own-sim")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if out, err := meshsim(ctx, dir, "up", "--machine-type", "e2-small"); err != nil {
