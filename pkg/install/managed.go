@@ -724,10 +724,17 @@ func PrecheckCluster(cl *containerpb.Cluster, f FixContext) []Problem {
 		p.Explanation += ": " + strings.Join(f.PoolsWithoutGKEMetadata, ", ")
 		problems = append(problems, p)
 	}
-	if cl.GetCurrentNodeCount() == 0 && !autoscales(cl) {
+	if nodeCount(cl) == 0 && !autoscales(cl) {
 		add("CLUSTER_HAS_ZERO_NODES")
 	}
 	return problems
+}
+
+// nodeCount is the cluster's current number of nodes. The field is
+// deprecated but still the only current count GKE reports (node pools only
+// have their initial count).
+func nodeCount(cl *containerpb.Cluster) int32 {
+	return cl.GetCurrentNodeCount() //nolint:staticcheck // see above
 }
 
 func autoscales(cl *containerpb.Cluster) bool {

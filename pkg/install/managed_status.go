@@ -117,9 +117,7 @@ func (s MeshStatus) ReadyRevisions() []string {
 		if i := strings.Index(text, ":"); i >= 0 {
 			text = text[i+1:]
 		}
-		for _, r := range strings.FieldsFunc(text, func(c rune) bool { return c == ',' || c == ' ' || c == '.' }) {
-			revs = append(revs, r)
-		}
+		revs = append(revs, strings.FieldsFunc(text, func(c rune) bool { return c == ',' || c == ' ' || c == '.' })...)
 	}
 	return revs
 }

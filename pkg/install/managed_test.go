@@ -35,7 +35,8 @@ const (
 
 func gkeCluster(change ...func(*containerpb.Cluster)) *containerpb.Cluster {
 	cl := &containerpb.Cluster{
-		Name: tCluster, Location: tLoc, CurrentMasterVersion: "1.34.4-gke.1000", CurrentNodeCount: 6,
+		Name: tCluster, Location: tLoc, CurrentMasterVersion: "1.34.4-gke.1000",
+		CurrentNodeCount:       6, //nolint:staticcheck // GKE still reports it
 		ReleaseChannel:         &containerpb.ReleaseChannel{Channel: containerpb.ReleaseChannel_REGULAR},
 		WorkloadIdentityConfig: &containerpb.WorkloadIdentityConfig{WorkloadPool: "p.svc.id.goog"},
 		NodePools: []*containerpb.NodePool{
@@ -415,7 +416,8 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			cl.NodePools[1].Config.WorkloadMetadataConfig.Mode = containerpb.WorkloadMetadataConfig_GCE_METADATA
 		}, "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED",
 			"gcloud container node-pools update pool-2 --cluster c --location us-central1 --project p --workload-metadata=GKE_METADATA"},
-		{"zero nodes", func(cl *containerpb.Cluster) { cl.CurrentNodeCount = 0 }, "CLUSTER_HAS_ZERO_NODES", "gcloud container clusters resize c"},
+		{"zero nodes", func(cl *containerpb.Cluster) { cl.CurrentNodeCount = 0 }, //nolint:staticcheck // GKE still reports it
+			"CLUSTER_HAS_ZERO_NODES", "gcloud container clusters resize c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -484,7 +486,7 @@ func TestManagedChannel(t *testing.T) {
 		{"GKE regular", containerpb.ReleaseChannel_REGULAR, "", "asm-managed", ""},
 		{"GKE rapid", containerpb.ReleaseChannel_RAPID, "", "asm-managed-rapid", ""},
 		{"GKE stable", containerpb.ReleaseChannel_STABLE, "", "asm-managed-stable", ""},
-		{"no GKE channel", containerpb.ReleaseChannel_UNSPECIFIED, "", "asm-managed", ""},
+		{"no GKE channel", containerpb.ReleaseChannel_Channel(0), "", "asm-managed", ""},
 		{"--channel as GKE's", containerpb.ReleaseChannel_RAPID, "rapid", "asm-managed-rapid", ""},
 		{"--channel overrides", containerpb.ReleaseChannel_REGULAR, "stable", "asm-managed-stable", "STABLE"},
 	}

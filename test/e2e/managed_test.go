@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,7 +65,8 @@ func runWith(t *testing.T, env []string, name string, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		r.Code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("%s %v: %v", name, args, err)
@@ -371,7 +373,7 @@ func gcloudSeesTheFleet(t *testing.T, env []string, management, cpState string) 
 	must("config", "set", "core/project", "meshsim-project")
 
 	var mems []struct {
-		Name     string `json:"name"`
+		Name     string                `json:"name"`
 		State    struct{ Code string } `json:"state"`
 		Endpoint struct {
 			GkeCluster struct {
