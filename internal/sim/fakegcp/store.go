@@ -114,10 +114,27 @@ func (s *Server) newID() uint64 {
 }
 
 // newFingerprint returns a value that differs on every call, in the shape
-// Google uses (base64 of 8 bytes).
+// Google uses (8 bytes in URL-safe base64).
 func (s *Server) newFingerprint() string {
 	sum := sha256.Sum256([]byte("fingerprint/" + strconv.FormatUint(s.nextSeq(), 10)))
-	return base64.StdEncoding.EncodeToString(sum[:8])
+	return base64.URLEncoding.EncodeToString(sum[:8])
+}
+
+// sameFingerprint compares fingerprints as Google does: they are bytes
+// fields, so either base64 alphabet carries the same value. gcloud decodes
+// the fingerprint it reads and sends it back re-encoded URL-safe (a "/"
+// comes back as "_"), which a comparison of the text would refuse.
+func sameFingerprint(a, b string) bool {
+	return a == b || decodeFingerprint(a) == decodeFingerprint(b) && decodeFingerprint(a) != ""
+}
+
+func decodeFingerprint(f string) string {
+	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.StdEncoding} {
+		if b, err := enc.DecodeString(f); err == nil {
+			return string(b)
+		}
+	}
+	return ""
 }
 
 // fingerprintAccepted: a write must carry the object's current fingerprint;
@@ -126,10 +143,10 @@ func (s *Server) newFingerprint() string {
 // object is let through, for replays of recordings whose fingerprints were
 // normalised away.
 func (s *Server) fingerprintAccepted(r *resource, field, given string) bool {
-	if given == str(r.obj, field) {
+	if sameFingerprint(given, str(r.obj, field)) {
 		return true
 	}
-	return s.knobs.AcceptUnissuedFingerprints && !r.issued[given]
+	return s.knobs.AcceptUnissuedFingerprints && !r.issued[given] && !r.issued[base64.URLEncoding.EncodeToString([]byte(decodeFingerprint(given)))]
 }
 
 func labelFingerprint(labels map[string]any) string {
@@ -137,7 +154,7 @@ func labelFingerprint(labels map[string]any) string {
 	for _, k := range sortedKeys(labels) {
 		fmt.Fprintf(h, "%s=%v;", k, labels[k])
 	}
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)[:8])
+	return base64.URLEncoding.EncodeToString(h.Sum(nil)[:8])
 }
 
 // canonicalRef turns a project number into the project id, so lookups by
