@@ -667,7 +667,7 @@ func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *pla
 		// minutes).
 		interval := min(max(minPoll, in.now().Sub(start)/10), maxPoll)
 		if err := sleep(ctx, interval); err != nil {
-			return status, assessment, timeoutError(err, status, elapsed, uninstall)
+			return status, assessment, timeoutError(err, status, in.now().Sub(start).Round(time.Second), uninstall)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +60,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		machineType  string
 		nodesPerZone int
 		noWI         bool
+		fleetTime    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -90,6 +92,10 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				sc.PrivateEndpoint = false
 			}
 			sc.ResourceLabels["mesh_id"] = fmt.Sprintf("proj-%d", sc.ProjectNumber)
+			if cmd.Flags().Changed("fleet-provisioning-time") {
+				// The daemon `up` starts inherits this environment.
+				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
+			}
 			d := dir()
 			s, err := sim.Up(cmd.Context(), sim.UpOptions{Dir: d, BinDir: binDir, Meshsim: self, Scenario: sc, Log: cmd.ErrOrStderr()})
 			if err != nil {
@@ -116,6 +122,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringVar(&machineType, "machine-type", "", "machine type of every node pool (default e2-standard-4)")
 	f.IntVar(&nodesPerZone, "nodes-per-zone", 1, "nodes per zone in every node pool")
 	f.BoolVar(&noWI, "no-workload-identity", false, "a cluster without workload identity")
+	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
 }
 
