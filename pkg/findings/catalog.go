@@ -47,3 +47,24 @@ var (
 	PortNaming            = define("MC0156", Warning, "Service port without a protocol in its name or appProtocol (IST0118)")
 	DoubleInjectionLabels = define("MC0157", Warning, "Namespace labelled with both istio-injection and istio.io/rev (IST0123)")
 )
+
+// `meshctl validate`: MC020x control plane, MC021x data plane, MC022x the
+// exposed Services' gateways and routing.
+var (
+	AsmcliError            = define("MC0200", Error, "asmcli validate reported an error")
+	AsmcliWarning          = define("MC0201", Warning, "asmcli validate reported a warning")
+	IstiodNotReady         = define("MC0202", Error, "An installed revision's istiod is not ready")
+	WebhookRevisionMissing = define("MC0203", Error, "An injection webhook points at a revision that is not installed")
+	NamespaceRevision      = define("MC0204", Error, "Namespace labelled with a revision that is not installed")
+
+	PodWithoutProxy  = define("MC0210", Error, "Pod without istio-proxy in a namespace labelled for injection")
+	ProxyRevision    = define("MC0211", Warning, "Pod's istio-proxy of another revision than its namespace's (a restart is due)")
+	WorkloadOptedOut = define("MC0212", Info, "Pod opted out of injection in a namespace labelled for injection")
+
+	GatewayNotReady    = define("MC0220", Error, "Exposed Service's gateway Deployment not ready or without injected proxies")
+	GatewayPDB         = define("MC0221", Error, "Gateway's PodDisruptionBudget missing or selecting none of its pods")
+	GatewayHPA         = define("MC0222", Error, "Gateway's HorizontalPodAutoscaler missing or its target missing")
+	GatewayTLSSecret   = define("MC0223", Error, "Gateway's TLS secret missing or without a certificate valid for its hosts")
+	GatewayCertExpiry  = define("MC0224", Warning, "Gateway's certificate expires within --cert-warn-days")
+	VirtualServiceBind = define("MC0225", Error, "VirtualService not bound to its Gateway or routing to a missing Service port")
+)
