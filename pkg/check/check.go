@@ -120,6 +120,7 @@ func Run(ctx context.Context, clients Clients, rep ui.Reporter, opts Options) (*
 	if rep == nil {
 		rep = ui.Discard
 	}
+	go warmTypes()
 	f := newFacts(ctx, clients, opts, release)
 	step := rep.Step(fmt.Sprintf("checking cluster %s (%s, project %s) for CSM %s", opts.Cluster, opts.Location, opts.Project, release.Mesh))
 	outcomes := runChecks(f, Checks)

@@ -395,7 +395,7 @@ func TestWebhookFirewallHintIsExact(t *testing.T) {
 		" --project shop-prod --network default --direction INGRESS --action ALLOW --rules tcp:15017" +
 		" --source-ranges 172.16.0.0/28 --target-tags gke-mesh-1-1a2b3c4d-node" +
 		" --description 'Created by meshctl for GKE cluster projects/shop-prod/locations/us-central1/clusters/mesh-1:" +
-		" lets the control plane (172.16.0.0/28) reach the istiod webhooks on tcp:15017.'  (or run: meshctl check --fix)"
+		" lets the control plane (172.16.0.0/28) reach the istiod webhooks on tcp:15017.'"
 	if got := checkByID(t, res, "MC0131").Hint; got != want {
 		t.Errorf("hint\n got %s\nwant %s", got, want)
 	}
@@ -869,4 +869,28 @@ func TestOptionsValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.29, 1.31") {
 		t.Errorf("unknown release: %v", err)
 	}
+}
+
+// BenchmarkRunWithLatency measures Run alone (no process start) with 50 ms
+// per Google call: the figure to compare with the 100 ms chain of two
+// dependent calls.
+func BenchmarkRunWithLatency(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	cl := privateCluster()
+	cl.NodePools[1].Config.MachineType = "n2-standard-8"
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		e := newEnv(b, cl, gkeRules(true), newKube(true, healthyKube()...))
+		e.gke.latency, e.compute.latency = latency, latency
+		b.StartTimer()
+		start := time.Now()
+		if _, err := Run(context.Background(), e.clients, nil, testOptions()); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+	}
+	per := total / time.Duration(b.N)
+	b.ReportMetric(float64(per.Milliseconds()), "ms/run")
+	b.ReportMetric(float64(per)/float64(2*latency), "run/chain")
 }

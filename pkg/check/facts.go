@@ -87,7 +87,11 @@ func newFacts(ctx context.Context, c Clients, opts Options, release Release) *fa
 			if c.GKE == nil {
 				return nil, clientMissing(c.GKEErr)
 			}
-			return c.GKE.GetCluster(ctx, name)
+			cl, err := c.GKE.GetCluster(ctx, name)
+			if err == nil {
+				f.prefetch(cl)
+			}
+			return cl, err
 		})
 	f.project = memo(f, call{"Compute", "projects.get", opts.Project, "compute.projects.get", "compute.googleapis.com"},
 		func(ctx context.Context) (*computepb.Project, error) {
@@ -148,6 +152,29 @@ func newFacts(ctx context.Context, c Clients, opts Options, release Release) *fa
 	})
 	f.pools = sync.OnceValues(f.loadPools)
 	return f
+}
+
+// prefetch starts, the moment the cluster is known, the reads that depend
+// on it and that some check will make: the machine types, the project, and
+// on a private cluster the firewall rules. The checks then find them in
+// flight instead of each waking up to ask; nothing is read that no check
+// needs.
+func (f *facts) prefetch(cl *containerpb.Cluster) {
+	go func() { _, _ = f.project() }()
+	if !cl.GetAutopilot().GetEnabled() {
+		seen := map[string]bool{}
+		for _, p := range cl.GetNodePools() {
+			if mt := poolMachineType(p); !seen[mt] {
+				seen[mt] = true
+				zone := poolZones(cl, p)[0]
+				go func() { _, _ = f.machineType(zone, mt) }()
+			}
+		}
+	}
+	if privateNodes(cl) && cl.GetPrivateClusterConfig().GetMasterIpv4CidrBlock() != "" {
+		project, _ := clusterNetwork(cl, f.opts.Project)
+		go func() { _, _ = f.firewallRules(project) }()
+	}
 }
 
 // errNoClient stands for a client that was never built without saying why.

@@ -71,7 +71,7 @@ func (c *calls) repeated() []string {
 
 // fakeGKE serves one cluster and fails the test on any other name.
 type fakeGKE struct {
-	t       *testing.T
+	t       testing.TB
 	cluster *containerpb.Cluster
 	err     error
 	latency time.Duration
@@ -98,7 +98,7 @@ type machineShape struct {
 // fakeCompute serves machine types by name (custom ones as Compute
 // computes them), the project, firewall rules and inserts.
 type fakeCompute struct {
-	t         *testing.T
+	t         testing.TB
 	types     map[string]machineShape
 	firewalls []*computepb.Firewall
 	errs      map[string]error // by method: projects.get, machineTypes.get, firewalls.list, firewalls.insert
@@ -308,7 +308,7 @@ type env struct {
 	clients Clients
 }
 
-func newEnv(t *testing.T, cl *containerpb.Cluster, rules []*computepb.Firewall, kube *fake.Clientset) *env {
+func newEnv(t testing.TB, cl *containerpb.Cluster, rules []*computepb.Firewall, kube *fake.Clientset) *env {
 	e := &env{
 		gke:     &fakeGKE{t: t, cluster: cl},
 		compute: &fakeCompute{t: t, firewalls: rules, errs: map[string]error{}},
