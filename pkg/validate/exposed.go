@@ -1,0 +1,288 @@
+package validate
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/inject"
+)
+
+var (
+	gvrGateway        = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	gvrVirtualService = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+)
+
+// exposed is one Service meshctl exposed, found by expose's labels on its
+// gateway Deployment.
+type exposed struct {
+	namespace, service string
+	gateway            *appsv1.Deployment
+}
+
+func (e exposed) ref() string { return e.namespace + "/" + e.service }
+
+// checkExposed finds the gateways expose made and checks each concurrently.
+func checkExposed(ctx context.Context, st *state) []Case {
+	sel := labels.Set{expose.LabelManagedBy: expose.ManagedByValue}.String() + "," + expose.LabelGateway
+	var found []exposed
+	err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+		o.LabelSelector = sel
+		l, err := st.c.Kube.AppsV1().Deployments("").List(ctx, o)
+		if err != nil {
+			return "", err
+		}
+		for i := range l.Items {
+			d := &l.Items[i]
+			e := exposed{namespace: d.Labels[expose.LabelServiceNamespace], service: d.Labels[expose.LabelServiceName], gateway: d}
+			if st.opts.inScope(e.namespace, d.Namespace) && st.opts.serviceInScope(e.namespace, e.service) {
+				found = append(found, e)
+			}
+		}
+		return l.Continue, nil
+	})
+	if err != nil {
+		return []Case{apiFailed(GroupExposed, "exposed services", "cluster", "list meshctl's gateway deployments", err)}
+	}
+	col := &collector{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, e := range found {
+		g.Go(func() error { col.add(checkOneExposed(gctx, st, e)...); return nil })
+	}
+	_ = g.Wait()
+	return col.cases
+}
+
+func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
+	kc := st.c.Kube
+	d := e.gateway
+	gns, gw := d.Namespace, d.Name
+	svcObj := "Service " + e.ref()
+	newCase := func(check string) Case { return Case{Group: GroupExposed, Check: check, Object: svcObj} }
+	var out []Case
+
+	// The gateway's pods: ready and injected.
+	c := newCase("gateway ready")
+	pods, err := kc.CoreV1().Pods(gns).List(ctx, metav1.ListOptions{LabelSelector: expose.LabelGateway + "=" + gw})
+	if err != nil {
+		out = append(out, apiFailed(GroupExposed, "gateway ready", svcObj, "list the gateway's pods", err))
+		pods = &corev1.PodList{}
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	dobj := fmt.Sprintf("Deployment %s/%s", gns, gw)
+	if d.Status.ReadyReplicas < want || want == 0 {
+		c.Findings = append(c.Findings, findings.GatewayNotReady.New(dobj,
+			fmt.Sprintf("gateway of %s: %d of %d replicas ready", e.ref(), d.Status.ReadyReplicas, want),
+			fmt.Sprintf("kubectl -n %s describe deployment %s", gns, gw)))
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil && !inject.ProxyOf(p).Injected {
+			c.Findings = append(c.Findings, findings.GatewayNotReady.New(fmt.Sprintf("Pod %s/%s", gns, p.Name),
+				"gateway pod without an injected istio-proxy: it serves nothing", fmt.Sprintf("kubectl -n %s rollout restart deployment %s", gns, gw)))
+		}
+	}
+	if err == nil {
+		out = append(out, c)
+	}
+
+	// PDB selecting the gateway's pods.
+	c = newCase("gateway PDB")
+	pdb, err := kc.PolicyV1().PodDisruptionBudgets(gns).Get(ctx, gw, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		c.Findings = append(c.Findings, findings.GatewayPDB.New(fmt.Sprintf("PodDisruptionBudget %s/%s", gns, gw), "missing: node upgrades may evict every gateway pod at once", "meshctl expose "+e.service+" -n "+e.namespace))
+	case err != nil:
+		c = apiFailed(GroupExposed, "gateway PDB", svcObj, "get the gateway's PodDisruptionBudget", err)
+	default:
+		s, serr := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if serr != nil || pdb.Spec.Selector == nil || !s.Matches(labels.Set(d.Spec.Template.Labels)) {
+			c.Findings = append(c.Findings, findings.GatewayPDB.New(fmt.Sprintf("PodDisruptionBudget %s/%s", gns, gw),
+				fmt.Sprintf("selector %s does not select the gateway's pods", metav1.FormatLabelSelector(pdb.Spec.Selector)), "meshctl expose "+e.service+" -n "+e.namespace))
+		}
+	}
+	out = append(out, c)
+
+	// HPA and its target.
+	c = newCase("gateway HPA")
+	hpa, err := kc.AutoscalingV2().HorizontalPodAutoscalers(gns).Get(ctx, gw, metav1.GetOptions{})
+	hobj := fmt.Sprintf("HorizontalPodAutoscaler %s/%s", gns, gw)
+	switch {
+	case apierrors.IsNotFound(err):
+		c.Findings = append(c.Findings, findings.GatewayHPA.New(hobj, "missing", "meshctl expose "+e.service+" -n "+e.namespace))
+	case err != nil:
+		c = apiFailed(GroupExposed, "gateway HPA", svcObj, "get the gateway's HorizontalPodAutoscaler", err)
+	default:
+		ref := hpa.Spec.ScaleTargetRef
+		if ref.Kind != "Deployment" || ref.Name != gw {
+			if _, gerr := kc.AppsV1().Deployments(gns).Get(ctx, ref.Name, metav1.GetOptions{}); gerr != nil || ref.Kind != "Deployment" {
+				c.Findings = append(c.Findings, findings.GatewayHPA.New(hobj, fmt.Sprintf("scales %s %s, which does not exist", ref.Kind, ref.Name), "meshctl expose "+e.service+" -n "+e.namespace))
+			}
+		}
+	}
+	out = append(out, c)
+
+	if st.c.Dynamic == nil {
+		return out
+	}
+	// VirtualService: bound to the Gateway, routing to a Service port that exists.
+	var hosts []string
+	c = newCase("virtual service")
+	vobj := fmt.Sprintf("VirtualService %s/%s", gns, gw)
+	vs, err := st.c.Dynamic.Resource(gvrVirtualService).Namespace(gns).Get(ctx, gw, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		c.Findings = append(c.Findings, findings.VirtualServiceBind.New(vobj, "missing: the gateway routes nothing to "+e.ref(), "meshctl expose "+e.service+" -n "+e.namespace))
+	case err != nil:
+		c = apiFailed(GroupExposed, "virtual service", svcObj, "get the VirtualService", err)
+	default:
+		hosts, _, _ = unstructured.NestedStringSlice(vs.Object, "spec", "hosts")
+		c.Findings = append(c.Findings, checkVirtualService(ctx, st, vs, vobj, gns, gw)...)
+	}
+	out = append(out, c)
+
+	// Gateway's TLS secret with a certificate valid for the hosts.
+	c = newCase("tls certificate")
+	gobj := fmt.Sprintf("Gateway %s/%s", gns, gw)
+	g, err := st.c.Dynamic.Resource(gvrGateway).Namespace(gns).Get(ctx, gw, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		c.Findings = append(c.Findings, findings.VirtualServiceBind.New(gobj, "Istio Gateway missing: the gateway serves nothing", "meshctl expose "+e.service+" -n "+e.namespace))
+	case err != nil:
+		c = apiFailed(GroupExposed, "tls certificate", svcObj, "get the Gateway", err)
+	default:
+		servers, _, _ := unstructured.NestedSlice(g.Object, "spec", "servers")
+		for _, s := range servers {
+			m, _ := s.(map[string]any)
+			name, _, _ := unstructured.NestedString(m, "tls", "credentialName")
+			if name == "" {
+				continue
+			}
+			c.Findings = append(c.Findings, checkSecret(ctx, st, gns, name, hosts, e)...)
+		}
+	}
+	out = append(out, c)
+	return out
+}
+
+func checkVirtualService(ctx context.Context, st *state, vs *unstructured.Unstructured, vobj, gns, gw string) []findings.Finding {
+	var out []findings.Finding
+	gws, _, _ := unstructured.NestedStringSlice(vs.Object, "spec", "gateways")
+	bound := false
+	for _, g := range gws {
+		if g == gw || g == gns+"/"+gw {
+			bound = true
+		}
+	}
+	if !bound {
+		out = append(out, findings.VirtualServiceBind.New(vobj, fmt.Sprintf("not bound to Gateway %s (gateways: %s)", gw, strings.Join(gws, ", ")),
+			fmt.Sprintf(`kubectl -n %s patch virtualservice %s --type merge -p '{"spec":{"gateways":["%s"]}}'`, gns, gw, gw)))
+	}
+	routes, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+	for _, r := range routes {
+		rm, _ := r.(map[string]any)
+		dests, _, _ := unstructured.NestedSlice(rm, "route")
+		for _, dst := range dests {
+			dm, _ := dst.(map[string]any)
+			host, _, _ := unstructured.NestedString(dm, "destination", "host")
+			port, hasPort, _ := unstructured.NestedFieldNoCopy(dm, "destination", "port", "number")
+			name, ns := host, gns
+			if parts := strings.Split(host, "."); len(parts) >= 2 {
+				name, ns = parts[0], parts[1]
+			}
+			svc, err := st.c.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				out = append(out, findings.VirtualServiceBind.New(vobj, fmt.Sprintf("routes to %s: Service %s/%s does not exist", host, ns, name), ""))
+				continue
+			}
+			if err != nil {
+				out = append(out, findings.APIUnavailable.New(vobj, fmt.Sprintf("get Service %s/%s: %v", ns, name, err), apiHint(err)))
+				continue
+			}
+			if !hasPort {
+				continue
+			}
+			n := toInt64(port)
+			ok := false
+			for _, p := range svc.Spec.Ports {
+				if int64(p.Port) == n {
+					ok = true
+				}
+			}
+			if !ok {
+				out = append(out, findings.VirtualServiceBind.New(vobj, fmt.Sprintf("routes to port %d of Service %s/%s, which has no such port", n, ns, name), ""))
+			}
+		}
+	}
+	return out
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case float64:
+		return int64(x)
+	case int32:
+		return int64(x)
+	}
+	return -1
+}
+
+func checkSecret(ctx context.Context, st *state, ns, name string, hosts []string, e exposed) []findings.Finding {
+	obj := fmt.Sprintf("Secret %s/%s", ns, name)
+	sec, err := st.c.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return []findings.Finding{findings.GatewayTLSSecret.New(obj, "the Gateway's TLS secret is missing: the gateway cannot serve HTTPS for "+e.ref(),
+			"meshctl expose "+e.service+" -n "+e.namespace+" (recreates meshctl's certificate), or recreate your own secret")}
+	}
+	if err != nil {
+		return []findings.Finding{findings.APIUnavailable.New(obj, fmt.Sprintf("get secret: %v", err), apiHint(err))}
+	}
+	block, _ := pem.Decode(sec.Data[corev1.TLSCertKey])
+	if block == nil {
+		return []findings.Finding{findings.GatewayTLSSecret.New(obj, "no PEM certificate in "+corev1.TLSCertKey, "")}
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return []findings.Finding{findings.GatewayTLSSecret.New(obj, "certificate does not parse: "+err.Error(), "")}
+	}
+	var out []findings.Finding
+	for _, h := range hosts {
+		if h == "*" || strings.Contains(h, "/") {
+			continue
+		}
+		if err := cert.VerifyHostname(h); err != nil {
+			out = append(out, findings.GatewayTLSSecret.New(obj, fmt.Sprintf("certificate not valid for host %s: %v", h, err), ""))
+		}
+	}
+	now := st.opts.Now()
+	left := cert.NotAfter.Sub(now)
+	switch {
+	case left <= 0:
+		out = append(out, findings.GatewayTLSSecret.New(obj, fmt.Sprintf("certificate expired on %s", cert.NotAfter.UTC().Format(time.DateOnly)), "renew it"))
+	case left < time.Duration(st.opts.CertWarnDays)*24*time.Hour:
+		out = append(out, findings.GatewayCertExpiry.New(obj, fmt.Sprintf("certificate expires on %s, in %d days", cert.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24)), "renew it"))
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// pageSize bounds each list call: 2,000 pods come in four pages rather than
+// one response the API server must hold in memory at once.
+const pageSize = 500
+
+// state holds what several checks read, each list made once.
+type state struct {
+	c    Clients
+	opts Options
+
+	nsOnce sync.Once
+	nss    []corev1.Namespace
+	nsErr  error
+
+	podOnce sync.Once
+	pods    map[string][]corev1.Pod // by namespace
+	podErr  error
+
+	svcOnce sync.Once
+	svcs    map[string][]corev1.Service // by namespace
+	svcErr  error
+
+	revOnce sync.Once
+	revs    revisions
+	revErr  error
+}
+
+func newState(c Clients, opts Options) *state { return &state{c: c, opts: opts} }
+
+// paginate calls list with a continue token until the last page.
+func paginate(ctx context.Context, list func(ctx context.Context, o metav1.ListOptions) (string, error)) error {
+	o := metav1.ListOptions{Limit: pageSize}
+	for {
+		next, err := list(ctx, o)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		o.Continue = next
+	}
+}
+
+func (s *state) namespaces(ctx context.Context) ([]corev1.Namespace, error) {
+	s.nsOnce.Do(func() {
+		s.nsErr = paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+			l, err := s.c.Kube.CoreV1().Namespaces().List(ctx, o)
+			if err != nil {
+				return "", err
+			}
+			s.nss = append(s.nss, l.Items...)
+			return l.Continue, nil
+		})
+	})
+	return s.nss, s.nsErr
+}
+
+// scopedList lists with list in every namespace of the scope: one
+// cluster-wide paginated list, or one per --namespace.
+func (s *state) scopedList(ctx context.Context, list func(ctx context.Context, ns string, o metav1.ListOptions) (string, error)) error {
+	if len(s.opts.Namespaces) == 0 {
+		return paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) { return list(ctx, "", o) })
+	}
+	for _, ns := range s.opts.Namespaces {
+		err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) { return list(ctx, ns, o) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *state) podsByNamespace(ctx context.Context) (map[string][]corev1.Pod, error) {
+	s.podOnce.Do(func() {
+		s.pods = map[string][]corev1.Pod{}
+		s.podErr = s.scopedList(ctx, func(ctx context.Context, ns string, o metav1.ListOptions) (string, error) {
+			l, err := s.c.Kube.CoreV1().Pods(ns).List(ctx, o)
+			if err != nil {
+				return "", err
+			}
+			for _, p := range l.Items {
+				s.pods[p.Namespace] = append(s.pods[p.Namespace], p)
+			}
+			return l.Continue, nil
+		})
+	})
+	return s.pods, s.podErr
+}
+
+func (s *state) servicesByNamespace(ctx context.Context) (map[string][]corev1.Service, error) {
+	s.svcOnce.Do(func() {
+		s.svcs = map[string][]corev1.Service{}
+		s.svcErr = s.scopedList(ctx, func(ctx context.Context, ns string, o metav1.ListOptions) (string, error) {
+			l, err := s.c.Kube.CoreV1().Services(ns).List(ctx, o)
+			if err != nil {
+				return "", err
+			}
+			for _, x := range l.Items {
+				s.svcs[x.Namespace] = append(s.svcs[x.Namespace], x)
+			}
+			return l.Continue, nil
+		})
+	})
+	return s.svcs, s.svcErr
+}
+
+// revisions are the control plane as installed.
+type revisions struct {
+	// istiods are the istiod Deployments by revision.
+	istiods map[string]*appsv1.Deployment
+	// managed are revisions served from outside the cluster (a webhook
+	// with a URL, as the managed control plane has).
+	managed map[string]bool
+	// tags maps a revision tag to its revision.
+	tags map[string]string
+	// hooks are the injection webhooks (labelled istio.io/rev).
+	hooks []hook
+}
+
+type hook struct {
+	name, revision, tag string
+	// service is the namespace/name the webhook calls, "" for a URL.
+	service string
+}
+
+// has reports whether rev is an installed revision (not a tag).
+func (r revisions) has(rev string) bool { return r.istiods[rev] != nil || r.managed[rev] }
+
+// resolve returns the revision name stands for (a revision or a tag).
+func (r revisions) resolve(name string) (string, bool) {
+	if r.has(name) {
+		return name, true
+	}
+	if t, ok := r.tags[name]; ok {
+		return t, r.has(t)
+	}
+	return "", false
+}
+
+func (r revisions) names() []string {
+	var out []string
+	for rev := range r.istiods {
+		out = append(out, rev)
+	}
+	for rev := range r.managed {
+		if r.istiods[rev] == nil {
+			out = append(out, rev)
+		}
+	}
+	return out
+}
+
+func (s *state) revisions(ctx context.Context) (revisions, error) {
+	s.revOnce.Do(func() {
+		r := revisions{istiods: map[string]*appsv1.Deployment{}, managed: map[string]bool{}, tags: map[string]string{}}
+		hooks, err := s.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: labelRevision})
+		if err != nil {
+			s.revErr = fmt.Errorf("list injection webhooks: %w", err)
+			return
+		}
+		for _, h := range hooks.Items {
+			x := hook{name: h.Name, revision: h.Labels[labelRevision], tag: h.Labels[labelTag]}
+			for _, w := range h.Webhooks {
+				if w.ClientConfig.Service != nil {
+					x.service = w.ClientConfig.Service.Namespace + "/" + w.ClientConfig.Service.Name
+					break
+				}
+			}
+			if x.tag != "" {
+				r.tags[x.tag] = x.revision
+			} else if x.service == "" && x.revision != "" {
+				r.managed[x.revision] = true
+			}
+			r.hooks = append(r.hooks, x)
+		}
+		deps, err := s.c.Kube.AppsV1().Deployments(istioSystem).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+		if err != nil && !apierrors.IsNotFound(err) {
+			s.revErr = fmt.Errorf("list istiod deployments in %s: %w", istioSystem, err)
+			return
+		}
+		if deps != nil {
+			for i := range deps.Items {
+				d := &deps.Items[i]
+				rev := d.Labels[labelRevision]
+				if rev == "" {
+					rev = "default"
+				}
+				r.istiods[rev] = d
+			}
+		}
+		s.revs = r
+	})
+	return s.revs, s.revErr
+}
+
+// apiHint says what to do about a failed call.
+func apiHint(err error) string {
+	var st apierrors.APIStatus
+	switch {
+	case apierrors.IsForbidden(err):
+		return "grant the caller read access (e.g. the view ClusterRole), or narrow the scope with --namespace"
+	case apierrors.IsUnauthorized(err):
+		return "refresh your credentials: gcloud container clusters get-credentials CLUSTER"
+	case errors.As(err, &st):
+		return ""
+	}
+	return "check that the cluster is reachable: kubectl cluster-info"
+}
