@@ -72,6 +72,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		newInjectCmd(app),
 		newExposeCmd(app),
 		newUnexposeCmd(app),
+		newValidateCmd(app),
 		// Capability commands, one line each as their issues land:
 		// newCheckCmd(app), newInjectCmd(app),
 		// newExposeCmd(app), newUnexposeCmd(app), newValidateCmd(app).
