@@ -115,16 +115,11 @@ func (f *facts) reachHint(e *APIFailure) string {
 	if cl == nil {
 		return "check that the kubeconfig context points at the cluster: " + f.credentialsHint()
 	}
-	pc := cl.GetPrivateClusterConfig()
-	if pc.GetEnablePrivateEndpoint() {
+	if privateEndpointOnly(cl) {
 		return fmt.Sprintf("the control plane has only a private endpoint (%s): run meshctl from a VM in the cluster's VPC, or through a bastion; then %s --internal-ip",
-			pc.GetPrivateEndpoint(), f.credentialsHint())
+			privateEndpoint(cl), f.credentialsHint())
 	}
-	if man := cl.GetMasterAuthorizedNetworksConfig(); man.GetEnabled() {
-		var cidrs []string
-		for _, b := range man.GetCidrBlocks() {
-			cidrs = append(cidrs, b.GetCidrBlock())
-		}
+	if on, cidrs := authorizedNetworks(cl); on {
 		cidrs = append(cidrs, "YOUR_IP/32")
 		return fmt.Sprintf("master authorized networks admit only %s: add this machine's address with gcloud container clusters update %s --location %s --project %s --enable-master-authorized-networks --master-authorized-networks %s",
 			strings.Join(cidrs[:len(cidrs)-1], ","), f.opts.Cluster, f.opts.Location, f.opts.Project, strings.Join(cidrs, ","))

@@ -475,15 +475,40 @@ func TestFixFailureIsReported(t *testing.T) {
 	}
 }
 
+func authorizedOnly(cidrs ...string) *containerpb.MasterAuthorizedNetworksConfig {
+	man := &containerpb.MasterAuthorizedNetworksConfig{Enabled: true}
+	for _, c := range cidrs {
+		man.CidrBlocks = append(man.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{CidrBlock: c})
+	}
+	return man
+}
+
 func TestPrivateClusterFacts(t *testing.T) {
-	cl := privateCluster()
-	cl.PrivateClusterConfig.EnablePrivateEndpoint = true
-	cl.MasterAuthorizedNetworksConfig = &containerpb.MasterAuthorizedNetworksConfig{Enabled: true,
-		CidrBlocks: []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock{{CidrBlock: "10.0.0.0/8"}}}
-	res := newEnv(t, cl, gkeRules(true), newKube(true, healthyKube()...)).run(t, testOptions())
 	want := "private nodes, private endpoint only (10.128.0.2), control plane range 172.16.0.0/28, authorized networks 10.0.0.0/8"
-	if c := checkByID(t, res, "MC0130"); c.Status != StatusInfo || c.Message != want {
-		t.Errorf("MC0130: %s %q, want %q", c.Status, c.Message, want)
+	current := privateCluster()
+	ip := current.ControlPlaneEndpointsConfig.IpEndpointsConfig
+	ip.EnablePublicEndpoint = proto.Bool(false)
+	ip.AuthorizedNetworksConfig = authorizedOnly("10.0.0.0/8")
+
+	// Older answers carry only the fields GKE has since deprecated.
+	legacy := healthyCluster()
+	legacy.NetworkConfig.DefaultEnablePrivateNodes = nil
+	legacy.ControlPlaneEndpointsConfig = nil
+	//nolint:staticcheck // the legacy fields, as older clusters return them
+	legacy.PrivateClusterConfig = &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, EnablePrivateEndpoint: true,
+		PrivateEndpoint: "10.128.0.2", MasterIpv4CidrBlock: testCIDR}
+	legacy.MasterAuthorizedNetworksConfig = authorizedOnly("10.0.0.0/8") //nolint:staticcheck // as above
+
+	for name, cl := range map[string]*containerpb.Cluster{"current fields": current, "legacy fields": legacy} {
+		t.Run(name, func(t *testing.T) {
+			res := newEnv(t, cl, gkeRules(true), newKube(true, healthyKube()...)).run(t, testOptions())
+			if c := checkByID(t, res, "MC0130"); c.Status != StatusInfo || c.Message != want {
+				t.Errorf("MC0130: %s %q, want %q", c.Status, c.Message, want)
+			}
+			if c := checkByID(t, res, "MC0131"); c.Status != StatusError {
+				t.Errorf("MC0131: %s %q", c.Status, c.Message)
+			}
+		})
 	}
 }
 
@@ -759,8 +784,7 @@ func TestAPIErrors(t *testing.T) {
 			name: "Kubernetes unreachable behind authorized networks",
 			setup: func(e *env) {
 				cl := privateCluster()
-				cl.MasterAuthorizedNetworksConfig = &containerpb.MasterAuthorizedNetworksConfig{Enabled: true,
-					CidrBlocks: []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock{{CidrBlock: "10.0.0.0/8"}}}
+				cl.ControlPlaneEndpointsConfig.IpEndpointsConfig.AuthorizedNetworksConfig = authorizedOnly("10.0.0.0/8")
 				e.gke.cluster = cl
 				e.kube.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
 					return true, nil, &url.Error{Op: "Get", URL: "https://34.1.2.3/api/v1/namespaces", Err: errors.New("dial tcp 34.1.2.3:443: i/o timeout")}

@@ -171,7 +171,7 @@ func (f *facts) prefetch(cl *containerpb.Cluster) {
 			}
 		}
 	}
-	if privateNodes(cl) && cl.GetPrivateClusterConfig().GetMasterIpv4CidrBlock() != "" {
+	if privateNodes(cl) && masterCIDR(cl) != "" {
 		project, _ := clusterNetwork(cl, f.opts.Project)
 		go func() { _, _ = f.firewallRules(project) }()
 	}

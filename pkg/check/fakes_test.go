@@ -195,7 +195,7 @@ func healthyCluster() *containerpb.Cluster {
 	}
 	return &containerpb.Cluster{
 		Name: testCluster, Location: testLocation, Locations: zones,
-		CurrentMasterVersion: "1.34.4-gke.1000", CurrentNodeVersion: "1.34.4-gke.1000",
+		CurrentMasterVersion:   "1.34.4-gke.1000",
 		ReleaseChannel:         &containerpb.ReleaseChannel{Channel: containerpb.ReleaseChannel_REGULAR},
 		WorkloadIdentityConfig: &containerpb.WorkloadIdentityConfig{WorkloadPool: testProject + ".svc.id.goog"},
 		LoggingService:         kubernetesLogging, MonitoringService: kubernetesMonitoring,
@@ -203,16 +203,18 @@ func healthyCluster() *containerpb.Cluster {
 		Network:        "default", Subnetwork: "default",
 		NetworkConfig: &containerpb.NetworkConfig{Network: "projects/" + testProject + "/global/networks/default",
 			Subnetwork: "projects/" + testProject + "/regions/us-central1/subnetworks/default"},
-		PrivateClusterConfig: &containerpb.PrivateClusterConfig{PrivateEndpoint: "10.128.0.2", PublicEndpoint: "34.1.2.3"},
-		NodePools:            []*containerpb.NodePool{pool("default-pool", false), pool("pool-2", true)},
+		ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{
+			EnablePublicEndpoint: proto.Bool(true), PrivateEndpoint: "10.128.0.2", PublicEndpoint: "34.1.2.3",
+		}},
+		NodePools: []*containerpb.NodePool{pool("default-pool", false), pool("pool-2", true)},
 	}
 }
 
 // privateCluster is healthyCluster with private nodes.
 func privateCluster() *containerpb.Cluster {
 	cl := healthyCluster()
-	cl.PrivateClusterConfig.EnablePrivateNodes = true
-	cl.PrivateClusterConfig.MasterIpv4CidrBlock = testCIDR
+	cl.NetworkConfig.DefaultEnablePrivateNodes = proto.Bool(true)
+	cl.PrivateClusterConfig = &containerpb.PrivateClusterConfig{MasterIpv4CidrBlock: testCIDR}
 	return cl
 }
 

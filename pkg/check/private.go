@@ -21,40 +21,6 @@ import (
 // -master rule opens only tcp:443 and tcp:10250 from the control plane.
 const webhookPort = 15017
 
-// privateNodes reports whether the cluster's nodes have no public address.
-func privateNodes(cl *containerpb.Cluster) bool {
-	if cl.GetPrivateClusterConfig().GetEnablePrivateNodes() || cl.GetNetworkConfig().GetDefaultEnablePrivateNodes() {
-		return true
-	}
-	for _, p := range cl.GetNodePools() {
-		if p.GetNetworkConfig().GetEnablePrivateNodes() {
-			return true
-		}
-	}
-	return false
-}
-
-func privateEndpointOnly(cl *containerpb.Cluster) bool {
-	if cl.GetPrivateClusterConfig().GetEnablePrivateEndpoint() {
-		return true
-	}
-	ip := cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig()
-	return ip != nil && ip.EnablePublicEndpoint != nil && !ip.GetEnablePublicEndpoint()
-}
-
-// authorizedNetworks returns the master authorized networks, when enabled.
-func authorizedNetworks(cl *containerpb.Cluster) (bool, []string) {
-	man := cl.GetMasterAuthorizedNetworksConfig()
-	if man == nil {
-		man = cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetAuthorizedNetworksConfig()
-	}
-	var cidrs []string
-	for _, b := range man.GetCidrBlocks() {
-		cidrs = append(cidrs, b.GetCidrBlock())
-	}
-	return man.GetEnabled(), cidrs
-}
-
 func checkPrivateCluster(f *facts) outcome {
 	cl, err := f.cluster()
 	if err != nil {
@@ -67,11 +33,11 @@ func checkPrivateCluster(f *facts) outcome {
 		parts = append(parts, "public nodes")
 	}
 	if privateEndpointOnly(cl) {
-		parts = append(parts, "private endpoint only ("+cl.GetPrivateClusterConfig().GetPrivateEndpoint()+")")
+		parts = append(parts, "private endpoint only ("+privateEndpoint(cl)+")")
 	} else {
 		parts = append(parts, "public endpoint")
 	}
-	if cidr := cl.GetPrivateClusterConfig().GetMasterIpv4CidrBlock(); cidr != "" {
+	if cidr := masterCIDR(cl); cidr != "" {
 		parts = append(parts, "control plane range "+cidr)
 	}
 	if on, cidrs := authorizedNetworks(cl); on {
@@ -108,7 +74,7 @@ func (f *facts) webhookState() (webhookState, error) {
 		st.skip = "public nodes: GKE's rules admit the control plane"
 		return st, nil
 	}
-	raw := cl.GetPrivateClusterConfig().GetMasterIpv4CidrBlock()
+	raw := masterCIDR(cl)
 	if raw == "" {
 		st.skip = "no control plane range (Private Service Connect): the control plane reaches nodes from the subnet"
 		return st, nil

@@ -94,7 +94,7 @@ var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?`)
 
 // GKEVersion is a parsed GKE version such as 1.34.4-gke.1000.
 type GKEVersion struct {
-	Minor
+	Minor Minor
 	Patch int
 	Raw   string
 }

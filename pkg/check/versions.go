@@ -22,9 +22,6 @@ func poolVersion(cl *containerpb.Cluster, p *containerpb.NodePool) string {
 	if v := p.GetVersion(); v != "" {
 		return v
 	}
-	if v := cl.GetCurrentNodeVersion(); v != "" {
-		return v
-	}
 	return masterVersion(cl)
 }
 
@@ -43,19 +40,19 @@ func checkMasterVersion(f *facts) outcome {
 	if r.Supports(v.Minor) {
 		return outcome{message: fmt.Sprintf("GKE %s; CSM %s supports %s", raw, r.Mesh, r.Window())}
 	}
-	msg := fmt.Sprintf("GKE %s is %s than CSM %s supports (%s)", raw, map[bool]string{true: "older", false: "newer"}[v.Less(r.MinGKE)], r.Mesh, r.Window())
+	msg := fmt.Sprintf("GKE %s is %s than CSM %s supports (%s)", raw, map[bool]string{true: "older", false: "newer"}[v.Minor.Less(r.MinGKE)], r.Mesh, r.Window())
 	var hints []string
-	if v.Less(r.MinGKE) {
+	if v.Minor.Less(r.MinGKE) {
 		// GKE upgrades the control plane one minor version at a time.
-		step := "gcloud container clusters upgrade " + f.opts.Cluster + " --master --cluster-version " + v.Next().String() + " " + f.gcloudScope()
-		if v.Next() != r.MinGKE {
+		step := "gcloud container clusters upgrade " + f.opts.Cluster + " --master --cluster-version " + v.Minor.Next().String() + " " + f.gcloudScope()
+		if v.Minor.Next() != r.MinGKE {
 			step += fmt.Sprintf(" (then again, one minor version at a time, up to %s)", r.MinGKE)
 		}
 		hints = append(hints, step)
 	}
 	if others := releasesSupporting(v.Minor); len(others) > 0 {
 		hints = append(hints, fmt.Sprintf("or target a release that supports GKE %s: --mesh-version %s", v.Minor, others[0]))
-	} else if !v.Less(r.MinGKE) {
+	} else if !v.Minor.Less(r.MinGKE) {
 		hints = append(hints, fmt.Sprintf("no release in meshctl's table supports GKE %s yet; see https://cloud.google.com/service-mesh/docs/supported-platforms", v.Minor))
 	}
 	return outcome{findings: []findings.Finding{findings.MasterVersionUnsupported.New(f.clusterObject(), msg, strings.Join(hints, "; "))}}
@@ -83,7 +80,7 @@ func checkNodeVersions(f *facts) outcome {
 		hint := ""
 		if mv, mok := ParseGKEVersion(masterVersion(cl)); mok && r.Supports(mv.Minor) {
 			hint = f.poolUpgradeHint(p.GetName(), masterVersion(cl))
-		} else if ok && v.Less(r.MinGKE) {
+		} else if ok && v.Minor.Less(r.MinGKE) {
 			hint = "upgrade the control plane first (" + findings.MasterVersionUnsupported.Code + "), then the pool: " + f.poolUpgradeHint(p.GetName(), r.MinGKE.String())
 		}
 		out.findings = append(out.findings, findings.NodeVersionUnsupported.New(obj, msg, hint))
@@ -137,9 +134,9 @@ func checkReleaseChannel(f *facts) outcome {
 	if err != nil {
 		return unavailable(err)
 	}
-	ch := cl.GetReleaseChannel().GetChannel()
-	if ch == containerpb.ReleaseChannel_UNSPECIFIED {
-		return outcome{status: StatusInfo, message: "none: a static version, upgraded by hand"}
+	switch ch := cl.GetReleaseChannel().GetChannel(); ch {
+	case containerpb.ReleaseChannel_RAPID, containerpb.ReleaseChannel_REGULAR, containerpb.ReleaseChannel_STABLE, containerpb.ReleaseChannel_EXTENDED:
+		return outcome{status: StatusInfo, message: ch.String() + ": GKE upgrades the cluster automatically; keep the mesh release in step"}
 	}
-	return outcome{status: StatusInfo, message: ch.String() + ": GKE upgrades the cluster automatically; keep the mesh release in step"}
+	return outcome{status: StatusInfo, message: "none: a static version, upgraded by hand"}
 }

@@ -49,7 +49,7 @@ var (
 )
 
 // `meshctl validate`: MC020x control plane, MC021x data plane, MC022x the
-// exposed Services' gateways and routing.
+// exposed Services' gateways and routing, MC023x their load balancers.
 var (
 	AsmcliError            = define("MC0200", Error, "asmcli validate reported an error")
 	AsmcliWarning          = define("MC0201", Warning, "asmcli validate reported a warning")
@@ -67,4 +67,11 @@ var (
 	GatewayTLSSecret   = define("MC0223", Error, "Gateway's TLS secret missing or without a certificate valid for its hosts")
 	GatewayCertExpiry  = define("MC0224", Warning, "Gateway's certificate expires within --cert-warn-days")
 	VirtualServiceBind = define("MC0225", Error, "VirtualService not bound to its Gateway or routing to a missing Service port")
+
+	LBDrift            = define("MC0230", Error, "Load balancer resource missing or not wired as meshctl expose built it")
+	BackendUnhealthy   = define("MC0231", Error, "Load balancer backends not HEALTHY in a NEG zone")
+	ManagedCertStatus  = define("MC0232", Warning, "Google-managed certificate not ACTIVE for a domain")
+	SSLPolicyWeak      = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
+	CloudArmorDetached = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
+	FirewallGFE        = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
 )

@@ -80,7 +80,7 @@ func TestFailsAndSummary(t *testing.T) {
 }
 
 func TestLevelFlag(t *testing.T) {
-	var l Level = Error
+	l := Error
 	if err := l.Set("WARNING"); err != nil || l != Warning {
 		t.Errorf("Set(WARNING): %v, %v", l, err)
 	}
