@@ -15,12 +15,13 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/validate"
 )
 
 func newValidateCmd(app *App) *cobra.Command {
 	opts := validate.Options{FailOn: findings.Error, CertWarnDays: 30}
-	var skipAsmcli bool
+	var skipAsmcli, skipLB bool
 	var asmcliPath, junitPath string
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -40,6 +41,12 @@ README), what is wrong with the mesh:
                     Gateway's TLS secret with a certificate valid for the hosts and not expiring within
                     --cert-warn-days, the VirtualService bound to the Gateway and routing to a Service
                     port that exists
+  load balancers    for each exposed Service, the load balancer expose built (--skip-lb leaves them
+                    out): every resource present and wired (the field that differs is named),
+                    backends HEALTHY per NEG zone (unhealthy endpoints named), the managed
+                    certificate's status per domain with the reason and the fix, the SSL policy's
+                    minimum TLS, Cloud Armor attached, a firewall rule admitting Google's front ends
+                    (35.191.0.0/16, 130.211.0.0/22) to the gateway's ports
 
 Each list is made once, paginated; independent checks run concurrently, and a check whose API call
 fails is reported as such (MC0100) while the others still run. --junit FILE writes JUnit XML, one
@@ -68,6 +75,19 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 				return err
 			}
 			clients := validate.Clients{Kube: kc, Dynamic: dc}
+			if !skipLB {
+				if s := app.Settings; s.Project == "" {
+					clients.ComputeErr = fmt.Errorf("no project: set --project (or a gke_ kube context) to check load balancers, or pass --skip-lb")
+				} else if gce, err := lb.NewGCE(cmd.Context(), app.GCP(), s.Project); err != nil {
+					if ui.ExitCode(err) == ui.ExitUsage {
+						return err
+					}
+					clients.ComputeErr = err
+				} else {
+					defer gce.Close()
+					clients.Compute = gce
+				}
+			}
 			if !skipAsmcli {
 				clients.Asmcli = asmcliValidate(app, asmcliPath)
 			}
@@ -94,6 +114,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 	f.StringSliceVar(&opts.Services, "service", nil, "validate only these exposed Services, NAME or NAMESPACE/NAME (repeatable)")
 	f.IntVar(&opts.CertWarnDays, "cert-warn-days", 30, "warn when a gateway certificate expires within this many days")
 	f.BoolVar(&skipAsmcli, "skip-asmcli", false, "leave out asmcli validate")
+	f.BoolVar(&skipLB, "skip-lb", false, "leave out the exposed Services' load balancers (no Compute API calls)")
 	f.StringVar(&asmcliPath, "asmcli", "", "path of the asmcli script to run (default: PATH, else the pinned release, downloaded)")
 	f.StringVar(&junitPath, "junit", "", "also write the results as JUnit XML to this file")
 	f.Var(&opts.FailOn, "fail-on", findings.FailOnUsage)

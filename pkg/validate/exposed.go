@@ -140,6 +140,12 @@ func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 	}
 	out = append(out, c)
 
+	switch {
+	case st.c.Compute != nil:
+		out = append(out, checkLB(ctx, st, e.ref(), svcObj)...)
+	case st.c.ComputeErr != nil:
+		out = append(out, apiFailed(GroupLB, "load balancer", svcObj, "connect to the Compute API", st.c.ComputeErr))
+	}
 	if st.c.Dynamic == nil {
 		return out
 	}

@@ -36,6 +36,8 @@ type state struct {
 	revOnce sync.Once
 	revs    revisions
 	revErr  error
+
+	lbLists computeLists
 }
 
 func newState(c Clients, opts Options) *state { return &state{c: c, opts: opts} }

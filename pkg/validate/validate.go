@@ -26,6 +26,7 @@ const (
 	GroupControlPlane = "control plane"
 	GroupDataPlane    = "data plane"
 	GroupExposed      = "exposed services"
+	GroupLB           = "load balancers"
 )
 
 // Clients are what validate reads. Asmcli is nil when asmcli is left out.
@@ -35,6 +36,12 @@ type Clients struct {
 	// Asmcli runs `asmcli validate` and returns its stderr lines; err is
 	// set when it could not run or exited non-zero.
 	Asmcli func(ctx context.Context) (lines []string, err error)
+	// Compute reads the exposed Services' load balancers; nil leaves them
+	// out.
+	Compute Compute
+	// ComputeErr is why there is no Compute client (credentials, bad
+	// endpoint): the load balancer checks report it and the rest run.
+	ComputeErr error
 }
 
 // Options narrow and tune a run.
@@ -128,7 +135,7 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 }
 
 func assemble(cases []Case, failOn findings.Level, d time.Duration) *Result {
-	order := map[string]int{GroupControlPlane: 0, GroupDataPlane: 1, GroupExposed: 2}
+	order := map[string]int{GroupControlPlane: 0, GroupDataPlane: 1, GroupExposed: 2, GroupLB: 3}
 	sort.SliceStable(cases, func(i, j int) bool {
 		a, b := cases[i], cases[j]
 		if order[a.Group] != order[b.Group] {

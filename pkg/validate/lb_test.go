@@ -1,0 +1,177 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshctl/meshctl/pkg/lb"
+)
+
+// fakeCompute holds objects by kind and name; a call it has no answer for
+// fails the test.
+type fakeCompute struct {
+	t       *testing.T
+	objs    map[lb.Kind]map[string]proto.Message
+	health  map[string]*computepb.BackendServiceGroupHealth // by NEG link
+	listErr error
+}
+
+func (f *fakeCompute) put(kind lb.Kind, name string, m proto.Message) {
+	if f.objs[kind] == nil {
+		f.objs[kind] = map[string]proto.Message{}
+	}
+	f.objs[kind][name] = m
+}
+
+func (f *fakeCompute) Get(_ context.Context, kind lb.Kind, name string) (proto.Message, error) {
+	if m, ok := f.objs[kind][name]; ok {
+		return m, nil
+	}
+	return nil, &googleapi.Error{Code: 404, Message: fmt.Sprintf("%s %s not found", kind, name)}
+}
+
+func (f *fakeCompute) List(_ context.Context, kind lb.Kind, filter string) ([]proto.Message, error) {
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	var out []proto.Message
+	for _, m := range f.objs[kind] {
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (f *fakeCompute) GetHealth(_ context.Context, bs, group string) (*computepb.BackendServiceGroupHealth, error) {
+	h, ok := f.health[group]
+	if !ok {
+		f.t.Errorf("unexpected getHealth %s %s", bs, group)
+		return nil, errors.New("unexpected")
+	}
+	return h, nil
+}
+
+const (
+	base   = "https://www.googleapis.com/compute/v1/projects/p/"
+	negA   = base + "zones/us-central1-a/networkEndpointGroups/cart-neg"
+	negB   = base + "zones/us-central1-b/networkEndpointGroups/cart-neg"
+	bsName = "mc-c-shop-cart-bs"
+)
+
+// healthyLB is what expose builds for shop/cart.
+func healthyLB(t *testing.T) *fakeCompute {
+	f := &fakeCompute{t: t, objs: map[lb.Kind]map[string]proto.Message{}, health: map[string]*computepb.BackendServiceGroupHealth{}}
+	svOwner := lb.Owner{ManagedBy: "meshctl", LB: "c/shop/cart", Services: []string{"shop/cart"}}.String()
+	f.put(lb.KindBackendService, bsName, &computepb.BackendService{Name: proto.String(bsName), Description: proto.String(svOwner),
+		HealthChecks:   []string{base + "global/healthChecks/mc-c-shop-cart-hc"},
+		SecurityPolicy: proto.String(base + "global/securityPolicies/mc-armor"),
+		Backends:       []*computepb.Backend{{Group: proto.String(negA)}, {Group: proto.String(negB)}}})
+	f.put(lb.KindHealthCheck, "mc-c-shop-cart-hc", &computepb.HealthCheck{Name: proto.String("mc-c-shop-cart-hc")})
+	f.put(lb.KindSecurityPolicy, "mc-armor", &computepb.SecurityPolicy{Name: proto.String("mc-armor")})
+	f.put(lb.KindFirewall, "mc-c-shop-cart-gfe", &computepb.Firewall{Name: proto.String("mc-c-shop-cart-gfe"), Direction: proto.String("INGRESS"),
+		SourceRanges: []string{"35.191.0.0/16", "130.211.0.0/22"},
+		Allowed:      []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: []string{"8443", "15021"}}}})
+	f.put(lb.KindURLMap, "mc-um", &computepb.UrlMap{Name: proto.String("mc-um"), DefaultService: proto.String(base + "global/backendServices/" + bsName)})
+	f.put(lb.KindHTTPSProxy, "mc-https", &computepb.TargetHttpsProxy{Name: proto.String("mc-https"), UrlMap: proto.String(base + "global/urlMaps/mc-um"),
+		SslPolicy: proto.String(base + "global/sslPolicies/mc-ssl"), SslCertificates: []string{base + "global/sslCertificates/mc-cert"}})
+	f.put(lb.KindForwardingRule, "mc-fr-443", &computepb.ForwardingRule{Name: proto.String("mc-fr-443"), PortRange: proto.String("443-443"), Target: proto.String(base + "global/targetHttpsProxies/mc-https")})
+	f.put(lb.KindSSLPolicy, "mc-ssl", &computepb.SslPolicy{Name: proto.String("mc-ssl"), MinTlsVersion: proto.String("TLS_1_2")})
+	f.put(lb.KindCertificate, "mc-cert", &computepb.SslCertificate{Name: proto.String("mc-cert"),
+		Managed: &computepb.SslCertificateManagedSslCertificate{DomainStatus: map[string]string{"cart.example.com": "ACTIVE"}}})
+	ok := func(ip string) *computepb.HealthStatus {
+		return &computepb.HealthStatus{IpAddress: proto.String(ip), Port: proto.Int32(8443), HealthState: proto.String("HEALTHY")}
+	}
+	f.health[negA] = &computepb.BackendServiceGroupHealth{HealthStatus: []*computepb.HealthStatus{ok("10.0.0.5")}}
+	f.health[negB] = &computepb.BackendServiceGroupHealth{HealthStatus: []*computepb.HealthStatus{ok("10.0.1.7")}}
+	return f
+}
+
+func TestLoadBalancer(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(f *fakeCompute)
+		want   []string
+	}{
+		{"healthy", func(*fakeCompute) {}, nil},
+		{"endpoints unhealthy in one zone", func(f *fakeCompute) {
+			f.health[negB].HealthStatus[0].HealthState = proto.String("UNHEALTHY")
+		}, []string{"MC0231 backend service " + bsName}},
+		{"NEG without endpoints", func(f *fakeCompute) {
+			f.health[negA].HealthStatus = nil
+		}, []string{"MC0231 backend service " + bsName}},
+		{"Cloud Armor detached", func(f *fakeCompute) {
+			f.objs[lb.KindBackendService][bsName].(*computepb.BackendService).SecurityPolicy = nil
+		}, []string{"MC0234 backend service " + bsName}},
+		{"firewall deleted", func(f *fakeCompute) {
+			delete(f.objs[lb.KindFirewall], "mc-c-shop-cart-gfe")
+		}, []string{"MC0235 Service shop/cart"}},
+		{"firewall missing one range", func(f *fakeCompute) {
+			f.objs[lb.KindFirewall]["mc-c-shop-cart-gfe"].(*computepb.Firewall).SourceRanges = []string{"35.191.0.0/16"}
+		}, []string{"MC0235 Service shop/cart"}},
+		{"health check deleted", func(f *fakeCompute) {
+			delete(f.objs[lb.KindHealthCheck], "mc-c-shop-cart-hc")
+		}, []string{"MC0230 backend service " + bsName}},
+		{"URL map no longer routes to the backend service", func(f *fakeCompute) {
+			f.objs[lb.KindURLMap]["mc-um"].(*computepb.UrlMap).DefaultService = proto.String(base + "global/backendServices/other")
+		}, []string{"MC0230 backend service " + bsName}},
+		{"forwarding rule deleted", func(f *fakeCompute) {
+			delete(f.objs[lb.KindForwardingRule], "mc-fr-443")
+		}, []string{"MC0230 URL map mc-um"}},
+		{"weak SSL policy", func(f *fakeCompute) {
+			f.objs[lb.KindSSLPolicy]["mc-ssl"].(*computepb.SslPolicy).MinTlsVersion = proto.String("TLS_1_0")
+		}, []string{"MC0233 SSL policy mc-ssl"}},
+		{"certificate not visible", func(f *fakeCompute) {
+			f.objs[lb.KindCertificate]["mc-cert"].(*computepb.SslCertificate).Managed.DomainStatus["cart.example.com"] = "FAILED_NOT_VISIBLE"
+		}, []string{"MC0232 certificate mc-cert"}},
+		{"backend service gone", func(f *fakeCompute) {
+			delete(f.objs[lb.KindBackendService], bsName)
+		}, []string{"MC0230 Service shop/cart"}},
+		{"API error", func(f *fakeCompute) {
+			f.listErr = &googleapi.Error{Code: 403, Message: "compute.backendServices.list denied"}
+		}, []string{"MC0100 Service shop/cart"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fc := healthyLB(t)
+			tt.break_(fc)
+			c, _ := healthy(t).clients(t)
+			c.Compute = fc
+			r := run(t, c, Options{})
+			if got := codes(r); !slices.Equal(sorted(got), sorted(tt.want)) {
+				t.Errorf("findings = %v, want %v", got, tt.want)
+			}
+			if tt.name == "healthy" {
+				var lbCases int
+				for _, cs := range r.Cases {
+					if cs.Group == GroupLB {
+						lbCases++
+					}
+				}
+				if lbCases != 5 {
+					t.Errorf("%d load balancer cases, want 5 (wiring, health, armor, firewall, tls)", lbCases)
+				}
+			}
+		})
+	}
+}
+
+func TestUnhealthyEndpointsAreNamed(t *testing.T) {
+	fc := healthyLB(t)
+	fc.health[negB].HealthStatus[0].HealthState = proto.String("UNHEALTHY")
+	c, _ := healthy(t).clients(t)
+	c.Compute = fc
+	r := run(t, c, Options{})
+	if len(r.Findings) != 1 {
+		t.Fatalf("findings %v", codes(r))
+	}
+	want := "NEG cart-neg in us-central1-b: 1 of 1 endpoints not healthy: 10.0.1.7:8443 UNHEALTHY"
+	if r.Findings[0].Message != want {
+		t.Errorf("message %q, want %q", r.Findings[0].Message, want)
+	}
+}
