@@ -51,8 +51,14 @@ func checkControlPlane(ctx context.Context, st *state) []Case {
 	if err != nil {
 		return []Case{apiFailed(GroupControlPlane, "revisions", "cluster", "read the control plane", err)}
 	}
+	// With --namespace, only the revisions those namespaces use: other
+	// teams' control planes are not this run's business.
+	used, scoped := st.usedRevisions(ctx, revs)
 	var out []Case
 	for rev, d := range revs.istiods {
+		if scoped && !used[rev] {
+			continue
+		}
 		obj := fmt.Sprintf("Deployment %s/%s", d.Namespace, d.Name)
 		c := Case{Group: GroupControlPlane, Check: "istiod ready", Object: obj}
 		want := int32(1)
@@ -71,6 +77,9 @@ func checkControlPlane(ctx context.Context, st *state) []Case {
 		installed = "none"
 	}
 	for _, h := range revs.hooks {
+		if scoped && !used[h.revision] && !used[h.tag] {
+			continue
+		}
 		obj := "MutatingWebhookConfiguration " + h.name
 		c := Case{Group: GroupControlPlane, Check: "injection webhook", Object: obj}
 		if !revs.has(h.revision) {
@@ -124,4 +133,35 @@ func orDefault(s, d string) string {
 func sortedStrings(s []string) []string {
 	slices.Sort(s)
 	return s
+}
+
+// usedRevisions are the revisions and tags the namespaces in scope are
+// labelled with; scoped is false without --namespace (or when namespaces
+// cannot be read: then everything is checked).
+func (st *state) usedRevisions(ctx context.Context, revs revisions) (map[string]bool, bool) {
+	if len(st.opts.Namespaces) == 0 {
+		return nil, false
+	}
+	nss, err := st.namespaces(ctx)
+	if err != nil {
+		return nil, false
+	}
+	used := map[string]bool{}
+	for _, ns := range nss {
+		if !st.opts.inScope(ns.Name) {
+			continue
+		}
+		name := ns.Labels[labelRevision]
+		if ns.Labels[labelInjection] == "enabled" {
+			name = "default"
+		}
+		if name == "" {
+			continue
+		}
+		used[name] = true
+		if r, ok := revs.tags[name]; ok {
+			used[r] = true
+		}
+	}
+	return used, true
 }

@@ -159,10 +159,18 @@ func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
 	}
 
 	// Firewall from Google's front ends to the gateway's ports.
+	// Only this Service's own rule and the user's count: another
+	// exposed Service's rule goes when that Service is unexposed.
+	var rules []*computepb.Firewall
+	for _, f := range l.firewall {
+		if _, meshctls := owner(f.GetDescription()); !meshctls || ownsService(f.GetDescription(), key) {
+			rules = append(rules, f)
+		}
+	}
 	var missing []string
 	for _, port := range []int{servingPort, healthCheckPort} {
 		for _, r := range gfeRanges {
-			if !firewallCovers(l.firewall, r, port) {
+			if !firewallCovers(rules, r, port) {
 				missing = append(missing, fmt.Sprintf("%s to tcp:%d", r, port))
 			}
 		}

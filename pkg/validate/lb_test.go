@@ -114,6 +114,15 @@ func TestLoadBalancer(t *testing.T) {
 		{"firewall missing one range", func(f *fakeCompute) {
 			f.objs[lb.KindFirewall]["mc-c-shop-cart-gfe"].(*computepb.Firewall).SourceRanges = []string{"35.191.0.0/16"}
 		}, []string{"MC0235 Service shop/cart"}},
+		{"only another exposed Service's rule covers the ports", func(f *fakeCompute) {
+			fw := f.objs[lb.KindFirewall]["mc-c-shop-cart-gfe"].(*computepb.Firewall)
+			fw.Description = proto.String(lb.Owner{ManagedBy: "meshctl", LB: "c/shop/other", Services: []string{"shop/other"}}.String())
+		}, []string{"MC0235 Service shop/cart"}},
+		{"a user's own rule covers the ports", func(f *fakeCompute) {
+			delete(f.objs[lb.KindFirewall], "mc-c-shop-cart-gfe")
+			f.put(lb.KindFirewall, "allow-lb", &computepb.Firewall{Name: proto.String("allow-lb"), SourceRanges: []string{"35.191.0.0/16", "130.211.0.0/22"},
+				Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: []string{"8000-16000"}}}})
+		}, nil},
 		{"health check deleted", func(f *fakeCompute) {
 			delete(f.objs[lb.KindHealthCheck], "mc-c-shop-cart-hc")
 		}, []string{"MC0230 backend service " + bsName}},

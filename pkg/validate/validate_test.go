@@ -290,7 +290,10 @@ func TestFindings(t *testing.T) {
 			f.without("VirtualService", "shop", "cart-gateway")
 		}, Options{}, []string{"MC0225 VirtualService shop/cart-gateway"}, true},
 		{"--namespace leaves other namespaces out", func(t *testing.T, f *fixture) {
-			f.with(ns("stale", map[string]string{"istio.io/rev": "asm-0"}), ns("other", map[string]string{"istio.io/rev": "asm-1"}), pod("other", "bare", "", false, nil))
+			f.with(ns("stale", map[string]string{"istio.io/rev": "asm-0"}), ns("other", map[string]string{"istio.io/rev": "asm-1"}), pod("other", "bare", "", false, nil),
+				// another team's broken control plane
+				&admv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "istio-sidecar-injector-asm-0", Labels: map[string]string{"istio.io/rev": "asm-0"}},
+					Webhooks: []admv1.MutatingWebhook{{Name: "x", ClientConfig: admv1.WebhookClientConfig{Service: &admv1.ServiceReference{Namespace: "istio-system", Name: "istiod-asm-0"}}}}})
 		}, Options{Namespaces: []string{"shop"}}, nil, false},
 		{"--service leaves other exposed services out", func(t *testing.T, f *fixture) {
 			f.without("Secret", "shop", "cart-gateway-cert")
