@@ -21,12 +21,6 @@ func appObjects(app *App) (kube.Objects, error) {
 	return kube.NewDynamic(rc)
 }
 
-// exposeHooks are what other capabilities add to expose and unexpose. The
-// load balancer part (pkg/lb) plugs in here: an AfterGateway hook that builds
-// the load balancer from the Result's NEG, ports and health check, and a
-// BeforeTeardown hook that removes it before the gateway goes.
-func exposeHooks(*App) expose.Hooks { return expose.Hooks{} }
-
 // namespaceOrContext returns ns, or the kubeconfig context's namespace.
 func namespaceOrContext(app *App, ns string) (string, error) {
 	if ns != "" {
@@ -52,6 +46,7 @@ func newExposeCmdWith(app *App, objects objectsFunc) *cobra.Command {
 func newExposeSvcCmd(app *App, objects objectsFunc) *cobra.Command {
 	var (
 		opts     expose.Options
+		lbo      lbOptions
 		replicas string
 	)
 	cmd := &cobra.Command{
@@ -82,6 +77,18 @@ apply (field manager meshctl) and labelled app.kubernetes.io/managed-by=meshctl
 with the Service's name and namespace. meshctl then waits for the gateway to
 roll out with an injected proxy and for GKE to report the NEGs.
 
+Then meshctl builds Google's global external HTTPS load balancer in front
+of the gateway, through the Compute API (--no-lb skips it): a static IP, a
+Google-managed certificate for the hosts, an SSL policy (RESTRICTED, TLS 1.2
+by default), a Cloud Armor policy (--waf, --allow-cidr, --deny-cidr), a health
+check on the gateway's status port, a firewall rule letting only Google's
+front ends reach the gateway's ports on the nodes, a backend service with
+the gateway's NEG in every zone, a URL map, an HTTPS proxy, a forwarding rule
+on 443, and a redirect from http:// on 80. Independent pieces are made at
+the same time and each starts as soon as what it needs exists. --lb NAME puts
+several Services behind one shared load balancer. meshctl reports the IP,
+the DNS records to create and the certificate's status per domain.
+
 Running it again with the same input changes nothing; a changed input
 changes only what differs. --dry-run shows the plan; with -o yaml (or json)
 it prints the manifests instead, for GitOps.`,
@@ -108,11 +115,15 @@ it prints the manifests instead, for GitOps.`,
 			if opts.Namespace, err = namespaceOrContext(app, opts.Namespace); err != nil {
 				return err
 			}
+			lbo.settle(app, cmd)
+			if err := lbo.validateExpose(opts); err != nil {
+				return err
+			}
 			objs, err := objects(app)
 			if err != nil {
 				return err
 			}
-			res, err := expose.Run(cmd.Context(), objs, app.Reporter, opts, exposeHooks(app))
+			res, err := expose.Run(cmd.Context(), objs, app.Reporter, opts, exposeHooks(app, &lbo))
 			if err != nil {
 				return err
 			}
@@ -133,9 +144,10 @@ it prints the manifests instead, for GitOps.`,
 					return app.Print(l)
 				}
 			}
-			return app.Print(res)
+			return app.Print(exposeOutput{res, lbo.result})
 		},
 	}
+	addLBFlags(cmd, &lbo, true)
 	f := cmd.Flags()
 	f.StringVarP(&opts.Namespace, "namespace", "n", "", "the Service's namespace (default: the kubeconfig context's)")
 	f.StringSliceVar(&opts.Hosts, "host", nil, "host name to route to the Service (repeatable; wildcards as Istio allows, e.g. *.example.com)")
@@ -166,7 +178,10 @@ func newUnexposeCmdWith(app *App, objects objectsFunc) *cobra.Command {
 }
 
 func newUnexposeSvcCmd(app *App, objects objectsFunc) *cobra.Command {
-	var opts expose.UnexposeOptions
+	var (
+		opts expose.UnexposeOptions
+		lbo  lbOptions
+	)
 	cmd := &cobra.Command{
 		Use:     "svc NAME",
 		Aliases: []string{"service"},
@@ -180,7 +195,13 @@ serving the Service before anything it needs is gone; then the gateway's
 Service, autoscaler, disruption budget and Deployment (meshctl waits for its
 pods to go), the mutual TLS policies, the Role, its binding, the
 ServiceAccount and meshctl's certificate Secret. Other Services' gateways, the
-Service itself and a Secret you brought with --gateway-cert-secret stay.`,
+Service itself and a Secret you brought with --gateway-cert-secret stay.
+
+Before the gateway goes, the Service's part of Google's load balancer goes,
+in reverse dependency order (give --lb when it is on a shared one): its
+backend service, health check and firewall rule, its hosts from the URL map
+and the certificate; the whole load balancer when no other Service uses it.
+Only what meshctl made is deleted.`,
 		Example: `  meshctl unexpose svc web -n shop
   meshctl unexpose svc web -n shop --dry-run`,
 		Args: exactlyOneName("meshctl unexpose svc NAME"),
@@ -190,17 +211,19 @@ Service itself and a Secret you brought with --gateway-cert-secret stay.`,
 			if opts.Namespace, err = namespaceOrContext(app, opts.Namespace); err != nil {
 				return err
 			}
+			lbo.settle(app, cmd)
 			objs, err := objects(app)
 			if err != nil {
 				return err
 			}
-			res, err := expose.Unexpose(cmd.Context(), objs, app.Reporter, opts, exposeHooks(app))
+			res, err := expose.Unexpose(cmd.Context(), objs, app.Reporter, opts, exposeHooks(app, &lbo))
 			if err != nil {
 				return err
 			}
-			return app.Print(res)
+			return app.Print(unexposeOutput{res, lbo.result})
 		},
 	}
+	addLBFlags(cmd, &lbo, false)
 	f := cmd.Flags()
 	f.StringVarP(&opts.Namespace, "namespace", "n", "", "the Service's namespace (default: the kubeconfig context's)")
 	f.StringVar(&opts.GatewayNamespace, "gateway-namespace", "", "where the gateway runs, if you may not list objects in all namespaces")

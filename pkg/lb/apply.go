@@ -251,7 +251,7 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 		if err != nil {
 			return describe(err, p.Project, "read", KindURLMap.Title(), n.urlMap(), permissionFor(KindURLMap, "get"))
 		}
-		hosts := urlMapHosts(um.(*computepb.UrlMap))
+		hosts := certDomains(um.(*computepb.UrlMap))
 		name := n.certificate(hosts)
 		have, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindHTTPSProxy, proxy.name) })
 		if err != nil {

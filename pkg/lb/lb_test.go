@@ -747,18 +747,34 @@ func TestAPIErrorsSayWhatToDo(t *testing.T) {
 func TestMissingNEGStatusAndBadDomainsAreUsageErrors(t *testing.T) {
 	spec := testSpec()
 	spec.Services[0].NEG = NEG{}
-	spec.Services[0].Hosts = []string{"*.example.com", "shop.internal", "10.0.0.1", "ok.example.org"}
+	spec.Services[0].Hosts = []string{"*.example.com", "shop.internal", "10.0.0.1", "ok.example.org", "*.corp"}
 	err := spec.Validate()
 	if ui.ExitCode(err) != ui.ExitUsage {
 		t.Fatalf("exit code %d for %v", ui.ExitCode(err), err)
 	}
-	for _, want := range []string{"no NEG status", "wildcards", `".internal" is not a public domain`, "IP address"} {
+	for _, want := range []string{"no NEG status", `".internal" is not a public domain`, "IP address", `host "corp"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "ok.example.org") {
+	if strings.Contains(err.Error(), "ok.example.org") || strings.Contains(err.Error(), `"example.com"`) {
 		t.Errorf("a valid host was refused: %v", err)
+	}
+
+	// Wildcards are routed, but only the other hosts get a managed certificate.
+	spec = testSpec()
+	spec.Services[0].Hosts = []string{"*.example.com"}
+	if err := spec.Validate(); err == nil || !strings.Contains(err.Error(), "not a wildcard") {
+		t.Errorf("only a wildcard host: %v", err)
+	}
+	spec.Services[0].Hosts = []string{"*.example.com", "www.example.com"}
+	f := newFake(t)
+	f.readOnly = true
+	cl, _ := newTestClient(f)
+	p := mustPlan(t, cl, spec)
+	cert := p.objs[objectID(KindCertificate, p.certName)].want.(*computepb.SslCertificate)
+	if !slices.Equal(cert.GetManaged().GetDomains(), []string{"www.example.com"}) || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "*.example.com") {
+		t.Errorf("certificate domains %v, warnings %v", cert.GetManaged().GetDomains(), p.Warnings)
 	}
 }
 

@@ -349,7 +349,7 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	} else {
 		mapped = urlMap.want.(*computepb.UrlMap)
 	}
-	hosts := urlMapHosts(mapped)
+	hosts := certDomains(mapped)
 
 	var cert *object
 	if spec.Certificate != "" {
@@ -437,6 +437,13 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	}
 	for _, o := range append(objs, deletes...) {
 		p.objs[o.id()] = o
+	}
+	if spec.Certificate == "" {
+		for _, h := range urlMapHosts(mapped) {
+			if strings.HasPrefix(h, "*.") {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s is routed, but a Google-managed certificate cannot cover a wildcard: its clients get a certificate error unless you bring a certificate with --certificate", h))
+			}
+		}
 	}
 	if spec.LB != "" {
 		if others := len(mapped.GetPathMatchers()) - len(spec.Services); others > 0 && armor != nil && spec.Armor.Specified {

@@ -309,11 +309,13 @@ func (s Spec) Validate() error {
 			add("a service needs a namespace and a name")
 			continue
 		}
-		if len(sv.Hosts) == 0 && s.Certificate == "" {
-			add("service %s: give at least one host name (--host) for the certificate", sv.Key())
+		hosts := normalizeHosts(sv.Hosts)
+		if s.Certificate == "" && !slices.ContainsFunc(hosts, func(h string) bool { return !strings.HasPrefix(h, "*.") }) {
+			add("service %s: give at least one host name (--host) that is not a wildcard, for the Google-managed certificate, or bring your own with --certificate", sv.Key())
 		}
-		for _, h := range normalizeHosts(sv.Hosts) {
-			if err := ValidateDomain(h); err != nil {
+		for _, h := range hosts {
+			// A wildcard is routed; the managed certificate covers the rest.
+			if err := ValidateDomain(strings.TrimPrefix(h, "*.")); err != nil {
 				add("service %s: %v", sv.Key(), err)
 			}
 			if other, dup := seen[h]; dup && other != sv.Key() {
@@ -351,7 +353,7 @@ func ValidateDomain(h string) error {
 	}
 	switch {
 	case strings.HasPrefix(h, "*."):
-		return bad("wildcards are not supported by managed certificates (use --certificate with your own)")
+		return bad("Google-managed certificates cannot cover wildcards (use --certificate with your own)")
 	case len(h) > 253:
 		return bad("longer than 253 characters")
 	}

@@ -162,7 +162,7 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 			if err != nil {
 				return nil, err
 			}
-			hosts := urlMapHosts(merged)
+			hosts := certDomains(merged)
 			proxy, _ := r.actual(KindHTTPSProxy, n.httpsProxy()).(*computepb.TargetHttpsProxy)
 			ours := proxy != nil && owned(proxy) && len(proxy.GetSslCertificates()) > 0 &&
 				strings.HasPrefix(linkName(proxy.GetSslCertificates()[0]), n.certPrefix())
