@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/meshctl/meshctl/pkg/check"
+	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/inject"
 )
@@ -138,7 +139,10 @@ func ownerOf(p *corev1.Pod) string {
 func checkPortProtocols(ns string, svcs []corev1.Service) Case {
 	c := Case{Group: GroupDataPlane, Check: "port protocols", Object: "Namespace " + ns}
 	for _, s := range svcs {
-		if s.Spec.Type == corev1.ServiceTypeExternalName {
+		// Istio's own and meshctl's gateway Services name their ports as
+		// Istio expects of gateways (status-port), as check skips them too.
+		if s.Spec.Type == corev1.ServiceTypeExternalName || s.Labels["istio"] != "" || s.Labels[labelRevision] != "" ||
+			s.Labels[expose.LabelManagedBy] == expose.ManagedByValue {
 			continue
 		}
 		for i, p := range s.Spec.Ports {
