@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/check"
+	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/install"
 )
 
@@ -81,6 +85,7 @@ Google maps from the cluster's GKE release channel unless --channel says otherwi
 					return err
 				}
 				in.Kube = kc
+				in.Precheck = func(ctx context.Context) ([]string, error) { return precheck(ctx, app) }
 			}
 			res, err := in.Run(cmd.Context(), opts)
 			if err != nil {
@@ -110,4 +115,33 @@ Google maps from the cluster's GKE release channel unless --channel says otherwi
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the asmcli command and generated overlays (with --managed: the plan); change nothing")
 	managed.add(cmd, false)
 	return cmd
+}
+
+// precheck runs `meshctl check` for an install and returns its error-level
+// findings, each with its fix.
+func precheck(ctx context.Context, app *App) ([]string, error) {
+	s := app.Settings
+	opts := check.Options{FailOn: findings.Error, Project: s.Project, Location: s.Location, Cluster: s.Cluster, KubeContext: s.Context}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	clients, err := checkClients(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	res, err := check.Run(ctx, clients, ui.Discard, opts)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, f := range res.Findings {
+		if f.Level == findings.Error {
+			line := f.String()
+			if f.Hint != "" {
+				line += "\n    fix: " + f.Hint
+			}
+			problems = append(problems, line)
+		}
+	}
+	return problems, nil
 }

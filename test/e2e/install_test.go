@@ -54,6 +54,13 @@ func TestInstallThroughAsmcli(t *testing.T) {
 	}
 }
 
+func TestInstallStopsOnFailedPrechecks(t *testing.T) {
+	_, r := meshctlInstall(t, "--cluster", "no-such-cluster", "--enable-all", "--output-dir", t.TempDir())
+	if r.Code != 3 || !strings.Contains(r.Stderr, "the cluster is not ready for the mesh") || !strings.Contains(r.Stderr, "--skip-checks") {
+		t.Errorf("failed prechecks: exit %d\n%s", r.Code, r.Stderr)
+	}
+}
+
 func TestInstallDryRunRunsNothing(t *testing.T) {
 	res, r := meshctlInstall(t, "--enable-all", "--revision", "asm-install-dry", "--output-dir", t.TempDir(), "--dry-run", "--egress-registry-only")
 	if r.Code != 0 || !res.DryRun {
@@ -70,7 +77,9 @@ func TestInstallDryRunRunsNothing(t *testing.T) {
 }
 
 func TestInstallReportsAsmcliProblems(t *testing.T) {
-	_, r := meshctlInstall(t, "--cluster", "no-such-cluster", "--enable-all", "--output-dir", t.TempDir())
+	// The prechecks would stop first (the GKE API has no such cluster): skip
+	// them to see asmcli's own diagnosis come through.
+	_, r := meshctlInstall(t, "--cluster", "no-such-cluster", "--enable-all", "--skip-checks", "--output-dir", t.TempDir())
 	if r.Code != 1 || !strings.Contains(r.Stderr, "asmcli found problems (exit 2)") ||
 		!strings.Contains(r.Stderr, "Unable to find cluster us-central1/no-such-cluster") || !strings.Contains(r.Stderr, "gcloud container clusters list") {
 		t.Errorf("asmcli exit 2: meshctl exit %d\n%s", r.Code, r.Stderr)
