@@ -171,6 +171,12 @@ func Down(ctx context.Context, dir state.Dir, log io.Writer) error {
 			}
 		}
 	}
+	// Whatever of the control plane is left, e.g. by an `up` killed before
+	// kwokctl recorded the cluster, still names kwokctl's work directory.
+	if left := proc.Mentioning(dir.KwokWorkdir()); len(left) > 0 {
+		fmt.Fprintf(log, "stopping %d leftover control-plane processes\n", len(left))
+		proc.StopAll(left, 5*time.Second)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

@@ -194,3 +194,11 @@ func WaitGone(pids []int, grace time.Duration) {
 		}
 	}
 }
+
+// StopAll asks pids to exit (SIGTERM) and kills those still alive after grace.
+func StopAll(pids []int, grace time.Duration) {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	WaitGone(pids, grace)
+}
