@@ -344,3 +344,102 @@ func sameStrings(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestLBThroughMeshctlExpose drives the load balancer the way users do:
+// `meshctl expose svc` builds it after the gateway, `meshctl unexpose svc`
+// removes it before the gateway goes.
+func TestLBThroughMeshctlExpose(t *testing.T) {
+	ensureRevision(t, "asm-test-1")
+	const ns = "e2e-lb-cli"
+	t.Cleanup(func() { lbRun(t, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
+	lbKubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s, labels: {istio.io/rev: asm-test-1}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: %[1]s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: %[1]s}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+`, ns), "apply", "-f", "-")
+	type output struct {
+		LoadBalancer *struct {
+			IPAddress string     `json:"ipAddress"`
+			Plan      []lb.Entry `json:"plan"`
+			DNS       []lb.DNSRecord
+			Mutations int `json:"mutations"`
+			Backends  []lb.BackendHealth
+		} `json:"loadBalancer"`
+	}
+	meshctl := func(args ...string) output {
+		t.Helper()
+		r := lbRun(t, "", meshctlBin, append(args, "-o", "json")...)
+		if r.Code != 0 {
+			t.Fatalf("meshctl %s: exit %d\n%s", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+		var out output
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || out.LoadBalancer == nil {
+			t.Fatalf("meshctl %s: %v\n%s", strings.Join(args, " "), err, r.Stdout)
+		}
+		return out
+	}
+	expose := []string{"expose", "svc", "web", "-n", ns, "--host", "web.e2e-lb-cli.example.com", "--waf", "xss"}
+	first := meshctl(expose...)
+	lb1 := first.LoadBalancer
+	if lb1.IPAddress == "" || len(lb1.DNS) != 1 || lb1.Mutations < 13 {
+		t.Errorf("expose: %+v", lb1)
+	}
+	for _, e := range lb1.Plan {
+		if e.Action != lb.ActionCreate {
+			t.Errorf("first expose: %s %s/%s", e.Action, e.Kind, e.Name)
+		}
+	}
+	key := simCluster + "/" + ns + "/web"
+	if n := len(lbOwned(t, key)); n != 13 {
+		t.Errorf("%d load balancer objects, want 13", n)
+	}
+	lbResetRequests(t)
+	again := meshctl(expose...)
+	if again.LoadBalancer.Mutations != 0 || lbRequests(t).Mutations != 0 {
+		t.Errorf("second expose changed the load balancer: %+v", again.LoadBalancer.Plan)
+	}
+	// The real gateway's pods pass the load balancer's health check.
+	if len(again.LoadBalancer.Backends) == 0 {
+		t.Errorf("no backend health reported")
+	}
+	for _, b := range again.LoadBalancer.Backends {
+		if b.Healthy == 0 || b.Healthy != b.Endpoints {
+			t.Errorf("backends in %s: %d/%d healthy", b.Zone, b.Healthy, b.Endpoints)
+		}
+	}
+
+	// The text output tells what to do next.
+	r := lbRun(t, "", meshctlBin, expose...)
+	for _, want := range []string{"IP address: " + lb1.IPAddress, "Create these DNS records:", "web.e2e-lb-cli.example.com. A " + lb1.IPAddress, "Certificate "} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+
+	gone := meshctl("unexpose", "svc", "web", "-n", ns)
+	for _, e := range gone.LoadBalancer.Plan {
+		if e.Action != lb.ActionDelete {
+			t.Errorf("unexpose: %s %s/%s", e.Action, e.Kind, e.Name)
+		}
+	}
+	if left := lbOwned(t, key); len(left) != 0 {
+		t.Errorf("left after unexpose: %v", left)
+	}
+}
