@@ -16,6 +16,11 @@ import (
 // writers keep changing it (412 conditionNotMet).
 const maxWrites = 10
 
+// armorInsertWeight is a Cloud Armor policy insert's expected duration in
+// ordinary operations: at Google most inserts take 10-17 s, a policy's can
+// take minutes.
+const armorInsertWeight = 8
+
 // nodes turns a plan's entries into the graph an apply runs.
 func (cl *Client) nodes(p *Plan, armor *object) []*node {
 	var out []*node
@@ -24,7 +29,11 @@ func (cl *Client) nodes(p *Plan, armor *object) []*node {
 		title := func(verb string) string { return verb + " " + o.kind.Title() + " " + o.name }
 		switch e.Action {
 		case ActionCreate:
-			out = append(out, &node{id: o.id(), title: title("create"), deps: o.deps, run: cl.createRun(p, o)})
+			n := &node{id: o.id(), title: title("create"), deps: o.deps, run: cl.createRun(p, o)}
+			if o.kind == KindSecurityPolicy {
+				n.weight = armorInsertWeight
+			}
+			out = append(out, n)
 		case ActionUpdate:
 			if o.kind == KindBackendService && slices.Equal(e.Fields, []string{"securityPolicy"}) {
 				break // only the policy changes: the attach node below does it

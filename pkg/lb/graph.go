@@ -20,8 +20,13 @@ type node struct {
 	deps  []string
 	run   func(ctx context.Context, step ui.Step) error
 
+	// weight is how long the node's operation is expected to take, in
+	// ordinary operations (0 counts as 1): Cloud Armor policy inserts are
+	// Google's slow outlier, so they start before others when nodes queue.
+	weight int
+
 	// Filled in by execute.
-	rank       int // nodes on the longest chain from here to the end
+	rank       int // expected length of the longest chain from here to the end
 	state      NodeState
 	err        error
 	start, end time.Time
@@ -172,12 +177,13 @@ func rankNodes(nodes []*node, byID map[string]*node, dependents map[string][]*no
 			return nil
 		}
 		mark[n] = visiting
-		n.rank = 1
+		w := max(n.weight, 1)
+		n.rank = w
 		for _, d := range dependents[n.id] {
 			if err := visit(d); err != nil {
 				return err
 			}
-			n.rank = max(n.rank, d.rank+1)
+			n.rank = max(n.rank, d.rank+w)
 		}
 		mark[n] = seen
 		return nil

@@ -801,3 +801,50 @@ func TestNamesAreStableShortAndDistinct(t *testing.T) {
 		t.Errorf("shared name %q", lbNames(Spec{LB: "edge"}).urlMap())
 	}
 }
+
+func TestSlowCloudArmorInsertStartsFirstWhenNodesQueue(t *testing.T) {
+	f := newFake(t)
+	cl, _ := newTestClient(f)
+	spec := testSpec()
+	spec.Parallel = 1
+	p := mustPlan(t, cl, spec)
+	if _, err := cl.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.mutations(); len(m) == 0 || m[0].method != "insert securityPolicies" {
+		t.Errorf("first change %v, want the Cloud Armor policy's insert", m[0])
+	}
+}
+
+func TestDroppingTheRedirectAndTheManagedCertificate(t *testing.T) {
+	f := newFake(t)
+	cl, _ := newTestClient(f)
+	spec := testSpec()
+	mustApply(t, cl, spec)
+	n := lbNames(spec.withDefaults())
+	oldCert := n.certificate([]string{"www.example.com"})
+	f.seed(KindCertificate, &computepb.SslCertificate{Name: ptr("my-cert"), Type: ptr("SELF_MANAGED")})
+	spec.NoHTTPRedirect, spec.Certificate = true, "my-cert"
+	p := mustPlan(t, cl, spec)
+	for _, id := range []string{"forwardingRules/" + n.httpRule(), "targetHttpProxies/" + n.httpProxy(), "urlMaps/" + n.redirectMap(), "sslCertificates/" + oldCert} {
+		if actions(p)[id] != ActionDelete {
+			t.Errorf("%s: %s, want delete", id, actions(p)[id])
+		}
+	}
+	if e, _ := p.Entry(KindHTTPSProxy, n.httpsProxy()); e.Action != ActionUpdate || !slices.Equal(e.Fields, []string{"sslCertificates"}) {
+		t.Errorf("proxy entry %+v", e)
+	}
+	if _, err := cl.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []proto.Message{f.object(KindForwardingRule, n.httpRule()), f.object(KindURLMap, n.redirectMap()), f.object(KindCertificate, oldCert)} {
+		if gone != nil {
+			t.Errorf("still there: %v", gone)
+		}
+	}
+	for _, e := range mustPlan(t, cl, spec).Entries {
+		if e.Action != ActionKeep && e.Action != ActionUse {
+			t.Errorf("not converged: %s %s", e.ID(), e.Action)
+		}
+	}
+}
