@@ -38,7 +38,9 @@ func (e exposed) ref() string { return e.namespace + "/" + e.service }
 
 // checkExposed finds the gateways expose made and checks each concurrently.
 func checkExposed(ctx context.Context, st *state) []Case {
-	sel := labels.Set{expose.LabelManagedBy: expose.ManagedByValue}.String() + "," + expose.LabelGateway
+	// The gateway Deployment carries the ownership labels; its selector
+	// (not its own labels) holds the gateway label.
+	sel := labels.Set{expose.LabelManagedBy: expose.ManagedByValue}.String() + "," + expose.LabelServiceName
 	var found []exposed
 	err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 		o.LabelSelector = sel
@@ -48,6 +50,9 @@ func checkExposed(ctx context.Context, st *state) []Case {
 		}
 		for i := range l.Items {
 			d := &l.Items[i]
+			if d.Spec.Selector == nil || d.Spec.Selector.MatchLabels[expose.LabelGateway] == "" {
+				continue
+			}
 			e := exposed{namespace: d.Labels[expose.LabelServiceNamespace], service: d.Labels[expose.LabelServiceName], gateway: d}
 			if st.opts.inScope(e.namespace, d.Namespace) && st.opts.serviceInScope(e.namespace, e.service) {
 				found = append(found, e)

@@ -78,7 +78,7 @@ func pod(namespace, name, proxyRev string, native bool, labels map[string]string
 
 func deployment(namespace, name string, labels map[string]string, replicas, ready int32) *appsv1.Deployment {
 	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
-		Spec:   appsv1.DeploymentSpec{Replicas: ptr(replicas), Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{expose.LabelGateway: name}}}},
+		Spec:   appsv1.DeploymentSpec{Replicas: ptr(replicas), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{expose.LabelGateway: name}}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{expose.LabelGateway: name}}}},
 		Status: appsv1.DeploymentStatus{ReadyReplicas: ready}}
 }
 
@@ -90,7 +90,7 @@ type fixture struct {
 }
 
 func healthy(t *testing.T) *fixture {
-	gwLabels := map[string]string{expose.LabelManagedBy: expose.ManagedByValue, expose.LabelServiceName: "cart", expose.LabelServiceNamespace: "shop", expose.LabelGateway: "cart-gateway"}
+	gwLabels := expose.OwnerLabels("shop", "cart") // as expose labels the gateway Deployment
 	f := &fixture{}
 	f.kube = []runtime.Object{
 		ns("istio-system", nil),
