@@ -17,9 +17,7 @@ type lbOptions struct {
 	skip bool
 	spec lb.Spec // the flags' part: LB, Address, Armor, ...
 
-	// set by the command before it runs
-	dryRun bool
-	// filled by the hook
+	// result is filled by the hook.
 	result *lb.Result
 }
 
