@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/sim/fakegcp"
 	"github.com/meshctl/meshctl/internal/sim/scenario"
@@ -29,7 +30,7 @@ func newSimEnv(t *testing.T, tune func(*fakegcp.Knobs)) *simEnv {
 	t.Helper()
 	k := fakegcp.DefaultKnobs()
 	k.OperationDuration = fakegcp.Duration(30 * time.Millisecond)
-	k.CertProvisioningDelay = fakegcp.Duration(50 * time.Millisecond)
+	k.CertProvisioningDelay = fakegcp.Duration(400 * time.Millisecond)
 	if tune != nil {
 		tune(&k)
 	}
@@ -126,8 +127,36 @@ func TestSimulatorBuildHealthyLBAndTearDown(t *testing.T) {
 			t.Errorf("backend %+v is not healthy", b)
 		}
 	}
+	if res.Certificate == nil || res.Certificate.Status != "PROVISIONING" {
+		t.Errorf("a fresh certificate is %+v, want PROVISIONING", res.Certificate)
+	}
+	// Without the firewall rule Google's health checkers cannot reach the
+	// pods: the simulator reports them UNHEALTHY, and a re-run repairs it.
+	fw := lbNames(spec.withDefaults()).firewall(spec.Services[0])
+	c := e.cl.caller()
+	if err := c.mutate(context.Background(), nil, func(id string) (*computepb.Operation, error) {
+		return c.c.Delete(context.Background(), KindFirewall, fw, id)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.cl.Plan(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Changes() != 1 {
+		t.Errorf("plan after the firewall rule went: %+v", p.Entries)
+	}
+	h, err := c.c.GetHealth(context.Background(), lbNames(spec.withDefaults()).backendService(spec.Services[0]),
+		negLink(spec.Project, "us-central1-a", spec.Services[0].NEG.Name))
+	if err != nil || len(h.GetHealthStatus()) != 1 || h.GetHealthStatus()[0].GetHealthState() != "UNHEALTHY" {
+		t.Errorf("health without the firewall rule: %v %v", h, err)
+	}
+	res = e.apply(t, e.cl, spec)
+	if res.Mutations != 1 || res.Backends[0].Healthy != 1 {
+		t.Errorf("repair: %d mutations, backends %+v", res.Mutations, res.Backends)
+	}
 	// The certificate turns ACTIVE once it serves behind the forwarding rule.
-	time.Sleep(80 * time.Millisecond)
+	time.Sleep(450 * time.Millisecond)
 	e.srv.ResetRequests()
 	res = e.apply(t, e.cl, spec)
 	if res.Certificate == nil || res.Certificate.Status != "ACTIVE" || res.Certificate.Domains["shop.example.com"] != "ACTIVE" {
