@@ -118,8 +118,10 @@ func (e *NameTakenError) Error() string {
 func nameTaken(kind Kind, name, owner string, perService bool) error {
 	err := &NameTakenError{Kind: kind, Name: name, Owner: owner}
 	switch {
+	case owner != "" && perService && !strings.Contains(owner, "/"):
+		return ui.WithHint(err, fmt.Sprintf("the service is on shared load balancer %q: pass --lb %s to keep it there, or run `meshctl unexpose svc` with --lb %s first to move it", owner, owner, owner))
 	case owner != "" && perService:
-		return ui.WithHint(err, fmt.Sprintf("the service is already exposed on load balancer %q: run `meshctl unexpose` for it there first", owner))
+		return ui.WithHint(err, "the service has a load balancer of its own: run `meshctl unexpose svc` (without --lb) first to move it")
 	case owner != "":
 		return ui.WithHint(err, "choose another --lb name")
 	}

@@ -848,3 +848,30 @@ func TestDroppingTheRedirectAndTheManagedCertificate(t *testing.T) {
 		}
 	}
 }
+
+func TestTeardownFindsTheSharedLoadBalancer(t *testing.T) {
+	f := newFake(t)
+	cl, rec := newTestClient(f)
+	a := testSpec()
+	a.LB = "edge"
+	mustApply(t, cl, a)
+	// Exposing it again without --lb is refused with the way out.
+	_, err := cl.Plan(context.Background(), testSpec())
+	if err == nil || !strings.Contains(ui.HintOf(err), "--lb edge") {
+		t.Errorf("err %v, hint %q", err, ui.HintOf(err))
+	}
+	// Unexpose without --lb finds it.
+	tp, err := cl.PlanTeardown(context.Background(), testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.LoadBalancer != "edge" || countActions(tp)[ActionDelete] != 13 {
+		t.Errorf("teardown of %s: %v", tp.LoadBalancer, tp.Entries)
+	}
+	if _, err := cl.Apply(context.Background(), tp); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rec.Lines(), func(l string) bool { return strings.Contains(l, "on shared load balancer edge") }) {
+		t.Errorf("no note of the shared load balancer: %v", rec.Lines())
+	}
+}

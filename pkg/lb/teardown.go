@@ -53,6 +53,18 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 		return nil, err
 	}
 	spec = spec.withDefaults()
+	if spec.LB == "" {
+		// A service on a shared load balancer says which in its backend
+		// service: unexpose finds it without being told.
+		lbName, err := cl.sharedLBOf(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		if lbName != "" {
+			cl.reporter.Infof("Service %s is on shared load balancer %s", spec.Services[0].Key(), lbName)
+			spec.LB = lbName
+		}
+	}
 	n := lbNames(spec)
 	p := &Plan{Operation: "unexpose", Project: spec.Project, LoadBalancer: n.lb, spec: spec, names: n,
 		objs: map[string]*object{}, external: map[string]bool{}}
@@ -230,4 +242,23 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 	}
 	p.nodes = cl.nodes(p, nil)
 	return p, nil
+}
+
+// sharedLBOf returns the shared load balancer the (single) service's backend
+// service records as its owner, or "".
+func (cl *Client) sharedLBOf(ctx context.Context, spec Spec) (string, error) {
+	c := cl.caller()
+	name := lbNames(spec).backendService(spec.Services[0])
+	obj, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindBackendService, name) })
+	if isNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", describe(err, spec.Project, "read", KindBackendService.Title(), name, permissionFor(KindBackendService, "get"))
+	}
+	owner, ok := parseOwner(obj.(*computepb.BackendService).GetDescription())
+	if !ok || strings.Contains(owner.LB, "/") || !lbNameRE.MatchString(owner.LB) {
+		return "", nil
+	}
+	return owner.LB, nil
 }
