@@ -36,7 +36,9 @@ func BenchmarkValidate2000Pods(b *testing.B) {
 		exposed    = 5
 		revision   = "asm-bench-1"
 	)
-	s := startCheckSim(b)
+	// 2,000 pods with sidecars need more than the default six 4-vCPU
+	// nodes of 110 pods: 24 nodes of 32 vCPUs.
+	s := startCheckSim(b, "--nodes-per-zone", "4", "--machine-type", "e2-standard-32")
 	must := func(r result, what string) result {
 		b.Helper()
 		if r.Code != 0 {
