@@ -198,10 +198,11 @@ ServiceAccount and meshctl's certificate Secret. Other Services' gateways, the
 Service itself and a Secret you brought with --gateway-cert-secret stay.
 
 Before the gateway goes, the Service's part of Google's load balancer goes,
-in reverse dependency order (give --lb when it is on a shared one): its
-backend service, health check and firewall rule, its hosts from the URL map
-and the certificate; the whole load balancer when no other Service uses it.
-Only what meshctl made is deleted.`,
+in reverse dependency order: its backend service, health check and firewall
+rule, its hosts from the URL map and the certificate; the whole load
+balancer when no other Service uses it. A shared load balancer is found from
+the Service's backend service (or named with --lb). Only what meshctl made
+is deleted.`,
 		Example: `  meshctl unexpose svc web -n shop
   meshctl unexpose svc web -n shop --dry-run`,
 		Args: exactlyOneName("meshctl unexpose svc NAME"),
