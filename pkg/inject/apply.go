@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -175,7 +176,7 @@ func applyNamespace(ctx, waitCtx context.Context, kc kubernetes.Interface, rep u
 	// Verify. When nothing was restarted the plan's reading still holds.
 	snap := p.snap
 	if len(rollouts) > 0 {
-		s, err := readNamespace(ctx, kc, nr.Name)
+		s, err := rereadPods(ctx, kc, nr.Name, p.snap)
 		if err != nil {
 			nr.Error = "verify: " + err.Error()
 			return
@@ -202,7 +203,10 @@ func verifyResults(ctx context.Context, kc kubernetes.Interface, nr *NamespaceRe
 			wr.Problems = append(wr.Problems, Problem{Reason: ReasonRolloutFailed, Message: "the workload no longer exists"})
 			continue
 		}
-		statuses = append(statuses, verifyWorkload(w, want))
+		st := verifyWorkload(w, want)
+		// The rollout's own problems first, so events can explain them.
+		st.Problems = append(slices.Clone(wr.Problems), st.Problems...)
+		statuses = append(statuses, st)
 		idx = append(idx, i)
 	}
 	if err := explainMissing(ctx, kc, nr.Name, snap, statuses); err != nil {
@@ -211,7 +215,7 @@ func verifyResults(ctx context.Context, kc kubernetes.Interface, nr *NamespaceRe
 	for k, st := range statuses {
 		wr := &nr.Workloads[idx[k]]
 		wr.Pods, wr.OK = st.Pods, st.OK
-		wr.Problems = append(wr.Problems, st.Problems...)
+		wr.Problems = st.Problems
 		if len(wr.Problems) == 0 {
 			wr.Outcome = OutcomeConverged
 		} else {

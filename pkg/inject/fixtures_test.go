@@ -74,9 +74,16 @@ func controllerRef(kind, name string) []metav1.OwnerReference {
 	return []metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: name, Controller: &yes}}
 }
 
+// replicaSet returns a ReplicaSet of deploy; "new" ones (made by a
+// restart) have a higher revision than the others.
 func replicaSet(ns, deploy, hash string) *appsv1.ReplicaSet {
+	rev := "1"
+	if hash == "new" {
+		rev = "2"
+	}
 	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: deploy + "-" + hash,
-		OwnerReferences: controllerRef(KindDeployment, deploy)}}
+		OwnerReferences: controllerRef(KindDeployment, deploy),
+		Annotations:     map[string]string{"deployment.kubernetes.io/revision": rev}}}
 }
 
 // pod returns a running pod owned by kind/owner, with istio-proxy of rev
@@ -124,6 +131,10 @@ type fakeCluster struct {
 	// failInjection makes restarted Deployments create no pods, as when the
 	// webhook rejects them, and leaves their rollout stuck.
 	failInjection bool
+	// failCreate, when set, makes restarted Deployments create no new pods
+	// and keep their old ones (as a quota does with a surge), with this
+	// FailedCreate message.
+	failCreate string
 }
 
 var (
@@ -168,6 +179,10 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 		_ = tr.Add(rs)
 		owner, ownerKind = rs.Name, "ReplicaSet"
 	}
+	if c.failCreate != "" && kind == KindDeployment {
+		c.stuck(ns, a.GetName(), owner, c.failCreate)
+		return
+	}
 	list, _ := tr.List(podsGVR, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, ns)
 	n := 0
 	for _, p := range list.(*corev1.PodList).Items {
@@ -179,20 +194,25 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 		n++
 	}
 	if c.failInjection && kind == KindDeployment {
-		_ = tr.Add(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: owner + ".1"},
-			InvolvedObject: corev1.ObjectReference{Kind: "ReplicaSet", Name: owner, Namespace: ns},
-			Reason:         "FailedCreate", Type: corev1.EventTypeWarning,
-			Message: `Error creating: Internal error occurred: failed calling webhook "rev.namespace.sidecar-injector.istio.io": connection refused`})
-		d, _ := tr.Get(deployGVR, ns, a.GetName())
-		dep := d.(*appsv1.Deployment).DeepCopy()
-		dep.Generation++
-		dep.Status.UpdatedReplicas = 0
-		_ = tr.Update(deployGVR, dep, ns)
+		c.stuck(ns, a.GetName(), owner, `Error creating: Internal error occurred: failed calling webhook "rev.namespace.sidecar-injector.istio.io": connection refused`)
 		return
 	}
 	for i := range n {
 		_ = tr.Add(pod(ns, fmt.Sprintf("%s-new-%d", a.GetName(), i), ownerKind, owner, rev))
 	}
+}
+
+// stuck records a FailedCreate on the new ReplicaSet and leaves the
+// Deployment's rollout unobserved.
+func (c *fakeCluster) stuck(ns, deploy, rs, message string) {
+	tr := c.Tracker()
+	_ = tr.Add(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: rs + ".1"},
+		InvolvedObject: corev1.ObjectReference{Kind: "ReplicaSet", Name: rs, Namespace: ns},
+		Reason:         "FailedCreate", Type: corev1.EventTypeWarning, Message: message})
+	d, _ := tr.Get(deployGVR, ns, deploy)
+	dep := d.(*appsv1.Deployment).DeepCopy()
+	dep.Generation++
+	_ = tr.Update(deployGVR, dep, ns)
 }
 
 func belongsTo(ref *metav1.OwnerReference, kind, name string) bool {

@@ -497,6 +497,28 @@ func TestWebhookFailureIsReported(t *testing.T) {
 	}
 }
 
+func TestStuckRolloutNamesTheControllersReason(t *testing.T) {
+	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
+	objs = append(objs, withPods(deployment("shop", "web", 2), "")...)
+	c := newFakeCluster(t, objs...)
+	c.failCreate = `pods "web-new-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2`
+	res, _ := run(t, c, Options{Namespaces: []string{"shop"}, WaitTimeout: 300 * time.Millisecond})
+
+	w := nsResult(t, res, "shop").Workloads[0]
+	var got []string
+	for _, p := range w.Problems {
+		got = append(got, string(p.Reason))
+	}
+	// The old pods still run without the proxy; the new ones cannot be made.
+	want := []string{"RolloutStuck", "FailedCreate", "NoProxy", "NoProxy"}
+	if !slices.Equal(got, want) {
+		t.Errorf("reasons %v, want %v (%+v)", got, want, w.Problems)
+	}
+	if !strings.Contains(w.Problems[1].Message, "exceeded quota") {
+		t.Errorf("FailedCreate message %q", w.Problems[1].Message)
+	}
+}
+
 func TestCancelledRunStops(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 1), "")...)

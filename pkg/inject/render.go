@@ -124,15 +124,7 @@ func outcomeText(s ui.Styles, o Outcome) string {
 func detail(wl WorkloadResult, r *Result) string {
 	switch {
 	case wl.Outcome == OutcomeFailed || wl.Outcome == OutcomePending:
-		var parts []string
-		for _, p := range wl.Problems {
-			m := string(p.Reason) + ": " + p.Message
-			if p.Pod != "" {
-				m = "pod " + p.Pod + ": " + m
-			}
-			parts = append(parts, m)
-		}
-		return strings.Join(parts, "; ")
+		return problemsText(wl.Problems)
 	case wl.Outcome == OutcomeConverged:
 		want := "without istio-proxy"
 		if r.Mode == ModeEnable {
@@ -141,6 +133,39 @@ func detail(wl WorkloadResult, r *Result) string {
 		return fmt.Sprintf("%d/%s %s", wl.OK, plural(wl.Pods, "pod"), want)
 	}
 	return wl.Why
+}
+
+// problemsText joins problems, with pods that share a reason and message
+// on one line: "NoProxy: no istio-proxy (pods a, b)".
+func problemsText(ps []Problem) string {
+	type key struct {
+		r Reason
+		m string
+	}
+	var order []key
+	pods := map[key][]string{}
+	for _, p := range ps {
+		k := key{p.Reason, p.Message}
+		if _, seen := pods[k]; !seen {
+			order = append(order, k)
+			pods[k] = nil
+		}
+		if p.Pod != "" {
+			pods[k] = append(pods[k], p.Pod)
+		}
+	}
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		text := string(k.r) + ": " + k.m
+		switch n := len(pods[k]); {
+		case n == 1:
+			text += " (pod " + pods[k][0] + ")"
+		case n > 1:
+			text += " (pods " + strings.Join(pods[k], ", ") + ")"
+		}
+		parts = append(parts, text)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // summaryLine is the last line: counts and whether everything converged.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -113,9 +114,15 @@ const (
 	// ReasonHostNetwork: the pod uses the host network; Istio never injects
 	// those.
 	ReasonHostNetwork Reason = "HostNetwork"
-	// ReasonWebhookFailed: the controller could not create pods
-	// (FailedCreate), typically because the injection webhook failed.
+	// ReasonWebhookFailed: the controller could not create pods because
+	// an admission webhook (typically the injector) failed or refused them.
 	ReasonWebhookFailed Reason = "WebhookFailed"
+	// ReasonFailedCreate: the controller could not create pods for another
+	// reason (quota, policy...); the message is the controller's.
+	ReasonFailedCreate Reason = "FailedCreate"
+	// ReasonUnschedulable: the pod cannot be scheduled; the message is the
+	// scheduler's (e.g. the sidecar's requests no longer fit on any node).
+	ReasonUnschedulable Reason = "Unschedulable"
 	// ReasonMissingPods: fewer pods exist than the workload wants.
 	ReasonMissingPods Reason = "MissingPods"
 	// ReasonRolloutStuck: the rollout did not finish in time.
@@ -232,9 +239,12 @@ func VerifyNamespace(ctx context.Context, kc kubernetes.Interface, namespace str
 func verifyWorkload(w *workload, want Want) WorkloadStatus {
 	st := WorkloadStatus{Kind: w.Kind, Name: w.Name, Desired: w.desired, Pods: len(w.pods)}
 	for _, p := range w.pods {
-		if pr := CheckPod(p, want); pr != nil {
+		switch pr := CheckPod(p, want); {
+		case pr != nil:
 			st.Problems = append(st.Problems, *pr)
-		} else {
+		case unschedulable(p) != nil:
+			st.Problems = append(st.Problems, *unschedulable(p))
+		default:
 			st.OK++
 		}
 	}
@@ -245,13 +255,27 @@ func verifyWorkload(w *workload, want Want) WorkloadStatus {
 	return st
 }
 
-// explainMissing replaces MissingPods problems with the controller's
-// FailedCreate message when there is one.
+// unschedulable returns the scheduler's verdict on a pod it cannot place,
+// or nil.
+func unschedulable(p *corev1.Pod) *Problem {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return &Problem{Pod: p.Name, Reason: ReasonUnschedulable, Message: c.Message}
+		}
+	}
+	return nil
+}
+
+// explainMissing adds the controller's reason to MissingPods and
+// RolloutStuck problems when it left a FailedCreate event on the workload
+// (or its newest ReplicaSet): WebhookFailed when an admission webhook
+// refused the pods, FailedCreate otherwise. A missing-pods problem becomes
+// that reason; a stuck rollout gains it as a problem of its own.
 func explainMissing(ctx context.Context, kc kubernetes.Interface, namespace string, snap *snapshot, sts []WorkloadStatus) error {
 	need := false
 	for _, s := range sts {
 		for _, p := range s.Problems {
-			need = need || p.Reason == ReasonMissingPods
+			need = need || p.Reason == ReasonMissingPods || p.Reason == ReasonRolloutStuck
 		}
 	}
 	if !need {
@@ -264,20 +288,28 @@ func explainMissing(ctx context.Context, kc kubernetes.Interface, namespace stri
 	for i := range sts {
 		s := &sts[i]
 		msg := failed[workloadKey{s.Kind, s.Name}]
-		if s.Kind == KindDeployment {
-			for _, rs := range snap.replicaSetsOf[s.Name] {
-				if m := failed[workloadKey{"ReplicaSet", rs}]; m != "" {
-					msg = m
-				}
-			}
+		if rs := snap.newestRS[s.Name]; s.Kind == KindDeployment && rs != "" && failed[workloadKey{"ReplicaSet", rs}] != "" {
+			msg = failed[workloadKey{"ReplicaSet", rs}]
 		}
 		if msg == "" {
 			continue
 		}
+		reason := ReasonFailedCreate
+		if strings.Contains(msg, "webhook") {
+			reason = ReasonWebhookFailed
+		}
+		replaced, stuck := false, -1
 		for j := range s.Problems {
-			if s.Problems[j].Reason == ReasonMissingPods {
-				s.Problems[j] = Problem{Reason: ReasonWebhookFailed, Message: s.Problems[j].Message + ": " + msg}
+			switch s.Problems[j].Reason {
+			case ReasonMissingPods:
+				s.Problems[j] = Problem{Reason: reason, Message: s.Problems[j].Message + ": " + msg}
+				replaced = true
+			case ReasonRolloutStuck:
+				stuck = j
 			}
+		}
+		if stuck >= 0 && !replaced {
+			s.Problems = slices.Insert(s.Problems, stuck+1, Problem{Reason: reason, Message: "new pods cannot be created: " + msg})
 		}
 	}
 	return nil

@@ -117,6 +117,11 @@ func TestVerifyNamespace(t *testing.T) {
 			InvolvedObject: corev1.ObjectReference{Kind: "ReplicaSet", Name: "broken-xyz"}, Reason: "FailedCreate",
 			Message: `Error creating: Internal error occurred: failed calling webhook "rev.namespace.sidecar-injector.istio.io"`})
 	objs = append(objs, statefulSet("shop", "db", 1), pod("shop", "db-0", KindStatefulSet, "db", ""))
+	// cache's pod has the sidecar but no room on any node.
+	pending := pod("shop", "cache-0", KindStatefulSet, "cache", "asm-2")
+	pending.Status = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled,
+		Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "0/6 nodes are available: 6 Insufficient cpu."}}}
+	objs = append(objs, statefulSet("shop", "cache", 1), pending)
 	c := newFakeCluster(t, objs...)
 
 	got, err := VerifyNamespace(context.Background(), c, "shop", Want{Revision: "asm-2"})
@@ -139,6 +144,7 @@ func TestVerifyNamespace(t *testing.T) {
 		{"Deployment/old", ReasonWrongRevision, "revision asm-1; want asm-2"},
 		{"Deployment/broken", ReasonWebhookFailed, "2 of 2 pods missing: Error creating"},
 		{"StatefulSet/db", ReasonNoProxy, "no istio-proxy"},
+		{"StatefulSet/cache", ReasonUnschedulable, "6 Insufficient cpu"},
 	}
 	for _, c := range checks {
 		s, ok := byName[c.workload]

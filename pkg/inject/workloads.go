@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -41,8 +42,10 @@ type workload struct {
 // snapshot is one namespace's workloads and pods, read once.
 type snapshot struct {
 	workloads []*workload // sorted by kind, then name
-	// replicaSetsOf lists each Deployment's ReplicaSets, for their events.
-	replicaSetsOf map[string][]string
+	// newestRS is each Deployment's newest ReplicaSet (highest
+	// deployment.kubernetes.io/revision): its events say why new pods
+	// are missing.
+	newestRS map[string]string
 	// bare counts pods that no workload owns (they cannot be restarted).
 	bare int
 }
@@ -59,7 +62,71 @@ func readNamespace(ctx context.Context, kc kubernetes.Interface, ns string) (*sn
 		pods *corev1.PodList
 	)
 	g, gctx := errgroup.WithContext(ctx)
-	list := func(what string, f func() error) {
+	list := listIn(g, ns)
+	apps := kc.AppsV1()
+	list("deployments", func() (err error) { deps, err = apps.Deployments(ns).List(gctx, metav1.ListOptions{}); return })
+	list("statefulsets", func() (err error) { stss, err = apps.StatefulSets(ns).List(gctx, metav1.ListOptions{}); return })
+	list("daemonsets", func() (err error) { dss, err = apps.DaemonSets(ns).List(gctx, metav1.ListOptions{}); return })
+	list("replicasets", func() (err error) { rss, err = apps.ReplicaSets(ns).List(gctx, metav1.ListOptions{}); return })
+	list("pods", func() (err error) { pods, err = kc.CoreV1().Pods(ns).List(gctx, metav1.ListOptions{}); return })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	s := &snapshot{}
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		s.workloads = append(s.workloads, &workload{Kind: KindDeployment, Name: d.Name, template: &d.Spec.Template,
+			desired: replicas(d.Spec.Replicas), paused: d.Spec.Paused})
+	}
+	for i := range stss.Items {
+		st := &stss.Items[i]
+		s.workloads = append(s.workloads, &workload{Kind: KindStatefulSet, Name: st.Name, template: &st.Spec.Template,
+			desired: replicas(st.Spec.Replicas), onDelete: st.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType})
+	}
+	for i := range dss.Items {
+		d := &dss.Items[i]
+		s.workloads = append(s.workloads, &workload{Kind: KindDaemonSet, Name: d.Name, template: &d.Spec.Template,
+			desired: d.Status.DesiredNumberScheduled, onDelete: d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType})
+	}
+	sort.Slice(s.workloads, func(i, j int) bool {
+		a, b := s.workloads[i], s.workloads[j]
+		if a.Kind != b.Kind {
+			return kindOrder(a.Kind) < kindOrder(b.Kind)
+		}
+		return a.Name < b.Name
+	})
+	s.attach(rss.Items, pods.Items)
+	return s, nil
+}
+
+// rereadPods returns a copy of s with its workloads' pods read afresh (two
+// lists instead of five): what verification after a rollout needs.
+func rereadPods(ctx context.Context, kc kubernetes.Interface, ns string, s *snapshot) (*snapshot, error) {
+	var (
+		rss  *appsv1.ReplicaSetList
+		pods *corev1.PodList
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	list := listIn(g, ns)
+	list("replicasets", func() (err error) { rss, err = kc.AppsV1().ReplicaSets(ns).List(gctx, metav1.ListOptions{}); return })
+	list("pods", func() (err error) { pods, err = kc.CoreV1().Pods(ns).List(gctx, metav1.ListOptions{}); return })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := &snapshot{}
+	for _, w := range s.workloads {
+		c := *w
+		c.pods = nil
+		out.workloads = append(out.workloads, &c)
+	}
+	out.attach(rss.Items, pods.Items)
+	return out, nil
+}
+
+// listIn returns a function that runs one list in g, wrapping its error.
+func listIn(g *errgroup.Group, ns string) func(what string, f func() error) {
+	return func(what string, f func() error) {
 		g.Go(func() error {
 			if err := f(); err != nil {
 				return fmt.Errorf("list %s in namespace %s: %w", what, ns, err)
@@ -67,47 +134,34 @@ func readNamespace(ctx context.Context, kc kubernetes.Interface, ns string) (*sn
 			return nil
 		})
 	}
-	opts := metav1.ListOptions{}
-	apps := kc.AppsV1()
-	list("deployments", func() (err error) { deps, err = apps.Deployments(ns).List(gctx, opts); return })
-	list("statefulsets", func() (err error) { stss, err = apps.StatefulSets(ns).List(gctx, opts); return })
-	list("daemonsets", func() (err error) { dss, err = apps.DaemonSets(ns).List(gctx, opts); return })
-	list("replicasets", func() (err error) { rss, err = apps.ReplicaSets(ns).List(gctx, opts); return })
-	list("pods", func() (err error) { pods, err = kc.CoreV1().Pods(ns).List(gctx, opts); return })
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
+}
 
-	s := &snapshot{replicaSetsOf: map[string][]string{}}
+// attach ties pods to s's workloads through owner references (pods of a
+// Deployment through its ReplicaSets) and notes each Deployment's newest
+// ReplicaSet.
+func (s *snapshot) attach(rss []appsv1.ReplicaSet, pods []corev1.Pod) {
+	s.newestRS = map[string]string{}
 	byKey := map[workloadKey]*workload{}
-	add := func(w *workload) {
-		s.workloads = append(s.workloads, w)
+	for _, w := range s.workloads {
 		byKey[workloadKey{w.Kind, w.Name}] = w
 	}
-	for i := range deps.Items {
-		d := &deps.Items[i]
-		add(&workload{Kind: KindDeployment, Name: d.Name, template: &d.Spec.Template,
-			desired: replicas(d.Spec.Replicas), paused: d.Spec.Paused})
-	}
-	for i := range stss.Items {
-		st := &stss.Items[i]
-		add(&workload{Kind: KindStatefulSet, Name: st.Name, template: &st.Spec.Template,
-			desired: replicas(st.Spec.Replicas), onDelete: st.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType})
-	}
-	for i := range dss.Items {
-		d := &dss.Items[i]
-		add(&workload{Kind: KindDaemonSet, Name: d.Name, template: &d.Spec.Template,
-			desired: d.Status.DesiredNumberScheduled, onDelete: d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType})
-	}
 	rsOwner := map[string]string{}
-	for _, rs := range rss.Items {
-		if ref := metav1.GetControllerOf(&rs); ref != nil && ref.Kind == KindDeployment {
-			rsOwner[rs.Name] = ref.Name
-			s.replicaSetsOf[ref.Name] = append(s.replicaSetsOf[ref.Name], rs.Name)
+	newest := map[string]int{}
+	for i := range rss {
+		rs := &rss[i]
+		ref := metav1.GetControllerOf(rs)
+		if ref == nil || ref.Kind != KindDeployment {
+			continue
+		}
+		rsOwner[rs.Name] = ref.Name
+		rev, _ := strconv.Atoi(rs.Annotations["deployment.kubernetes.io/revision"])
+		if cur, ok := newest[ref.Name]; !ok || rev > cur {
+			newest[ref.Name] = rev
+			s.newestRS[ref.Name] = rs.Name
 		}
 	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for i := range pods {
+		p := &pods[i]
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
@@ -126,17 +180,9 @@ func readNamespace(ctx context.Context, kc kubernetes.Interface, ns string) (*sn
 			s.bare++
 		}
 	}
-	sort.Slice(s.workloads, func(i, j int) bool {
-		a, b := s.workloads[i], s.workloads[j]
-		if a.Kind != b.Kind {
-			return kindOrder(a.Kind) < kindOrder(b.Kind)
-		}
-		return a.Name < b.Name
-	})
 	for _, w := range s.workloads {
 		sort.Slice(w.pods, func(i, j int) bool { return w.pods[i].Name < w.pods[j].Name })
 	}
-	return s, nil
 }
 
 func kindOrder(k string) int {
