@@ -99,7 +99,7 @@ func TestInjectCommand(t *testing.T) {
 		if r.code != ui.ExitProblems {
 			t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}
-		if !strings.Contains(r.stdout, "deployment/web  restarted  ✗ failed") || !strings.Contains(r.stdout, "pod web-1-a: NoProxy: no istio-proxy") {
+		if !strings.Contains(r.stdout, "deployment/web  restarted  ✗ failed") || !strings.Contains(r.stdout, "NoProxy: no istio-proxy (pod web-1-a)") {
 			t.Errorf("stdout:\n%s", r.stdout)
 		}
 	})
