@@ -18,7 +18,7 @@ LDFLAGS := -s -w \
 	-X $(PKG)/internal/buildinfo.commit=$(COMMIT) \
 	-X $(PKG)/internal/buildinfo.date=$(DATE)
 
-.PHONY: help build test test-unit e2e lint bench demo clean sim-deps docs
+.PHONY: help build test test-unit e2e lint bench demo demo-down demo-transcript meshsim clean sim-deps docs
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ test-unit: ## Unit tests (fast, no simulator, no prebuilt binary)
 
 e2e: ## End-to-end tests against the simulator (builds meshctl and the simulator's binaries)
 	@if [ -d test/e2e ]; then \
-		$(MAKE) build sim-deps; \
+		$(MAKE) build meshsim sim-deps; \
 		MESHCTL_BIN="$(CURDIR)/bin/meshctl" $(GO) test -tags e2e -count=1 -timeout 60m ./test/e2e/...; \
 	else \
 		echo "no e2e tests yet"; \
@@ -52,13 +52,17 @@ bench: build sim-deps ## Benchmarks: unit ones, then those against the simulator
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 	MESHCTL_BIN="$(CURDIR)/bin/meshctl" $(GO) test -tags e2e -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./test/e2e/...
 
-demo: ## Set up the simulator and run the end-to-end demo
-	@if [ -f hack/demo.sh ]; then \
-		$(MAKE) build sim-deps; \
-		bash hack/demo.sh; \
-	else \
-		echo "demo: not yet (hack/demo.sh does not exist yet)"; \
-	fi
+demo: build meshsim sim-deps ## The whole story on the simulator: check, install, inject, expose, validate
+	bash hack/demo.sh
+
+demo-transcript: build meshsim sim-deps ## Run the demo on a throw-away simulator and put its transcript in the README
+	bash hack/demo-transcript.sh
+
+demo-down: meshsim ## Stop the demo's simulator and remove its state
+	bin/meshsim --state "$${DEMO_STATE:-$${XDG_STATE_HOME:-$$HOME/.local/state}/meshctl-demo}" down
+
+meshsim: ## Build bin/meshsim (the simulator; also the asmcli stand-in)
+	$(GO) build -trimpath -o bin/meshsim ./cmd/meshsim
 
 sim-deps: ## Build the simulator's third-party binaries (cached; ~20 min the first time)
 	bash hack/sim-deps.sh

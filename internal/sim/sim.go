@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -162,7 +163,8 @@ func Down(ctx context.Context, dir state.Dir, log io.Writer) error {
 			errs = append(errs, err)
 		}
 	}
-	if sim, err := dir.Load(); err == nil {
+	sim, loadErr := dir.Load()
+	if loadErr == nil {
 		cp := ControlPlane(dir, cluster.Binaries{Dir: sim.BinDir})
 		if cp.Exists() {
 			fmt.Fprintln(log, "stopping the Kubernetes control plane")
@@ -176,6 +178,17 @@ func Down(ctx context.Context, dir state.Dir, log io.Writer) error {
 	if left := proc.Mentioning(dir.KwokWorkdir()); len(left) > 0 {
 		fmt.Fprintf(log, "stopping %d leftover control-plane processes\n", len(left))
 		proc.StopAll(left, 5*time.Second)
+	}
+	// Down returns once the simulator's ports are free again, so a caller
+	// can start another one, or check, right away.
+	if loadErr == nil {
+		for _, endpoint := range []string{sim.KubeAPIServer, sim.GCPEndpoint} {
+			if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+				if err := proc.WaitPortClosed(u.Host, 10*time.Second); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

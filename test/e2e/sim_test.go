@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -262,7 +263,8 @@ func TestSimUpTwiceThenDownLeavesNothing(t *testing.T) {
 	}
 	for _, endpoint := range []string{st.KubeAPIServer, st.GCPEndpoint} {
 		if port := portOf(endpoint); port != "" && listening(port) {
-			t.Errorf("port %s (%s) still listening after down", port, endpoint)
+			out, _ := exec.Command("ss", "-ltnp").Output()
+			t.Errorf("port %s (%s) still listening after down\n%s", port, endpoint, out)
 		}
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,8 +88,16 @@ func (c ControlPlane) Create(ctx context.Context) error {
 		_, err := c.kwokctl(ctx, "start", "cluster", "--wait", "120s")
 		return err
 	}
-	_, err := c.kwokctl(ctx, "create", "cluster",
+	// A port the kernel picks at random: kwokctl's own choice walks down from
+	// a fixed number, so a simulator started right after another stopped
+	// would get the same port.
+	port, err := proc.FreePort()
+	if err != nil {
+		return err
+	}
+	_, err = c.kwokctl(ctx, "create", "cluster",
 		"--runtime", "binary",
+		"--kube-apiserver-port", strconv.Itoa(port),
 		"--etcd-binary", c.Bin.path("etcd"),
 		"--kube-apiserver-binary", c.Bin.path("kube-apiserver"),
 		"--kube-controller-manager-binary", c.Bin.path("kube-controller-manager"),

@@ -202,3 +202,19 @@ func StopAll(pids []int, grace time.Duration) {
 	}
 	WaitGone(pids, grace)
 }
+
+// WaitPortClosed waits until nothing accepts connections on addr.
+func WaitPortClosed(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still accepts connections after %s", addr, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
