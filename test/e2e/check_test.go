@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,21 +64,7 @@ func startCheckSim(tb testing.TB, args ...string) *checkSim {
 // run runs a command with this simulator's environment.
 func (s *checkSim) run(tb testing.TB, extraEnv []string, name string, args ...string) result {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(append(append(os.Environ(), s.env...), "NO_COLOR=1"), extraEnv...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
-		tb.Fatalf("%s %v: %v", name, args, err)
-	}
-	return r
+	return runEnv(tb, append(append([]string{}, s.env...), extraEnv...), "", name, args...)
 }
 
 // api calls the simulator's Google API (or its /meshsim/ controls).

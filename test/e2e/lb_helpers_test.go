@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,22 +40,7 @@ func lbSimVar(tb testing.TB, key string) string {
 // lbRun runs a command with the simulator's environment.
 func lbRun(tb testing.TB, stdin, name string, args ...string) result {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, simLookPath(name), args...)
-	cmd.Env = append(append(os.Environ(), simEnv...), "NO_COLOR=1")
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
-		tb.Fatalf("%s %v: %v", name, args, err)
-	}
-	return r
+	return runEnv(tb, simEnv, stdin, name, args...)
 }
 
 func lbKubectl(tb testing.TB, stdin string, args ...string) string {

@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -131,37 +132,49 @@ type result struct {
 // runIn runs a command with the simulator's environment.
 func runIn(t *testing.T, stdin string, name string, args ...string) result {
 	t.Helper()
+	return runEnv(t, simEnv, stdin, name, args...)
+}
+
+// runEnv runs a command with a simulator's environment (what its `meshsim
+// env` printed), stdin as given, and NO_COLOR; it fails the test only when
+// the command cannot run at all.
+func runEnv(tb testing.TB, env []string, stdin string, name string, args ...string) result {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, simLookPath(name), args...)
-	cmd.Env = append(os.Environ(), simEnv...)
-	cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	cmd := exec.CommandContext(ctx, lookPathIn(env, name), args...)
+	cmd.Env = append(append(os.Environ(), env...), "NO_COLOR=1")
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		r.Code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%s %v: %v", name, args, err)
+		tb.Fatalf("%s %v: %v", name, args, err)
 	}
 	return r
 }
 
-// simLookPath finds a command on the PATH `meshsim env` sets (asmcli and
+// simLookPath finds a command on the shared simulator's PATH.
+func simLookPath(name string) string { return lookPathIn(simEnv, name) }
+
+// lookPathIn finds a command on the PATH a `meshsim env` sets (asmcli and
 // istioctl live there), which exec would not search on its own.
-func simLookPath(name string) string {
+func lookPathIn(env []string, name string) string {
 	if strings.Contains(name, "/") {
 		return name
 	}
-	for _, kv := range simEnv {
-		if path, ok := strings.CutPrefix(kv, "PATH="); ok {
+	for i := len(env) - 1; i >= 0; i-- {
+		if path, ok := strings.CutPrefix(env[i], "PATH="); ok {
 			for _, dir := range filepath.SplitList(path) {
 				if st, err := os.Stat(filepath.Join(dir, name)); err == nil && !st.IsDir() {
 					return filepath.Join(dir, name)
 				}
 			}
+			break
 		}
 	}
 	return name
