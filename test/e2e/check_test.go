@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,34 +28,14 @@ type checkSim struct {
 
 func startCheckSim(tb testing.TB, args ...string) *checkSim {
 	tb.Helper()
-	// Short paths: kwok puts sockets under the state directory.
-	state, err := os.MkdirTemp("", "e2e-check-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	tb.Cleanup(func() {
-		if out, err := meshsim(context.Background(), state, "down"); err != nil {
-			tb.Logf("meshsim down: %v\n%s", err, out)
-		}
-		os.RemoveAll(state)
-	})
-	if out, err := meshsim(ctx, state, append([]string{"up"}, args...)...); err != nil {
-		tb.Fatalf("meshsim up %v: %v\n%s", args, err, out)
-	}
-	out, err := meshsim(ctx, state, "env")
-	if err != nil {
-		tb.Fatalf("meshsim env: %v\n%s", err, out)
-	}
-	s := &checkSim{env: parseExports(out)}
+	s := &checkSim{env: ownSim(tb, args...)}
 	for _, kv := range s.env {
 		if v, ok := strings.CutPrefix(kv, "MESHCTL_COMPUTE_ENDPOINT="); ok {
 			s.endpoint = v
 		}
 	}
 	if s.endpoint == "" {
-		tb.Fatalf("meshsim env names no Google API endpoint:\n%s", out)
+		tb.Fatalf("meshsim env names no Google API endpoint: %v", s.env)
 	}
 	return s
 }

@@ -158,6 +158,36 @@ func runEnv(tb testing.TB, env []string, stdin string, name string, args ...stri
 	return r
 }
 
+// ownSim starts a simulator of the test's own, with extra `meshsim up`
+// flags (another cluster shape), stopped when the test ends, and returns
+// its `meshsim env`.
+func ownSim(tb testing.TB, upArgs ...string) []string {
+	tb.Helper()
+	// A short path: kwok puts unix sockets under the state directory.
+	state, err := os.MkdirTemp("", "e2e-sim-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	tb.Cleanup(func() {
+		if out, err := meshsim(context.Background(), state, "down"); err != nil {
+			tb.Logf("meshsim down: %v\n%s", err, out)
+		}
+		os.RemoveAll(state)
+	})
+	if out, err := meshsim(ctx, state, append([]string{"up"}, upArgs...)...); err != nil {
+		tb.Fatalf("meshsim up %v: %v\n%s", upArgs, err, out)
+	}
+	tb.Logf("own meshsim up %v in %.1fs", upArgs, time.Since(start).Seconds())
+	out, err := meshsim(ctx, state, "env")
+	if err != nil {
+		tb.Fatalf("meshsim env: %v\n%s", err, out)
+	}
+	return parseExports(out)
+}
+
 // simLookPath finds a command on the shared simulator's PATH.
 func simLookPath(name string) string { return lookPathIn(simEnv, name) }
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,24 +22,7 @@ import (
 // the test ends, and returns its `meshsim env`.
 func freshSim(t *testing.T, upArgs ...string) []string {
 	t.Helper()
-	state := filepath.Join(t.TempDir(), "sim")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	start := time.Now()
-	t.Cleanup(func() {
-		if out, err := meshsim(context.Background(), state, "down"); err != nil {
-			t.Logf("meshsim down: %v\n%s", err, out)
-		}
-	})
-	if out, err := meshsim(ctx, state, append([]string{"up"}, upArgs...)...); err != nil {
-		t.Fatalf("meshsim up %v: %v\n%s", upArgs, err, out)
-	}
-	t.Logf("fresh meshsim up %v in %.1fs", upArgs, time.Since(start).Seconds())
-	out, err := meshsim(ctx, state, "env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parseExports(out)
+	return ownSim(t, upArgs...)
 }
 
 func envValue(env []string, key string) string {
