@@ -86,12 +86,16 @@ proxy are listed with the reason, and the exit code is then 3.`,
 }
 
 // injectClient returns a Kubernetes client with rate limits fit for many
-// namespaces at once.
+// namespaces at once, speaking protobuf as the controllers do: the API
+// server then encodes the watch events inject shares with them once, not
+// again as JSON.
 func injectClient(app *App) (kubernetes.Interface, error) {
 	rc, err := app.KubeRESTConfig()
 	if err != nil {
 		return nil, err
 	}
 	rc.QPS, rc.Burst = injectQPS, injectBurst
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	return app.NewKubeClient(rc)
 }

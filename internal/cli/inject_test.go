@@ -86,8 +86,8 @@ func TestInjectCommand(t *testing.T) {
 		if !res.DryRun || res.Revision != "asm-1" || len(res.Namespaces) != 1 || res.Namespaces[0].Labels.Set["istio.io/rev"] != "asm-1" {
 			t.Errorf("result %+v", res)
 		}
-		if rc.QPS != injectQPS || rc.Burst != injectBurst {
-			t.Errorf("client QPS %v burst %d, want %d and %d", rc.QPS, rc.Burst, injectQPS, injectBurst)
+		if rc.QPS != injectQPS || rc.Burst != injectBurst || rc.ContentType != "application/vnd.kubernetes.protobuf" {
+			t.Errorf("client QPS %v burst %d content %q, want %d, %d and protobuf", rc.QPS, rc.Burst, rc.ContentType, injectQPS, injectBurst)
 		}
 	})
 
