@@ -398,10 +398,12 @@ func BenchmarkInject(b *testing.B) {
 	allRolledOut()
 
 	var kubectlSecs, meshctlSecs, rerunSecs float64
+	var kubectlCPU, meshctlCPU phaseCPU
 	loadBefore := loadAverage()
 	for range b.N {
 		// The runbook, namespace after namespace.
 		start := time.Now()
+		kubectlCPU.start()
 		for _, ns := range names {
 			must(runTB(b, "", "kubectl", "label", "namespace", ns, "istio-injection-", "istio.io/rev="+injectRev, "--overwrite"), "label")
 			must(runTB(b, "", "kubectl", "rollout", "restart", "deployment", "-n", ns), "rollout restart")
@@ -410,6 +412,7 @@ func BenchmarkInject(b *testing.B) {
 			}
 		}
 		kubectlSecs = time.Since(start).Seconds()
+		kubectlCPU.stop()
 
 		// Back to the same starting point, untimed: no labels, no sidecars.
 		b.StopTimer()
@@ -418,8 +421,10 @@ func BenchmarkInject(b *testing.B) {
 		b.StartTimer()
 
 		start = time.Now()
+		meshctlCPU.start()
 		r := runTB(b, "", meshctlBin, "inject", "--selector", selector, "--revision", injectRev, "-o", "json")
 		meshctlSecs = time.Since(start).Seconds()
+		meshctlCPU.stop()
 		checkBenchResult(b, r, namespaces*deployments)
 
 		start = time.Now()
@@ -444,10 +449,66 @@ func BenchmarkInject(b *testing.B) {
 	// busy with other work the figures say as much about the host as about
 	// meshctl, so the load goes with them.
 	fmt.Fprintf(os.Stdout, "  %-40s %s -> %s (%d CPUs)\n", "host load average (1 min)", loadBefore, loadAfter, runtime.NumCPU())
+	fmt.Fprintf(os.Stdout, "  %-40s simulated control plane %.1fs, client processes %.1fs\n", "CPU used by the runbook", kubectlCPU.sim, kubectlCPU.clients)
+	fmt.Fprintf(os.Stdout, "  %-40s simulated control plane %.1fs, client processes %.1fs\n", "CPU used by meshctl inject", meshctlCPU.sim, meshctlCPU.clients)
 	js, _ := json.Marshal(map[string]any{"benchmark": "inject", "namespaces": namespaces, "deployments": deployments, "replicas": replicas,
 		"kubectlSeconds": kubectlSecs, "meshctlSeconds": meshctlSecs, "speedup": ratio, "rerunSeconds": rerunSecs,
-		"loadBefore": loadBefore, "loadAfter": loadAfter, "cpus": runtime.NumCPU()})
+		"loadBefore": loadBefore, "loadAfter": loadAfter, "cpus": runtime.NumCPU(),
+		"kubectlSimCPUSeconds": kubectlCPU.sim, "kubectlClientCPUSeconds": kubectlCPU.clients,
+		"meshctlSimCPUSeconds": meshctlCPU.sim, "meshctlClientCPUSeconds": meshctlCPU.clients})
 	fmt.Fprintf(os.Stdout, "%s\n", js)
+}
+
+// childCPU adds up the CPU time of the commands runTB ran (benchmarks run
+// one at a time).
+var childCPU time.Duration
+
+// phaseCPU is the CPU time one phase of a benchmark cost: the simulated
+// control plane's processes (etcd, kube-apiserver, controllers, kwok,
+// istiod) and the client commands it ran.
+type phaseCPU struct {
+	sim, clients   float64
+	sim0, clients0 float64
+}
+
+func (p *phaseCPU) start() { p.sim0, p.clients0 = simCPUSeconds(), childCPU.Seconds() }
+func (p *phaseCPU) stop() {
+	p.sim, p.clients = simCPUSeconds()-p.sim0, childCPU.Seconds()-p.clients0
+}
+
+// simCPUSeconds sums the user and system CPU time of the processes whose
+// command line names the simulator's state directory (Linux only; 0
+// elsewhere).
+func simCPUSeconds() float64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks float64
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(stateDir)) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses.
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		var ut, st float64
+		fmt.Sscan(f[11], &ut)
+		fmt.Sscan(f[12], &st)
+		ticks += ut + st
+	}
+	return ticks / 100 // USER_HZ
 }
 
 func met(ok bool) string {
@@ -478,6 +539,9 @@ func runTB(tb testing.TB, stdin, name string, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		childCPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
