@@ -140,8 +140,6 @@ type fakeCluster struct {
 var (
 	podsGVR   = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	nsGVR     = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	rsGVR     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
-	eventsGVR = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 	deployGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 )
 

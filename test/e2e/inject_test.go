@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -503,10 +504,11 @@ func simCPUSeconds() float64 {
 		if len(f) < 13 {
 			continue
 		}
-		var ut, st float64
-		fmt.Sscan(f[11], &ut)
-		fmt.Sscan(f[12], &st)
-		ticks += ut + st
+		ut, err1 := strconv.ParseFloat(f[11], 64)
+		st, err2 := strconv.ParseFloat(f[12], 64)
+		if err1 == nil && err2 == nil {
+			ticks += ut + st
+		}
 	}
 	return ticks / 100 // USER_HZ
 }
