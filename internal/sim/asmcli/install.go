@@ -11,28 +11,6 @@ import (
 	"github.com/meshctl/meshctl/internal/sim/mesh"
 )
 
-// operatorTemplate is asm/istio/istio-operator.yaml: asmcli's base
-// IstioOperator, an istiod-only control plane with no ingress gateway.
-const operatorTemplate = `apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-metadata:
-  name: asm
-spec:
-  profile: minimal
-  hub: gcr.io/gke-release/asm
-  tag: 1.28.2-asm.4
-  meshConfig:
-    defaultConfig:
-      proxyMetadata:
-        ISTIO_META_DNS_CAPTURE: "true"
-  values:
-    global:
-      meshID: %s
-      multiCluster:
-        clusterName: %s
-      network: %s
-`
-
 // options are the files under asm/istio/options that `--option NAME` picks.
 var options = map[string]string{
 	"envoy-access-log": `apiVersion: install.istio.io/v1alpha1
@@ -128,7 +106,7 @@ func (r *run) writePackage() ([]string, error) {
 	}
 	meshID := fmt.Sprintf("proj-%d", sc.ProjectNumber)
 	cluster := fmt.Sprintf("cn-%s-%s-%s", a.Project, a.Location, a.Cluster)
-	if err := write(base, fmt.Sprintf(operatorTemplate, meshID, cluster, a.Project+"-"+sc.Network)); err != nil {
+	if err := write(base, mesh.Operator("asm", meshID, cluster, a.Project+"-"+sc.Network)); err != nil {
 		return nil, err
 	}
 	for name, content := range options {

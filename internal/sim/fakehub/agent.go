@@ -111,28 +111,6 @@ const cprVersion = `  - name: %s
             x-kubernetes-preserve-unknown-fields: true
 `
 
-// operator is the managed revision's configuration: an istiod-only control
-// plane with the mesh id and network Google sets.
-const operator = `apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-metadata:
-  name: %s
-spec:
-  profile: minimal
-  hub: gcr.io/gke-release/asm
-  tag: 1.28.2-asm.4
-  meshConfig:
-    defaultConfig:
-      proxyMetadata:
-        ISTIO_META_DNS_CAPTURE: "true"
-  values:
-    global:
-      meshID: %s
-      multiCluster:
-        clusterName: %s
-      network: %s
-`
-
 const dataPlane = `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -216,7 +194,7 @@ spec:
 	opFile := filepath.Join(a.workdir(), revision+"-operator.yaml")
 	meshID := fmt.Sprintf("proj-%d", sc.ProjectNumber)
 	clusterName := fmt.Sprintf("cn-%s-%s-%s", sc.Project, sc.Location, sc.Cluster)
-	if err := os.WriteFile(opFile, []byte(fmt.Sprintf(operator, revision, meshID, clusterName, sc.Project+"-"+sc.Network)), 0o644); err != nil {
+	if err := os.WriteFile(opFile, []byte(mesh.Operator(revision, meshID, clusterName, sc.Project+"-"+sc.Network)), 0o644); err != nil {
 		return err
 	}
 	manifest, err := mesh.Render(ctx, a.istioctl(), revision, []string{opFile})

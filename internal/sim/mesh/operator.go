@@ -1,0 +1,29 @@
+package mesh
+
+import "fmt"
+
+// Operator is the base IstioOperator of an ASM control plane, as asmcli's
+// asm/istio/istio-operator.yaml and Google's managed install both render it:
+// istiod only, no ingress gateway, ASM's images, and the mesh id, cluster
+// name and network Google sets.
+func Operator(name, meshID, clusterName, network string) string {
+	return fmt.Sprintf(`apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata:
+  name: %s
+spec:
+  profile: minimal
+  hub: gcr.io/gke-release/asm
+  tag: 1.28.2-asm.4
+  meshConfig:
+    defaultConfig:
+      proxyMetadata:
+        ISTIO_META_DNS_CAPTURE: "true"
+  values:
+    global:
+      meshID: %s
+      multiCluster:
+        clusterName: %s
+      network: %s
+`, name, meshID, clusterName, network)
+}
