@@ -7,6 +7,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshctl/meshctl/internal/sim/proc"
+	"github.com/meshctl/meshctl/internal/sim/scenario"
 )
 
 // KubeVersion is the version the locally built control plane reports.
@@ -81,8 +83,21 @@ func (c ControlPlane) kwokKubeconfig() string {
 	return filepath.Join(c.Workdir, "clusters", kwokName, "kubeconfig.yaml")
 }
 
-// Create starts the control plane and waits until it serves.
-func (c ControlPlane) Create(ctx context.Context) error {
+//go:embed kwok-stages.yaml
+var kwokStages string
+
+// stagesConfig is kwokctl's configuration file carrying kwok's stages with
+// the scenario's pod start-up time.
+func stagesConfig(startup scenario.PodStartup) string {
+	return strings.NewReplacer(
+		"POD_READY_MIN_MS", strconv.FormatInt(startup.MinMillis, 10),
+		"POD_READY_MAX_MS", strconv.FormatInt(startup.MaxMillis, 10),
+	).Replace(kwokStages)
+}
+
+// Create starts the control plane, with pods taking startup to become
+// ready, and waits until it serves.
+func (c ControlPlane) Create(ctx context.Context, startup scenario.PodStartup) error {
 	if c.Exists() {
 		// A cluster from an earlier `up`: start it again (a no-op when it runs).
 		_, err := c.kwokctl(ctx, "start", "cluster", "--wait", "120s")
@@ -95,7 +110,15 @@ func (c ControlPlane) Create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(c.Workdir, 0o755); err != nil {
+		return err
+	}
+	stages := filepath.Join(c.Workdir, "meshsim-stages.yaml")
+	if err := os.WriteFile(stages, []byte(stagesConfig(startup)), 0o644); err != nil {
+		return err
+	}
 	_, err = c.kwokctl(ctx, "create", "cluster",
+		"--config", stages,
 		"--runtime", "binary",
 		"--kube-apiserver-port", strconv.Itoa(port),
 		"--etcd-binary", c.Bin.path("etcd"),

@@ -40,6 +40,17 @@ type Scenario struct {
 	ResourceLabels map[string]string `json:"resourceLabels"`
 
 	NodePools []NodePool `json:"nodePools"`
+
+	PodStartup PodStartup `json:"podStartup"`
+}
+
+// PodStartup is how long a scheduled pod takes to turn Running and Ready: a
+// random time between MinMillis and MaxMillis. It stands in for the kubelet
+// starting the containers (Istio's native sidecar first, then the app) and
+// the readiness probes passing, which takes seconds on GKE, not nothing.
+type PodStartup struct {
+	MinMillis int64 `json:"minMillis"`
+	MaxMillis int64 `json:"maxMillis"`
 }
 
 // NodePool is one GKE node pool: NodesPerZone nodes in each of Zones.
@@ -89,6 +100,9 @@ func Default() Scenario {
 			{Name: "pool-2", MachineType: "e2-standard-4", NodesPerZone: 1, Zones: zones, WorkloadMetadata: "GKE_METADATA",
 				MinNodesPerZone: 1, MaxNodesPerZone: 3},
 		},
+		// kwok's own "general" pod stages model 1-5 s; the low end keeps the
+		// simulator quick while rollouts still take time, as they do on GKE.
+		PodStartup: PodStartup{MinMillis: 1000, MaxMillis: 2000},
 	}
 }
 
@@ -101,6 +115,9 @@ func (s Scenario) Validate() error {
 	}
 	if s.Project == "" || s.Location == "" {
 		return fmt.Errorf("project and location are required")
+	}
+	if s.PodStartup.MinMillis < 0 || s.PodStartup.MaxMillis < s.PodStartup.MinMillis {
+		return fmt.Errorf("pod start-up time %dms-%dms: the minimum must be at least 0 and at most the maximum", s.PodStartup.MinMillis, s.PodStartup.MaxMillis)
 	}
 	if len(s.NodePools) == 0 {
 		return fmt.Errorf("at least one node pool is required")

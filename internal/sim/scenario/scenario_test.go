@@ -59,3 +59,13 @@ func TestValidateRejectsZoneOutsideRegion(t *testing.T) {
 		t.Fatalf("Validate() = %v, want a zone error", err)
 	}
 }
+
+func TestValidateRejectsPodStartupOutOfOrder(t *testing.T) {
+	for _, startup := range []PodStartup{{MinMillis: -1, MaxMillis: 10}, {MinMillis: 2000, MaxMillis: 1000}} {
+		s := Default()
+		s.PodStartup = startup
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "pod start-up time") {
+			t.Errorf("Validate() with %+v = %v, want a pod start-up error", startup, err)
+		}
+	}
+}

@@ -61,6 +61,10 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		nodesPerZone int
 		noWI         bool
 		fleetTime    time.Duration
+		podStartup   = [2]time.Duration{
+			time.Duration(sc.PodStartup.MinMillis) * time.Millisecond,
+			time.Duration(sc.PodStartup.MaxMillis) * time.Millisecond,
+		}
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -88,6 +92,10 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			if noWI {
 				sc.WorkloadIdentity = false
 			}
+			if cmd.Flags().Changed("pod-startup") && !cmd.Flags().Changed("pod-startup-max") {
+				podStartup[1] = podStartup[0]
+			}
+			sc.PodStartup = scenario.PodStartup{MinMillis: podStartup[0].Milliseconds(), MaxMillis: podStartup[1].Milliseconds()}
 			if sc.Private && !cmd.Flags().Changed("private-endpoint") {
 				sc.PrivateEndpoint = false
 			}
@@ -105,6 +113,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				sc.Cluster, sc.Location, sc.MasterVersion, len(sc.Nodes()), strings.Join(sc.Zones(), ", "))
 			fmt.Fprintf(cmd.OutOrStdout(), "  Kubernetes API    %s (kubeconfig %s)\n", s.KubeAPIServer, d.Kubeconfig())
 			fmt.Fprintf(cmd.OutOrStdout(), "  Google Cloud APIs %s\n", s.GCPEndpoint)
+			fmt.Fprintf(cmd.OutOrStdout(), "  pod start-up      %s to %s (--pod-startup, --pod-startup-max)\n",
+				time.Duration(sc.PodStartup.MinMillis)*time.Millisecond, time.Duration(sc.PodStartup.MaxMillis)*time.Millisecond)
 			fmt.Fprintf(cmd.OutOrStdout(), "  state and logs    %s\n", d)
 			fmt.Fprintf(cmd.OutOrStdout(), "Point your shell at it with:  eval \"$(meshsim env --state %s)\"\n", d)
 			return nil
@@ -122,6 +132,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringVar(&machineType, "machine-type", "", "machine type of every node pool (default e2-standard-4)")
 	f.IntVar(&nodesPerZone, "nodes-per-zone", 1, "nodes per zone in every node pool")
 	f.BoolVar(&noWI, "no-workload-identity", false, "a cluster without workload identity")
+	f.DurationVar(&podStartup[0], "pod-startup", podStartup[0], "how long a scheduled pod takes to become Running and Ready (at least)")
+	f.DurationVar(&podStartup[1], "pod-startup-max", podStartup[1], "the most a pod takes to start: each takes a random time between --pod-startup and this (--pod-startup alone sets a fixed time)")
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
 }
