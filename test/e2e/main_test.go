@@ -77,7 +77,10 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	if out, err := meshsim(ctx, stateDir, "up"); err != nil {
+	// E2E_MESHSIM_UP_FLAGS shapes the shared simulator, e.g.
+	// "--pod-startup 0" to run the benchmarks with pods that start at once.
+	up := append([]string{"up"}, strings.Fields(os.Getenv("E2E_MESHSIM_UP_FLAGS"))...)
+	if out, err := meshsim(ctx, stateDir, up...); err != nil {
 		fmt.Fprintf(os.Stderr, "meshsim up: %v\n%s", err, out)
 		_, _ = meshsim(context.Background(), stateDir, "down")
 		return 1
