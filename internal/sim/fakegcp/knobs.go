@@ -1,32 +1,14 @@
 package fakegcp
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/meshctl/meshctl/internal/sim/fakeapi"
 )
 
-// Duration is a time.Duration that reads and writes JSON as text ("150ms",
-// "2s"), so knobs can be set by hand over HTTP.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as Go's duration text.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads duration text such as "50ms".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"50ms\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is a time.Duration that reads and writes JSON as text ("2s").
+type Duration = fakeapi.Duration
 
 // Knobs tune the fake for tests and benchmarks. Set them with SetKnobs or
 // UpdateKnobs from Go, or over HTTP with POST /meshsim/knobs (the JSON body is

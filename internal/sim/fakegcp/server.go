@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/sim/fakeapi"
 	"github.com/meshctl/meshctl/internal/sim/scenario"
 )
 
@@ -49,7 +50,7 @@ type Server struct {
 	started time.Time // when the simulated project came to be
 	mux     *http.ServeMux
 
-	log requestLog
+	log fakeapi.Log
 }
 
 // New builds a server answering for sc's project: the project's default
@@ -184,7 +185,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, resolve router
 	rec.Status, rec.Injected = status, injected
 	rec.Mutation = rt.mutation && status == http.StatusOK && call != nil && !call.deduped
 	rec.Latency = Duration(time.Since(start))
-	s.log.add(rec)
+	s.log.Add(rec)
 	writeJSON(w, status, body)
 }
 

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/sim/fakeapi"
 	"github.com/meshctl/meshctl/internal/sim/scenario"
 )
 
@@ -97,7 +98,7 @@ type Server struct {
 	// meshEnabledAt is when an enablement of mesh.googleapis.com finishes.
 	meshEnabledAt time.Time
 
-	log requestLog
+	log fakeapi.Log
 }
 
 // New builds a fleet for src's project with no memberships and the
@@ -191,7 +192,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	method, status, body, mutation := s.route(r)
-	s.log.add(RequestRecord{Time: start, Method: method, HTTPMethod: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+	s.log.Add(RequestRecord{Time: start, Method: method, HTTPMethod: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Status: status, Mutation: mutation && status == http.StatusOK, Latency: Duration(time.Since(start))})
 	writeJSON(w, status, body)
 }
@@ -348,30 +349,8 @@ func (s *Server) nextSeq() uint64 {
 	return s.seq
 }
 
-// Duration is a time.Duration written as "3s" in JSON.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string such as "1.5s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads "1.5s" or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("a duration such as \"3s\": %w", err)
-	}
-	*d = Duration(n)
-	return nil
-}
+// Duration is a time.Duration that reads and writes JSON as text ("2s").
+type Duration = fakeapi.Duration
 
 // googleTime is how the fleet API writes timestamps.
 func googleTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
