@@ -61,31 +61,7 @@ func TestExposeGatewayEndToEnd(t *testing.T) {
 	ensureRevision(t, "asm-test-1")
 	const ns = "e2e-expose-shop"
 	t.Cleanup(func() { runIn(t, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
-	kubectlApply(t, fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata:
-  name: %[1]s
-  labels:
-    istio.io/rev: asm-test-1
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: %[1]s}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: %[1]s}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
+	kubectlApply(t, webApp(ns, 2)+fmt.Sprintf(`---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api, namespace: %[1]s}

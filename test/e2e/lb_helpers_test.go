@@ -361,3 +361,30 @@ func lbGcloudJSON(tb testing.TB, env []string, out any, args ...string) {
 		tb.Fatalf("gcloud %s: %v\n%s", strings.Join(args, " "), err, stdout.String())
 	}
 }
+
+// webApp is a namespace injected by revision asm-test-1 holding the
+// Service web (port 80 named http, to 8080) and its Deployment.
+func webApp(ns string, replicas int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s, labels: {istio.io/rev: asm-test-1}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: %[1]s}
+spec:
+  replicas: %[2]d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: %[1]s}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+`, ns, replicas)
+}

@@ -352,28 +352,7 @@ func TestLBThroughMeshctlExpose(t *testing.T) {
 	ensureRevision(t, "asm-test-1")
 	const ns = "e2e-lb-cli"
 	t.Cleanup(func() { lbRun(t, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
-	lbKubectl(t, fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s, labels: {istio.io/rev: asm-test-1}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: %[1]s}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: %[1]s}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: 8080}]
-`, ns), "apply", "-f", "-")
+	lbKubectl(t, webApp(ns, 1), "apply", "-f", "-")
 	type output struct {
 		LoadBalancer *struct {
 			IPAddress string     `json:"ipAddress"`
