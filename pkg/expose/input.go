@@ -70,16 +70,16 @@ func ParseReplicas(s string) (minReplicas, maxReplicas int32, err error) {
 
 var revisionPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-// Validate checks the options on their own, before anything is read from the
-// cluster. Every problem is a usage error that names the flag.
-func (o *Options) Validate() error {
+// validateNames checks the Service and namespace names both expose and
+// unexpose take; missing is the error when no Service is named.
+func validateNames(missing, service, namespace, gatewayNamespace string) []error {
 	var errs []error
-	if o.Service == "" {
-		errs = append(errs, errors.New("name the Service to expose: meshctl expose svc NAME"))
-	} else if msgs := validation.IsDNS1035Label(o.Service); len(msgs) > 0 {
-		errs = append(errs, fmt.Errorf("invalid Service name %q: %s", o.Service, strings.Join(msgs, "; ")))
+	if service == "" {
+		errs = append(errs, errors.New(missing))
+	} else if msgs := validation.IsDNS1035Label(service); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("invalid Service name %q: %s", service, strings.Join(msgs, "; ")))
 	}
-	for _, f := range []struct{ flag, ns string }{{"--namespace", o.Namespace}, {"--gateway-namespace", o.GatewayNamespace}} {
+	for _, f := range []struct{ flag, ns string }{{"--namespace", namespace}, {"--gateway-namespace", gatewayNamespace}} {
 		if f.ns == "" {
 			continue
 		}
@@ -87,6 +87,13 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q is not a valid namespace name: %s", f.flag, f.ns, strings.Join(msgs, "; ")))
 		}
 	}
+	return errs
+}
+
+// Validate checks the options on their own, before anything is read from the
+// cluster. Every problem is a usage error that names the flag.
+func (o *Options) Validate() error {
+	errs := validateNames("name the Service to expose: meshctl expose svc NAME", o.Service, o.Namespace, o.GatewayNamespace)
 	if len(o.Hosts) == 0 {
 		errs = append(errs, errors.New("give at least one --host, e.g. --host www.example.com"))
 	}

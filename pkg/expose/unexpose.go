@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // UnexposeOptions is what the user asks of `meshctl unexpose svc`.
@@ -100,20 +98,7 @@ func Unexpose(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeO
 }
 
 func (o UnexposeOptions) validate() error {
-	var errs []error
-	if o.Service == "" {
-		errs = append(errs, errors.New("name the Service: meshctl unexpose svc NAME"))
-	} else if msgs := validation.IsDNS1035Label(o.Service); len(msgs) > 0 {
-		errs = append(errs, fmt.Errorf("invalid Service name %q: %s", o.Service, strings.Join(msgs, "; ")))
-	}
-	for _, f := range []struct{ flag, ns string }{{"--namespace", o.Namespace}, {"--gateway-namespace", o.GatewayNamespace}} {
-		if f.ns == "" {
-			continue
-		}
-		if msgs := validation.IsDNS1123Label(f.ns); len(msgs) > 0 {
-			errs = append(errs, fmt.Errorf("%s %q is not a valid namespace name: %s", f.flag, f.ns, strings.Join(msgs, "; ")))
-		}
-	}
+	errs := validateNames("name the Service: meshctl unexpose svc NAME", o.Service, o.Namespace, o.GatewayNamespace)
 	if len(errs) == 0 {
 		return nil
 	}
