@@ -69,7 +69,7 @@ func TestErrorsAsGoogleAnswersThem(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			gerr := wantAPIError(t, tc.call(), tc.code, tc.reason)
+			gerr := apiError(t, tc.call(), tc.code, tc.reason)
 			if !strings.Contains(gerr.Message, tc.message) || gerr.Errors[0].Message != gerr.Message {
 				t.Errorf("message %q, want it to contain %q", gerr.Message, tc.message)
 			}
@@ -125,7 +125,7 @@ func TestDeleteOfAnObjectInUse(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.target, func(t *testing.T) {
-			gerr := wantAPIError(t, tc.del(), 400, "resourceInUseByAnotherResource")
+			gerr := apiError(t, tc.del(), 400, "resourceInUseByAnotherResource")
 			want := "resource 'projects/" + project + "/" + tc.target + "' is already being used by 'projects/" + project + "/" + tc.user + "'"
 			if !strings.Contains(gerr.Message, want) {
 				t.Errorf("message %q, want it to contain %q", gerr.Message, want)

@@ -79,7 +79,7 @@ func TestOtherClustersAreNotFound(t *testing.T) {
 		"projects/" + project + "/locations/europe-west1/clusters/meshsim",
 	} {
 		_, err := e.gke.GetCluster(e.ctx, &containerpb.GetClusterRequest{Name: name})
-		gerr := wantAPIError(t, err, 404, "notFound")
+		gerr := apiError(t, err, 404, "notFound")
 		if gerr.Message != "Not found: "+name+"." {
 			t.Errorf("message %q", gerr.Message)
 		}

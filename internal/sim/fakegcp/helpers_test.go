@@ -147,8 +147,14 @@ func (e *env) finish(t *testing.T) func(*compute.Operation, error) *computepb.Op
 
 func lastSegment(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 
-// wantAPIError checks err is Google's error with this status and reason.
-func wantAPIError(t *testing.T, err error, code int, reason string) *googleapi.Error {
+// wantAPIError fails the test unless err is Google's error with code and reason.
+func wantAPIError(t *testing.T, err error, code int, reason string) {
+	t.Helper()
+	_ = apiError(t, err, code, reason)
+}
+
+// apiError is wantAPIError for a test that looks further into the error.
+func apiError(t *testing.T, err error, code int, reason string) *googleapi.Error {
 	t.Helper()
 	var gerr *googleapi.Error
 	if !errors.As(err, &gerr) {
