@@ -63,7 +63,7 @@ func Up(ctx context.Context, o UpOptions) (state.Sim, error) {
 
 	cp := ControlPlane(o.Dir, bins)
 	step("starting the Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)")
-	if err := cp.Create(ctx, o.Scenario.PodStartup); err != nil {
+	if err := cp.Create(ctx, o.Scenario.PodStartup, o.Scenario.PodShutdown); err != nil {
 		return sim, err
 	}
 	server, err := cp.WriteKubeconfig(o.Dir.Kubeconfig(), o.Scenario.KubeContext())

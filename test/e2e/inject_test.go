@@ -457,8 +457,8 @@ func BenchmarkInject(b *testing.B) {
 	// The runbook waits out every namespace's pod start-ups one after the
 	// other; meshctl overlaps them. How long a start-up takes is the
 	// simulator's setting (meshsim up --pod-startup), so it goes with the figures.
-	startup := simPodStartup(b)
-	fmt.Fprintf(os.Stdout, "  %-40s %.1f-%.1fs a pod\n", "simulated pod start-up", float64(startup.MinMillis)/1000, float64(startup.MaxMillis)/1000)
+	startup := simScenario(b).PodStartup
+	fmt.Fprintf(os.Stdout, "  %-40s %s to %s a pod\n", "simulated pod start-up", startup.Min(), startup.Max())
 	js, _ := json.Marshal(map[string]any{"benchmark": "inject", "namespaces": namespaces, "deployments": deployments, "replicas": replicas,
 		"kubectlSeconds": kubectlSecs, "meshctlSeconds": meshctlSecs, "speedup": ratio, "rerunSeconds": rerunSecs,
 		"loadBefore": loadBefore, "loadAfter": loadAfter, "cpus": runtime.NumCPU(),
@@ -468,13 +468,13 @@ func BenchmarkInject(b *testing.B) {
 	fmt.Fprintf(os.Stdout, "%s\n", js)
 }
 
-// simPodStartup is the pod start-up time of the shared simulator.
-func simPodStartup(tb testing.TB) scenario.PodStartup {
+// simScenario is the shape of the shared simulator.
+func simScenario(tb testing.TB) scenario.Scenario {
 	s, err := state.Dir(stateDir).Load()
 	if err != nil {
 		tb.Fatalf("read the simulator's state: %v", err)
 	}
-	return s.Scenario.PodStartup
+	return s.Scenario
 }
 
 // childCPU adds up the CPU time of the commands runTB ran (benchmarks run

@@ -87,17 +87,18 @@ func (c ControlPlane) kwokKubeconfig() string {
 var kwokStages string
 
 // stagesConfig is kwokctl's configuration file carrying kwok's stages with
-// the scenario's pod start-up time.
-func stagesConfig(startup scenario.PodStartup) string {
+// the scenario's pod start-up and shutdown times.
+func stagesConfig(startup, shutdown scenario.PodDelay) string {
+	ms := func(v int64) string { return strconv.FormatInt(v, 10) }
 	return strings.NewReplacer(
-		"POD_READY_MIN_MS", strconv.FormatInt(startup.MinMillis, 10),
-		"POD_READY_MAX_MS", strconv.FormatInt(startup.MaxMillis, 10),
+		"POD_READY_MIN_MS", ms(startup.MinMillis), "POD_READY_MAX_MS", ms(startup.MaxMillis),
+		"POD_DELETE_MIN_MS", ms(shutdown.MinMillis), "POD_DELETE_MAX_MS", ms(shutdown.MaxMillis),
 	).Replace(kwokStages)
 }
 
-// Create starts the control plane, with pods taking startup to become
-// ready, and waits until it serves.
-func (c ControlPlane) Create(ctx context.Context, startup scenario.PodStartup) error {
+// Create starts the control plane, with pods taking startup to become ready
+// and shutdown to go once deleted, and waits until it serves.
+func (c ControlPlane) Create(ctx context.Context, startup, shutdown scenario.PodDelay) error {
 	if c.Exists() {
 		// A cluster from an earlier `up`: start it again (a no-op when it runs).
 		_, err := c.kwokctl(ctx, "start", "cluster", "--wait", "120s")
@@ -114,7 +115,7 @@ func (c ControlPlane) Create(ctx context.Context, startup scenario.PodStartup) e
 		return err
 	}
 	stages := filepath.Join(c.Workdir, "meshsim-stages.yaml")
-	if err := os.WriteFile(stages, []byte(stagesConfig(startup)), 0o644); err != nil {
+	if err := os.WriteFile(stages, []byte(stagesConfig(startup, shutdown)), 0o644); err != nil {
 		return err
 	}
 	_, err = c.kwokctl(ctx, "create", "cluster",

@@ -25,8 +25,8 @@ type stage struct {
 	} `json:"spec"`
 }
 
-func TestStagesConfigCarriesThePodStartupTime(t *testing.T) {
-	cfg := stagesConfig(scenario.PodStartup{MinMillis: 1200, MaxMillis: 3400})
+func TestStagesConfigCarriesThePodDelays(t *testing.T) {
+	cfg := stagesConfig(scenario.PodDelay{MinMillis: 1200, MaxMillis: 3400}, scenario.PodDelay{MinMillis: 5600, MaxMillis: 7800})
 	if strings.Contains(cfg, "POD_READY_") {
 		t.Fatal("a placeholder was left in the stages")
 	}
@@ -59,7 +59,10 @@ func TestStagesConfigCarriesThePodStartupTime(t *testing.T) {
 	if d == nil || d.DurationMilliseconds != 1200 || d.JitterDurationMilliseconds != 3400 {
 		t.Errorf("pod-ready delay = %+v, want 1200ms up to 3400ms", d)
 	}
-	if stages["pod-delete"].Spec.Delay != nil {
-		t.Error("pod-delete has a delay; only start-up should take time")
+	if d := stages["pod-delete"].Spec.Delay; d == nil || d.DurationMilliseconds != 5600 || d.JitterDurationMilliseconds != 7800 {
+		t.Errorf("pod-delete delay = %+v, want 5600ms up to 7800ms", d)
+	}
+	if d := stages["pod-complete"].Spec.Delay; d != nil {
+		t.Errorf("pod-complete delay = %+v, want none", d)
 	}
 }

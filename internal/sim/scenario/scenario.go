@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Scenario is one simulated cluster and the project it lives in.
@@ -41,16 +42,33 @@ type Scenario struct {
 
 	NodePools []NodePool `json:"nodePools"`
 
-	PodStartup PodStartup `json:"podStartup"`
+	// PodStartup is how long a scheduled pod takes to turn Running and
+	// Ready: the kubelet starting the containers (Istio's native sidecar
+	// first, then the app) and the readiness probes passing.
+	PodStartup PodDelay `json:"podStartup"`
+	// PodShutdown is how long a deleted pod stays Terminating: the
+	// containers stopping, Envoy draining first (5 s by default).
+	PodShutdown PodDelay `json:"podShutdown"`
 }
 
-// PodStartup is how long a scheduled pod takes to turn Running and Ready: a
-// random time between MinMillis and MaxMillis. It stands in for the kubelet
-// starting the containers (Istio's native sidecar first, then the app) and
-// the readiness probes passing, which takes seconds on GKE, not nothing.
-type PodStartup struct {
+// PodDelay is a random time between MinMillis and MaxMillis, which on GKE
+// takes seconds, not nothing.
+type PodDelay struct {
 	MinMillis int64 `json:"minMillis"`
 	MaxMillis int64 `json:"maxMillis"`
+}
+
+// Min is the shortest delay.
+func (d PodDelay) Min() time.Duration { return time.Duration(d.MinMillis) * time.Millisecond }
+
+// Max is the longest delay.
+func (d PodDelay) Max() time.Duration { return time.Duration(d.MaxMillis) * time.Millisecond }
+
+func (d PodDelay) validate(what string) error {
+	if d.MinMillis < 0 || d.MaxMillis < d.MinMillis {
+		return fmt.Errorf("pod %s time %dms-%dms: the minimum must be at least 0 and at most the maximum", what, d.MinMillis, d.MaxMillis)
+	}
+	return nil
 }
 
 // NodePool is one GKE node pool: NodesPerZone nodes in each of Zones.
@@ -100,9 +118,10 @@ func Default() Scenario {
 			{Name: "pool-2", MachineType: "e2-standard-4", NodesPerZone: 1, Zones: zones, WorkloadMetadata: "GKE_METADATA",
 				MinNodesPerZone: 1, MaxNodesPerZone: 3},
 		},
-		// kwok's own "general" pod stages model 1-5 s; the low end keeps the
-		// simulator quick while rollouts still take time, as they do on GKE.
-		PodStartup: PodStartup{MinMillis: 1000, MaxMillis: 2000},
+		// kwok's own "general" pod stages model a 1-5 s start-up; the low end
+		// keeps the simulator quick while rollouts still take time.
+		PodStartup:  PodDelay{MinMillis: 1000, MaxMillis: 2000},
+		PodShutdown: PodDelay{MinMillis: 2000, MaxMillis: 5000},
 	}
 }
 
@@ -116,8 +135,11 @@ func (s Scenario) Validate() error {
 	if s.Project == "" || s.Location == "" {
 		return fmt.Errorf("project and location are required")
 	}
-	if s.PodStartup.MinMillis < 0 || s.PodStartup.MaxMillis < s.PodStartup.MinMillis {
-		return fmt.Errorf("pod start-up time %dms-%dms: the minimum must be at least 0 and at most the maximum", s.PodStartup.MinMillis, s.PodStartup.MaxMillis)
+	if err := s.PodStartup.validate("start-up"); err != nil {
+		return err
+	}
+	if err := s.PodShutdown.validate("shutdown"); err != nil {
+		return err
 	}
 	if len(s.NodePools) == 0 {
 		return fmt.Errorf("at least one node pool is required")

@@ -60,12 +60,17 @@ func TestValidateRejectsZoneOutsideRegion(t *testing.T) {
 	}
 }
 
-func TestValidateRejectsPodStartupOutOfOrder(t *testing.T) {
-	for _, startup := range []PodStartup{{MinMillis: -1, MaxMillis: 10}, {MinMillis: 2000, MaxMillis: 1000}} {
+func TestValidateRejectsPodDelaysOutOfOrder(t *testing.T) {
+	for _, d := range []PodDelay{{MinMillis: -1, MaxMillis: 10}, {MinMillis: 2000, MaxMillis: 1000}} {
 		s := Default()
-		s.PodStartup = startup
+		s.PodStartup = d
 		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "pod start-up time") {
-			t.Errorf("Validate() with %+v = %v, want a pod start-up error", startup, err)
+			t.Errorf("Validate() with start-up %+v = %v, want a pod start-up error", d, err)
+		}
+		s = Default()
+		s.PodShutdown = d
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "pod shutdown time") {
+			t.Errorf("Validate() with shutdown %+v = %v, want a pod shutdown error", d, err)
 		}
 	}
 }

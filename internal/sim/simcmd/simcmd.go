@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/meshctl/meshctl/internal/sim"
 	"github.com/meshctl/meshctl/internal/sim/scenario"
@@ -61,10 +62,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		nodesPerZone int
 		noWI         bool
 		fleetTime    time.Duration
-		podStartup   = [2]time.Duration{
-			time.Duration(sc.PodStartup.MinMillis) * time.Millisecond,
-			time.Duration(sc.PodStartup.MaxMillis) * time.Millisecond,
-		}
+		startup      *podDelayFlags
+		shutdown     *podDelayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -92,10 +91,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			if noWI {
 				sc.WorkloadIdentity = false
 			}
-			if cmd.Flags().Changed("pod-startup") && !cmd.Flags().Changed("pod-startup-max") {
-				podStartup[1] = podStartup[0]
-			}
-			sc.PodStartup = scenario.PodStartup{MinMillis: podStartup[0].Milliseconds(), MaxMillis: podStartup[1].Milliseconds()}
+			sc.PodStartup, sc.PodShutdown = startup.value(cmd.Flags()), shutdown.value(cmd.Flags())
 			if sc.Private && !cmd.Flags().Changed("private-endpoint") {
 				sc.PrivateEndpoint = false
 			}
@@ -113,8 +109,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				sc.Cluster, sc.Location, sc.MasterVersion, len(sc.Nodes()), strings.Join(sc.Zones(), ", "))
 			fmt.Fprintf(cmd.OutOrStdout(), "  Kubernetes API    %s (kubeconfig %s)\n", s.KubeAPIServer, d.Kubeconfig())
 			fmt.Fprintf(cmd.OutOrStdout(), "  Google Cloud APIs %s\n", s.GCPEndpoint)
-			fmt.Fprintf(cmd.OutOrStdout(), "  pod start-up      %s to %s (--pod-startup, --pod-startup-max)\n",
-				time.Duration(sc.PodStartup.MinMillis)*time.Millisecond, time.Duration(sc.PodStartup.MaxMillis)*time.Millisecond)
+			fmt.Fprintf(cmd.OutOrStdout(), "  pods              start in %s to %s, stop in %s to %s (--pod-startup, --pod-shutdown)\n",
+				sc.PodStartup.Min(), sc.PodStartup.Max(), sc.PodShutdown.Min(), sc.PodShutdown.Max())
 			fmt.Fprintf(cmd.OutOrStdout(), "  state and logs    %s\n", d)
 			fmt.Fprintf(cmd.OutOrStdout(), "Point your shell at it with:  eval \"$(meshsim env --state %s)\"\n", d)
 			return nil
@@ -132,10 +128,32 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringVar(&machineType, "machine-type", "", "machine type of every node pool (default e2-standard-4)")
 	f.IntVar(&nodesPerZone, "nodes-per-zone", 1, "nodes per zone in every node pool")
 	f.BoolVar(&noWI, "no-workload-identity", false, "a cluster without workload identity")
-	f.DurationVar(&podStartup[0], "pod-startup", podStartup[0], "how long a scheduled pod takes to become Running and Ready (at least)")
-	f.DurationVar(&podStartup[1], "pod-startup-max", podStartup[1], "the most a pod takes to start: each takes a random time between --pod-startup and this (--pod-startup alone sets a fixed time)")
+	startup = addPodDelayFlags(f, "pod-startup", sc.PodStartup, "a scheduled pod takes to become Running and Ready")
+	shutdown = addPodDelayFlags(f, "pod-shutdown", sc.PodShutdown, "a deleted pod stays Terminating")
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
+}
+
+// podDelayFlags are the flags NAME and NAME-max, which set a PodDelay: each
+// pod takes a random time between the two; NAME alone sets a fixed time.
+type podDelayFlags struct {
+	name     string
+	min, max time.Duration
+}
+
+func addPodDelayFlags(f *pflag.FlagSet, name string, d scenario.PodDelay, what string) *podDelayFlags {
+	p := &podDelayFlags{name: name, min: d.Min(), max: d.Max()}
+	f.DurationVar(&p.min, name, p.min, "the least time "+what)
+	f.DurationVar(&p.max, name+"-max", p.max, "the most time "+what+" (--"+name+" alone sets a fixed time)")
+	return p
+}
+
+func (p *podDelayFlags) value(f *pflag.FlagSet) scenario.PodDelay {
+	max := p.max
+	if f.Changed(p.name) && !f.Changed(p.name+"-max") {
+		max = p.min
+	}
+	return scenario.PodDelay{MinMillis: p.min.Milliseconds(), MaxMillis: max.Milliseconds()}
 }
 
 // defaultBinDir is bin/sim beside the executable's bin/ directory, where
