@@ -51,8 +51,9 @@ type Scenario struct {
 	PodShutdown PodDelay `json:"podShutdown"`
 }
 
-// PodDelay is a random time between MinMillis and MaxMillis, which on GKE
-// takes seconds, not nothing.
+// PodDelay is a time a pod takes: a random one between MinMillis and
+// MaxMillis. With a kubelet that is seconds, not the nothing of kwok's
+// default stages.
 type PodDelay struct {
 	MinMillis int64 `json:"minMillis"`
 	MaxMillis int64 `json:"maxMillis"`

@@ -149,11 +149,11 @@ func addPodDelayFlags(f *pflag.FlagSet, name string, d scenario.PodDelay, what s
 }
 
 func (p *podDelayFlags) value(f *pflag.FlagSet) scenario.PodDelay {
-	max := p.max
+	longest := p.max
 	if f.Changed(p.name) && !f.Changed(p.name+"-max") {
-		max = p.min
+		longest = p.min
 	}
-	return scenario.PodDelay{MinMillis: p.min.Milliseconds(), MaxMillis: max.Milliseconds()}
+	return scenario.PodDelay{MinMillis: p.min.Milliseconds(), MaxMillis: longest.Milliseconds()}
 }
 
 // defaultBinDir is bin/sim beside the executable's bin/ directory, where
