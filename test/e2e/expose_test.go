@@ -61,7 +61,7 @@ func TestExposeGatewayEndToEnd(t *testing.T) {
 	ensureRevision(t, "asm-test-1")
 	const ns = "e2e-expose-shop"
 	t.Cleanup(func() { runIn(t, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
-	kubectlApply(t, webApp(ns, 2)+fmt.Sprintf(`---
+	kubectlApply(t, webApp(ns, "asm-test-1", 2)+fmt.Sprintf(`---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api, namespace: %[1]s}

@@ -362,12 +362,12 @@ func lbGcloudJSON(tb testing.TB, env []string, out any, args ...string) {
 	}
 }
 
-// webApp is a namespace injected by revision asm-test-1 holding the
-// Service web (port 80 named http, to 8080) and its Deployment.
-func webApp(ns string, replicas int) string {
+// webApp is a namespace injected by revision holding the Service web (port
+// 80 named http, to 8080) and its Deployment.
+func webApp(ns, revision string, replicas int) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Namespace
-metadata: {name: %[1]s, labels: {istio.io/rev: asm-test-1}}
+metadata: {name: %[1]s, labels: {istio.io/rev: %[3]s}}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -386,5 +386,5 @@ metadata: {name: web, namespace: %[1]s}
 spec:
   selector: {app: web}
   ports: [{name: http, port: 80, targetPort: 8080}]
-`, ns, replicas)
+`, ns, replicas, revision)
 }

@@ -352,7 +352,7 @@ func TestLBThroughMeshctlExpose(t *testing.T) {
 	ensureRevision(t, "asm-test-1")
 	const ns = "e2e-lb-cli"
 	t.Cleanup(func() { lbRun(t, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
-	lbKubectl(t, webApp(ns, 1), "apply", "-f", "-")
+	lbKubectl(t, webApp(ns, "asm-test-1", 1), "apply", "-f", "-")
 	type output struct {
 		LoadBalancer *struct {
 			IPAddress string     `json:"ipAddress"`

@@ -53,29 +53,7 @@ func BenchmarkValidate2000Pods(b *testing.B) {
 	// Deployments with replicas: kwok runs their pods at once.
 	var m strings.Builder
 	for i := range namespaces {
-		fmt.Fprintf(&m, `---
-apiVersion: v1
-kind: Namespace
-metadata: {name: bench-%[1]d, labels: {istio.io/rev: %[2]s}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: bench-%[1]d}
-spec:
-  replicas: %[3]d
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: bench-%[1]d}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: 8080}]
-`, i, revision, perNS)
+		m.WriteString("---\n" + webApp(fmt.Sprintf("bench-%d", i), revision, perNS))
 	}
 	start := time.Now()
 	cmd := s.run

@@ -100,7 +100,7 @@ func TestValidateHealthyThenEachBreakage(t *testing.T) {
 		lbRun(t, "", meshctlBin, "unexpose", "svc", "web", "-n", ns)
 		lbRun(t, "", "kubectl", "delete", "namespace", ns, nsBare, nsGone, "--wait=false")
 	})
-	lbKubectl(t, webApp(ns, 1), "apply", "-f", "-")
+	lbKubectl(t, webApp(ns, "asm-test-1", 1), "apply", "-f", "-")
 	expose := []string{"expose", "svc", "web", "-n", ns, "--host", "web.e2e-validate.example.com", "--waf", "xss", "-o", "json"}
 	reexpose := func(t *testing.T) {
 		t.Helper()
