@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/meshctl/meshctl/internal/sim/asmcli"
-	"github.com/meshctl/meshctl/internal/sim/simcmd"
-	"github.com/meshctl/meshctl/internal/sim/state"
+	"github.com/meshctl/meshctl/sim/asmcli"
+	"github.com/meshctl/meshctl/sim/simcmd"
+	"github.com/meshctl/meshctl/sim/state"
 )
 
 func main() {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshctl/meshctl/internal/sim/fakegcp"
-	"github.com/meshctl/meshctl/internal/sim/scenario"
+	"github.com/meshctl/meshctl/sim/fakegcp"
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 func TestCheckFlagErrors(t *testing.T) {

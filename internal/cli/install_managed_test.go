@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshctl/meshctl/internal/sim/fakegcp"
-	"github.com/meshctl/meshctl/internal/sim/fakehub"
-	"github.com/meshctl/meshctl/internal/sim/scenario"
+	"github.com/meshctl/meshctl/sim/fakegcp"
+	"github.com/meshctl/meshctl/sim/fakehub"
+	"github.com/meshctl/meshctl/sim/scenario"
 	"github.com/meshctl/meshctl/pkg/install"
 )
 

@@ -48,5 +48,5 @@
 //
 // Compute is the small interface the package needs of the API; NewGCE
 // implements it over cloud.google.com/go/compute/apiv1, and the tests use an
-// in-memory fake and the simulator (internal/sim/fakegcp).
+// in-memory fake and the simulator (sim/fakegcp).
 package lb

@@ -11,8 +11,8 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/gcp"
-	"github.com/meshctl/meshctl/internal/sim/fakegcp"
-	"github.com/meshctl/meshctl/internal/sim/scenario"
+	"github.com/meshctl/meshctl/sim/fakegcp"
+	"github.com/meshctl/meshctl/sim/scenario"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshctl/meshctl/internal/sim/scenario"
-	"github.com/meshctl/meshctl/internal/sim/state"
+	"github.com/meshctl/meshctl/sim/scenario"
+	"github.com/meshctl/meshctl/sim/state"
 	"github.com/meshctl/meshctl/pkg/inject"
 )
 

@@ -1,0 +1,175 @@
+package fakegcp
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	container "cloud.google.com/go/container/apiv1"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+
+	"github.com/meshctl/meshctl/sim/scenario"
+)
+
+const project = "meshsim-project" // scenario.Default()'s
+
+// testKnobs keeps operations short so tests run fast but still see RUNNING.
+func testKnobs() Knobs {
+	k := DefaultKnobs()
+	k.OperationDuration = Duration(20 * time.Millisecond)
+	k.ClusterOperationDuration = Duration(20 * time.Millisecond)
+	k.CertProvisioningDelay = Duration(50 * time.Millisecond)
+	k.OperationWaitCap = Duration(5 * time.Second)
+	return k
+}
+
+// env is a running fake and the official clients pointed at it.
+type env struct {
+	srv *Server
+	url string
+	ctx context.Context
+
+	hc    *compute.HealthChecksClient
+	bs    *compute.BackendServicesClient
+	um    *compute.UrlMapsClient
+	https *compute.TargetHttpsProxiesClient
+	http  *compute.TargetHttpProxiesClient
+	fr    *compute.GlobalForwardingRulesClient
+	addr  *compute.GlobalAddressesClient
+	cert  *compute.SslCertificatesClient
+	sslp  *compute.SslPoliciesClient
+	sp    *compute.SecurityPoliciesClient
+	neg   *compute.NetworkEndpointGroupsClient
+	fw    *compute.FirewallsClient
+	nets  *compute.NetworksClient
+	mt    *compute.MachineTypesClient
+	zones *compute.ZonesClient
+	inst  *compute.InstancesClient
+	proj  *compute.ProjectsClient
+	gops  *compute.GlobalOperationsClient
+	zops  *compute.ZoneOperationsClient
+	gke   *container.ClusterManagerClient
+}
+
+func newEnv(t *testing.T, tune ...func(*Knobs)) *env {
+	return newEnvWith(t, scenario.Default(), Options{}, tune...)
+}
+
+func newEnvWith(t *testing.T, sc scenario.Scenario, opts Options, tune ...func(*Knobs)) *env {
+	t.Helper()
+	k := testKnobs()
+	for _, f := range tune {
+		f(&k)
+	}
+	opts.Knobs = &k
+	srv := New(sc, opts)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	e := &env{srv: srv, url: hs.URL, ctx: ctx}
+	o := []option.ClientOption{option.WithEndpoint(hs.URL), option.WithoutAuthentication()}
+	e.hc = client(t, ctx, compute.NewHealthChecksRESTClient, o)
+	e.bs = client(t, ctx, compute.NewBackendServicesRESTClient, o)
+	e.um = client(t, ctx, compute.NewUrlMapsRESTClient, o)
+	e.https = client(t, ctx, compute.NewTargetHttpsProxiesRESTClient, o)
+	e.http = client(t, ctx, compute.NewTargetHttpProxiesRESTClient, o)
+	e.fr = client(t, ctx, compute.NewGlobalForwardingRulesRESTClient, o)
+	e.addr = client(t, ctx, compute.NewGlobalAddressesRESTClient, o)
+	e.cert = client(t, ctx, compute.NewSslCertificatesRESTClient, o)
+	e.sslp = client(t, ctx, compute.NewSslPoliciesRESTClient, o)
+	e.sp = client(t, ctx, compute.NewSecurityPoliciesRESTClient, o)
+	e.neg = client(t, ctx, compute.NewNetworkEndpointGroupsRESTClient, o)
+	e.fw = client(t, ctx, compute.NewFirewallsRESTClient, o)
+	e.nets = client(t, ctx, compute.NewNetworksRESTClient, o)
+	e.mt = client(t, ctx, compute.NewMachineTypesRESTClient, o)
+	e.zones = client(t, ctx, compute.NewZonesRESTClient, o)
+	e.inst = client(t, ctx, compute.NewInstancesRESTClient, o)
+	e.proj = client(t, ctx, compute.NewProjectsRESTClient, o)
+	e.gops = client(t, ctx, compute.NewGlobalOperationsRESTClient, o)
+	e.zops = client(t, ctx, compute.NewZoneOperationsRESTClient, o)
+	e.gke = client(t, ctx, container.NewClusterManagerRESTClient, o)
+	return e
+}
+
+func client[T interface{ Close() error }](t *testing.T, ctx context.Context, mk func(context.Context, ...option.ClientOption) (T, error), o []option.ClientOption) T {
+	t.Helper()
+	c, err := mk(ctx, o...)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// done waits for an operation with operations.wait (server side, so tests
+// do not sit in the client's one-second polling backoff) and fails the test
+// unless it ended without error. Use as e.done(t)(client.Insert(...)).
+func (e *env) done(t *testing.T) func(*compute.Operation, error) *computepb.Operation {
+	return func(op *compute.Operation, err error) *computepb.Operation {
+		t.Helper()
+		final := e.finish(t)(op, err)
+		if final.GetError() != nil {
+			t.Fatalf("operation %s failed: %v", final.GetName(), final.GetError())
+		}
+		return final
+	}
+}
+
+// finish waits for an operation to be DONE, failed or not.
+func (e *env) finish(t *testing.T) func(*compute.Operation, error) *computepb.Operation {
+	return func(op *compute.Operation, err error) *computepb.Operation {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("request: %v", err)
+		}
+		var final *computepb.Operation
+		if zone := op.Proto().GetZone(); zone != "" {
+			final, err = e.zops.Wait(e.ctx, &computepb.WaitZoneOperationRequest{Project: project, Zone: lastSegment(zone), Operation: op.Name()})
+		} else {
+			final, err = e.gops.Wait(e.ctx, &computepb.WaitGlobalOperationRequest{Project: project, Operation: op.Name()})
+		}
+		if err != nil {
+			t.Fatalf("wait %s: %v", op.Name(), err)
+		}
+		if final.GetStatus() != computepb.Operation_DONE {
+			t.Fatalf("operation %s is %v after wait", op.Name(), final.GetStatus())
+		}
+		return final
+	}
+}
+
+func lastSegment(link string) string { return link[strings.LastIndex(link, "/")+1:] }
+
+// wantAPIError fails the test unless err is Google's error with code and reason.
+func wantAPIError(t *testing.T, err error, code int, reason string) {
+	t.Helper()
+	_ = apiError(t, err, code, reason)
+}
+
+// apiError is wantAPIError for a test that looks further into the error.
+func apiError(t *testing.T, err error, code int, reason string) *googleapi.Error {
+	t.Helper()
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		t.Fatalf("want a %d %s error, got %v", code, reason, err)
+	}
+	if gerr.Code != code || len(gerr.Errors) == 0 || gerr.Errors[0].Reason != reason {
+		t.Fatalf("want a %d %s error, got %d %+v", code, reason, gerr.Code, gerr.Errors)
+	}
+	return gerr
+}
+
+func globalLink(collection, name string) string {
+	return computeBase + "projects/" + project + "/global/" + collection + "/" + name
+}
+
+func zonalLink(zone, collection, name string) string {
+	return computeBase + "projects/" + project + "/zones/" + zone + "/" + collection + "/" + name
+}

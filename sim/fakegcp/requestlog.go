@@ -1,0 +1,16 @@
+package fakegcp
+
+import "github.com/meshctl/meshctl/sim/fakeapi"
+
+// RequestRecord is one API request as the fake served it.
+type RequestRecord = fakeapi.Record
+
+// RequestStats summarises the requests served since the last reset.
+type RequestStats = fakeapi.Stats
+
+// Requests returns the request log: counts per method, the mutation count
+// and the most recent requests.
+func (s *Server) Requests() RequestStats { return s.log.Stats() }
+
+// ResetRequests clears the request log.
+func (s *Server) ResetRequests() { s.log.Reset() }

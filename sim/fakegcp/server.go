@@ -1,0 +1,272 @@
+package fakegcp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/scenario"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Knobs are the starting knobs; nil means DefaultKnobs().
+	Knobs *Knobs
+	// ClusterEndpoint and ClusterCACertificate (base64 PEM, as GKE returns
+	// it), when set, replace the scenario cluster's invented endpoint and CA,
+	// so `gcloud container clusters get-credentials` points at the
+	// simulator's real API server.
+	ClusterEndpoint      string
+	ClusterCACertificate string
+}
+
+// Server is a fake of the Compute v1 and GKE v1 REST APIs for one simulated
+// project. It is safe for concurrent use.
+type Server struct {
+	opts Options
+	// project and projectNumber are fixed for the server's life, so routing
+	// reads them without the lock.
+	project       string
+	projectNumber string
+
+	mu         sync.Mutex
+	sc         scenario.Scenario
+	knobs      Knobs
+	resources  map[string]*resource   // by resourceRef.Path()
+	ops        map[string]*operation  // by operation path, projects/p/global/operations/name
+	requestIDs map[string]*operation  // by project + "/" + requestId
+	clusters   map[string]*gkeCluster // by projects/p/locations/l/clusters/c
+	gkeOps     map[string]*gkeOperation
+	seq        uint64 // ids, operation names and fingerprints are drawn from it
+	faultSeq   uint64
+	addrSeq    int
+
+	started time.Time // when the simulated project came to be
+	mux     *http.ServeMux
+
+	log fakeapi.Log
+}
+
+// New builds a server answering for sc's project: the project's default
+// network and the scenario's network exist, the scenario's cluster exists
+// in GKE with GKE's own firewall rules for its nodes, and nothing else.
+func New(sc scenario.Scenario, opts Options) *Server {
+	knobs := DefaultKnobs()
+	if opts.Knobs != nil {
+		knobs = copyKnobs(*opts.Knobs)
+	}
+	s := &Server{
+		opts:          opts,
+		project:       sc.Project,
+		projectNumber: itoa(sc.ProjectNumber),
+		sc:            sc,
+		knobs:         knobs,
+		resources:     map[string]*resource{},
+		ops:           map[string]*operation{},
+		requestIDs:    map[string]*operation{},
+		clusters:      map[string]*gkeCluster{},
+		gkeOps:        map[string]*gkeOperation{},
+	}
+	now := time.Now()
+	s.seedNetwork("default", now)
+	s.seedNetwork(sc.Network, now)
+	s.seedScenarioCluster(now)
+	s.mux = s.buildMux()
+	return s
+}
+
+// Scenario returns the scenario the server currently answers from.
+func (s *Server) Scenario() scenario.Scenario {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sc
+}
+
+// UpdateScenario changes the simulated cluster at run time (node pools,
+// versions, private endpoint, ...); GKE answers from the new shape at once.
+func (s *Server) UpdateScenario(fn func(*scenario.Scenario)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.sc
+	next.NodePools = append([]scenario.NodePool(nil), s.sc.NodePools...)
+	next.ResourceLabels = copyMap(s.sc.ResourceLabels)
+	fn(&next)
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	if next.Project != s.project || itoa(next.ProjectNumber) != s.projectNumber {
+		return errors.New("the scenario's project cannot change at run time")
+	}
+	s.sc = next
+	s.seedNetwork(next.Network, time.Now())
+	return nil
+}
+
+// Handler serves Compute at /compute/v1/..., GKE at /v1/..., gcloud's batch
+// endpoint at /batch/compute/v1 and the simulator's own controls at /meshsim/.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) buildMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/meshsim/", s.serveMeshsim)
+	mux.HandleFunc("/batch/compute/v1", s.serveBatch)
+	mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeAPIError(w, &APIError{Code: http.StatusNotFound, Reason: "notFound",
+			Message: "The requested URL " + r.URL.Path + " was not found on this server."})
+	})
+	return mux
+}
+
+// Serve listens on addr (e.g. "127.0.0.1:0") and serves until ctx ends. It
+// returns the address actually listened on, e.g. "127.0.0.1:41234"; point
+// clients at "http://" + that.
+func (s *Server) Serve(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	return ln.Addr().String(), nil
+}
+
+// apiCall is one request to a Google API, routed and decoded.
+type apiCall struct {
+	req       *http.Request
+	method    string // Google's method id
+	project   string
+	scope     string // "global" or "zones/z" for Compute; the location for GKE
+	name      string
+	child     string // a sub-resource's name: a GKE node pool
+	body      map[string]any
+	query     url.Values
+	requestID string
+	// deduped is set when the request repeated an earlier requestId and was
+	// answered with the earlier operation.
+	deduped bool
+}
+
+// route is what a path resolves to: a method id and its handler.
+type route struct {
+	method   string
+	mutation bool
+	// handle runs with s.mu held (after pending operations are brought up to
+	// date) unless unlocked is set.
+	handle   func(c *apiCall) (any, *APIError)
+	unlocked bool
+}
+
+type router func(r *http.Request) (route, *apiCall, *APIError)
+
+// serveAPI is the path every Google API request takes: route, latency,
+// fault injection, the handler, the request log.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, resolve router) {
+	start := time.Now()
+	rt, call, rerr := resolve(r)
+	rec := RequestRecord{Time: start, Method: rt.method, HTTPMethod: r.Method, Path: r.URL.Path}
+	if rec.Method == "" {
+		rec.Method = "unknown"
+	}
+	status, body, injected := s.answer(r, rt, call, rerr)
+	rec.Status, rec.Injected = status, injected
+	rec.Mutation = rt.mutation && status == http.StatusOK && call != nil && !call.deduped
+	rec.Latency = Duration(time.Since(start))
+	s.log.Add(rec)
+	writeJSON(w, status, body)
+}
+
+func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError) (status int, body any, injected bool) {
+	s.mu.Lock()
+	latency := time.Duration(s.knobs.Latency)
+	s.mu.Unlock()
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+		}
+	}
+	if rerr != nil {
+		return rerr.Code, rerr.body(), false
+	}
+	s.mu.Lock()
+	if fault := s.injectedFault(rt.method); fault != nil {
+		s.mu.Unlock()
+		return fault.Code, fault.body(), true
+	}
+	if rt.unlocked {
+		s.mu.Unlock()
+		out, err := rt.handle(call)
+		return result(out, err)
+	}
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	out, err := rt.handle(call)
+	return result(out, err)
+}
+
+func result(out any, err *APIError) (int, any, bool) {
+	if err != nil {
+		return err.Code, err.body(), false
+	}
+	return http.StatusOK, out, false
+}
+
+// newCall decodes what every handler needs from a request.
+func newCall(r *http.Request, method, project, scope, name string) (*apiCall, *APIError) {
+	c := &apiCall{req: r, method: method, project: project, scope: scope, name: name, query: r.URL.Query()}
+	c.requestID = c.query.Get("requestId")
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		body, err := decodeObject(r.Body)
+		if err != nil {
+			return nil, &APIError{Code: http.StatusBadRequest, Reason: "parseError",
+				Message: "Invalid JSON payload received. " + err.Error()}
+		}
+		c.body = body
+	}
+	return c, nil
+}
+
+// nextSeq draws the next number for ids and names. Called with s.mu held.
+func (s *Server) nextSeq() uint64 {
+	s.seq++
+	return s.seq
+}
+
+// googleTimeFormat is how Compute writes timestamps: milliseconds and a
+// Pacific offset, e.g. 2024-04-01T05:34:56.123-07:00.
+const googleTimeFormat = "2006-01-02T15:04:05.000-07:00"
+
+var googleZone = time.FixedZone("PDT", -7*60*60)
+
+func googleTime(t time.Time) string { return t.In(googleZone).Format(googleTimeFormat) }
+
+// projectMatches accepts a project by id or by number, as Google does.
+func (s *Server) projectMatches(p string) bool {
+	return p == s.project || p == s.projectNumber
+}
+
+func isZone(location string) bool {
+	// Zones end in a dash and a letter (us-central1-a); regions in a digit.
+	return len(location) > 2 && location[len(location)-2] == '-' && location[len(location)-1] >= 'a' && location[len(location)-1] <= 'z'
+}
+
+func regionOfZone(zone string) string {
+	if i := strings.LastIndex(zone, "-"); i > 0 && isZone(zone) {
+		return zone[:i]
+	}
+	return zone
+}

@@ -1,0 +1,262 @@
+// Package simcmd is meshsim's command line.
+package simcmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/meshctl/meshctl/sim"
+	"github.com/meshctl/meshctl/sim/scenario"
+	"github.com/meshctl/meshctl/sim/state"
+)
+
+// Execute runs meshsim with args and returns the exit code.
+func Execute(ctx context.Context, args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "meshsim:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot() *cobra.Command {
+	var stateDir string
+	root := &cobra.Command{
+		Use:           "meshsim",
+		Short:         "A local GKE cluster with a real control plane, real istiod and fake Google Cloud APIs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&stateDir, "state", "", "state directory (default $MESHSIM_STATE, else ~/.local/state/meshsim)")
+	dir := func() state.Dir {
+		if stateDir != "" {
+			abs, err := filepath.Abs(stateDir)
+			if err == nil {
+				return state.Dir(abs)
+			}
+			return state.Dir(stateDir)
+		}
+		return state.Default()
+	}
+	root.AddCommand(newUp(dir), newEnv(dir), newStatus(dir), newDown(dir), newDaemon(dir))
+	return root
+}
+
+func newUp(dir func() state.Dir) *cobra.Command {
+	sc := scenario.Default()
+	var (
+		binDir       string
+		machineType  string
+		nodesPerZone int
+		noWI         bool
+		fleetTime    time.Duration
+		startup      *podDelayFlags
+		shutdown     *podDelayFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the simulator in the background and wait until it is ready",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if binDir == "" {
+				binDir = defaultBinDir(self)
+			}
+			for i := range sc.NodePools {
+				if machineType != "" {
+					sc.NodePools[i].MachineType = machineType
+				}
+				if cmd.Flags().Changed("nodes-per-zone") {
+					sc.NodePools[i].NodesPerZone = nodesPerZone
+				}
+				if noWI {
+					sc.NodePools[i].WorkloadMetadata = "GCE_METADATA"
+				}
+			}
+			if noWI {
+				sc.WorkloadIdentity = false
+			}
+			sc.PodStartup, sc.PodShutdown = startup.value(cmd.Flags()), shutdown.value(cmd.Flags())
+			if sc.Private && !cmd.Flags().Changed("private-endpoint") {
+				sc.PrivateEndpoint = false
+			}
+			sc.ResourceLabels["mesh_id"] = fmt.Sprintf("proj-%d", sc.ProjectNumber)
+			if cmd.Flags().Changed("fleet-provisioning-time") {
+				// The daemon `up` starts inherits this environment.
+				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
+			}
+			d := dir()
+			s, err := sim.Up(cmd.Context(), sim.UpOptions{Dir: d, BinDir: binDir, Meshsim: self, Scenario: sc, Log: cmd.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "meshsim is up: cluster %s (%s, %s) with %d nodes in %s\n",
+				sc.Cluster, sc.Location, sc.MasterVersion, len(sc.Nodes()), strings.Join(sc.Zones(), ", "))
+			fmt.Fprintf(cmd.OutOrStdout(), "  Kubernetes API    %s (kubeconfig %s)\n", s.KubeAPIServer, d.Kubeconfig())
+			fmt.Fprintf(cmd.OutOrStdout(), "  Google Cloud APIs %s\n", s.GCPEndpoint)
+			fmt.Fprintf(cmd.OutOrStdout(), "  pods              start in %s to %s, stop in %s to %s (--pod-startup, --pod-shutdown)\n",
+				sc.PodStartup.Min(), sc.PodStartup.Max(), sc.PodShutdown.Min(), sc.PodShutdown.Max())
+			fmt.Fprintf(cmd.OutOrStdout(), "  state and logs    %s\n", d)
+			fmt.Fprintf(cmd.OutOrStdout(), "Point your shell at it with:  eval \"$(meshsim env --state %s)\"\n", d)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&binDir, "bin-dir", "", "where `make sim-deps` put the simulator's binaries (default: bin/sim next to this executable)")
+	f.StringVar(&sc.Project, "project", sc.Project, "simulated project id")
+	f.StringVar(&sc.Cluster, "cluster", sc.Cluster, "simulated cluster name")
+	f.StringVar(&sc.MasterVersion, "k8s-version", sc.MasterVersion, "GKE version the cluster reports")
+	f.StringVar(&sc.ReleaseChannel, "release-channel", sc.ReleaseChannel, "GKE release channel: RAPID, REGULAR, STABLE or UNSPECIFIED")
+	f.BoolVar(&sc.Private, "private", false, "a private cluster (private nodes, master CIDR "+sc.MasterCIDR+")")
+	f.BoolVar(&sc.PrivateEndpoint, "private-endpoint", false, "with --private: the control plane has only a private endpoint")
+	f.StringSliceVar(&sc.AuthorizedNetworks, "authorized-network", nil, "master authorized network CIDR (repeatable)")
+	f.StringVar(&machineType, "machine-type", "", "machine type of every node pool (default e2-standard-4)")
+	f.IntVar(&nodesPerZone, "nodes-per-zone", 1, "nodes per zone in every node pool")
+	f.BoolVar(&noWI, "no-workload-identity", false, "a cluster without workload identity")
+	startup = addPodDelayFlags(f, "pod-startup", sc.PodStartup, "a scheduled pod takes to become Running and Ready")
+	shutdown = addPodDelayFlags(f, "pod-shutdown", sc.PodShutdown, "a deleted pod stays Terminating")
+	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
+	return cmd
+}
+
+// podDelayFlags are the flags NAME and NAME-max, which set a PodDelay: each
+// pod takes a random time between the two; NAME alone sets a fixed time.
+type podDelayFlags struct {
+	name     string
+	min, max time.Duration
+}
+
+func addPodDelayFlags(f *pflag.FlagSet, name string, d scenario.PodDelay, what string) *podDelayFlags {
+	p := &podDelayFlags{name: name, min: d.Min(), max: d.Max()}
+	f.DurationVar(&p.min, name, p.min, "the least time "+what)
+	f.DurationVar(&p.max, name+"-max", p.max, "the most time "+what+" (--"+name+" alone sets a fixed time)")
+	return p
+}
+
+func (p *podDelayFlags) value(f *pflag.FlagSet) scenario.PodDelay {
+	longest := p.max
+	if f.Changed(p.name) && !f.Changed(p.name+"-max") {
+		longest = p.min
+	}
+	return scenario.PodDelay{MinMillis: p.min.Milliseconds(), MaxMillis: longest.Milliseconds()}
+}
+
+// defaultBinDir is bin/sim beside the executable's bin/ directory, where
+// `make sim-deps` links the cached binaries.
+func defaultBinDir(self string) string {
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	return filepath.Join(filepath.Dir(self), "sim")
+}
+
+func newEnv(dir func() state.Dir) *cobra.Command {
+	return &cobra.Command{
+		Use:   "env",
+		Short: "Print shell exports that point kubectl, meshctl, asmcli and gcloud at the simulator",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d := dir()
+			s, err := d.Load()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, kv := range d.Env(s) {
+				k, v, _ := strings.Cut(kv, "=")
+				fmt.Fprintf(w, "export %s=%s\n", k, state.ShellQuote(v))
+			}
+			writeGcloudHint(w, s)
+			return nil
+		},
+	}
+}
+
+func writeGcloudHint(w io.Writer, s state.Sim) {
+	if s.GCPEndpoint == "" {
+		return
+	}
+	fmt.Fprintln(w, "# gcloud against the simulator (use a throw-away configuration directory):")
+	fmt.Fprintln(w, "#   export CLOUDSDK_CONFIG=$(mktemp -d)")
+	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/compute %s/compute/v1/\n", s.GCPEndpoint)
+	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/container %s/\n", s.GCPEndpoint)
+	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/gkehub %s/\n", s.GCPEndpoint)
+	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/serviceusage %s/\n", s.GCPEndpoint)
+	fmt.Fprintln(w, "#   gcloud config set auth/disable_credentials true")
+	fmt.Fprintf(w, "#   gcloud config set core/project %s\n", s.Scenario.Project)
+}
+
+func newStatus(dir func() state.Dir) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show what runs where; exits 1 when the simulator is not (fully) up",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st := sim.GetStatus(cmd.Context(), dir())
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(w, "state          %s\n", st.StateDir)
+				fmt.Fprintf(w, "kubernetes     %s %s, %d/%d nodes ready\n", st.KubeAPIServer, st.KubeVersion, st.ReadyNodes, st.Nodes)
+				fmt.Fprintf(w, "google cloud   %s\n", st.GCPEndpoint)
+				names := make([]string, 0, len(st.Processes))
+				for n := range st.Processes {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					fmt.Fprintf(w, "process        %s (pid %d)\n", n, st.Processes[n])
+				}
+				for _, i := range st.Istiods {
+					fmt.Fprintf(w, "istiod         revision %s, webhook https://localhost:%d\n", i.Revision, i.WebhookPort)
+				}
+				for _, p := range st.Problems {
+					fmt.Fprintf(w, "problem        %s\n", p)
+				}
+			}
+			if !st.Up {
+				return fmt.Errorf("meshsim is not up")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newDown(dir func() state.Dir) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop every process meshsim started and remove its state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d := dir()
+			if err := sim.Down(context.WithoutCancel(cmd.Context()), d, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "meshsim is down (%s removed)\n", d)
+			return nil
+		},
+	}
+}
