@@ -104,7 +104,7 @@ const whyGKENormalised = "normalised values in the recording: see gkeNormalised"
 func sharedDir(t *testing.T) string {
 	dir := os.Getenv("MESHCTL_SHARED_DIR")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared")
+		dir = filepath.Join("..", "..", "..", "shared")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tools", "gcp-replay")); err != nil {
 		t.Fatalf("gcp-replay not found under %s (set MESHCTL_SHARED_DIR): %v", dir, err)
