@@ -82,7 +82,8 @@ func CurrentContext(c Config) (string, error) {
 	return raw.CurrentContext, nil
 }
 
-// RESTConfig returns the client configuration for the selected context.
+// RESTConfig returns the client configuration for the selected context,
+// tuned for meshctl (see tune).
 func RESTConfig(c Config) (*rest.Config, error) {
 	rc, err := c.clientConfig().ClientConfig()
 	if err != nil {
@@ -91,7 +92,7 @@ func RESTConfig(c Config) (*rest.Config, error) {
 	if c.UserAgent != "" {
 		rc.UserAgent = c.UserAgent
 	}
-	return rc, nil
+	return tune(rc), nil
 }
 
 // NewClientset returns a Kubernetes client for the selected context.

@@ -85,6 +85,11 @@ func TestRESTConfig(t *testing.T) {
 		if rc.Host != tt.host || rc.BearerToken != tt.token || rc.UserAgent != "meshctl/test" {
 			t.Errorf("context %q: host %q token %q ua %q", tt.context, rc.Host, rc.BearerToken, rc.UserAgent)
 		}
+		// Every client meshctl builds gets its tuning from here.
+		if rc.QPS != QPS || rc.Burst != Burst || rc.ContentType != "application/vnd.kubernetes.protobuf" ||
+			rc.AcceptContentTypes != "application/vnd.kubernetes.protobuf,application/json" {
+			t.Errorf("context %q: QPS %v burst %d content %q accept %q, want meshctl's tuning", tt.context, rc.QPS, rc.Burst, rc.ContentType, rc.AcceptContentTypes)
+		}
 	}
 	if _, err := NewClientset(Config{Kubeconfig: gkeKubeconfig}); err != nil {
 		t.Errorf("NewClientset: %v", err)

@@ -42,14 +42,9 @@ type Dynamic struct {
 	Client dynamic.Interface
 }
 
-// NewDynamic returns Objects for a REST configuration. Unless rc sets its
-// own, it allows kubectl's request rates: client-go's default of 5 per
-// second makes a plan of a few dozen reads take seconds.
+// NewDynamic returns Objects for a REST configuration (from RESTConfig,
+// which sets the request rates).
 func NewDynamic(rc *rest.Config) (*Dynamic, error) {
-	if rc.QPS == 0 && rc.RateLimiter == nil {
-		rc = rest.CopyConfig(rc)
-		rc.QPS, rc.Burst = 50, 300
-	}
 	c, err := dynamic.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("create kubernetes client: %w", err)
