@@ -39,12 +39,16 @@ type Options struct {
 }
 
 // Validate rejects options no API call can fix.
+// Each error carries the hint that says what to set.
 func (o Options) Validate() error {
 	if o.Project == "" || o.Location == "" || o.Cluster == "" {
-		return fmt.Errorf("project, location and cluster are required (got project %q, location %q, cluster %q)", o.Project, o.Location, o.Cluster)
+		return ui.WithHint(fmt.Errorf("project, location and cluster are required (got project %q, location %q, cluster %q)", o.Project, o.Location, o.Cluster),
+			"set --project, --location and --cluster (or MESHCTL_PROJECT, ...), or use the kube context `gcloud container clusters get-credentials` writes")
 	}
-	_, err := LookupRelease(o.MeshVersion)
-	return err
+	if _, err := LookupRelease(o.MeshVersion); err != nil {
+		return ui.WithHint(err, "pass --mesh-version with one of the releases listed")
+	}
+	return nil
 }
 
 // ClusterName is the cluster's resource name in the GKE API.

@@ -883,15 +883,22 @@ func TestChecksRunConcurrently(t *testing.T) {
 	t.Logf("%d Google calls of %s each in %s", total, latency, elapsed)
 }
 
+// Each invalid option says what to set, through its hint: the command
+// shows it as is.
 func TestOptionsValidate(t *testing.T) {
-	if _, err := Run(context.Background(), Clients{}, nil, Options{Project: "p", Location: "l"}); err == nil {
-		t.Error("no cluster: no error")
+	_, err := Run(context.Background(), Clients{}, nil, Options{Project: "p", Location: "l"})
+	if err == nil || !strings.Contains(ui.HintOf(err), "--cluster") {
+		t.Errorf("no cluster: %v, hint %q", err, ui.HintOf(err))
 	}
 	opts := testOptions()
 	opts.MeshVersion = "1.28"
-	_, err := Run(context.Background(), Clients{}, nil, opts)
-	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.29, 1.31") {
-		t.Errorf("unknown release: %v", err)
+	_, err = Run(context.Background(), Clients{}, nil, opts)
+	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.29, 1.31") || !strings.Contains(ui.HintOf(err), "--mesh-version") {
+		t.Errorf("unknown release: %v, hint %q", err, ui.HintOf(err))
+	}
+	// A hint, not a usage error: a precheck that cannot run is a failure.
+	if code := ui.ExitCode(err); code != ui.ExitFailure {
+		t.Errorf("exit code %d, want %d", code, ui.ExitFailure)
 	}
 }
 

@@ -22,10 +22,6 @@ import (
 // RequiredTools are the commands asmcli's validate_cli_dependencies checks.
 var RequiredTools = []string{"awk", "gcloud", "git", "grep", "jq", "kubectl", "sed", "tr", "head", "csplit"}
 
-// Prechecker runs `meshctl check` before an install and returns the
-// error-level problems it found (each a line with its fix).
-type Prechecker func(ctx context.Context) ([]string, error)
-
 // Installer runs asmcli install.
 type Installer struct {
 	Locator  Locator
@@ -87,7 +83,7 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 			return res, ui.WithHint(fmt.Errorf("prechecks could not run: %w", err), "fix the cause, or skip them with --skip-checks")
 		}
 		if len(problems) > 0 {
-			err := fmt.Errorf("the cluster is not ready for the mesh:\n  %s", strings.Join(problems, "\n  "))
+			err := &NotReadyError{Findings: problems}
 			step.Fail(err)
 			return res, &ui.Error{Err: err, Hint: "fix these (see `meshctl check`), or skip the prechecks with --skip-checks", Code: ui.ExitProblems}
 		}

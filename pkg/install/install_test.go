@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/findings"
 )
 
 func base() Options {
@@ -230,9 +231,9 @@ func TestRunStopsBeforeAsmcli(t *testing.T) {
 			return "/bin/" + n, nil
 		}}, o, "not found on PATH: jq, csplit", ui.ExitFailure},
 		{"legacy gateway", Installer{Kube: fake.NewClientset(legacy), LookPath: allTools}, o, "legacy istio-ingressgateway", ui.ExitFailure},
-		{"prechecks fail", Installer{LookPath: allTools, Precheck: func(context.Context) ([]string, error) {
-			return []string{"MC0301 no firewall rule for tcp:15017"}, nil
-		}}, o, "not ready for the mesh", ui.ExitProblems},
+		{"prechecks fail", Installer{LookPath: allTools, Precheck: func(context.Context) ([]findings.Finding, error) {
+			return []findings.Finding{{Code: "MC0131", Level: findings.Error, Object: "cluster c", Message: "no firewall rule admits tcp:15017", Hint: "gcloud compute firewall-rules create ..."}}, nil
+		}}, o, "not ready for the mesh:\n  Error [MC0131] (cluster c) no firewall rule admits tcp:15017\n    fix: gcloud compute firewall-rules create ...", ui.ExitProblems},
 		{"bad options", Installer{LookPath: allTools}, Options{OutputDir: o.OutputDir}, "not fully named", ui.ExitUsage},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,188 @@
+package expose
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/lb"
+)
+
+// LoadBalancer is Google's global external HTTPS load balancer in front of
+// an exposed Service. pkg/lb builds it once the gateway is ready, from the
+// gateway's NEG, ports and health check, and removes it before unexpose
+// deletes the gateway.
+type LoadBalancer struct {
+	// Spec is the load balancer's input but its Services, which come from
+	// the gateway: where (Project, Location, Cluster) and how (LB, Address,
+	// Armor, ...).
+	Spec lb.Spec
+	// Client builds pkg/lb's client when the load balancer is planned;
+	// release frees it.
+	Client func(ctx context.Context) (cl *lb.Client, release func(), err error)
+}
+
+// ExposeOutput is expose's result with the load balancer's beside it.
+type ExposeOutput struct {
+	*Result
+	LoadBalancer *lb.Result `json:"loadBalancer,omitempty"`
+}
+
+// UnexposeOutput is unexpose's result with the load balancer's beside it.
+type UnexposeOutput struct {
+	*UnexposeResult
+	LoadBalancer *lb.Result `json:"loadBalancer,omitempty"`
+}
+
+// RunWithLoadBalancer exposes the Service as Run does and then builds its
+// load balancer (in a dry run: plans it). A nil l leaves the load balancer
+// alone. Check l.Validate(opts) first: the gateway must not change when the
+// load balancer could not be built after it.
+func RunWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, l *LoadBalancer) (*ExposeOutput, error) {
+	out := &ExposeOutput{}
+	var hooks Hooks
+	if l != nil {
+		hooks.AfterGateway = []Hook{{Name: "plan Google's load balancer", Run: func(ctx context.Context, res *Result) error {
+			var err error
+			out.LoadBalancer, err = l.expose(ctx, r, res)
+			return err
+		}}}
+	}
+	res, err := Run(ctx, c, r, opts, hooks)
+	if err != nil {
+		return nil, err
+	}
+	out.Result = res
+	return out, nil
+}
+
+// UnexposeWithLoadBalancer removes the Service's part of its load balancer,
+// then what Unexpose removes. A nil l leaves the load balancer alone.
+func UnexposeWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeOptions, l *LoadBalancer) (*UnexposeOutput, error) {
+	out := &UnexposeOutput{}
+	var hooks Hooks
+	if l != nil {
+		hooks.BeforeTeardown = []TeardownHook{{Name: "remove Google's load balancer", Run: func(ctx context.Context, t *Teardown) error {
+			var err error
+			out.LoadBalancer, err = l.unexpose(ctx, t)
+			return err
+		}}}
+	}
+	res, err := Unexpose(ctx, c, r, opts, hooks)
+	if err != nil {
+		return nil, err
+	}
+	out.UnexposeResult = res
+	return out, nil
+}
+
+// Validate checks the load balancer's input for exposing opts' Service
+// before anything is written. The gateway's NEG does not exist yet: a
+// stand-in named "pending" takes its place. A dry run may lack the
+// cluster's coordinates: it plans the gateway alone, with a warning.
+func (l *LoadBalancer) Validate(opts Options) error {
+	if missing := l.missingSettings(); len(missing) > 0 {
+		if opts.DryRun {
+			return nil
+		}
+		return errMissingSettings(missing)
+	}
+	spec := l.Spec
+	spec.Services = []lb.Service{{Namespace: opts.Namespace, Name: opts.Service, Hosts: opts.Hosts, NEG: lb.NEG{Name: "pending", Zones: []string{"pending"}}}}
+	return spec.Validate()
+}
+
+// missingSettings names the settings the load balancer needs that are unset.
+func (l *LoadBalancer) missingSettings() []string {
+	var out []string
+	for _, kv := range [][2]string{{"--project", l.Spec.Project}, {"--location", l.Spec.Location}, {"--cluster", l.Spec.Cluster}} {
+		if kv[1] == "" {
+			out = append(out, kv[0])
+		}
+	}
+	return out
+}
+
+func errMissingSettings(missing []string) error {
+	return ui.Usage(fmt.Errorf("the load balancer needs %v (or their MESHCTL_* variables, or a GKE kubeconfig context)", missing),
+		"set them, or pass --no-lb to expose only the gateway")
+}
+
+// expose plans the load balancer for the gateway in res and, unless res is
+// a dry run, builds it.
+func (l *LoadBalancer) expose(ctx context.Context, r ui.Reporter, res *Result) (*lb.Result, error) {
+	warn := func(msg string) {
+		res.Warnings = append(res.Warnings, msg)
+		r.Warnf("%s", msg)
+	}
+	if missing := l.missingSettings(); len(missing) > 0 {
+		warn(fmt.Sprintf("the load balancer is not planned: it needs %v", missing))
+		return nil, nil
+	}
+	if res.DryRun && len(res.NEG.Zones) == 0 {
+		warn("the load balancer is planned once GKE reports the gateway's NEGs: run without --dry-run, or again once they exist")
+		return nil, nil
+	}
+	spec := l.Spec
+	spec.Services = []lb.Service{{
+		Namespace: res.Service.Namespace, Name: res.Service.Name, Hosts: res.Hosts,
+		NEG:         lb.NEG{Name: res.NEG.Name, Zones: res.NEG.Zones},
+		ServingPort: int(res.Gateway.TargetPort), HealthCheckPort: int(res.Gateway.HealthCheck.Port), HealthCheckPath: res.Gateway.HealthCheck.Path,
+	}}
+	return l.planAndApply(ctx, res.DryRun, func(cl *lb.Client) (*lb.Plan, error) { return cl.Plan(ctx, spec) })
+}
+
+// unexpose removes the Service's part of the load balancer.
+func (l *LoadBalancer) unexpose(ctx context.Context, t *Teardown) (*lb.Result, error) {
+	if missing := l.missingSettings(); len(missing) > 0 {
+		if len(t.Gateways) == 0 {
+			return nil, nil // nothing was exposed here; nothing to ask for
+		}
+		return nil, errMissingSettings(missing)
+	}
+	spec := l.Spec
+	spec.Services = []lb.Service{{Namespace: t.Service.Namespace, Name: t.Service.Name}}
+	return l.planAndApply(ctx, t.DryRun, func(cl *lb.Client) (*lb.Plan, error) { return cl.PlanTeardown(ctx, spec) })
+}
+
+// planAndApply plans with a fresh client and applies the plan, unless dryRun.
+func (l *LoadBalancer) planAndApply(ctx context.Context, dryRun bool, plan func(*lb.Client) (*lb.Plan, error)) (*lb.Result, error) {
+	cl, release, err := l.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	p, err := plan(cl)
+	if err != nil {
+		return nil, err
+	}
+	if dryRun {
+		return cl.DryRun(p), nil
+	}
+	return cl.Apply(ctx, p)
+}
+
+// RenderText prints the gateway's result, then the load balancer's.
+func (o *ExposeOutput) RenderText(w io.Writer, s ui.Styles) error {
+	return renderWithLB(w, s, o.Result, o.LoadBalancer)
+}
+
+// RenderText prints what unexpose removed, then the load balancer's part.
+func (o *UnexposeOutput) RenderText(w io.Writer, s ui.Styles) error {
+	return renderWithLB(w, s, o.UnexposeResult, o.LoadBalancer)
+}
+
+func renderWithLB(w io.Writer, s ui.Styles, first ui.TextRenderer, lbRes *lb.Result) error {
+	if err := first.RenderText(w, s); err != nil {
+		return err
+	}
+	if lbRes == nil || len(lbRes.Plan) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
+	return lbRes.RenderText(w, s)
+}
