@@ -68,7 +68,7 @@ sim-deps: ## Build the simulator's third-party binaries (cached; ~20 min the fir
 	bash hack/sim-deps.sh
 
 docs: ## Regenerate the command reference in docs/cli
-	$(GO) run ./internal/cli/gendocs docs/cli
+	$(GO) test ./cmd/meshctl/root -run TestDocsUpToDate -count=1 -update
 
 clean: ## Remove build outputs
 	rm -rf bin dist coverage*

@@ -1,0 +1,103 @@
+// Package check is `meshctl check`: is the cluster ready for the mesh (the
+// work is pkg/check's).
+package check
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/check"
+	"github.com/meshctl/meshctl/pkg/findings"
+)
+
+// CheckOptions are what `meshctl check` runs with.
+type CheckOptions struct {
+	// Check are the flags, and the cluster from the settings.
+	Check check.Options
+	// Clients builds the clients the checks read through.
+	Clients  func(context.Context) (check.Clients, error)
+	Printer  *ui.Printer
+	Reporter ui.Reporter
+}
+
+// NewCmdCheck returns `meshctl check`; runF replaces its run in tests.
+func NewCmdCheck(f *factory.Factory, runF func(*CheckOptions) error) *cobra.Command {
+	opts := &CheckOptions{Check: check.Options{FailOn: findings.Error}}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check that a GKE cluster is ready for the mesh, and say how to fix what is not",
+		Long: `Check reads the cluster from the GKE, Compute and Kubernetes APIs and reports, for each check
+(a stable code from the findings catalog, see the README), ok, info, warning or error, with the
+exact gcloud or kubectl command that fixes a failure:
+
+  versions   the control plane and node pools against the mesh release's supported GKE
+             versions (--mesh-version), node pools behind the control plane, release channel
+  capacity   Autopilot, real vCPUs and memory per node pool from Compute's machine types
+             (custom types included), nodes of 4+ vCPUs in a pool of 8+ vCPUs (autoscaling counted)
+  private    private nodes and endpoint, control plane range, authorized networks, and a
+             firewall rule that lets the control plane reach istiod's webhooks on tcp:15017
+  features   workload identity, Cloud Operations, the mesh_id label, network
+  cluster    server version, cluster-admin rights, istio-system, installed revisions, a legacy
+             istio-ingressgateway, Service port protocols (IST0118), double injection labels
+
+Checks that use different APIs run concurrently; a check whose API call fails is reported as such
+(MC0100, with the cause: permission, API disabled, unreachable) and the others still run.
+
+--fix creates the missing 15017 firewall rule (named meshctl-webhook-CLUSTER-HASH, described as
+made by meshctl), then checks again.
+
+Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`,
+		Example: `  meshctl check
+  meshctl check --mesh-version 1.29 -o json
+  meshctl check --fix
+  meshctl check --fail-on warning   # CI: warnings fail too`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s := f.Settings
+			opts.Check.Project, opts.Check.Location, opts.Check.Cluster, opts.Check.KubeContext = s.Project, s.Location, s.Cluster, s.Context
+			if err := opts.Check.Validate(); err != nil {
+				return ui.Usage(err, "") // the hint says what to set
+			}
+			opts.Clients, opts.Printer, opts.Reporter = f.CheckClients, f.Printer, f.Reporter
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.3-asm.1 (default: the newest meshctl knows, %s)", check.Releases[len(check.Releases)-1].Mesh))
+	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
+	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("mesh-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, r := range check.Releases {
+			names = append(names, r.Mesh)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func run(ctx context.Context, opts *CheckOptions) error {
+	clients, err := opts.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := check.Run(ctx, clients, opts.Reporter, opts.Check)
+	if err != nil {
+		return err
+	}
+	if err := opts.Printer.Print(res); err != nil {
+		return err
+	}
+	if res.HasProblems() {
+		return ui.Problems()
+	}
+	return nil
+}

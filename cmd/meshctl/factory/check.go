@@ -1,0 +1,50 @@
+package factory
+
+import (
+	"context"
+
+	compute "cloud.google.com/go/compute/apiv1"
+
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/check"
+)
+
+// CheckClients builds the clients check uses, for `meshctl check` and the
+// install's precheck. A client that cannot be built (no credentials, no
+// kubeconfig) is handed over as an error: the checks that need it say so
+// and the others run. Bad settings stop the command.
+func (f *Factory) CheckClients(ctx context.Context) (check.Clients, error) {
+	var c check.Clients
+	usage := func(err error) bool { return err != nil && ui.ExitCode(err) == ui.ExitUsage }
+
+	if gke, err := f.ClusterManager(ctx); err == nil {
+		c.GKE = check.NewGKE(gke)
+	} else if usage(err) {
+		return c, err
+	} else {
+		c.GKEErr = err
+	}
+
+	var cc check.ComputeClients
+	var err error
+	if cc.Projects, err = NewCompute(ctx, f, compute.NewProjectsRESTClient); err == nil {
+		if cc.MachineTypes, err = NewCompute(ctx, f, compute.NewMachineTypesRESTClient); err == nil {
+			cc.Firewalls, err = NewCompute(ctx, f, compute.NewFirewallsRESTClient)
+		}
+	}
+	switch {
+	case err == nil:
+		c.Compute = cc
+	case usage(err):
+		return c, err
+	default:
+		c.ComputeErr = err
+	}
+
+	if kc, err := f.Kube(); err == nil {
+		c.Kube = kc
+	} else {
+		c.KubeErr = err
+	}
+	return c, nil
+}

@@ -1,0 +1,161 @@
+// Package install is `meshctl install` and `meshctl uninstall`: the mesh
+// control plane in the cluster with asmcli, or managed through the fleet
+// API (the work is pkg/install's).
+package install
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/check"
+	"github.com/meshctl/meshctl/pkg/install"
+)
+
+// InstallOptions are what `meshctl install` runs with.
+type InstallOptions struct {
+	// Install are the asmcli install's flags, and the cluster from the
+	// settings.
+	Install install.Options
+	// Asmcli is the --asmcli script, if given.
+	Asmcli string
+	// Managed is --managed: ManagedOptions apply, not Install.
+	Managed        bool
+	ManagedOptions install.ManagedOptions
+
+	// Kube builds the Kubernetes client that confirms the revision.
+	Kube func() (kubernetes.Interface, error)
+	// Precheck runs check's checks before asmcli.
+	Precheck install.Prechecker
+	// ManagedInstaller builds the fleet-managed installer's clients.
+	ManagedInstaller func(ctx context.Context, dryRun bool) (install.ManagedInstaller, error)
+	Printer          *ui.Printer
+	Reporter         ui.Reporter
+}
+
+// NewCmdInstall returns `meshctl install`; runF replaces its run in tests.
+func NewCmdInstall(f *factory.Factory, runF func(*InstallOptions) error) *cobra.Command {
+	opts := &InstallOptions{}
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Install the mesh control plane: managed through the fleet API, or in-cluster with asmcli",
+		Long: `Install runs Google's asmcli install for the cluster named by --project, --location and
+--cluster (or the GKE kube context), with its prechecks first, its prompts closed, its log shown
+as progress and kept in the output directory, and the installed revision confirmed in the cluster.
+
+asmcli is taken from --asmcli, else PATH, else the pinned release is downloaded (checksum
+verified) into meshctl's cache directory.
+
+With --managed it provisions Google's managed control plane through the fleet API instead, as
+Google now recommends (the in-cluster ISTIOD control plane on GKE and asmcli --managed are
+deprecated). Each step is skipped when already done, so running it again is safe:
+
+  1. look the cluster's fleet membership up (in whatever location it was registered), or
+     register the cluster in its own location with workload identity;
+  2. enable the fleet's servicemesh feature (and mesh.googleapis.com, if it is off);
+  3. set the membership's management to MANAGEMENT_AUTOMATIC (gkehub v2);
+  4. wait, within --timeout, until the control plane and data plane are ACTIVE with the
+     revision ready, showing the state and condition codes; a FAILED_PRECONDITION, STALLED or
+     blocking condition (WORKLOAD_IDENTITY_REQUIRED, ...) stops with the cause and its fix;
+  5. confirm the ControlPlaneRevision and the injection webhook in the cluster.
+
+Before any change it checks what the fleet would refuse (workload identity, node pools on the
+GKE metadata server, nodes); --skip-checks leaves that to the fleet. The channel is the one
+Google maps from the cluster's GKE release channel unless --channel says otherwise.`,
+		Example: `  meshctl install --enable-all
+  meshctl install --revision asm-1282-4 --egress-registry-only --access-logging
+  meshctl install --dry-run -o yaml
+
+  # The managed control plane, through the fleet API
+  meshctl install --managed
+  meshctl install --managed --channel stable --membership prod-1 --timeout 60m
+  meshctl install --managed --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := completeInstall(f, cmd, opts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runInstall(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	o := &opts.Install
+	fl.StringVar(&opts.Asmcli, "asmcli", "", "path of the asmcli script to run")
+	fl.StringVar(&o.OutputDir, "output-dir", "", "asmcli's output directory (default: a per-cluster directory in meshctl's cache)")
+	fl.StringVar(&o.Revision, "revision", "", "revision name (default: asmcli's, e.g. asm-1282-4)")
+	fl.StringVar(&o.CA, "ca", "mesh_ca", "certificate authority: mesh_ca, citadel, gcp_cas or managed_cas")
+	fl.StringVar(&o.CAPool, "ca-pool", "", "CA Service pool for --ca gcp_cas: projects/P/locations/L/caPools/POOL")
+	fl.StringVar(&o.CACert, "ca-cert", "", "custom CA: intermediate certificate (with --ca citadel)")
+	fl.StringVar(&o.CAKey, "ca-key", "", "custom CA: intermediate key")
+	fl.StringVar(&o.RootCert, "root-cert", "", "custom CA: root certificate")
+	fl.StringVar(&o.CertChain, "cert-chain", "", "custom CA: certificate chain")
+	fl.StringVar(&o.FleetID, "fleet-id", "", "fleet host project (default: the cluster's project)")
+	fl.BoolVar(&o.EnableAll, "enable-all", false, "let asmcli make every change it needs (APIs, IAM, labels, registration, namespace)")
+	fl.StringSliceVar(&o.Enable, "enable", nil, "let asmcli make one kind of change: "+fmt.Sprint(install.EnableNames))
+	fl.StringSliceVar(&o.Options, "option", nil, "asmcli --option NAME (repeatable)")
+	fl.StringSliceVar(&o.CustomOverlays, "custom-overlay", nil, "IstioOperator overlay file passed to asmcli (repeatable)")
+	fl.BoolVar(&o.EgressRegistryOnly, "egress-registry-only", false, "allow outbound traffic only to services registered in the mesh (REGISTRY_ONLY)")
+	fl.BoolVar(&o.AccessLogging, "access-logging", false, "turn on Envoy access logs")
+	fl.BoolVar(&o.SkipChecks, "skip-checks", false, "do not run meshctl's prechecks first")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "print the asmcli command and generated overlays (with --managed: the plan); change nothing")
+	addManagedFlags(cmd, &opts.Managed, &opts.ManagedOptions, false)
+	return cmd
+}
+
+// completeInstall checks the flags of the two install paths against each
+// other and fills in what comes from the settings.
+func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOptions) error {
+	if err := validateManagedFlags(cmd, opts.Managed); err != nil {
+		return err
+	}
+	s := f.Settings
+	opts.Printer, opts.Reporter = f.Printer, f.Reporter
+	if opts.Managed {
+		m := &opts.ManagedOptions
+		m.SkipChecks, m.DryRun = opts.Install.SkipChecks, opts.Install.DryRun
+		m.Project, m.Location, m.Cluster = s.Project, s.Location, s.Cluster
+		if err := m.Validate(); err != nil {
+			return ui.Usage(err, "")
+		}
+		opts.ManagedInstaller = managedInstaller(f)
+		return nil
+	}
+	o := &opts.Install
+	o.Project, o.Location, o.Cluster = s.Project, s.Location, s.Cluster
+	if o.OutputDir == "" {
+		o.OutputDir = install.DefaultOutputDir(s.Project, s.Location, s.Cluster)
+	}
+	if abs, err := filepath.Abs(o.OutputDir); err == nil {
+		o.OutputDir = abs
+	}
+	opts.Kube = f.Kube
+	opts.Precheck = install.CheckPrecheck(f.CheckClients, check.Options{Project: s.Project, Location: s.Location, Cluster: s.Cluster, KubeContext: s.Context})
+	return nil
+}
+
+func runInstall(ctx context.Context, opts *InstallOptions) error {
+	if opts.Managed {
+		return runManaged(ctx, opts.ManagedOptions, opts.ManagedInstaller, false, opts.Printer)
+	}
+	in := install.Installer{Locator: install.NewLocator(opts.Asmcli), Reporter: opts.Reporter}
+	if !opts.Install.DryRun {
+		kc, err := opts.Kube()
+		if err != nil {
+			return err
+		}
+		in.Kube, in.Precheck = kc, opts.Precheck
+	}
+	res, err := in.Run(ctx, opts.Install)
+	if err != nil {
+		return err
+	}
+	return opts.Printer.Print(res)
+}

@@ -1,0 +1,114 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/install"
+)
+
+// asmcliOnly are install's flags that drive asmcli and mean nothing for the
+// managed control plane.
+var asmcliOnly = []string{"asmcli", "output-dir", "revision", "ca", "ca-pool", "ca-cert", "ca-key", "root-cert", "cert-chain",
+	"fleet-id", "enable-all", "enable", "option", "custom-overlay", "egress-registry-only", "access-logging"}
+
+// managedOnly need --managed.
+var managedOnly = []string{"channel", "membership", "fleet-project"}
+
+// addManagedFlags adds the --managed flags of install and uninstall.
+func addManagedFlags(cmd *cobra.Command, on *bool, o *install.ManagedOptions, uninstall bool) {
+	f := cmd.Flags()
+	f.BoolVar(on, "managed", false, "the managed control plane through the fleet API (Google's recommended install)")
+	f.StringVar(&o.Membership, "membership", "", "fleet membership name (default: the cluster's existing membership, else the cluster's name)")
+	f.StringVar(&o.FleetProject, "fleet-project", "", "fleet host project (default: the cluster's project)")
+	if !uninstall {
+		f.StringVar(&o.Channel, "channel", "", "managed channel: rapid, regular or stable (default: the cluster's GKE release channel, as Google maps it)")
+		_ = cmd.RegisterFlagCompletionFunc("channel", cobra.FixedCompletions(install.Channels, cobra.ShellCompDirectiveNoFileComp))
+	}
+}
+
+// validateManagedFlags rejects flags of the other install path before
+// anything runs.
+func validateManagedFlags(cmd *cobra.Command, managed bool) error {
+	f := cmd.Flags()
+	var wrong []string
+	if managed {
+		for _, name := range asmcliOnly {
+			if fl := f.Lookup(name); fl != nil && fl.Changed {
+				wrong = append(wrong, "--"+name)
+			}
+		}
+		if len(wrong) > 0 {
+			return ui.Usage(fmt.Errorf("%s apply to the asmcli install, not --managed", strings.Join(wrong, ", ")),
+				"Google configures the managed control plane; use --fleet-project instead of --fleet-id")
+		}
+		return nil
+	}
+	for _, name := range managedOnly {
+		if fl := f.Lookup(name); fl != nil && fl.Changed {
+			wrong = append(wrong, "--"+name)
+		}
+	}
+	if len(wrong) > 0 {
+		return ui.Usage(fmt.Errorf("%s need --managed", strings.Join(wrong, ", ")), "")
+	}
+	return nil
+}
+
+// managedInstaller returns what builds the managed installer's clients:
+// the GKE, fleet and Service Usage APIs, and (to confirm the result in the
+// cluster, so not for a dry run) Kubernetes.
+func managedInstaller(f *factory.Factory) func(context.Context, bool) (install.ManagedInstaller, error) {
+	return func(ctx context.Context, dryRun bool) (install.ManagedInstaller, error) {
+		in := install.ManagedInstaller{Reporter: f.Reporter}
+		gke, err := f.ClusterManager(ctx)
+		if err != nil {
+			return in, err
+		}
+		v1, err := f.GKEHub(ctx)
+		if err != nil {
+			return in, err
+		}
+		v2, err := f.GKEHubV2(ctx)
+		if err != nil {
+			return in, err
+		}
+		su, err := f.ServiceUsage(ctx)
+		if err != nil {
+			return in, err
+		}
+		in.GKE, in.Fleet, in.Services = install.NewGKE(gke), install.HubClient{V1: v1, V2: v2}, install.ServiceUsageClient{S: su}
+		if dryRun {
+			return in, nil
+		}
+		if in.Kube, err = f.Kube(); err != nil {
+			return in, err
+		}
+		in.Dynamic, err = f.Dynamic()
+		return in, err
+	}
+}
+
+// runManaged installs (or uninstalls) the managed control plane and prints
+// the result.
+func runManaged(ctx context.Context, o install.ManagedOptions, newInstaller func(context.Context, bool) (install.ManagedInstaller, error), uninstall bool, p *ui.Printer) error {
+	in, err := newInstaller(ctx, o.DryRun)
+	if err != nil {
+		return err
+	}
+	var res install.ManagedResult
+	if uninstall {
+		res, err = in.Uninstall(ctx, o)
+	} else {
+		res, err = in.Install(ctx, o)
+	}
+	if err != nil {
+		return err
+	}
+	return p.Print(res)
+}
