@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
@@ -331,7 +332,7 @@ func (r *resolver) noColorConvention() (string, Source, bool) {
 func (r *resolver) parse(s *Settings) error {
 	bad := func(k Key, err error) error {
 		st := r.out[k]
-		return ui.Usage(fmt.Errorf("invalid %s %q (from %s): %w", k, st.Value, st.Source, err), "")
+		return failure.Usage(fmt.Errorf("invalid %s %q (from %s): %w", k, st.Value, st.Source, err), "")
 	}
 	s.Project = r.out[Project].Value
 	s.Location = r.out[Location].Value
@@ -393,7 +394,7 @@ func (r *resolver) readConfigFile() error {
 		return nil
 	}
 	if err != nil {
-		return ui.Usage(fmt.Errorf("read config file: %w", err), "check --config and "+ConfigEnvVar)
+		return failure.Usage(fmt.Errorf("read config file: %w", err), "check --config and "+ConfigEnvVar)
 	}
 	v := viper.New()
 	switch ext := strings.TrimPrefix(path.Ext(file), "."); ext {
@@ -403,7 +404,7 @@ func (r *resolver) readConfigFile() error {
 		v.SetConfigType("yaml")
 	}
 	if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
-		return ui.Usage(fmt.Errorf("parse config file %s: %w", file, err), "")
+		return failure.Usage(fmt.Errorf("parse config file %s: %w", file, err), "")
 	}
 	known := map[string]bool{}
 	for _, k := range Keys {
@@ -424,7 +425,7 @@ func (r *resolver) readConfigFile() error {
 		for i, k := range Keys {
 			valid[i] = string(k)
 		}
-		return ui.Usage(fmt.Errorf("config file %s: unknown setting(s) %s", file, strings.Join(unknown, ", ")),
+		return failure.Usage(fmt.Errorf("config file %s: unknown setting(s) %s", file, strings.Join(unknown, ", ")),
 			"valid settings: "+strings.Join(valid, ", "))
 	}
 	r.filePath = file

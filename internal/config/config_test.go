@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -240,7 +241,7 @@ func TestConfigFileLocation(t *testing.T) {
 			w := tt.w
 			s, err := Resolve(w.inputs())
 			if tt.wantErr {
-				if ui.ExitCode(err) != ui.ExitUsage {
+				if failure.ExitCode(err) != failure.ExitUsage {
 					t.Fatalf("err = %v, want a usage error", err)
 				}
 				return
@@ -261,8 +262,8 @@ func TestConfigFileLocation(t *testing.T) {
 func TestUnknownKeyHintListsValidKeys(t *testing.T) {
 	w := world{cfgFlag: "/f.yaml", files: map[string]string{"/f.yaml": "projcet: typo\n"}}
 	_, err := Resolve(w.inputs())
-	if !strings.Contains(err.Error(), "projcet") || !strings.Contains(ui.HintOf(err), "project") {
-		t.Errorf("err %v, hint %q", err, ui.HintOf(err))
+	if !strings.Contains(err.Error(), "projcet") || !strings.Contains(failure.HintOf(err), "project") {
+		t.Errorf("err %v, hint %q", err, failure.HintOf(err))
 	}
 }
 
@@ -347,7 +348,7 @@ func TestInvalidValuesAreUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		w := tt.w
 		_, err := Resolve(w.inputs())
-		if ui.ExitCode(err) != ui.ExitUsage || !strings.Contains(err.Error(), tt.mention) {
+		if failure.ExitCode(err) != failure.ExitUsage || !strings.Contains(err.Error(), tt.mention) {
 			t.Errorf("%s: err = %v, want a usage error mentioning %q", tt.name, err, tt.mention)
 		}
 	}

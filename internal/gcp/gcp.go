@@ -14,7 +14,7 @@ import (
 	"cloud.google.com/go/auth"
 	"cloud.google.com/go/auth/credentials"
 	container "cloud.google.com/go/container/apiv1"
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"google.golang.org/api/option"
 )
 
@@ -83,7 +83,7 @@ func IsLoopback(endpoint string) bool {
 // either no authentication (loopback) or Application Default Credentials.
 func (c Config) ClientOptions(endpoint string) ([]option.ClientOption, error) {
 	if err := ValidateEndpoint(endpoint); err != nil {
-		return nil, ui.Usage(err, "check --compute-endpoint, --container-endpoint and the MESHCTL_*_ENDPOINT variables")
+		return nil, failure.Usage(err, "check --compute-endpoint, --container-endpoint and the MESHCTL_*_ENDPOINT variables")
 	}
 	var opts []option.ClientOption
 	if c.UserAgent != "" {
@@ -101,7 +101,7 @@ func (c Config) ClientOptions(endpoint string) ([]option.ClientOption, error) {
 	}
 	creds, err := detect()
 	if err != nil {
-		return nil, ui.WithHint(fmt.Errorf("find Google Cloud credentials: %w", err), ADCHint)
+		return nil, failure.WithHint(fmt.Errorf("find Google Cloud credentials: %w", err), ADCHint)
 	}
 	return append(opts, option.WithAuthCredentials(creds)), nil
 }

@@ -13,7 +13,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"google.golang.org/api/gkehub/v1"
 )
 
@@ -169,11 +169,11 @@ func TestRemoteEndpointNeedsCredentials(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error without credentials")
 	}
-	if !strings.Contains(ui.HintOf(err), "gcloud auth application-default login") {
-		t.Errorf("hint = %q, want the ADC login command", ui.HintOf(err))
+	if !strings.Contains(failure.HintOf(err), "gcloud auth application-default login") {
+		t.Errorf("hint = %q, want the ADC login command", failure.HintOf(err))
 	}
-	if ui.ExitCode(err) != ui.ExitFailure {
-		t.Errorf("exit code = %d", ui.ExitCode(err))
+	if failure.ExitCode(err) != failure.ExitFailure {
+		t.Errorf("exit code = %d", failure.ExitCode(err))
 	}
 
 	called := false
@@ -193,8 +193,8 @@ func TestRemoteEndpointNeedsCredentials(t *testing.T) {
 
 func TestBadEndpointIsUsageError(t *testing.T) {
 	_, err := NewClusterManager(context.Background(), Config{ContainerEndpoint: "http://192.0.2.1:80"})
-	if ui.ExitCode(err) != ui.ExitUsage {
-		t.Errorf("err = %v (exit %d), want a usage error", err, ui.ExitCode(err))
+	if failure.ExitCode(err) != failure.ExitUsage {
+		t.Errorf("err = %v (exit %d), want a usage error", err, failure.ExitCode(err))
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -112,10 +112,10 @@ const credentialsHint = "run `gcloud container clusters get-credentials CLUSTER 
 
 func kubeconfigError(err error) error {
 	if clientcmd.IsEmptyConfig(err) {
-		return ui.WithHint(errors.New("no Kubernetes cluster configured: the kubeconfig has no current context"), credentialsHint)
+		return failure.WithHint(errors.New("no Kubernetes cluster configured: the kubeconfig has no current context"), credentialsHint)
 	}
 	if clientcmd.IsConfigurationInvalid(err) {
-		return ui.WithHint(fmt.Errorf("load kubeconfig: %w", err), credentialsHint)
+		return failure.WithHint(fmt.Errorf("load kubeconfig: %w", err), credentialsHint)
 	}
 	return fmt.Errorf("load kubeconfig: %w", err)
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 )
 
 const gkeKubeconfig = "../../testdata/kubeconfig/gke.yaml"
@@ -103,8 +103,8 @@ func TestRESTConfigErrors(t *testing.T) {
 	}
 	t.Setenv("KUBECONFIG", empty)
 	_, err := RESTConfig(Config{})
-	if err == nil || !strings.Contains(ui.HintOf(err), "get-credentials") {
-		t.Errorf("empty kubeconfig: err %v, hint %q; want a get-credentials hint", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(failure.HintOf(err), "get-credentials") {
+		t.Errorf("empty kubeconfig: err %v, hint %q; want a get-credentials hint", err, failure.HintOf(err))
 	}
 	_, err = RESTConfig(Config{Kubeconfig: gkeKubeconfig, Context: "nope"})
 	if err == nil || !strings.Contains(err.Error(), "nope") {

@@ -1,117 +1,21 @@
 package ui
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
+
+	"github.com/meshctl/meshctl/internal/failure"
 )
-
-// Exit codes. They are part of meshctl's interface: scripts and CI rely on
-// them, and the README documents them.
-const (
-	ExitOK          = 0   // success
-	ExitFailure     = 1   // the command failed
-	ExitUsage       = 2   // bad flags, arguments or settings
-	ExitProblems    = 3   // the command ran and found problems (check, validate)
-	ExitInterrupted = 130 // interrupted by Ctrl-C or SIGTERM (128 + SIGINT)
-)
-
-// Error is an error meant for the person running meshctl: what failed (Err),
-// what to do about it (Hint) and the process exit code (Code). Return it, or
-// wrap it with fmt.Errorf("...: %w", err); main prints it once to stderr and
-// exits with its code.
-//
-// An Error with a nil Err prints nothing: use it to set the exit code when
-// the result already told the story (e.g. check found problems, code 3).
-type Error struct {
-	Err  error
-	Hint string
-	Code int
-}
-
-func (e *Error) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// WithHint returns err with a hint line for the user; the exit code is the
-// one err already carries, or ExitFailure.
-func WithHint(err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Err: err, Hint: hint, Code: ExitCode(err)}
-}
-
-// Usage marks err as a usage error (exit code 2): bad flags, arguments or
-// settings that the user must correct before anything can run.
-func Usage(err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Err: err, Hint: hint, Code: ExitUsage}
-}
-
-// Usagef is Usage(fmt.Errorf(format, args...), "").
-func Usagef(format string, args ...any) error {
-	return &Error{Err: fmt.Errorf(format, args...), Code: ExitUsage}
-}
-
-// Problems returns the error a command returns after printing a result that
-// contains problems: it prints nothing and exits with ExitProblems.
-func Problems() error {
-	return &Error{Code: ExitProblems}
-}
-
-// ExitCode maps an error to the process exit code: nil is 0, an *Error in the
-// chain gives its Code, a cancelled context (Ctrl-C) is 130, anything else 1.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Code != 0 {
-		return e.Code
-	}
-	if errors.Is(err, context.Canceled) {
-		return ExitInterrupted
-	}
-	return ExitFailure
-}
-
-// HintOf returns the first hint in err's chain, or "".
-func HintOf(err error) string {
-	for err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			return ""
-		}
-		if e.Hint != "" {
-			return e.Hint
-		}
-		err = e.Err
-	}
-	return ""
-}
 
 // PrintError writes err to w (stderr) as one "Error:" line and, when the
-// error carries one, a "Hint:" line. Silent errors (a chain holding an
-// *Error with a nil Err, such as Problems()) print nothing.
+// error carries one, a "Hint:" line. Silent errors (a chain holding a
+// failure.Error with a nil Err, such as failure.Problems()) print nothing.
 func PrintError(w io.Writer, s Styles, err error) {
-	if err == nil {
-		return
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Err == nil {
+	if err == nil || failure.Silent(err) {
 		return
 	}
 	fmt.Fprintf(w, "%s %s\n", s.Error("Error:"), err.Error())
-	if hint := HintOf(err); hint != "" {
+	if hint := failure.HintOf(err); hint != "" {
 		fmt.Fprintf(w, "%s %s\n", s.Faint("Hint:"), hint)
 	}
 }

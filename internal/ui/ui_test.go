@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshctl/meshctl/internal/failure"
 )
 
 type sample struct {
@@ -151,28 +152,6 @@ var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 
 func stripANSI(s string) string { return ansi.ReplaceAllString(s, "") }
 
-func TestExitCode(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want int
-	}{
-		{"nil", nil, ExitOK},
-		{"plain", errors.New("boom"), ExitFailure},
-		{"usage", Usagef("bad flag"), ExitUsage},
-		{"wrapped usage", fmt.Errorf("parse: %w", Usagef("bad")), ExitUsage},
-		{"problems", Problems(), ExitProblems},
-		{"interrupted", fmt.Errorf("wait: %w", context.Canceled), ExitInterrupted},
-		{"hint keeps code", WithHint(Usagef("x"), "do y"), ExitUsage},
-		{"hint on plain", WithHint(errors.New("x"), "do y"), ExitFailure},
-	}
-	for _, tt := range tests {
-		if got := ExitCode(tt.err); got != tt.want {
-			t.Errorf("%s: ExitCode = %d, want %d", tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestPrintError(t *testing.T) {
 	tests := []struct {
 		name string
@@ -180,8 +159,9 @@ func TestPrintError(t *testing.T) {
 		want string
 	}{
 		{"plain", errors.New("boom"), "Error: boom\n"},
-		{"hint", fmt.Errorf("load kubeconfig: %w", WithHint(errors.New("no file"), "run gcloud")), "Error: load kubeconfig: no file\nHint: run gcloud\n"},
-		{"silent", Problems(), ""},
+		{"hint", fmt.Errorf("load kubeconfig: %w", failure.WithHint(errors.New("no file"), "run gcloud")), "Error: load kubeconfig: no file\nHint: run gcloud\n"},
+		{"silent", failure.Problems(), ""},
+		{"silent, wrapped", fmt.Errorf("check: %w", failure.Problems()), ""},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

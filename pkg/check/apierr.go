@@ -12,7 +12,7 @@ import (
 	"google.golang.org/api/googleapi"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 )
 
 // viewerRoles name a predefined role that grants each read permission, for
@@ -29,7 +29,7 @@ var viewerRoles = map[string]string{
 func (f *facts) explain(e *APIFailure) (msg, hint string) {
 	err := e.Err
 	if e.call.method == "client" || errors.Is(err, errNoClient) {
-		return err.Error(), ui.HintOf(err)
+		return err.Error(), failure.HintOf(err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return "no answer in time: " + err.Error(), f.reachHint(e)
@@ -47,7 +47,7 @@ func (f *facts) explain(e *APIFailure) (msg, hint string) {
 	if errors.As(err, &uerr) || errors.As(err, &nerr) {
 		return "cannot reach the API: " + err.Error(), f.reachHint(e)
 	}
-	return err.Error(), ui.HintOf(err)
+	return err.Error(), failure.HintOf(err)
 }
 
 func (f *facts) explainGoogle(e *APIFailure, g *googleapi.Error) (string, string) {

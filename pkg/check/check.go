@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 )
@@ -42,11 +43,11 @@ type Options struct {
 // Each error carries the hint that says what to set.
 func (o Options) Validate() error {
 	if o.Project == "" || o.Location == "" || o.Cluster == "" {
-		return ui.WithHint(fmt.Errorf("project, location and cluster are required (got project %q, location %q, cluster %q)", o.Project, o.Location, o.Cluster),
+		return failure.WithHint(fmt.Errorf("project, location and cluster are required (got project %q, location %q, cluster %q)", o.Project, o.Location, o.Cluster),
 			"set --project, --location and --cluster (or MESHCTL_PROJECT, ...), or use the kube context `gcloud container clusters get-credentials` writes")
 	}
 	if _, err := LookupRelease(o.MeshVersion); err != nil {
-		return ui.WithHint(err, "pass --mesh-version with one of the releases listed")
+		return failure.WithHint(err, "pass --mesh-version with one of the releases listed")
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 )
@@ -773,7 +774,7 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "Kubernetes: no kubeconfig",
 			setup: func(e *env) {
-				e.clients.Kube, e.clients.KubeErr = nil, ui.WithHint(errors.New("no Kubernetes cluster configured: the kubeconfig has no current context"), "run `gcloud container clusters get-credentials mesh-1`")
+				e.clients.Kube, e.clients.KubeErr = nil, failure.WithHint(errors.New("no Kubernetes cluster configured: the kubeconfig has no current context"), "run `gcloud container clusters get-credentials mesh-1`")
 			},
 			want:    map[string]Status{"MC0150": StatusUnavailable, "MC0151": StatusUnavailable, "MC0156": StatusUnavailable, "MC0110": StatusOK, "MC0122": StatusOK},
 			object:  "Kubernetes client gke_shop-prod_us-central1_mesh-1",
@@ -887,18 +888,18 @@ func TestChecksRunConcurrently(t *testing.T) {
 // shows it as is.
 func TestOptionsValidate(t *testing.T) {
 	_, err := Run(context.Background(), Clients{}, nil, Options{Project: "p", Location: "l"})
-	if err == nil || !strings.Contains(ui.HintOf(err), "--cluster") {
-		t.Errorf("no cluster: %v, hint %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(failure.HintOf(err), "--cluster") {
+		t.Errorf("no cluster: %v, hint %q", err, failure.HintOf(err))
 	}
 	opts := testOptions()
 	opts.MeshVersion = "1.28"
 	_, err = Run(context.Background(), Clients{}, nil, opts)
-	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.29, 1.31") || !strings.Contains(ui.HintOf(err), "--mesh-version") {
-		t.Errorf("unknown release: %v, hint %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.29, 1.31") || !strings.Contains(failure.HintOf(err), "--mesh-version") {
+		t.Errorf("unknown release: %v, hint %q", err, failure.HintOf(err))
 	}
 	// A hint, not a usage error: a precheck that cannot run is a failure.
-	if code := ui.ExitCode(err); code != ui.ExitFailure {
-		t.Errorf("exit code %d, want %d", code, ui.ExitFailure)
+	if code := failure.ExitCode(err); code != failure.ExitFailure {
+		t.Errorf("exit code %d, want %d", code, failure.ExitFailure)
 	}
 }
 

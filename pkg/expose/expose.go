@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	appsv1 "k8s.io/api/apps/v1"
@@ -278,7 +279,7 @@ func waitRollout(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opt
 		}
 		for _, cond := range d.Status.Conditions {
 			if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
-				return false, "", ui.WithHint(fmt.Errorf("gateway %s cannot create pods: %s", ref, cond.Message),
+				return false, "", failure.WithHint(fmt.Errorf("gateway %s cannot create pods: %s", ref, cond.Message),
 					"kubectl describe replicaset -n "+s.GatewayNamespace+" -l "+LabelGateway+"="+s.Names.Gateway)
 			}
 			if cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded" {
@@ -320,7 +321,7 @@ func verifyInjected(ctx context.Context, c kube.Objects, s Spec) error {
 		}
 	}
 	if len(bad) > 0 {
-		return ui.WithHint(fmt.Errorf("gateway pods without an injected proxy (image still \"auto\", no sidecar.istio.io/status): %s", listNames(bad)),
+		return failure.WithHint(fmt.Errorf("gateway pods without an injected proxy (image still \"auto\", no sidecar.istio.io/status): %s", listNames(bad)),
 			fmt.Sprintf("revision %s's injector did not run in namespace %s: check `kubectl get mutatingwebhookconfiguration -l istio.io/rev=%s` and the namespace's labels, then `kubectl rollout restart deployment/%s -n %s`",
 				s.Revision, s.GatewayNamespace, s.Revision, s.Names.Gateway, s.GatewayNamespace))
 	}
@@ -404,7 +405,7 @@ func waitNEGs(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opts O
 		return true, "", nil
 	})
 	if err != nil {
-		err = ui.WithHint(err, "GKE's NEG controller writes "+NEGStatusAnnotation+"; it needs a VPC-native cluster with the HTTP load balancing add-on. See `kubectl describe service "+s.Names.Gateway+" -n "+s.GatewayNamespace+"` for its events")
+		err = failure.WithHint(err, "GKE's NEG controller writes "+NEGStatusAnnotation+"; it needs a VPC-native cluster with the HTTP load balancing add-on. See `kubectl describe service "+s.Names.Gateway+" -n "+s.GatewayNamespace+"` for its events")
 		st.Fail(err)
 		return out, err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
@@ -277,11 +278,11 @@ func TestBadInputIsRefusedBeforeAnyChange(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
-			if tc.wantHint != "" && !strings.Contains(ui.HintOf(err), tc.wantHint) {
-				t.Errorf("hint %q lacks %q", ui.HintOf(err), tc.wantHint)
+			if tc.wantHint != "" && !strings.Contains(failure.HintOf(err), tc.wantHint) {
+				t.Errorf("hint %q lacks %q", failure.HintOf(err), tc.wantHint)
 			}
-			if got := ui.ExitCode(err) == ui.ExitUsage; got != tc.usage {
-				t.Errorf("exit code %d, usage error: %v", ui.ExitCode(err), tc.usage)
+			if got := failure.ExitCode(err) == failure.ExitUsage; got != tc.usage {
+				t.Errorf("exit code %d, usage error: %v", failure.ExitCode(err), tc.usage)
 			}
 			if w := c.Writes(); len(w) != 0 {
 				t.Errorf("bad input still wrote %v", w)
@@ -373,8 +374,8 @@ func TestGatewayNotInjectedFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gateway pods without an injected proxy") {
 		t.Fatalf("error %v", err)
 	}
-	if !strings.Contains(ui.HintOf(err), "mutatingwebhookconfiguration -l istio.io/rev=asm-1") {
-		t.Errorf("hint %q", ui.HintOf(err))
+	if !strings.Contains(failure.HintOf(err), "mutatingwebhookconfiguration -l istio.io/rev=asm-1") {
+		t.Errorf("hint %q", failure.HintOf(err))
 	}
 }
 
@@ -391,8 +392,8 @@ func TestNoNEGStatusTimesOutWithAHint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "NEGs of Service shop/web-gateway: not done after 50ms (no cloud.google.com/neg-status yet)") {
 		t.Fatalf("error %v", err)
 	}
-	if !strings.Contains(ui.HintOf(err), "VPC-native") {
-		t.Errorf("hint %q", ui.HintOf(err))
+	if !strings.Contains(failure.HintOf(err), "VPC-native") {
+		t.Errorf("hint %q", failure.HintOf(err))
 	}
 }
 
@@ -517,7 +518,7 @@ func TestPrivateKeyNeverShown(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	out.WriteString(err.Error() + ui.HintOf(err) + strings.Join(errRec.Lines(), "\n"))
+	out.WriteString(err.Error() + failure.HintOf(err) + strings.Join(errRec.Lines(), "\n"))
 
 	for _, f := range forbidden {
 		if strings.Contains(out.String(), f) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -133,7 +133,7 @@ func (o *Options) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return ui.Usage(errors.Join(errs...), "")
+	return failure.Usage(errors.Join(errs...), "")
 }
 
 // Host name rules, as Istio validates VirtualService hosts bound to a

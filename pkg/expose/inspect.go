@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
-	"github.com/meshctl/meshctl/internal/ui"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -77,7 +77,7 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 		return Spec{}, in, err
 	}
 	if len(svc.Spec.Selector) == 0 {
-		return Spec{}, in, ui.WithHint(fmt.Errorf("the Service %s/%s has no pod selector: meshctl exposes Services backed by pods in the mesh", svc.Namespace, svc.Name),
+		return Spec{}, in, failure.WithHint(fmt.Errorf("the Service %s/%s has no pod selector: meshctl exposes Services backed by pods in the mesh", svc.Namespace, svc.Name),
 			"expose a Service that selects the pods of a Deployment or StatefulSet")
 	}
 	revs, err := installedRevisions(ctx, c)
@@ -129,7 +129,7 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 		return Spec{}, in, err
 	}
 	if opts.CertSecret == spec.Names.CertSecret {
-		return Spec{}, in, ui.Usage(fmt.Errorf("--gateway-cert-secret %s names the Secret meshctl makes for this gateway", opts.CertSecret),
+		return Spec{}, in, failure.Usage(fmt.Errorf("--gateway-cert-secret %s names the Secret meshctl makes for this gateway", opts.CertSecret),
 			"leave out --gateway-cert-secret to use meshctl's certificate, or name a Secret of your own")
 	}
 	if opts.CertSecret != "" {
@@ -170,7 +170,7 @@ func namespace(ctx context.Context, c kube.Objects, name, flag string) (*corev1.
 	if flag == "--gateway-namespace" {
 		hint = fmt.Sprintf("create it first (kubectl create namespace %s), or leave out --gateway-namespace to run the gateway next to the Service", name)
 	}
-	return nil, ui.WithHint(errors.New(msg), hint)
+	return nil, failure.WithHint(errors.New(msg), hint)
 }
 
 func service(ctx context.Context, c kube.Objects, namespace, name string) (*corev1.Service, error) {
@@ -195,9 +195,9 @@ func service(ctx context.Context, c kube.Objects, namespace, name string) (*core
 		}
 	}
 	if len(names) == 0 {
-		return nil, ui.WithHint(fmt.Errorf("service %s/%s not found; namespace %s has no Services", namespace, name, namespace), "check the namespace (-n)")
+		return nil, failure.WithHint(fmt.Errorf("service %s/%s not found; namespace %s has no Services", namespace, name, namespace), "check the namespace (-n)")
 	}
-	return nil, ui.WithHint(fmt.Errorf("service %s/%s not found; Services in %s: %s", namespace, name, namespace, listNames(names)), "check the name, or the namespace (-n)")
+	return nil, failure.WithHint(fmt.Errorf("service %s/%s not found; Services in %s: %s", namespace, name, namespace, listNames(names)), "check the name, or the namespace (-n)")
 }
 
 // servicePort picks the Service port to route to: want by number or name,
@@ -224,7 +224,7 @@ func servicePort(svc *corev1.Service, want string) (corev1.ServicePort, error) {
 	case want == "" && len(ports) == 1:
 		found = &ports[0]
 	case want == "":
-		return corev1.ServicePort{}, ui.Usage(fmt.Errorf("the Service %s has several ports (%s): choose one with --port", ref, describe()), "")
+		return corev1.ServicePort{}, failure.Usage(fmt.Errorf("the Service %s has several ports (%s): choose one with --port", ref, describe()), "")
 	default:
 		n, numErr := strconv.Atoi(want)
 		for i := range ports {
@@ -234,7 +234,7 @@ func servicePort(svc *corev1.Service, want string) (corev1.ServicePort, error) {
 		}
 	}
 	if found == nil {
-		return corev1.ServicePort{}, ui.WithHint(fmt.Errorf("the Service %s has no port %s; its ports: %s", ref, want, describe()), "pass --port with one of them (number or name)")
+		return corev1.ServicePort{}, failure.WithHint(fmt.Errorf("the Service %s has no port %s; its ports: %s", ref, want, describe()), "pass --port with one of them (number or name)")
 	}
 	if found.Protocol != "" && found.Protocol != corev1.ProtocolTCP {
 		return corev1.ServicePort{}, fmt.Errorf("port %d of Service %s is %s: a gateway routes HTTP, over TCP", found.Port, ref, found.Protocol)
@@ -295,19 +295,19 @@ func installedRevisions(ctx context.Context, c kube.Objects) (revisions, error) 
 // istio-injection=enabled namespace, else the only one installed.
 func pickRevision(flag string, ns *corev1.Namespace, revs revisions) (string, error) {
 	if len(revs.names) == 0 {
-		return "", ui.WithHint(errors.New("no mesh revision is installed in this cluster (no Istio injection webhook found)"),
+		return "", failure.WithHint(errors.New("no mesh revision is installed in this cluster (no Istio injection webhook found)"),
 			"install the mesh first: meshctl install (or asmcli install)")
 	}
 	installed := strings.Join(revs.list(), ", ")
 	if flag != "" {
 		if _, ok := revs.names[flag]; !ok {
-			return "", ui.WithHint(fmt.Errorf("revision %q is not installed; installed: %s", flag, installed), "pass one of them with --revision")
+			return "", failure.WithHint(fmt.Errorf("revision %q is not installed; installed: %s", flag, installed), "pass one of them with --revision")
 		}
 		return flag, nil
 	}
 	if v := ns.Labels[labelRev]; v != "" {
 		if _, ok := revs.names[v]; !ok {
-			return "", ui.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, which is not installed; installed: %s", ns.Name, labelRev, v, installed),
+			return "", failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, which is not installed; installed: %s", ns.Name, labelRev, v, installed),
 				"pass --revision, or relabel the namespace: meshctl inject --namespace "+ns.Name)
 		}
 		return v, nil
@@ -318,7 +318,7 @@ func pickRevision(flag string, ns *corev1.Namespace, revs revisions) (string, er
 	if len(revs.names) == 1 {
 		return revs.list()[0], nil
 	}
-	return "", ui.WithHint(fmt.Errorf("several mesh revisions are installed (%s) and namespace %s names none", installed, ns.Name),
+	return "", failure.WithHint(fmt.Errorf("several mesh revisions are installed (%s) and namespace %s names none", installed, ns.Name),
 		"choose one with --revision")
 }
 
@@ -329,12 +329,12 @@ func injectableBy(ns *corev1.Namespace, rev string, revs revisions) error {
 	hint := "run the gateway in another namespace with --gateway-namespace, or pass the namespace's revision with --revision"
 	switch v := ns.Labels[labelInjection]; {
 	case v == "disabled":
-		return ui.WithHint(fmt.Errorf("namespace %s is labelled %s=disabled: the gateway's proxy could not be injected there", ns.Name, labelInjection), hint)
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=disabled: the gateway's proxy could not be injected there", ns.Name, labelInjection), hint)
 	case v == "enabled" && revs.defaultRev != "" && revs.names[rev] != revs.defaultRev:
-		return ui.WithHint(fmt.Errorf("namespace %s is labelled %s=enabled, so revision %s would inject the gateway, not %s", ns.Name, labelInjection, revs.defaultRev, rev), hint)
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=enabled, so revision %s would inject the gateway, not %s", ns.Name, labelInjection, revs.defaultRev, rev), hint)
 	}
 	if v := ns.Labels[labelRev]; v != "" && v != rev && revs.names[v] != revs.names[rev] {
-		return ui.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, so that revision would inject the gateway, not %s", ns.Name, labelRev, v, rev), hint)
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, so that revision would inject the gateway, not %s", ns.Name, labelRev, v, rev), hint)
 	}
 	return nil
 }
@@ -363,7 +363,7 @@ func meshPods(ctx context.Context, c kube.Objects, svc *corev1.Service, rev stri
 		return 0, fmt.Sprintf("Service %s/%s selects no running pods (%s): the gateway will answer 503 until it does", svc.Namespace, svc.Name, sel), nil
 	}
 	if len(missing) > 0 {
-		return n, "", ui.WithHint(
+		return n, "", failure.WithHint(
 			fmt.Errorf("%d of %d pods of Service %s/%s are not in the mesh (no istio-proxy): %s", len(missing), n, svc.Namespace, svc.Name, listNames(missing)),
 			fmt.Sprintf("inject them first: meshctl inject --namespace %s --revision %s", svc.Namespace, rev))
 	}
@@ -419,20 +419,20 @@ func userCert(ctx context.Context, c kube.Objects, namespace, name string, now t
 	hint := fmt.Sprintf("create it with: kubectl create secret tls %s -n %s --cert CERT.pem --key KEY.pem (or leave out --gateway-cert-secret for a certificate made by meshctl)", name, namespace)
 	s, err := get[corev1.Secret](ctx, c, kSecret, namespace, name)
 	if kube.IsNotFound(err) {
-		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: Secret %s/%s not found", namespace, name), hint)
+		return failure.WithHint(fmt.Errorf("--gateway-cert-secret: Secret %s/%s not found", namespace, name), hint)
 	}
 	if err != nil {
 		return fmt.Errorf("read Secret %s/%s: %w", namespace, name, err)
 	}
 	if len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
-		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: Secret %s/%s holds no %s and %s", namespace, name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey), hint)
+		return failure.WithHint(fmt.Errorf("--gateway-cert-secret: Secret %s/%s holds no %s and %s", namespace, name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey), hint)
 	}
 	exp, err := certExpiry(s.Data[corev1.TLSCertKey])
 	if err != nil {
-		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: the certificate in Secret %s/%s does not parse: %w", namespace, name, err), hint)
+		return failure.WithHint(fmt.Errorf("--gateway-cert-secret: the certificate in Secret %s/%s does not parse: %w", namespace, name, err), hint)
 	}
 	if !now.Before(exp) {
-		return ui.WithHint(fmt.Errorf("--gateway-cert-secret: the certificate in Secret %s/%s expired %s; Istio would not serve it", namespace, name, exp.Format(time.DateOnly)), hint)
+		return failure.WithHint(fmt.Errorf("--gateway-cert-secret: the certificate in Secret %s/%s expired %s; Istio would not serve it", namespace, name, exp.Format(time.DateOnly)), hint)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
@@ -106,7 +107,7 @@ func (l *LoadBalancer) missingSettings() []string {
 }
 
 func errMissingSettings(missing []string) error {
-	return ui.Usage(fmt.Errorf("the load balancer needs %v (or their MESHCTL_* variables, or a GKE kubeconfig context)", missing),
+	return failure.Usage(fmt.Errorf("the load balancer needs %v (or their MESHCTL_* variables, or a GKE kubeconfig context)", missing),
 		"set them, or pass --no-lb to expose only the gateway")
 }
 

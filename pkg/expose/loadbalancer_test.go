@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
@@ -56,8 +57,8 @@ func TestLoadBalancerValidate(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || ui.ExitCode(err) != ui.ExitUsage || !strings.Contains(err.Error(), tc.want) || !strings.Contains(ui.HintOf(err), tc.hint) {
-				t.Errorf("err %v (exit %d, hint %q), want a usage error with %q and hint %q", err, ui.ExitCode(err), ui.HintOf(err), tc.want, tc.hint)
+			if err == nil || failure.ExitCode(err) != failure.ExitUsage || !strings.Contains(err.Error(), tc.want) || !strings.Contains(failure.HintOf(err), tc.hint) {
+				t.Errorf("err %v (exit %d, hint %q), want a usage error with %q and hint %q", err, failure.ExitCode(err), failure.HintOf(err), tc.want, tc.hint)
 			}
 		})
 	}

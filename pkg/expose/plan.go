@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -98,7 +99,7 @@ func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (
 		p.Changes = append(p.Changes, ch)
 	}
 	if len(conflicts) > 0 {
-		err := ui.WithHint(errors.Join(conflicts...), "meshctl does not take over objects it did not make: rename or delete them, or use --gateway-namespace")
+		err := failure.WithHint(errors.Join(conflicts...), "meshctl does not take over objects it did not make: rename or delete them, or use --gateway-namespace")
 		st.Fail(err)
 		return nil, err
 	}
@@ -228,11 +229,11 @@ func apiError(doing string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", doing, err)
 	switch {
 	case apierrors.IsForbidden(err):
-		return ui.WithHint(wrapped, "your Kubernetes identity lacks a permission (named above); ask a cluster admin, or check the context with kubectl auth can-i")
+		return failure.WithHint(wrapped, "your Kubernetes identity lacks a permission (named above); ask a cluster admin, or check the context with kubectl auth can-i")
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
-		return ui.WithHint(wrapped, "the API server rejected the object; this is a bug in meshctl unless a webhook or policy of the cluster refused it")
+		return failure.WithHint(wrapped, "the API server rejected the object; this is a bug in meshctl unless a webhook or policy of the cluster refused it")
 	case strings.Contains(err.Error(), "admission webhook"):
-		return ui.WithHint(wrapped, "an admission webhook refused the object (see above)")
+		return failure.WithHint(wrapped, "an admission webhook refused the object (see above)")
 	}
 	return wrapped
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	corev1 "k8s.io/api/core/v1"
@@ -102,5 +103,5 @@ func (o UnexposeOptions) validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return ui.Usage(errors.Join(errs...), "")
+	return failure.Usage(errors.Join(errs...), "")
 }

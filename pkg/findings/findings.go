@@ -177,7 +177,7 @@ func plural(n int, word string) string {
 }
 
 // Fails reports whether any finding is at failOn or above: the command then
-// exits with code 3 (ui.ExitProblems). An empty failOn means Error.
+// exits with code 3 (failure.ExitProblems). An empty failOn means Error.
 func Fails(fs []Finding, failOn Level) bool {
 	if failOn == "" {
 		failOn = Error

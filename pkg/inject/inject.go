@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
@@ -256,19 +257,19 @@ func Run(ctx context.Context, kc kubernetes.Interface, rep ui.Reporter, opts Opt
 
 func validate(opts Options) error {
 	if len(opts.Namespaces) == 0 && opts.Selector == "" {
-		return ui.Usagef("name the namespaces with --namespace, or pick them with --selector")
+		return failure.Usagef("name the namespaces with --namespace, or pick them with --selector")
 	}
 	if opts.Disable && opts.Revision != "" {
-		return ui.Usagef("--disable and --revision do not go together: --disable takes namespaces out of the mesh")
+		return failure.Usagef("--disable and --revision do not go together: --disable takes namespaces out of the mesh")
 	}
 	for _, n := range opts.Namespaces {
 		if n == "" {
-			return ui.Usagef("empty namespace name")
+			return failure.Usagef("empty namespace name")
 		}
 	}
 	if opts.Selector != "" {
 		if _, err := labels.Parse(opts.Selector); err != nil {
-			return ui.Usage(fmt.Errorf("--selector %q: %w", opts.Selector, err), "use kubectl's syntax, e.g. --selector team=payments,env!=dev")
+			return failure.Usage(fmt.Errorf("--selector %q: %w", opts.Selector, err), "use kubectl's syntax, e.g. --selector team=payments,env!=dev")
 		}
 	}
 	return nil
@@ -286,7 +287,7 @@ func resolveRevision(ctx context.Context, kc kubernetes.Interface, opts Options,
 		rev, ok := revs.Resolve(opts.Revision)
 		if !ok {
 			if !opts.Force {
-				return ui.WithHint(fmt.Errorf("revision %q is not installed in the cluster (installed: %s)", opts.Revision, revs),
+				return failure.WithHint(fmt.Errorf("revision %q is not installed in the cluster (installed: %s)", opts.Revision, revs),
 					"pass an installed revision, or --force if its webhook exists under another name (e.g. a managed control plane)")
 			}
 			rev = opts.Revision
@@ -296,7 +297,7 @@ func resolveRevision(ctx context.Context, kc kubernetes.Interface, opts Options,
 	}
 	switch len(revs.Names) {
 	case 0:
-		return ui.WithHint(errors.New("no Istio control plane revision found: no istiod Deployment or injection webhook is labelled istio.io/rev"),
+		return failure.WithHint(errors.New("no Istio control plane revision found: no istiod Deployment or injection webhook is labelled istio.io/rev"),
 			"install one first (meshctl install, or asmcli install), or name it with --revision and --force")
 	case 1:
 		res.Revision, res.ProxyRevision, res.RevisionSource = revs.Names[0], revs.Names[0], "detected"
@@ -306,7 +307,7 @@ func resolveRevision(ctx context.Context, kc kubernetes.Interface, opts Options,
 	for _, r := range revs.Names {
 		hints = append(hints, "--revision "+r)
 	}
-	return ui.Usage(fmt.Errorf("%d revisions are installed (%s): say which one the namespaces should use", len(revs.Names), revs),
+	return failure.Usage(fmt.Errorf("%d revisions are installed (%s): say which one the namespaces should use", len(revs.Names), revs),
 		"add one of: "+strings.Join(hints, ", "))
 }
 
@@ -345,11 +346,11 @@ func selectNamespaces(ctx context.Context, kc kubernetes.Interface, opts Options
 		picked[name] = ns
 	}
 	if len(system) > 0 {
-		return nil, ui.Usage(fmt.Errorf("refusing to inject into system namespace %s", strings.Join(system, ", ")),
+		return nil, failure.Usage(fmt.Errorf("refusing to inject into system namespace %s", strings.Join(system, ", ")),
 			"the mesh's sidecars do not belong there; pass --force if you mean it")
 	}
 	if len(missing) > 0 {
-		return nil, ui.WithHint(fmt.Errorf("namespace %s not found", strings.Join(missing, ", ")),
+		return nil, failure.WithHint(fmt.Errorf("namespace %s not found", strings.Join(missing, ", ")),
 			"check the name and the kubeconfig context (kubectl get namespaces)")
 	}
 	if opts.Selector != "" {
@@ -372,7 +373,7 @@ func selectNamespaces(ctx context.Context, kc kubernetes.Interface, opts Options
 			}
 		}
 		if matched == 0 && len(opts.Namespaces) == 0 {
-			return nil, ui.WithHint(fmt.Errorf("no namespace matches --selector %q", opts.Selector),
+			return nil, failure.WithHint(fmt.Errorf("no namespace matches --selector %q", opts.Selector),
 				fmt.Sprintf("check with kubectl get namespaces -l '%s'", opts.Selector))
 		}
 	}

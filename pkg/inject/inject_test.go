@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	appsv1 "k8s.io/api/apps/v1"
@@ -308,21 +309,21 @@ func TestRevisionChoice(t *testing.T) {
 		{name: "the only revision", objs: base(istiod("asm-1"), injector("asm-1")), wantLabel: "asm-1", wantProxy: "asm-1"},
 		{name: "a managed control plane: webhook only", objs: base(injector("asm-managed")), wantLabel: "asm-managed", wantProxy: "asm-managed"},
 		{name: "several and none chosen", objs: base(injector("asm-1"), injector("asm-2")),
-			wantCode: ui.ExitUsage, wantErr: "2 revisions are installed (asm-1, asm-2)"},
+			wantCode: failure.ExitUsage, wantErr: "2 revisions are installed (asm-1, asm-2)"},
 		{name: "several, one chosen", objs: base(injector("asm-1"), injector("asm-2")), revision: "asm-1", wantLabel: "asm-1", wantProxy: "asm-1"},
 		{name: "a tag", objs: base(injector("asm-2"), tag), revision: "prod", wantLabel: "prod", wantProxy: "asm-2"},
 		{name: "unknown revision", objs: base(injector("asm-1")), revision: "asm-9",
-			wantCode: ui.ExitFailure, wantErr: `revision "asm-9" is not installed in the cluster (installed: asm-1)`},
+			wantCode: failure.ExitFailure, wantErr: `revision "asm-9" is not installed in the cluster (installed: asm-1)`},
 		{name: "unknown revision, forced", objs: base(injector("asm-1")), revision: "asm-9", force: true, wantLabel: "asm-9", wantProxy: "asm-9"},
-		{name: "none installed", objs: base(), wantCode: ui.ExitFailure, wantErr: "no Istio control plane revision found"},
+		{name: "none installed", objs: base(), wantCode: failure.ExitFailure, wantErr: "no Istio control plane revision found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newFakeCluster(t, tt.objs...)
 			res, err := Run(context.Background(), c, nil, Options{Namespaces: []string{"shop"}, Revision: tt.revision, Force: tt.force, NoRestart: true})
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || ui.ExitCode(err) != tt.wantCode {
-					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, ui.ExitCode(err), tt.wantErr, tt.wantCode)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || failure.ExitCode(err) != tt.wantCode {
+					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, failure.ExitCode(err), tt.wantErr, tt.wantCode)
 				}
 				if p := c.patches(); len(p) != 0 {
 					t.Errorf("patched %v before failing", p)
@@ -354,20 +355,20 @@ func TestNamespaceSelection(t *testing.T) {
 		skipped  []string
 	}{
 		{name: "a system namespace by name is refused", opts: Options{Namespaces: []string{"shop", "kube-system"}},
-			wantCode: ui.ExitUsage, wantErr: "refusing to inject into system namespace kube-system"},
+			wantCode: failure.ExitUsage, wantErr: "refusing to inject into system namespace kube-system"},
 		{name: "gke-* too", opts: Options{Namespaces: []string{"gke-managed-system"}},
-			wantCode: ui.ExitUsage, wantErr: "system namespace gke-managed-system"},
+			wantCode: failure.ExitUsage, wantErr: "system namespace gke-managed-system"},
 		{name: "forced", opts: Options{Namespaces: []string{"kube-system"}, Force: true}, wantNS: []string{"kube-system"}},
 		{name: "a selector skips them and says so", opts: Options{Selector: "mesh=yes"},
 			wantNS: []string{"shop"}, skipped: []string{"gke-managed-system", "kube-system"}},
 		{name: "missing namespace", opts: Options{Namespaces: []string{"shop", "nope"}},
-			wantCode: ui.ExitFailure, wantErr: "namespace nope not found"},
+			wantCode: failure.ExitFailure, wantErr: "namespace nope not found"},
 		{name: "selector matching nothing", opts: Options{Selector: "mesh=no"},
-			wantCode: ui.ExitFailure, wantErr: `no namespace matches --selector "mesh=no"`},
-		{name: "bad selector", opts: Options{Selector: "a=(b"}, wantCode: ui.ExitUsage, wantErr: "--selector"},
-		{name: "nothing named", opts: Options{}, wantCode: ui.ExitUsage, wantErr: "--namespace"},
+			wantCode: failure.ExitFailure, wantErr: `no namespace matches --selector "mesh=no"`},
+		{name: "bad selector", opts: Options{Selector: "a=(b"}, wantCode: failure.ExitUsage, wantErr: "--selector"},
+		{name: "nothing named", opts: Options{}, wantCode: failure.ExitUsage, wantErr: "--namespace"},
 		{name: "disable with a revision", opts: Options{Namespaces: []string{"shop"}, Disable: true, Revision: "asm-1"},
-			wantCode: ui.ExitUsage, wantErr: "--disable and --revision"},
+			wantCode: failure.ExitUsage, wantErr: "--disable and --revision"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,8 +376,8 @@ func TestNamespaceSelection(t *testing.T) {
 			tt.opts.NoRestart = true
 			res, err := Run(context.Background(), c, nil, tt.opts)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || ui.ExitCode(err) != tt.wantCode {
-					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, ui.ExitCode(err), tt.wantErr, tt.wantCode)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || failure.ExitCode(err) != tt.wantCode {
+					t.Fatalf("err = %v (exit %d), want %q (exit %d)", err, failure.ExitCode(err), tt.wantErr, tt.wantCode)
 				}
 				if p := c.patches(); len(p) != 0 {
 					t.Errorf("patched %v before refusing", p)

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -55,13 +56,13 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	start := time.Now()
 	res := Result{OutputDir: o.OutputDir, DryRun: o.DryRun, Overlays: o.GeneratedOverlays(), LogFile: filepath.Join(o.OutputDir, "logs.txt")}
 	if err := o.Validate(); err != nil {
-		return res, ui.Usage(err, "")
+		return res, failure.Usage(err, "")
 	}
 	step := in.Reporter.Step("find asmcli")
 	a, err := in.Locator.Locate(ctx)
 	if err != nil {
 		step.Fail(err)
-		return res, ui.WithHint(err, "install asmcli (https://cloud.google.com/service-mesh/docs/unified-install/install-dependent-tools) or pass --asmcli PATH")
+		return res, failure.WithHint(err, "install asmcli (https://cloud.google.com/service-mesh/docs/unified-install/install-dependent-tools) or pass --asmcli PATH")
 	}
 	step.Progressf("%s (%s, from %s)", a.Path, a.Version, a.Source)
 	step.Done()
@@ -80,12 +81,12 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 		problems, err := in.Precheck(ctx)
 		if err != nil {
 			step.Fail(err)
-			return res, ui.WithHint(fmt.Errorf("prechecks could not run: %w", err), "fix the cause, or skip them with --skip-checks")
+			return res, failure.WithHint(fmt.Errorf("prechecks could not run: %w", err), "fix the cause, or skip them with --skip-checks")
 		}
 		if len(problems) > 0 {
 			err := &NotReadyError{Findings: problems}
 			step.Fail(err)
-			return res, &ui.Error{Err: err, Hint: "fix these (see `meshctl check`), or skip the prechecks with --skip-checks", Code: ui.ExitProblems}
+			return res, &failure.Error{Err: err, Hint: "fix these (see `meshctl check`), or skip the prechecks with --skip-checks", Code: failure.ExitProblems}
 		}
 		step.Done()
 	}
@@ -143,7 +144,7 @@ func (in Installer) checkTools(o Options) error {
 		}
 	}
 	if len(missing) > 0 {
-		return ui.WithHint(fmt.Errorf("asmcli needs these tools, not found on PATH: %s", strings.Join(missing, ", ")),
+		return failure.WithHint(fmt.Errorf("asmcli needs these tools, not found on PATH: %s", strings.Join(missing, ", ")),
 			"install them (Debian/Ubuntu: apt-get install "+strings.Join(missing, " ")+"; gcloud: https://cloud.google.com/sdk/docs/install) and retry")
 	}
 	return nil
@@ -158,7 +159,7 @@ func (in Installer) checkLegacyGateway(ctx context.Context, o Options) error {
 	_, svcErr := in.Kube.CoreV1().Services("istio-system").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 	_, depErr := in.Kube.AppsV1().Deployments("istio-system").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 	if svcErr == nil || depErr == nil {
-		return ui.WithHint(errors.New("a legacy istio-ingressgateway exists in istio-system: asmcli would stop at an interactive prompt and the install would remove it"),
+		return failure.WithHint(errors.New("a legacy istio-ingressgateway exists in istio-system: asmcli would stop at an interactive prompt and the install would remove it"),
 			"keep it with --option legacy-default-ingressgateway, or move its traffic to a per-service gateway (meshctl expose) and delete it first")
 	}
 	return nil
@@ -241,11 +242,11 @@ func (in Installer) runAsmcli(ctx context.Context, path string, o Options) (stri
 			if hint == "" {
 				hint = "see asmcli's log: " + logFile
 			}
-			return "", events, ui.WithHint(diag, hint)
+			return "", events, failure.WithHint(diag, hint)
 		}
 		crash := fmt.Errorf("asmcli stopped mid-step (exit %d); its last lines:\n  %s", exitErr.ExitCode(), strings.Join(tail, "\n  "))
 		step.Fail(crash)
-		return "", events, ui.WithHint(crash, "the full log is "+logFile+"; re-running `meshctl install` with the same options resumes")
+		return "", events, failure.WithHint(crash, "the full log is "+logFile+"; re-running `meshctl install` with the same options resumes")
 	}
 	if err != nil {
 		step.Fail(err)
@@ -262,7 +263,7 @@ func confirmRevision(ctx context.Context, kc kubernetes.Interface, rev string) (
 	}
 	deploys, err := kc.AppsV1().Deployments("istio-system").List(ctx, metav1.ListOptions{LabelSelector: "app=istiod,istio.io/rev=" + rev})
 	if apierrors.IsForbidden(err) {
-		return "", ui.WithHint(fmt.Errorf("cannot confirm revision %s: %w", rev, err), "meshctl needs to list Deployments in istio-system")
+		return "", failure.WithHint(fmt.Errorf("cannot confirm revision %s: %w", rev, err), "meshctl needs to list Deployments in istio-system")
 	}
 	if err != nil {
 		return "", fmt.Errorf("confirm revision %s: %w", rev, err)

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 )
@@ -188,13 +189,13 @@ func TestRunCapturesAndConfirmsRevision(t *testing.T) {
 }
 
 func TestRunReportsDiagnosedProblemsAndCrashes(t *testing.T) {
-	failure, _ := os.ReadFile("testdata/asmcli-validate-failure.log")
+	failureLog, _ := os.ReadFile("testdata/asmcli-validate-failure.log")
 	o := base()
 	o.OutputDir = t.TempDir()
-	in := Installer{Locator: Locator{Explicit: fakeAsmcli(t, string(failure), 2)}, Kube: fake.NewClientset(), Reporter: ui.Discard, LookPath: allTools}
+	in := Installer{Locator: Locator{Explicit: fakeAsmcli(t, string(failureLog), 2)}, Kube: fake.NewClientset(), Reporter: ui.Discard, LookPath: allTools}
 	res, err := in.Run(context.Background(), o)
-	if err == nil || !strings.Contains(err.Error(), "Workload identity is not enabled on prod") || !strings.Contains(ui.HintOf(err), "--update-labels mesh_id=") {
-		t.Errorf("exit 2: err = %v, hint = %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(err.Error(), "Workload identity is not enabled on prod") || !strings.Contains(failure.HintOf(err), "--update-labels mesh_id=") {
+		t.Errorf("exit 2: err = %v, hint = %q", err, failure.HintOf(err))
 	}
 	if len(res.Warnings) != 1 {
 		t.Errorf("warnings = %v", res.Warnings)
@@ -203,8 +204,8 @@ func TestRunReportsDiagnosedProblemsAndCrashes(t *testing.T) {
 	in.Locator.Explicit = fakeAsmcli(t, "asmcli: Installing ASM control plane...\nError: failed to install manifests\n", 1)
 	_, err = in.Run(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "stopped mid-step (exit 1)") || !strings.Contains(err.Error(), "failed to install manifests") ||
-		!strings.Contains(ui.HintOf(err), "re-running") {
-		t.Errorf("crash: err = %v, hint = %q", err, ui.HintOf(err))
+		!strings.Contains(failure.HintOf(err), "re-running") {
+		t.Errorf("crash: err = %v, hint = %q", err, failure.HintOf(err))
 	}
 }
 
@@ -229,20 +230,20 @@ func TestRunStopsBeforeAsmcli(t *testing.T) {
 				return "", errors.New("not found")
 			}
 			return "/bin/" + n, nil
-		}}, o, "not found on PATH: jq, csplit", ui.ExitFailure},
-		{"legacy gateway", Installer{Kube: fake.NewClientset(legacy), LookPath: allTools}, o, "legacy istio-ingressgateway", ui.ExitFailure},
+		}}, o, "not found on PATH: jq, csplit", failure.ExitFailure},
+		{"legacy gateway", Installer{Kube: fake.NewClientset(legacy), LookPath: allTools}, o, "legacy istio-ingressgateway", failure.ExitFailure},
 		{"prechecks fail", Installer{LookPath: allTools, Precheck: func(context.Context) ([]findings.Finding, error) {
 			return []findings.Finding{{Code: "MC0131", Level: findings.Error, Object: "cluster c", Message: "no firewall rule admits tcp:15017", Hint: "gcloud compute firewall-rules create ..."}}, nil
-		}}, o, "not ready for the mesh:\n  Error [MC0131] (cluster c) no firewall rule admits tcp:15017\n    fix: gcloud compute firewall-rules create ...", ui.ExitProblems},
-		{"bad options", Installer{LookPath: allTools}, Options{OutputDir: o.OutputDir}, "not fully named", ui.ExitUsage},
+		}}, o, "not ready for the mesh:\n  Error [MC0131] (cluster c) no firewall rule admits tcp:15017\n    fix: gcloud compute firewall-rules create ...", failure.ExitProblems},
+		{"bad options", Installer{LookPath: allTools}, Options{OutputDir: o.OutputDir}, "not fully named", failure.ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.in.Locator = Locator{Explicit: script}
 			tt.in.Reporter = ui.Discard
 			_, err := tt.in.Run(context.Background(), tt.o)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || ui.ExitCode(err) != tt.wantCode {
-				t.Errorf("err = %v (exit %d), want %q (exit %d)", err, ui.ExitCode(err), tt.want, tt.wantCode)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || failure.ExitCode(err) != tt.wantCode {
+				t.Errorf("err = %v (exit %d), want %q (exit %d)", err, failure.ExitCode(err), tt.want, tt.wantCode)
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Error("asmcli ran")

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -191,7 +192,7 @@ func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (res M
 	finish := func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }
 	defer finish()
 	if err := o.Validate(); err != nil {
-		return res, ui.Usage(err, "")
+		return res, failure.Usage(err, "")
 	}
 	p, err := in.read(ctx, o, &res, false)
 	if err != nil {
@@ -331,7 +332,7 @@ func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *Mana
 				res.Warnings = problems
 				res.step(StepPrechecks, ActionChecked, "%d problem(s)", len(problems))
 				err := fmt.Errorf("the cluster does not meet the managed control plane's requirements; nothing was changed:\n  %s", strings.Join(lines, "\n  "))
-				return nil, &ui.Error{Err: err, Code: ui.ExitProblems,
+				return nil, &failure.Error{Err: err, Code: failure.ExitProblems,
 					Hint: strings.Join(fixes, "\n") + "\nthen run `meshctl install --managed` again (or skip these checks with --skip-checks)"}
 			}
 			res.step(StepPrechecks, ActionChecked, "workload identity, node pools' metadata server, nodes")
@@ -498,12 +499,12 @@ func chooseMembership(mems []*gkehub.Membership, cluster ClusterRef, projectNumb
 			return MembershipRef{}, false, err
 		}
 		if want != "" && ref.ID != want {
-			return MembershipRef{}, false, ui.WithHint(
+			return MembershipRef{}, false, failure.WithHint(
 				fmt.Errorf("the cluster is already registered as membership %s (location %s); a cluster belongs to one membership", ref.ID, ref.Location),
 				fmt.Sprintf("use --membership %s, or leave --membership out", ref.ID))
 		}
 		if m.State != nil && m.State.Code == "DELETING" {
-			return MembershipRef{}, false, ui.WithHint(fmt.Errorf("membership %s is being unregistered", ref.Name()),
+			return MembershipRef{}, false, failure.WithHint(fmt.Errorf("membership %s is being unregistered", ref.Name()),
 				"wait until `gcloud container fleet memberships list --project "+fleetProject+"` no longer shows it, then run meshctl again")
 		}
 		return ref, true, nil
@@ -522,7 +523,7 @@ func chooseMembership(mems []*gkehub.Membership, cluster ClusterRef, projectNumb
 		if m.Endpoint != nil && m.Endpoint.GkeCluster != nil {
 			link = m.Endpoint.GkeCluster.ResourceLink
 		}
-		return MembershipRef{}, false, ui.WithHint(
+		return MembershipRef{}, false, failure.WithHint(
 			fmt.Errorf("membership %s already exists for another cluster (%s)", other.Name(), orUnknown(link)),
 			"choose another name with --membership NAME")
 	}
@@ -578,7 +579,7 @@ func (in ManagedInstaller) enableFeature(ctx context.Context, project string, st
 			return enabled, nil // enabled meanwhile
 		case apiNotEnabled(err, MeshAPI) && len(enabled) == 0:
 			if in.Services == nil {
-				return nil, ui.WithHint(fmt.Errorf("%s is not enabled in project %s", MeshAPI, project),
+				return nil, failure.WithHint(fmt.Errorf("%s is not enabled in project %s", MeshAPI, project),
 					fmt.Sprintf("run `gcloud services enable %s --project %s`, then meshctl again", MeshAPI, project))
 			}
 			st.Progressf("%s is not enabled in %s: enabling it", MeshAPI, project)
@@ -689,7 +690,7 @@ func failedError(s MeshStatus, a Assessment, p *plan) error {
 		hint += "\n"
 	}
 	hint += "then run `meshctl install --managed` again: it skips the steps already done"
-	return ui.WithHint(err, hint)
+	return failure.WithHint(err, hint)
 }
 
 func timeoutError(err error, s MeshStatus, elapsed time.Duration, uninstall bool) error {
@@ -697,10 +698,10 @@ func timeoutError(err error, s MeshStatus, elapsed time.Duration, uninstall bool
 		return err
 	}
 	if uninstall {
-		return ui.WithHint(fmt.Errorf("the managed control plane was not removed after %s (%s): %w", elapsed, s.Summary(), err),
+		return failure.WithHint(fmt.Errorf("the managed control plane was not removed after %s (%s): %w", elapsed, s.Summary(), err),
 			"Google keeps deprovisioning in the background; run `meshctl uninstall --managed` again to keep waiting, or raise --timeout")
 	}
-	return ui.WithHint(fmt.Errorf("the managed control plane is not ready after %s (%s): %w", elapsed, s.Summary(), err),
+	return failure.WithHint(fmt.Errorf("the managed control plane is not ready after %s (%s): %w", elapsed, s.Summary(), err),
 		"Google keeps provisioning in the background (it can take 5 to 60 minutes): run `meshctl install --managed` again to keep waiting (it skips the steps already done), or raise --timeout (e.g. --timeout 60m)")
 }
 
@@ -759,10 +760,10 @@ func poolsWithoutGKEMetadata(cl *containerpb.Cluster) []string {
 func clusterError(err error, o ManagedOptions) error {
 	switch httpCode(err) {
 	case http.StatusNotFound:
-		return ui.WithHint(fmt.Errorf("cluster %s not found in %s (project %s): %w", o.Cluster, o.Location, o.Project, err),
+		return failure.WithHint(fmt.Errorf("cluster %s not found in %s (project %s): %w", o.Cluster, o.Location, o.Project, err),
 			fmt.Sprintf("list the clusters with `gcloud container clusters list --project %s`, then set --location and --cluster", o.Project))
 	case http.StatusForbidden:
-		return ui.WithHint(fmt.Errorf("read cluster %s: %w", o.Cluster, err), "meshctl needs container.clusters.get (roles/container.clusterViewer)")
+		return failure.WithHint(fmt.Errorf("read cluster %s: %w", o.Cluster, err), "meshctl needs container.clusters.get (roles/container.clusterViewer)")
 	}
 	return fmt.Errorf("read cluster %s: %w", o.Cluster, err)
 }
@@ -776,9 +777,9 @@ func hubError(what string, err error, permission, project string) error {
 	case http.StatusForbidden:
 		msg := errorMessage(err)
 		if strings.Contains(msg, "has not been used") || strings.Contains(msg, "is disabled") || strings.Contains(msg, "SERVICE_DISABLED") {
-			return ui.WithHint(fmt.Errorf("%s: %s", what, msg), "run `gcloud services enable gkehub.googleapis.com --project "+project+"`")
+			return failure.WithHint(fmt.Errorf("%s: %s", what, msg), "run `gcloud services enable gkehub.googleapis.com --project "+project+"`")
 		}
-		return ui.WithHint(fmt.Errorf("%s: %s", what, msg), "meshctl needs "+permission+" in project "+project+" (roles/gkehub.admin has it)")
+		return failure.WithHint(fmt.Errorf("%s: %s", what, msg), "meshctl needs "+permission+" in project "+project+" (roles/gkehub.admin has it)")
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict:
 		return fmt.Errorf("%s: %s", what, errorMessage(err))
 	}

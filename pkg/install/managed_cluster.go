@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 )
 
 // The ControlPlaneRevision API Google installs with the managed control
@@ -189,7 +189,7 @@ func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRIn
 		case !found:
 			last = "no ControlPlaneRevision " + revision + " in istio-system"
 		case cpr.condition("Stalled") == "True":
-			return cpr, hook, nil, ui.WithHint(fmt.Errorf("ControlPlaneRevision %s is stalled (%s)", revision, cpr.Summary()),
+			return cpr, hook, nil, failure.WithHint(fmt.Errorf("ControlPlaneRevision %s is stalled (%s)", revision, cpr.Summary()),
 				"kubectl describe controlplanerevision -n istio-system "+revision)
 		case !cpr.Ready():
 			last = "ControlPlaneRevision " + revision + ": " + cpr.Summary()
@@ -203,7 +203,7 @@ func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRIn
 			return cpr, hook, labels, nil
 		}
 		if in.now().After(deadline) {
-			return cpr, hook, nil, ui.WithHint(fmt.Errorf("the fleet reports revision %s ready, but the cluster does not show it after %s: %s", revision, timeout, last),
+			return cpr, hook, nil, failure.WithHint(fmt.Errorf("the fleet reports revision %s ready, but the cluster does not show it after %s: %s", revision, timeout, last),
 				"check that the kube context (--context) is this cluster's; `kubectl get controlplanerevisions -n istio-system` lists what Google installed")
 		}
 		if err := sleep(ctx, interval); err != nil {

@@ -22,6 +22,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -254,7 +255,7 @@ func TestManagedInstallFromScratch(t *testing.T) {
 	services := in.Services.(*fakeServices)
 	res, err := in.Install(context.Background(), opts())
 	if err != nil {
-		t.Fatalf("Install: %v (hint %q)", err, ui.HintOf(err))
+		t.Fatalf("Install: %v (hint %q)", err, failure.HintOf(err))
 	}
 	want := []string{
 		"list p", "get-feature p",
@@ -372,7 +373,7 @@ func TestManagedMembershipLookup(t *testing.T) {
 			}
 			res, err := in.Install(context.Background(), o)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || ui.HintOf(err) == "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || failure.HintOf(err) == "" {
 					t.Fatalf("err = %v, want %q with a hint", err, tt.wantErr)
 				}
 				return
@@ -425,8 +426,8 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			in, _ := installer(f, gkeCluster(tt.change))
 			_, err := in.Install(context.Background(), opts())
 			if err == nil || !strings.Contains(err.Error(), tt.code) || !strings.Contains(err.Error(), "nothing was changed") ||
-				!strings.Contains(ui.HintOf(err), tt.wantFix) || ui.ExitCode(err) != ui.ExitProblems {
-				t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
+				!strings.Contains(failure.HintOf(err), tt.wantFix) || failure.ExitCode(err) != failure.ExitProblems {
+				t.Fatalf("err = %v\nhint %s", err, failure.HintOf(err))
 			}
 			if len(f.Calls()) != 0 {
 				t.Errorf("the fleet was called: %v", f.Calls())
@@ -443,8 +444,8 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 		}))
 		_, err := in.Install(context.Background(), opts())
 		if err == nil || !strings.Contains(err.Error(), "WORKLOAD_IDENTITY_REQUIRED") || !strings.Contains(err.Error(), "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED") ||
-			!strings.Contains(ui.HintOf(err), "node-pools update default-pool") || !strings.Contains(ui.HintOf(err), "node-pools update pool-2") {
-			t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
+			!strings.Contains(failure.HintOf(err), "node-pools update default-pool") || !strings.Contains(failure.HintOf(err), "node-pools update pool-2") {
+			t.Fatalf("err = %v\nhint %s", err, failure.HintOf(err))
 		}
 	})
 	t.Run("skip-checks goes on to the fleet", func(t *testing.T) {
@@ -456,8 +457,8 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 		o.SkipChecks = true
 		_, err := in.Install(context.Background(), o)
 		if err == nil || !strings.Contains(err.Error(), "WORKLOAD_IDENTITY_REQUIRED: the cluster does not have Workload Identity") ||
-			!strings.Contains(ui.HintOf(err), "--workload-pool=p.svc.id.goog") || !strings.Contains(ui.HintOf(err), "run `meshctl install --managed` again") {
-			t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
+			!strings.Contains(failure.HintOf(err), "--workload-pool=p.svc.id.goog") || !strings.Contains(failure.HintOf(err), "run `meshctl install --managed` again") {
+			t.Fatalf("err = %v\nhint %s", err, failure.HintOf(err))
 		}
 	})
 }
@@ -469,9 +470,9 @@ func TestManagedWaitTimeout(t *testing.T) {
 	defer cancel()
 	_, err := in.Install(ctx, opts())
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not ready after") ||
-		!strings.Contains(err.Error(), "control plane PROVISIONING") || !strings.Contains(ui.HintOf(err), "--timeout") ||
-		!strings.Contains(ui.HintOf(err), "run `meshctl install --managed` again to keep waiting") {
-		t.Fatalf("err = %v, hint %q", err, ui.HintOf(err))
+		!strings.Contains(err.Error(), "control plane PROVISIONING") || !strings.Contains(failure.HintOf(err), "--timeout") ||
+		!strings.Contains(failure.HintOf(err), "run `meshctl install --managed` again to keep waiting") {
+		t.Fatalf("err = %v, hint %q", err, failure.HintOf(err))
 	}
 }
 
@@ -571,7 +572,7 @@ func TestManagedConfirmFailsWhenTheClusterDisagrees(t *testing.T) {
 	in, _ := installer(f, gkeCluster())
 	in.Dynamic = dynamicWith() // another cluster: no CPR
 	_, err := in.Install(context.Background(), opts())
-	if err == nil || !strings.Contains(err.Error(), "no ControlPlaneRevision asm-managed in istio-system") || !strings.Contains(ui.HintOf(err), "kube context") {
+	if err == nil || !strings.Contains(err.Error(), "no ControlPlaneRevision asm-managed in istio-system") || !strings.Contains(failure.HintOf(err), "kube context") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -581,13 +582,13 @@ func TestManagedErrorsNameThePermission(t *testing.T) {
 	in, _ := installer(&f.fakeFleet, gkeCluster())
 	in.Fleet = f
 	_, err := in.Install(context.Background(), opts())
-	if err == nil || !strings.Contains(ui.HintOf(err), "gkehub.memberships.list") {
-		t.Fatalf("err = %v hint %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(failure.HintOf(err), "gkehub.memberships.list") {
+		t.Fatalf("err = %v hint %q", err, failure.HintOf(err))
 	}
 	in.GKE = fakeGKE{nil}
 	_, err = in.Install(context.Background(), opts())
-	if err == nil || !strings.Contains(err.Error(), "cluster c not found") || !strings.Contains(ui.HintOf(err), "gcloud container clusters list --project p") {
-		t.Fatalf("err = %v hint %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(err.Error(), "cluster c not found") || !strings.Contains(failure.HintOf(err), "gcloud container clusters list --project p") {
+		t.Fatalf("err = %v hint %q", err, failure.HintOf(err))
 	}
 }
 
@@ -752,7 +753,7 @@ func TestManagedFixNamesTheFleetsServiceAgent(t *testing.T) {
 		meshState(StateFailedPrecondition, StateFailedPrecondition, nil, &gkehub.ServiceMeshCondition{Code: "MESH_IAM_PERMISSION_DENIED", Severity: "ERROR"})}}
 	in, _ := installer(f, gkeCluster())
 	_, err := in.Install(context.Background(), opts())
-	if err == nil || !strings.Contains(ui.HintOf(err), "gcloud projects add-iam-policy-binding p --member serviceAccount:service-123@gcp-sa-servicemesh.iam.gserviceaccount.com") {
-		t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(failure.HintOf(err), "gcloud projects add-iam-policy-binding p --member serviceAccount:service-123@gcp-sa-servicemesh.iam.gserviceaccount.com") {
+		t.Fatalf("err = %v\nhint %s", err, failure.HintOf(err))
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	gkehubv2 "google.golang.org/api/gkehub/v2"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -24,7 +25,7 @@ func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res
 	defer func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }()
 	o.Channel = "" // uninstall removes whichever channel is there
 	if err := o.Validate(); err != nil {
-		return res, ui.Usage(err, "")
+		return res, failure.Usage(err, "")
 	}
 	p, err := in.read(ctx, o, &res, true)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
 )
@@ -46,7 +46,7 @@ func TestCheckPrecheck(t *testing.T) {
 
 	// Options check cannot run with are the precheck's error, not findings.
 	_, err = CheckPrecheck(clients, check.Options{Project: "p"})(context.Background())
-	if err == nil || ui.HintOf(err) == "" {
+	if err == nil || failure.HintOf(err) == "" {
 		t.Errorf("no cluster: %v", err)
 	}
 }

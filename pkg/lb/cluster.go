@@ -7,7 +7,7 @@ import (
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/googleapis/gax-go/v2"
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 )
 
 // GKE is what pkg/lb needs of the GKE API: the cluster's network and node
@@ -77,7 +77,7 @@ func clusterNodes(ctx context.Context, c *caller, gke GKE, spec Spec) (network s
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	if len(tags) == 0 {
-		return "", nil, ui.WithHint(fmt.Errorf("cannot find the network tags of cluster %s's nodes, so the firewall rule for Google's health checkers would match nothing", spec.Cluster),
+		return "", nil, failure.WithHint(fmt.Errorf("cannot find the network tags of cluster %s's nodes, so the firewall rule for Google's health checkers would match nothing", spec.Cluster),
 			"check that the cluster has nodes (`gcloud compute instances list --filter labels.goog-k8s-cluster-name="+spec.Cluster+"`)")
 	}
 	return network, tags, nil

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"google.golang.org/api/googleapi"
 )
 
@@ -48,7 +48,7 @@ func describe(err error, project, verb, what, name, permission string) error {
 		if strings.HasPrefix(permission, "container.") {
 			api = "container.googleapis.com"
 		}
-		return ui.WithHint(fmt.Errorf("%s: the %s API is not enabled in project %s: %w", doing, api, project, err),
+		return failure.WithHint(fmt.Errorf("%s: the %s API is not enabled in project %s: %w", doing, api, project, err),
 			fmt.Sprintf("enable it: `gcloud services enable %s --project %s` (it takes a minute to take effect)", api, project))
 	case g.Code == 403 && reason == "quotaExceeded", g.Code == 403 && strings.Contains(text, "Quota '"):
 		return quotaError(doing, project, g.Message, err)
@@ -64,7 +64,7 @@ func describe(err error, project, verb, what, name, permission string) error {
 		case strings.HasPrefix(permission, "container."):
 			role = "roles/container.clusterViewer"
 		}
-		return ui.WithHint(fmt.Errorf("%s: permission denied: it needs %s on project %s: %w", doing, permission, project, err),
+		return failure.WithHint(fmt.Errorf("%s: permission denied: it needs %s on project %s: %w", doing, permission, project, err),
 			fmt.Sprintf("grant a role that has it to the account meshctl runs as, e.g. `gcloud projects add-iam-policy-binding %s --member=user:YOU@example.com --role=%s`", project, role))
 	}
 	return fmt.Errorf("%s: %w", doing, err)
@@ -79,7 +79,7 @@ func quotaError(doing, project, message string, err error) error {
 	if metric != "" {
 		what = fmt.Sprintf("quota %s (limit %s)", metric, limit)
 	}
-	return ui.WithHint(fmt.Errorf("%s: %s is used up in project %s: %w", doing, what, project, err),
+	return failure.WithHint(fmt.Errorf("%s: %s is used up in project %s: %w", doing, what, project, err),
 		fmt.Sprintf("delete what you no longer need (`gcloud compute project-info describe --project %s` shows usage) or request more at https://console.cloud.google.com/iam-admin/quotas?project=%s", project, project))
 }
 
@@ -119,13 +119,13 @@ func nameTaken(kind Kind, name, owner string, perService bool) error {
 	err := &NameTakenError{Kind: kind, Name: name, Owner: owner}
 	switch {
 	case owner != "" && perService && !strings.Contains(owner, "/"):
-		return ui.WithHint(err, fmt.Sprintf("the service is on shared load balancer %q: pass --lb %s to keep it there, or run `meshctl unexpose svc` with --lb %s first to move it", owner, owner, owner))
+		return failure.WithHint(err, fmt.Sprintf("the service is on shared load balancer %q: pass --lb %s to keep it there, or run `meshctl unexpose svc` with --lb %s first to move it", owner, owner, owner))
 	case owner != "" && perService:
-		return ui.WithHint(err, "the service has a load balancer of its own: run `meshctl unexpose svc` (without --lb) first to move it")
+		return failure.WithHint(err, "the service has a load balancer of its own: run `meshctl unexpose svc` (without --lb) first to move it")
 	case owner != "":
-		return ui.WithHint(err, "choose another --lb name")
+		return failure.WithHint(err, "choose another --lb name")
 	}
-	return ui.WithHint(err, fmt.Sprintf("meshctl changes only what it made: delete or rename it (`gcloud compute %s describe %s --global` shows it), choose another --lb name, or pass --adopt to let meshctl take it over",
+	return failure.WithHint(err, fmt.Sprintf("meshctl changes only what it made: delete or rename it (`gcloud compute %s describe %s --global` shows it), choose another --lb name, or pass --adopt to let meshctl take it over",
 		gcloudGroup(kind), name))
 }
 

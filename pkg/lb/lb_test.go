@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"google.golang.org/protobuf/proto"
 )
@@ -517,8 +518,8 @@ func TestANameTakenByAnotherIsAnErrorUnlessAdopted(t *testing.T) {
 		TcpHealthCheck: &computepb.TCPHealthCheck{Port: ptr(int32(80))}})
 	_, err := cl.Plan(context.Background(), spec)
 	var taken *NameTakenError
-	if !errors.As(err, &taken) || taken.Name != n.healthCheck(sv) || !strings.Contains(ui.HintOf(err), "--adopt") {
-		t.Fatalf("err = %v (hint %q)", err, ui.HintOf(err))
+	if !errors.As(err, &taken) || taken.Name != n.healthCheck(sv) || !strings.Contains(failure.HintOf(err), "--adopt") {
+		t.Fatalf("err = %v (hint %q)", err, failure.HintOf(err))
 	}
 
 	spec.Adopt = true
@@ -542,8 +543,8 @@ func TestAServiceOnAnotherLoadBalancerIsRefused(t *testing.T) {
 	shared := testSpec()
 	shared.LB = "edge"
 	_, err := cl.Plan(context.Background(), shared)
-	if err == nil || !strings.Contains(err.Error(), "belongs to meshctl load balancer") || !strings.Contains(ui.HintOf(err), "unexpose") {
-		t.Errorf("err = %v, hint %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(err.Error(), "belongs to meshctl load balancer") || !strings.Contains(failure.HintOf(err), "unexpose") {
+		t.Errorf("err = %v, hint %q", err, failure.HintOf(err))
 	}
 }
 
@@ -717,7 +718,7 @@ func TestQuotaIsCheckedBeforeAnyChange(t *testing.T) {
 	f.quotas = []*computepb.Quota{{Metric: ptr("BACKEND_SERVICES"), Limit: ptr(75.0), Usage: ptr(75.0)}}
 	cl, _ := newTestClient(f)
 	_, err := cl.Plan(context.Background(), testSpec())
-	if err == nil || !strings.Contains(err.Error(), "BACKEND_SERVICES") || !strings.Contains(ui.HintOf(err), "quotas") {
+	if err == nil || !strings.Contains(err.Error(), "BACKEND_SERVICES") || !strings.Contains(failure.HintOf(err), "quotas") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -737,8 +738,8 @@ func TestAPIErrorsSayWhatToDo(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := describe(tc.err, "proj", tc.verb, "backend service", "bs-1", tc.perm)
-			if !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "bs-1") || !strings.Contains(ui.HintOf(err), tc.hint) {
-				t.Errorf("error %q\nhint %q", err, ui.HintOf(err))
+			if !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "bs-1") || !strings.Contains(failure.HintOf(err), tc.hint) {
+				t.Errorf("error %q\nhint %q", err, failure.HintOf(err))
 			}
 		})
 	}
@@ -749,8 +750,8 @@ func TestMissingNEGStatusAndBadDomainsAreUsageErrors(t *testing.T) {
 	spec.Services[0].NEG = NEG{}
 	spec.Services[0].Hosts = []string{"*.example.com", "shop.internal", "10.0.0.1", "ok.example.org", "*.corp"}
 	err := spec.Validate()
-	if ui.ExitCode(err) != ui.ExitUsage {
-		t.Fatalf("exit code %d for %v", ui.ExitCode(err), err)
+	if failure.ExitCode(err) != failure.ExitUsage {
+		t.Fatalf("exit code %d for %v", failure.ExitCode(err), err)
 	}
 	for _, want := range []string{"no NEG status", `".internal" is not a public domain`, "IP address", `host "corp"`} {
 		if !strings.Contains(err.Error(), want) {
@@ -857,8 +858,8 @@ func TestTeardownFindsTheSharedLoadBalancer(t *testing.T) {
 	mustApply(t, cl, a)
 	// Exposing it again without --lb is refused with the way out.
 	_, err := cl.Plan(context.Background(), testSpec())
-	if err == nil || !strings.Contains(ui.HintOf(err), "--lb edge") {
-		t.Errorf("err %v, hint %q", err, ui.HintOf(err))
+	if err == nil || !strings.Contains(failure.HintOf(err), "--lb edge") {
+		t.Errorf("err %v, hint %q", err, failure.HintOf(err))
 	}
 	// Unexpose without --lb finds it.
 	tp, err := cl.PlanTeardown(context.Background(), testSpec())

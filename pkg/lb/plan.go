@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
@@ -283,15 +284,15 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 		p.external[name] = name != ""
 	}
 	if spec.Address != "" && r.actual(KindAddress, spec.Address) == nil {
-		errs = append(errs, ui.WithHint(fmt.Errorf("--address %s: no such global address in project %s", spec.Address, spec.Project),
+		errs = append(errs, failure.WithHint(fmt.Errorf("--address %s: no such global address in project %s", spec.Address, spec.Project),
 			fmt.Sprintf("create it with `gcloud compute addresses create %s --global --project %s`, or leave out --address", spec.Address, spec.Project)))
 	}
 	if spec.Certificate != "" && r.actual(KindCertificate, spec.Certificate) == nil {
-		errs = append(errs, ui.WithHint(fmt.Errorf("--certificate %s: no such global SSL certificate in project %s", spec.Certificate, spec.Project),
+		errs = append(errs, failure.WithHint(fmt.Errorf("--certificate %s: no such global SSL certificate in project %s", spec.Certificate, spec.Project),
 			"list them with `gcloud compute ssl-certificates list --global`, or leave out --certificate for a Google-managed one"))
 	}
 	if spec.Armor.Policy != "" && r.actual(KindSecurityPolicy, spec.Armor.Policy) == nil {
-		errs = append(errs, ui.WithHint(fmt.Errorf("--armor-policy %s: no such Cloud Armor policy in project %s", spec.Armor.Policy, spec.Project),
+		errs = append(errs, failure.WithHint(fmt.Errorf("--armor-policy %s: no such Cloud Armor policy in project %s", spec.Armor.Policy, spec.Project),
 			"list them with `gcloud compute security-policies list`"))
 	}
 	if len(errs) > 0 {
@@ -343,7 +344,7 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if have, ok := urlMap.actual.(*computepb.UrlMap); ok {
 		m, err := mergeURLMap(have, routes, nil)
 		if err != nil {
-			return nil, ui.WithHint(fmt.Errorf("load balancer %s: %w", n.lb, err), "each host goes to one service: pick other --host names, or unexpose the service that has it")
+			return nil, failure.WithHint(fmt.Errorf("load balancer %s: %w", n.lb, err), "each host goes to one service: pick other --host names, or unexpose the service that has it")
 		}
 		mapped = m
 	} else {
@@ -518,7 +519,7 @@ func (cl *Client) checkQuotas(ctx context.Context, p *Plan) error {
 		return nil
 	}
 	sort.Strings(short)
-	return ui.WithHint(fmt.Errorf("project %s lacks quota for this load balancer: %s", p.Project, strings.Join(short, "; ")),
+	return failure.WithHint(fmt.Errorf("project %s lacks quota for this load balancer: %s", p.Project, strings.Join(short, "; ")),
 		fmt.Sprintf("delete unused load balancer resources, share one load balancer between services with --lb, or request more at https://console.cloud.google.com/iam-admin/quotas?project=%s", p.Project))
 }
 
@@ -531,8 +532,8 @@ func joinErrors(errs []error) error {
 	for _, e := range errs {
 		msgs = append(msgs, e.Error())
 		if hint == "" {
-			hint = ui.HintOf(e)
+			hint = failure.HintOf(e)
 		}
 	}
-	return ui.WithHint(fmt.Errorf("%s", strings.Join(msgs, "\n")), hint)
+	return failure.WithHint(fmt.Errorf("%s", strings.Join(msgs, "\n")), hint)
 }

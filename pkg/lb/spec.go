@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 )
 
 // Defaults for what the flags leave out.
@@ -330,12 +330,12 @@ func (s Spec) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return ui.Usage(errors.Join(errs...), "")
+	return failure.Usage(errors.Join(errs...), "")
 }
 
 func validateNEG(sv Service) error {
 	if sv.NEG.Name == "" || len(sv.NEG.Zones) == 0 {
-		return ui.WithHint(fmt.Errorf("service %s: its gateway Service has no NEG status yet (no cloud.google.com/neg-status annotation)", sv.Key()),
+		return failure.WithHint(fmt.Errorf("service %s: its gateway Service has no NEG status yet (no cloud.google.com/neg-status annotation)", sv.Key()),
 			fmt.Sprintf("GKE's NEG controller writes it once the gateway Service carries cloud.google.com/neg; check with `kubectl get svc -n %s -o yaml` and the NEG controller's events", sv.Namespace))
 	}
 	if len(sv.NEG.Zones) > MaxNEGsPerBackendService {

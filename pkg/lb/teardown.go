@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -39,7 +39,7 @@ func (s Spec) validateTeardown() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return ui.Usage(errors.Join(errs...), "")
+	return failure.Usage(errors.Join(errs...), "")
 }
 
 // PlanTeardown works out how to remove services from their load balancer:

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
@@ -187,11 +188,11 @@ func lbApply(tb testing.TB, cl *lb.Client, spec lb.Spec) *lb.Result {
 	defer cancel()
 	p, err := cl.Plan(ctx, spec)
 	if err != nil {
-		tb.Fatalf("plan: %v (hint: %s)", err, ui.HintOf(err))
+		tb.Fatalf("plan: %v (hint: %s)", err, failure.HintOf(err))
 	}
 	res, err := cl.Apply(ctx, p)
 	if err != nil {
-		tb.Fatalf("apply: %v (hint: %s)", err, ui.HintOf(err))
+		tb.Fatalf("apply: %v (hint: %s)", err, failure.HintOf(err))
 	}
 	return res
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
@@ -60,7 +61,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			s := f.Settings
 			opts.Check.Project, opts.Check.Location, opts.Check.Cluster, opts.Check.KubeContext = s.Project, s.Location, s.Cluster, s.Context
 			if err := opts.Check.Validate(); err != nil {
-				return ui.Usage(err, "") // the hint says what to set
+				return failure.Usage(err, "") // the hint says what to set
 			}
 			opts.Clients, opts.Printer, opts.Reporter = f.CheckClients, f.Printer, f.Reporter
 			if runF != nil {
@@ -97,7 +98,7 @@ func run(ctx context.Context, opts *CheckOptions) error {
 		return err
 	}
 	if res.HasProblems() {
-		return ui.Problems()
+		return failure.Problems()
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/cmdtest"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
@@ -42,11 +43,11 @@ func TestNewCmdCheck(t *testing.T) {
 			var got *CheckOptions
 			err := cmdtest.Execute(NewCmdCheck(f, cmdtest.Capture(&got)), tt.args...)
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(ui.HintOf(err), tt.hint) || got != nil {
-					t.Errorf("err %v (hint %q), ran %v; want %q with hint %q", err, ui.HintOf(err), got != nil, tt.err, tt.hint)
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(failure.HintOf(err), tt.hint) || got != nil {
+					t.Errorf("err %v (hint %q), ran %v; want %q with hint %q", err, failure.HintOf(err), got != nil, tt.err, tt.hint)
 				}
-				if tt.hint != "" && ui.ExitCode(err) != ui.ExitUsage {
-					t.Errorf("exit code %d, want a usage error", ui.ExitCode(err))
+				if tt.hint != "" && failure.ExitCode(err) != failure.ExitUsage {
+					t.Errorf("exit code %d, want a usage error", failure.ExitCode(err))
 				}
 				return
 			}
@@ -80,7 +81,7 @@ func TestRunAgainstFakeGCP(t *testing.T) {
 		Clients: f.CheckClients, Printer: f.Printer, Reporter: ui.Discard,
 	}
 	err := run(context.Background(), opts)
-	if code := ui.ExitCode(err); code != ui.ExitProblems {
+	if code := failure.ExitCode(err); code != failure.ExitProblems {
 		t.Fatalf("exit %d (%v), want 3\n%s", code, err, out.Out.String())
 	}
 	var res struct {

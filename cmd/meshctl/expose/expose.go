@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/expose"
@@ -96,7 +97,7 @@ func completeExpose(f *factory.Factory, cmd *cobra.Command, opts *ExposeOptions,
 	o.Service = service
 	var err error
 	if o.MinReplicas, o.MaxReplicas, err = expose.ParseReplicas(opts.Replicas); err != nil {
-		return ui.Usage(err, "")
+		return failure.Usage(err, "")
 	}
 	if err := o.Validate(); err != nil {
 		return err
@@ -152,7 +153,7 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 func exactlyOneName(usage string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != 1 {
-			return ui.Usagef("want one Service name, got %d arguments: %s", len(args), usage)
+			return failure.Usagef("want one Service name, got %d arguments: %s", len(args), usage)
 		}
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/cmdtest"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
@@ -82,12 +83,12 @@ func TestNewCmdExposeSvcErrors(t *testing.T) {
 			f, _ := cmdtest.Factory(tc.settings, nil)
 			var got *ExposeOptions
 			err := cmdtest.Execute(NewCmdExposeSvc(f, cmdtest.Capture(&got)), tc.args...)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(ui.HintOf(err), tc.hint) || got != nil {
-				t.Errorf("err %v (hint %q), ran %v; want %q and hint %q", err, ui.HintOf(err), got != nil, tc.want, tc.hint)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(failure.HintOf(err), tc.hint) || got != nil {
+				t.Errorf("err %v (hint %q), ran %v; want %q and hint %q", err, failure.HintOf(err), got != nil, tc.want, tc.hint)
 			}
 			if strings.HasPrefix(tc.want, "--") || strings.HasPrefix(tc.want, "the load") || strings.HasPrefix(tc.want, "want one") {
-				if ui.ExitCode(err) != ui.ExitUsage {
-					t.Errorf("exit code %d, want a usage error", ui.ExitCode(err))
+				if failure.ExitCode(err) != failure.ExitUsage {
+					t.Errorf("exit code %d, want a usage error", failure.ExitCode(err))
 				}
 			}
 		})
@@ -144,7 +145,7 @@ func TestNewCmdUnexposeSvc(t *testing.T) {
 	}
 	got = nil
 	err := cmdtest.Execute(NewCmdUnexposeSvc(f, cmdtest.Capture(&got)), "-n", "shop")
-	if ui.ExitCode(err) != ui.ExitUsage || !strings.Contains(err.Error(), "want one Service name, got 0 arguments") || got != nil {
+	if failure.ExitCode(err) != failure.ExitUsage || !strings.Contains(err.Error(), "want one Service name, got 0 arguments") || got != nil {
 		t.Errorf("no name: %v", err)
 	}
 	// unexpose takes only where the load balancer is.

@@ -5,7 +5,7 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/pkg/check"
 )
 
@@ -15,7 +15,7 @@ import (
 // and the others run. Bad settings stop the command.
 func (f *Factory) CheckClients(ctx context.Context) (check.Clients, error) {
 	var c check.Clients
-	usage := func(err error) bool { return err != nil && ui.ExitCode(err) == ui.ExitUsage }
+	usage := func(err error) bool { return err != nil && failure.ExitCode(err) == failure.ExitUsage }
 
 	if gke, err := f.ClusterManager(ctx); err == nil {
 		c.GKE = check.NewGKE(gke)

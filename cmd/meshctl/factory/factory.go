@@ -22,6 +22,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/buildinfo"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
@@ -156,7 +157,7 @@ func (f *Factory) kubeRESTConfigLocked() (*rest.Config, error) {
 	if err != nil {
 		s := f.Settings
 		if s.Project != "" && s.Location != "" && s.Cluster != "" {
-			err = ui.WithHint(err, fmt.Sprintf("run `gcloud container clusters get-credentials %s --location %s --project %s`", s.Cluster, s.Location, s.Project))
+			err = failure.WithHint(err, fmt.Sprintf("run `gcloud container clusters get-credentials %s --location %s --project %s`", s.Cluster, s.Location, s.Project))
 		}
 		return nil, err
 	}

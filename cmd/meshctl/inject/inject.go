@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/inject"
 )
@@ -59,7 +60,7 @@ proxy are listed with the reason, and the exit code is then 3.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Inject.Concurrency < 1 {
-				return ui.Usagef("--concurrency must be at least 1")
+				return failure.Usagef("--concurrency must be at least 1")
 			}
 			opts.Kube, opts.Printer, opts.Reporter = f.Kube, f.Printer, f.Reporter
 			if runF != nil {
@@ -96,7 +97,7 @@ func run(ctx context.Context, opts *InjectOptions) error {
 		return err
 	}
 	if res.Failed() {
-		return ui.Problems()
+		return failure.Problems()
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/cmdtest"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/inject"
 )
@@ -64,8 +65,8 @@ func TestNewCmdInject(t *testing.T) {
 	}
 	// A usage error, so that the exit code is 2.
 	f, _ := cmdtest.Factory(nil, nil)
-	if err := cmdtest.Execute(NewCmdInject(f, nil), "-n", "a", "--concurrency", "0"); ui.ExitCode(err) != ui.ExitUsage {
-		t.Errorf("--concurrency 0: exit code %d", ui.ExitCode(err))
+	if err := cmdtest.Execute(NewCmdInject(f, nil), "-n", "a", "--concurrency", "0"); failure.ExitCode(err) != failure.ExitUsage {
+		t.Errorf("--concurrency 0: exit code %d", failure.ExitCode(err))
 	}
 }
 
@@ -123,8 +124,8 @@ func TestRun(t *testing.T) {
 		// The fake has no controllers and no webhook: the restarted
 		// Deployment keeps its pod without istio-proxy.
 		stdout, err := runOn(t, ui.FormatText, shop, objs...)
-		if ui.ExitCode(err) != ui.ExitProblems {
-			t.Fatalf("exit %d (%v), want 3\n%s", ui.ExitCode(err), err, stdout)
+		if failure.ExitCode(err) != failure.ExitProblems {
+			t.Fatalf("exit %d (%v), want 3\n%s", failure.ExitCode(err), err, stdout)
 		}
 		if !strings.Contains(stdout, "deployment/web  restarted  ✗ failed") || !strings.Contains(stdout, "NoProxy: no istio-proxy (pod web-1-a)") {
 			t.Errorf("stdout:\n%s", stdout)
@@ -135,9 +136,9 @@ func TestRun(t *testing.T) {
 		two := append([]runtime.Object{&admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "istio-sidecar-injector-asm-2",
 			Labels: map[string]string{"istio.io/rev": "asm-2"}}}}, objs...)
 		stdout, err := runOn(t, ui.FormatText, shop, two...)
-		if ui.ExitCode(err) != ui.ExitUsage || !strings.Contains(err.Error(), "2 revisions are installed (asm-1, asm-2)") ||
-			ui.HintOf(err) != "add one of: --revision asm-1, --revision asm-2" || stdout != "" {
-			t.Errorf("exit %d, err %v, hint %q, stdout %q", ui.ExitCode(err), err, ui.HintOf(err), stdout)
+		if failure.ExitCode(err) != failure.ExitUsage || !strings.Contains(err.Error(), "2 revisions are installed (asm-1, asm-2)") ||
+			failure.HintOf(err) != "add one of: --revision asm-1, --revision asm-2" || stdout != "" {
+			t.Errorf("exit %d, err %v, hint %q, stdout %q", failure.ExitCode(err), err, failure.HintOf(err), stdout)
 		}
 	})
 }

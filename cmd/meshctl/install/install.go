@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/install"
@@ -123,7 +124,7 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 		m.SkipChecks, m.DryRun = opts.Install.SkipChecks, opts.Install.DryRun
 		m.Project, m.Location, m.Cluster = s.Project, s.Location, s.Cluster
 		if err := m.Validate(); err != nil {
-			return ui.Usage(err, "")
+			return failure.Usage(err, "")
 		}
 		opts.ManagedInstaller = managedInstaller(f)
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/cmdtest"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/sim/fakegcp"
@@ -77,11 +78,11 @@ func TestNewCmdInstallErrors(t *testing.T) {
 		want string
 		code int
 	}{
-		{[]string{"--managed", "--revision", "asm-1", "--enable-all"}, "--revision, --enable-all apply to the asmcli install, not --managed", ui.ExitUsage},
-		{[]string{"--managed", "--fleet-id", "f"}, "use --fleet-project instead of --fleet-id", ui.ExitUsage},
-		{[]string{"--channel", "rapid"}, "--channel need --managed", ui.ExitUsage},
-		{[]string{"--managed", "--channel", "fast"}, `--channel "fast": want one of rapid, regular, stable`, ui.ExitUsage},
-		{[]string{"--managed", "--membership", "Not_Valid"}, "RFC 1123", ui.ExitUsage},
+		{[]string{"--managed", "--revision", "asm-1", "--enable-all"}, "--revision, --enable-all apply to the asmcli install, not --managed", failure.ExitUsage},
+		{[]string{"--managed", "--fleet-id", "f"}, "use --fleet-project instead of --fleet-id", failure.ExitUsage},
+		{[]string{"--channel", "rapid"}, "--channel need --managed", failure.ExitUsage},
+		{[]string{"--managed", "--channel", "fast"}, `--channel "fast": want one of rapid, regular, stable`, failure.ExitUsage},
+		{[]string{"--managed", "--membership", "Not_Valid"}, "RFC 1123", failure.ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -89,15 +90,15 @@ func TestNewCmdInstallErrors(t *testing.T) {
 			var got *InstallOptions
 			err := cmdtest.Execute(NewCmdInstall(f, cmdtest.Capture(&got)), tt.args...)
 			// The hint counts: it is printed below the error.
-			if err == nil || !strings.Contains(err.Error()+" "+ui.HintOf(err), tt.want) || ui.ExitCode(err) != tt.code || got != nil {
-				t.Errorf("err %v (hint %q, exit %d), ran %v; want %q, exit %d", err, ui.HintOf(err), ui.ExitCode(err), got != nil, tt.want, tt.code)
+			if err == nil || !strings.Contains(err.Error()+" "+failure.HintOf(err), tt.want) || failure.ExitCode(err) != tt.code || got != nil {
+				t.Errorf("err %v (hint %q, exit %d), ran %v; want %q, exit %d", err, failure.HintOf(err), failure.ExitCode(err), got != nil, tt.want, tt.code)
 			}
 		})
 	}
 	// The managed install needs the whole cluster named.
 	f, _ := cmdtest.Factory(&config.Settings{Project: "p"}, nil)
 	err := cmdtest.Execute(NewCmdInstall(f, func(*InstallOptions) error { t.Error("ran"); return nil }), "--managed")
-	if ui.ExitCode(err) != ui.ExitUsage || !strings.Contains(err.Error(), "set --location, --cluster") {
+	if failure.ExitCode(err) != failure.ExitUsage || !strings.Contains(err.Error(), "set --location, --cluster") {
 		t.Errorf("err %v", err)
 	}
 }

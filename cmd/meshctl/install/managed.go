@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install"
 )
@@ -44,7 +45,7 @@ func validateManagedFlags(cmd *cobra.Command, managed bool) error {
 			}
 		}
 		if len(wrong) > 0 {
-			return ui.Usage(fmt.Errorf("%s apply to the asmcli install, not --managed", strings.Join(wrong, ", ")),
+			return failure.Usage(fmt.Errorf("%s apply to the asmcli install, not --managed", strings.Join(wrong, ", ")),
 				"Google configures the managed control plane; use --fleet-project instead of --fleet-id")
 		}
 		return nil
@@ -55,7 +56,7 @@ func validateManagedFlags(cmd *cobra.Command, managed bool) error {
 		}
 	}
 	if len(wrong) > 0 {
-		return ui.Usage(fmt.Errorf("%s need --managed", strings.Join(wrong, ", ")), "")
+		return failure.Usage(fmt.Errorf("%s need --managed", strings.Join(wrong, ", ")), "")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install"
 )
@@ -41,13 +42,13 @@ revision): their sidecars keep running but lose their control plane.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !opts.Managed {
-				return ui.Usage(fmt.Errorf("uninstall removes the managed control plane only: give --managed"),
+				return failure.Usage(fmt.Errorf("uninstall removes the managed control plane only: give --managed"),
 					"an asmcli (in-cluster) install is removed with `istioctl uninstall --revision REV`")
 			}
 			s, m := f.Settings, &opts.ManagedOptions
 			m.Project, m.Location, m.Cluster = s.Project, s.Location, s.Cluster
 			if err := m.Validate(); err != nil {
-				return ui.Usage(err, "")
+				return failure.Usage(err, "")
 			}
 			opts.ManagedInstaller, opts.Printer = managedInstaller(f), f.Printer
 			if runF != nil {

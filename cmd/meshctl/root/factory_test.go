@@ -12,7 +12,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/spf13/cobra"
 )
 
@@ -90,7 +90,7 @@ func TestKubeErrorHintNamesTheCluster(t *testing.T) {
 		}}}
 	}
 	r := h.run(t, "probe", "--project", "p", "--location", "us-central1", "--cluster", "mesh-1")
-	if r.code != ui.ExitFailure || !strings.Contains(r.stderr, "Hint: run `gcloud container clusters get-credentials mesh-1 --location us-central1 --project p`") {
+	if r.code != failure.ExitFailure || !strings.Contains(r.stderr, "Hint: run `gcloud container clusters get-credentials mesh-1 --location us-central1 --project p`") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
@@ -104,7 +104,7 @@ func TestRemoteEndpointWithoutCredentials(t *testing.T) {
 		}}}
 	}
 	r := h.run(t, "probe")
-	if r.code != ui.ExitFailure || !strings.Contains(r.stderr, "Hint: run `gcloud auth application-default login`") {
+	if r.code != failure.ExitFailure || !strings.Contains(r.stderr, "Hint: run `gcloud auth application-default login`") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
 	"github.com/meshctl/meshctl/internal/buildinfo"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
-	"github.com/meshctl/meshctl/internal/ui"
 )
 
 // NewCmdRoot returns the meshctl command tree wired to f.
@@ -69,7 +69,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 	c.SetOut(f.IO.Out)
 	c.SetErr(f.IO.ErrOut)
 	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return ui.Usage(err, "")
+		return failure.Usage(err, "")
 	})
 	addGlobalFlags(c, &configFlag)
 
@@ -114,10 +114,10 @@ func (r *root) setup(cmd *cobra.Command, configFlag string) error {
 	// cobra checks required flags and flag groups after this hook; check
 	// them first so their errors count as usage errors.
 	if err := cmd.ValidateRequiredFlags(); err != nil {
-		return ui.Usage(err, "")
+		return failure.Usage(err, "")
 	}
 	if err := cmd.ValidateFlagGroups(); err != nil {
-		return ui.Usage(err, "")
+		return failure.Usage(err, "")
 	}
 	r.started = true
 

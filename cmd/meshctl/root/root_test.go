@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
@@ -257,11 +258,11 @@ func TestConfigViewText(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	failing := &cobra.Command{Use: "fail", RunE: func(*cobra.Command, []string) error {
-		return fmt.Errorf("create backend service web: %w", ui.WithHint(errors.New("quota exceeded"), "request more quota"))
+		return fmt.Errorf("create backend service web: %w", failure.WithHint(errors.New("quota exceeded"), "request more quota"))
 	}}
 	problems := &cobra.Command{Use: "problems", RunE: func(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintln(cmd.OutOrStdout(), "2 problems")
-		return ui.Problems()
+		return failure.Problems()
 	}}
 	required := &cobra.Command{Use: "needs", RunE: func(*cobra.Command, []string) error { return nil }}
 	required.Flags().String("namespace", "", "")
@@ -280,18 +281,18 @@ func TestExitCodes(t *testing.T) {
 		stdout     string
 		hintSubstr string
 	}{
-		{name: "ok", args: []string{"version"}, code: ui.ExitOK, stdout: "meshctl"},
-		{name: "failure with hint", args: []string{"fail"}, code: ui.ExitFailure,
+		{name: "ok", args: []string{"version"}, code: failure.ExitOK, stdout: "meshctl"},
+		{name: "failure with hint", args: []string{"fail"}, code: failure.ExitFailure,
 			stderr: "Error: create backend service web: quota exceeded\n", hintSubstr: "Hint: request more quota"},
-		{name: "unknown command", args: []string{"frobnicate"}, code: ui.ExitUsage, stderr: `unknown command "frobnicate"`, hintSubstr: "meshctl --help"},
-		{name: "unknown flag", args: []string{"version", "--frob"}, code: ui.ExitUsage, stderr: "unknown flag: --frob", hintSubstr: "meshctl version --help"},
-		{name: "extra argument", args: []string{"version", "x"}, code: ui.ExitUsage, stderr: `unknown command "x"`},
-		{name: "required flag", args: []string{"needs"}, code: ui.ExitUsage, stderr: `required flag(s) "namespace" not set`},
-		{name: "bad output", args: []string{"-o", "xml", "version"}, code: ui.ExitUsage, stderr: `invalid output "xml"`},
-		{name: "bad env", args: []string{"version"}, env: map[string]string{"MESHCTL_TIMEOUT": "soon"}, code: ui.ExitUsage, stderr: "MESHCTL_TIMEOUT"},
-		{name: "missing --config", args: []string{"--config", "/nonexistent/meshctl.yaml", "version"}, code: ui.ExitUsage, stderr: "read config file"},
-		{name: "problems", args: []string{"problems"}, code: ui.ExitProblems, stdout: "2 problems"},
-		{name: "timeout", args: []string{"slow", "--timeout", "20ms"}, code: ui.ExitFailure,
+		{name: "unknown command", args: []string{"frobnicate"}, code: failure.ExitUsage, stderr: `unknown command "frobnicate"`, hintSubstr: "meshctl --help"},
+		{name: "unknown flag", args: []string{"version", "--frob"}, code: failure.ExitUsage, stderr: "unknown flag: --frob", hintSubstr: "meshctl version --help"},
+		{name: "extra argument", args: []string{"version", "x"}, code: failure.ExitUsage, stderr: `unknown command "x"`},
+		{name: "required flag", args: []string{"needs"}, code: failure.ExitUsage, stderr: `required flag(s) "namespace" not set`},
+		{name: "bad output", args: []string{"-o", "xml", "version"}, code: failure.ExitUsage, stderr: `invalid output "xml"`},
+		{name: "bad env", args: []string{"version"}, env: map[string]string{"MESHCTL_TIMEOUT": "soon"}, code: failure.ExitUsage, stderr: "MESHCTL_TIMEOUT"},
+		{name: "missing --config", args: []string{"--config", "/nonexistent/meshctl.yaml", "version"}, code: failure.ExitUsage, stderr: "read config file"},
+		{name: "problems", args: []string{"problems"}, code: failure.ExitProblems, stdout: "2 problems"},
+		{name: "timeout", args: []string{"slow", "--timeout", "20ms"}, code: failure.ExitFailure,
 			stderr: "context deadline exceeded", hintSubstr: "--timeout 20ms"},
 	}
 	for _, tt := range tests {
@@ -337,7 +338,7 @@ func TestInterruptedByCancel(t *testing.T) {
 		cancel()
 	}()
 	r := h.runContext(t, ctx, "wait")
-	if r.code != ui.ExitInterrupted || r.stderr != "Error: interrupted\n" {
+	if r.code != failure.ExitInterrupted || r.stderr != "Error: interrupted\n" {
 		t.Errorf("exit %d, stderr %q; want 130 and one line", r.code, r.stderr)
 	}
 }

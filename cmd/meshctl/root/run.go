@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -42,12 +43,12 @@ func (r *root) execute(ctx context.Context, args []string) int {
 		r.f.Logf("close clients: %v", cerr)
 	}
 	if err != nil && ctx.Err() != nil {
-		ui.PrintError(r.f.IO.ErrOut, r.f.ErrStyles, &ui.Error{Err: errInterrupted, Code: ui.ExitInterrupted})
-		return ui.ExitInterrupted
+		ui.PrintError(r.f.IO.ErrOut, r.f.ErrStyles, &failure.Error{Err: errInterrupted, Code: failure.ExitInterrupted})
+		return failure.ExitInterrupted
 	}
 	err = r.exitError(cmd, err)
 	ui.PrintError(r.f.IO.ErrOut, r.f.ErrStyles, err)
-	return ui.ExitCode(err)
+	return failure.ExitCode(err)
 }
 
 var errInterrupted = errors.New("interrupted")
@@ -59,15 +60,15 @@ func (r *root) exitError(cmd *cobra.Command, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ue *ui.Error
+	var ue *failure.Error
 	if !errors.As(err, &ue) && !r.started {
-		err = ui.Usage(err, "")
+		err = failure.Usage(err, "")
 	}
-	if ui.ExitCode(err) == ui.ExitUsage && ui.HintOf(err) == "" && cmd != nil {
-		err = ui.WithHint(err, fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath()))
+	if failure.ExitCode(err) == failure.ExitUsage && failure.HintOf(err) == "" && cmd != nil {
+		err = failure.WithHint(err, fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath()))
 	}
-	if s := r.f.Settings; errors.Is(err, context.DeadlineExceeded) && ui.HintOf(err) == "" && s != nil && s.Timeout > 0 {
-		err = ui.WithHint(err, fmt.Sprintf("the command ran out of time (--timeout %s); raise it with --timeout", s.Timeout))
+	if s := r.f.Settings; errors.Is(err, context.DeadlineExceeded) && failure.HintOf(err) == "" && s != nil && s.Timeout > 0 {
+		err = failure.WithHint(err, fmt.Sprintf("the command ran out of time (--timeout %s); raise it with --timeout", s.Timeout))
 	}
 	return err
 }

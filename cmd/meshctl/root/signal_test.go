@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
-	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/spf13/cobra"
 )
 
@@ -27,7 +27,7 @@ func TestInterruptedBySignal(t *testing.T) {
 		}}}
 	}
 	r := h.run(t, "wait")
-	if r.code != ui.ExitInterrupted || r.stderr != "Error: interrupted\n" {
+	if r.code != failure.ExitInterrupted || r.stderr != "Error: interrupted\n" {
 		t.Errorf("exit %d, stderr %q; want 130", r.code, r.stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/install"
@@ -47,7 +48,7 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Validate.CertWarnDays < 0 {
-				return ui.Usage(fmt.Errorf("--cert-warn-days must not be negative"), "")
+				return failure.Usage(fmt.Errorf("--cert-warn-days must not be negative"), "")
 			}
 			opts.Clients, opts.Printer = clients(f), f.Printer
 			if runF != nil {
@@ -89,7 +90,7 @@ func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (valida
 			if s.Project == "" {
 				c.ComputeErr = fmt.Errorf("no project: set --project (or a gke_ kube context) to check load balancers, or pass --skip-lb")
 			} else if gce, err := lb.NewGCE(ctx, f.GCP(), s.Project); err != nil {
-				if ui.ExitCode(err) == ui.ExitUsage {
+				if failure.ExitCode(err) == failure.ExitUsage {
 					return c, nil, err
 				}
 				c.ComputeErr = err
@@ -116,14 +117,14 @@ func run(ctx context.Context, opts *ValidateOptions) error {
 	}
 	if opts.JUnit != "" {
 		if err := writeJUnit(opts.JUnit, res); err != nil {
-			return ui.WithHint(fmt.Errorf("write --junit %s: %w", opts.JUnit, err), "pass a writable path")
+			return failure.WithHint(fmt.Errorf("write --junit %s: %w", opts.JUnit, err), "pass a writable path")
 		}
 	}
 	if err := opts.Printer.Print(res); err != nil {
 		return err
 	}
 	if res.Failed() {
-		return ui.Problems()
+		return failure.Problems()
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/cmdtest"
 	"github.com/meshctl/meshctl/internal/config"
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/validate"
@@ -81,8 +82,8 @@ func TestRun(t *testing.T) {
 		},
 	}
 	err := run(context.Background(), opts)
-	if ui.ExitCode(err) != ui.ExitProblems {
-		t.Fatalf("exit %d (%v), want 3\n%s", ui.ExitCode(err), err, out.Out.String())
+	if failure.ExitCode(err) != failure.ExitProblems {
+		t.Fatalf("exit %d (%v), want 3\n%s", failure.ExitCode(err), err, out.Out.String())
 	}
 	var res validate.Result
 	if err := json.Unmarshal(out.Out.Bytes(), &res); err != nil {
@@ -101,7 +102,7 @@ func TestRun(t *testing.T) {
 	// An unwritable --junit path says so.
 	opts.JUnit = filepath.Join(t.TempDir(), "missing", "validate.xml")
 	err = run(context.Background(), opts)
-	if err == nil || !strings.Contains(err.Error(), "write --junit") || ui.HintOf(err) != "pass a writable path" {
+	if err == nil || !strings.Contains(err.Error(), "write --junit") || failure.HintOf(err) != "pass a writable path" {
 		t.Errorf("unwritable junit: %v", err)
 	}
 
@@ -138,8 +139,8 @@ func TestClients(t *testing.T) {
 	}
 
 	f, _ = cmdtest.Factory(&config.Settings{Kubeconfig: kubeconfig, Project: "p", ComputeEndpoint: "http://compute.example.com"}, nil)
-	if _, _, err := clients(f)(ctx, &ValidateOptions{}); ui.ExitCode(err) != ui.ExitUsage {
-		t.Errorf("plain http to a remote endpoint: %v (exit %d), want a usage error", err, ui.ExitCode(err))
+	if _, _, err := clients(f)(ctx, &ValidateOptions{}); failure.ExitCode(err) != failure.ExitUsage {
+		t.Errorf("plain http to a remote endpoint: %v (exit %d), want a usage error", err, failure.ExitCode(err))
 	}
 	f, _ = cmdtest.Factory(&config.Settings{Kubeconfig: kubeconfig, Project: "p"}, nil)
 	c, _, err = clients(f)(ctx, &ValidateOptions{})
