@@ -55,7 +55,7 @@ bench: build sim-deps ## Benchmarks: unit ones, then those against the simulator
 demo: build meshsim sim-deps ## The whole story on the simulator: check, install, inject, expose, validate
 	bash hack/demo.sh
 
-demo-transcript: build meshsim sim-deps ## Run the demo on a throw-away simulator and put its transcript in the README
+demo-transcript: build meshsim sim-deps ## Run the demo on a throw-away simulator and put its transcript in docs/demo.md
 	bash hack/demo-transcript.sh
 
 demo-down: meshsim ## Stop the demo's simulator and remove its state

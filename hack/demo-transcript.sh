@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the demo on a throw-away simulator and puts a trimmed transcript of
-# that real run into the README (between the demo-transcript markers), so
-# the README never shows output nobody saw. `make demo-transcript`.
+# that real run into docs/demo.md (between the demo-transcript markers), so
+# the docs never show output nobody saw. `make demo-transcript`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,12 +28,12 @@ block=$(printf '```text\n%s\n```\n' "$trimmed")
 python3 - "$block" <<'PY'
 import re, sys
 block = sys.argv[1]
-path = "README.md"
+path = "docs/demo.md"
 s = open(path).read()
 start, end = "<!-- demo-transcript:start -->", "<!-- demo-transcript:end -->"
 if start not in s:
-    sys.exit("README.md has no demo-transcript markers")
+    sys.exit("docs/demo.md has no demo-transcript markers")
 s = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda m: start + "\n" + block + "\n" + end, s, flags=re.S)
 open(path, "w").write(s)
 PY
-echo "README.md: transcript updated from a real run ($(grep -c '' "$full") lines, trimmed)"
+echo "docs/demo.md: transcript updated from a real run ($(grep -c '' "$full") lines, trimmed)"

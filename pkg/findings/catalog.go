@@ -8,8 +8,7 @@ package findings
 //	        MC013x private cluster, MC014x cluster features, MC015x in the cluster
 //	MC02xx+ mesh configuration and workloads (`meshctl validate`)
 //
-// Every code is listed in the README's "Findings catalog" section; a test
-// keeps the two in step.
+// Every code is listed in docs/findings.md; a test keeps the two in step.
 var (
 	// APIUnavailable: an API call that checks depend on failed
 	// (permission, API disabled, not found, unreachable).

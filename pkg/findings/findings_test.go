@@ -22,22 +22,15 @@ func TestCatalogCodes(t *testing.T) {
 	}
 }
 
-// The README documents every code, one line each, in its "Findings
-// catalog" section, with the level the code has.
-func TestREADMEListsEveryCode(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+// docs/findings.md documents every code, one table line each, with the
+// level the code has.
+func TestDocsListEveryCode(t *testing.T) {
+	b, err := os.ReadFile("../../docs/findings.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "## Findings catalog")
-	if !ok {
-		t.Fatal(`README has no "## Findings catalog" section`)
-	}
-	if i := strings.Index(section, "\n## "); i >= 0 {
-		section = section[:i]
-	}
 	documented := map[string]string{}
-	for _, line := range strings.Split(section, "\n") {
+	for _, line := range strings.Split(string(b), "\n") {
 		m := regexp.MustCompile(`^\| (MC\d{4}) \| (\w+) \|`).FindStringSubmatch(line)
 		if m != nil {
 			documented[m[1]] = m[2]
@@ -46,14 +39,14 @@ func TestREADMEListsEveryCode(t *testing.T) {
 	for _, typ := range Catalog() {
 		level, ok := documented[typ.Code]
 		if !ok {
-			t.Errorf("README's findings catalog lacks %s (%s)", typ.Code, typ.Title)
+			t.Errorf("docs/findings.md lacks %s (%s)", typ.Code, typ.Title)
 		} else if level != string(typ.Level) {
-			t.Errorf("README gives %s level %s, the catalog %s", typ.Code, level, typ.Level)
+			t.Errorf("docs/findings.md gives %s level %s, the catalog %s", typ.Code, level, typ.Level)
 		}
 		delete(documented, typ.Code)
 	}
 	for c := range documented {
-		t.Errorf("README documents %s, which the catalog does not define", c)
+		t.Errorf("docs/findings.md documents %s, which the catalog does not define", c)
 	}
 }
 

@@ -32,7 +32,7 @@ func NewCmdCheck(f *factory.Factory, runF func(*CheckOptions) error) *cobra.Comm
 		Use:   "check",
 		Short: "Check that a GKE cluster is ready for the mesh, and say how to fix what is not",
 		Long: `Check reads the cluster from the GKE, Compute and Kubernetes APIs and reports, for each check
-(a stable code from the findings catalog, see the README), ok, info, warning or error, with the
+(a stable code from the findings catalog, see docs/findings.md), ok, info, warning or error, with the
 exact gcloud or kubectl command that fixes a failure:
 
   versions   the control plane and node pools against the mesh release's supported GKE

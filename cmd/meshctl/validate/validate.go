@@ -137,8 +137,8 @@ func writeJUnit(path string, res *validate.Result) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-const validateLong = `Validate reads the cluster and reports, with stable codes from the findings catalog (see the
-README), what is wrong with the mesh:
+const validateLong = `Validate reads the cluster and reports, with stable codes from the findings catalog (see
+docs/findings.md), what is wrong with the mesh:
 
   control plane     asmcli validate (its [ERROR] and [WARNING] lines; --skip-asmcli leaves it out),
                     each revision's istiod ready, injection webhooks pointing at installed revisions,
