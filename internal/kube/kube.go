@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/meshctl/meshctl/internal/failure"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -93,19 +92,6 @@ func RESTConfig(c Config) (*rest.Config, error) {
 		rc.UserAgent = c.UserAgent
 	}
 	return tune(rc), nil
-}
-
-// NewClientset returns a Kubernetes client for the selected context.
-func NewClientset(c Config) (kubernetes.Interface, error) {
-	rc, err := RESTConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, fmt.Errorf("create kubernetes client: %w", err)
-	}
-	return cs, nil
 }
 
 const credentialsHint = "run `gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT`, or pass --kubeconfig / --context"

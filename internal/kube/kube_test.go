@@ -91,9 +91,6 @@ func TestRESTConfig(t *testing.T) {
 			t.Errorf("context %q: QPS %v burst %d content %q accept %q, want meshctl's tuning", tt.context, rc.QPS, rc.Burst, rc.ContentType, rc.AcceptContentTypes)
 		}
 	}
-	if _, err := NewClientset(Config{Kubeconfig: gkeKubeconfig}); err != nil {
-		t.Errorf("NewClientset: %v", err)
-	}
 }
 
 func TestRESTConfigErrors(t *testing.T) {

@@ -33,12 +33,14 @@ type ExposeOptions struct {
 
 // NewCmdExpose returns `meshctl expose` with its subcommands.
 func NewCmdExpose(f *factory.Factory) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "expose",
-		Short: "Expose a Service of the mesh through its own Istio ingress gateway",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(NewCmdExposeSvc(f, nil))
+	return parent("expose", "Expose a Service of the mesh through its own Istio ingress gateway", NewCmdExposeSvc(f, nil))
+}
+
+// parent returns a command that only holds subcommands (`expose svc`: the
+// kind of object comes first, as in kubectl).
+func parent(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.AddCommand(subs...)
 	return cmd
 }
 
@@ -120,11 +122,7 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 	if err != nil {
 		return err
 	}
-	var l *expose.LoadBalancer
-	if !opts.NoLB {
-		l = &opts.LB
-	}
-	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, l)
+	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, loadBalancer(opts.NoLB, &opts.LB))
 	if err != nil {
 		return err
 	}

@@ -59,3 +59,11 @@ func completeLB(f *factory.Factory, cmd *cobra.Command, l *expose.LoadBalancer) 
 		return lb.New(gce, gke, f.Reporter), func() { _ = gce.Close() }, nil
 	}
 }
+
+// loadBalancer is l, or nil (leave the load balancer alone) with --no-lb.
+func loadBalancer(noLB bool, l *expose.LoadBalancer) *expose.LoadBalancer {
+	if noLB {
+		return nil
+	}
+	return l
+}

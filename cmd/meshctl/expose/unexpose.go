@@ -25,13 +25,7 @@ type UnexposeOptions struct {
 
 // NewCmdUnexpose returns `meshctl unexpose` with its subcommands.
 func NewCmdUnexpose(f *factory.Factory) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "unexpose",
-		Short: "Remove what meshctl expose made",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(NewCmdUnexposeSvc(f, nil))
-	return cmd
+	return parent("unexpose", "Remove what meshctl expose made", NewCmdUnexposeSvc(f, nil))
 }
 
 // NewCmdUnexposeSvc returns `meshctl unexpose svc`; runF replaces its run
@@ -90,11 +84,7 @@ func runUnexpose(ctx context.Context, opts *UnexposeOptions) error {
 	if err != nil {
 		return err
 	}
-	var l *expose.LoadBalancer
-	if !opts.NoLB {
-		l = &opts.LB
-	}
-	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, l)
+	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB))
 	if err != nil {
 		return err
 	}
