@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/scenario"
-	"github.com/meshctl/meshctl/pkg/install"
 )
 
 func TestInstallManagedFlags(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -142,8 +143,8 @@ func (p *Plan) result() *Result {
 	s := p.Spec
 	g := Gateway{
 		Namespace: s.GatewayNamespace, Name: s.Names.Gateway, Selector: s.selectorLabels(),
-		Port: HTTPSPort, TargetPort: GatewayHTTPSPort, BackendProtocol: BackendProtocol,
-		HealthCheck: HealthCheck{Port: StatusPort, Path: HealthCheckPath},
+		Port: HTTPSPort, TargetPort: mesh.GatewayHTTPSPort, BackendProtocol: BackendProtocol,
+		HealthCheck: HealthCheck{Port: mesh.StatusPort, Path: mesh.ReadinessPath},
 		CertSecret:  s.CertSecret,
 	}
 	if s.Cert != nil {
@@ -279,7 +280,7 @@ func waitRollout(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opt
 		for _, cond := range d.Status.Conditions {
 			if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
 				return false, "", ui.WithHint(fmt.Errorf("gateway %s cannot create pods: %s", ref, cond.Message),
-					"kubectl describe replicaset -n "+s.GatewayNamespace+" -l "+LabelGateway+"="+s.Names.Gateway)
+					"kubectl describe replicaset -n "+s.GatewayNamespace+" -l "+mesh.LabelGateway+"="+s.Names.Gateway)
 			}
 			if cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded" {
 				return false, "", fmt.Errorf("gateway %s rollout stalled: %s", ref, cond.Message)
@@ -315,7 +316,7 @@ func verifyInjected(ctx context.Context, c kube.Objects, s Spec) error {
 			continue
 		}
 		n++
-		if !gatewayInjected(&p) {
+		if !mesh.GatewayInjected(&p) {
 			bad = append(bad, p.Name)
 		}
 	}
@@ -328,21 +329,6 @@ func verifyInjected(ctx context.Context, c kube.Objects, s Spec) error {
 		return fmt.Errorf("gateway %s/%s has no pods", s.GatewayNamespace, s.Names.Gateway)
 	}
 	return nil
-}
-
-// gatewayInjected reports whether the injector filled in the pod from the
-// gateway template: it records itself in sidecar.istio.io/status, and
-// istio-proxy, a regular container for gateways, has a real image.
-func gatewayInjected(p *corev1.Pod) bool {
-	if p.Annotations["sidecar.istio.io/status"] == "" {
-		return false
-	}
-	for _, ctr := range p.Spec.Containers {
-		if ctr.Name == "istio-proxy" {
-			return ctr.Image != "" && ctr.Image != "auto"
-		}
-	}
-	return false
 }
 
 // negStatus is GKE's cloud.google.com/neg-status annotation.

@@ -15,6 +15,8 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -195,7 +197,7 @@ func ownedKeys(t *testing.T, c *cluster, ns, svc string) []string {
 	t.Helper()
 	var out []string
 	for _, k := range deleteOrder {
-		items, err := c.List(context.Background(), k.Resource, "", OwnerSelector(ns, svc))
+		items, err := c.List(context.Background(), k.Resource, "", mesh.OwnerSelector(ns, svc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +239,7 @@ func TestBadInputIsRefusedBeforeAnyChange(t *testing.T) {
 			want: []string{"the Service shop/api has several ports (http 80/TCP, grpc 9090/TCP): choose one with --port"}, usage: true},
 		{name: "revision not installed", opts: func(o *Options) { o.Revision = "asm-2" },
 			want: []string{`revision "asm-2" is not installed; installed: asm-1`}},
-		{name: "namespace labelled for a missing revision", setup: func(c *cluster) { c.addNamespace("shop", map[string]string{labelRev: "asm-0"}) },
+		{name: "namespace labelled for a missing revision", setup: func(c *cluster) { c.addNamespace("shop", map[string]string{mesh.LabelRevision: "asm-0"}) },
 			want: []string{"namespace shop is labelled istio.io/rev=asm-0, which is not installed"}},
 		{name: "no mesh", setup: func(c *cluster) { c.Remove(kMutatingWebhookConf.Resource, "", "istio-sidecar-injector-asm-1") },
 			want: []string{"no mesh revision is installed"}, wantHint: "meshctl install"},
@@ -248,7 +250,7 @@ func TestBadInputIsRefusedBeforeAnyChange(t *testing.T) {
 			wantHint: "meshctl inject --namespace shop --revision asm-1"},
 		{name: "missing gateway namespace", opts: func(o *Options) { o.GatewayNamespace = "edge" },
 			want: []string{`namespace "edge" not found`}, wantHint: "kubectl create namespace edge"},
-		{name: "gateway namespace not injectable", setup: func(c *cluster) { c.addNamespace("edge", map[string]string{labelInjection: "disabled"}) },
+		{name: "gateway namespace not injectable", setup: func(c *cluster) { c.addNamespace("edge", map[string]string{mesh.LabelInjection: "disabled"}) },
 			opts: func(o *Options) { o.GatewayNamespace = "edge" }, want: []string{"namespace edge is labelled istio-injection=disabled"}},
 		{name: "missing cert secret", opts: func(o *Options) { o.CertSecret = "my-tls" },
 			want: []string{"--gateway-cert-secret: Secret shop/my-tls not found"}, wantHint: "kubectl create secret tls my-tls -n shop"},
@@ -305,13 +307,13 @@ func TestRevisionDefaults(t *testing.T) {
 		}, flag: "asm-2", want: "asm-2"},
 		{name: "a tag", setup: func(c *cluster) {
 			c.addRevision("asm-1", "prod")
-			c.addNamespace("shop", map[string]string{labelRev: "prod"})
+			c.addNamespace("shop", map[string]string{mesh.LabelRevision: "prod"})
 		}, want: "prod"},
 		{name: "only revision", setup: func(c *cluster) { c.addNamespace("shop", nil) }, want: "asm-1"},
 		{name: "istio-injection=enabled uses the default tag", setup: func(c *cluster) {
 			c.addRevision("asm-2", "")
 			c.addRevision("asm-2", "default")
-			c.addNamespace("shop", map[string]string{labelInjection: "enabled"})
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled"})
 		}, want: "asm-2"},
 		{name: "several and no label", setup: func(c *cluster) {
 			c.addRevision("asm-2", "")
@@ -319,6 +321,27 @@ func TestRevisionDefaults(t *testing.T) {
 		}, err: "several mesh revisions are installed (asm-1, asm-2) and namespace shop names none"},
 		{name: "gateway namespace injects another revision", setup: func(c *cluster) { c.addRevision("asm-2", "") },
 			flag: "asm-2", err: "namespace shop is labelled istio.io/rev=asm-1, so that revision would inject the gateway, not asm-2"},
+		// pkg/mesh's revision rules, which inject and validate share. Before
+		// them expose counted tags as revisions and refused here, while
+		// inject took the only revision.
+		{name: "one revision and a tag: the only revision", setup: func(c *cluster) {
+			c.addRevision("asm-1", "prod")
+			c.addNamespace("shop", nil)
+		}, want: "asm-1"},
+		{name: "the injector of an install from before revisions is the default revision", setup: func(c *cluster) {
+			c.Remove(kMutatingWebhookConf.Resource, "", "istio-sidecar-injector-asm-1")
+			c.Add(kMutatingWebhookConf.Resource, &admissionv1.MutatingWebhookConfiguration{
+				TypeMeta: tm("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"), ObjectMeta: metav1.ObjectMeta{Name: mesh.LegacyInjector}})
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled"})
+		}, want: "default"},
+		{name: "istio-injection=enabled without a default revision: nothing would inject the gateway", setup: func(c *cluster) {
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled"})
+		}, err: `namespace shop is labelled istio-injection=enabled, but no revision is the default (no "default" tag or revision)`},
+		{name: "both labels: istio-injection decides, not istio.io/rev", setup: func(c *cluster) {
+			c.addRevision("asm-2", "")
+			c.addRevision("asm-2", "default")
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled", mesh.LabelRevision: "asm-1"})
+		}, want: "asm-2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

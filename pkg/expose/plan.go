@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -129,7 +130,7 @@ func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (Change, 
 		ch.Action = Create
 	case err != nil:
 		return ch, fmt.Errorf("read %s: %w", ch.Ref(), err)
-	case !ownedBy(live.GetLabels(), s.Namespace, s.Service):
+	case !mesh.OwnedBy(live.GetLabels(), s.Namespace, s.Service):
 		return ch, fmt.Errorf("%s %w (labels: %s)", ch.Ref(), errNotOurs, describeOwner(live.GetLabels()))
 	}
 	// The dry run checks what the API server (and Istio's validation
@@ -150,10 +151,10 @@ func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (Change, 
 }
 
 func describeOwner(l map[string]string) string {
-	if l[LabelManagedBy] == ManagedByValue {
-		return fmt.Sprintf("made by meshctl for %s/%s", l[LabelServiceNamespace], l[LabelServiceName])
+	if l[mesh.LabelManagedBy] == mesh.ManagedBy {
+		return fmt.Sprintf("made by meshctl for %s/%s", l[mesh.LabelServiceNamespace], l[mesh.LabelServiceName])
 	}
-	if m := l[LabelManagedBy]; m != "" {
+	if m := l[mesh.LabelManagedBy]; m != "" {
 		return "managed by " + m
 	}
 	return "not managed by meshctl"
@@ -184,7 +185,7 @@ func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([
 // It looks in every namespace, since the gateway may have moved; where the
 // user may not list cluster-wide, it looks in fallback namespaces.
 func owned(ctx context.Context, c kube.Objects, namespace, service string, fallback []string) ([]Change, error) {
-	sel := OwnerSelector(namespace, service)
+	sel := mesh.OwnerSelector(namespace, service)
 	var out []Change
 	for _, k := range deleteOrder {
 		items, err := c.List(ctx, k.Resource, "", sel)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshctl/meshctl/pkg/mesh"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +26,7 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 }
 
-func revLabel(rev string) map[string]string { return map[string]string{LabelRevision: rev} }
+func revLabel(rev string) map[string]string { return map[string]string{mesh.LabelRevision: rev} }
 
 func podTemplate(app string) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{
@@ -96,8 +97,8 @@ func pod(ns, name, kind, owner, rev string) *corev1.Pod {
 	}
 	if rev != "" {
 		always := corev1.ContainerRestartPolicyAlways
-		p.Spec.InitContainers = []corev1.Container{{Name: "istio-init"}, {Name: ProxyContainer, RestartPolicy: &always}}
-		p.Annotations = map[string]string{AnnotationStatus: fmt.Sprintf(`{"initContainers":["istio-init","istio-proxy"],"revision":%q}`, rev)}
+		p.Spec.InitContainers = []corev1.Container{{Name: "istio-init"}, {Name: mesh.ProxyContainer, RestartPolicy: &always}}
+		p.Annotations = map[string]string{mesh.AnnotationStatus: fmt.Sprintf(`{"initContainers":["istio-init","istio-proxy"],"revision":%q}`, rev)}
 	}
 	return p
 }
@@ -114,12 +115,12 @@ func withPods(d *appsv1.Deployment, rev string) []runtime.Object {
 
 func injector(rev string) *admissionv1.MutatingWebhookConfiguration {
 	return &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{
-		Name: "istio-sidecar-injector-" + rev, Labels: map[string]string{LabelRevision: rev, "app": "sidecar-injector"}}}
+		Name: "istio-sidecar-injector-" + rev, Labels: map[string]string{mesh.LabelRevision: rev, "app": "sidecar-injector"}}}
 }
 
 func istiod(rev string) *appsv1.Deployment {
 	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "istiod-" + rev,
-		Labels: map[string]string{"app": "istiod", LabelRevision: rev}}}
+		Labels: map[string]string{"app": "istiod", mesh.LabelRevision: rev}}}
 }
 
 // fakeCluster is a fake clientset with a stand-in for the controllers and
@@ -167,8 +168,8 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 	}
 	labels := nsObj.(*corev1.Namespace).Labels
 	rev := ""
-	if _, legacy := labels[LabelInjection]; !legacy {
-		rev = labels[LabelRevision]
+	if _, legacy := labels[mesh.LabelInjection]; !legacy {
+		rev = labels[mesh.LabelRevision]
 	}
 	kind := map[string]string{"deployments": KindDeployment, "statefulsets": KindStatefulSet, "daemonsets": KindDaemonSet}[a.GetResource().Resource]
 	owner, ownerKind := a.GetName(), kind

@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -271,7 +272,7 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 			return cl.dropSmallerCertificates(ctx, p, step, name, hosts)
 		}
 		step.Progressf("the load balancer's hosts are now %v: certificate %s", hosts, name)
-		cert := certificateObject(name, Owner{ManagedBy: managedBy, LB: n.lb}, hosts)
+		cert := certificateObject(name, mesh.NewResourceOwner(n.lb), hosts)
 		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
 		if isAlreadyExists(err) {
 			// Another run is making it: it can be used once its insert is done.
@@ -312,7 +313,7 @@ func (cl *Client) dropSmallerCertificates(ctx context.Context, p *Plan, step ui.
 	}
 	for _, obj := range certs {
 		cert := obj.(*computepb.SslCertificate)
-		owner, ok := parseOwner(cert.GetDescription())
+		owner, ok := mesh.ParseResourceOwner(cert.GetDescription())
 		domains := cert.GetManaged().GetDomains()
 		if !ok || owner.LB != n.lb || cert.GetName() == current || len(domains) >= len(hosts) ||
 			slices.ContainsFunc(domains, func(d string) bool { return !slices.Contains(hosts, d) }) {
@@ -371,7 +372,7 @@ func (cl *Client) updateRules(ctx context.Context, p *Plan, o *object, step ui.S
 			return cl.fail(p, "read", o, err)
 		}
 		have := fresh.(*computepb.SecurityPolicy)
-		if _, ours := parseOwner(have.GetDescription()); !ours {
+		if _, ours := mesh.ParseResourceOwner(have.GetDescription()); !ours {
 			body := &computepb.SecurityPolicy{Description: want.Description, Fingerprint: have.Fingerprint}
 			err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Update(ctx, o.kind, o.name, body, id) })
 			if isStaleFingerprint(err) {

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -530,7 +531,7 @@ func TestANameTakenByAnotherIsAnErrorUnlessAdopted(t *testing.T) {
 	if _, err := cl.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	if o, ok := parseOwner(f.object(KindHealthCheck, n.healthCheck(sv)).(*computepb.HealthCheck).GetDescription()); !ok || o.LB != n.lb {
+	if o, ok := mesh.ParseResourceOwner(f.object(KindHealthCheck, n.healthCheck(sv)).(*computepb.HealthCheck).GetDescription()); !ok || o.LB != n.lb {
 		t.Errorf("the adopted health check does not record meshctl as its owner")
 	}
 }

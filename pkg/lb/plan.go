@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 )
@@ -182,7 +183,7 @@ func checkOwner(actual proto.Message, kind Kind, name, lb string, perService, ad
 		return nil
 	}
 	d, _ := actual.(interface{ GetDescription() string })
-	owner, ok := parseOwner(d.GetDescription())
+	owner, ok := mesh.ParseResourceOwner(d.GetDescription())
 	switch {
 	case !ok && adopt:
 		return nil
@@ -299,8 +300,8 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	}
 
 	// What should exist.
-	lbOwner := Owner{ManagedBy: managedBy, LB: n.lb}
-	svOwner := func(sv Service) Owner { return Owner{ManagedBy: managedBy, LB: n.lb, Services: []string{sv.Key()}} }
+	lbOwner := mesh.NewResourceOwner(n.lb)
+	svOwner := func(sv Service) mesh.ResourceOwner { return mesh.NewResourceOwner(n.lb, sv.Key()) }
 	var objs []*object
 	add := func(o *object, deps ...string) *object {
 		o.deps = append(o.deps, deps...)
@@ -393,7 +394,7 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	// changed, or --certificate replaced them).
 	for _, c := range certs {
 		sc := c.(*computepb.SslCertificate)
-		owner, ok := parseOwner(sc.GetDescription())
+		owner, ok := mesh.ParseResourceOwner(sc.GetDescription())
 		if ok && owner.LB == n.lb && sc.GetName() != cert.name {
 			deletes = append(deletes, &object{kind: KindCertificate, name: sc.GetName(), actual: sc, deps: []string{proxy.id()}})
 		}

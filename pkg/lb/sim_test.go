@@ -11,9 +11,9 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/gcp"
+	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/scenario"
-	"github.com/meshctl/meshctl/internal/ui"
 )
 
 // simEnv is pkg/lb on the official REST clients against the simulator's

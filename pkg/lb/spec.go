@@ -9,15 +9,16 @@ import (
 	"strings"
 
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // Defaults for what the flags leave out.
 const (
 	DefaultSSLProfile         = "RESTRICTED"
 	DefaultMinTLS             = "TLS_1_2"
-	DefaultHealthCheckPort    = 15021
-	DefaultHealthCheckPath    = "/healthz/ready"
-	DefaultServingPort        = 8443
+	DefaultHealthCheckPort    = mesh.StatusPort
+	DefaultHealthCheckPath    = mesh.ReadinessPath
+	DefaultServingPort        = mesh.GatewayHTTPSPort
 	DefaultMaxRatePerEndpoint = 100
 	DefaultLogSampleRate      = 1.0
 	// DefaultParallel bounds how many graph nodes run at once. Nodes spend
@@ -29,9 +30,10 @@ const (
 	MaxNEGsPerBackendService = 50
 )
 
-// gfeRanges are the ranges Google's front ends and health checkers connect
-// from for the global external Application Load Balancer.
-var gfeRanges = []string{"35.191.0.0/16", "130.211.0.0/22"}
+// GFERanges are the ranges Google's front ends and health checkers connect
+// from for the global external Application Load Balancer: the firewall rule
+// meshctl makes admits them, and validate checks that some rule does.
+var GFERanges = []string{"35.191.0.0/16", "130.211.0.0/22"}
 
 // Service is one Kubernetes Service exposed through the load balancer, as
 // the gateway half of `meshctl expose` leaves it: a dedicated Istio ingress

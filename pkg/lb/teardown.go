@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -111,7 +112,7 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 		if !ok || obj == nil {
 			return false
 		}
-		o, ok := parseOwner(d.GetDescription())
+		o, ok := mesh.ParseResourceOwner(d.GetDescription())
 		return ok && o.LB == n.lb
 	}
 	stay := map[string]bool{}
@@ -156,7 +157,7 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 		del(KindFirewall, n.firewall(sv), objectID(KindBackendService, bs))
 	}
 
-	lbOwner := Owner{ManagedBy: managedBy, LB: n.lb}
+	lbOwner := mesh.NewResourceOwner(n.lb)
 	if len(stay) > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("load balancer %s keeps serving %d other service(s): only the leaving services' pieces go", n.lb, len(stay)))
 		if um != nil && owned(um) {
@@ -256,7 +257,7 @@ func (cl *Client) sharedLBOf(ctx context.Context, spec Spec) (string, error) {
 	if err != nil {
 		return "", describe(err, spec.Project, "read", KindBackendService.Title(), name, permissionFor(KindBackendService, "get"))
 	}
-	owner, ok := parseOwner(obj.(*computepb.BackendService).GetDescription())
+	owner, ok := mesh.ParseResourceOwner(obj.(*computepb.BackendService).GetDescription())
 	if !ok || strings.Contains(owner.LB, "/") || !lbNameRE.MatchString(owner.LB) {
 		return "", nil
 	}

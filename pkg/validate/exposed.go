@@ -17,9 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/findings"
-	"github.com/meshctl/meshctl/pkg/inject"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 var (
@@ -40,7 +39,7 @@ func (e exposed) ref() string { return e.namespace + "/" + e.service }
 func checkExposed(ctx context.Context, st *state) []Case {
 	// The gateway Deployment carries the ownership labels; its selector
 	// (not its own labels) holds the gateway label.
-	sel := labels.Set{expose.LabelManagedBy: expose.ManagedByValue}.String() + "," + expose.LabelServiceName
+	sel := labels.Set{mesh.LabelManagedBy: mesh.ManagedBy}.String() + "," + mesh.LabelServiceName
 	var found []exposed
 	err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 		o.LabelSelector = sel
@@ -50,10 +49,10 @@ func checkExposed(ctx context.Context, st *state) []Case {
 		}
 		for i := range l.Items {
 			d := &l.Items[i]
-			if d.Spec.Selector == nil || d.Spec.Selector.MatchLabels[expose.LabelGateway] == "" {
+			if d.Spec.Selector == nil || d.Spec.Selector.MatchLabels[mesh.LabelGateway] == "" {
 				continue
 			}
-			e := exposed{namespace: d.Labels[expose.LabelServiceNamespace], service: d.Labels[expose.LabelServiceName], gateway: d}
+			e := exposed{namespace: d.Labels[mesh.LabelServiceNamespace], service: d.Labels[mesh.LabelServiceName], gateway: d}
 			if st.opts.inScope(e.namespace, d.Namespace) && st.opts.serviceInScope(e.namespace, e.service) {
 				found = append(found, e)
 			}
@@ -83,7 +82,7 @@ func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 
 	// The gateway's pods: ready and injected.
 	c := newCase("gateway ready")
-	pods, err := kc.CoreV1().Pods(gns).List(ctx, metav1.ListOptions{LabelSelector: expose.LabelGateway + "=" + gw})
+	pods, err := kc.CoreV1().Pods(gns).List(ctx, metav1.ListOptions{LabelSelector: mesh.LabelGateway + "=" + gw})
 	if err != nil {
 		out = append(out, apiFailed(GroupExposed, "gateway ready", svcObj, "list the gateway's pods", err))
 		pods = &corev1.PodList{}
@@ -100,7 +99,7 @@ func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp == nil && !inject.ProxyOf(p).Injected {
+		if p.DeletionTimestamp == nil && !mesh.ProxyOf(p).Injected {
 			c.Findings = append(c.Findings, findings.GatewayNotReady.New(fmt.Sprintf("Pod %s/%s", gns, p.Name),
 				"gateway pod without an injected istio-proxy: it serves nothing", fmt.Sprintf("kubectl -n %s rollout restart deployment %s", gns, gw)))
 		}

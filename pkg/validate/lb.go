@@ -2,7 +2,6 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // Compute is what validate reads of the Compute API; *lb.GCE has it.
@@ -24,23 +24,11 @@ type Compute interface {
 	GetHealth(ctx context.Context, backendService, group string) (*computepb.BackendServiceGroupHealth, error)
 }
 
-// gfeRanges are where Google's front ends and health checkers connect from.
-var gfeRanges = []string{"35.191.0.0/16", "130.211.0.0/22"}
-
 // Gateway ports the load balancer reaches (expose's container ports).
 const (
-	servingPort     = 8443
-	healthCheckPort = 15021
+	servingPort     = mesh.GatewayHTTPSPort
+	healthCheckPort = mesh.StatusPort
 )
-
-// owner is pkg/lb's ownership description.
-func owner(description string) (lb.Owner, bool) {
-	var o lb.Owner
-	if json.Unmarshal([]byte(description), &o) != nil || o.ManagedBy != "meshctl" {
-		return lb.Owner{}, false
-	}
-	return o, true
-}
 
 // computeLists are the project's load balancer objects, each kind listed once.
 type computeLists struct {
@@ -83,8 +71,8 @@ func (l *computeLists) load(ctx context.Context, c Compute) error {
 func linkName(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 
 func ownsService(description, key string) bool {
-	o, ok := owner(description)
-	return ok && slices.Contains(o.Services, key)
+	o, ok := mesh.ParseResourceOwner(description)
+	return ok && o.Serves(key)
 }
 
 // checkLB checks the load balancer expose built for the Service key
@@ -146,7 +134,7 @@ func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
 				"check the gateway's pods: kubectl get pods -A -l meshctl.io/gateway"))
 		case len(bad) > 0:
 			health.Findings = append(health.Findings, findings.BackendUnhealthy.New(bsObj, fmt.Sprintf("NEG %s in %s: %d of %d endpoints not healthy: %s", linkName(group), zone, len(bad), len(h.GetHealthStatus()), strings.Join(bad, ", ")),
-				fmt.Sprintf("check the gateway's readiness (port %d /healthz/ready) and that firewall rules admit %s to ports %d and %d", healthCheckPort, strings.Join(gfeRanges, ", "), servingPort, healthCheckPort)))
+				fmt.Sprintf("check the gateway's readiness (port %d %s) and that firewall rules admit %s to ports %d and %d", healthCheckPort, mesh.ReadinessPath, strings.Join(lb.GFERanges, ", "), servingPort, healthCheckPort)))
 		}
 	}
 
@@ -163,13 +151,13 @@ func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
 	// exposed Service's rule goes when that Service is unexposed.
 	var rules []*computepb.Firewall
 	for _, f := range l.firewall {
-		if _, meshctls := owner(f.GetDescription()); !meshctls || ownsService(f.GetDescription(), key) {
+		if _, meshctls := mesh.ParseResourceOwner(f.GetDescription()); !meshctls || ownsService(f.GetDescription(), key) {
 			rules = append(rules, f)
 		}
 	}
 	var missing []string
 	for _, port := range []int{servingPort, healthCheckPort} {
-		for _, r := range gfeRanges {
+		for _, r := range lb.GFERanges {
 			if !firewallCovers(rules, r, port) {
 				missing = append(missing, fmt.Sprintf("%s to tcp:%d", r, port))
 			}

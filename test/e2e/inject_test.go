@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/pkg/inject"
 	"github.com/meshctl/meshctl/sim/scenario"
 	"github.com/meshctl/meshctl/sim/state"
-	"github.com/meshctl/meshctl/pkg/inject"
 )
 
 // injectRev is the revision the inject tests put workloads on; the
