@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -69,7 +70,7 @@ func TestExposeCreatesThenChangesNothing(t *testing.T) {
 		t.Errorf("a second run wrote %v", got)
 	}
 	for _, ch := range res.Changes {
-		if ch.Action != Keep {
+		if ch.Action != plan.Keep {
 			t.Errorf("second run: %s %s", ch.Action, ch.Ref())
 		}
 	}
@@ -106,7 +107,7 @@ func TestChangedInputUpdatesOnlyWhatDiffers(t *testing.T) {
 				t.Errorf("writes %v, want %v", got, tc.want)
 			}
 			for _, ch := range res.Changes {
-				if ch.Action == Update && len(ch.Fields) == 0 {
+				if ch.Action == plan.Update && len(ch.Fields) == 0 {
 					t.Errorf("update of %s names no fields", ch.Ref())
 				}
 			}
@@ -175,7 +176,7 @@ func TestTwoServicesInOneNamespaceDoNotCollide(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ch := range res.Changes {
-		if ch.Action != Create {
+		if ch.Action != plan.Create {
 			t.Errorf("exposing api %ss %s, which web's gateway holds", ch.Action, ch.Ref())
 		}
 	}
@@ -381,7 +382,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if w := c.Writes(); len(w) != 0 {
 		t.Errorf("dry run wrote %v", w)
 	}
-	if !res.DryRun || len(res.Changes) != 11 || res.Changes[0].Action != Create {
+	if !res.DryRun || len(res.Changes) != 11 || res.Changes[0].Action != plan.Create {
 		t.Errorf("dry run result: %+v", res.Changes)
 	}
 	if hookSaw == nil || !hookSaw.DryRun || hookSaw.NEG.Name == "" {
@@ -449,7 +450,7 @@ func TestCertificateRotation(t *testing.T) {
 				t.Errorf("certificate changed: %v, want %v", changed, tc.renewed)
 			}
 			for _, ch := range res.Changes {
-				if ch.Kind == "Secret" && tc.renewed && (ch.Action != Update || !strings.Contains(ch.Reason, "certificate renewed")) {
+				if ch.Kind == "Secret" && tc.renewed && (ch.Action != plan.Update || !strings.Contains(ch.Note, "certificate renewed")) {
 					t.Errorf("secret change %+v", ch)
 				}
 			}

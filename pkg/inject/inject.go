@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -73,14 +74,15 @@ const (
 	ModeDisable Mode = "disable"
 )
 
-// Action is what Run does (or, for a dry run, would do) to a workload.
-type Action string
+// Action is what Run does (or, for a dry run, would do) to a workload, in
+// pkg/plan's vocabulary, which expose and the load balancer share.
+type Action = plan.Action
 
-// Actions.
+// The actions on workloads.
 const (
-	ActionRestart Action = "restart"
-	ActionKeep    Action = "keep"
-	ActionSkip    Action = "skip"
+	ActionRestart = plan.Restart
+	ActionKeep    = plan.Keep
+	ActionSkip    = plan.Skip
 )
 
 // Outcome is where a workload ended up.

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -22,29 +23,29 @@ const maxWrites = 10
 // take minutes.
 const armorInsertWeight = 8
 
-// nodes turns a plan's entries into the graph an apply runs.
+// nodes turns a plan's changes into the graph an apply runs.
 func (cl *Client) nodes(p *Plan, armor *object) []*node {
 	var out []*node
-	for _, e := range p.Entries {
-		o := p.objs[e.ID()]
+	for _, e := range p.Changes {
+		o := p.objs[objectID(Kind(e.Kind), e.Name)]
 		title := func(verb string) string { return verb + " " + o.kind.Title() + " " + o.name }
 		switch e.Action {
-		case ActionCreate:
+		case plan.Create:
 			n := &node{id: o.id(), title: title("create"), deps: o.deps, run: cl.createRun(p, o)}
 			if o.kind == KindSecurityPolicy {
 				n.weight = armorInsertWeight
 			}
 			out = append(out, n)
-		case ActionUpdate:
+		case plan.Update:
 			if o.kind == KindBackendService && slices.Equal(e.Fields, []string{"securityPolicy"}) {
 				break // only the policy changes: the attach node below does it
 			}
 			out = append(out, &node{id: o.id(), title: title("update"), deps: o.deps, run: cl.updateRun(p, o, e.Fields)})
-		case ActionDelete:
+		case plan.Delete:
 			out = append(out, &node{id: o.id(), title: title("delete"), deps: o.deps, run: cl.deleteRun(p, o)})
 		}
-		attach := o.kind == KindBackendService && e.Action != ActionDelete &&
-			(slices.Contains(e.Fields, "securityPolicy") || e.Action == ActionCreate && armor != nil)
+		attach := o.kind == KindBackendService && e.Action != plan.Delete &&
+			(slices.Contains(e.Fields, "securityPolicy") || e.Action == plan.Create && armor != nil)
 		if attach {
 			policy, deps := "", []string{o.id()}
 			if armor != nil {
