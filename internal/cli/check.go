@@ -8,6 +8,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	"github.com/spf13/cobra"
 
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
@@ -94,7 +95,7 @@ func checkClients(ctx context.Context, app *App) (check.Clients, error) {
 	usage := func(err error) bool { return err != nil && ui.ExitCode(err) == ui.ExitUsage }
 
 	if gke, err := app.ClusterManager(ctx); err == nil {
-		c.GKE = check.NewGKE(gke)
+		c.GKE = gcp.NewGKE(gke)
 	} else if usage(err) {
 		return c, err
 	} else {

@@ -7,14 +7,15 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
-	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 )
 
 // managedFlags are the --managed options of install and uninstall.
 type managedFlags struct {
 	on   bool
-	opts install.ManagedOptions
+	opts managed.Options
 }
 
 // asmcliOnly are install's flags that drive asmcli and mean nothing for the
@@ -32,7 +33,7 @@ func (m *managedFlags) add(cmd *cobra.Command, uninstall bool) {
 	f.StringVar(&m.opts.FleetProject, "fleet-project", "", "fleet host project (default: the cluster's project)")
 	if !uninstall {
 		f.StringVar(&m.opts.Channel, "channel", "", "managed channel: rapid, regular or stable (default: the cluster's GKE release channel, as Google maps it)")
-		_ = cmd.RegisterFlagCompletionFunc("channel", cobra.FixedCompletions(install.Channels, cobra.ShellCompDirectiveNoFileComp))
+		_ = cmd.RegisterFlagCompletionFunc("channel", cobra.FixedCompletions(managed.Channels, cobra.ShellCompDirectiveNoFileComp))
 	}
 }
 
@@ -65,7 +66,7 @@ func (m *managedFlags) validate(cmd *cobra.Command) error {
 
 // runManaged installs (or uninstalls) the managed control plane and prints
 // the result.
-func runManaged(cmd *cobra.Command, app *App, o install.ManagedOptions, uninstall bool) error {
+func runManaged(cmd *cobra.Command, app *App, o managed.Options, uninstall bool) error {
 	ctx := cmd.Context()
 	s := app.Settings
 	o.Project, o.Location, o.Cluster = s.Project, s.Location, s.Cluster
@@ -91,10 +92,10 @@ func runManaged(cmd *cobra.Command, app *App, o install.ManagedOptions, uninstal
 	if err != nil {
 		return err
 	}
-	in := install.ManagedInstaller{
-		GKE:      install.NewGKE(gke),
-		Fleet:    install.HubClient{V1: v1, V2: v2},
-		Services: install.ServiceUsageClient{S: su},
+	in := managed.Installer{
+		GKE:      gcp.NewGKE(gke),
+		Fleet:    managed.HubClient{V1: v1, V2: v2},
+		Services: managed.ServiceUsageClient{S: su},
 		Reporter: app.Reporter,
 	}
 	if !o.DryRun {
@@ -112,7 +113,7 @@ func runManaged(cmd *cobra.Command, app *App, o install.ManagedOptions, uninstal
 		}
 		in.Kube, in.Dynamic = kc, dyn
 	}
-	var res install.ManagedResult
+	var res managed.Result
 	if uninstall {
 		res, err = in.Uninstall(ctx, o)
 	} else {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/scenario"
@@ -55,7 +55,7 @@ func TestInstallManagedDryRunAgainstTheSimulator(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	var res install.ManagedResult
+	var res managed.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
@@ -64,7 +64,7 @@ func TestInstallManagedDryRunAgainstTheSimulator(t *testing.T) {
 	}
 	var planned []string
 	for _, s := range res.Steps {
-		if s.Action == install.ActionPlanned {
+		if s.Action == managed.ActionPlanned {
 			planned = append(planned, s.Name)
 		}
 	}

@@ -1,4 +1,4 @@
-package install
+package managed
 
 import (
 	"context"
@@ -230,9 +230,9 @@ func dynamicWith(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	}, objs...)
 }
 
-func installer(f *fakeFleet, cl *containerpb.Cluster) (ManagedInstaller, *ui.Recorder) {
+func installer(f *fakeFleet, cl *containerpb.Cluster) (Installer, *ui.Recorder) {
 	rec := &ui.Recorder{}
-	return ManagedInstaller{
+	return Installer{
 		GKE: fakeGKE{cl}, Fleet: f, Services: &fakeServices{}, Reporter: rec,
 		Kube:    fake.NewSimpleClientset(webhook("istiod-asm-managed", "asm-managed", ""), webhook("istio-revision-tag-default", "asm-managed", "default")),
 		Dynamic: dynamicWith(cpr("asm-managed", "Reconciled=True", "ProvisioningFinished=True", "Stalled=False")),
@@ -240,8 +240,8 @@ func installer(f *fakeFleet, cl *containerpb.Cluster) (ManagedInstaller, *ui.Rec
 	}, rec
 }
 
-func opts() ManagedOptions {
-	return ManagedOptions{Project: tProject, Location: tLoc, Cluster: tCluster}
+func opts() Options {
+	return Options{Project: tProject, Location: tLoc, Cluster: tCluster}
 }
 
 func TestManagedInstallFromScratch(t *testing.T) {
@@ -560,7 +560,7 @@ func TestManagedUninstall(t *testing.T) {
 		t.Errorf("second uninstall: %v %+v", err, res.Steps)
 	}
 	// Not registered at all.
-	res, err = ManagedInstaller{GKE: fakeGKE{gkeCluster()}, Fleet: &fakeFleet{t: t}}.Uninstall(context.Background(), opts())
+	res, err = Installer{GKE: fakeGKE{gkeCluster()}, Fleet: &fakeFleet{t: t}}.Uninstall(context.Background(), opts())
 	if err != nil || res.Changed || !strings.Contains(res.Steps[len(res.Steps)-1].Detail, "not registered") {
 		t.Errorf("unregistered: %v %+v", err, res.Steps)
 	}

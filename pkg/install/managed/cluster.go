@@ -1,4 +1,4 @@
-package install
+package managed
 
 import (
 	"context"
@@ -94,7 +94,7 @@ func clientConfigText(c admissionv1.WebhookClientConfig) string {
 
 // ReadCPR returns the named ControlPlaneRevision in istio-system; found is
 // false when the CRD or the object does not exist.
-func (in ManagedInstaller) ReadCPR(ctx context.Context, name string) (info *CPRInfo, found bool, err error) {
+func (in Installer) ReadCPR(ctx context.Context, name string) (info *CPRInfo, found bool, err error) {
 	if in.Dynamic == nil {
 		return nil, false, nil
 	}
@@ -128,7 +128,7 @@ func cprInfo(u *unstructured.Unstructured) *CPRInfo {
 }
 
 // readWebhook finds the revision's injection webhook and the default tag.
-func (in ManagedInstaller) readWebhook(ctx context.Context, revision string) (*WebhookInfo, error) {
+func (in Installer) readWebhook(ctx context.Context, revision string) (*WebhookInfo, error) {
 	hooks, err := in.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: mesh.LabelRevision + "=" + revision})
 	if err != nil {
 		return nil, fmt.Errorf("list injection webhooks: %w", err)
@@ -156,7 +156,7 @@ func (in ManagedInstaller) readWebhook(ctx context.Context, revision string) (*W
 
 // confirm waits until the cluster shows what the fleet reported: the
 // revision's ControlPlaneRevision ready and its injection webhook.
-func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRInfo, *WebhookInfo, []string, error) {
+func (in Installer) confirm(ctx context.Context, revision string) (*CPRInfo, *WebhookInfo, []string, error) {
 	timeout := in.ConfirmTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -211,7 +211,7 @@ func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRIn
 
 // waitGone waits until the revision's ControlPlaneRevision has left the
 // cluster, up to ConfirmTimeout; it reports whether it did.
-func (in ManagedInstaller) waitGone(ctx context.Context, revision string) (bool, error) {
+func (in Installer) waitGone(ctx context.Context, revision string) (bool, error) {
 	if in.Dynamic == nil {
 		return true, nil
 	}

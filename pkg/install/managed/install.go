@@ -1,10 +1,11 @@
-package install
+package managed
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +18,9 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
-// ManagedOptions are what `meshctl install --managed` (and `uninstall
+// Options are what `meshctl install --managed` (and `uninstall
 // --managed`) were asked to do.
-type ManagedOptions struct {
+type Options struct {
 	Project, Location, Cluster string
 	// FleetProject hosts the fleet; empty means the cluster's project.
 	FleetProject string
@@ -34,7 +35,7 @@ type ManagedOptions struct {
 }
 
 // Validate rejects bad options before any API call.
-func (o ManagedOptions) Validate() error {
+func (o Options) Validate() error {
 	var missing []string
 	for _, f := range []struct{ flag, v string }{{"--project", o.Project}, {"--location", o.Location}, {"--cluster", o.Cluster}} {
 		if f.v == "" {
@@ -44,7 +45,7 @@ func (o ManagedOptions) Validate() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("the cluster is not fully named: set %s (or use a gke_PROJECT_LOCATION_CLUSTER kube context)", strings.Join(missing, ", "))
 	}
-	if o.Channel != "" && !contains(Channels, o.Channel) {
+	if o.Channel != "" && !slices.Contains(Channels, o.Channel) {
 		return fmt.Errorf("--channel %q: want one of %s", o.Channel, strings.Join(Channels, ", "))
 	}
 	if o.Membership != "" && !validMembershipID(o.Membership) {
@@ -53,17 +54,17 @@ func (o ManagedOptions) Validate() error {
 	return nil
 }
 
-func (o ManagedOptions) fleetProject() string {
+func (o Options) fleetProject() string {
 	if o.FleetProject != "" {
 		return o.FleetProject
 	}
 	return o.Project
 }
 
-// ManagedInstaller provisions (and removes) the managed Cloud Service Mesh
+// Installer provisions (and removes) the managed Cloud Service Mesh
 // control plane through the fleet API: membership, servicemesh feature,
 // automatic management, and the wait until the fleet reports it ready.
-type ManagedInstaller struct {
+type Installer struct {
 	GKE   GKE
 	Fleet Fleet
 	// Services enables mesh.googleapis.com when the fleet says it is off;
@@ -106,15 +107,15 @@ const (
 	ActionChecked = "checked" // read-only steps
 )
 
-// ManagedStep is one step and what became of it.
-type ManagedStep struct {
+// StepResult is one step and what became of it.
+type StepResult struct {
 	Name   string `json:"name"`
 	Action string `json:"action"`
 	Detail string `json:"detail"`
 }
 
-// ManagedResult is what a managed install or uninstall did.
-type ManagedResult struct {
+// Result is what a managed install or uninstall did.
+type Result struct {
 	Mode         string `json:"mode"` // "managed"
 	Project      string `json:"project"`
 	Location     string `json:"location"`
@@ -134,7 +135,7 @@ type ManagedResult struct {
 	Webhook              *WebhookInfo      `json:"webhook,omitempty"`
 	InjectionLabels      []string          `json:"injectionLabels,omitempty"`
 	EnabledAPIs          []string          `json:"enabledApis,omitempty"`
-	Steps                []ManagedStep     `json:"steps"`
+	Steps                []StepResult      `json:"steps"`
 	Warnings             []Problem         `json:"warnings,omitempty"`
 	Notes                []string          `json:"notes,omitempty"`
 	Changed              bool              `json:"changed"`
@@ -145,8 +146,8 @@ type ManagedResult struct {
 	Timings              map[string]string `json:"timings,omitempty"`
 }
 
-func (r *ManagedResult) step(name, action, format string, args ...any) {
-	r.Steps = append(r.Steps, ManagedStep{Name: name, Action: action, Detail: fmt.Sprintf(format, args...)})
+func (r *Result) step(name, action, format string, args ...any) {
+	r.Steps = append(r.Steps, StepResult{Name: name, Action: action, Detail: fmt.Sprintf(format, args...)})
 	if action == ActionDone {
 		r.Changed = true
 	}
@@ -167,14 +168,14 @@ type plan struct {
 	projectNumber string
 }
 
-func (in ManagedInstaller) now() time.Time {
+func (in Installer) now() time.Time {
 	if in.Now != nil {
 		return in.Now()
 	}
 	return time.Now()
 }
 
-func (in ManagedInstaller) reporter() ui.Reporter {
+func (in Installer) reporter() ui.Reporter {
 	if in.Reporter == nil {
 		return ui.Discard
 	}
@@ -184,9 +185,9 @@ func (in ManagedInstaller) reporter() ui.Reporter {
 // Install provisions the managed control plane, skipping every step already
 // done, and waits until the fleet reports it ready; with DryRun it only
 // reads and reports what it would do.
-func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (res ManagedResult, err error) {
+func (in Installer) Install(ctx context.Context, o Options) (res Result, err error) {
 	start := in.now()
-	res = ManagedResult{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+	res = Result{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
 	finish := func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }
 	defer finish()
@@ -289,7 +290,7 @@ func channelNote(spec *gkehubv2.FeatureSpec) string {
 
 // read gathers everything a run needs and decides each step, changing
 // nothing. For an uninstall it stops after the membership.
-func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *ManagedResult, uninstall bool) (*plan, error) {
+func (in Installer) read(ctx context.Context, o Options, res *Result, uninstall bool) (*plan, error) {
 	r := in.reporter()
 	p := &plan{}
 	clusterName := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", o.Project, o.Location, o.Cluster)
@@ -536,7 +537,7 @@ func orUnknown(s string) string {
 	return s
 }
 
-func (in ManagedInstaller) register(ctx context.Context, p *plan) error {
+func (in Installer) register(ctx context.Context, p *plan) error {
 	c := p.clusterRef
 	m := &gkehub.Membership{
 		Endpoint:  &gkehub.MembershipEndpoint{GkeCluster: &gkehub.GkeCluster{ResourceLink: ClusterResourceLink(c.Project, c.Location, c.Name)}},
@@ -562,7 +563,7 @@ func (in ManagedInstaller) register(ctx context.Context, p *plan) error {
 // that mesh.googleapis.com is not enabled, it enables the API and retries
 // while the enablement propagates, as `gcloud container fleet mesh enable`
 // does. It returns the APIs it enabled.
-func (in ManagedInstaller) enableFeature(ctx context.Context, project string, st ui.Step) ([]string, error) {
+func (in Installer) enableFeature(ctx context.Context, project string, st ui.Step) ([]string, error) {
 	var enabled []string
 	delay := in.APIRetryDelay
 	if delay <= 0 {
@@ -603,7 +604,7 @@ func (in ManagedInstaller) enableFeature(ctx context.Context, project string, st
 
 // wait polls the servicemesh feature until the membership's control plane
 // is ready (or, for an uninstall, gone), has failed, or ctx ends.
-func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *plan, st ui.Step, uninstall bool) (MeshStatus, Assessment, error) {
+func (in Installer) wait(ctx context.Context, fleetProject string, p *plan, st ui.Step, uninstall bool) (MeshStatus, Assessment, error) {
 	minPoll, maxPoll := in.MinPoll, in.MaxPoll
 	if minPoll <= 0 {
 		minPoll = time.Second
@@ -679,7 +680,7 @@ func failedError(s MeshStatus, a Assessment, p *plan) error {
 			continue
 		}
 		lines = append(lines, pr.Code+": "+pr.Explanation)
-		if pr.Fix != "" && !contains(fixes, pr.Fix) {
+		if pr.Fix != "" && !slices.Contains(fixes, pr.Fix) {
 			fixes = append(fixes, pr.Fix)
 		}
 	}
@@ -756,7 +757,7 @@ func poolsWithoutGKEMetadata(cl *containerpb.Cluster) []string {
 	return pools
 }
 
-func clusterError(err error, o ManagedOptions) error {
+func clusterError(err error, o Options) error {
 	switch httpCode(err) {
 	case http.StatusNotFound:
 		return ui.WithHint(fmt.Errorf("cluster %s not found in %s (project %s): %w", o.Cluster, o.Location, o.Project, err),

@@ -1,4 +1,4 @@
-package install
+package managed
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 // waits until the fleet has removed the managed control plane. The
 // membership and the fleet's servicemesh feature stay (other clusters and
 // features may use them); the result says how to remove them.
-func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res ManagedResult, err error) {
+func (in Installer) Uninstall(ctx context.Context, o Options) (res Result, err error) {
 	start := in.now()
-	res = ManagedResult{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+	res = Result{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
 	defer func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }()
 	o.Channel = "" // uninstall removes whichever channel is there
@@ -134,7 +134,7 @@ func orUnset(s string) string {
 }
 
 // RenderText prints the result for a person.
-func (r ManagedResult) RenderText(w io.Writer, s ui.Styles) error {
+func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 	verb := "install"
 	if r.Uninstall {
 		verb = "uninstall"
