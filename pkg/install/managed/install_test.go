@@ -410,14 +410,22 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 		code    string
 		wantFix string
 	}{
-		{"no workload identity", func(cl *containerpb.Cluster) { cl.WorkloadIdentityConfig = nil }, "WORKLOAD_IDENTITY_REQUIRED",
-			"gcloud container clusters update c --location us-central1 --project p --workload-pool=p.svc.id.goog"},
+		// check's findings (check.ManagedChecks), with the fleet's condition
+		// they stand for where check's own text does not say it.
+		{"no workload identity", func(cl *containerpb.Cluster) { cl.WorkloadIdentityConfig = nil }, "Error [MC0140] (cluster c) workload identity is off",
+			"gcloud container clusters update c --workload-pool p.svc.id.goog --location us-central1 --project p"},
 		{"pool on the GCE metadata server", func(cl *containerpb.Cluster) {
 			cl.NodePools[1].Config.WorkloadMetadataConfig.Mode = containerpb.WorkloadMetadataConfig_GCE_METADATA
-		}, "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED",
-			"gcloud container node-pools update pool-2 --cluster c --location us-central1 --project p --workload-metadata=GKE_METADATA"},
+		}, "Error [MC0160] (node pool pool-2) node pool pool-2 does not run the GKE metadata server: the fleet refuses the managed control plane (NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED)",
+			"gcloud container node-pools update pool-2 --cluster c --workload-metadata GKE_METADATA --location us-central1 --project p"},
 		{"zero nodes", func(cl *containerpb.Cluster) { cl.CurrentNodeCount = 0 }, //nolint:staticcheck // GKE still reports it
-			"CLUSTER_HAS_ZERO_NODES", "gcloud container clusters resize c"},
+			"Error [MC0161] (cluster c) the cluster has no nodes to run the mesh's components on, and no node pool autoscales from one or more: the fleet refuses it (CLUSTER_HAS_ZERO_NODES)",
+			"gcloud container clusters resize c --node-pool POOL --num-nodes 1 --location us-central1 --project p"},
+		{"zero nodes but a pool autoscales from one: fine, and the next check fails", func(cl *containerpb.Cluster) {
+			cl.CurrentNodeCount = 0 //nolint:staticcheck // GKE still reports it
+			cl.NodePools[0].Autoscaling = &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: 1}
+			cl.WorkloadIdentityConfig = nil
+		}, "[MC0140]", "--workload-pool p.svc.id.goog"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,6 +435,9 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.code) || !strings.Contains(err.Error(), "nothing was changed") ||
 				!strings.Contains(ui.HintOf(err), tt.wantFix) || ui.ExitCode(err) != ui.ExitProblems {
 				t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
+			}
+			if n := strings.Count(err.Error(), "Error [MC"); n != 1 {
+				t.Errorf("%d findings, want one:\n%v", n, err)
 			}
 			if len(f.Calls()) != 0 {
 				t.Errorf("the fleet was called: %v", f.Calls())
@@ -442,7 +453,7 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			}
 		}))
 		_, err := in.Install(context.Background(), opts())
-		if err == nil || !strings.Contains(err.Error(), "WORKLOAD_IDENTITY_REQUIRED") || !strings.Contains(err.Error(), "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED") ||
+		if err == nil || !strings.Contains(err.Error(), "[MC0140]") || strings.Count(err.Error(), "[MC0160]") != 2 ||
 			!strings.Contains(ui.HintOf(err), "node-pools update default-pool") || !strings.Contains(ui.HintOf(err), "node-pools update pool-2") {
 			t.Fatalf("err = %v\nhint %s", err, ui.HintOf(err))
 		}
