@@ -286,7 +286,18 @@ func (s Spec) Validate() error {
 			add("--request-header %q: want NAME:VALUE", h)
 		}
 	}
-	a := s.Armor
+	errs = append(errs, s.Armor.validate()...)
+	errs = append(errs, s.validateServices()...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return ui.Usage(errors.Join(errs...), "")
+}
+
+// validate checks the Cloud Armor flags.
+func (a Armor) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if a.Disabled && (a.Policy != "" || len(a.WAF) > 0 || len(a.AllowCIDRs) > 0 || len(a.DenyCIDRs) > 0) {
 		add("--no-armor cannot be combined with --armor-policy, --waf, --allow-cidr or --deny-cidr")
 	}
@@ -305,6 +316,14 @@ func (s Spec) Validate() error {
 			}
 		}
 	}
+	return errs
+}
+
+// validateServices checks each service's name, hosts and NEG, and that no
+// host goes to two services.
+func (s Spec) validateServices() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	seen := map[string]string{}
 	for _, sv := range s.Services {
 		if sv.Namespace == "" || sv.Name == "" {
@@ -329,10 +348,7 @@ func (s Spec) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return ui.Usage(errors.Join(errs...), "")
+	return errs
 }
 
 func validateNEG(sv Service) error {
