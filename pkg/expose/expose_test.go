@@ -531,12 +531,12 @@ func TestPrivateKeyNeverShown(t *testing.T) {
 	out.Write(b)
 	// An error while applying the Secret.
 	c2 := newCluster(t)
-	c2.Fail = func(verb string, gvr schema.GroupVersionResource, _ string) error {
+	c2.FailWhen(t, func(verb string, gvr schema.GroupVersionResource, _ string) error {
 		if verb == "apply" && gvr == kSecret.Resource {
 			return apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "web-gateway-cert", nil)
 		}
 		return nil
-	}
+	})
 	_, errRec, err := run(t, c2, opts(), Hooks{})
 	if err == nil {
 		t.Fatal("want an error")
@@ -614,12 +614,12 @@ func TestUnexposeWithoutIstioKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Istio's CRDs were removed: listing their kinds is a 404.
-	c.Fail = func(verb string, gvr schema.GroupVersionResource, _ string) error {
+	c.FailWhen(t, func(verb string, gvr schema.GroupVersionResource, _ string) error {
 		if verb == "list" && strings.HasSuffix(gvr.Group, "istio.io") {
 			return apierrors.NewNotFound(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource}, "")
 		}
 		return nil
-	}
+	})
 	res, err := Unexpose(context.Background(), c, ui.Discard, UnexposeOptions{Namespace: "shop", Service: "web", PollInterval: time.Millisecond, WaitTimeout: time.Second}, Hooks{})
 	if err != nil {
 		t.Fatal(err)

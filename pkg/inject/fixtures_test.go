@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshctl/meshctl/internal/stubs"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -128,7 +129,8 @@ func istiod(rev string) *appsv1.Deployment {
 // pods injected as the namespace's labels say at that moment.
 type fakeCluster struct {
 	*fake.Clientset
-	t *testing.T
+	t     *testing.T
+	stubs *stubs.Registry
 	// failInjection makes restarted Deployments create no pods, as when the
 	// webhook rejects them, and leaves their rollout stuck.
 	failInjection bool
@@ -138,15 +140,32 @@ type fakeCluster struct {
 	failCreate string
 }
 
+// failInjectionOnRestart and failCreateOnRestart stub those failures: a
+// test that sets one fails if no Deployment is restarted to meet it.
+func (c *fakeCluster) failInjectionOnRestart() {
+	c.failInjection = true
+	c.stubs.Stub("a restart meets the failing injector")
+}
+
+func (c *fakeCluster) failCreateOnRestart(message string) {
+	c.failCreate = message
+	c.stubs.Stub("a restart meets the failing pod creation")
+}
+
 var (
 	podsGVR   = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	nsGVR     = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	deployGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 )
 
+// newFakeCluster serves objs. inject writes only by patching namespaces
+// and workloads: any other write fails the test, but for the status
+// updates of tests that play a workload controller.
 func newFakeCluster(t *testing.T, objs ...runtime.Object) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{Clientset: fake.NewClientset(objs...), t: t}
+	c := &fakeCluster{Clientset: fake.NewClientset(objs...), t: t, stubs: stubs.New(t)}
+	c.stubs.ReadOnly(c, "patch namespaces", "patch deployments", "patch statefulsets", "patch daemonsets",
+		"update deployments/status", "update statefulsets/status", "update daemonsets/status")
 	for _, res := range []string{"deployments", "statefulsets", "daemonsets"} {
 		c.PrependReactor("patch", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
 			c.restarted(a.(k8stesting.PatchAction))
@@ -179,6 +198,7 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 		owner, ownerKind = rs.Name, "ReplicaSet"
 	}
 	if c.failCreate != "" && kind == KindDeployment {
+		c.stubs.Call("a restart meets the failing pod creation")
 		c.stuck(ns, a.GetName(), owner, c.failCreate)
 		return
 	}
@@ -193,6 +213,7 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 		n++
 	}
 	if c.failInjection && kind == KindDeployment {
+		c.stubs.Call("a restart meets the failing injector")
 		c.stuck(ns, a.GetName(), owner, `Error creating: Internal error occurred: failed calling webhook "rev.namespace.sidecar-injector.istio.io": connection refused`)
 		return
 	}

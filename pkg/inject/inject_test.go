@@ -490,7 +490,7 @@ func TestWebhookFailureIsReported(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 2), "")...)
 	c := newFakeCluster(t, objs...)
-	c.failInjection = true
+	c.failInjectionOnRestart()
 	res, rec := run(t, c, Options{Namespaces: []string{"shop"}, WaitTimeout: 300 * time.Millisecond})
 
 	w := nsResult(t, res, "shop").Workloads[0]
@@ -520,7 +520,7 @@ func TestStuckRolloutNamesTheControllersReason(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 2), "")...)
 	c := newFakeCluster(t, objs...)
-	c.failCreate = `pods "web-new-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2`
+	c.failCreateOnRestart(`pods "web-new-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2`)
 	res, _ := run(t, c, Options{Namespaces: []string{"shop"}, WaitTimeout: 300 * time.Millisecond})
 
 	w := nsResult(t, res, "shop").Workloads[0]
@@ -542,7 +542,7 @@ func TestCancelledRunStops(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 1), "")...)
 	c := newFakeCluster(t, objs...)
-	c.failInjection = true
+	c.failInjectionOnRestart()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		time.Sleep(100 * time.Millisecond)

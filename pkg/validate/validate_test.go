@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshctl/meshctl/internal/stubs"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/mesh"
@@ -86,8 +87,9 @@ func deployment(namespace, name string, labels map[string]string, replicas, read
 // fixture is a healthy mesh: revision asm-1 installed, namespace shop
 // injected, Service shop/cart exposed through gateway cart-gateway.
 type fixture struct {
-	kube []runtime.Object
-	dyn  []runtime.Object
+	kube  []runtime.Object
+	dyn   []runtime.Object
+	stubs *stubs.Registry // set by clients
 }
 
 func healthy(t *testing.T) *fixture {
@@ -148,9 +150,14 @@ func (f *fixture) with(objs ...runtime.Object) *fixture {
 	return f
 }
 
+// clients are fakes over the fixture's objects. validate only reads: a
+// write fails the test, and so does a reaction stubbed with f.stubs.React
+// that never runs.
 func (f *fixture) clients(t *testing.T) (Clients, *fake.Clientset) {
 	t.Helper()
+	f.stubs = stubs.New(t)
 	kc := fake.NewClientset(f.kube...)
+	f.stubs.ReadOnly(kc)
 	scheme := runtime.NewScheme()
 	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
 		gvrGateway: "GatewayList", gvrVirtualService: "VirtualServiceList"})
@@ -164,6 +171,7 @@ func (f *fixture) clients(t *testing.T) (Clients, *fake.Clientset) {
 			t.Fatal(err)
 		}
 	}
+	f.stubs.ReadOnly(dc)
 	return Clients{Kube: kc, Dynamic: dc}, kc
 }
 
@@ -342,7 +350,7 @@ func TestAPIErrorIsAFindingAndTheRestRuns(t *testing.T) {
 	f := healthy(t)
 	f.with(ns("stale", map[string]string{"istio.io/rev": "asm-0"}))
 	c, kc := f.clients(t)
-	kc.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	f.stubs.React(kc, "list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("connection refused")
 	})
 	r := run(t, c, Options{})
@@ -363,7 +371,7 @@ func TestAPIErrorIsAFindingAndTheRestRuns(t *testing.T) {
 func TestIstioSystemForbidden(t *testing.T) {
 	f := healthy(t).with(pod("shop", "bare", "", false, nil))
 	c, kc := f.clients(t)
-	kc.PrependReactor("list", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+	f.stubs.React(kc, "list", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetNamespace() != "istio-system" {
 			return false, nil, nil
 		}
@@ -405,7 +413,7 @@ func TestListsArePaginated(t *testing.T) {
 	f := healthy(t)
 	c, kc := f.clients(t)
 	var limits []int64
-	kc.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+	f.stubs.React(kc, "list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if l, ok := a.(k8stesting.ListActionImpl); ok && l.ListOptions.LabelSelector == "" {
 			limits = append(limits, l.ListOptions.Limit)
 		}

@@ -22,6 +22,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshctl/meshctl/internal/stubs"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -60,10 +61,13 @@ func (f fakeGKE) GetCluster(_ context.Context, name string) (*containerpb.Cluste
 }
 
 // fakeFleet is a fleet API in memory. Every call is recorded; a mutating
-// call the test did not allow fails the test.
+// call the test did not allow fails the test, and so does a stubbed
+// features.create failure or membership status the install never met
+// (installer registers them).
 type fakeFleet struct {
-	t  *testing.T
-	mu sync.Mutex
+	t     *testing.T
+	stubs *stubs.Registry
+	mu    sync.Mutex
 
 	memberships []*gkehub.Membership
 	feature     *gkehub.Feature
@@ -113,7 +117,9 @@ func (f *fakeFleet) GetFeature(_ context.Context, project string) (*gkehub.Featu
 	}
 	out := *f.feature
 	if len(f.statuses) > 0 && len(f.spec) > 0 {
-		st := f.statuses[min(f.statusAt, len(f.statuses)-1)]
+		i := min(f.statusAt, len(f.statuses)-1)
+		st := f.statuses[i]
+		f.stubs.Call(fmt.Sprintf("membership status #%d", i))
 		f.statusAt++
 		out.MembershipStates = map[string]gkehub.MembershipFeatureState{}
 		for name := range f.spec {
@@ -132,6 +138,7 @@ func (f *fakeFleet) CreateFeature(_ context.Context, project string) error {
 	if len(f.createFeatureErrs) > 0 {
 		err := f.createFeatureErrs[0]
 		f.createFeatureErrs = f.createFeatureErrs[1:]
+		f.stubs.Call(fmt.Sprintf("features.create fails: %v", err))
 		return err
 	}
 	f.feature = &gkehub.Feature{Name: featureName(project), ResourceState: &gkehub.FeatureResourceState{State: "ACTIVE"}}
@@ -167,9 +174,19 @@ func (f *fakeFleet) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-type fakeServices struct{ enabled []string }
+// fakeServices enables APIs; a call the test did not stub with expect fails
+// it, and so does an expected one that is never made.
+type fakeServices struct {
+	stubs   *stubs.Registry
+	enabled []string
+}
+
+func (s *fakeServices) expect(project, service string) {
+	s.stubs.Stub("enable " + project + "/" + service)
+}
 
 func (s *fakeServices) EnableService(_ context.Context, project, service string) error {
+	s.stubs.Call("enable " + project + "/" + service)
 	s.enabled = append(s.enabled, project+"/"+service)
 	return nil
 }
@@ -230,10 +247,20 @@ func dynamicWith(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	}, objs...)
 }
 
+// installer is an Installer over f and a GKE serving cl. Every
+// features.create failure and every membership status f was given must be
+// met before the test ends.
 func installer(f *fakeFleet, cl *containerpb.Cluster) (Installer, *ui.Recorder) {
+	f.stubs = stubs.New(f.t)
+	for _, err := range f.createFeatureErrs {
+		f.stubs.Stub(fmt.Sprintf("features.create fails: %v", err))
+	}
+	for i := range f.statuses {
+		f.stubs.Stub(fmt.Sprintf("membership status #%d", i))
+	}
 	rec := &ui.Recorder{}
 	return Installer{
-		GKE: fakeGKE{cl}, Fleet: f, Services: &fakeServices{}, Reporter: rec,
+		GKE: fakeGKE{cl}, Fleet: f, Services: &fakeServices{stubs: f.stubs}, Reporter: rec,
 		Kube:    fake.NewSimpleClientset(webhook("istiod-asm-managed", "asm-managed", ""), webhook("istio-revision-tag-default", "asm-managed", "default")),
 		Dynamic: dynamicWith(cpr("asm-managed", "Reconciled=True", "ProvisioningFinished=True", "Stalled=False")),
 		MinPoll: time.Millisecond, MaxPoll: 2 * time.Millisecond, ConfirmTimeout: 200 * time.Millisecond, APIRetryDelay: time.Millisecond,
@@ -252,6 +279,7 @@ func TestManagedInstallFromScratch(t *testing.T) {
 		}}
 	in, rec := installer(f, gkeCluster())
 	services := in.Services.(*fakeServices)
+	services.expect("p", "mesh.googleapis.com")
 	res, err := in.Install(context.Background(), opts())
 	if err != nil {
 		t.Fatalf("Install: %v (hint %q)", err, ui.HintOf(err))
