@@ -1,3 +1,14 @@
+// Package managed is `meshctl install --managed` and `uninstall --managed`:
+// Google's managed control plane through the fleet API, as Google now
+// recommends. An install registers the cluster as a fleet membership,
+// enables the servicemesh feature, sets the membership's management to
+// automatic, waits until the fleet reports the revision ready and confirms
+// it in the cluster; an uninstall sets management to not installed and
+// waits until the control plane is gone. Both first read everything and
+// decide each step (a dry run stops there), then run the steps that are not
+// already done, in order, through one runner (steps.go). Before any change
+// an install runs check.ManagedChecks, so that what the fleet would refuse
+// minutes later stops it at once, with the fix.
 package managed
 
 import (
