@@ -297,11 +297,11 @@ func TestCapacity(t *testing.T) {
 			if tc.nodes == nil && !tc.noKube {
 				objs = healthyKube()
 			}
-			kube := newKube(true, objs...)
+			e := newEnv(t, cl, nil, newKube(true, objs...))
 			if tc.noKube {
-				forbid(kube, "list", "nodes")
+				e.forbid("list", "nodes")
 			}
-			res := newEnv(t, cl, nil, kube).run(t, testOptions())
+			res := e.run(t, testOptions())
 			wantStatus(t, res, tc.want)
 			for id, h := range tc.hint {
 				if got := checkByID(t, res, id).Hint; !strings.Contains(got, h) {
@@ -421,6 +421,7 @@ func TestWebhookRuleName(t *testing.T) {
 
 func TestFixCreatesTheRuleThenPasses(t *testing.T) {
 	e := newEnv(t, privateCluster(), gkeRules(true), newKube(true, healthyKube()...))
+	e.compute.allowInsert()
 	opts := testOptions()
 	opts.Fix = true
 	rec := &ui.Recorder{}
@@ -463,7 +464,7 @@ func TestFixCreatesTheRuleThenPasses(t *testing.T) {
 
 func TestFixFailureIsReported(t *testing.T) {
 	e := newEnv(t, privateCluster(), gkeRules(true), newKube(true, healthyKube()...))
-	e.compute.errs["firewalls.insert"] = googleErr(403, "forbidden", "Required 'compute.firewalls.create' permission for 'projects/shop-prod'")
+	e.compute.fail("firewalls.insert", googleErr(403, "forbidden", "Required 'compute.firewalls.create' permission for 'projects/shop-prod'"))
 	opts := testOptions()
 	opts.Fix = true
 	res := e.run(t, opts)
@@ -716,7 +717,7 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "GKE permission denied",
 			setup: func(e *env) {
-				e.gke.err = googleErr(403, "forbidden", "Permission 'container.clusters.get' denied on resource '//container.googleapis.com/projects/shop-prod/locations/us-central1/clusters/mesh-1' (or it may not exist).")
+				e.gke.fail(googleErr(403, "forbidden", "Permission 'container.clusters.get' denied on resource '//container.googleapis.com/projects/shop-prod/locations/us-central1/clusters/mesh-1' (or it may not exist)."))
 			},
 			want:    merge(gkeStatuses, map[string]Status{"MC0151": StatusOK, "MC0156": StatusOK}),
 			object:  "GKE clusters.get projects/shop-prod/locations/us-central1/clusters/mesh-1",
@@ -726,8 +727,8 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "GKE API disabled",
 			setup: func(e *env) {
-				e.gke.err = &googleapi.Error{Code: 403, Message: "Kubernetes Engine API has not been used in project 246813579 before or it is disabled.",
-					Body: `{"error":{"details":[{"reason":"SERVICE_DISABLED"}]}}`}
+				e.gke.fail(&googleapi.Error{Code: 403, Message: "Kubernetes Engine API has not been used in project 246813579 before or it is disabled.",
+					Body: `{"error":{"details":[{"reason":"SERVICE_DISABLED"}]}}`})
 			},
 			want:    gkeStatuses,
 			message: "the container.googleapis.com API is disabled in project shop-prod",
@@ -736,7 +737,7 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "cluster not found",
 			setup: func(e *env) {
-				e.gke.err = googleErr(404, "notFound", "Not found: projects/shop-prod/locations/us-central1/clusters/mesh-1.")
+				e.gke.fail(googleErr(404, "notFound", "Not found: projects/shop-prod/locations/us-central1/clusters/mesh-1."))
 			},
 			want:    gkeStatuses,
 			message: "cluster mesh-1 not found in project shop-prod, location us-central1",
@@ -746,7 +747,8 @@ func TestAPIErrors(t *testing.T) {
 			name: "Compute API disabled",
 			setup: func(e *env) {
 				err := googleErr(403, "accessNotConfigured", "Compute Engine API has not been used in project 246813579 before or it is disabled.")
-				e.compute.errs["machineTypes.get"], e.compute.errs["projects.get"] = err, err
+				e.compute.fail("machineTypes.get", err)
+				e.compute.fail("projects.get", err)
 			},
 			want: map[string]Status{"MC0110": StatusOK, "MC0121": StatusUnavailable, "MC0122": StatusUnavailable,
 				"MC0143": StatusOK, "MC0131": StatusSkipped},
@@ -757,7 +759,7 @@ func TestAPIErrors(t *testing.T) {
 			name: "no firewall permission on a private cluster",
 			setup: func(e *env) {
 				e.gke.cluster = privateCluster()
-				e.compute.errs["firewalls.list"] = googleErr(403, "forbidden", "Required 'compute.firewalls.list' permission for 'projects/shop-prod'")
+				e.compute.fail("firewalls.list", googleErr(403, "forbidden", "Required 'compute.firewalls.list' permission for 'projects/shop-prod'"))
 			},
 			want:   map[string]Status{"MC0131": StatusUnavailable, "MC0130": StatusInfo, "MC0121": StatusOK},
 			object: "Compute firewalls.list shop-prod",
@@ -765,7 +767,7 @@ func TestAPIErrors(t *testing.T) {
 		},
 		{
 			name:    "Kubernetes: services forbidden",
-			setup:   func(e *env) { forbid(e.kube, "list", "services") },
+			setup:   func(e *env) { e.forbid("list", "services") },
 			want:    map[string]Status{"MC0156": StatusUnavailable, "MC0155": StatusUnavailable, "MC0157": StatusOK, "MC0110": StatusOK},
 			object:  "Kubernetes list services in all namespaces",
 			message: "forbidden: the caller may not list services",
@@ -787,7 +789,7 @@ func TestAPIErrors(t *testing.T) {
 				cl := privateCluster()
 				cl.ControlPlaneEndpointsConfig.IpEndpointsConfig.AuthorizedNetworksConfig = authorizedOnly("10.0.0.0/8")
 				e.gke.cluster = cl
-				e.kube.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+				e.stubs.React(e.kube, "*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
 					return true, nil, &url.Error{Op: "Get", URL: "https://34.1.2.3/api/v1/namespaces", Err: errors.New("dial tcp 34.1.2.3:443: i/o timeout")}
 				})
 			},
@@ -844,7 +846,7 @@ func merge(a, b map[string]Status) map[string]Status {
 
 func TestOneFailurePerCall(t *testing.T) {
 	e := newEnv(t, healthyCluster(), nil, newKube(true, healthyKube()...))
-	e.gke.err = googleErr(503, "backendError", "The service is currently unavailable.")
+	e.gke.fail(googleErr(503, "backendError", "The service is currently unavailable."))
 	res := e.run(t, testOptions())
 	if fs := findingsOf(res, "MC0100"); len(fs) != 1 || !strings.Contains(fs[0].Hint, "again") {
 		t.Errorf("MC0100 findings %v: want one, for the one call that failed", fs)

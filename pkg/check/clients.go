@@ -7,7 +7,6 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
-	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
@@ -16,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// GKE is what check needs of the GKE API.
+// GKE is what check needs of the GKE API; internal/gcp's GKE has it.
 type GKE interface {
 	// GetCluster returns projects/P/locations/L/clusters/C, node pools
 	// included.
@@ -44,17 +43,6 @@ type Clients struct {
 	ComputeErr error
 	Kube       kubernetes.Interface
 	KubeErr    error
-}
-
-// NewGKE adapts the GKE API client.
-func NewGKE(c *container.ClusterManagerClient) GKE { return gkeClient{c} }
-
-type gkeClient struct {
-	c *container.ClusterManagerClient
-}
-
-func (g gkeClient) GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error) {
-	return g.c.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
 }
 
 // ComputeClients adapts the Compute REST clients check uses.

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/meshctl/meshctl/internal/stubs"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/protobuf/proto"
 	authnv1 "k8s.io/api/authentication/v1"
@@ -69,13 +70,21 @@ func (c *calls) repeated() []string {
 	return out
 }
 
-// fakeGKE serves one cluster and fails the test on any other name.
+// fakeGKE serves one cluster and fails the test on any other name; a
+// failure stubbed with fail must be met.
 type fakeGKE struct {
 	t       testing.TB
+	stubs   *stubs.Registry
 	cluster *containerpb.Cluster
 	err     error
 	latency time.Duration
 	calls   calls
+}
+
+// fail makes clusters.get answer err; the test fails if it is never asked.
+func (g *fakeGKE) fail(err error) {
+	g.err = err
+	g.stubs.Stub("clusters.get fails")
 }
 
 func (g *fakeGKE) GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error) {
@@ -85,8 +94,10 @@ func (g *fakeGKE) GetCluster(ctx context.Context, name string) (*containerpb.Clu
 		g.t.Errorf("unexpected GetCluster(%s)", name)
 	}
 	if g.err != nil {
+		g.stubs.Call("clusters.get fails")
 		return nil, g.err
 	}
+	g.stubs.Call("clusters.get")
 	return proto.Clone(g.cluster).(*containerpb.Cluster), nil
 }
 
@@ -96,12 +107,14 @@ type machineShape struct {
 }
 
 // fakeCompute serves machine types by name (custom ones as Compute
-// computes them), the project, firewall rules and inserts.
+// computes them), the project, firewall rules and, when the test allows
+// them, inserts. A failure stubbed with fail must be met.
 type fakeCompute struct {
 	t         testing.TB
+	stubs     *stubs.Registry
 	types     map[string]machineShape
 	firewalls []*computepb.Firewall
-	errs      map[string]error // by method: projects.get, machineTypes.get, firewalls.list, firewalls.insert
+	errs      map[string]error // by method: projects.get, machineTypes.get, firewalls.list, firewalls.insert; set with fail
 	latency   time.Duration
 	calls     calls
 
@@ -114,10 +127,20 @@ var predefined = map[string]machineShape{
 	"e2-standard-4": {4, 16384, false}, "n2-standard-8": {8, 32768, false},
 }
 
+// fail makes method answer err; the test fails if it is never called.
+func (c *fakeCompute) fail(method string, err error) {
+	c.errs[method] = err
+	c.stubs.Stub(method + " fails")
+}
+
+// allowInsert lets the code under test create firewall rules (--fix).
+func (c *fakeCompute) allowInsert() { c.stubs.Allow("firewalls.insert") }
+
 func (c *fakeCompute) GetProject(ctx context.Context, project string) (*computepb.Project, error) {
 	c.calls.add("projects.get " + project)
 	time.Sleep(c.latency)
 	if err := c.errs["projects.get"]; err != nil {
+		c.stubs.Call("projects.get fails")
 		return nil, err
 	}
 	return &computepb.Project{Id: proto.Uint64(testNumber), Name: proto.String(project),
@@ -131,6 +154,7 @@ func (c *fakeCompute) GetMachineType(ctx context.Context, project, zone, name st
 		c.t.Errorf("unexpected GetMachineType(%s, %s, %s)", project, zone, name)
 	}
 	if err := c.errs["machineTypes.get"]; err != nil {
+		c.stubs.Call("machineTypes.get fails")
 		return nil, err
 	}
 	shape, ok := c.types[name]
@@ -154,6 +178,7 @@ func (c *fakeCompute) ListFirewalls(ctx context.Context, project string) ([]*com
 	c.calls.add("firewalls.list " + project)
 	time.Sleep(c.latency)
 	if err := c.errs["firewalls.list"]; err != nil {
+		c.stubs.Call("firewalls.list fails")
 		return nil, err
 	}
 	c.mu.Lock()
@@ -168,8 +193,10 @@ func (c *fakeCompute) ListFirewalls(ctx context.Context, project string) ([]*com
 func (c *fakeCompute) InsertFirewall(ctx context.Context, project string, rule *computepb.Firewall) error {
 	c.calls.add("firewalls.insert " + rule.GetName())
 	if err := c.errs["firewalls.insert"]; err != nil {
+		c.stubs.Call("firewalls.insert fails")
 		return err
 	}
+	c.stubs.Call("firewalls.insert")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rule = proto.Clone(rule).(*computepb.Firewall)
@@ -295,25 +322,33 @@ func newKube(admin bool, objs ...runtime.Object) *fake.Clientset {
 	return cs
 }
 
-// forbid makes verb on resource answer 403 as the API server does.
-func forbid(cs *fake.Clientset, verb, resource string) {
-	cs.PrependReactor(verb, resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
+// forbid makes verb on resource answer 403 as the API server does; the
+// test fails if the code never asks.
+func (e *env) forbid(verb, resource string) {
+	e.stubs.React(e.kube, verb, resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: resource}, "",
 			fmt.Errorf("User \"alice@example.com\" cannot %s resource \"%s\" in API group \"\" at the cluster scope", verb, resource))
 	})
 }
 
 type env struct {
+	stubs   *stubs.Registry
 	gke     *fakeGKE
 	compute *fakeCompute
 	kube    *fake.Clientset
 	clients Clients
 }
 
+// newEnv is a run's clients. Reads are allowed; writes are not, but for the
+// caller's access reviews (and firewall inserts once allowInsert).
 func newEnv(t testing.TB, cl *containerpb.Cluster, rules []*computepb.Firewall, kube *fake.Clientset) *env {
+	reg := stubs.New(t)
+	reg.Allow("clusters.get", "projects.get", "machineTypes.get", "firewalls.list")
+	reg.ReadOnly(kube, "create selfsubjectaccessreviews", "create selfsubjectreviews")
 	e := &env{
-		gke:     &fakeGKE{t: t, cluster: cl},
-		compute: &fakeCompute{t: t, firewalls: rules, errs: map[string]error{}},
+		stubs:   reg,
+		gke:     &fakeGKE{t: t, stubs: reg, cluster: cl},
+		compute: &fakeCompute{t: t, stubs: reg, firewalls: rules, errs: map[string]error{}},
 		kube:    kube,
 	}
 	e.clients = Clients{GKE: e.gke, Compute: e.compute, Kube: kube}

@@ -40,19 +40,35 @@ func checkNodeMetadata(f *facts) outcome {
 	if cl.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
 		return outcome{status: StatusSkipped, message: "needs workload identity (" + findings.WorkloadIdentity.Code + ")"}
 	}
+	return nodeMetadata(f, cl, findings.NodeMetadataServer, "its pods cannot use workload identity")
+}
+
+// nodeMetadata is one finding of typ per node pool that does not run the
+// GKE metadata server, saying why that matters.
+func nodeMetadata(f *facts, cl *containerpb.Cluster, typ findings.Type, why string) outcome {
 	var out outcome
-	for _, p := range cl.GetNodePools() {
-		if p.GetConfig().GetWorkloadMetadataConfig().GetMode() == containerpb.WorkloadMetadataConfig_GKE_METADATA {
-			continue
-		}
-		out.findings = append(out.findings, findings.NodeMetadataServer.New("node pool "+p.GetName(),
-			fmt.Sprintf("node pool %s does not run the GKE metadata server: its pods cannot use workload identity", p.GetName()),
-			fmt.Sprintf("gcloud container node-pools update %s --cluster %s --workload-metadata GKE_METADATA %s", p.GetName(), f.opts.Cluster, f.gcloudScope())))
+	for _, p := range PoolsWithoutGKEMetadata(cl) {
+		out.findings = append(out.findings, typ.New("node pool "+p,
+			fmt.Sprintf("node pool %s does not run the GKE metadata server: %s", p, why),
+			fmt.Sprintf("gcloud container node-pools update %s --cluster %s --workload-metadata GKE_METADATA %s", p, f.opts.Cluster, f.gcloudScope())))
 	}
 	if len(out.findings) == 0 {
 		out.message = "every node pool runs the GKE metadata server"
 	}
 	return out
+}
+
+// PoolsWithoutGKEMetadata names the node pools whose nodes serve the GCE
+// metadata server rather than GKE's, so their pods cannot use workload
+// identity.
+func PoolsWithoutGKEMetadata(cl *containerpb.Cluster) []string {
+	var pools []string
+	for _, p := range cl.GetNodePools() {
+		if p.GetConfig().GetWorkloadMetadataConfig().GetMode() != containerpb.WorkloadMetadataConfig_GKE_METADATA {
+			pools = append(pools, p.GetName())
+		}
+	}
+	return pools
 }
 
 func checkCloudOperations(f *facts) outcome {

@@ -8,12 +8,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 const (
-	istioSystem       = "istio-system"
-	labelInjection    = "istio-injection"
-	labelRevision     = "istio.io/rev"
+	istioSystem       = mesh.IstioSystem
 	legacyGatewayName = "istio-ingressgateway"
 )
 
@@ -61,15 +60,6 @@ func checkIstioSystem(f *facts) outcome {
 		"kubectl create namespace istio-system")}}
 }
 
-// revisionOf is a control plane's revision; istiod without the label is
-// the "default" revision.
-func revisionOf(labels map[string]string) string {
-	if r := labels[labelRevision]; r != "" {
-		return r
-	}
-	return "default"
-}
-
 func checkRevisions(f *facts) outcome {
 	deps, err := f.deployments()
 	if err != nil {
@@ -77,10 +67,10 @@ func checkRevisions(f *facts) outcome {
 	}
 	var revs []string
 	for _, d := range deps {
-		if d.Labels["app"] != "istiod" {
+		if d.Labels["app"] != mesh.IstiodApp {
 			continue
 		}
-		revs = append(revs, fmt.Sprintf("%s (%s/%s)", revisionOf(d.Labels), d.Namespace, d.Name))
+		revs = append(revs, fmt.Sprintf("%s (%s/%s)", mesh.IstiodRevision(d.Labels), d.Namespace, d.Name))
 	}
 	sort.Strings(revs)
 	if len(revs) == 0 {
@@ -96,12 +86,12 @@ func checkIstiodNamespace(f *facts) outcome {
 	}
 	var out outcome
 	for _, d := range deps {
-		if d.Labels["app"] != "istiod" || d.Namespace == istioSystem {
+		if d.Labels["app"] != mesh.IstiodApp || d.Namespace == istioSystem {
 			continue
 		}
 		out.findings = append(out.findings, findings.IstiodOutsideSystem.New("Deployment "+d.Namespace+"/"+d.Name,
-			fmt.Sprintf("istiod revision %s runs in namespace %s: asmcli refuses to install next to it", revisionOf(d.Labels), d.Namespace),
-			fmt.Sprintf("remove that control plane (istioctl uninstall --revision %s) or manage it without asmcli", revisionOf(d.Labels))))
+			fmt.Sprintf("istiod revision %s runs in namespace %s: asmcli refuses to install next to it", mesh.IstiodRevision(d.Labels), d.Namespace),
+			fmt.Sprintf("remove that control plane (istioctl uninstall --revision %s) or manage it without asmcli", mesh.IstiodRevision(d.Labels))))
 	}
 	if len(out.findings) == 0 {
 		out.message = "no istiod outside istio-system"
@@ -143,69 +133,6 @@ func systemNamespace(ns string) bool {
 		strings.HasPrefix(ns, "gmp-") || ns == "config-management-system"
 }
 
-// istioProtocols are the protocols Istio reads from a port's name prefix
-// or appProtocol (protocol.Parse in istio.io/istio).
-var istioProtocols = map[string]bool{
-	"tcp": true, "udp": true, "grpc": true, "grpc-web": true, "http": true, "http_proxy": true,
-	"http2": true, "https": true, "tls": true, "mongo": true, "redis": true, "mysql": true,
-}
-
-// wellKnownTCP are ports Istio treats as TCP without a name: sniffing
-// would break their server-first protocols.
-var wellKnownTCP = map[int32]bool{25: true, 53: true, 3306: true, 27017: true}
-
-// portProtocol is the protocol Istio selects for a Service port, or "" when
-// it falls back to sniffing (what istioctl's IST0118 reports).
-func portProtocol(p corev1.ServicePort) string {
-	if p.Protocol == corev1.ProtocolUDP {
-		return "udp"
-	}
-	name := p.Name
-	if p.AppProtocol != nil {
-		name = *p.AppProtocol
-		switch strings.ToLower(name) {
-		case "kubernetes.io/h2c":
-			return "http2"
-		case "kubernetes.io/ws":
-			return "http"
-		case "kubernetes.io/wss":
-			return "https"
-		}
-	}
-	lower := strings.ToLower(name)
-	if strings.HasPrefix(lower, "grpc-web") {
-		return "grpc-web"
-	}
-	prefix, _, _ := strings.Cut(lower, "-")
-	if istioProtocols[prefix] {
-		return prefix
-	}
-	if wellKnownTCP[p.Port] {
-		return "tcp"
-	}
-	return ""
-}
-
-// guessProtocol proposes an appProtocol for a port; tcp when the port says
-// nothing (always works, without HTTP routing).
-func guessProtocol(p corev1.ServicePort) string {
-	switch p.Port {
-	case 80, 8080, 8000, 3000, 5000, 9080, 9090:
-		return "http"
-	case 443, 8443:
-		return "https"
-	case 6379:
-		return "redis"
-	}
-	if strings.Contains(strings.ToLower(p.Name), "grpc") {
-		return "grpc"
-	}
-	if strings.Contains(strings.ToLower(p.Name), "http") || strings.Contains(strings.ToLower(p.Name), "web") {
-		return "http"
-	}
-	return "tcp"
-}
-
 func checkPortNames(f *facts) outcome {
 	svcs, err := f.services()
 	if err != nil {
@@ -215,12 +142,12 @@ func checkPortNames(f *facts) outcome {
 	checked := 0
 	for _, s := range svcs {
 		if systemNamespace(s.Namespace) || s.Spec.Type == corev1.ServiceTypeExternalName ||
-			s.Labels["istio"] != "" || s.Labels[labelRevision] != "" {
+			mesh.IstioGatewayService(&s) {
 			continue
 		}
 		for i, p := range s.Spec.Ports {
 			checked++
-			if portProtocol(p) != "" {
+			if mesh.PortProtocol(p) != "" {
 				continue
 			}
 			name := p.Name
@@ -228,7 +155,7 @@ func checkPortNames(f *facts) outcome {
 			if name == "" {
 				what = fmt.Sprintf("port %d (unnamed)", p.Port)
 			}
-			proto := guessProtocol(p)
+			proto := mesh.GuessProtocol(p)
 			out.findings = append(out.findings, findings.PortNaming.New(fmt.Sprintf("Service %s/%s port %d", s.Namespace, s.Name, p.Port),
 				fmt.Sprintf("Service %s/%s %s names no protocol: Istio will sniff it (name it <protocol>[-suffix] or set appProtocol)", s.Namespace, s.Name, what),
 				fmt.Sprintf(`kubectl -n %s patch service %s --type json -p '[{"op":"add","path":"/spec/ports/%d/appProtocol","value":"%s"}]'`, s.Namespace, s.Name, i, proto)))
@@ -249,14 +176,14 @@ func checkInjectionLabels(f *facts) outcome {
 	}
 	var out outcome
 	for _, ns := range nss {
-		inj, hasInj := ns.Labels[labelInjection]
-		rev, hasRev := ns.Labels[labelRevision]
+		inj, hasInj := ns.Labels[mesh.LabelInjection]
+		rev, hasRev := ns.Labels[mesh.LabelRevision]
 		if !hasInj || !hasRev {
 			continue
 		}
 		out.findings = append(out.findings, findings.DoubleInjectionLabels.New("namespace "+ns.Name,
-			fmt.Sprintf("namespace %s has %s=%s and %s=%s: istio-injection wins, so the revision label is ignored", ns.Name, labelInjection, inj, labelRevision, rev),
-			fmt.Sprintf("kubectl label namespace %s %s-", ns.Name, labelInjection)))
+			fmt.Sprintf("namespace %s has %s=%s and %s=%s: istio-injection wins, so the revision label is ignored", ns.Name, mesh.LabelInjection, inj, mesh.LabelRevision, rev),
+			fmt.Sprintf("kubectl label namespace %s %s-", ns.Name, mesh.LabelInjection)))
 	}
 	if len(out.findings) == 0 {
 		out.message = "no namespace has both istio-injection and istio.io/rev"

@@ -14,12 +14,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // webhookPort is where istiod's injection and validation webhooks listen
 // (its Service's port 443 targets it). On a private cluster GKE's own
 // -master rule opens only tcp:443 and tcp:10250 from the control plane.
-const webhookPort = 15017
+const webhookPort = mesh.IstiodWebhookPort
 
 func checkPrivateCluster(f *facts) outcome {
 	cl, err := f.cluster()

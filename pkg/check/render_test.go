@@ -53,8 +53,8 @@ func TestRenderText(t *testing.T) {
 			}
 		}},
 		{name: "api-errors", setup: func(e *env) {
-			e.compute.errs["machineTypes.get"] = googleErr(403, "forbidden", "Required 'compute.machineTypes.get' permission for 'projects/shop-prod/zones/us-central1-a/machineTypes/e2-standard-4'")
-			forbid(e.kube, "list", "services")
+			e.compute.fail("machineTypes.get", googleErr(403, "forbidden", "Required 'compute.machineTypes.get' permission for 'projects/shop-prod/zones/us-central1-a/machineTypes/e2-standard-4'"))
+			e.forbid("list", "services")
 		}},
 	}
 	for _, tc := range tests {

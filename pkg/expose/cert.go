@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meshctl/meshctl/pkg/mesh"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -62,7 +63,7 @@ func newCert(hosts []string, now time.Time) (*Cert, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"meshctl"}},
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{mesh.ManagedBy}},
 		DNSNames:              names,
 		NotBefore:             now.Add(-5 * time.Minute), // tolerate clock skew
 		NotAfter:              now.Add(certValidity),

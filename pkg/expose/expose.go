@@ -7,8 +7,9 @@
 // route the user's hosts to the Service over Istio mutual TLS.
 //
 // It works out the desired objects (Render), compares them with the
-// cluster (NewPlan), and applies only the difference (Plan.Apply), with
-// server-side apply as field manager "meshctl". Unexpose deletes exactly
+// cluster (NewPlan: one pkg/plan Change per object), and applies only the
+// difference (Plan.Apply), with server-side apply as field manager
+// "meshctl". Unexpose deletes exactly
 // what expose made, found by its ownership labels.
 //
 // The load balancer (pkg/lb) plugs in through Hooks: it runs after the
@@ -22,11 +23,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -112,10 +116,10 @@ type Result struct {
 	Gateway  Gateway    `json:"gateway"`
 	// NEG holds the NEG name and zones; in a dry run the name is the
 	// planned one and Zones are those GKE reports already, if any.
-	NEG      NEGStatus `json:"neg"`
-	Changes  []Change  `json:"changes"`
-	Warnings []string  `json:"warnings,omitempty"`
-	DryRun   bool      `json:"dryRun,omitempty"`
+	NEG      NEGStatus     `json:"neg"`
+	Changes  []plan.Change `json:"changes"`
+	Warnings []string      `json:"warnings,omitempty"`
+	DryRun   bool          `json:"dryRun,omitempty"`
 
 	// Objects are the desired objects, for printing as manifests.
 	Objects []Object `json:"-"`
@@ -127,24 +131,23 @@ func Run(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, hooks
 	if err != nil {
 		return nil, err
 	}
-	opts.defaults()
-	if opts.DryRun {
-		res := p.result()
-		res.DryRun = true
-		if st, ok := currentNEGStatus(ctx, c, p.Spec); ok {
-			res.NEG.Zones = st.Zones
-		}
-		return res, runHooks(ctx, r, hooks, res)
+	if !opts.DryRun {
+		return p.Apply(ctx, c, r, hooks)
 	}
-	return p.Apply(ctx, c, r, opts, hooks)
+	res := p.result()
+	res.DryRun = true
+	if st, ok := currentNEGStatus(ctx, c, p.Spec); ok {
+		res.NEG.Zones = st.Zones
+	}
+	return res, runHooks(ctx, r, hooks, res)
 }
 
 func (p *Plan) result() *Result {
 	s := p.Spec
 	g := Gateway{
 		Namespace: s.GatewayNamespace, Name: s.Names.Gateway, Selector: s.selectorLabels(),
-		Port: HTTPSPort, TargetPort: GatewayHTTPSPort, BackendProtocol: BackendProtocol,
-		HealthCheck: HealthCheck{Port: StatusPort, Path: HealthCheckPath},
+		Port: HTTPSPort, TargetPort: mesh.GatewayHTTPSPort, BackendProtocol: BackendProtocol,
+		HealthCheck: HealthCheck{Port: mesh.StatusPort, Path: mesh.ReadinessPath},
 		CertSecret:  s.CertSecret,
 	}
 	if s.Cert != nil {
@@ -167,19 +170,18 @@ func (p *Plan) result() *Result {
 // does), waits for the gateway to roll out with an injected proxy and for
 // GKE to report its NEGs, runs the AfterGateway hooks, and then deletes
 // what is no longer wanted.
-func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, hooks Hooks) (*Result, error) {
-	opts.defaults()
+func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks Hooks) (*Result, error) {
 	res := p.result()
-	var stale []Change
+	var stale []step
 	// Writes stop at the first failure: later objects depend on earlier
 	// ones (the Gateway on its Secret, the routing on the gateway), and a
 	// re-run resumes from what exists.
-	for _, ch := range p.Changes {
+	for _, ch := range p.steps {
 		switch ch.Action {
-		case Create, Update:
+		case plan.Create, plan.Update:
 			st := r.Step(fmt.Sprintf("%s %s", ch.Action, ch.Ref()))
 			if len(ch.Fields) > 0 {
-				st.Progressf("%s", describeFields(ch.Fields))
+				st.Progressf("%s", plan.DescribeFields(ch.Fields))
 			}
 			if _, err := c.Apply(ctx, ch.kind.Resource, ch.obj, false); err != nil {
 				err = apiError(fmt.Sprintf("%s %s", ch.Action, ch.Ref()), err)
@@ -187,14 +189,14 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, opts Op
 				return res, err
 			}
 			st.Done()
-		case Delete:
+		case plan.Delete:
 			stale = append(stale, ch)
 		}
 	}
-	if err := waitRollout(ctx, c, r, p.Spec, opts); err != nil {
+	if err := waitRollout(ctx, c, r, p.Spec, p.opts); err != nil {
 		return res, err
 	}
-	neg, err := waitNEGs(ctx, c, r, p.Spec, opts)
+	neg, err := waitNEGs(ctx, c, r, p.Spec, p.opts)
 	if err != nil {
 		return res, err
 	}
@@ -202,10 +204,7 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, opts Op
 	if err := runHooks(ctx, r, hooks, res); err != nil {
 		return res, err
 	}
-	if err := deleteAll(ctx, c, r, stale, opts); err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, deleteAll(ctx, c, r, stale, p.opts)
 }
 
 func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) error {
@@ -218,24 +217,6 @@ func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) erro
 		st.Done()
 	}
 	return nil
-}
-
-func describeFields(fields []string) string {
-	if len(fields) > 4 {
-		return fmt.Sprintf("%s and %d more fields", joinComma(fields[:4]), len(fields)-4)
-	}
-	return joinComma(fields)
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, f := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += f
-	}
-	return out
 }
 
 // poll calls check every interval until it reports done, fails, or the
@@ -280,7 +261,7 @@ func waitRollout(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opt
 		for _, cond := range d.Status.Conditions {
 			if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
 				return false, "", failure.WithHint(fmt.Errorf("gateway %s cannot create pods: %s", ref, cond.Message),
-					"kubectl describe replicaset -n "+s.GatewayNamespace+" -l "+LabelGateway+"="+s.Names.Gateway)
+					"kubectl describe replicaset -n "+s.GatewayNamespace+" -l "+mesh.LabelGateway+"="+s.Names.Gateway)
 			}
 			if cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded" {
 				return false, "", fmt.Errorf("gateway %s rollout stalled: %s", ref, cond.Message)
@@ -316,7 +297,7 @@ func verifyInjected(ctx context.Context, c kube.Objects, s Spec) error {
 			continue
 		}
 		n++
-		if !gatewayInjected(&p) {
+		if !mesh.GatewayInjected(&p) {
 			bad = append(bad, p.Name)
 		}
 	}
@@ -329,21 +310,6 @@ func verifyInjected(ctx context.Context, c kube.Objects, s Spec) error {
 		return fmt.Errorf("gateway %s/%s has no pods", s.GatewayNamespace, s.Names.Gateway)
 	}
 	return nil
-}
-
-// gatewayInjected reports whether the injector filled in the pod from the
-// gateway template: it records itself in sidecar.istio.io/status, and
-// istio-proxy, a regular container for gateways, has a real image.
-func gatewayInjected(p *corev1.Pod) bool {
-	if p.Annotations["sidecar.istio.io/status"] == "" {
-		return false
-	}
-	for _, ctr := range p.Spec.Containers {
-		if ctr.Name == "istio-proxy" {
-			return ctr.Image != "" && ctr.Image != "auto"
-		}
-	}
-	return false
 }
 
 // negStatus is GKE's cloud.google.com/neg-status annotation.
@@ -409,7 +375,7 @@ func waitNEGs(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opts O
 		st.Fail(err)
 		return out, err
 	}
-	st.Progressf("NEG %s in %s", out.Name, joinComma(out.Zones))
+	st.Progressf("NEG %s in %s", out.Name, strings.Join(out.Zones, ", "))
 	st.Done()
 	return out, nil
 }
@@ -417,7 +383,7 @@ func waitNEGs(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opts O
 // deleteAll deletes changes in order, keeping on after a failure and
 // reporting every failure at the end. A Deployment goes with foreground
 // propagation, and deleteAll waits until it has gone with its pods.
-func deleteAll(ctx context.Context, c kube.Objects, r ui.Reporter, changes []Change, opts Options) error {
+func deleteAll(ctx context.Context, c kube.Objects, r ui.Reporter, changes []step, opts Options) error {
 	var errs []error
 	for _, ch := range changes {
 		st := r.Step("delete " + ch.Ref())

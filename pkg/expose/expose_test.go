@@ -16,6 +16,9 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,7 +71,7 @@ func TestExposeCreatesThenChangesNothing(t *testing.T) {
 		t.Errorf("a second run wrote %v", got)
 	}
 	for _, ch := range res.Changes {
-		if ch.Action != Keep {
+		if ch.Action != plan.Keep {
 			t.Errorf("second run: %s %s", ch.Action, ch.Ref())
 		}
 	}
@@ -105,7 +108,7 @@ func TestChangedInputUpdatesOnlyWhatDiffers(t *testing.T) {
 				t.Errorf("writes %v, want %v", got, tc.want)
 			}
 			for _, ch := range res.Changes {
-				if ch.Action == Update && len(ch.Fields) == 0 {
+				if ch.Action == plan.Update && len(ch.Fields) == 0 {
 					t.Errorf("update of %s names no fields", ch.Ref())
 				}
 			}
@@ -174,7 +177,7 @@ func TestTwoServicesInOneNamespaceDoNotCollide(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ch := range res.Changes {
-		if ch.Action != Create {
+		if ch.Action != plan.Create {
 			t.Errorf("exposing api %ss %s, which web's gateway holds", ch.Action, ch.Ref())
 		}
 	}
@@ -196,7 +199,7 @@ func ownedKeys(t *testing.T, c *cluster, ns, svc string) []string {
 	t.Helper()
 	var out []string
 	for _, k := range deleteOrder {
-		items, err := c.List(context.Background(), k.Resource, "", OwnerSelector(ns, svc))
+		items, err := c.List(context.Background(), k.Resource, "", mesh.OwnerSelector(ns, svc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +241,7 @@ func TestBadInputIsRefusedBeforeAnyChange(t *testing.T) {
 			want: []string{"the Service shop/api has several ports (http 80/TCP, grpc 9090/TCP): choose one with --port"}, usage: true},
 		{name: "revision not installed", opts: func(o *Options) { o.Revision = "asm-2" },
 			want: []string{`revision "asm-2" is not installed; installed: asm-1`}},
-		{name: "namespace labelled for a missing revision", setup: func(c *cluster) { c.addNamespace("shop", map[string]string{labelRev: "asm-0"}) },
+		{name: "namespace labelled for a missing revision", setup: func(c *cluster) { c.addNamespace("shop", map[string]string{mesh.LabelRevision: "asm-0"}) },
 			want: []string{"namespace shop is labelled istio.io/rev=asm-0, which is not installed"}},
 		{name: "no mesh", setup: func(c *cluster) { c.Remove(kMutatingWebhookConf.Resource, "", "istio-sidecar-injector-asm-1") },
 			want: []string{"no mesh revision is installed"}, wantHint: "meshctl install"},
@@ -249,7 +252,7 @@ func TestBadInputIsRefusedBeforeAnyChange(t *testing.T) {
 			wantHint: "meshctl inject --namespace shop --revision asm-1"},
 		{name: "missing gateway namespace", opts: func(o *Options) { o.GatewayNamespace = "edge" },
 			want: []string{`namespace "edge" not found`}, wantHint: "kubectl create namespace edge"},
-		{name: "gateway namespace not injectable", setup: func(c *cluster) { c.addNamespace("edge", map[string]string{labelInjection: "disabled"}) },
+		{name: "gateway namespace not injectable", setup: func(c *cluster) { c.addNamespace("edge", map[string]string{mesh.LabelInjection: "disabled"}) },
 			opts: func(o *Options) { o.GatewayNamespace = "edge" }, want: []string{"namespace edge is labelled istio-injection=disabled"}},
 		{name: "missing cert secret", opts: func(o *Options) { o.CertSecret = "my-tls" },
 			want: []string{"--gateway-cert-secret: Secret shop/my-tls not found"}, wantHint: "kubectl create secret tls my-tls -n shop"},
@@ -306,13 +309,13 @@ func TestRevisionDefaults(t *testing.T) {
 		}, flag: "asm-2", want: "asm-2"},
 		{name: "a tag", setup: func(c *cluster) {
 			c.addRevision("asm-1", "prod")
-			c.addNamespace("shop", map[string]string{labelRev: "prod"})
+			c.addNamespace("shop", map[string]string{mesh.LabelRevision: "prod"})
 		}, want: "prod"},
 		{name: "only revision", setup: func(c *cluster) { c.addNamespace("shop", nil) }, want: "asm-1"},
 		{name: "istio-injection=enabled uses the default tag", setup: func(c *cluster) {
 			c.addRevision("asm-2", "")
 			c.addRevision("asm-2", "default")
-			c.addNamespace("shop", map[string]string{labelInjection: "enabled"})
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled"})
 		}, want: "asm-2"},
 		{name: "several and no label", setup: func(c *cluster) {
 			c.addRevision("asm-2", "")
@@ -320,6 +323,27 @@ func TestRevisionDefaults(t *testing.T) {
 		}, err: "several mesh revisions are installed (asm-1, asm-2) and namespace shop names none"},
 		{name: "gateway namespace injects another revision", setup: func(c *cluster) { c.addRevision("asm-2", "") },
 			flag: "asm-2", err: "namespace shop is labelled istio.io/rev=asm-1, so that revision would inject the gateway, not asm-2"},
+		// pkg/mesh's revision rules, which inject and validate share. Before
+		// them expose counted tags as revisions and refused here, while
+		// inject took the only revision.
+		{name: "one revision and a tag: the only revision", setup: func(c *cluster) {
+			c.addRevision("asm-1", "prod")
+			c.addNamespace("shop", nil)
+		}, want: "asm-1"},
+		{name: "the injector of an install from before revisions is the default revision", setup: func(c *cluster) {
+			c.Remove(kMutatingWebhookConf.Resource, "", "istio-sidecar-injector-asm-1")
+			c.Add(kMutatingWebhookConf.Resource, &admissionv1.MutatingWebhookConfiguration{
+				TypeMeta: tm("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"), ObjectMeta: metav1.ObjectMeta{Name: mesh.LegacyInjector}})
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled"})
+		}, want: "default"},
+		{name: "istio-injection=enabled without a default revision: nothing would inject the gateway", setup: func(c *cluster) {
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled"})
+		}, err: `namespace shop is labelled istio-injection=enabled, but no revision is the default (no "default" tag or revision)`},
+		{name: "both labels: istio-injection decides, not istio.io/rev", setup: func(c *cluster) {
+			c.addRevision("asm-2", "")
+			c.addRevision("asm-2", "default")
+			c.addNamespace("shop", map[string]string{mesh.LabelInjection: "enabled", mesh.LabelRevision: "asm-1"})
+		}, want: "asm-2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,7 +383,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if w := c.Writes(); len(w) != 0 {
 		t.Errorf("dry run wrote %v", w)
 	}
-	if !res.DryRun || len(res.Changes) != 11 || res.Changes[0].Action != Create {
+	if !res.DryRun || len(res.Changes) != 11 || res.Changes[0].Action != plan.Create {
 		t.Errorf("dry run result: %+v", res.Changes)
 	}
 	if hookSaw == nil || !hookSaw.DryRun || hookSaw.NEG.Name == "" {
@@ -427,7 +451,7 @@ func TestCertificateRotation(t *testing.T) {
 				t.Errorf("certificate changed: %v, want %v", changed, tc.renewed)
 			}
 			for _, ch := range res.Changes {
-				if ch.Kind == "Secret" && tc.renewed && (ch.Action != Update || !strings.Contains(ch.Reason, "certificate renewed")) {
+				if ch.Kind == "Secret" && tc.renewed && (ch.Action != plan.Update || !strings.Contains(ch.Note, "certificate renewed")) {
 					t.Errorf("secret change %+v", ch)
 				}
 			}
@@ -508,12 +532,12 @@ func TestPrivateKeyNeverShown(t *testing.T) {
 	out.Write(b)
 	// An error while applying the Secret.
 	c2 := newCluster(t)
-	c2.Fail = func(verb string, gvr schema.GroupVersionResource, _ string) error {
+	c2.FailWhen(t, func(verb string, gvr schema.GroupVersionResource, _ string) error {
 		if verb == "apply" && gvr == kSecret.Resource {
 			return apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "web-gateway-cert", nil)
 		}
 		return nil
-	}
+	})
 	_, errRec, err := run(t, c2, opts(), Hooks{})
 	if err == nil {
 		t.Fatal("want an error")
@@ -591,12 +615,12 @@ func TestUnexposeWithoutIstioKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Istio's CRDs were removed: listing their kinds is a 404.
-	c.Fail = func(verb string, gvr schema.GroupVersionResource, _ string) error {
+	c.FailWhen(t, func(verb string, gvr schema.GroupVersionResource, _ string) error {
 		if verb == "list" && strings.HasSuffix(gvr.Group, "istio.io") {
 			return apierrors.NewNotFound(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource}, "")
 		}
 		return nil
-	}
+	})
 	res, err := Unexpose(context.Background(), c, ui.Discard, UnexposeOptions{Namespace: "shop", Service: "web", PollInterval: time.Millisecond, WaitTimeout: time.Second}, Hooks{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +38,7 @@ func newCluster(t *testing.T) *cluster {
 	c := &cluster{Objects: kubefake.New(), inject: true, zones: []string{"us-central1-a", "us-central1-b", "us-central1-c"}}
 	c.Add(kNamespace.Resource, &corev1.Namespace{TypeMeta: tm("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: "kube-system", UID: "0a1b2c3d-4e5f-6789-abcd-ef0123456789"}})
 	c.Add(kNamespace.Resource, &corev1.Namespace{TypeMeta: tm("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: "default"}})
-	c.addNamespace("shop", map[string]string{labelRev: "asm-1"})
+	c.addNamespace("shop", map[string]string{mesh.LabelRevision: "asm-1"})
 	c.addRevision("asm-1", "")
 	c.addService("shop", "web", []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}, 2, true)
 	c.addService("shop", "api", []corev1.ServicePort{
@@ -58,9 +59,9 @@ func (c *cluster) addNamespace(name string, labels map[string]string) {
 
 // addRevision adds a revision's injection webhook, or a tag's when tag is set.
 func (c *cluster) addRevision(rev, tag string) {
-	name, l := "istio-sidecar-injector-"+rev, map[string]string{labelRev: rev}
+	name, l := "istio-sidecar-injector-"+rev, map[string]string{mesh.LabelRevision: rev}
 	if tag != "" {
-		name, l[labelTag] = "istio-revision-tag-"+tag, tag
+		name, l[mesh.LabelTag] = "istio-revision-tag-"+tag, tag
 	}
 	c.Add(kMutatingWebhookConf.Resource, &admissionv1.MutatingWebhookConfiguration{
 		TypeMeta: tm("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"), ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}})

@@ -11,17 +11,10 @@ import (
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
-	admissionv1 "k8s.io/api/admissionregistration/v1"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-)
-
-// Labels Istio puts on its injection webhooks and namespaces.
-const (
-	labelRev       = "istio.io/rev"
-	labelTag       = "istio.io/tag"
-	labelInjection = "istio-injection"
 )
 
 // get reads one object into a typed value.
@@ -80,21 +73,8 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 		return Spec{}, in, failure.WithHint(fmt.Errorf("the Service %s/%s has no pod selector: meshctl exposes Services backed by pods in the mesh", svc.Namespace, svc.Name),
 			"expose a Service that selects the pods of a Deployment or StatefulSet")
 	}
-	revs, err := installedRevisions(ctx, c)
+	rev, gwNS, err := gatewayRevision(ctx, c, opts, ns)
 	if err != nil {
-		return Spec{}, in, err
-	}
-	rev, err := pickRevision(opts.Revision, ns, revs)
-	if err != nil {
-		return Spec{}, in, err
-	}
-	gwNS := ns
-	if opts.GatewayNamespace != "" && opts.GatewayNamespace != opts.Namespace {
-		if gwNS, err = namespace(ctx, c, opts.GatewayNamespace, "--gateway-namespace"); err != nil {
-			return Spec{}, in, err
-		}
-	}
-	if err := injectableBy(gwNS, rev, revs); err != nil {
 		return Spec{}, in, err
 	}
 	n, warn, err := meshPods(ctx, c, svc, rev)
@@ -128,23 +108,46 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 	if err != nil {
 		return Spec{}, in, err
 	}
-	if opts.CertSecret == spec.Names.CertSecret {
-		return Spec{}, in, failure.Usage(fmt.Errorf("--gateway-cert-secret %s names the Secret meshctl makes for this gateway", opts.CertSecret),
+	in.certReason, err = certificate(ctx, c, opts.CertSecret, &spec, now)
+	return spec, in, err
+}
+
+// gatewayRevision picks the revision that injects the gateway and reads the
+// namespace it runs in, checking that the revision injects there.
+func gatewayRevision(ctx context.Context, c kube.Objects, opts Options, ns *corev1.Namespace) (string, *corev1.Namespace, error) {
+	revs, err := mesh.ReadRevisionsFrom(ctx, c)
+	if err != nil {
+		return "", nil, err
+	}
+	rev, err := pickRevision(opts.Revision, ns, revs)
+	if err != nil {
+		return "", nil, err
+	}
+	gwNS := ns
+	if opts.GatewayNamespace != "" && opts.GatewayNamespace != opts.Namespace {
+		if gwNS, err = namespace(ctx, c, opts.GatewayNamespace, "--gateway-namespace"); err != nil {
+			return "", nil, err
+		}
+	}
+	return rev, gwNS, injectableBy(gwNS, rev, revs)
+}
+
+// certificate settles the certificate the gateway serves: the user's Secret
+// (checked), or meshctl's own (kept, renewed or new; the reason says why).
+func certificate(ctx context.Context, c kube.Objects, userSecret string, spec *Spec, now time.Time) (string, error) {
+	if userSecret == spec.Names.CertSecret {
+		return "", failure.Usage(fmt.Errorf("--gateway-cert-secret %s names the Secret meshctl makes for this gateway", userSecret),
 			"leave out --gateway-cert-secret to use meshctl's certificate, or name a Secret of your own")
 	}
-	if opts.CertSecret != "" {
-		spec.CertSecret = opts.CertSecret
-		if err := userCert(ctx, c, gwNS.Name, opts.CertSecret, now); err != nil {
-			return Spec{}, in, err
-		}
-	} else {
-		spec.CertSecret = spec.Names.CertSecret
-		spec.Cert, in.certReason, err = ownCert(ctx, c, spec, now)
-		if err != nil {
-			return Spec{}, in, err
-		}
+	if userSecret != "" {
+		spec.CertSecret = userSecret
+		return "", userCert(ctx, c, spec.GatewayNamespace, userSecret, now)
 	}
-	return spec, in, nil
+	spec.CertSecret = spec.Names.CertSecret
+	var reason string
+	var err error
+	spec.Cert, reason, err = ownCert(ctx, c, *spec, now)
+	return reason, err
 }
 
 // namespace reads a namespace; a missing one is an error naming those that
@@ -190,7 +193,7 @@ func service(ctx context.Context, c kube.Objects, namespace, name string) (*core
 	}
 	var names []string
 	for _, s := range all {
-		if s.Labels[LabelManagedBy] != ManagedByValue { // not the gateways of other exposed Services
+		if s.Labels[mesh.LabelManagedBy] != mesh.ManagedBy { // not the gateways of other exposed Services
 			names = append(names, s.Name)
 		}
 	}
@@ -242,99 +245,60 @@ func servicePort(svc *corev1.Service, want string) (corev1.ServicePort, error) {
 	return *found, nil
 }
 
-// revisions are the installed mesh revisions and revision tags, read from
-// their injection webhooks (istiod itself may run outside the cluster, as
-// with the managed control plane).
-type revisions struct {
-	// names are revisions and tags, each mapped to the revision it injects.
-	names map[string]string
-	// defaultRev is the revision that injects istio-injection=enabled
-	// namespaces, if any.
-	defaultRev string
-}
-
-func (r revisions) list() []string {
-	var out []string
-	for n := range r.names {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func installedRevisions(ctx context.Context, c kube.Objects) (revisions, error) {
-	hooks, err := list[admissionv1.MutatingWebhookConfiguration](ctx, c, kMutatingWebhookConf, "", "")
-	if err != nil {
-		return revisions{}, fmt.Errorf("list the mesh's injection webhooks: %w", err)
-	}
-	r := revisions{names: map[string]string{}}
-	for _, h := range hooks {
-		rev, tag := h.Labels[labelRev], h.Labels[labelTag]
-		switch {
-		case tag != "" && rev != "":
-			r.names[tag] = rev
-			if tag == "default" {
-				r.defaultRev = rev
-			}
-		case rev != "":
-			r.names[rev] = rev
-		case h.Name == "istio-sidecar-injector": // an install without revisions
-			r.names["default"] = "default"
-		}
-	}
-	if r.defaultRev == "" {
-		if _, ok := r.names["default"]; ok {
-			r.defaultRev = r.names["default"]
-		}
-	}
-	return r, nil
-}
-
-// pickRevision applies --revision's defaulting: the flag, else the
-// namespace's revision label, else the default revision for an
-// istio-injection=enabled namespace, else the only one installed.
-func pickRevision(flag string, ns *corev1.Namespace, revs revisions) (string, error) {
-	if len(revs.names) == 0 {
-		return "", failure.WithHint(errors.New("no mesh revision is installed in this cluster (no Istio injection webhook found)"),
+// pickRevision applies --revision's defaulting by pkg/mesh's rules: the
+// flag, else the revision the namespace's labels ask for (its istio.io/rev,
+// or the default revision for istio-injection=enabled), else the only
+// revision installed (tags are not revisions).
+func pickRevision(flag string, ns *corev1.Namespace, revs mesh.Revisions) (string, error) {
+	names := revs.Names()
+	if len(names) == 0 {
+		return "", failure.WithHint(errors.New("no mesh revision is installed in this cluster (no Istio injection webhook or istiod found)"),
 			"install the mesh first: meshctl install (or asmcli install)")
 	}
-	installed := strings.Join(revs.list(), ", ")
 	if flag != "" {
-		if _, ok := revs.names[flag]; !ok {
-			return "", failure.WithHint(fmt.Errorf("revision %q is not installed; installed: %s", flag, installed), "pass one of them with --revision")
+		if !revs.Known(flag) {
+			return "", failure.WithHint(fmt.Errorf("revision %q is not installed; installed: %s", flag, revs), "pass one of them with --revision")
 		}
 		return flag, nil
 	}
-	if v := ns.Labels[labelRev]; v != "" {
-		if _, ok := revs.names[v]; !ok {
-			return "", failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, which is not installed; installed: %s", ns.Name, labelRev, v, installed),
-				"pass --revision, or relabel the namespace: meshctl inject --namespace "+ns.Name)
-		}
-		return v, nil
+	switch want := revs.Injection(ns.Labels); {
+	case want.Enabled && want.Installed && want.Label == mesh.LabelRevision:
+		return want.Name, nil
+	case want.Enabled && want.Installed:
+		return want.Revision, nil
+	case want.Enabled && want.Label == mesh.LabelRevision:
+		return "", failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, which is not installed; installed: %s", ns.Name, mesh.LabelRevision, want.Name, revs),
+			"pass --revision, or relabel the namespace: meshctl inject --namespace "+ns.Name)
 	}
-	if ns.Labels[labelInjection] == "enabled" && revs.defaultRev != "" {
-		return revs.defaultRev, nil
+	if len(names) == 1 {
+		return names[0], nil
 	}
-	if len(revs.names) == 1 {
-		return revs.list()[0], nil
-	}
-	return "", failure.WithHint(fmt.Errorf("several mesh revisions are installed (%s) and namespace %s names none", installed, ns.Name),
+	return "", failure.WithHint(fmt.Errorf("several mesh revisions are installed (%s) and namespace %s names none", revs, ns.Name),
 		"choose one with --revision")
 }
 
 // injectableBy checks that the gateway's pods, labelled istio.io/rev=rev,
-// get injected by that revision in namespace ns: Istio's webhooks let a
-// namespace's own injection label win over a pod's.
-func injectableBy(ns *corev1.Namespace, rev string, revs revisions) error {
+// get injected by that revision in namespace ns: a namespace's own
+// injection labels win over a pod's (pkg/mesh's rules, as Istio's webhooks
+// select).
+func injectableBy(ns *corev1.Namespace, rev string, revs mesh.Revisions) error {
 	hint := "run the gateway in another namespace with --gateway-namespace, or pass the namespace's revision with --revision"
-	switch v := ns.Labels[labelInjection]; {
-	case v == "disabled":
-		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=disabled: the gateway's proxy could not be injected there", ns.Name, labelInjection), hint)
-	case v == "enabled" && revs.defaultRev != "" && revs.names[rev] != revs.defaultRev:
-		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=enabled, so revision %s would inject the gateway, not %s", ns.Name, labelInjection, revs.defaultRev, rev), hint)
-	}
-	if v := ns.Labels[labelRev]; v != "" && v != rev && revs.names[v] != revs.names[rev] {
-		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, so that revision would inject the gateway, not %s", ns.Name, labelRev, v, rev), hint)
+	want := revs.Injection(ns.Labels)
+	wantRev, _ := revs.Resolve(rev)
+	switch {
+	case !want.Labelled:
+		return nil // the pod's own istio.io/rev picks its injector
+	case !want.Enabled:
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s: the gateway's proxy could not be injected there", ns.Name, mesh.LabelInjection, ns.Labels[mesh.LabelInjection]), hint)
+	case want.Label == mesh.LabelInjection && !want.Installed:
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=enabled, but no revision is the default (no %q tag or revision): nothing would inject the gateway there", ns.Name, mesh.LabelInjection, mesh.DefaultRevision),
+			hint+", or make a revision the default: istioctl tag set default --revision "+wantRev)
+	case want.Label == mesh.LabelInjection && want.Revision != wantRev:
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=enabled, so revision %s would inject the gateway, not %s", ns.Name, mesh.LabelInjection, want.Revision, rev), hint)
+	case want.Label == mesh.LabelRevision && !want.Installed:
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, which is not installed: nothing would inject the gateway there", ns.Name, mesh.LabelRevision, want.Name), hint)
+	case want.Label == mesh.LabelRevision && want.Revision != wantRev:
+		return failure.WithHint(fmt.Errorf("namespace %s is labelled %s=%s, so that revision would inject the gateway, not %s", ns.Name, mesh.LabelRevision, want.Name, rev), hint)
 	}
 	return nil
 }
@@ -355,7 +319,7 @@ func meshPods(ctx context.Context, c kube.Objects, svc *corev1.Service, rev stri
 			continue
 		}
 		n++
-		if !hasProxy(&p) {
+		if !mesh.ProxyOf(&p).Injected {
 			missing = append(missing, p.Name)
 		}
 	}
@@ -368,19 +332,6 @@ func meshPods(ctx context.Context, c kube.Objects, svc *corev1.Service, rev stri
 			fmt.Sprintf("inject them first: meshctl inject --namespace %s --revision %s", svc.Namespace, rev))
 	}
 	return n, "", nil
-}
-
-// hasProxy reports whether a pod runs Istio's proxy, as a container or as a
-// native sidecar (an init container that keeps running).
-func hasProxy(p *corev1.Pod) bool {
-	for _, list := range [][]corev1.Container{p.Spec.Containers, p.Spec.InitContainers} {
-		for _, ctr := range list {
-			if ctr.Name == "istio-proxy" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // clusterID identifies the cluster in NEG names: the first 8 hex digits of
@@ -447,7 +398,7 @@ func ownCert(ctx context.Context, c kube.Objects, s Spec, now time.Time) (*Cert,
 		return cert, "new self-signed certificate", err
 	case err != nil:
 		return nil, "", fmt.Errorf("read Secret %s/%s: %w", s.GatewayNamespace, s.Names.CertSecret, err)
-	case !ownedBy(existing.Labels, s.Namespace, s.Service):
+	case !mesh.OwnedBy(existing.Labels, s.Namespace, s.Service):
 		// plan reports the conflict; nothing to reuse.
 		cert, err := newCert(s.Hosts, now)
 		return cert, "new self-signed certificate", err
@@ -458,12 +409,6 @@ func ownCert(ctx context.Context, c kube.Objects, s Spec, now time.Time) (*Cert,
 	}
 	cert, err = newCert(s.Hosts, now)
 	return cert, "certificate renewed: " + why.Error(), err
-}
-
-// ownedBy reports whether labels mark an object as meshctl's for
-// namespace/service.
-func ownedBy(l map[string]string, namespace, service string) bool {
-	return l[LabelManagedBy] == ManagedByValue && l[LabelServiceName] == service && l[LabelServiceNamespace] == namespace
 }
 
 // listNames joins names for a message, at most 15 of them.

@@ -1,21 +1,7 @@
 package expose
 
 import (
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-)
-
-// Ownership labels. Everything expose makes carries all three, so that
-// unexpose (and pkg/lb) find exactly what belongs to one Service without a
-// local state file.
-const (
-	LabelManagedBy        = "app.kubernetes.io/managed-by"
-	ManagedByValue        = "meshctl"
-	LabelServiceName      = "meshctl.io/service-name"
-	LabelServiceNamespace = "meshctl.io/service-namespace"
-	// LabelGateway is on the gateway's pods, and the whole of every
-	// selector that picks them (Deployment, Service, PDB, Istio Gateway).
-	LabelGateway = "meshctl.io/gateway"
 )
 
 // Annotation keys meshctl writes or reads.
@@ -28,21 +14,6 @@ const (
 	// for people; rotation reads the certificate itself.
 	certNotAfterAnnotation = "meshctl.io/not-after"
 )
-
-// OwnerLabels are the labels that mark an object as made by meshctl for
-// namespace/service.
-func OwnerLabels(namespace, service string) map[string]string {
-	return map[string]string{
-		LabelManagedBy:        ManagedByValue,
-		LabelServiceName:      service,
-		LabelServiceNamespace: namespace,
-	}
-}
-
-// OwnerSelector selects what meshctl made for namespace/service.
-func OwnerSelector(namespace, service string) string {
-	return labels.SelectorFromSet(OwnerLabels(namespace, service)).String()
-}
 
 // kind is one kind of object expose manages.
 type kind struct {

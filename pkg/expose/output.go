@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -18,10 +19,10 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	var b strings.Builder
 	svc := fmt.Sprintf("Service %s/%s port %d", r.Service.Namespace, r.Service.Name, r.Service.Port)
 	gw := r.Gateway.Namespace + "/" + r.Gateway.Name
-	n := counts(r.Changes)
+	n := plan.Counts(r.Changes)
 	if r.DryRun {
 		fmt.Fprintf(&b, "%s exposing %s through gateway %s (revision %s) would create %d, update %d and delete %d objects; %d are unchanged. Nothing was written.\n",
-			s.Heading("Dry run:"), svc, gw, r.Revision, n[Create], n[Update], n[Delete], n[Keep])
+			s.Heading("Dry run:"), svc, gw, r.Revision, n[plan.Create], n[plan.Update], n[plan.Delete], n[plan.Keep])
 	} else {
 		fmt.Fprintf(&b, "%s %s is exposed through gateway %s (revision %s)\n", s.OK(ui.MarkOK), svc, gw, r.Revision)
 	}
@@ -51,7 +52,7 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	if err := s.WriteTable(w, changeTable(r.Changes)); err != nil {
+	if err := s.WriteTable(w, plan.Table(r.Changes, nil)); err != nil {
 		return err
 	}
 	if r.DryRun {
@@ -77,30 +78,7 @@ func (r *UnexposeResult) RenderText(w io.Writer, s ui.Styles) error {
 			return err
 		}
 	}
-	return s.WriteTable(w, changeTable(r.Changes))
-}
-
-func counts(changes []Change) map[Action]int {
-	out := map[Action]int{}
-	for _, c := range changes {
-		out[c.Action]++
-	}
-	return out
-}
-
-func changeTable(changes []Change) ui.Table {
-	t := ui.Table{Headers: []string{"ACTION", "KIND", "NAMESPACE", "NAME", "DETAIL"}}
-	for _, c := range changes {
-		detail := c.Reason
-		if len(c.Fields) > 0 {
-			if detail != "" {
-				detail += "; "
-			}
-			detail += describeFields(c.Fields)
-		}
-		t.Rows = append(t.Rows, []string{string(c.Action), c.Kind, c.Namespace, c.Name, detail})
-	}
-	return t
+	return s.WriteTable(w, plan.Table(r.Changes, nil))
 }
 
 // secretNote stands in for meshctl's certificate Secret in printed

@@ -10,40 +10,29 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// Action is what a plan does to one object.
-type Action string
-
-// The actions of a plan.
-const (
-	Create Action = "create"
-	Update Action = "update"
-	Keep   Action = "keep"
-	Delete Action = "delete"
-)
-
-// Change is one entry of a plan: an object and what happens to it.
-type Change struct {
-	Action    Action `json:"action"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	// Fields are the paths an update changes (never their values).
-	Fields []string `json:"fields,omitempty"`
-	// Reason says why, when the fields do not (e.g. a certificate renewal).
-	Reason string `json:"reason,omitempty"`
-
+// step is one change of the plan with what carrying it out needs.
+type step struct {
+	plan.Change
 	kind kind
 	obj  *unstructured.Unstructured // what to apply (create, update)
 	uid  types.UID                  // what to delete
 }
 
-// Ref returns "Kind namespace/name".
-func (c Change) Ref() string { return c.Kind + " " + c.Namespace + "/" + c.Name }
+// changesOf are the steps' changes, for results.
+func changesOf(steps []step) []plan.Change {
+	out := make([]plan.Change, len(steps))
+	for i, s := range steps {
+		out[i] = s.Change
+	}
+	return out
+}
 
 // Plan is what expose would do: the desired objects and, for each, whether
 // it is created, updated or kept, plus the objects meshctl made for the
@@ -51,18 +40,19 @@ func (c Change) Ref() string { return c.Kind + " " + c.Namespace + "/" + c.Name 
 type Plan struct {
 	Spec    Spec
 	Objects []Object
-	Changes []Change
+	Changes []plan.Change
 	// Warnings are things the user should know that do not stop expose.
 	Warnings []string
+
+	opts  Options // validated, with defaults
+	steps []step  // Changes, with what applying them needs
 }
 
-// Counts returns how many changes of each action the plan holds.
-func (p *Plan) Counts() map[Action]int { return counts(p.Changes) }
-
-// NewPlan checks opts against the cluster and works out what to change.
-// It only reads (the comparison uses server-side dry-run applies, which the
-// API server runs through admission, defaulting and validation without
-// storing anything), so every check has passed before the first write.
+// NewPlan checks opts (once, with their defaults filled in) and then
+// against the cluster, and works out what to change. It only reads (the
+// comparison uses server-side dry-run applies, which the API server runs
+// through admission, defaulting and validation without storing anything), so
+// every check has passed before the first write.
 func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (*Plan, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -81,56 +71,64 @@ func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (
 	}
 
 	st = r.Step("plan the gateway's objects")
-	p := &Plan{Spec: spec, Objects: Render(spec), Warnings: in.warnings}
+	p := &Plan{Spec: spec, Objects: Render(spec), Warnings: in.warnings, opts: opts}
+	if err := p.diff(ctx, c, in.certReason); err != nil {
+		st.Fail(err)
+		return nil, err
+	}
+	p.Changes = changesOf(p.steps)
+	n := plan.Counts(p.Changes)
+	st.Progressf("%d to create, %d to update, %d to delete, %d unchanged", n[plan.Create], n[plan.Update], n[plan.Delete], n[plan.Keep])
+	st.Done()
+	return p, nil
+}
+
+// diff compares each desired object with the cluster, refusing objects
+// meshctl did not make, and adds what meshctl made earlier that is no
+// longer wanted.
+func (p *Plan) diff(ctx context.Context, c kube.Objects, certReason string) error {
 	var conflicts []error
 	for _, o := range p.Objects {
-		ch, err := planObject(ctx, c, spec, o)
+		ch, err := planObject(ctx, c, p.Spec, o)
 		if errors.Is(err, errNotOurs) {
 			conflicts = append(conflicts, err)
 			continue
 		}
 		if err != nil {
-			st.Fail(err)
-			return nil, err
+			return err
 		}
-		if o.kind == kSecret && in.certReason != "" && ch.Action != Keep {
-			ch.Reason = in.certReason
+		if o.kind == kSecret && certReason != "" && ch.Action != plan.Keep {
+			ch.Note = certReason
 		}
-		p.Changes = append(p.Changes, ch)
+		p.steps = append(p.steps, ch)
 	}
 	if len(conflicts) > 0 {
-		err := failure.WithHint(errors.Join(conflicts...), "meshctl does not take over objects it did not make: rename or delete them, or use --gateway-namespace")
-		st.Fail(err)
-		return nil, err
+		return failure.WithHint(errors.Join(conflicts...), "meshctl does not take over objects it did not make: rename or delete them, or use --gateway-namespace")
 	}
-	stale, err := staleObjects(ctx, c, spec, p.Objects)
+	stale, err := staleObjects(ctx, c, p.Spec, p.Objects)
 	if err != nil {
-		st.Fail(err)
-		return nil, err
+		return err
 	}
-	p.Changes = append(p.Changes, stale...)
-	n := p.Counts()
-	st.Progressf("%d to create, %d to update, %d to delete, %d unchanged", n[Create], n[Update], n[Delete], n[Keep])
-	st.Done()
-	return p, nil
+	p.steps = append(p.steps, stale...)
+	return nil
 }
 
 var errNotOurs = errors.New("exists and was not made by meshctl for this Service")
 
 // planObject compares one desired object with the cluster.
-func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (Change, error) {
+func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (step, error) {
 	u, err := kube.ToUnstructured(o.Obj)
 	if err != nil {
-		return Change{}, err
+		return step{}, err
 	}
-	ch := Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), kind: o.kind, obj: u}
+	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: o.kind, obj: u}
 	live, err := c.Get(ctx, o.kind.Resource, u.GetNamespace(), u.GetName())
 	switch {
 	case kube.IsNotFound(err):
-		ch.Action = Create
+		ch.Action = plan.Create
 	case err != nil:
 		return ch, fmt.Errorf("read %s: %w", ch.Ref(), err)
-	case !ownedBy(live.GetLabels(), s.Namespace, s.Service):
+	case !mesh.OwnedBy(live.GetLabels(), s.Namespace, s.Service):
 		return ch, fmt.Errorf("%s %w (labels: %s)", ch.Ref(), errNotOurs, describeOwner(live.GetLabels()))
 	}
 	// The dry run checks what the API server (and Istio's validation
@@ -139,22 +137,22 @@ func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (Change, 
 	if err != nil {
 		return ch, apiError(fmt.Sprintf("check %s", ch.Ref()), err)
 	}
-	if ch.Action == Create {
+	if ch.Action == plan.Create {
 		return ch, nil
 	}
 	ch.Fields = kube.ChangedFields(live, dry)
-	ch.Action = Update
+	ch.Action = plan.Update
 	if len(ch.Fields) == 0 {
-		ch.Action = Keep
+		ch.Action = plan.Keep
 	}
 	return ch, nil
 }
 
 func describeOwner(l map[string]string) string {
-	if l[LabelManagedBy] == ManagedByValue {
-		return fmt.Sprintf("made by meshctl for %s/%s", l[LabelServiceNamespace], l[LabelServiceName])
+	if l[mesh.LabelManagedBy] == mesh.ManagedBy {
+		return fmt.Sprintf("made by meshctl for %s/%s", l[mesh.LabelServiceNamespace], l[mesh.LabelServiceName])
 	}
-	if m := l[LabelManagedBy]; m != "" {
+	if m := l[mesh.LabelManagedBy]; m != "" {
 		return "managed by " + m
 	}
 	return "not managed by meshctl"
@@ -163,7 +161,7 @@ func describeOwner(l map[string]string) string {
 // staleObjects finds what meshctl made for the Service that the plan no
 // longer wants (e.g. the PeerAuthentication after --strict-mtls is dropped,
 // or the old gateway after --gateway-namespace changed).
-func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([]Change, error) {
+func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([]step, error) {
 	wanted := map[string]bool{}
 	for _, o := range want {
 		wanted[o.Ref()] = true
@@ -172,7 +170,7 @@ func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([
 	if err != nil {
 		return nil, err
 	}
-	var out []Change
+	var out []step
 	for _, ch := range found {
 		if !wanted[ch.Ref()] {
 			out = append(out, ch)
@@ -184,9 +182,9 @@ func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([
 // owned lists what meshctl made for namespace/service, in deletion order.
 // It looks in every namespace, since the gateway may have moved; where the
 // user may not list cluster-wide, it looks in fallback namespaces.
-func owned(ctx context.Context, c kube.Objects, namespace, service string, fallback []string) ([]Change, error) {
-	sel := OwnerSelector(namespace, service)
-	var out []Change
+func owned(ctx context.Context, c kube.Objects, namespace, service string, fallback []string) ([]step, error) {
+	sel := mesh.OwnerSelector(namespace, service)
+	var out []step
 	for _, k := range deleteOrder {
 		items, err := c.List(ctx, k.Resource, "", sel)
 		if apierrors.IsForbidden(err) {
@@ -217,7 +215,7 @@ func owned(ctx context.Context, c kube.Objects, namespace, service string, fallb
 			return items[i].GetNamespace()+"/"+items[i].GetName() < items[j].GetNamespace()+"/"+items[j].GetName()
 		})
 		for _, it := range items {
-			out = append(out, Change{Action: Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName(), kind: k, uid: it.GetUID()})
+			out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName()}, kind: k, uid: it.GetUID()})
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/meshctl/meshctl/pkg/mesh"
 	networkingapi "istio.io/api/networking/v1alpha3"
 	securityapi "istio.io/api/security/v1beta1"
 	typeapi "istio.io/api/type/v1beta1"
@@ -23,14 +24,11 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Ports of the gateway. 8443 is unprivileged, so the proxy needs no
-// capability to bind it; 15021 is Envoy's readiness endpoint, which the
-// load balancer's health check probes.
+// The gateway Service's HTTPS port, which the NEGs expose; its pods serve
+// it on mesh.GatewayHTTPSPort and report readiness on mesh.StatusPort, which
+// the load balancer's health check probes.
 const (
-	HTTPSPort        = 443
-	GatewayHTTPSPort = 8443
-	StatusPort       = 15021
-	HealthCheckPath  = "/healthz/ready"
+	HTTPSPort = 443
 	// BackendProtocol is what the gateway speaks on its HTTPS port: HTTP/2
 	// over TLS. The load balancer's backend service uses it.
 	BackendProtocol = "HTTP2"
@@ -88,21 +86,21 @@ func (o Object) Ref() string { return o.kind.Kind + " " + o.Obj.GetNamespace() +
 // revision label stays out of selectors: a Deployment's selector cannot
 // change, and a revision upgrade must not orphan the running pods.
 func (s Spec) selectorLabels() map[string]string {
-	return map[string]string{LabelGateway: s.Names.Gateway}
+	return map[string]string{mesh.LabelGateway: s.Names.Gateway}
 }
 
 // podLabels are the labels of the gateway's pods.
 func (s Spec) podLabels() map[string]string {
 	l := s.selectorLabels()
 	l["app"] = s.Names.Gateway // Istio's telemetry names the workload by it
-	l["istio.io/rev"] = s.Revision
-	l[LabelServiceName] = s.Service
-	l[LabelServiceNamespace] = s.Namespace
+	l[mesh.LabelRevision] = s.Revision
+	l[mesh.LabelServiceName] = s.Service
+	l[mesh.LabelServiceNamespace] = s.Namespace
 	return l
 }
 
 func (s Spec) meta(name, namespace string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: OwnerLabels(s.Namespace, s.Service)}
+	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: mesh.OwnerLabels(s.Namespace, s.Service)}
 }
 
 func (s Spec) serviceHost() string {
@@ -189,7 +187,7 @@ func (s Spec) secret() *corev1.Secret {
 func (s Spec) deployment() *appsv1.Deployment {
 	sel := s.selectorLabels()
 	probe := &corev1.Probe{
-		ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: HealthCheckPath, Port: intstr.FromInt32(StatusPort)}},
+		ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: mesh.ReadinessPath, Port: intstr.FromInt32(mesh.StatusPort)}},
 		InitialDelaySeconds: 1, PeriodSeconds: 2, TimeoutSeconds: 3, SuccessThreshold: 1, FailureThreshold: 30,
 	}
 	podMeta := metav1.ObjectMeta{
@@ -227,11 +225,11 @@ func (s Spec) deployment() *appsv1.Deployment {
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
 					Containers: []corev1.Container{{
-						Name:  "istio-proxy",
+						Name:  mesh.ProxyContainer,
 						Image: "auto",
 						Ports: []corev1.ContainerPort{
-							{Name: "https", ContainerPort: GatewayHTTPSPort, Protocol: corev1.ProtocolTCP},
-							{Name: "status-port", ContainerPort: StatusPort, Protocol: corev1.ProtocolTCP},
+							{Name: "https", ContainerPort: mesh.GatewayHTTPSPort, Protocol: corev1.ProtocolTCP},
+							{Name: "status-port", ContainerPort: mesh.StatusPort, Protocol: corev1.ProtocolTCP},
 						},
 						ReadinessProbe: probe,
 						Resources: corev1.ResourceRequirements{
@@ -285,7 +283,7 @@ func (s Spec) service() *corev1.Service {
 			Ports: []corev1.ServicePort{
 				// The load balancer's health check probes this port on
 				// each NEG endpoint.
-				{Name: "status-port", Port: StatusPort, TargetPort: intstr.FromInt32(StatusPort), Protocol: corev1.ProtocolTCP,
+				{Name: "status-port", Port: mesh.StatusPort, TargetPort: intstr.FromInt32(mesh.StatusPort), Protocol: corev1.ProtocolTCP,
 					AppProtocol: ptr.To("http")},
 				// appProtocol HTTP2: GKE reads a Service port's
 				// appProtocol as the load balancer's backend protocol, and
@@ -294,7 +292,7 @@ func (s Spec) service() *corev1.Service {
 				// "kubernetes.io/h2c" would declare cleartext HTTP/2 (the
 				// load balancer would then send unencrypted HTTP/2) and
 				// "HTTPS" would pin HTTP/1.1 over TLS.
-				{Name: "https", Port: HTTPSPort, TargetPort: intstr.FromInt32(GatewayHTTPSPort), Protocol: corev1.ProtocolTCP,
+				{Name: "https", Port: HTTPSPort, TargetPort: intstr.FromInt32(mesh.GatewayHTTPSPort), Protocol: corev1.ProtocolTCP,
 					AppProtocol: ptr.To(BackendProtocol)},
 			},
 		},

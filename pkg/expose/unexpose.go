@@ -9,6 +9,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/plan"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -31,9 +32,9 @@ type Teardown struct {
 	Service ServiceRef `json:"service"`
 	// Gateways are the gateway Services found (normally one), with the
 	// NEGs GKE reported for each.
-	Gateways []GatewayNEG `json:"gateways"`
-	Changes  []Change     `json:"changes"`
-	DryRun   bool         `json:"dryRun,omitempty"`
+	Gateways []GatewayNEG  `json:"gateways"`
+	Changes  []plan.Change `json:"changes"`
+	DryRun   bool          `json:"dryRun,omitempty"`
 }
 
 // GatewayNEG is one gateway Service and its NEGs.
@@ -67,7 +68,7 @@ func Unexpose(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeO
 	}
 	st.Progressf("%d objects", len(found))
 	st.Done()
-	t := &Teardown{Service: ServiceRef{Namespace: opts.Namespace, Name: opts.Service}, Changes: found, DryRun: opts.DryRun}
+	t := &Teardown{Service: ServiceRef{Namespace: opts.Namespace, Name: opts.Service}, Changes: changesOf(found), DryRun: opts.DryRun}
 	for _, ch := range found {
 		if ch.kind != kService {
 			continue

@@ -5,7 +5,8 @@ package findings
 //
 //	MC01xx  cluster readiness (`meshctl check`)
 //	        MC010x API access, MC011x versions, MC012x capacity,
-//	        MC013x private cluster, MC014x cluster features, MC015x in the cluster
+//	        MC013x private cluster, MC014x cluster features, MC015x in the cluster,
+//	        MC016x the managed control plane (`install --managed` checks first)
 //	MC02xx+ mesh configuration and workloads (`meshctl validate`)
 //
 // Every code is listed in docs/findings.md; a test keeps the two in step.
@@ -45,6 +46,12 @@ var (
 	LegacyIngressGateway  = define("MC0155", Warning, "Legacy istio-ingressgateway in istio-system (asmcli stops at a prompt)")
 	PortNaming            = define("MC0156", Warning, "Service port without a protocol in its name or appProtocol (IST0118)")
 	DoubleInjectionLabels = define("MC0157", Warning, "Namespace labelled with both istio-injection and istio.io/rev (IST0123)")
+
+	// The managed control plane: what the fleet would refuse with a
+	// condition, checked before `install --managed` changes anything
+	// (workload identity itself is MC0140).
+	ManagedNodeMetadata = define("MC0160", Error, "Node pool without the GKE metadata server: the managed control plane requires it")
+	ClusterWithoutNodes = define("MC0161", Error, "Cluster without nodes, and no node pool that autoscales from one or more")
 )
 
 // `meshctl validate`: MC020x control plane, MC021x data plane, MC022x the

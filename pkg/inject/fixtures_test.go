@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshctl/meshctl/internal/stubs"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +27,7 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 }
 
-func revLabel(rev string) map[string]string { return map[string]string{LabelRevision: rev} }
+func revLabel(rev string) map[string]string { return map[string]string{mesh.LabelRevision: rev} }
 
 func podTemplate(app string) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{
@@ -96,8 +98,8 @@ func pod(ns, name, kind, owner, rev string) *corev1.Pod {
 	}
 	if rev != "" {
 		always := corev1.ContainerRestartPolicyAlways
-		p.Spec.InitContainers = []corev1.Container{{Name: "istio-init"}, {Name: ProxyContainer, RestartPolicy: &always}}
-		p.Annotations = map[string]string{AnnotationStatus: fmt.Sprintf(`{"initContainers":["istio-init","istio-proxy"],"revision":%q}`, rev)}
+		p.Spec.InitContainers = []corev1.Container{{Name: "istio-init"}, {Name: mesh.ProxyContainer, RestartPolicy: &always}}
+		p.Annotations = map[string]string{mesh.AnnotationStatus: fmt.Sprintf(`{"initContainers":["istio-init","istio-proxy"],"revision":%q}`, rev)}
 	}
 	return p
 }
@@ -114,12 +116,12 @@ func withPods(d *appsv1.Deployment, rev string) []runtime.Object {
 
 func injector(rev string) *admissionv1.MutatingWebhookConfiguration {
 	return &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{
-		Name: "istio-sidecar-injector-" + rev, Labels: map[string]string{LabelRevision: rev, "app": "sidecar-injector"}}}
+		Name: "istio-sidecar-injector-" + rev, Labels: map[string]string{mesh.LabelRevision: rev, "app": "sidecar-injector"}}}
 }
 
 func istiod(rev string) *appsv1.Deployment {
 	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "istiod-" + rev,
-		Labels: map[string]string{"app": "istiod", LabelRevision: rev}}}
+		Labels: map[string]string{"app": "istiod", mesh.LabelRevision: rev}}}
 }
 
 // fakeCluster is a fake clientset with a stand-in for the controllers and
@@ -127,7 +129,8 @@ func istiod(rev string) *appsv1.Deployment {
 // pods injected as the namespace's labels say at that moment.
 type fakeCluster struct {
 	*fake.Clientset
-	t *testing.T
+	t     *testing.T
+	stubs *stubs.Registry
 	// failInjection makes restarted Deployments create no pods, as when the
 	// webhook rejects them, and leaves their rollout stuck.
 	failInjection bool
@@ -137,15 +140,32 @@ type fakeCluster struct {
 	failCreate string
 }
 
+// failInjectionOnRestart and failCreateOnRestart stub those failures: a
+// test that sets one fails if no Deployment is restarted to meet it.
+func (c *fakeCluster) failInjectionOnRestart() {
+	c.failInjection = true
+	c.stubs.Stub("a restart meets the failing injector")
+}
+
+func (c *fakeCluster) failCreateOnRestart(message string) {
+	c.failCreate = message
+	c.stubs.Stub("a restart meets the failing pod creation")
+}
+
 var (
 	podsGVR   = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	nsGVR     = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	deployGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 )
 
+// newFakeCluster serves objs. inject writes only by patching namespaces
+// and workloads: any other write fails the test, but for the status
+// updates of tests that play a workload controller.
 func newFakeCluster(t *testing.T, objs ...runtime.Object) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{Clientset: fake.NewClientset(objs...), t: t}
+	c := &fakeCluster{Clientset: fake.NewClientset(objs...), t: t, stubs: stubs.New(t)}
+	c.stubs.ReadOnly(c, "patch namespaces", "patch deployments", "patch statefulsets", "patch daemonsets",
+		"update deployments/status", "update statefulsets/status", "update daemonsets/status")
 	for _, res := range []string{"deployments", "statefulsets", "daemonsets"} {
 		c.PrependReactor("patch", res, func(a k8stesting.Action) (bool, runtime.Object, error) {
 			c.restarted(a.(k8stesting.PatchAction))
@@ -167,8 +187,8 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 	}
 	labels := nsObj.(*corev1.Namespace).Labels
 	rev := ""
-	if _, legacy := labels[LabelInjection]; !legacy {
-		rev = labels[LabelRevision]
+	if _, legacy := labels[mesh.LabelInjection]; !legacy {
+		rev = labels[mesh.LabelRevision]
 	}
 	kind := map[string]string{"deployments": KindDeployment, "statefulsets": KindStatefulSet, "daemonsets": KindDaemonSet}[a.GetResource().Resource]
 	owner, ownerKind := a.GetName(), kind
@@ -178,6 +198,7 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 		owner, ownerKind = rs.Name, "ReplicaSet"
 	}
 	if c.failCreate != "" && kind == KindDeployment {
+		c.stubs.Call("a restart meets the failing pod creation")
 		c.stuck(ns, a.GetName(), owner, c.failCreate)
 		return
 	}
@@ -192,6 +213,7 @@ func (c *fakeCluster) restarted(a k8stesting.PatchAction) {
 		n++
 	}
 	if c.failInjection && kind == KindDeployment {
+		c.stubs.Call("a restart meets the failing injector")
 		c.stuck(ns, a.GetName(), owner, `Error creating: Internal error occurred: failed calling webhook "rev.namespace.sidecar-injector.istio.io": connection refused`)
 		return
 	}

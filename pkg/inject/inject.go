@@ -7,8 +7,9 @@
 // `kubectl rollout status` does, and checks every pod afterwards.
 //
 // Run is desired state: a second run with nothing changed relabels nothing
-// and restarts nothing. VerifyNamespace, CheckPod and ProxyOf are the pod
-// checks on their own, for `meshctl validate`.
+// and restarts nothing. VerifyNamespace is the verification on its own; the
+// revisions, namespace labels and pod checks it applies are pkg/mesh's, so
+// `meshctl validate` and `meshctl expose` judge a cluster the same way.
 package inject
 
 import (
@@ -22,6 +23,8 @@ import (
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,14 +75,15 @@ const (
 	ModeDisable Mode = "disable"
 )
 
-// Action is what Run does (or, for a dry run, would do) to a workload.
-type Action string
+// Action is what Run does (or, for a dry run, would do) to a workload, in
+// pkg/plan's vocabulary, which expose and the load balancer share.
+type Action = plan.Action
 
-// Actions.
+// The actions on workloads.
 const (
-	ActionRestart Action = "restart"
-	ActionKeep    Action = "keep"
-	ActionSkip    Action = "skip"
+	ActionRestart = plan.Restart
+	ActionKeep    = plan.Keep
+	ActionSkip    = plan.Skip
 )
 
 // Outcome is where a workload ended up.
@@ -278,36 +282,33 @@ func validate(opts Options) error {
 // resolveRevision picks the target revision: --revision (checked against
 // the cluster), or the only installed one.
 func resolveRevision(ctx context.Context, kc kubernetes.Interface, opts Options, res *Result) error {
-	revs, err := DetectRevisions(ctx, kc)
+	revs, err := mesh.ReadRevisions(ctx, kc)
 	if err != nil {
 		return err
 	}
 	if opts.Revision != "" {
-		res.Revision, res.RevisionSource = opts.Revision, "flag"
-		rev, ok := revs.Resolve(opts.Revision)
-		if !ok {
-			if !opts.Force {
-				return failure.WithHint(fmt.Errorf("revision %q is not installed in the cluster (installed: %s)", opts.Revision, revs),
-					"pass an installed revision, or --force if its webhook exists under another name (e.g. a managed control plane)")
-			}
-			rev = opts.Revision
+		rev, installed := revs.Resolve(opts.Revision)
+		if !installed && !opts.Force {
+			return failure.WithHint(fmt.Errorf("revision %q is not installed in the cluster (installed: %s)", opts.Revision, revs),
+				"pass an installed revision, or --force if its webhook exists under another name (e.g. a managed control plane)")
 		}
-		res.ProxyRevision = rev
+		res.Revision, res.ProxyRevision, res.RevisionSource = opts.Revision, rev, "flag"
 		return nil
 	}
-	switch len(revs.Names) {
+	names := revs.Names()
+	switch len(names) {
 	case 0:
 		return failure.WithHint(errors.New("no Istio control plane revision found: no istiod Deployment or injection webhook is labelled istio.io/rev"),
 			"install one first (meshctl install, or asmcli install), or name it with --revision and --force")
 	case 1:
-		res.Revision, res.ProxyRevision, res.RevisionSource = revs.Names[0], revs.Names[0], "detected"
+		res.Revision, res.ProxyRevision, res.RevisionSource = names[0], names[0], "detected"
 		return nil
 	}
-	hints := make([]string, 0, len(revs.Names))
-	for _, r := range revs.Names {
+	hints := make([]string, 0, len(names))
+	for _, r := range names {
 		hints = append(hints, "--revision "+r)
 	}
-	return failure.Usage(fmt.Errorf("%d revisions are installed (%s): say which one the namespaces should use", len(revs.Names), revs),
+	return failure.Usage(fmt.Errorf("%d revisions are installed (%s): say which one the namespaces should use", len(names), revs),
 		"add one of: "+strings.Join(hints, ", "))
 }
 
@@ -315,7 +316,7 @@ func resolveRevision(ctx context.Context, kc kubernetes.Interface, opts Options,
 // mesh's control plane, where injection breaks things.
 func systemNamespace(name string) bool {
 	switch name {
-	case "kube-system", "kube-public", "kube-node-lease", "istio-system", "asm-system",
+	case "kube-system", "kube-public", "kube-node-lease", mesh.IstioSystem, "asm-system",
 		"config-management-system", "config-management-monitoring", "resource-group-system":
 		return true
 	}
@@ -390,31 +391,31 @@ func selectNamespaces(ctx context.Context, kc kubernetes.Interface, opts Options
 // labelChange computes the injection labels' change for ns.
 func labelChange(ns *corev1.Namespace, mode Mode, revision string) (LabelChange, *Migration) {
 	var c LabelChange
-	inj, hasInj := ns.Labels[LabelInjection]
-	rev, hasRev := ns.Labels[LabelRevision]
+	inj, hasInj := ns.Labels[mesh.LabelInjection]
+	rev, hasRev := ns.Labels[mesh.LabelRevision]
 	if hasInj || hasRev {
 		c.Before = map[string]string{}
 		if hasInj {
-			c.Before[LabelInjection] = inj
+			c.Before[mesh.LabelInjection] = inj
 		}
 		if hasRev {
-			c.Before[LabelRevision] = rev
+			c.Before[mesh.LabelRevision] = rev
 		}
 	}
 	if mode == ModeDisable {
 		if inj != "disabled" {
-			c.Set = map[string]string{LabelInjection: "disabled"}
+			c.Set = map[string]string{mesh.LabelInjection: "disabled"}
 		}
 		if hasRev {
-			c.Remove = []string{LabelRevision}
+			c.Remove = []string{mesh.LabelRevision}
 		}
 		return c, nil
 	}
 	if !hasRev || rev != revision {
-		c.Set = map[string]string{LabelRevision: revision}
+		c.Set = map[string]string{mesh.LabelRevision: revision}
 	}
 	if hasInj {
-		c.Remove = []string{LabelInjection}
+		c.Remove = []string{mesh.LabelInjection}
 	}
 	var m *Migration
 	switch {
@@ -457,9 +458,9 @@ func planNamespace(ctx context.Context, kc kubernetes.Interface, ns *corev1.Name
 
 func skipMessage(r Reason) string {
 	switch r {
-	case ReasonOptedOut:
-		return "opted out: its pod template sets " + AnnotationInject + "=false"
-	case ReasonHostNetwork:
+	case mesh.ReasonOptedOut:
+		return "opted out: its pod template sets " + mesh.AnnotationInject + "=false"
+	case mesh.ReasonHostNetwork:
 		return "its pods use the host network, which Istio never injects"
 	}
 	return string(r)

@@ -13,6 +13,8 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -73,14 +75,14 @@ func TestLabelChange(t *testing.T) {
 		{"unlabelled", nil, ModeEnable, revLabel("asm-2"), nil, nil},
 		{"already right", revLabel("asm-2"), ModeEnable, nil, nil, nil},
 		{"older revision: a migration", revLabel("asm-1"), ModeEnable, revLabel("asm-2"), nil, &Migration{From: "asm-1", To: "asm-2"}},
-		{"legacy label: replaced, never both (IST0123)", map[string]string{LabelInjection: "enabled"}, ModeEnable,
-			revLabel("asm-2"), []string{LabelInjection}, &Migration{From: "default", To: "asm-2"}},
-		{"both labels: the legacy one goes", map[string]string{LabelInjection: "enabled", LabelRevision: "asm-2"}, ModeEnable,
-			nil, []string{LabelInjection}, &Migration{From: "default", To: "asm-2"}},
-		{"disabled before", map[string]string{LabelInjection: "disabled"}, ModeEnable, revLabel("asm-2"), []string{LabelInjection}, nil},
+		{"legacy label: replaced, never both (IST0123)", map[string]string{mesh.LabelInjection: "enabled"}, ModeEnable,
+			revLabel("asm-2"), []string{mesh.LabelInjection}, &Migration{From: "default", To: "asm-2"}},
+		{"both labels: the legacy one goes", map[string]string{mesh.LabelInjection: "enabled", mesh.LabelRevision: "asm-2"}, ModeEnable,
+			nil, []string{mesh.LabelInjection}, &Migration{From: "default", To: "asm-2"}},
+		{"disabled before", map[string]string{mesh.LabelInjection: "disabled"}, ModeEnable, revLabel("asm-2"), []string{mesh.LabelInjection}, nil},
 		{"disable a revision namespace", revLabel("asm-1"), ModeDisable,
-			map[string]string{LabelInjection: "disabled"}, []string{LabelRevision}, nil},
-		{"disable again", map[string]string{LabelInjection: "disabled"}, ModeDisable, nil, nil, nil},
+			map[string]string{mesh.LabelInjection: "disabled"}, []string{mesh.LabelRevision}, nil},
+		{"disable again", map[string]string{mesh.LabelInjection: "disabled"}, ModeDisable, nil, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestLabelChange(t *testing.T) {
 
 func TestRunLabelsRestartsAndVerifies(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), istiod("asm-1"),
-		namespace("shop", map[string]string{LabelInjection: "enabled", "team": "web"}),
+		namespace("shop", map[string]string{mesh.LabelInjection: "enabled", "team": "web"}),
 		namespace("blog", map[string]string{"team": "web"}),
 		namespace("other", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 2), "")...)
@@ -116,14 +118,14 @@ func TestRunLabelsRestartsAndVerifies(t *testing.T) {
 	}
 	for _, ns := range []string{"shop", "blog"} {
 		got := c.nsLabels(ns)
-		if got[LabelRevision] != "asm-1" {
-			t.Errorf("%s: istio.io/rev = %q, want asm-1", ns, got[LabelRevision])
+		if got[mesh.LabelRevision] != "asm-1" {
+			t.Errorf("%s: istio.io/rev = %q, want asm-1", ns, got[mesh.LabelRevision])
 		}
-		if _, both := got[LabelInjection]; both {
+		if _, both := got[mesh.LabelInjection]; both {
 			t.Errorf("%s keeps istio-injection next to istio.io/rev (IST0123): %v", ns, got)
 		}
 	}
-	if got := c.nsLabels("other"); got[LabelRevision] != "" {
+	if got := c.nsLabels("other"); got[mesh.LabelRevision] != "" {
 		t.Errorf("a namespace the selector does not match was labelled: %v", got)
 	}
 	wantShop := []string{
@@ -154,7 +156,7 @@ func TestRunLabelsRestartsAndVerifies(t *testing.T) {
 }
 
 func TestRunPatchesLikeKubectl(t *testing.T) {
-	objs := []runtime.Object{injector("asm-1"), namespace("shop", map[string]string{LabelInjection: "enabled"})}
+	objs := []runtime.Object{injector("asm-1"), namespace("shop", map[string]string{mesh.LabelInjection: "enabled"})}
 	objs = append(objs, withPods(deployment("shop", "web", 1), "")...)
 	c := newFakeCluster(t, objs...)
 	run(t, c, Options{Namespaces: []string{"shop"}})
@@ -210,10 +212,10 @@ func TestSecondRunChangesNothing(t *testing.T) {
 
 func TestOptedOutWorkloadsAreLeftAlone(t *testing.T) {
 	byAnnotation := deployment("shop", "legacy", 1, func(d *appsv1.Deployment) {
-		d.Spec.Template.Annotations = map[string]string{AnnotationInject: "false"}
+		d.Spec.Template.Annotations = map[string]string{mesh.AnnotationInject: "false"}
 	})
 	byLabel := deployment("shop", "batch", 1, func(d *appsv1.Deployment) {
-		d.Spec.Template.Labels[AnnotationInject] = "false"
+		d.Spec.Template.Labels[mesh.AnnotationInject] = "false"
 	})
 	hostNet := daemonSet("shop", "node-agent", 1)
 	hostNet.Spec.Template.Spec.HostNetwork = true
@@ -246,7 +248,7 @@ func TestDisable(t *testing.T) {
 	res, _ := run(t, c, Options{Namespaces: []string{"shop"}, Disable: true})
 
 	got := c.nsLabels("shop")
-	if got[LabelInjection] != "disabled" || got[LabelRevision] != "" {
+	if got[mesh.LabelInjection] != "disabled" || got[mesh.LabelRevision] != "" {
 		t.Errorf("labels %v, want istio-injection=disabled and no istio.io/rev", got)
 	}
 	want := []string{"Deployment/plain keep converged", "Deployment/web restart converged"}
@@ -255,7 +257,7 @@ func TestDisable(t *testing.T) {
 	}
 	pods, _ := c.CoreV1().Pods("shop").List(context.Background(), metav1.ListOptions{})
 	for _, p := range pods.Items {
-		if ProxyOf(&p).Injected {
+		if mesh.ProxyOf(&p).Injected {
 			t.Errorf("pod %s still has istio-proxy", p.Name)
 		}
 	}
@@ -295,7 +297,14 @@ func TestRevisionChoice(t *testing.T) {
 		return append(objs, namespace("shop", nil))
 	}
 	tag := injector("asm-2")
-	tag.Name, tag.Labels[labelTag] = "istio-revision-tag-prod", "prod"
+	tag.Name, tag.Labels[mesh.LabelTag] = "istio-revision-tag-prod", "prod"
+	danglingTag := injector("asm-0")
+	danglingTag.Name, danglingTag.Labels[mesh.LabelTag] = "istio-revision-tag-old", "old"
+	leftover := injector("asm-0")
+	leftover.Webhooks = []admissionv1.MutatingWebhook{{Name: "rev.namespace.sidecar-injector.istio.io",
+		ClientConfig: admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{Namespace: mesh.IstioSystem, Name: "istiod-asm-0"}}}}
+	legacy := injector("")
+	legacy.Name, legacy.Labels = mesh.LegacyInjector, map[string]string{"app": "sidecar-injector"}
 	tests := []struct {
 		name      string
 		objs      []runtime.Object
@@ -316,6 +325,16 @@ func TestRevisionChoice(t *testing.T) {
 			wantCode: failure.ExitFailure, wantErr: `revision "asm-9" is not installed in the cluster (installed: asm-1)`},
 		{name: "unknown revision, forced", objs: base(injector("asm-1")), revision: "asm-9", force: true, wantLabel: "asm-9", wantProxy: "asm-9"},
 		{name: "none installed", objs: base(), wantCode: failure.ExitFailure, wantErr: "no Istio control plane revision found"},
+		// The revision rules of pkg/mesh, as inject, expose and validate
+		// now share them.
+		{name: "one revision and its tag: the only revision", objs: base(injector("asm-2"), tag), wantLabel: "asm-2", wantProxy: "asm-2"},
+		{name: "a tag whose revision is gone is not installed", objs: base(injector("asm-1"), danglingTag), revision: "old",
+			wantCode: failure.ExitFailure, wantErr: `revision "old" is not installed in the cluster (installed: asm-1, old (tag for asm-0))`},
+		{name: "a tag whose revision is gone, forced: pods want the tag's revision", objs: base(injector("asm-1"), danglingTag), revision: "old", force: true,
+			wantLabel: "old", wantProxy: "asm-0"},
+		{name: "the injector of an install from before revisions is the default revision", objs: base(legacy), wantLabel: "default", wantProxy: "default"},
+		{name: "a webhook left behind by a removed istiod is not an installation", objs: base(injector("asm-1"), leftover), revision: "asm-0",
+			wantCode: failure.ExitFailure, wantErr: `revision "asm-0" is not installed in the cluster (installed: asm-1)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,7 +355,7 @@ func TestRevisionChoice(t *testing.T) {
 			if res.Revision != tt.wantLabel || res.ProxyRevision != tt.wantProxy {
 				t.Errorf("revision %q proxy %q, want %q %q", res.Revision, res.ProxyRevision, tt.wantLabel, tt.wantProxy)
 			}
-			if got := c.nsLabels("shop")[LabelRevision]; got != tt.wantLabel {
+			if got := c.nsLabels("shop")[mesh.LabelRevision]; got != tt.wantLabel {
 				t.Errorf("label %q, want %q", got, tt.wantLabel)
 			}
 		})
@@ -412,7 +431,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		}
 	}
 	ns := nsResult(t, res, "shop")
-	if !ns.Labels.Changed() || ns.Labels.Set[LabelRevision] != "asm-2" || ns.Migration == nil {
+	if !ns.Labels.Changed() || ns.Labels.Set[mesh.LabelRevision] != "asm-2" || ns.Migration == nil {
 		t.Errorf("plan labels %+v migration %+v", ns.Labels, ns.Migration)
 	}
 	w := ns.Workloads[0]
@@ -472,7 +491,7 @@ func TestWebhookFailureIsReported(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 2), "")...)
 	c := newFakeCluster(t, objs...)
-	c.failInjection = true
+	c.failInjectionOnRestart()
 	res, rec := run(t, c, Options{Namespaces: []string{"shop"}, WaitTimeout: 300 * time.Millisecond})
 
 	w := nsResult(t, res, "shop").Workloads[0]
@@ -502,7 +521,7 @@ func TestStuckRolloutNamesTheControllersReason(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 2), "")...)
 	c := newFakeCluster(t, objs...)
-	c.failCreate = `pods "web-new-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2`
+	c.failCreateOnRestart(`pods "web-new-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2`)
 	res, _ := run(t, c, Options{Namespaces: []string{"shop"}, WaitTimeout: 300 * time.Millisecond})
 
 	w := nsResult(t, res, "shop").Workloads[0]
@@ -524,7 +543,7 @@ func TestCancelledRunStops(t *testing.T) {
 	objs := []runtime.Object{injector("asm-1"), namespace("shop", nil)}
 	objs = append(objs, withPods(deployment("shop", "web", 1), "")...)
 	c := newFakeCluster(t, objs...)
-	c.failInjection = true
+	c.failInjectionOnRestart()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		time.Sleep(100 * time.Millisecond)

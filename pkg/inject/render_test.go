@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -45,13 +46,13 @@ func TestRenderText(t *testing.T) {
 					{Kind: KindDeployment, Name: "web", Action: ActionRestart, Outcome: OutcomeConverged, Pods: 2, OK: 2,
 						Why: "2 of 2 pods: istio-proxy of revision asm-1; want asm-2"},
 					{Kind: KindDeployment, Name: "legacy", Action: ActionSkip, Outcome: OutcomeSkipped,
-						Why: skipMessage(ReasonOptedOut)},
+						Why: skipMessage(mesh.ReasonOptedOut)},
 					{Kind: KindStatefulSet, Name: "db", Action: ActionRestart, Outcome: OutcomeFailed, Pods: 2,
 						Why: "2 of 2 pods: istio-proxy of revision asm-1; want asm-2",
 						Problems: []Problem{{Reason: ReasonRolloutStuck, Message: "rollout not finished in time: waiting for 1 pods to be ready"},
 							{Reason: ReasonWebhookFailed, Message: `new pods cannot be created: Error creating: failed calling webhook`},
-							{Pod: "db-0", Reason: ReasonWrongRevision, Message: "istio-proxy of revision asm-1; want asm-2"},
-							{Pod: "db-1", Reason: ReasonWrongRevision, Message: "istio-proxy of revision asm-1; want asm-2"}}},
+							{Pod: "db-0", Reason: mesh.ReasonWrongRevision, Message: "istio-proxy of revision asm-1; want asm-2"},
+							{Pod: "db-1", Reason: mesh.ReasonWrongRevision, Message: "istio-proxy of revision asm-1; want asm-2"}}},
 				},
 				Notes: []string{"1 pod(s) belong to no Deployment, StatefulSet or DaemonSet; recreate them yourself"}},
 		},
@@ -61,14 +62,14 @@ func TestRenderText(t *testing.T) {
 
 	dry := &Result{Mode: ModeEnable, Revision: "prod", ProxyRevision: "asm-2", RevisionSource: "flag", DryRun: true,
 		Namespaces: []NamespaceResult{{Name: "shop",
-			Labels:    LabelChange{Before: map[string]string{LabelInjection: "enabled"}, Set: revLabel("prod"), Remove: []string{LabelInjection}},
+			Labels:    LabelChange{Before: map[string]string{mesh.LabelInjection: "enabled"}, Set: revLabel("prod"), Remove: []string{mesh.LabelInjection}},
 			Migration: &Migration{From: "default", To: "prod"},
 			Workloads: []WorkloadResult{{Kind: KindDeployment, Name: "web", Action: ActionRestart, Outcome: OutcomePlanned,
 				Why: "2 of 2 pods: no istio-proxy"}}}}}
 	dry.Summary = summarize(dry)
 
 	disabled := &Result{Mode: ModeDisable, Namespaces: []NamespaceResult{{Name: "shop",
-		Labels:    LabelChange{Before: revLabel("asm-1"), Set: map[string]string{LabelInjection: "disabled"}, Remove: []string{LabelRevision}},
+		Labels:    LabelChange{Before: revLabel("asm-1"), Set: map[string]string{mesh.LabelInjection: "disabled"}, Remove: []string{mesh.LabelRevision}},
 		Workloads: []WorkloadResult{{Kind: KindDaemonSet, Name: "agent", Action: ActionRestart, Outcome: OutcomeConverged, Pods: 3, OK: 3}}}}}
 	disabled.Summary = summarize(disabled)
 

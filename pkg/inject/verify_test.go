@@ -5,111 +5,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshctl/meshctl/pkg/mesh"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-func TestProxyOf(t *testing.T) {
-	always := corev1.ContainerRestartPolicyAlways
-	tests := []struct {
-		name string
-		pod  *corev1.Pod
-		want Proxy
-	}{
-		{"native sidecar in init containers", pod("ns", "p", "ReplicaSet", "rs", "asm-1"),
-			Proxy{Injected: true, Native: true, Revision: "asm-1"}},
-		{"classic sidecar in containers, revision from the label", &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{LabelRevision: "asm-0"}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: ProxyContainer}}}},
-			Proxy{Injected: true, Revision: "asm-0"}},
-		{"the injector's record wins over the label", &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{LabelRevision: "stale"},
-				Annotations: map[string]string{AnnotationStatus: `{"revision":"asm-2"}`}},
-			Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: ProxyContainer, RestartPolicy: &always}}}},
-			Proxy{Injected: true, Native: true, Revision: "asm-2"}},
-		{"an init container named otherwise is not the proxy", &corev1.Pod{
-			Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "istio-init"}}}}, Proxy{}},
-		{"no sidecar; a left-over annotation does not count", &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationStatus: `{"revision":"asm-1"}`}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}}, Proxy{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ProxyOf(tt.pod); got != tt.want {
-				t.Errorf("ProxyOf = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestCheckPod(t *testing.T) {
-	plain := pod("ns", "p", "ReplicaSet", "rs", "")
-	optedOut := plain.DeepCopy()
-	optedOut.Annotations = map[string]string{AnnotationInject: "false"}
-	optedOutLabel := plain.DeepCopy()
-	optedOutLabel.Labels = map[string]string{AnnotationInject: "false"}
-	hostNet := plain.DeepCopy()
-	hostNet.Spec.HostNetwork = true
-	tests := []struct {
-		name   string
-		pod    *corev1.Pod
-		want   Want
-		reason Reason // "" for no problem
-	}{
-		{"right revision", pod("ns", "p", "ReplicaSet", "rs", "asm-2"), Want{Revision: "asm-2"}, ""},
-		{"older revision", pod("ns", "p", "ReplicaSet", "rs", "asm-1"), Want{Revision: "asm-2"}, ReasonWrongRevision},
-		{"no proxy", plain, Want{Revision: "asm-2"}, ReasonNoProxy},
-		{"opted out by annotation", optedOut, Want{Revision: "asm-2"}, ReasonOptedOut},
-		{"opted out by label", optedOutLabel, Want{Revision: "asm-2"}, ReasonOptedOut},
-		{"host network", hostNet, Want{Revision: "asm-2"}, ReasonHostNetwork},
-		{"proxy where none is wanted", pod("ns", "p", "ReplicaSet", "rs", "asm-1"), Want{}, ReasonUnexpectedProxy},
-		{"none wanted, none there", plain, Want{}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := CheckPod(tt.pod, tt.want)
-			switch {
-			case tt.reason == "" && got != nil:
-				t.Errorf("CheckPod = %+v, want no problem", got)
-			case tt.reason != "" && (got == nil || got.Reason != tt.reason):
-				t.Errorf("CheckPod = %+v, want reason %s", got, tt.reason)
-			case got != nil && got.Pod != "p":
-				t.Errorf("problem names pod %q, want p", got.Pod)
-			}
-		})
-	}
-}
-
-func TestWantFor(t *testing.T) {
-	revs := Revisions{Names: []string{"asm-1", "default"}, Tags: map[string]string{"prod": "asm-1"}}
-	tests := []struct {
-		labels map[string]string
-		want   Want
-		ok     bool
-	}{
-		{map[string]string{LabelRevision: "asm-1"}, Want{Revision: "asm-1"}, true},
-		{map[string]string{LabelRevision: "prod"}, Want{Revision: "asm-1"}, true},
-		{map[string]string{LabelRevision: "gone"}, Want{Revision: ""}, false},
-		{map[string]string{LabelInjection: "enabled", LabelRevision: "asm-1"}, Want{Revision: "default"}, true},
-		{map[string]string{LabelInjection: "disabled"}, Want{}, true},
-		{nil, Want{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := WantFor(namespace("x", tt.labels), revs)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("WantFor(%v) = %+v, %v; want %+v, %v", tt.labels, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestVerifyNamespace(t *testing.T) {
 	objs := []runtime.Object{namespace("shop", revLabel("asm-2"))}
 	objs = append(objs, withPods(deployment("shop", "good", 2), "asm-2")...)
 	objs = append(objs, withPods(deployment("shop", "old", 1), "asm-1")...)
 	objs = append(objs, withPods(deployment("shop", "optout", 1, func(d *appsv1.Deployment) {
-		d.Spec.Template.Annotations = map[string]string{AnnotationInject: "false"}
+		d.Spec.Template.Annotations = map[string]string{mesh.AnnotationInject: "false"}
 	}), "")...)
 	// broken wants 2 pods, has none: its ReplicaSet cannot create them.
 	objs = append(objs, deployment("shop", "broken", 2), replicaSet("shop", "broken", "xyz"),
@@ -141,9 +49,9 @@ func TestVerifyNamespace(t *testing.T) {
 		contains string
 	}{
 		{"Deployment/good", "", ""},
-		{"Deployment/old", ReasonWrongRevision, "revision asm-1; want asm-2"},
+		{"Deployment/old", mesh.ReasonWrongRevision, "revision asm-1; want asm-2"},
 		{"Deployment/broken", ReasonWebhookFailed, "2 of 2 pods missing: Error creating"},
-		{"StatefulSet/db", ReasonNoProxy, "no istio-proxy"},
+		{"StatefulSet/db", mesh.ReasonNoProxy, "no istio-proxy"},
 		{"StatefulSet/cache", ReasonUnschedulable, "6 Insufficient cpu"},
 	}
 	for _, c := range checks {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -207,10 +208,10 @@ func replicas(r *int32) int32 {
 // says.
 func skipReason(w *workload) Reason {
 	switch {
-	case optedOut(&w.template.ObjectMeta):
-		return ReasonOptedOut
+	case mesh.OptedOut(&w.template.ObjectMeta):
+		return mesh.ReasonOptedOut
 	case w.template.Spec.HostNetwork:
-		return ReasonHostNetwork
+		return mesh.ReasonHostNetwork
 	}
 	return ""
 }
@@ -221,7 +222,7 @@ func restartWhy(w *workload, want Want) string {
 	counts := map[string]int{}
 	var order []string
 	for _, p := range w.pods {
-		if pr := CheckPod(p, want); pr != nil {
+		if pr := mesh.CheckPod(p, want); pr != nil {
 			key := pr.Message
 			if counts[key] == 0 {
 				order = append(order, key)

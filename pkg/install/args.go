@@ -4,12 +4,8 @@
 // would reject, before anything runs), streams its log as structured
 // events, and captures and confirms the installed revision.
 //
-// With --managed (ManagedInstaller) it instead provisions Google's managed
-// control plane through the fleet API, as Google now recommends: register
-// the cluster as a fleet membership, enable the servicemesh feature, set the
-// membership's management to automatic, wait until the fleet reports the
-// revision ready, and confirm it in the cluster. Every step is skipped when
-// already done.
+// `install --managed`, Google's managed control plane through the fleet
+// API, is pkg/install/managed.
 package install
 
 import (

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // RequiredTools are the commands asmcli's validate_cli_dependencies checks.
@@ -156,8 +157,8 @@ func (in Installer) checkLegacyGateway(ctx context.Context, o Options) error {
 	if in.Kube == nil || contains(o.Options, "legacy-default-ingressgateway") {
 		return nil
 	}
-	_, svcErr := in.Kube.CoreV1().Services("istio-system").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
-	_, depErr := in.Kube.AppsV1().Deployments("istio-system").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
+	_, svcErr := in.Kube.CoreV1().Services(mesh.IstioSystem).Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
+	_, depErr := in.Kube.AppsV1().Deployments(mesh.IstioSystem).Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 	if svcErr == nil || depErr == nil {
 		return failure.WithHint(errors.New("a legacy istio-ingressgateway exists in istio-system: asmcli would stop at an interactive prompt and the install would remove it"),
 			"keep it with --option legacy-default-ingressgateway, or move its traffic to a per-service gateway (meshctl expose) and delete it first")
@@ -261,7 +262,7 @@ func confirmRevision(ctx context.Context, kc kubernetes.Interface, rev string) (
 	if kc == nil {
 		return "", nil
 	}
-	deploys, err := kc.AppsV1().Deployments("istio-system").List(ctx, metav1.ListOptions{LabelSelector: "app=istiod,istio.io/rev=" + rev})
+	deploys, err := kc.AppsV1().Deployments(mesh.IstioSystem).List(ctx, metav1.ListOptions{LabelSelector: "app=" + mesh.IstiodApp + "," + mesh.LabelRevision + "=" + rev})
 	if apierrors.IsForbidden(err) {
 		return "", failure.WithHint(fmt.Errorf("cannot confirm revision %s: %w", rev, err), "meshctl needs to list Deployments in istio-system")
 	}
@@ -271,7 +272,7 @@ func confirmRevision(ctx context.Context, kc kubernetes.Interface, rev string) (
 	if len(deploys.Items) == 0 {
 		return "", fmt.Errorf("asmcli reported revision %s, but istio-system has no istiod Deployment labelled istio.io/rev=%s", rev, rev)
 	}
-	return "istio-system/" + deploys.Items[0].Name, nil
+	return mesh.IstioSystem + "/" + deploys.Items[0].Name, nil
 }
 
 // RenderText prints the result for a person.

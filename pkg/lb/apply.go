@@ -9,6 +9,8 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -21,29 +23,29 @@ const maxWrites = 10
 // take minutes.
 const armorInsertWeight = 8
 
-// nodes turns a plan's entries into the graph an apply runs.
+// nodes turns a plan's changes into the graph an apply runs.
 func (cl *Client) nodes(p *Plan, armor *object) []*node {
 	var out []*node
-	for _, e := range p.Entries {
-		o := p.objs[e.ID()]
+	for _, e := range p.Changes {
+		o := p.objs[objectID(Kind(e.Kind), e.Name)]
 		title := func(verb string) string { return verb + " " + o.kind.Title() + " " + o.name }
 		switch e.Action {
-		case ActionCreate:
+		case plan.Create:
 			n := &node{id: o.id(), title: title("create"), deps: o.deps, run: cl.createRun(p, o)}
 			if o.kind == KindSecurityPolicy {
 				n.weight = armorInsertWeight
 			}
 			out = append(out, n)
-		case ActionUpdate:
+		case plan.Update:
 			if o.kind == KindBackendService && slices.Equal(e.Fields, []string{"securityPolicy"}) {
 				break // only the policy changes: the attach node below does it
 			}
 			out = append(out, &node{id: o.id(), title: title("update"), deps: o.deps, run: cl.updateRun(p, o, e.Fields)})
-		case ActionDelete:
+		case plan.Delete:
 			out = append(out, &node{id: o.id(), title: title("delete"), deps: o.deps, run: cl.deleteRun(p, o)})
 		}
-		attach := o.kind == KindBackendService && e.Action != ActionDelete &&
-			(slices.Contains(e.Fields, "securityPolicy") || e.Action == ActionCreate && armor != nil)
+		attach := o.kind == KindBackendService && e.Action != plan.Delete &&
+			(slices.Contains(e.Fields, "securityPolicy") || e.Action == plan.Create && armor != nil)
 		if attach {
 			policy, deps := "", []string{o.id()}
 			if armor != nil {
@@ -271,7 +273,7 @@ func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object,
 			return cl.dropSmallerCertificates(ctx, p, step, name, hosts)
 		}
 		step.Progressf("the load balancer's hosts are now %v: certificate %s", hosts, name)
-		cert := certificateObject(name, Owner{ManagedBy: managedBy, LB: n.lb}, hosts)
+		cert := certificateObject(name, mesh.NewResourceOwner(n.lb), hosts)
 		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
 		if isAlreadyExists(err) {
 			// Another run is making it: it can be used once its insert is done.
@@ -312,7 +314,7 @@ func (cl *Client) dropSmallerCertificates(ctx context.Context, p *Plan, step ui.
 	}
 	for _, obj := range certs {
 		cert := obj.(*computepb.SslCertificate)
-		owner, ok := parseOwner(cert.GetDescription())
+		owner, ok := mesh.ParseResourceOwner(cert.GetDescription())
 		domains := cert.GetManaged().GetDomains()
 		if !ok || owner.LB != n.lb || cert.GetName() == current || len(domains) >= len(hosts) ||
 			slices.ContainsFunc(domains, func(d string) bool { return !slices.Contains(hosts, d) }) {
@@ -371,7 +373,7 @@ func (cl *Client) updateRules(ctx context.Context, p *Plan, o *object, step ui.S
 			return cl.fail(p, "read", o, err)
 		}
 		have := fresh.(*computepb.SecurityPolicy)
-		if _, ours := parseOwner(have.GetDescription()); !ours {
+		if _, ours := mesh.ParseResourceOwner(have.GetDescription()); !ours {
 			body := &computepb.SecurityPolicy{Description: want.Description, Fingerprint: have.Fingerprint}
 			err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Update(ctx, o.kind, o.name, body, id) })
 			if isStaleFingerprint(err) {

@@ -3,9 +3,11 @@
 // gateways `meshctl expose` makes, through the Compute API.
 //
 // For a Spec (the services, their hosts and the NEGs GKE reported for their
-// gateways, plus the flags), Client.Plan reads what exists, all at once, and
-// compares it with what should: one Entry per object, create, update (naming
-// the fields that differ), keep, use (an object the user named) or delete.
+// gateways, plus the flags), Client.Plan reads what exists, all at once,
+// checks that what has meshctl's names is meshctl's, builds what should
+// exist, and compares: one pkg/plan Change per object, create, update
+// (naming the fields that differ), keep, use (an object the user named) or
+// delete.
 // Nothing is written while planning; a re-run with nothing changed plans
 // only keep and use, and Apply then sends no mutating call at all.
 //
@@ -25,7 +27,8 @@
 //     characters, a hash where shortened), so a re-run finds what an
 //     earlier, maybe killed, run made. There is no local state.
 //   - Ownership is recorded on each object, in its description:
-//     {"managedBy":"meshctl","lb":"...","services":["ns/name"]}. An object
+//     {"managedBy":"meshctl","lb":"...","services":["ns/name"]}
+//     (mesh.ResourceOwner). An object
 //     with meshctl's name that meshctl did not make is an error (or, with
 //     Adopt, taken over); teardown deletes only what is meshctl's.
 //   - Objects with a fingerprint (backend services, URL maps, SSL and

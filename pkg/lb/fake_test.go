@@ -20,8 +20,9 @@ import (
 
 // fakeCompute is an in-memory Compute for one project. It keeps objects as
 // Google would (links, fingerprints, referential integrity on delete),
-// records every call, and fails the test on a call it does not expect:
-// any mutation while readOnly, or a kind it does not know.
+// records every call, and fails the test on a call it does not expect
+// (any mutation while readOnly, or a kind it does not know) and, when the
+// test ends, on a failure stubbed in failNext that no call met.
 type fakeCompute struct {
 	t        *testing.T
 	project  string
@@ -49,13 +50,26 @@ type call struct {
 }
 
 func newFake(t *testing.T) *fakeCompute {
-	return &fakeCompute{
+	f := &fakeCompute{
 		t: t, project: "proj", objs: map[string]proto.Message{}, ops: map[string]*computepb.Operation{},
 		failNext: map[string][]error{},
 		instances: []*computepb.Instance{
 			{Name: ptr("node-a"), Tags: &computepb.Tags{Items: []string{"gke-c1-1234-node", "pool-a"}}, Labels: map[string]string{"goog-k8s-cluster-location": "us-central1"}},
 			{Name: ptr("node-b"), Tags: &computepb.Tags{Items: []string{"gke-c1-1234-node", "pool-b"}}, Labels: map[string]string{"goog-k8s-cluster-location": "us-central1"}},
 		},
+	}
+	t.Cleanup(f.verify)
+	return f
+}
+
+// verify fails the test for stubbed failures no call met.
+func (f *fakeCompute) verify() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for method, errs := range f.failNext {
+		if len(errs) > 0 {
+			f.t.Errorf("%d stubbed failure(s) of %s never met: %v", len(errs), method, errs)
+		}
 	}
 }
 

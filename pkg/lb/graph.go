@@ -60,92 +60,23 @@ func execute(ctx context.Context, nodes []*node, parallel int, rep ui.Reporter) 
 	if len(nodes) == 0 {
 		return nil
 	}
-	byID := map[string]*node{}
-	for _, n := range nodes {
-		byID[n.id] = n
-	}
-	dependents := map[string][]*node{}
-	waiting := map[*node]int{}
-	for _, n := range nodes {
-		for _, d := range n.deps {
-			if _, ok := byID[d]; !ok {
-				continue // a dependency with nothing to do
-			}
-			dependents[d] = append(dependents[d], n)
-			waiting[n]++
-		}
-	}
-	if err := rankNodes(nodes, byID, dependents); err != nil {
+	g, err := newGraphRun(ctx, nodes, rep)
+	if err != nil {
 		return err
 	}
 	if parallel <= 0 {
 		parallel = DefaultParallel
 	}
-
-	ready := &nodeHeap{}
-	for _, n := range nodes {
-		if waiting[n] == 0 {
-			heap.Push(ready, n)
-		}
-	}
-	finished := make(chan *node)
-	running, left := 0, len(nodes)
-	var mu sync.Mutex // guards node fields read by reports while running
-	var skip func(n *node, why string)
-	skip = func(n *node, why string) {
-		if n.state != "" {
-			return
-		}
-		n.state, left = NodeSkipped, left-1
-		rep.Warnf("skipped %s: %s", n.title, why)
-		for _, d := range dependents[n.id] {
-			skip(d, "it needs "+n.title)
-		}
-	}
-	for left > 0 {
-		for running < parallel && ready.Len() > 0 && ctx.Err() == nil {
-			n := heap.Pop(ready).(*node)
-			running++
-			go func() {
-				step := rep.Step(n.title)
-				mu.Lock()
-				n.start = time.Now()
-				mu.Unlock()
-				err := n.run(ctx, step)
-				mu.Lock()
-				n.end, n.err = time.Now(), err
-				mu.Unlock()
-				if err != nil {
-					step.Fail(err)
-				} else {
-					step.Done()
-				}
-				finished <- n
-			}()
-		}
-		if running == 0 {
+	for g.left > 0 {
+		g.startReady(parallel)
+		if g.running == 0 {
 			// Cancelled, with nothing left in flight.
 			for _, n := range nodes {
-				skip(n, "the run was interrupted")
+				g.skip(n, "the run was interrupted")
 			}
 			break
 		}
-		n := <-finished
-		running--
-		left--
-		if n.err != nil {
-			n.state = NodeFailed
-			for _, d := range dependents[n.id] {
-				skip(d, "it needs "+n.title)
-			}
-			continue
-		}
-		n.state = NodeDone
-		for _, d := range dependents[n.id] {
-			if waiting[d]--; waiting[d] == 0 && d.state == "" {
-				heap.Push(ready, d)
-			}
-		}
+		g.finish(<-g.finished)
 	}
 	var errs []error
 	for _, n := range nodes {
@@ -157,6 +88,105 @@ func execute(ctx context.Context, nodes []*node, parallel int, rep ui.Reporter) 
 		return ctx.Err()
 	}
 	return errors.Join(errs...)
+}
+
+// graphRun is one execution of a graph.
+type graphRun struct {
+	ctx        context.Context
+	rep        ui.Reporter
+	dependents map[string][]*node
+	waiting    map[*node]int // dependencies not done yet
+	ready      *nodeHeap
+	finished   chan *node
+	running    int
+	left       int
+	mu         sync.Mutex // guards node fields read by reports while running
+}
+
+// newGraphRun links the nodes to their dependents (dependencies with
+// nothing to do are not waited for), ranks them and queues the roots.
+func newGraphRun(ctx context.Context, nodes []*node, rep ui.Reporter) (*graphRun, error) {
+	g := &graphRun{ctx: ctx, rep: rep, dependents: map[string][]*node{}, waiting: map[*node]int{},
+		ready: &nodeHeap{}, finished: make(chan *node), left: len(nodes)}
+	byID := map[string]*node{}
+	for _, n := range nodes {
+		byID[n.id] = n
+	}
+	for _, n := range nodes {
+		for _, d := range n.deps {
+			if _, ok := byID[d]; !ok {
+				continue // a dependency with nothing to do
+			}
+			g.dependents[d] = append(g.dependents[d], n)
+			g.waiting[n]++
+		}
+	}
+	if err := rankNodes(nodes, byID, g.dependents); err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if g.waiting[n] == 0 {
+			heap.Push(g.ready, n)
+		}
+	}
+	return g, nil
+}
+
+// startReady starts ready nodes, up to parallel running at once, unless
+// the run is cancelled.
+func (g *graphRun) startReady(parallel int) {
+	for g.running < parallel && g.ready.Len() > 0 && g.ctx.Err() == nil {
+		n := heap.Pop(g.ready).(*node)
+		g.running++
+		go func() {
+			step := g.rep.Step(n.title)
+			g.mu.Lock()
+			n.start = time.Now()
+			g.mu.Unlock()
+			err := n.run(g.ctx, step)
+			g.mu.Lock()
+			n.end, n.err = time.Now(), err
+			g.mu.Unlock()
+			if err != nil {
+				step.Fail(err)
+			} else {
+				step.Done()
+			}
+			g.finished <- n
+		}()
+	}
+}
+
+// finish records a node's end: a failure skips its dependents, a success
+// readies those it was the last dependency of.
+func (g *graphRun) finish(n *node) {
+	g.running--
+	g.left--
+	if n.err != nil {
+		n.state = NodeFailed
+		for _, d := range g.dependents[n.id] {
+			g.skip(d, "it needs "+n.title)
+		}
+		return
+	}
+	n.state = NodeDone
+	for _, d := range g.dependents[n.id] {
+		if g.waiting[d]--; g.waiting[d] == 0 && d.state == "" {
+			heap.Push(g.ready, d)
+		}
+	}
+}
+
+// skip marks n and its dependents skipped, saying why.
+func (g *graphRun) skip(n *node, why string) {
+	if n.state != "" {
+		return
+	}
+	n.state, g.left = NodeSkipped, g.left-1
+	g.rep.Warnf("skipped %s: %s", n.title, why)
+	for _, d := range g.dependents[n.id] {
+		g.skip(d, "it needs "+n.title)
+	}
 }
 
 // rankNodes sets each node's rank (the longest chain from it to a sink)

@@ -11,6 +11,8 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -53,20 +55,16 @@ func mustApply(t *testing.T, cl *Client, spec Spec) *Result {
 	return res
 }
 
-func actions(p *Plan) map[string]Action {
-	out := map[string]Action{}
-	for _, e := range p.Entries {
-		out[e.ID()] = e.Action
+func actions(p *Plan) map[string]plan.Action {
+	out := map[string]plan.Action{}
+	for _, e := range p.Changes {
+		out[e.Kind+"/"+e.Name] = e.Action
 	}
 	return out
 }
 
-func countActions(p *Plan) map[Action]int {
-	out := map[Action]int{}
-	for _, e := range p.Entries {
-		out[e.Action]++
-	}
-	return out
+func countActions(p *Plan) map[plan.Action]int {
+	return plan.Counts(p.Changes)
 }
 
 func TestPlanFreshCreatesEverythingAndChangesNothing(t *testing.T) {
@@ -88,12 +86,12 @@ func TestPlanFreshCreatesEverythingAndChangesNothing(t *testing.T) {
 		t.Errorf("plan has %d entries, want %d: %v", len(got), len(want), got)
 	}
 	for _, id := range want {
-		if got[id] != ActionCreate {
+		if got[id] != plan.Create {
 			t.Errorf("%s: action %q, want create", id, got[id])
 		}
 	}
-	if p.Changes() != len(want) {
-		t.Errorf("Changes() = %d", p.Changes())
+	if p.Pending() != len(want) {
+		t.Errorf("Pending() = %d", p.Pending())
 	}
 	if m := f.mutations(); len(m) != 0 {
 		t.Errorf("planning mutated: %v", m)
@@ -131,8 +129,8 @@ func TestApplyThenReplanKeepsAllAndMakesNoCall(t *testing.T) {
 	f.readOnly = true
 	f.resetCalls()
 	p := mustPlan(t, cl, testSpec())
-	if c := countActions(p); c[ActionKeep] != len(p.Entries) {
-		t.Fatalf("second plan: %v\n%v", c, p.Entries)
+	if c := countActions(p); c[plan.Keep] != len(p.Changes) {
+		t.Fatalf("second plan: %v\n%v", c, p.Changes)
 	}
 	res = mustApply(t, cl, testSpec())
 	if res.Mutations != 0 || len(f.mutations()) != 0 {
@@ -152,8 +150,8 @@ func TestPlanPartialStateCreatesOnlyWhatIsMissing(t *testing.T) {
 	f.remove(KindHTTPSProxy, n.httpsProxy())
 	p := mustPlan(t, cl, spec)
 	c := countActions(p)
-	if c[ActionCreate] != 3 || c[ActionKeep] != len(p.Entries)-3 {
-		t.Errorf("plan: %v\n%v", c, p.Entries)
+	if c[plan.Create] != 3 || c[plan.Keep] != len(p.Changes)-3 {
+		t.Errorf("plan: %v\n%v", c, p.Changes)
 	}
 	f.resetCalls()
 	if _, err := cl.Apply(context.Background(), p); err != nil {
@@ -222,24 +220,24 @@ func TestDriftIsDetectedPerField(t *testing.T) {
 				tc.spec(&next)
 			}
 			p := mustPlan(t, cl, next)
-			for _, e := range p.Entries {
-				want := ActionKeep
-				if e.Kind == tc.kind && e.Name == tc.name {
-					want = ActionUpdate
+			for _, e := range p.Changes {
+				want := plan.Keep
+				if e.Kind == string(tc.kind) && e.Name == tc.name {
+					want = plan.Update
 					if !slices.Equal(e.Fields, []string{tc.field}) {
 						t.Errorf("fields %v, want [%s]", e.Fields, tc.field)
 					}
 				}
 				if e.Action != want {
-					t.Errorf("%s: %s %v, want %s", e.ID(), e.Action, e.Fields, want)
+					t.Errorf("%s: %s %v, want %s", e.Ref(), e.Action, e.Fields, want)
 				}
 			}
 			if _, err := cl.Apply(context.Background(), p); err != nil {
 				t.Fatal(err)
 			}
-			for _, e := range mustPlan(t, cl, next).Entries {
-				if e.Action != ActionKeep {
-					t.Errorf("after apply: %s %s %v", e.ID(), e.Action, e.Fields)
+			for _, e := range mustPlan(t, cl, next).Changes {
+				if e.Action != plan.Keep {
+					t.Errorf("after apply: %s %s %v", e.Ref(), e.Action, e.Fields)
 				}
 			}
 		})
@@ -345,10 +343,10 @@ func TestApplyFollowsTheDependencyGraph(t *testing.T) {
 			inserted[k+"/"+c.name] = i
 		}
 	}
-	for _, e := range p.Entries {
+	for _, e := range p.Changes {
 		for _, d := range e.DependsOn {
-			if inserted[d] >= inserted[e.ID()] {
-				t.Errorf("%s was created before %s, which it needs", e.ID(), d)
+			if inserted[d] >= inserted[e.Kind+"/"+e.Name] {
+				t.Errorf("%s was created before %s, which it needs", e.Kind+"/"+e.Name, d)
 			}
 		}
 	}
@@ -524,14 +522,14 @@ func TestANameTakenByAnotherIsAnErrorUnlessAdopted(t *testing.T) {
 
 	spec.Adopt = true
 	p := mustPlan(t, cl, spec)
-	e, _ := p.Entry(KindHealthCheck, n.healthCheck(sv))
-	if e.Action != ActionUpdate || !slices.Contains(e.Fields, "description") || !slices.Contains(e.Fields, "type") {
+	e, _ := p.Change(KindHealthCheck, n.healthCheck(sv))
+	if e.Action != plan.Update || !slices.Contains(e.Fields, "description") || !slices.Contains(e.Fields, "type") {
 		t.Errorf("adopted entry %+v", e)
 	}
 	if _, err := cl.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	if o, ok := parseOwner(f.object(KindHealthCheck, n.healthCheck(sv)).(*computepb.HealthCheck).GetDescription()); !ok || o.LB != n.lb {
+	if o, ok := mesh.ParseResourceOwner(f.object(KindHealthCheck, n.healthCheck(sv)).(*computepb.HealthCheck).GetDescription()); !ok || o.LB != n.lb {
 		t.Errorf("the adopted health check does not record meshctl as its owner")
 	}
 }
@@ -558,7 +556,7 @@ func TestUserNamedResourcesAreUsedNotChanged(t *testing.T) {
 	spec.Address, spec.Certificate, spec.Armor.Policy = "my-ip", "my-cert", "my-armor"
 	p := mustPlan(t, cl, spec)
 	for _, id := range []string{"addresses/my-ip", "sslCertificates/my-cert", "securityPolicies/my-armor"} {
-		if actions(p)[id] != ActionUse {
+		if actions(p)[id] != plan.Use {
 			t.Errorf("%s: %s, want use", id, actions(p)[id])
 		}
 	}
@@ -625,7 +623,7 @@ func TestSharedLoadBalancerAddsAndRemovesServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := cl.Apply(context.Background(), tp); err != nil {
-		t.Fatalf("teardown of a: %v\n%v", err, tp.Entries)
+		t.Fatalf("teardown of a: %v\n%v", err, tp.Changes)
 	}
 	um = f.object(KindURLMap, n.urlMap()).(*computepb.UrlMap)
 	if got := urlMapHosts(um); !slices.Equal(got, []string{"blog.example.com"}) {
@@ -638,9 +636,9 @@ func TestSharedLoadBalancerAddsAndRemovesServices(t *testing.T) {
 		t.Errorf("certificates %v", certs)
 	}
 	// b's plan is all keep.
-	for _, e := range mustPlan(t, cl, b).Entries {
-		if e.Action != ActionKeep {
-			t.Errorf("b after a left: %s %s %v", e.ID(), e.Action, e.Fields)
+	for _, e := range mustPlan(t, cl, b).Changes {
+		if e.Action != plan.Keep {
+			t.Errorf("b after a left: %s %s %v", e.Ref(), e.Action, e.Fields)
 		}
 	}
 
@@ -697,8 +695,8 @@ func TestTeardownDeletesInReverseDependencyOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := countActions(tp); c[ActionDelete] != 13 {
-		t.Errorf("teardown plan: %v", tp.Entries)
+	if c := countActions(tp); c[plan.Delete] != 13 {
+		t.Errorf("teardown plan: %v", tp.Changes)
 	}
 	f.resetCalls()
 	// The fake refuses a delete of anything still used (as Compute does).
@@ -828,11 +826,11 @@ func TestDroppingTheRedirectAndTheManagedCertificate(t *testing.T) {
 	spec.NoHTTPRedirect, spec.Certificate = true, "my-cert"
 	p := mustPlan(t, cl, spec)
 	for _, id := range []string{"forwardingRules/" + n.httpRule(), "targetHttpProxies/" + n.httpProxy(), "urlMaps/" + n.redirectMap(), "sslCertificates/" + oldCert} {
-		if actions(p)[id] != ActionDelete {
+		if actions(p)[id] != plan.Delete {
 			t.Errorf("%s: %s, want delete", id, actions(p)[id])
 		}
 	}
-	if e, _ := p.Entry(KindHTTPSProxy, n.httpsProxy()); e.Action != ActionUpdate || !slices.Equal(e.Fields, []string{"sslCertificates"}) {
+	if e, _ := p.Change(KindHTTPSProxy, n.httpsProxy()); e.Action != plan.Update || !slices.Equal(e.Fields, []string{"sslCertificates"}) {
 		t.Errorf("proxy entry %+v", e)
 	}
 	if _, err := cl.Apply(context.Background(), p); err != nil {
@@ -843,9 +841,9 @@ func TestDroppingTheRedirectAndTheManagedCertificate(t *testing.T) {
 			t.Errorf("still there: %v", gone)
 		}
 	}
-	for _, e := range mustPlan(t, cl, spec).Entries {
-		if e.Action != ActionKeep && e.Action != ActionUse {
-			t.Errorf("not converged: %s %s", e.ID(), e.Action)
+	for _, e := range mustPlan(t, cl, spec).Changes {
+		if e.Action != plan.Keep && e.Action != plan.Use {
+			t.Errorf("not converged: %s %s", e.Ref(), e.Action)
 		}
 	}
 }
@@ -866,8 +864,8 @@ func TestTeardownFindsTheSharedLoadBalancer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tp.LoadBalancer != "edge" || countActions(tp)[ActionDelete] != 13 {
-		t.Errorf("teardown of %s: %v", tp.LoadBalancer, tp.Entries)
+	if tp.LoadBalancer != "edge" || countActions(tp)[plan.Delete] != 13 {
+		t.Errorf("teardown of %s: %v", tp.LoadBalancer, tp.Changes)
 	}
 	if _, err := cl.Apply(context.Background(), tp); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package lb
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"regexp"
 	"slices"
 	"sort"
@@ -104,28 +103,4 @@ func (n names) healthCheck(sv Service) string {
 func (n names) firewall(sv Service) string {
 	base, key := serviceBase(n.project, n.cluster, sv)
 	return resourceName(base, "gfe", key...)
-}
-
-// Owner is what meshctl writes in a description to mark what it made: the
-// load balancer it belongs to and, for a service's own pieces, the service.
-type Owner struct {
-	ManagedBy string   `json:"managedBy"`
-	LB        string   `json:"lb"`
-	Services  []string `json:"services,omitempty"`
-}
-
-const managedBy = "meshctl"
-
-func (o Owner) String() string {
-	b, _ := json.Marshal(o)
-	return string(b)
-}
-
-// parseOwner reads a description; ok is false when meshctl did not write it.
-func parseOwner(description string) (Owner, bool) {
-	var o Owner
-	if err := json.Unmarshal([]byte(description), &o); err != nil || o.ManagedBy != managedBy {
-		return Owner{}, false
-	}
-	return o, true
 }

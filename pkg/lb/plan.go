@@ -8,50 +8,24 @@ import (
 	"sync"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"github.com/meshctl/meshctl/internal/failure"
-	"github.com/meshctl/meshctl/internal/ui"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 )
 
-// Action is what a plan does to one object.
-type Action string
-
-// Plan actions.
-const (
-	ActionCreate Action = "create"
-	ActionUpdate Action = "update"
-	ActionKeep   Action = "keep"
-	ActionDelete Action = "delete"
-	// ActionUse is an existing object the user named (--address,
-	// --certificate, --armor-policy): used as it is, never changed.
-	ActionUse Action = "use"
-)
-
-// Entry is one object in a plan.
-type Entry struct {
-	Kind   Kind   `json:"kind"`
-	Name   string `json:"name"`
-	Action Action `json:"action"`
-	// Fields name what differs, for an update.
-	Fields []string `json:"fields,omitempty"`
-	// DependsOn lists the objects (kind/name) this change waits for.
-	DependsOn []string `json:"dependsOn,omitempty"`
-	Note      string   `json:"note,omitempty"`
-}
-
-// ID is "kind/name".
-func (e Entry) ID() string { return objectID(e.Kind, e.Name) }
-
-// Plan is what an apply would do: one entry per object, in dependency
-// order. Building it only reads.
+// Plan is what an apply would do: one pkg/plan Change per object, in
+// dependency order. Building it only reads.
 type Plan struct {
-	Operation    string   `json:"operation"` // expose or unexpose
-	Project      string   `json:"project"`
-	LoadBalancer string   `json:"loadBalancer"`
-	Services     []string `json:"services"`
-	Entries      []Entry  `json:"entries"`
-	Warnings     []string `json:"warnings,omitempty"`
+	Operation    string        `json:"operation"` // expose or unexpose
+	Project      string        `json:"project"`
+	LoadBalancer string        `json:"loadBalancer"`
+	Services     []string      `json:"services"`
+	Changes      []plan.Change `json:"changes"`
+	Warnings     []string      `json:"warnings,omitempty"`
 
 	spec  Spec
 	names names
@@ -63,25 +37,38 @@ type Plan struct {
 	external map[string]bool
 }
 
-// Changes counts the entries that change something.
-func (p *Plan) Changes() int {
-	n := 0
-	for _, e := range p.Entries {
-		if e.Action != ActionKeep && e.Action != ActionUse {
-			n++
-		}
+func newPlan(operation string, spec Spec) *Plan {
+	n := lbNames(spec)
+	p := &Plan{Operation: operation, Project: spec.Project, LoadBalancer: n.lb, spec: spec, names: n,
+		objs: map[string]*object{}, external: map[string]bool{}}
+	for _, sv := range spec.Services {
+		p.Services = append(p.Services, sv.Key())
 	}
-	return n
+	return p
 }
 
-// Entry returns the entry for kind/name.
-func (p *Plan) Entry(kind Kind, name string) (Entry, bool) {
-	for _, e := range p.Entries {
-		if e.Kind == kind && e.Name == name {
-			return e, true
+// Pending counts the changes that change something.
+func (p *Plan) Pending() int { return plan.Pending(p.Changes) }
+
+// Change returns the change for kind/name.
+func (p *Plan) Change(kind Kind, name string) (plan.Change, bool) {
+	for _, c := range p.Changes {
+		if c.Kind == string(kind) && c.Name == name {
+			return c, true
 		}
 	}
-	return Entry{}, false
+	return plan.Change{}, false
+}
+
+// add records o's change: the entry and what applying it needs.
+func (p *Plan) add(o *object, c plan.Change) {
+	p.Changes = append(p.Changes, c)
+	p.objs[o.id()] = o
+}
+
+// change is o's plan entry with action.
+func (o *object) change(action plan.Action) plan.Change {
+	return plan.Change{Kind: string(o.kind), Name: o.name, Action: action, DependsOn: o.deps}
 }
 
 // Client builds and applies load balancer plans.
@@ -123,20 +110,34 @@ func (cl *Client) Stats() Stats {
 	return Stats{Mutations: c.mutations.Load(), Retries: c.retries.Load()}
 }
 
-// reader fetches objects concurrently, remembering what it found.
+// found is what exists of a load balancer, read all at once: objects by
+// id (nil when absent), and what was listed.
+type found struct {
+	objs  map[string]proto.Message
+	certs []*computepb.SslCertificate // named with the load balancer's prefix
+	// backendServices are every backend service of the project (teardown).
+	backendServices []*computepb.BackendService
+	// network and tags are the cluster's, when the spec did not name them.
+	network string
+	tags    []string
+}
+
+func (f *found) get(kind Kind, name string) proto.Message { return f.objs[objectID(kind, name)] }
+
+// reader fetches objects concurrently into a found.
 type reader struct {
-	cl    *Client
-	spec  Spec
-	mu    sync.Mutex
-	found map[string]proto.Message
-	g     *errgroup.Group
-	ctx   context.Context
+	cl   *Client
+	spec Spec
+	mu   sync.Mutex
+	f    *found
+	g    *errgroup.Group
+	ctx  context.Context
 }
 
 func (cl *Client) newReader(ctx context.Context, spec Spec) *reader {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(spec.Parallel)
-	return &reader{cl: cl, spec: spec, found: map[string]proto.Message{}, g: g, ctx: gctx}
+	return &reader{cl: cl, spec: spec, f: &found{objs: map[string]proto.Message{}}, g: g, ctx: gctx}
 }
 
 // get reads kind/name in the background; a missing object is recorded as nil.
@@ -151,13 +152,15 @@ func (r *reader) get(kind Kind, name string) {
 			return describe(err, r.spec.Project, "read", kind.Title(), name, permissionFor(kind, "get"))
 		}
 		r.mu.Lock()
-		r.found[objectID(kind, name)] = obj
+		r.f.objs[objectID(kind, name)] = obj
 		r.mu.Unlock()
 		return nil
 	})
 }
 
-func (r *reader) list(kind Kind, filter string, into *[]proto.Message) {
+// list reads every object of kind matching filter in the background and
+// hands them to keep, under the reader's lock.
+func (r *reader) list(kind Kind, filter string, keep func(f *found, objs []proto.Message)) {
 	r.g.Go(func() error {
 		c := r.cl.caller()
 		objs, err := read(r.ctx, c, func() ([]proto.Message, error) { return c.c.List(r.ctx, kind, filter) })
@@ -165,14 +168,31 @@ func (r *reader) list(kind Kind, filter string, into *[]proto.Message) {
 			return describe(err, r.spec.Project, "list", kind.Title()+"s", "", permissionFor(kind, "list"))
 		}
 		r.mu.Lock()
-		*into = objs
+		keep(r.f, objs)
 		r.mu.Unlock()
 		return nil
 	})
 }
 
-func (r *reader) actual(kind Kind, name string) proto.Message {
-	return r.found[objectID(kind, name)]
+// certificates lists the load balancer's certificates (by name prefix).
+func (r *reader) certificates(n names) {
+	r.list(KindCertificate, fmt.Sprintf("name eq %s.*", n.certPrefix()), func(f *found, objs []proto.Message) {
+		for _, o := range objs {
+			f.certs = append(f.certs, o.(*computepb.SslCertificate))
+		}
+	})
+}
+
+// wait returns what was read, or the first failure. Listed certificates are
+// found by id too, as the list saw them.
+func (r *reader) wait() (*found, error) {
+	if err := r.g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, c := range r.f.certs {
+		r.f.objs[objectID(KindCertificate, c.GetName())] = c
+	}
+	return r.f, nil
 }
 
 // ownedBy checks that an existing object is meshctl's, for this load
@@ -183,7 +203,7 @@ func checkOwner(actual proto.Message, kind Kind, name, lb string, perService, ad
 		return nil
 	}
 	d, _ := actual.(interface{ GetDescription() string })
-	owner, ok := parseOwner(d.GetDescription())
+	owner, ok := mesh.ParseResourceOwner(d.GetDescription())
 	switch {
 	case !ok && adopt:
 		return nil
@@ -195,85 +215,120 @@ func checkOwner(actual proto.Message, kind Kind, name, lb string, perService, ad
 	return nil
 }
 
-// Plan reads what exists and works out what an apply of spec would do.
-// It changes nothing.
+// Plan reads what exists and works out what an apply of spec would do, in
+// four steps: read everything the load balancer could consist of, check
+// that what exists is meshctl's, build what should exist, and compare. It
+// changes nothing.
 func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
 	spec = spec.withDefaults()
-	n := lbNames(spec)
-	p := &Plan{Operation: "expose", Project: spec.Project, LoadBalancer: n.lb, spec: spec, names: n,
-		objs: map[string]*object{}, external: map[string]bool{}}
-	for _, sv := range spec.Services {
-		p.Services = append(p.Services, sv.Key())
+	p := newPlan("expose", spec)
+	f, err := cl.readExpose(ctx, p)
+	if err != nil {
+		return nil, err
 	}
+	if err := p.checkOwnership(f); err != nil {
+		return nil, err
+	}
+	d, err := p.desired(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.diff(d); err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, d.warnings()...)
+	if err := cl.checkQuotas(ctx, p); err != nil {
+		return nil, err
+	}
+	p.nodes = cl.nodes(p, d.armor)
+	return p, nil
+}
 
-	// Read everything the load balancer could consist of, at once.
+// addressName and armorName are the address and Cloud Armor policy the
+// load balancer uses: the user's when named, else its own.
+func (p *Plan) addressName() string {
+	if p.spec.Address != "" {
+		return p.spec.Address
+	}
+	return p.names.address()
+}
+
+func (p *Plan) armorName() string {
+	if p.spec.Armor.Policy != "" {
+		return p.spec.Armor.Policy
+	}
+	return p.names.armor()
+}
+
+// frontend are the load balancer's own objects besides its address,
+// policies and certificates, in the order plans list them.
+func (n names) frontend() []struct {
+	kind Kind
+	name string
+} {
+	return []struct {
+		kind Kind
+		name string
+	}{{KindSSLPolicy, n.sslPolicy()}, {KindURLMap, n.urlMap()}, {KindHTTPSProxy, n.httpsProxy()}, {KindForwardingRule, n.httpsRule()},
+		{KindURLMap, n.redirectMap()}, {KindHTTPProxy, n.httpProxy()}, {KindForwardingRule, n.httpRule()}}
+}
+
+// readExpose reads, all at once, everything the load balancer could consist
+// of, and the cluster's network and node tags when the spec lacks them.
+func (cl *Client) readExpose(ctx context.Context, p *Plan) (*found, error) {
+	spec, n := p.spec, p.names
 	r := cl.newReader(ctx, spec)
-	addressName := n.address()
-	if spec.Address != "" {
-		addressName = spec.Address
+	r.get(KindAddress, p.addressName())
+	for _, o := range n.frontend() {
+		r.get(o.kind, o.name)
 	}
-	armorName := n.armor()
-	if spec.Armor.Policy != "" {
-		armorName = spec.Armor.Policy
-	}
-	r.get(KindAddress, addressName)
-	r.get(KindSSLPolicy, n.sslPolicy())
-	r.get(KindURLMap, n.urlMap())
-	r.get(KindHTTPSProxy, n.httpsProxy())
-	r.get(KindForwardingRule, n.httpsRule())
-	r.get(KindURLMap, n.redirectMap())
-	r.get(KindHTTPProxy, n.httpProxy())
-	r.get(KindForwardingRule, n.httpRule())
 	if !spec.Armor.Disabled {
-		r.get(KindSecurityPolicy, armorName)
+		r.get(KindSecurityPolicy, p.armorName())
 	}
 	if spec.Certificate != "" {
 		r.get(KindCertificate, spec.Certificate)
 	}
-	var certs []proto.Message
-	r.list(KindCertificate, fmt.Sprintf("name eq %s.*", n.certPrefix()), &certs)
+	r.certificates(n)
 	for _, sv := range spec.Services {
 		r.get(KindHealthCheck, n.healthCheck(sv))
 		r.get(KindBackendService, n.backendService(sv))
 		r.get(KindFirewall, n.firewall(sv))
 	}
-	network, tags := spec.Network, spec.NodeTags
-	if network == "" || len(tags) == 0 {
+	r.f.network, r.f.tags = spec.Network, spec.NodeTags
+	if r.f.network == "" || len(r.f.tags) == 0 {
 		r.g.Go(func() error {
-			var err error
-			network, tags, err = clusterNodes(r.ctx, cl.caller(), cl.gke, spec)
+			network, tags, err := clusterNodes(r.ctx, cl.caller(), cl.gke, spec)
+			r.mu.Lock()
+			r.f.network, r.f.tags = network, tags
+			r.mu.Unlock()
 			return err
 		})
 	}
-	if err := r.g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, c := range certs {
-		r.found[objectID(KindCertificate, c.(*computepb.SslCertificate).GetName())] = c
-	}
+	return r.wait()
+}
 
-	// Who owns what exists.
+// checkOwnership refuses objects with meshctl's names that meshctl did not
+// make for this load balancer (unless Adopt), and objects the user named
+// that do not exist. Every problem is reported at once.
+func (p *Plan) checkOwnership(f *found) error {
+	spec, n := p.spec, p.names
 	var errs []error
 	own := func(kind Kind, name string, perService bool) {
-		if err := checkOwner(r.actual(kind, name), kind, name, n.lb, perService, spec.Adopt); err != nil {
+		if err := checkOwner(f.get(kind, name), kind, name, n.lb, perService, spec.Adopt); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if spec.Address == "" {
-		own(KindAddress, addressName, false)
+		own(KindAddress, p.addressName(), false)
 	}
 	if !spec.Armor.Disabled && spec.Armor.Policy == "" {
-		own(KindSecurityPolicy, armorName, false)
+		own(KindSecurityPolicy, p.armorName(), false)
 	}
-	for _, o := range []struct {
-		k    Kind
-		name string
-	}{{KindSSLPolicy, n.sslPolicy()}, {KindURLMap, n.urlMap()}, {KindHTTPSProxy, n.httpsProxy()}, {KindForwardingRule, n.httpsRule()},
-		{KindURLMap, n.redirectMap()}, {KindHTTPProxy, n.httpProxy()}, {KindForwardingRule, n.httpRule()}} {
-		own(o.k, o.name, false)
+	for _, o := range n.frontend() {
+		own(o.kind, o.name, false)
 	}
 	for _, sv := range spec.Services {
 		own(KindHealthCheck, n.healthCheck(sv), true)
@@ -283,179 +338,80 @@ func (cl *Client) Plan(ctx context.Context, spec Spec) (*Plan, error) {
 	for _, name := range []string{spec.Address, spec.Certificate, spec.Armor.Policy} {
 		p.external[name] = name != ""
 	}
-	if spec.Address != "" && r.actual(KindAddress, spec.Address) == nil {
+	errs = append(errs, p.missingNamed(f)...)
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
+	return nil
+}
+
+// missingNamed are the errors for objects the user named with a flag that
+// do not exist.
+func (p *Plan) missingNamed(f *found) []error {
+	spec := p.spec
+	var errs []error
+	if spec.Address != "" && f.get(KindAddress, spec.Address) == nil {
 		errs = append(errs, failure.WithHint(fmt.Errorf("--address %s: no such global address in project %s", spec.Address, spec.Project),
 			fmt.Sprintf("create it with `gcloud compute addresses create %s --global --project %s`, or leave out --address", spec.Address, spec.Project)))
 	}
-	if spec.Certificate != "" && r.actual(KindCertificate, spec.Certificate) == nil {
+	if spec.Certificate != "" && f.get(KindCertificate, spec.Certificate) == nil {
 		errs = append(errs, failure.WithHint(fmt.Errorf("--certificate %s: no such global SSL certificate in project %s", spec.Certificate, spec.Project),
 			"list them with `gcloud compute ssl-certificates list --global`, or leave out --certificate for a Google-managed one"))
 	}
-	if spec.Armor.Policy != "" && r.actual(KindSecurityPolicy, spec.Armor.Policy) == nil {
+	if spec.Armor.Policy != "" && f.get(KindSecurityPolicy, spec.Armor.Policy) == nil {
 		errs = append(errs, failure.WithHint(fmt.Errorf("--armor-policy %s: no such Cloud Armor policy in project %s", spec.Armor.Policy, spec.Project),
 			"list them with `gcloud compute security-policies list`"))
 	}
-	if len(errs) > 0 {
-		return nil, joinErrors(errs)
-	}
+	return errs
+}
 
-	// What should exist.
-	lbOwner := Owner{ManagedBy: managedBy, LB: n.lb}
-	svOwner := func(sv Service) Owner { return Owner{ManagedBy: managedBy, LB: n.lb, Services: []string{sv.Key()}} }
-	var objs []*object
-	add := func(o *object, deps ...string) *object {
-		o.deps = append(o.deps, deps...)
-		o.actual = r.actual(o.kind, o.name)
-		objs = append(objs, o)
-		return o
-	}
-
-	var address *object
-	if spec.Address != "" {
-		address = add(&object{kind: KindAddress, name: spec.Address, external: true})
-	} else {
-		address = add(addressObject(addressName, lbOwner))
-	}
-	if a, ok := address.actual.(*computepb.Address); ok {
-		p.ip = a.GetAddress()
-	}
-	sslPolicy := add(sslPolicyObject(n.sslPolicy(), lbOwner, spec))
-
-	var armor *object
-	switch {
-	case spec.Armor.Disabled:
-	case spec.Armor.Policy != "":
-		armor = add(&object{kind: KindSecurityPolicy, name: armorName, external: true})
-	default:
-		armor = add(armorObject(armorName, lbOwner, spec.Armor))
-	}
-
-	var routes []route
-	var bsIDs []string
-	for _, sv := range spec.Services {
-		hc := add(healthCheckObject(n.healthCheck(sv), svOwner(sv), sv))
-		bs := add(backendServiceObject(n.backendService(sv), svOwner(sv), spec, sv, globalLink(spec.Project, KindHealthCheck, hc.name)), hc.id())
-		add(firewallObject(n.firewall(sv), svOwner(sv), spec.Project, network, tags, sv))
-		bsIDs = append(bsIDs, bs.id())
-		routes = append(routes, route{matcher: bs.name, hosts: sv.Hosts, service: globalLink(spec.Project, KindBackendService, bs.name)})
-	}
-	urlMap := add(urlMapObject(n.urlMap(), lbOwner, routes, nil), bsIDs...)
-	var mapped *computepb.UrlMap
-	if have, ok := urlMap.actual.(*computepb.UrlMap); ok {
-		m, err := mergeURLMap(have, routes, nil)
-		if err != nil {
-			return nil, failure.WithHint(fmt.Errorf("load balancer %s: %w", n.lb, err), "each host goes to one service: pick other --host names, or unexpose the service that has it")
+// diff compares each desired object with what exists: create, update
+// (naming the fields that differ), keep, or use (the user's own); then the
+// deletions.
+func (p *Plan) diff(d *desired) error {
+	for _, o := range d.objs {
+		c := o.change(diffAction(o))
+		if c.Action == plan.Use {
+			c.Note = "existing, named by the user; not changed"
 		}
-		mapped = m
-	} else {
-		mapped = urlMap.want.(*computepb.UrlMap)
-	}
-	hosts := certDomains(mapped)
-
-	var cert *object
-	if spec.Certificate != "" {
-		cert = add(&object{kind: KindCertificate, name: spec.Certificate, external: true})
-	} else {
-		if len(hosts) > 100 {
-			return nil, fmt.Errorf("load balancer %s would serve %d host names; a Google-managed certificate covers at most 100: split the services over more than one --lb", n.lb, len(hosts))
-		}
-		cert = add(certificateObject(n.certificate(hosts), lbOwner, hosts))
-	}
-	p.certName = cert.name
-	proxy := add(httpsProxyObject(n.httpsProxy(), lbOwner, globalLink(spec.Project, KindURLMap, urlMap.name),
-		[]string{globalLink(spec.Project, KindCertificate, cert.name)}, globalLink(spec.Project, KindSSLPolicy, sslPolicy.name)),
-		urlMap.id(), cert.id(), sslPolicy.id())
-	addressLink := globalLink(spec.Project, KindAddress, address.name)
-	add(forwardingRuleObject(n.httpsRule(), lbOwner, addressLink, p.ip, globalLink(spec.Project, KindHTTPSProxy, proxy.name), 443),
-		proxy.id(), address.id())
-	var deletes []*object
-	if !spec.NoHTTPRedirect {
-		redirect := add(redirectMapObject(n.redirectMap(), lbOwner))
-		httpProxy := add(httpProxyObject(n.httpProxy(), lbOwner, globalLink(spec.Project, KindURLMap, redirect.name)), redirect.id())
-		add(forwardingRuleObject(n.httpRule(), lbOwner, addressLink, p.ip, globalLink(spec.Project, KindHTTPProxy, httpProxy.name), 80),
-			httpProxy.id(), address.id())
-	} else {
-		// --no-http-redirect on a load balancer that has one: take it down.
-		for _, o := range []struct {
-			k    Kind
-			name string
-			deps []string
-		}{
-			{KindForwardingRule, n.httpRule(), nil},
-			{KindHTTPProxy, n.httpProxy(), []string{objectID(KindForwardingRule, n.httpRule())}},
-			{KindURLMap, n.redirectMap(), []string{objectID(KindHTTPProxy, n.httpProxy())}},
-		} {
-			if a := r.actual(o.k, o.name); a != nil {
-				deletes = append(deletes, &object{kind: o.k, name: o.name, actual: a, deps: o.deps})
-			}
-		}
-	}
-	// Certificates this load balancer no longer serves (the domain set
-	// changed, or --certificate replaced them).
-	for _, c := range certs {
-		sc := c.(*computepb.SslCertificate)
-		owner, ok := parseOwner(sc.GetDescription())
-		if ok && owner.LB == n.lb && sc.GetName() != cert.name {
-			deletes = append(deletes, &object{kind: KindCertificate, name: sc.GetName(), actual: sc, deps: []string{proxy.id()}})
-		}
-	}
-
-	// Plan entries.
-	for _, o := range objs {
-		e := Entry{Kind: o.kind, Name: o.name, DependsOn: o.deps}
-		switch {
-		case o.external:
-			e.Action, e.Note = ActionUse, "existing, named by the user; not changed"
-		case o.actual == nil:
-			e.Action = ActionCreate
-		default:
-			if e.Fields = o.diff(o.actual); len(e.Fields) > 0 {
-				e.Action = ActionUpdate
-			} else {
-				e.Action = ActionKeep
-			}
+		if c.Action == plan.Update {
+			c.Fields = o.diff(o.actual)
 		}
 		if o.kind == KindBackendService {
-			fields, note := attachDiff(o, armor, spec.Project)
-			if fields != "" && e.Action != ActionCreate {
-				e.Fields = append(e.Fields, fields)
-				if e.Action == ActionKeep {
-					e.Action = ActionUpdate
+			fields, note := attachDiff(o, d.armor, p.Project)
+			if fields != "" && c.Action != plan.Create {
+				c.Fields = append(c.Fields, fields)
+				if c.Action == plan.Keep {
+					c.Action = plan.Update
 				}
 			}
 			if note != "" {
-				e.Note = note
+				c.Note = note
 			}
 		}
-		if o.kind == KindCertificate && e.Action == ActionUpdate {
-			return nil, fmt.Errorf("certificate %s covers %v, not %v: a managed certificate cannot change; delete it and run again",
-				o.name, o.actual.(*computepb.SslCertificate).GetManaged().GetDomains(), hosts)
+		if o.kind == KindCertificate && c.Action == plan.Update {
+			return fmt.Errorf("certificate %s covers %v, not %v: a managed certificate cannot change; delete it and run again",
+				o.name, o.actual.(*computepb.SslCertificate).GetManaged().GetDomains(), d.hosts)
 		}
-		p.Entries = append(p.Entries, e)
+		p.add(o, c)
 	}
-	for _, o := range deletes {
-		p.Entries = append(p.Entries, Entry{Kind: o.kind, Name: o.name, Action: ActionDelete, DependsOn: o.deps})
+	for _, o := range d.deletes {
+		p.add(o, o.change(plan.Delete))
 	}
-	for _, o := range append(objs, deletes...) {
-		p.objs[o.id()] = o
+	return nil
+}
+
+// diffAction is what an apply does to a desired object.
+func diffAction(o *object) plan.Action {
+	switch {
+	case o.external:
+		return plan.Use
+	case o.actual == nil:
+		return plan.Create
+	case len(o.diff(o.actual)) > 0:
+		return plan.Update
 	}
-	if spec.Certificate == "" {
-		for _, h := range urlMapHosts(mapped) {
-			if strings.HasPrefix(h, "*.") {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%s is routed, but a Google-managed certificate cannot cover a wildcard: its clients get a certificate error unless you bring a certificate with --certificate", h))
-			}
-		}
-	}
-	if spec.LB != "" {
-		if others := len(mapped.GetPathMatchers()) - len(spec.Services); others > 0 && armor != nil && spec.Armor.Specified {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("the Cloud Armor policy %s is shared by %d other service(s) on load balancer %s: its rules change for them too", armor.name, others, n.lb))
-		}
-	}
-	if err := cl.checkQuotas(ctx, p); err != nil {
-		return nil, err
-	}
-	p.nodes = cl.nodes(p, armor)
-	return p, nil
+	return plan.Keep
 }
 
 // attachDiff says whether the backend service's Cloud Armor policy must be
@@ -491,9 +447,9 @@ var quotaMetric = map[Kind]string{
 // checkQuotas says so before an apply would run into a project quota.
 func (cl *Client) checkQuotas(ctx context.Context, p *Plan) error {
 	need := map[string]int{}
-	for _, e := range p.Entries {
-		if e.Action == ActionCreate {
-			if m := quotaMetric[e.Kind]; m != "" {
+	for _, c := range p.Changes {
+		if c.Action == plan.Create {
+			if m := quotaMetric[Kind(c.Kind)]; m != "" {
 				need[m]++
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -20,7 +21,7 @@ type object struct {
 	// external objects were named by the user (--address, --certificate,
 	// --armor-policy): they must exist and are never changed.
 	external bool
-	owner    Owner
+	owner    mesh.ResourceOwner
 	deps     []string // ids of the objects it refers to
 	// want is the object to insert.
 	want proto.Message
@@ -71,15 +72,15 @@ func sameLinks(a, b []string) bool {
 
 // descriptionDiff: an adopted object gets meshctl's description on its
 // next write, so ownership is recorded from then on.
-func descriptionDiff(d *fieldDiff, actual interface{ GetDescription() string }, owner Owner) {
-	if _, ok := parseOwner(actual.GetDescription()); !ok {
+func descriptionDiff(d *fieldDiff, actual interface{ GetDescription() string }, owner mesh.ResourceOwner) {
+	if _, ok := mesh.ParseResourceOwner(actual.GetDescription()); !ok {
 		d.check("description", false)
 	}
 }
 
 // --- address ---
 
-func addressObject(name string, owner Owner) *object {
+func addressObject(name string, owner mesh.ResourceOwner) *object {
 	return &object{
 		kind: KindAddress, name: name, owner: owner,
 		want: &computepb.Address{Name: &name, Description: ptr(owner.String()), IpVersion: ptr("IPV4")},
@@ -89,7 +90,7 @@ func addressObject(name string, owner Owner) *object {
 
 // --- health check ---
 
-func healthCheckObject(name string, owner Owner, sv Service) *object {
+func healthCheckObject(name string, owner mesh.ResourceOwner, sv Service) *object {
 	want := &computepb.HealthCheck{
 		Name: &name, Description: ptr(owner.String()), Type: ptr("HTTP"),
 		HttpHealthCheck: &computepb.HTTPHealthCheck{
@@ -129,7 +130,7 @@ func healthCheckObject(name string, owner Owner, sv Service) *object {
 
 // --- SSL policy ---
 
-func sslPolicyObject(name string, owner Owner, spec Spec) *object {
+func sslPolicyObject(name string, owner mesh.ResourceOwner, spec Spec) *object {
 	want := &computepb.SslPolicy{Name: &name, Description: ptr(owner.String()), Profile: &spec.SSLProfile, MinTlsVersion: &spec.MinTLS}
 	return &object{
 		kind: KindSSLPolicy, name: name, owner: owner, want: want,
@@ -151,7 +152,7 @@ func sslPolicyObject(name string, owner Owner, spec Spec) *object {
 
 // --- certificate ---
 
-func certificateObject(name string, owner Owner, domains []string) *object {
+func certificateObject(name string, owner mesh.ResourceOwner, domains []string) *object {
 	return &object{
 		kind: KindCertificate, name: name, owner: owner,
 		want: &computepb.SslCertificate{
@@ -255,7 +256,7 @@ func ruleChanges(have, want []*computepb.SecurityPolicyRule) (add, patch []*comp
 	return add, patch, remove
 }
 
-func armorObject(name string, owner Owner, a Armor) *object {
+func armorObject(name string, owner mesh.ResourceOwner, a Armor) *object {
 	rules := armorRules(a)
 	return &object{
 		kind: KindSecurityPolicy, name: name, owner: owner,
@@ -283,7 +284,7 @@ func armorObject(name string, owner Owner, a Armor) *object {
 
 // --- firewall ---
 
-func firewallObject(name string, owner Owner, project, network string, tags []string, sv Service) *object {
+func firewallObject(name string, owner mesh.ResourceOwner, project, network string, tags []string, sv Service) *object {
 	ports := []string{strconv.Itoa(sv.ServingPort), strconv.Itoa(sv.HealthCheckPort)}
 	slices.Sort(ports)
 	ports = slices.Compact(ports)
@@ -291,7 +292,7 @@ func firewallObject(name string, owner Owner, project, network string, tags []st
 		Name: &name, Description: ptr(owner.String()),
 		Network:   ptr("projects/" + project + "/global/networks/" + network),
 		Direction: ptr("INGRESS"), Priority: ptr(int32(1000)),
-		SourceRanges: slices.Clone(gfeRanges),
+		SourceRanges: slices.Clone(GFERanges),
 		Allowed:      []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: ports}},
 		TargetTags:   sortedCopy(tags),
 	}
@@ -303,7 +304,7 @@ func firewallObject(name string, owner Owner, project, network string, tags []st
 			d.check("network", linkName(f.GetNetwork()) == network)
 			d.check("direction", f.GetDirection() == "INGRESS")
 			d.check("priority", f.GetPriority() == want.GetPriority())
-			d.check("sourceRanges", sameSet(f.GetSourceRanges(), gfeRanges))
+			d.check("sourceRanges", sameSet(f.GetSourceRanges(), GFERanges))
 			allowed := len(f.GetAllowed()) == 1 && strings.EqualFold(f.GetAllowed()[0].GetIPProtocol(), "tcp") &&
 				sameSet(f.GetAllowed()[0].GetPorts(), ports) && len(f.GetDenied()) == 0
 			d.check("allowed", allowed)
@@ -323,7 +324,7 @@ func firewallObject(name string, owner Owner, project, network string, tags []st
 
 // --- backend service ---
 
-func backendServiceObject(name string, owner Owner, spec Spec, sv Service, hcLink string) *object {
+func backendServiceObject(name string, owner mesh.ResourceOwner, spec Spec, sv Service, hcLink string) *object {
 	var backends []*computepb.Backend
 	zones := sortedCopy(sv.NEG.Zones)
 	for _, z := range zones {
@@ -507,7 +508,7 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-func urlMapObject(name string, owner Owner, routes []route, drop []string) *object {
+func urlMapObject(name string, owner mesh.ResourceOwner, routes []route, drop []string) *object {
 	want := func(have *computepb.UrlMap) (*computepb.UrlMap, error) {
 		if have == nil {
 			have = &computepb.UrlMap{Name: &name}
@@ -536,7 +537,7 @@ func urlMapObject(name string, owner Owner, routes []route, drop []string) *obje
 	}
 }
 
-func redirectMapObject(name string, owner Owner) *object {
+func redirectMapObject(name string, owner mesh.ResourceOwner) *object {
 	redirect := &computepb.HttpRedirectAction{HttpsRedirect: ptr(true), RedirectResponseCode: ptr("MOVED_PERMANENTLY_DEFAULT"), StripQuery: ptr(false)}
 	return &object{
 		kind: KindURLMap, name: name, owner: owner,
@@ -564,7 +565,7 @@ func redirectMapObject(name string, owner Owner) *object {
 
 // --- proxies and forwarding rules: changed through set* methods ---
 
-func httpsProxyObject(name string, owner Owner, urlMap string, certs []string, sslPolicy string) *object {
+func httpsProxyObject(name string, owner mesh.ResourceOwner, urlMap string, certs []string, sslPolicy string) *object {
 	want := &computepb.TargetHttpsProxy{Name: &name, Description: ptr(owner.String()), UrlMap: &urlMap, SslCertificates: certs, SslPolicy: &sslPolicy}
 	return &object{
 		kind: KindHTTPSProxy, name: name, owner: owner, want: want,
@@ -579,7 +580,7 @@ func httpsProxyObject(name string, owner Owner, urlMap string, certs []string, s
 	}
 }
 
-func httpProxyObject(name string, owner Owner, urlMap string) *object {
+func httpProxyObject(name string, owner mesh.ResourceOwner, urlMap string) *object {
 	return &object{
 		kind: KindHTTPProxy, name: name, owner: owner,
 		want: &computepb.TargetHttpProxy{Name: &name, Description: ptr(owner.String()), UrlMap: &urlMap},
@@ -593,7 +594,7 @@ func httpProxyObject(name string, owner Owner, urlMap string) *object {
 
 // forwardingRuleObject: ip is the address's IP when known (to compare with
 // what the rule serves on), addressLink what to create it with.
-func forwardingRuleObject(name string, owner Owner, addressLink, ip, target string, port int) *object {
+func forwardingRuleObject(name string, owner mesh.ResourceOwner, addressLink, ip, target string, port int) *object {
 	portRange := fmt.Sprintf("%d-%d", port, port)
 	return &object{
 		kind: KindForwardingRule, name: name, owner: owner,

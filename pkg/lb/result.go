@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -24,8 +23,8 @@ type Result struct {
 	Services     []string `json:"services"`
 	DryRun       bool     `json:"dryRun,omitempty"`
 	// Plan is what was (or, on a dry run, would be) done.
-	Plan     []Entry  `json:"plan"`
-	Warnings []string `json:"warnings,omitempty"`
+	Plan     []plan.Change `json:"plan"`
+	Warnings []string      `json:"warnings,omitempty"`
 	// IPAddress is the load balancer's address; DNS the records to create
 	// for it.
 	IPAddress   string             `json:"ipAddress,omitempty"`
@@ -79,7 +78,7 @@ func (cl *Client) DryRun(p *Plan) *Result {
 
 func (p *Plan) result() *Result {
 	return &Result{Operation: p.Operation, Project: p.Project, LoadBalancer: p.LoadBalancer, Services: p.Services,
-		Plan: p.Entries, Warnings: p.Warnings, IPAddress: p.ip}
+		Plan: p.Changes, Warnings: p.Warnings, IPAddress: p.ip}
 }
 
 // Apply carries out a plan as a dependency graph and reports the load
@@ -87,7 +86,7 @@ func (p *Plan) result() *Result {
 func (cl *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	start := time.Now()
 	before := cl.Stats()
-	if p.Changes() == 0 {
+	if p.Pending() == 0 {
 		cl.reporter.Infof("load balancer %s: nothing to change", p.LoadBalancer)
 	}
 	err := execute(ctx, p.nodes, p.spec.Parallel, cl.reporter)
@@ -108,7 +107,7 @@ func (cl *Client) describeLB(ctx context.Context, p *Plan, res *Result) {
 	c := cl.caller()
 	get := func(kind Kind, name string, planned bool) proto.Message {
 		if o := p.objs[objectID(kind, name)]; o != nil && planned {
-			if e, _ := p.Entry(kind, name); (e.Action == ActionKeep || e.Action == ActionUse) && o.actual != nil {
+			if e, _ := p.Change(kind, name); !e.Action.Changes() && o.actual != nil {
 				return o.actual
 			}
 		}
@@ -193,16 +192,7 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	} else {
 		fmt.Fprintf(w, "%s %s: %d change(s) in %s\n\n", verb, r.LoadBalancer, r.Mutations, time.Duration(r.Elapsed).Round(100*time.Millisecond))
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACTION\tKIND\tNAME\tDETAIL")
-	for _, e := range r.Plan {
-		detail := e.Note
-		if len(e.Fields) > 0 {
-			detail = strings.TrimSpace(strings.Join(e.Fields, ", ") + " " + detail)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Action, e.Kind.Title(), e.Name, detail)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := s.WriteTable(w, plan.Table(r.Plan, func(kind string) string { return Kind(kind).Title() })); err != nil {
 		return err
 	}
 	for _, warn := range r.Warnings {

@@ -143,8 +143,8 @@ func TestSimulatorBuildHealthyLBAndTearDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Changes() != 1 {
-		t.Errorf("plan after the firewall rule went: %+v", p.Entries)
+	if p.Pending() != 1 {
+		t.Errorf("plan after the firewall rule went: %+v", p.Changes)
 	}
 	h, err := c.c.GetHealth(context.Background(), lbNames(spec.withDefaults()).backendService(spec.Services[0]),
 		negLink(spec.Project, "us-central1-a", spec.Services[0].NEG.Name))
@@ -193,8 +193,8 @@ func TestSimulatorConvergesUnderInjectedFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Changes() != 0 {
-		t.Errorf("after a faulty run the plan still changes: %v", p.Entries)
+	if p.Pending() != 0 {
+		t.Errorf("after a faulty run the plan still changes: %v", p.Changes)
 	}
 	// Each object exists once: no retried insert made a second one.
 	counts := map[string]int{}
@@ -238,8 +238,8 @@ func TestSimulatorTwoConcurrentRunsOntoOneSharedLB(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Changes() != 0 {
-			t.Errorf("not converged: %v", p.Entries)
+		if p.Pending() != 0 {
+			t.Errorf("not converged: %v", p.Changes)
 		}
 	}
 	um, _ := e.srv.Resource("projects/meshsim-project/global/urlMaps/mclb-edge-um")

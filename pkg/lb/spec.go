@@ -9,15 +9,16 @@ import (
 	"strings"
 
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // Defaults for what the flags leave out.
 const (
 	DefaultSSLProfile         = "RESTRICTED"
 	DefaultMinTLS             = "TLS_1_2"
-	DefaultHealthCheckPort    = 15021
-	DefaultHealthCheckPath    = "/healthz/ready"
-	DefaultServingPort        = 8443
+	DefaultHealthCheckPort    = mesh.StatusPort
+	DefaultHealthCheckPath    = mesh.ReadinessPath
+	DefaultServingPort        = mesh.GatewayHTTPSPort
 	DefaultMaxRatePerEndpoint = 100
 	DefaultLogSampleRate      = 1.0
 	// DefaultParallel bounds how many graph nodes run at once. Nodes spend
@@ -29,9 +30,10 @@ const (
 	MaxNEGsPerBackendService = 50
 )
 
-// gfeRanges are the ranges Google's front ends and health checkers connect
-// from for the global external Application Load Balancer.
-var gfeRanges = []string{"35.191.0.0/16", "130.211.0.0/22"}
+// GFERanges are the ranges Google's front ends and health checkers connect
+// from for the global external Application Load Balancer: the firewall rule
+// meshctl makes admits them, and validate checks that some rule does.
+var GFERanges = []string{"35.191.0.0/16", "130.211.0.0/22"}
 
 // Service is one Kubernetes Service exposed through the load balancer, as
 // the gateway half of `meshctl expose` leaves it: a dedicated Istio ingress
@@ -284,7 +286,18 @@ func (s Spec) Validate() error {
 			add("--request-header %q: want NAME:VALUE", h)
 		}
 	}
-	a := s.Armor
+	errs = append(errs, s.Armor.validate()...)
+	errs = append(errs, s.validateServices()...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return failure.Usage(errors.Join(errs...), "")
+}
+
+// validate checks the Cloud Armor flags.
+func (a Armor) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if a.Disabled && (a.Policy != "" || len(a.WAF) > 0 || len(a.AllowCIDRs) > 0 || len(a.DenyCIDRs) > 0) {
 		add("--no-armor cannot be combined with --armor-policy, --waf, --allow-cidr or --deny-cidr")
 	}
@@ -303,6 +316,14 @@ func (s Spec) Validate() error {
 			}
 		}
 	}
+	return errs
+}
+
+// validateServices checks each service's name, hosts and NEG, and that no
+// host goes to two services.
+func (s Spec) validateServices() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	seen := map[string]string{}
 	for _, sv := range s.Services {
 		if sv.Namespace == "" || sv.Name == "" {
@@ -327,10 +348,7 @@ func (s Spec) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return failure.Usage(errors.Join(errs...), "")
+	return errs
 }
 
 func validateNEG(sv Service) error {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -47,7 +50,9 @@ func (s Spec) validateTeardown() error {
 // URL map stops routing to them and the certificate stops covering their
 // hosts. When no other service remains, the whole load balancer goes, in
 // reverse dependency order. Only what meshctl made for this load balancer is
-// deleted; anything else is left with a warning.
+// deleted; anything else is left with a warning. Like Plan, it reads, sorts
+// out what is meshctl's and who stays, builds the changes, and changes
+// nothing.
 func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 	if err := spec.validateTeardown(); err != nil {
 		return nil, err
@@ -65,183 +70,213 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 			spec.LB = lbName
 		}
 	}
-	n := lbNames(spec)
-	p := &Plan{Operation: "unexpose", Project: spec.Project, LoadBalancer: n.lb, spec: spec, names: n,
-		objs: map[string]*object{}, external: map[string]bool{}}
-	for _, sv := range spec.Services {
-		p.Services = append(p.Services, sv.Key())
+	p := newPlan("unexpose", spec)
+	f, err := cl.readTeardown(ctx, p)
+	if err != nil {
+		return nil, err
 	}
+	t := p.stayers(f)
+	t.servicePieces()
+	if len(t.stay) > 0 {
+		err = t.shrink()
+	} else {
+		t.everything()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range t.updates {
+		c := o.change(plan.Create)
+		if o.actual != nil {
+			c.Action, c.Fields = plan.Update, o.diff(o.actual)
+		}
+		p.add(o, c)
+	}
+	for _, o := range t.dels {
+		p.add(o, o.change(plan.Delete))
+	}
+	p.nodes = cl.nodes(p, nil)
+	return p, nil
+}
 
-	r := cl.newReader(ctx, spec)
-	lbObjects := []struct {
-		kind Kind
-		name string
-	}{
-		{KindForwardingRule, n.httpsRule()}, {KindForwardingRule, n.httpRule()},
-		{KindHTTPSProxy, n.httpsProxy()}, {KindHTTPProxy, n.httpProxy()},
-		{KindURLMap, n.urlMap()}, {KindURLMap, n.redirectMap()},
-		{KindSSLPolicy, n.sslPolicy()}, {KindSecurityPolicy, n.armor()}, {KindAddress, n.address()},
-	}
-	for _, o := range lbObjects {
+// readTeardown reads, all at once, the load balancer's objects, its
+// certificates, every backend service (to see who else is on it) and the
+// leaving services' own pieces.
+func (cl *Client) readTeardown(ctx context.Context, p *Plan) (*found, error) {
+	n := p.names
+	r := cl.newReader(ctx, p.spec)
+	for _, o := range n.frontend() {
 		r.get(o.kind, o.name)
 	}
-	var certs, services []proto.Message
-	r.list(KindCertificate, fmt.Sprintf("name eq %s.*", n.certPrefix()), &certs)
-	r.list(KindBackendService, "", &services)
-	for _, sv := range spec.Services {
+	r.get(KindSecurityPolicy, n.armor())
+	r.get(KindAddress, n.address())
+	r.certificates(n)
+	r.list(KindBackendService, "", func(f *found, objs []proto.Message) {
+		for _, o := range objs {
+			f.backendServices = append(f.backendServices, o.(*computepb.BackendService))
+		}
+	})
+	for _, sv := range p.spec.Services {
 		r.get(KindHealthCheck, n.healthCheck(sv))
 		r.get(KindBackendService, n.backendService(sv))
 		r.get(KindFirewall, n.firewall(sv))
 	}
-	if err := r.g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, c := range certs {
-		r.found[objectID(KindCertificate, c.(*computepb.SslCertificate).GetName())] = c
-	}
+	return r.wait()
+}
 
-	// Who stays: services routed by the URL map, and backend services this
-	// load balancer owns (a run killed before routing them still counts).
-	leaving := map[string]bool{}
-	for _, sv := range spec.Services {
-		leaving[n.backendService(sv)] = true
+// teardown is a teardown plan in the making.
+type teardown struct {
+	p *Plan
+	f *found
+	// leaving and stay are backend services by name: the leaving
+	// services', and the others this load balancer routes to or owns.
+	leaving, stay map[string]bool
+	// urlMap is the load balancer's URL map when meshctl made it.
+	urlMap  *computepb.UrlMap
+	updates []*object
+	dels    []*object
+}
+
+// owned reports whether obj is meshctl's, for this load balancer.
+func (t *teardown) owned(obj proto.Message) bool {
+	d, ok := obj.(interface{ GetDescription() string })
+	if !ok || obj == nil {
+		return false
 	}
-	owned := func(obj proto.Message) bool {
-		d, ok := obj.(interface{ GetDescription() string })
-		if !ok || obj == nil {
-			return false
-		}
-		o, ok := parseOwner(d.GetDescription())
-		return ok && o.LB == n.lb
+	o, ok := mesh.ParseResourceOwner(d.GetDescription())
+	return ok && o.LB == t.p.names.lb
+}
+
+// stayers sorts out who stays: services the URL map routes to, and backend
+// services this load balancer owns (a run killed before routing them still
+// counts).
+func (p *Plan) stayers(f *found) *teardown {
+	t := &teardown{p: p, f: f, leaving: map[string]bool{}, stay: map[string]bool{}}
+	for _, sv := range p.spec.Services {
+		t.leaving[p.names.backendService(sv)] = true
 	}
-	stay := map[string]bool{}
-	um, _ := r.actual(KindURLMap, n.urlMap()).(*computepb.UrlMap)
-	if um != nil && owned(um) {
+	if um, _ := f.get(KindURLMap, p.names.urlMap()).(*computepb.UrlMap); um != nil && t.owned(um) {
+		t.urlMap = um
 		for _, pm := range um.GetPathMatchers() {
-			if !leaving[pm.GetName()] {
-				stay[pm.GetName()] = true
+			if !t.leaving[pm.GetName()] {
+				t.stay[pm.GetName()] = true
 			}
 		}
 	}
-	for _, obj := range services {
-		bs := obj.(*computepb.BackendService)
-		if owned(bs) && !leaving[bs.GetName()] {
-			stay[bs.GetName()] = true
+	for _, bs := range f.backendServices {
+		if t.owned(bs) && !t.leaving[bs.GetName()] {
+			t.stay[bs.GetName()] = true
 		}
 	}
+	return t
+}
 
-	var dels []*object
-	del := func(kind Kind, name string, deps ...string) {
-		actual := r.actual(kind, name)
-		if actual == nil {
-			return
-		}
-		if !owned(actual) {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s %s was not made by meshctl for load balancer %s: left alone", kind.Title(), name, n.lb))
-			return
-		}
-		dels = append(dels, &object{kind: kind, name: name, actual: actual, deps: deps})
+// del deletes kind/name after deps, if it exists and is meshctl's for this
+// load balancer; anything else is left with a warning.
+func (t *teardown) del(kind Kind, name string, deps ...string) {
+	actual := t.f.get(kind, name)
+	if actual == nil {
+		return
 	}
-	var updates []*object
-	urlMapID := objectID(KindURLMap, n.urlMap())
-	proxyID := objectID(KindHTTPSProxy, n.httpsProxy())
-	var bsIDs []string
-	for _, sv := range spec.Services {
-		bs := n.backendService(sv)
-		del(KindBackendService, bs, urlMapID, proxyID)
-		bsIDs = append(bsIDs, objectID(KindBackendService, bs))
-		del(KindHealthCheck, n.healthCheck(sv), objectID(KindBackendService, bs))
+	if !t.owned(actual) {
+		t.p.Warnings = append(t.p.Warnings, fmt.Sprintf("%s %s was not made by meshctl for load balancer %s: left alone", kind.Title(), name, t.p.names.lb))
+		return
+	}
+	t.dels = append(t.dels, &object{kind: kind, name: name, actual: actual, deps: deps})
+}
+
+// servicePieces deletes each leaving service's backend service, health
+// check and firewall rule.
+func (t *teardown) servicePieces() {
+	n := t.p.names
+	urlMapID, proxyID := objectID(KindURLMap, n.urlMap()), objectID(KindHTTPSProxy, n.httpsProxy())
+	for _, sv := range t.p.spec.Services {
+		bs := objectID(KindBackendService, n.backendService(sv))
+		t.del(KindBackendService, n.backendService(sv), urlMapID, proxyID)
+		t.del(KindHealthCheck, n.healthCheck(sv), bs)
 		// The firewall goes after the backend service, so its endpoints
 		// stay healthy for as long as they serve.
-		del(KindFirewall, n.firewall(sv), objectID(KindBackendService, bs))
+		t.del(KindFirewall, n.firewall(sv), bs)
 	}
+}
 
-	lbOwner := Owner{ManagedBy: managedBy, LB: n.lb}
-	if len(stay) > 0 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("load balancer %s keeps serving %d other service(s): only the leaving services' pieces go", n.lb, len(stay)))
-		if um != nil && owned(um) {
-			var drop []string
-			for name := range leaving {
-				drop = append(drop, name)
-			}
-			slices.Sort(drop)
-			o := urlMapObject(n.urlMap(), lbOwner, nil, drop)
-			o.actual = um
-			if len(o.diff(um)) > 0 {
-				updates = append(updates, o)
-			}
-			merged, err := mergeURLMap(um, nil, drop)
-			if err != nil {
-				return nil, err
-			}
-			hosts := certDomains(merged)
-			proxy, _ := r.actual(KindHTTPSProxy, n.httpsProxy()).(*computepb.TargetHttpsProxy)
-			ours := proxy != nil && owned(proxy) && len(proxy.GetSslCertificates()) > 0 &&
-				strings.HasPrefix(linkName(proxy.GetSslCertificates()[0]), n.certPrefix())
-			if ours && len(hosts) > 0 {
-				// The certificate stops covering the leaving hosts: a new
-				// one for the rest is swapped in, the old one deleted.
-				certName := n.certificate(hosts)
-				p.certName = certName
-				var have proto.Message
-				for _, c := range certs {
-					if c.(*computepb.SslCertificate).GetName() == certName {
-						have = c
-					}
-				}
-				cert := certificateObject(certName, lbOwner, hosts)
-				cert.actual = have
-				if have == nil {
-					updates = append(updates, cert)
-				}
-				po := httpsProxyObject(n.httpsProxy(), lbOwner, proxy.GetUrlMap(), []string{globalLink(spec.Project, KindCertificate, certName)}, proxy.GetSslPolicy())
-				po.actual = proxy
-				po.deps = []string{cert.id(), urlMapID}
-				if len(po.diff(proxy)) > 0 {
-					updates = append(updates, po)
-				}
-				for _, c := range certs {
-					sc := c.(*computepb.SslCertificate)
-					if owned(sc) && sc.GetName() != certName {
-						dels = append(dels, &object{kind: KindCertificate, name: sc.GetName(), actual: sc, deps: []string{proxyID}})
-					}
-				}
-			}
-		}
-	} else {
-		httpsRule, httpRule := objectID(KindForwardingRule, n.httpsRule()), objectID(KindForwardingRule, n.httpRule())
-		httpProxy := objectID(KindHTTPProxy, n.httpProxy())
-		del(KindForwardingRule, n.httpsRule())
-		del(KindForwardingRule, n.httpRule())
-		del(KindHTTPSProxy, n.httpsProxy(), httpsRule)
-		del(KindHTTPProxy, n.httpProxy(), httpRule)
-		del(KindURLMap, n.urlMap(), proxyID)
-		del(KindURLMap, n.redirectMap(), httpProxy)
-		for _, c := range certs {
-			del(KindCertificate, c.(*computepb.SslCertificate).GetName(), proxyID)
-		}
-		del(KindSSLPolicy, n.sslPolicy(), proxyID)
-		del(KindSecurityPolicy, n.armor(), bsIDs...)
-		del(KindAddress, n.address(), httpsRule, httpRule)
+// shrink keeps the load balancer for the services that stay: the URL map
+// stops routing to the leaving ones, and a managed certificate for the
+// remaining hosts is swapped in for the old one.
+func (t *teardown) shrink() error {
+	p, n := t.p, t.p.names
+	p.Warnings = append(p.Warnings, fmt.Sprintf("load balancer %s keeps serving %d other service(s): only the leaving services' pieces go", n.lb, len(t.stay)))
+	if t.urlMap == nil {
+		return nil
 	}
+	drop := slices.Sorted(maps.Keys(t.leaving))
+	lbOwner := mesh.NewResourceOwner(n.lb)
+	o := urlMapObject(n.urlMap(), lbOwner, nil, drop)
+	o.actual = t.urlMap
+	if len(o.diff(t.urlMap)) > 0 {
+		t.updates = append(t.updates, o)
+	}
+	merged, err := mergeURLMap(t.urlMap, nil, drop)
+	if err != nil {
+		return err
+	}
+	t.swapCertificate(certDomains(merged))
+	return nil
+}
 
-	for _, o := range updates {
-		action := ActionUpdate
-		var fields []string
-		if o.actual == nil {
-			action = ActionCreate
-		} else {
-			fields = o.diff(o.actual)
+// swapCertificate makes a certificate for hosts, points the HTTPS proxy at
+// it and deletes the old ones, when the proxy serves meshctl's certificate.
+func (t *teardown) swapCertificate(hosts []string) {
+	p, n := t.p, t.p.names
+	proxy, _ := t.f.get(KindHTTPSProxy, n.httpsProxy()).(*computepb.TargetHttpsProxy)
+	ours := proxy != nil && t.owned(proxy) && len(proxy.GetSslCertificates()) > 0 &&
+		strings.HasPrefix(linkName(proxy.GetSslCertificates()[0]), n.certPrefix())
+	if !ours || len(hosts) == 0 {
+		return
+	}
+	lbOwner := mesh.NewResourceOwner(n.lb)
+	certName := n.certificate(hosts)
+	p.certName = certName
+	cert := certificateObject(certName, lbOwner, hosts)
+	cert.actual = t.f.get(KindCertificate, certName)
+	if cert.actual == nil {
+		t.updates = append(t.updates, cert)
+	}
+	po := httpsProxyObject(n.httpsProxy(), lbOwner, proxy.GetUrlMap(), []string{globalLink(p.Project, KindCertificate, certName)}, proxy.GetSslPolicy())
+	po.actual = proxy
+	po.deps = []string{cert.id(), objectID(KindURLMap, n.urlMap())}
+	if len(po.diff(proxy)) > 0 {
+		t.updates = append(t.updates, po)
+	}
+	for _, sc := range t.f.certs {
+		if t.owned(sc) && sc.GetName() != certName {
+			t.dels = append(t.dels, &object{kind: KindCertificate, name: sc.GetName(), actual: sc, deps: []string{objectID(KindHTTPSProxy, n.httpsProxy())}})
 		}
-		p.Entries = append(p.Entries, Entry{Kind: o.kind, Name: o.name, Action: action, Fields: fields, DependsOn: o.deps})
-		p.objs[o.id()] = o
 	}
-	for _, o := range dels {
-		p.Entries = append(p.Entries, Entry{Kind: o.kind, Name: o.name, Action: ActionDelete, DependsOn: o.deps})
-		p.objs[o.id()] = o
+}
+
+// everything deletes the whole load balancer, in reverse dependency order,
+// once no service is left on it.
+func (t *teardown) everything() {
+	n := t.p.names
+	httpsRule, httpRule := objectID(KindForwardingRule, n.httpsRule()), objectID(KindForwardingRule, n.httpRule())
+	proxyID, httpProxy := objectID(KindHTTPSProxy, n.httpsProxy()), objectID(KindHTTPProxy, n.httpProxy())
+	var bsIDs []string
+	for _, sv := range t.p.spec.Services {
+		bsIDs = append(bsIDs, objectID(KindBackendService, n.backendService(sv)))
 	}
-	p.nodes = cl.nodes(p, nil)
-	return p, nil
+	t.del(KindForwardingRule, n.httpsRule())
+	t.del(KindForwardingRule, n.httpRule())
+	t.del(KindHTTPSProxy, n.httpsProxy(), httpsRule)
+	t.del(KindHTTPProxy, n.httpProxy(), httpRule)
+	t.del(KindURLMap, n.urlMap(), proxyID)
+	t.del(KindURLMap, n.redirectMap(), httpProxy)
+	for _, c := range t.f.certs {
+		t.del(KindCertificate, c.GetName(), proxyID)
+	}
+	t.del(KindSSLPolicy, n.sslPolicy(), proxyID)
+	t.del(KindSecurityPolicy, n.armor(), bsIDs...)
+	t.del(KindAddress, n.address(), httpsRule, httpRule)
 }
 
 // sharedLBOf returns the shared load balancer the (single) service's backend
@@ -256,7 +291,7 @@ func (cl *Client) sharedLBOf(ctx context.Context, spec Spec) (string, error) {
 	if err != nil {
 		return "", describe(err, spec.Project, "read", KindBackendService.Title(), name, permissionFor(KindBackendService, "get"))
 	}
-	owner, ok := parseOwner(obj.(*computepb.BackendService).GetDescription())
+	owner, ok := mesh.ParseResourceOwner(obj.(*computepb.BackendService).GetDescription())
 	if !ok || strings.Contains(owner.LB, "/") || !lbNameRE.MatchString(owner.LB) {
 		return "", nil
 	}

@@ -3,19 +3,12 @@ package validate
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/meshctl/meshctl/pkg/findings"
-	"github.com/meshctl/meshctl/pkg/inject"
 	"github.com/meshctl/meshctl/pkg/install"
-)
-
-const (
-	istioSystem    = "istio-system"
-	labelRevision  = inject.LabelRevision
-	labelInjection = inject.LabelInjection
-	labelTag       = "istio.io/tag"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // checkAsmcli runs `asmcli validate`; its [ERROR] and [WARNING] lines
@@ -45,7 +38,8 @@ func checkAsmcli(ctx context.Context, run func(context.Context) ([]string, error
 
 // checkControlPlane: each revision's istiod ready, injection webhooks
 // pointing at installed revisions, namespaces labelled with installed
-// revisions and with one injection label only.
+// revisions and with one injection label only. What counts as installed is
+// pkg/mesh's rule, which inject and expose follow too.
 func checkControlPlane(ctx context.Context, st *state) []Case {
 	revs, err := st.revisions(ctx)
 	if err != nil {
@@ -54,9 +48,31 @@ func checkControlPlane(ctx context.Context, st *state) []Case {
 	// With --namespace, only the revisions those namespaces use: other
 	// teams' control planes are not this run's business.
 	used, scoped := st.usedRevisions(ctx, revs)
+	out := checkIstiods(revs, used, scoped)
+	out = append(out, checkWebhooks(revs, used, scoped)...)
+	nss, err := st.namespaces(ctx)
+	if err != nil {
+		return append(out, apiFailed(GroupControlPlane, "namespace labels", "cluster", "list namespaces", err))
+	}
+	for _, ns := range nss {
+		if c, ok := checkNamespaceLabels(&ns, revs, st.opts); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// checkIstiods: each in-cluster revision's istiod has its replicas ready.
+func checkIstiods(revs mesh.Revisions, used map[string]bool, scoped bool) []Case {
+	if revs.IstiodErr != nil {
+		// Without istio-system's Deployments the webhooks still tell what
+		// is installed; only istiod's readiness is unknown.
+		return []Case{apiFailed(GroupControlPlane, "istiod ready", "cluster", "read istiod", revs.IstiodErr)}
+	}
 	var out []Case
-	for rev, d := range revs.istiods {
-		if scoped && !used[rev] {
+	for _, name := range revs.Names() {
+		d := revs.Revision(name).Istiod
+		if d == nil || scoped && !used[name] {
 			continue
 		}
 		obj := fmt.Sprintf("Deployment %s/%s", d.Namespace, d.Name)
@@ -67,60 +83,68 @@ func checkControlPlane(ctx context.Context, st *state) []Case {
 		}
 		if want == 0 || d.Status.ReadyReplicas < want {
 			c.Findings = append(c.Findings, findings.IstiodNotReady.New(obj,
-				fmt.Sprintf("istiod of revision %s: %d of %d replicas ready", rev, d.Status.ReadyReplicas, want),
+				fmt.Sprintf("istiod of revision %s: %d of %d replicas ready", name, d.Status.ReadyReplicas, want),
 				fmt.Sprintf("kubectl -n %s describe deployment %s; kubectl -n %s logs deploy/%s", d.Namespace, d.Name, d.Namespace, d.Name)))
 		}
 		out = append(out, c)
 	}
-	installed := strings.Join(sortedStrings(revs.names()), ", ")
-	if installed == "" {
-		installed = "none"
-	}
-	for _, h := range revs.hooks {
-		if scoped && !used[h.revision] && !used[h.tag] {
+	return out
+}
+
+// checkWebhooks: every injection webhook injects for an installed revision;
+// one for a revision whose istiod is gone makes pod creation fail.
+func checkWebhooks(revs mesh.Revisions, used map[string]bool, scoped bool) []Case {
+	var out []Case
+	for _, h := range revs.Webhooks {
+		if scoped && !used[h.Revision] && !used[h.Tag] {
 			continue
 		}
-		obj := "MutatingWebhookConfiguration " + h.name
+		obj := "MutatingWebhookConfiguration " + h.Name
 		c := Case{Group: GroupControlPlane, Check: "injection webhook", Object: obj}
-		if !revs.has(h.revision) {
-			what := "revision " + h.revision
-			if h.tag != "" {
-				what = fmt.Sprintf("tag %s for revision %s", h.tag, h.revision)
+		if !revs.Installed(h.Revision) {
+			what := "revision " + h.Revision
+			if h.Tag != "" {
+				what = fmt.Sprintf("tag %s for revision %s", h.Tag, h.Revision)
 			}
 			c.Findings = append(c.Findings, findings.WebhookRevisionMissing.New(obj,
-				fmt.Sprintf("injects with %s, which is not installed (installed: %s)", what, installed),
-				fmt.Sprintf("point it at an installed revision (istioctl tag set %s --revision REV --overwrite) or delete it: kubectl delete mutatingwebhookconfiguration %s", orDefault(h.tag, "TAG"), h.name)))
-		}
-		out = append(out, c)
-	}
-
-	nss, err := st.namespaces(ctx)
-	if err != nil {
-		return append(out, apiFailed(GroupControlPlane, "namespace labels", "cluster", "list namespaces", err))
-	}
-	for _, ns := range nss {
-		rev, hasRev := ns.Labels[labelRevision]
-		inj, hasInj := ns.Labels[labelInjection]
-		if (!hasRev && !hasInj) || !st.opts.inScope(ns.Name) {
-			continue
-		}
-		obj := "Namespace " + ns.Name
-		c := Case{Group: GroupControlPlane, Check: "namespace labels", Object: obj}
-		if hasRev {
-			if _, ok := revs.resolve(rev); !ok {
-				c.Findings = append(c.Findings, findings.NamespaceRevision.New(obj,
-					fmt.Sprintf("labelled %s=%s, which is not installed (installed: %s): new pods get no sidecar", labelRevision, rev, installed),
-					fmt.Sprintf("meshctl inject %s --revision REV, or kubectl label namespace %s %s=REV --overwrite", ns.Name, ns.Name, labelRevision)))
-			}
-		}
-		if hasRev && hasInj {
-			c.Findings = append(c.Findings, findings.DoubleInjectionLabels.New(obj,
-				fmt.Sprintf("labelled both %s=%s and %s=%s: %s wins and the revision is ignored", labelInjection, inj, labelRevision, rev, labelInjection),
-				fmt.Sprintf("kubectl label namespace %s %s-", ns.Name, labelInjection)))
+				fmt.Sprintf("injects with %s, which is not installed (installed: %s)", what, installedText(revs)),
+				fmt.Sprintf("point it at an installed revision (istioctl tag set %s --revision REV --overwrite) or delete it: kubectl delete mutatingwebhookconfiguration %s", orDefault(h.Tag, "TAG"), h.Name)))
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// checkNamespaceLabels: a namespace's injection labels name an installed
+// revision, and only one of the two labels is set. ok is false for a
+// namespace that is not labelled or not in scope.
+func checkNamespaceLabels(ns *corev1.Namespace, revs mesh.Revisions, opts Options) (Case, bool) {
+	rev, hasRev := ns.Labels[mesh.LabelRevision]
+	inj, hasInj := ns.Labels[mesh.LabelInjection]
+	if (!hasRev && !hasInj) || !opts.inScope(ns.Name) {
+		return Case{}, false
+	}
+	obj := "Namespace " + ns.Name
+	c := Case{Group: GroupControlPlane, Check: "namespace labels", Object: obj}
+	if hasRev && !revs.Known(rev) {
+		c.Findings = append(c.Findings, findings.NamespaceRevision.New(obj,
+			fmt.Sprintf("labelled %s=%s, which is not installed (installed: %s): new pods get no sidecar", mesh.LabelRevision, rev, installedText(revs)),
+			fmt.Sprintf("meshctl inject %s --revision REV, or kubectl label namespace %s %s=REV --overwrite", ns.Name, ns.Name, mesh.LabelRevision)))
+	}
+	if hasRev && hasInj {
+		c.Findings = append(c.Findings, findings.DoubleInjectionLabels.New(obj,
+			fmt.Sprintf("labelled both %s=%s and %s=%s: %s wins and the revision is ignored", mesh.LabelInjection, inj, mesh.LabelRevision, rev, mesh.LabelInjection),
+			fmt.Sprintf("kubectl label namespace %s %s-", ns.Name, mesh.LabelInjection)))
+	}
+	return c, true
+}
+
+// installedText lists the installed revisions for a message.
+func installedText(revs mesh.Revisions) string {
+	if names := revs.Names(); len(names) > 0 {
+		return strings.Join(names, ", ")
+	}
+	return "none"
 }
 
 func orDefault(s, d string) string {
@@ -130,15 +154,10 @@ func orDefault(s, d string) string {
 	return s
 }
 
-func sortedStrings(s []string) []string {
-	slices.Sort(s)
-	return s
-}
-
-// usedRevisions are the revisions and tags the namespaces in scope are
-// labelled with; scoped is false without --namespace (or when namespaces
-// cannot be read: then everything is checked).
-func (st *state) usedRevisions(ctx context.Context, revs revisions) (map[string]bool, bool) {
+// usedRevisions are the revisions and tags the namespaces in scope ask
+// for; scoped is false without --namespace (or when namespaces cannot be
+// read: then everything is checked).
+func (st *state) usedRevisions(ctx context.Context, revs mesh.Revisions) (map[string]bool, bool) {
 	if len(st.opts.Namespaces) == 0 {
 		return nil, false
 	}
@@ -151,16 +170,8 @@ func (st *state) usedRevisions(ctx context.Context, revs revisions) (map[string]
 		if !st.opts.inScope(ns.Name) {
 			continue
 		}
-		name := ns.Labels[labelRevision]
-		if ns.Labels[labelInjection] == "enabled" {
-			name = "default"
-		}
-		if name == "" {
-			continue
-		}
-		used[name] = true
-		if r, ok := revs.tags[name]; ok {
-			used[r] = true
+		if want := revs.Injection(ns.Labels); want.Enabled {
+			used[want.Name], used[want.Revision] = true, true
 		}
 	}
 	return used, true

@@ -7,10 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/meshctl/meshctl/pkg/check"
-	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/findings"
-	"github.com/meshctl/meshctl/pkg/inject"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // checkDataPlane looks at every namespace labelled for injection (either
@@ -21,10 +19,10 @@ func checkDataPlane(ctx context.Context, st *state) []Case {
 	if err != nil {
 		return []Case{apiFailed(GroupDataPlane, "sidecars", "cluster", "list namespaces", err)}
 	}
+	revs, revErr := st.revisions(ctx)
 	var labelled []corev1.Namespace
 	for _, ns := range nss {
-		_, hasRev := ns.Labels[labelRevision]
-		if (hasRev || ns.Labels[labelInjection] == "enabled") && st.opts.inScope(ns.Name) {
+		if mesh.InjectionEnabled(ns.Labels) && st.opts.inScope(ns.Name) {
 			labelled = append(labelled, ns)
 		}
 	}
@@ -32,7 +30,6 @@ func checkDataPlane(ctx context.Context, st *state) []Case {
 		return nil
 	}
 	var out []Case
-	revs, revErr := st.revisions(ctx)
 	pods, podErr := st.podsByNamespace(ctx)
 	switch {
 	case podErr != nil:
@@ -54,49 +51,31 @@ func checkDataPlane(ctx context.Context, st *state) []Case {
 	return out
 }
 
-// wantFor is the revision a namespace's pods should run: the revision (or
-// tag) of istio.io/rev, or the default revision for istio-injection. known
-// is false when that revision is not installed (MC0204 says so): pods must
-// then still have a proxy, of any revision.
-func wantFor(ns *corev1.Namespace, revs revisions) (rev string, known bool) {
-	name := ns.Labels[labelRevision]
-	if ns.Labels[labelInjection] == "enabled" {
-		name = "default"
-	}
-	return revs.resolve(name)
-}
-
-func checkSidecars(ns *corev1.Namespace, pods []corev1.Pod, revs revisions) Case {
+// checkSidecars checks each running pod against the revision its
+// namespace's labels ask for (pkg/mesh's rules: the namespace's labels win
+// over a pod's own istio.io/rev). When that revision is not installed
+// (MC0204 says so), pods must still have a proxy, of any revision.
+func checkSidecars(ns *corev1.Namespace, pods []corev1.Pod, revs mesh.Revisions) Case {
 	obj := "Namespace " + ns.Name
 	c := Case{Group: GroupDataPlane, Check: "sidecars", Object: obj}
-	nsRev, known := wantFor(ns, revs)
+	want := revs.Injection(ns.Labels)
 	for i := range pods {
 		p := &pods[i]
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		want := nsRev
-		// A pod's own istio.io/rev label picks its injector (expose's gateways do this).
-		if r := p.Labels[labelRevision]; r != "" {
-			if rr, ok := revs.resolve(r); ok {
-				want = rr
-			}
+		prob := mesh.CheckPodInjected(p)
+		if want.Installed {
+			prob = mesh.CheckPod(p, mesh.Want{Revision: want.Revision})
 		}
-		pobj := fmt.Sprintf("Pod %s/%s", p.Namespace, p.Name)
-		if !known && want == nsRev {
-			if !inject.ProxyOf(p).Injected {
-				c.Findings = append(c.Findings, podProblem(p, pobj, inject.CheckPod(p, inject.Want{Revision: "any"}), ns))
-			}
-			continue
-		}
-		if prob := inject.CheckPod(p, inject.Want{Revision: want}); prob != nil {
-			c.Findings = append(c.Findings, podProblem(p, pobj, prob, ns))
+		if prob != nil {
+			c.Findings = append(c.Findings, podProblem(p, fmt.Sprintf("Pod %s/%s", p.Namespace, p.Name), prob, ns))
 		}
 	}
 	return c
 }
 
-func podProblem(p *corev1.Pod, obj string, prob *inject.Problem, ns *corev1.Namespace) findings.Finding {
+func podProblem(p *corev1.Pod, obj string, prob *mesh.Problem, ns *corev1.Namespace) findings.Finding {
 	owner := "the pod"
 	restart := fmt.Sprintf("kubectl -n %s delete pod %s", p.Namespace, p.Name)
 	if ref := ownerOf(p); ref != "" {
@@ -104,12 +83,12 @@ func podProblem(p *corev1.Pod, obj string, prob *inject.Problem, ns *corev1.Name
 		restart = fmt.Sprintf("kubectl -n %s rollout restart %s", p.Namespace, strings.ToLower(ref))
 	}
 	switch prob.Reason {
-	case inject.ReasonOptedOut, inject.ReasonHostNetwork:
+	case mesh.ReasonOptedOut, mesh.ReasonHostNetwork:
 		return findings.WorkloadOptedOut.New(obj, prob.Message, "")
-	case inject.ReasonWrongRevision:
+	case mesh.ReasonWrongRevision:
 		return findings.ProxyRevision.New(obj, prob.Message+"; restart "+owner+" to move it", restart+" (or meshctl inject "+ns.Name+")")
 	default:
-		return findings.PodWithoutProxy.New(obj, prob.Message+fmt.Sprintf(" though namespace %s is labelled for injection (istioctl analyze misses this when only %s is set)", ns.Name, labelRevision),
+		return findings.PodWithoutProxy.New(obj, prob.Message+fmt.Sprintf(" though namespace %s is labelled for injection (istioctl analyze misses this when only %s is set)", ns.Name, mesh.LabelRevision),
 			restart+" (or meshctl inject "+ns.Name+")")
 	}
 }
@@ -134,19 +113,18 @@ func ownerOf(p *corev1.Pod) string {
 	return ""
 }
 
-// checkPortProtocols reports Service ports Istio must sniff, with pkg/check's
-// reading of names and appProtocol.
+// checkPortProtocols reports Service ports Istio must sniff, by pkg/mesh's
+// reading of names and appProtocol (as `meshctl check` reports them).
 func checkPortProtocols(ns string, svcs []corev1.Service) Case {
 	c := Case{Group: GroupDataPlane, Check: "port protocols", Object: "Namespace " + ns}
 	for _, s := range svcs {
 		// Istio's own and meshctl's gateway Services name their ports as
 		// Istio expects of gateways (status-port), as check skips them too.
-		if s.Spec.Type == corev1.ServiceTypeExternalName || s.Labels["istio"] != "" || s.Labels[labelRevision] != "" ||
-			s.Labels[expose.LabelManagedBy] == expose.ManagedByValue {
+		if s.Spec.Type == corev1.ServiceTypeExternalName || mesh.IstioGatewayService(&s) || mesh.MadeByMeshctl(s.Labels) {
 			continue
 		}
 		for i, p := range s.Spec.Ports {
-			if check.PortProtocol(p) != "" {
+			if mesh.PortProtocol(p) != "" {
 				continue
 			}
 			what := fmt.Sprintf("port %d %q", p.Port, p.Name)
@@ -155,7 +133,7 @@ func checkPortProtocols(ns string, svcs []corev1.Service) Case {
 			}
 			c.Findings = append(c.Findings, findings.PortNaming.New(fmt.Sprintf("Service %s/%s port %d", s.Namespace, s.Name, p.Port),
 				fmt.Sprintf("Service %s/%s %s names no protocol: Istio will sniff it (name it <protocol>[-suffix] or set appProtocol)", s.Namespace, s.Name, what),
-				fmt.Sprintf(`kubectl -n %s patch service %s --type json -p '[{"op":"add","path":"/spec/ports/%d/appProtocol","value":"%s"}]'`, s.Namespace, s.Name, i, check.GuessProtocol(p))))
+				fmt.Sprintf(`kubectl -n %s patch service %s --type json -p '[{"op":"add","path":"/spec/ports/%d/appProtocol","value":"%s"}]'`, s.Namespace, s.Name, i, mesh.GuessProtocol(p))))
 		}
 	}
 	return c

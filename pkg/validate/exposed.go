@@ -17,9 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/findings"
-	"github.com/meshctl/meshctl/pkg/inject"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 var (
@@ -40,7 +39,7 @@ func (e exposed) ref() string { return e.namespace + "/" + e.service }
 func checkExposed(ctx context.Context, st *state) []Case {
 	// The gateway Deployment carries the ownership labels; its selector
 	// (not its own labels) holds the gateway label.
-	sel := labels.Set{expose.LabelManagedBy: expose.ManagedByValue}.String() + "," + expose.LabelServiceName
+	sel := labels.Set{mesh.LabelManagedBy: mesh.ManagedBy}.String() + "," + mesh.LabelServiceName
 	var found []exposed
 	err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 		o.LabelSelector = sel
@@ -50,10 +49,10 @@ func checkExposed(ctx context.Context, st *state) []Case {
 		}
 		for i := range l.Items {
 			d := &l.Items[i]
-			if d.Spec.Selector == nil || d.Spec.Selector.MatchLabels[expose.LabelGateway] == "" {
+			if d.Spec.Selector == nil || d.Spec.Selector.MatchLabels[mesh.LabelGateway] == "" {
 				continue
 			}
-			e := exposed{namespace: d.Labels[expose.LabelServiceNamespace], service: d.Labels[expose.LabelServiceName], gateway: d}
+			e := exposed{namespace: d.Labels[mesh.LabelServiceNamespace], service: d.Labels[mesh.LabelServiceName], gateway: d}
 			if st.opts.inScope(e.namespace, d.Namespace) && st.opts.serviceInScope(e.namespace, e.service) {
 				found = append(found, e)
 			}
@@ -73,125 +72,148 @@ func checkExposed(ctx context.Context, st *state) []Case {
 	return col.cases
 }
 
+// checkOneExposed checks one exposed Service: its gateway's readiness,
+// disruption budget and autoscaler, its load balancer, its routing and its
+// certificate.
 func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
-	kc := st.c.Kube
+	out := gatewayReady(ctx, st, e)
+	out = append(out, gatewayPDB(ctx, st, e), gatewayHPA(ctx, st, e))
+	switch {
+	case st.c.Compute != nil:
+		out = append(out, checkLB(ctx, st, e.ref(), e.object())...)
+	case st.c.ComputeErr != nil:
+		out = append(out, apiFailed(GroupLB, "load balancer", e.object(), "connect to the Compute API", st.c.ComputeErr))
+	}
+	if st.c.Dynamic == nil {
+		return out
+	}
+	c, hosts := virtualService(ctx, st, e)
+	return append(out, c, tlsCertificate(ctx, st, e, hosts))
+}
+
+func (e exposed) object() string { return "Service " + e.ref() }
+
+func (e exposed) newCase(check string) Case {
+	return Case{Group: GroupExposed, Check: check, Object: e.object()}
+}
+
+// reexpose is the command that puts back what expose made.
+func (e exposed) reexpose() string { return "meshctl expose " + e.service + " -n " + e.namespace }
+
+// gatewayReady: the gateway's replicas are ready and its pods injected.
+func gatewayReady(ctx context.Context, st *state, e exposed) []Case {
 	d := e.gateway
 	gns, gw := d.Namespace, d.Name
-	svcObj := "Service " + e.ref()
-	newCase := func(check string) Case { return Case{Group: GroupExposed, Check: check, Object: svcObj} }
-	var out []Case
-
-	// The gateway's pods: ready and injected.
-	c := newCase("gateway ready")
-	pods, err := kc.CoreV1().Pods(gns).List(ctx, metav1.ListOptions{LabelSelector: expose.LabelGateway + "=" + gw})
+	pods, err := st.c.Kube.CoreV1().Pods(gns).List(ctx, metav1.ListOptions{LabelSelector: mesh.LabelGateway + "=" + gw})
 	if err != nil {
-		out = append(out, apiFailed(GroupExposed, "gateway ready", svcObj, "list the gateway's pods", err))
-		pods = &corev1.PodList{}
+		return []Case{apiFailed(GroupExposed, "gateway ready", e.object(), "list the gateway's pods", err)}
 	}
+	c := e.newCase("gateway ready")
 	want := int32(1)
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
 	}
-	dobj := fmt.Sprintf("Deployment %s/%s", gns, gw)
 	if d.Status.ReadyReplicas < want || want == 0 {
-		c.Findings = append(c.Findings, findings.GatewayNotReady.New(dobj,
+		c.Findings = append(c.Findings, findings.GatewayNotReady.New(fmt.Sprintf("Deployment %s/%s", gns, gw),
 			fmt.Sprintf("gateway of %s: %d of %d replicas ready", e.ref(), d.Status.ReadyReplicas, want),
 			fmt.Sprintf("kubectl -n %s describe deployment %s", gns, gw)))
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp == nil && !inject.ProxyOf(p).Injected {
+		if p.DeletionTimestamp == nil && !mesh.ProxyOf(p).Injected {
 			c.Findings = append(c.Findings, findings.GatewayNotReady.New(fmt.Sprintf("Pod %s/%s", gns, p.Name),
 				"gateway pod without an injected istio-proxy: it serves nothing", fmt.Sprintf("kubectl -n %s rollout restart deployment %s", gns, gw)))
 		}
 	}
-	if err == nil {
-		out = append(out, c)
-	}
+	return []Case{c}
+}
 
-	// PDB selecting the gateway's pods.
-	c = newCase("gateway PDB")
-	pdb, err := kc.PolicyV1().PodDisruptionBudgets(gns).Get(ctx, gw, metav1.GetOptions{})
+// gatewayPDB: a PodDisruptionBudget selects the gateway's pods.
+func gatewayPDB(ctx context.Context, st *state, e exposed) Case {
+	d := e.gateway
+	obj := fmt.Sprintf("PodDisruptionBudget %s/%s", d.Namespace, d.Name)
+	c := e.newCase("gateway PDB")
+	pdb, err := st.c.Kube.PolicyV1().PodDisruptionBudgets(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		c.Findings = append(c.Findings, findings.GatewayPDB.New(fmt.Sprintf("PodDisruptionBudget %s/%s", gns, gw), "missing: node upgrades may evict every gateway pod at once", "meshctl expose "+e.service+" -n "+e.namespace))
+		c.Findings = append(c.Findings, findings.GatewayPDB.New(obj, "missing: node upgrades may evict every gateway pod at once", e.reexpose()))
 	case err != nil:
-		c = apiFailed(GroupExposed, "gateway PDB", svcObj, "get the gateway's PodDisruptionBudget", err)
+		return apiFailed(GroupExposed, "gateway PDB", e.object(), "get the gateway's PodDisruptionBudget", err)
 	default:
 		s, serr := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
 		if serr != nil || pdb.Spec.Selector == nil || !s.Matches(labels.Set(d.Spec.Template.Labels)) {
-			c.Findings = append(c.Findings, findings.GatewayPDB.New(fmt.Sprintf("PodDisruptionBudget %s/%s", gns, gw),
-				fmt.Sprintf("selector %s does not select the gateway's pods", metav1.FormatLabelSelector(pdb.Spec.Selector)), "meshctl expose "+e.service+" -n "+e.namespace))
+			c.Findings = append(c.Findings, findings.GatewayPDB.New(obj,
+				fmt.Sprintf("selector %s does not select the gateway's pods", metav1.FormatLabelSelector(pdb.Spec.Selector)), e.reexpose()))
 		}
 	}
-	out = append(out, c)
+	return c
+}
 
-	// HPA and its target.
-	c = newCase("gateway HPA")
-	hpa, err := kc.AutoscalingV2().HorizontalPodAutoscalers(gns).Get(ctx, gw, metav1.GetOptions{})
-	hobj := fmt.Sprintf("HorizontalPodAutoscaler %s/%s", gns, gw)
+// gatewayHPA: an autoscaler scales the gateway, or at least a Deployment
+// that exists.
+func gatewayHPA(ctx context.Context, st *state, e exposed) Case {
+	gns, gw := e.gateway.Namespace, e.gateway.Name
+	obj := fmt.Sprintf("HorizontalPodAutoscaler %s/%s", gns, gw)
+	c := e.newCase("gateway HPA")
+	hpa, err := st.c.Kube.AutoscalingV2().HorizontalPodAutoscalers(gns).Get(ctx, gw, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		c.Findings = append(c.Findings, findings.GatewayHPA.New(hobj, "missing", "meshctl expose "+e.service+" -n "+e.namespace))
+		c.Findings = append(c.Findings, findings.GatewayHPA.New(obj, "missing", e.reexpose()))
 	case err != nil:
-		c = apiFailed(GroupExposed, "gateway HPA", svcObj, "get the gateway's HorizontalPodAutoscaler", err)
+		return apiFailed(GroupExposed, "gateway HPA", e.object(), "get the gateway's HorizontalPodAutoscaler", err)
 	default:
 		ref := hpa.Spec.ScaleTargetRef
 		if ref.Kind != "Deployment" || ref.Name != gw {
-			if _, gerr := kc.AppsV1().Deployments(gns).Get(ctx, ref.Name, metav1.GetOptions{}); gerr != nil || ref.Kind != "Deployment" {
-				c.Findings = append(c.Findings, findings.GatewayHPA.New(hobj, fmt.Sprintf("scales %s %s, which does not exist", ref.Kind, ref.Name), "meshctl expose "+e.service+" -n "+e.namespace))
+			if _, gerr := st.c.Kube.AppsV1().Deployments(gns).Get(ctx, ref.Name, metav1.GetOptions{}); gerr != nil || ref.Kind != "Deployment" {
+				c.Findings = append(c.Findings, findings.GatewayHPA.New(obj, fmt.Sprintf("scales %s %s, which does not exist", ref.Kind, ref.Name), e.reexpose()))
 			}
 		}
 	}
-	out = append(out, c)
+	return c
+}
 
-	switch {
-	case st.c.Compute != nil:
-		out = append(out, checkLB(ctx, st, e.ref(), svcObj)...)
-	case st.c.ComputeErr != nil:
-		out = append(out, apiFailed(GroupLB, "load balancer", svcObj, "connect to the Compute API", st.c.ComputeErr))
-	}
-	if st.c.Dynamic == nil {
-		return out
-	}
-	// VirtualService: bound to the Gateway, routing to a Service port that exists.
-	var hosts []string
-	c = newCase("virtual service")
-	vobj := fmt.Sprintf("VirtualService %s/%s", gns, gw)
+// virtualService: the VirtualService is bound to the Gateway and routes to
+// a Service port that exists. It returns the hosts it routes, for the
+// certificate check.
+func virtualService(ctx context.Context, st *state, e exposed) (Case, []string) {
+	gns, gw := e.gateway.Namespace, e.gateway.Name
+	obj := fmt.Sprintf("VirtualService %s/%s", gns, gw)
+	c := e.newCase("virtual service")
 	vs, err := st.c.Dynamic.Resource(gvrVirtualService).Namespace(gns).Get(ctx, gw, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		c.Findings = append(c.Findings, findings.VirtualServiceBind.New(vobj, "missing: the gateway routes nothing to "+e.ref(), "meshctl expose "+e.service+" -n "+e.namespace))
+		c.Findings = append(c.Findings, findings.VirtualServiceBind.New(obj, "missing: the gateway routes nothing to "+e.ref(), e.reexpose()))
 	case err != nil:
-		c = apiFailed(GroupExposed, "virtual service", svcObj, "get the VirtualService", err)
+		return apiFailed(GroupExposed, "virtual service", e.object(), "get the VirtualService", err), nil
 	default:
-		hosts, _, _ = unstructured.NestedStringSlice(vs.Object, "spec", "hosts")
-		c.Findings = append(c.Findings, checkVirtualService(ctx, st, vs, vobj, gns, gw)...)
+		hosts, _, _ := unstructured.NestedStringSlice(vs.Object, "spec", "hosts")
+		c.Findings = append(c.Findings, checkVirtualService(ctx, st, vs, obj, gns, gw)...)
+		return c, hosts
 	}
-	out = append(out, c)
+	return c, nil
+}
 
-	// Gateway's TLS secret with a certificate valid for the hosts.
-	c = newCase("tls certificate")
-	gobj := fmt.Sprintf("Gateway %s/%s", gns, gw)
+// tlsCertificate: the Gateway's TLS secret holds a certificate valid for
+// the hosts.
+func tlsCertificate(ctx context.Context, st *state, e exposed, hosts []string) Case {
+	gns, gw := e.gateway.Namespace, e.gateway.Name
+	c := e.newCase("tls certificate")
 	g, err := st.c.Dynamic.Resource(gvrGateway).Namespace(gns).Get(ctx, gw, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		c.Findings = append(c.Findings, findings.VirtualServiceBind.New(gobj, "Istio Gateway missing: the gateway serves nothing", "meshctl expose "+e.service+" -n "+e.namespace))
+		c.Findings = append(c.Findings, findings.VirtualServiceBind.New(fmt.Sprintf("Gateway %s/%s", gns, gw), "Istio Gateway missing: the gateway serves nothing", e.reexpose()))
 	case err != nil:
-		c = apiFailed(GroupExposed, "tls certificate", svcObj, "get the Gateway", err)
+		return apiFailed(GroupExposed, "tls certificate", e.object(), "get the Gateway", err)
 	default:
 		servers, _, _ := unstructured.NestedSlice(g.Object, "spec", "servers")
 		for _, s := range servers {
 			m, _ := s.(map[string]any)
-			name, _, _ := unstructured.NestedString(m, "tls", "credentialName")
-			if name == "" {
-				continue
+			if name, _, _ := unstructured.NestedString(m, "tls", "credentialName"); name != "" {
+				c.Findings = append(c.Findings, checkSecret(ctx, st, gns, name, hosts, e)...)
 			}
-			c.Findings = append(c.Findings, checkSecret(ctx, st, gns, name, hosts, e)...)
 		}
 	}
-	out = append(out, c)
-	return out
+	return c
 }
 
 func checkVirtualService(ctx context.Context, st *state, vs *unstructured.Unstructured, vobj, gns, gw string) []findings.Finding {
@@ -265,7 +287,7 @@ func checkSecret(ctx context.Context, st *state, ns, name string, hosts []string
 	sec, err := st.c.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return []findings.Finding{findings.GatewayTLSSecret.New(obj, "the Gateway's TLS secret is missing: the gateway cannot serve HTTPS for "+e.ref(),
-			"meshctl expose "+e.service+" -n "+e.namespace+" (recreates meshctl's certificate), or recreate your own secret")}
+			e.reexpose()+" (recreates meshctl's certificate), or recreate your own secret")}
 	}
 	if err != nil {
 		return []findings.Finding{findings.APIUnavailable.New(obj, fmt.Sprintf("get secret: %v", err), apiHint(err))}

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // Compute is what validate reads of the Compute API; *lb.GCE has it.
@@ -24,23 +24,11 @@ type Compute interface {
 	GetHealth(ctx context.Context, backendService, group string) (*computepb.BackendServiceGroupHealth, error)
 }
 
-// gfeRanges are where Google's front ends and health checkers connect from.
-var gfeRanges = []string{"35.191.0.0/16", "130.211.0.0/22"}
-
 // Gateway ports the load balancer reaches (expose's container ports).
 const (
-	servingPort     = 8443
-	healthCheckPort = 15021
+	servingPort     = mesh.GatewayHTTPSPort
+	healthCheckPort = mesh.StatusPort
 )
-
-// owner is pkg/lb's ownership description.
-func owner(description string) (lb.Owner, bool) {
-	var o lb.Owner
-	if json.Unmarshal([]byte(description), &o) != nil || o.ManagedBy != "meshctl" {
-		return lb.Owner{}, false
-	}
-	return o, true
-}
 
 // computeLists are the project's load balancer objects, each kind listed once.
 type computeLists struct {
@@ -83,55 +71,75 @@ func (l *computeLists) load(ctx context.Context, c Compute) error {
 func linkName(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 
 func ownsService(description, key string) bool {
-	o, ok := owner(description)
-	return ok && slices.Contains(o.Services, key)
+	o, ok := mesh.ParseResourceOwner(description)
+	return ok && o.Serves(key)
+}
+
+// lbCheck is the load balancer check of one exposed Service: its cases,
+// filled in by one function each.
+type lbCheck struct {
+	ctx                            context.Context
+	c                              Compute
+	l                              *computeLists
+	key, svcObj, reexpose          string
+	bs                             *computepb.BackendService
+	bsObj                          string
+	wiring, health, armor, fw, tls Case
 }
 
 // checkLB checks the load balancer expose built for the Service key
 // ("namespace/name"): wiring, backend health per NEG zone, certificate,
 // SSL policy, Cloud Armor and the firewall from Google's front ends.
 func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
-	c := st.c.Compute
-	if err := st.lbLists.load(ctx, c); err != nil {
+	if err := st.lbLists.load(ctx, st.c.Compute); err != nil {
 		return []Case{apiFailed(GroupLB, "load balancer", svcObj, "read the load balancer", err)}
 	}
-	l := &st.lbLists
 	newCase := func(check string) Case { return Case{Group: GroupLB, Check: check, Object: svcObj} }
-	reexpose := "meshctl expose svc " + key[strings.Index(key, "/")+1:] + " -n " + key[:strings.Index(key, "/")]
-
-	wiring, health, armor, fw, tls := newCase("wiring"), newCase("backend health"), newCase("cloud armor"), newCase("firewall"), newCase("tls")
-	var bs *computepb.BackendService
-	for _, b := range l.backends {
+	ns, name, _ := strings.Cut(key, "/")
+	k := &lbCheck{ctx: ctx, c: st.c.Compute, l: &st.lbLists, key: key, svcObj: svcObj, reexpose: "meshctl expose svc " + name + " -n " + ns,
+		wiring: newCase("wiring"), health: newCase("backend health"), armor: newCase("cloud armor"), fw: newCase("firewall"), tls: newCase("tls")}
+	for _, b := range k.l.backends {
 		if ownsService(b.GetDescription(), key) {
-			bs = b
+			k.bs = b
 		}
 	}
-	if bs == nil {
-		wiring.Findings = append(wiring.Findings, findings.LBDrift.New(svcObj, "no backend service made by meshctl for "+key+": the load balancer does not reach it", reexpose))
-		return []Case{wiring}
+	if k.bs == nil {
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(svcObj, "no backend service made by meshctl for "+key+": the load balancer does not reach it", k.reexpose))
+		return []Case{k.wiring}
 	}
-	bsObj := "backend service " + bs.GetName()
+	k.bsObj = "backend service " + k.bs.GetName()
+	k.backendWiring()
+	k.backendHealth()
+	k.cloudArmor()
+	k.firewall()
+	k.frontend()
+	return []Case{k.wiring, k.health, k.armor, k.fw, k.tls}
+}
 
-	// Health checks exist.
-	for _, hc := range bs.GetHealthChecks() {
-		if _, err := c.Get(ctx, lb.KindHealthCheck, linkName(hc)); err != nil {
-			wiring.Findings = append(wiring.Findings, driftOrAPI(bsObj, "healthChecks", "health check "+linkName(hc), err, reexpose))
+// backendWiring: the backend service has its health checks, which exist,
+// and backends.
+func (k *lbCheck) backendWiring() {
+	for _, hc := range k.bs.GetHealthChecks() {
+		if _, err := k.c.Get(k.ctx, lb.KindHealthCheck, linkName(hc)); err != nil {
+			k.wiring.Findings = append(k.wiring.Findings, driftOrAPI(k.bsObj, "healthChecks", "health check "+linkName(hc), err, k.reexpose))
 		}
 	}
-	if len(bs.GetHealthChecks()) == 0 {
-		wiring.Findings = append(wiring.Findings, findings.LBDrift.New(bsObj, "field healthChecks: none; meshctl set one", reexpose))
+	if len(k.bs.GetHealthChecks()) == 0 {
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(k.bsObj, "field healthChecks: none; meshctl set one", k.reexpose))
 	}
-	if len(bs.GetBackends()) == 0 {
-		wiring.Findings = append(wiring.Findings, findings.LBDrift.New(bsObj, "field backends: none; meshctl adds the gateway's NEG in every zone", reexpose))
+	if len(k.bs.GetBackends()) == 0 {
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(k.bsObj, "field backends: none; meshctl adds the gateway's NEG in every zone", k.reexpose))
 	}
+}
 
-	// Backend health per NEG zone.
-	for _, b := range bs.GetBackends() {
+// backendHealth: every NEG zone has endpoints, all HEALTHY.
+func (k *lbCheck) backendHealth() {
+	for _, b := range k.bs.GetBackends() {
 		group := b.GetGroup()
 		zone := zoneOf(group)
-		h, err := c.GetHealth(ctx, bs.GetName(), group)
+		h, err := k.c.GetHealth(k.ctx, k.bs.GetName(), group)
 		if err != nil {
-			health.Findings = append(health.Findings, findings.APIUnavailable.New(bsObj, fmt.Sprintf("getHealth %s in %s: %v", linkName(group), zone, err), ""))
+			k.health.Findings = append(k.health.Findings, findings.APIUnavailable.New(k.bsObj, fmt.Sprintf("getHealth %s in %s: %v", linkName(group), zone, err), ""))
 			continue
 		}
 		var bad []string
@@ -142,62 +150,70 @@ func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
 		}
 		switch {
 		case len(h.GetHealthStatus()) == 0:
-			health.Findings = append(health.Findings, findings.BackendUnhealthy.New(bsObj, fmt.Sprintf("NEG %s in %s has no endpoints", linkName(group), zone),
-				"check the gateway's pods: kubectl get pods -A -l meshctl.io/gateway"))
+			k.health.Findings = append(k.health.Findings, findings.BackendUnhealthy.New(k.bsObj, fmt.Sprintf("NEG %s in %s has no endpoints", linkName(group), zone),
+				"check the gateway's pods: kubectl get pods -A -l "+mesh.LabelGateway))
 		case len(bad) > 0:
-			health.Findings = append(health.Findings, findings.BackendUnhealthy.New(bsObj, fmt.Sprintf("NEG %s in %s: %d of %d endpoints not healthy: %s", linkName(group), zone, len(bad), len(h.GetHealthStatus()), strings.Join(bad, ", ")),
-				fmt.Sprintf("check the gateway's readiness (port %d /healthz/ready) and that firewall rules admit %s to ports %d and %d", healthCheckPort, strings.Join(gfeRanges, ", "), servingPort, healthCheckPort)))
+			k.health.Findings = append(k.health.Findings, findings.BackendUnhealthy.New(k.bsObj, fmt.Sprintf("NEG %s in %s: %d of %d endpoints not healthy: %s", linkName(group), zone, len(bad), len(h.GetHealthStatus()), strings.Join(bad, ", ")),
+				fmt.Sprintf("check the gateway's readiness (port %d %s) and that firewall rules admit %s to ports %d and %d", healthCheckPort, mesh.ReadinessPath, strings.Join(lb.GFERanges, ", "), servingPort, healthCheckPort)))
 		}
 	}
+}
 
-	// Cloud Armor.
-	if bs.GetSecurityPolicy() == "" {
-		armor.Findings = append(armor.Findings, findings.CloudArmorDetached.New(bsObj, "no Cloud Armor policy attached: the Service is open to every source and unprotected by WAF rules",
-			"gcloud compute backend-services update "+bs.GetName()+" --global --security-policy POLICY (or "+reexpose+")"))
-	} else if _, err := c.Get(ctx, lb.KindSecurityPolicy, linkName(bs.GetSecurityPolicy())); err != nil {
-		armor.Findings = append(armor.Findings, driftOrAPI(bsObj, "securityPolicy", "Cloud Armor policy "+linkName(bs.GetSecurityPolicy()), err, reexpose))
+// cloudArmor: a Cloud Armor policy is attached, and exists.
+func (k *lbCheck) cloudArmor() {
+	policy := k.bs.GetSecurityPolicy()
+	if policy == "" {
+		k.armor.Findings = append(k.armor.Findings, findings.CloudArmorDetached.New(k.bsObj, "no Cloud Armor policy attached: the Service is open to every source and unprotected by WAF rules",
+			"gcloud compute backend-services update "+k.bs.GetName()+" --global --security-policy POLICY (or "+k.reexpose+")"))
+	} else if _, err := k.c.Get(k.ctx, lb.KindSecurityPolicy, linkName(policy)); err != nil {
+		k.armor.Findings = append(k.armor.Findings, driftOrAPI(k.bsObj, "securityPolicy", "Cloud Armor policy "+linkName(policy), err, k.reexpose))
 	}
+}
 
-	// Firewall from Google's front ends to the gateway's ports.
-	// Only this Service's own rule and the user's count: another
-	// exposed Service's rule goes when that Service is unexposed.
+// firewall: rules admit Google's front ends to the gateway's ports. Only
+// this Service's own rule and the user's count: another exposed Service's
+// rule goes when that Service is unexposed.
+func (k *lbCheck) firewall() {
 	var rules []*computepb.Firewall
-	for _, f := range l.firewall {
-		if _, meshctls := owner(f.GetDescription()); !meshctls || ownsService(f.GetDescription(), key) {
+	for _, f := range k.l.firewall {
+		if _, meshctls := mesh.ParseResourceOwner(f.GetDescription()); !meshctls || ownsService(f.GetDescription(), k.key) {
 			rules = append(rules, f)
 		}
 	}
 	var missing []string
 	for _, port := range []int{servingPort, healthCheckPort} {
-		for _, r := range gfeRanges {
+		for _, r := range lb.GFERanges {
 			if !firewallCovers(rules, r, port) {
 				missing = append(missing, fmt.Sprintf("%s to tcp:%d", r, port))
 			}
 		}
 	}
 	if len(missing) > 0 {
-		fw.Findings = append(fw.Findings, findings.FirewallGFE.New(svcObj, "no firewall rule admits "+strings.Join(missing, ", ")+": health checks fail and the load balancer sends nothing",
-			reexpose+" (recreates meshctl's rule)"))
+		k.fw.Findings = append(k.fw.Findings, findings.FirewallGFE.New(k.svcObj, "no firewall rule admits "+strings.Join(missing, ", ")+": health checks fail and the load balancer sends nothing",
+			k.reexpose+" (recreates meshctl's rule)"))
 	}
+}
 
-	// URL map → HTTPS proxy → forwarding rule, and the proxy's TLS.
+// frontend: URL map → HTTPS proxy → forwarding rule on 443, and the
+// proxy's TLS.
+func (k *lbCheck) frontend() {
 	var um *computepb.UrlMap
-	for _, u := range l.urlMaps {
-		if urlMapUses(u, bs.GetName()) {
+	for _, u := range k.l.urlMaps {
+		if urlMapUses(u, k.bs.GetName()) {
 			um = u
 		}
 	}
 	if um == nil {
-		wiring.Findings = append(wiring.Findings, findings.LBDrift.New(bsObj, "no URL map routes to it", reexpose))
-		return []Case{wiring, health, armor, fw, tls}
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(k.bsObj, "no URL map routes to it", k.reexpose))
+		return
 	}
 	var proxy *computepb.TargetHttpsProxy
 	var rule *computepb.ForwardingRule
-	for _, r := range l.rules {
+	for _, r := range k.l.rules {
 		if !strings.Contains(r.GetTarget(), "/targetHttpsProxies/") {
 			continue
 		}
-		m, err := c.Get(ctx, lb.KindHTTPSProxy, linkName(r.GetTarget()))
+		m, err := k.c.Get(k.ctx, lb.KindHTTPSProxy, linkName(r.GetTarget()))
 		if err != nil {
 			continue
 		}
@@ -206,30 +222,35 @@ func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
 		}
 	}
 	if proxy == nil {
-		wiring.Findings = append(wiring.Findings, findings.LBDrift.New("URL map "+um.GetName(), "no forwarding rule on 443 reaches it through an HTTPS proxy", reexpose))
-		return []Case{wiring, health, armor, fw, tls}
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New("URL map "+um.GetName(), "no forwarding rule on 443 reaches it through an HTTPS proxy", k.reexpose))
+		return
 	}
 	if rule.GetPortRange() != "" && !strings.HasPrefix(rule.GetPortRange(), "443") {
-		wiring.Findings = append(wiring.Findings, findings.LBDrift.New("forwarding rule "+rule.GetName(), "field portRange: "+rule.GetPortRange()+"; meshctl set 443", reexpose))
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New("forwarding rule "+rule.GetName(), "field portRange: "+rule.GetPortRange()+"; meshctl set 443", k.reexpose))
 	}
+	k.proxyTLS(proxy)
+}
+
+// proxyTLS: the HTTPS proxy has an SSL policy of TLS 1.2 or later, and its
+// certificates exist and are active for every domain.
+func (k *lbCheck) proxyTLS(proxy *computepb.TargetHttpsProxy) {
 	pObj := "target HTTPS proxy " + proxy.GetName()
 	if proxy.GetSslPolicy() == "" {
-		tls.Findings = append(tls.Findings, findings.SSLPolicyWeak.New(pObj, "no SSL policy: clients may use TLS 1.0", reexpose))
-	} else if m, err := c.Get(ctx, lb.KindSSLPolicy, linkName(proxy.GetSslPolicy())); err != nil {
-		tls.Findings = append(tls.Findings, driftOrAPI(pObj, "sslPolicy", "SSL policy "+linkName(proxy.GetSslPolicy()), err, reexpose))
+		k.tls.Findings = append(k.tls.Findings, findings.SSLPolicyWeak.New(pObj, "no SSL policy: clients may use TLS 1.0", k.reexpose))
+	} else if m, err := k.c.Get(k.ctx, lb.KindSSLPolicy, linkName(proxy.GetSslPolicy())); err != nil {
+		k.tls.Findings = append(k.tls.Findings, driftOrAPI(pObj, "sslPolicy", "SSL policy "+linkName(proxy.GetSslPolicy()), err, k.reexpose))
 	} else if p := m.(*computepb.SslPolicy); p.GetMinTlsVersion() < "TLS_1_2" {
-		tls.Findings = append(tls.Findings, findings.SSLPolicyWeak.New("SSL policy "+p.GetName(), "minimum TLS "+orDefault(p.GetMinTlsVersion(), "TLS_1_0")+"; want TLS_1_2 or later",
+		k.tls.Findings = append(k.tls.Findings, findings.SSLPolicyWeak.New("SSL policy "+p.GetName(), "minimum TLS "+orDefault(p.GetMinTlsVersion(), "TLS_1_0")+"; want TLS_1_2 or later",
 			"gcloud compute ssl-policies update "+p.GetName()+" --min-tls-version 1.2"))
 	}
 	for _, cl := range proxy.GetSslCertificates() {
-		m, err := c.Get(ctx, lb.KindCertificate, linkName(cl))
+		m, err := k.c.Get(k.ctx, lb.KindCertificate, linkName(cl))
 		if err != nil {
-			tls.Findings = append(tls.Findings, driftOrAPI(pObj, "sslCertificates", "certificate "+linkName(cl), err, reexpose))
+			k.tls.Findings = append(k.tls.Findings, driftOrAPI(pObj, "sslCertificates", "certificate "+linkName(cl), err, k.reexpose))
 			continue
 		}
-		tls.Findings = append(tls.Findings, certStatus(m.(*computepb.SslCertificate))...)
+		k.tls.Findings = append(k.tls.Findings, certStatus(m.(*computepb.SslCertificate))...)
 	}
-	return []Case{wiring, health, armor, fw, tls}
 }
 
 // certStatus reports a Google-managed certificate's domains that are not

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // fakeCompute holds objects by kind and name; a call it has no answer for
@@ -67,7 +68,7 @@ const (
 // healthyLB is what expose builds for shop/cart.
 func healthyLB(t *testing.T) *fakeCompute {
 	f := &fakeCompute{t: t, objs: map[lb.Kind]map[string]proto.Message{}, health: map[string]*computepb.BackendServiceGroupHealth{}}
-	svOwner := lb.Owner{ManagedBy: "meshctl", LB: "c/shop/cart", Services: []string{"shop/cart"}}.String()
+	svOwner := mesh.ResourceOwner{ManagedBy: "meshctl", LB: "c/shop/cart", Services: []string{"shop/cart"}}.String()
 	f.put(lb.KindBackendService, bsName, &computepb.BackendService{Name: proto.String(bsName), Description: proto.String(svOwner),
 		HealthChecks:   []string{base + "global/healthChecks/mc-c-shop-cart-hc"},
 		SecurityPolicy: proto.String(base + "global/securityPolicies/mc-armor"),
@@ -116,7 +117,7 @@ func TestLoadBalancer(t *testing.T) {
 		}, []string{"MC0235 Service shop/cart"}},
 		{"only another exposed Service's rule covers the ports", func(f *fakeCompute) {
 			fw := f.objs[lb.KindFirewall]["mc-c-shop-cart-gfe"].(*computepb.Firewall)
-			fw.Description = proto.String(lb.Owner{ManagedBy: "meshctl", LB: "c/shop/other", Services: []string{"shop/other"}}.String())
+			fw.Description = proto.String(mesh.ResourceOwner{ManagedBy: "meshctl", LB: "c/shop/other", Services: []string{"shop/other"}}.String())
 		}, []string{"MC0235 Service shop/cart"}},
 		{"a user's own rule covers the ports", func(f *fakeCompute) {
 			delete(f.objs[lb.KindFirewall], "mc-c-shop-cart-gfe")

@@ -3,10 +3,9 @@ package validate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
-	appsv1 "k8s.io/api/apps/v1"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +33,7 @@ type state struct {
 	svcErr  error
 
 	revOnce sync.Once
-	revs    revisions
+	revs    mesh.Revisions
 	revErr  error
 
 	lbLists computeLists
@@ -120,92 +119,8 @@ func (s *state) servicesByNamespace(ctx context.Context) (map[string][]corev1.Se
 	return s.svcs, s.svcErr
 }
 
-// revisions are the control plane as installed.
-type revisions struct {
-	// istiods are the istiod Deployments by revision.
-	istiods map[string]*appsv1.Deployment
-	// managed are revisions served from outside the cluster (a webhook
-	// with a URL, as the managed control plane has).
-	managed map[string]bool
-	// tags maps a revision tag to its revision.
-	tags map[string]string
-	// hooks are the injection webhooks (labelled istio.io/rev).
-	hooks []hook
-}
-
-type hook struct {
-	name, revision, tag string
-	// service is the namespace/name the webhook calls, "" for a URL.
-	service string
-}
-
-// has reports whether rev is an installed revision (not a tag).
-func (r revisions) has(rev string) bool { return r.istiods[rev] != nil || r.managed[rev] }
-
-// resolve returns the revision name stands for (a revision or a tag).
-func (r revisions) resolve(name string) (string, bool) {
-	if r.has(name) {
-		return name, true
-	}
-	if t, ok := r.tags[name]; ok {
-		return t, r.has(t)
-	}
-	return "", false
-}
-
-func (r revisions) names() []string {
-	var out []string
-	for rev := range r.istiods {
-		out = append(out, rev)
-	}
-	for rev := range r.managed {
-		if r.istiods[rev] == nil {
-			out = append(out, rev)
-		}
-	}
-	return out
-}
-
-func (s *state) revisions(ctx context.Context) (revisions, error) {
-	s.revOnce.Do(func() {
-		r := revisions{istiods: map[string]*appsv1.Deployment{}, managed: map[string]bool{}, tags: map[string]string{}}
-		hooks, err := s.c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: labelRevision})
-		if err != nil {
-			s.revErr = fmt.Errorf("list injection webhooks: %w", err)
-			return
-		}
-		for _, h := range hooks.Items {
-			x := hook{name: h.Name, revision: h.Labels[labelRevision], tag: h.Labels[labelTag]}
-			for _, w := range h.Webhooks {
-				if w.ClientConfig.Service != nil {
-					x.service = w.ClientConfig.Service.Namespace + "/" + w.ClientConfig.Service.Name
-					break
-				}
-			}
-			if x.tag != "" {
-				r.tags[x.tag] = x.revision
-			} else if x.service == "" && x.revision != "" {
-				r.managed[x.revision] = true
-			}
-			r.hooks = append(r.hooks, x)
-		}
-		deps, err := s.c.Kube.AppsV1().Deployments(istioSystem).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
-		if err != nil && !apierrors.IsNotFound(err) {
-			s.revErr = fmt.Errorf("list istiod deployments in %s: %w", istioSystem, err)
-			return
-		}
-		if deps != nil {
-			for i := range deps.Items {
-				d := &deps.Items[i]
-				rev := d.Labels[labelRevision]
-				if rev == "" {
-					rev = "default"
-				}
-				r.istiods[rev] = d
-			}
-		}
-		s.revs = r
-	})
+func (s *state) revisions(ctx context.Context) (mesh.Revisions, error) {
+	s.revOnce.Do(func() { s.revs, s.revErr = mesh.ReadRevisions(ctx, s.c.Kube) })
 	return s.revs, s.revErr
 }
 

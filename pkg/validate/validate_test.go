@@ -23,6 +23,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -31,9 +32,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshctl/meshctl/internal/stubs"
 	"github.com/meshctl/meshctl/internal/ui"
-	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 var now = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
@@ -78,19 +80,20 @@ func pod(namespace, name, proxyRev string, native bool, labels map[string]string
 
 func deployment(namespace, name string, labels map[string]string, replicas, ready int32) *appsv1.Deployment {
 	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
-		Spec:   appsv1.DeploymentSpec{Replicas: ptr(replicas), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{expose.LabelGateway: name}}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{expose.LabelGateway: name}}}},
+		Spec:   appsv1.DeploymentSpec{Replicas: ptr(replicas), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{mesh.LabelGateway: name}}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{mesh.LabelGateway: name}}}},
 		Status: appsv1.DeploymentStatus{ReadyReplicas: ready}}
 }
 
 // fixture is a healthy mesh: revision asm-1 installed, namespace shop
 // injected, Service shop/cart exposed through gateway cart-gateway.
 type fixture struct {
-	kube []runtime.Object
-	dyn  []runtime.Object
+	kube  []runtime.Object
+	dyn   []runtime.Object
+	stubs *stubs.Registry // set by clients
 }
 
 func healthy(t *testing.T) *fixture {
-	gwLabels := expose.OwnerLabels("shop", "cart") // as expose labels the gateway Deployment
+	gwLabels := mesh.OwnerLabels("shop", "cart") // as expose labels the gateway Deployment
 	f := &fixture{}
 	f.kube = []runtime.Object{
 		ns("istio-system", nil),
@@ -105,9 +108,9 @@ func healthy(t *testing.T) *fixture {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "cart"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "plain", Name: "raw"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 9999}}}},
 		deployment("shop", "cart-gateway", gwLabels, 2, 2),
-		pod("shop", "cart-gateway-1", "asm-1", false, map[string]string{expose.LabelGateway: "cart-gateway", "istio.io/rev": "asm-1"}),
+		pod("shop", "cart-gateway-1", "asm-1", false, map[string]string{mesh.LabelGateway: "cart-gateway", "istio.io/rev": "asm-1"}),
 		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "cart-gateway"},
-			Spec: policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{expose.LabelGateway: "cart-gateway"}}}},
+			Spec: policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{mesh.LabelGateway: "cart-gateway"}}}},
 		&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "cart-gateway"},
 			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "cart-gateway", APIVersion: "apps/v1"}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "cart-gateway-cert"}, Type: corev1.SecretTypeTLS,
@@ -147,9 +150,14 @@ func (f *fixture) with(objs ...runtime.Object) *fixture {
 	return f
 }
 
+// clients are fakes over the fixture's objects. validate only reads: a
+// write fails the test, and so does a reaction stubbed with f.stubs.React
+// that never runs.
 func (f *fixture) clients(t *testing.T) (Clients, *fake.Clientset) {
 	t.Helper()
+	f.stubs = stubs.New(t)
 	kc := fake.NewClientset(f.kube...)
+	f.stubs.ReadOnly(kc)
 	scheme := runtime.NewScheme()
 	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
 		gvrGateway: "GatewayList", gvrVirtualService: "VirtualServiceList"})
@@ -163,6 +171,7 @@ func (f *fixture) clients(t *testing.T) (Clients, *fake.Clientset) {
 			t.Fatal(err)
 		}
 	}
+	f.stubs.ReadOnly(dc)
 	return Clients{Kube: kc, Dynamic: dc}, kc
 }
 
@@ -207,7 +216,7 @@ func TestHealthyMeshPasses(t *testing.T) {
 }
 
 func TestFindings(t *testing.T) {
-	gwPod := map[string]string{expose.LabelGateway: "cart-gateway"}
+	gwPod := map[string]string{mesh.LabelGateway: "cart-gateway"}
 	tests := []struct {
 		name   string
 		change func(t *testing.T, f *fixture)
@@ -289,6 +298,14 @@ func TestFindings(t *testing.T) {
 		{"VirtualService missing", func(t *testing.T, f *fixture) {
 			f.without("VirtualService", "shop", "cart-gateway")
 		}, Options{}, []string{"MC0225 VirtualService shop/cart-gateway"}, true},
+		// pkg/mesh's revision rules, shared with inject and expose.
+		{"istio-injection=disabled turns istio.io/rev off: pods without a proxy are as asked", func(t *testing.T, f *fixture) {
+			f.with(ns("off", map[string]string{"istio.io/rev": "asm-1", "istio-injection": "disabled"}), pod("off", "bare", "", false, nil))
+		}, Options{}, []string{"MC0157 Namespace off"}, false},
+		{"a namespace's revision wins over a pod's own istio.io/rev", func(t *testing.T, f *fixture) {
+			f.with(deployment("istio-system", "istiod-asm-2", map[string]string{"app": "istiod", "istio.io/rev": "asm-2"}, 1, 1),
+				pod("shop", "labelled", "asm-1", false, map[string]string{"istio.io/rev": "asm-2"}))
+		}, Options{}, nil, false},
 		{"--namespace leaves other namespaces out", func(t *testing.T, f *fixture) {
 			f.with(ns("stale", map[string]string{"istio.io/rev": "asm-0"}), ns("other", map[string]string{"istio.io/rev": "asm-1"}), pod("other", "bare", "", false, nil),
 				// another team's broken control plane
@@ -333,7 +350,7 @@ func TestAPIErrorIsAFindingAndTheRestRuns(t *testing.T) {
 	f := healthy(t)
 	f.with(ns("stale", map[string]string{"istio.io/rev": "asm-0"}))
 	c, kc := f.clients(t)
-	kc.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	f.stubs.React(kc, "list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("connection refused")
 	})
 	r := run(t, c, Options{})
@@ -346,6 +363,28 @@ func TestAPIErrorIsAFindingAndTheRestRuns(t *testing.T) {
 	}
 	if !r.Failed() {
 		t.Error("a failed API call must fail the run")
+	}
+}
+
+// A caller who may not read istio-system still gets the webhooks, labels
+// and sidecars checked; only istiod's readiness is reported as not checked.
+func TestIstioSystemForbidden(t *testing.T) {
+	f := healthy(t).with(pod("shop", "bare", "", false, nil))
+	c, kc := f.clients(t)
+	f.stubs.React(kc, "list", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() != "istio-system" {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", errors.New("not allowed"))
+	})
+	r := run(t, c, Options{})
+	if got := codes(r); !slices.Equal(sorted(got), []string{"MC0100 cluster", "MC0210 Pod shop/bare"}) {
+		t.Errorf("findings = %v, want istiod not checked (MC0100) and the pod without sidecar (MC0210)", got)
+	}
+	for _, f := range r.Findings {
+		if f.Code == "MC0100" && !strings.Contains(f.Hint, "view ClusterRole") {
+			t.Errorf("MC0100 without the permission hint: %+v", f)
+		}
 	}
 }
 
@@ -374,7 +413,7 @@ func TestListsArePaginated(t *testing.T) {
 	f := healthy(t)
 	c, kc := f.clients(t)
 	var limits []int64
-	kc.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+	f.stubs.React(kc, "list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if l, ok := a.(k8stesting.ListActionImpl); ok && l.ListOptions.LabelSelector == "" {
 			limits = append(limits, l.ListOptions.Limit)
 		}

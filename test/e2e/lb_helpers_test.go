@@ -20,6 +20,7 @@ import (
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // The load balancer tests drive pkg/lb directly against the shared
@@ -147,7 +148,7 @@ func lbOwned(tb testing.TB, key string) []string {
 	tb.Helper()
 	var out []string
 	for _, r := range lbSimResources(tb) {
-		var o lb.Owner
+		var o mesh.ResourceOwner
 		if d, _ := r["description"].(string); json.Unmarshal([]byte(d), &o) == nil && o.ManagedBy == "meshctl" && (key == "" || o.LB == key) {
 			out = append(out, fmt.Sprint(r["selfLink"]))
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/plan"
 )
 
 // lbEntry finds the plan entry of a kind (the first whose name contains
@@ -24,7 +25,7 @@ import (
 func lbEntry(tb testing.TB, res *lb.Result, kind lb.Kind, part string) string {
 	tb.Helper()
 	for _, e := range res.Plan {
-		if e.Kind == kind && strings.Contains(e.Name, part) {
+		if e.Kind == string(kind) && strings.Contains(e.Name, part) {
 			return e.Name
 		}
 	}
@@ -184,8 +185,8 @@ func TestLBConvergesWhileTenPercentOfCallsFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Changes() != 0 {
-		t.Errorf("not converged: %+v", p.Entries)
+	if p.Pending() != 0 {
+		t.Errorf("not converged: %+v", p.Changes)
 	}
 	if owned := lbOwned(t, simCluster+"/e2e-lb-faults/api"); len(owned) != 13 {
 		t.Errorf("%d objects, want 13 (no duplicates): %v", len(owned), owned)
@@ -245,8 +246,8 @@ func TestLBKilledMidwayThenRerunConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Changes() != 0 {
-		t.Errorf("not converged: %+v", p.Entries)
+	if p.Pending() != 0 {
+		t.Errorf("not converged: %+v", p.Changes)
 	}
 	if owned := lbOwned(t, key); len(owned) != 13 {
 		t.Errorf("%d objects, want 13 (nothing duplicated): %v", len(owned), owned)
@@ -286,8 +287,8 @@ func TestLBTwoConcurrentRunsOntoOneSharedLB(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Changes() != 0 {
-			t.Errorf("%s did not land: %+v", spec.Services[0].Key(), p.Entries)
+		if p.Pending() != 0 {
+			t.Errorf("%s did not land: %+v", spec.Services[0].Key(), p.Changes)
 		}
 	}
 	env := lbGcloudConfig(t)
@@ -325,8 +326,8 @@ func TestLBTwoConcurrentRunsOntoOneSharedLB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Changes() != 0 {
-		t.Errorf("the remaining service is not intact: %+v", p.Entries)
+	if p.Pending() != 0 {
+		t.Errorf("the remaining service is not intact: %+v", p.Changes)
 	}
 	res := lbApply(t, cl, b)
 	if res.IPAddress == "" || len(res.Backends) == 0 || res.Backends[0].Healthy == 0 {
@@ -355,8 +356,8 @@ func TestLBThroughMeshctlExpose(t *testing.T) {
 	lbKubectl(t, webApp(ns, "asm-test-1", 1), "apply", "-f", "-")
 	type output struct {
 		LoadBalancer *struct {
-			IPAddress string     `json:"ipAddress"`
-			Plan      []lb.Entry `json:"plan"`
+			IPAddress string        `json:"ipAddress"`
+			Plan      []plan.Change `json:"plan"`
 			DNS       []lb.DNSRecord
 			Mutations int `json:"mutations"`
 			Backends  []lb.BackendHealth
@@ -381,7 +382,7 @@ func TestLBThroughMeshctlExpose(t *testing.T) {
 		t.Errorf("expose: %+v", lb1)
 	}
 	for _, e := range lb1.Plan {
-		if e.Action != lb.ActionCreate {
+		if e.Action != plan.Create {
 			t.Errorf("first expose: %s %s/%s", e.Action, e.Kind, e.Name)
 		}
 	}
@@ -414,7 +415,7 @@ func TestLBThroughMeshctlExpose(t *testing.T) {
 
 	gone := meshctl("unexpose", "svc", "web", "-n", ns)
 	for _, e := range gone.LoadBalancer.Plan {
-		if e.Action != lb.ActionDelete {
+		if e.Action != plan.Delete {
 			t.Errorf("unexpose: %s %s/%s", e.Action, e.Kind, e.Name)
 		}
 	}

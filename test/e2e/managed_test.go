@@ -386,11 +386,11 @@ func gcloudSeesTheFleet(t *testing.T, env []string, management, cpState string) 
 func TestInstallManagedWithoutWorkloadIdentity(t *testing.T) {
 	env := freshSim(t, "--no-workload-identity")
 
-	// meshctl's own check stops before any change.
+	// meshctl's own check stops before any change, with check's finding.
 	_, r := meshctlManaged(t, env, "install", "--managed")
-	if r.Code != 3 || !strings.Contains(r.Stderr, "WORKLOAD_IDENTITY_REQUIRED: the cluster does not have Workload Identity") ||
+	if r.Code != 3 || !strings.Contains(r.Stderr, "Error [MC0140] (cluster meshsim) workload identity is off") ||
 		!strings.Contains(r.Stderr, "nothing was changed") ||
-		!strings.Contains(r.Stderr, "gcloud container clusters update meshsim --location us-central1 --project meshsim-project --workload-pool=meshsim-project.svc.id.goog") {
+		!strings.Contains(r.Stderr, "gcloud container clusters update meshsim --workload-pool meshsim-project.svc.id.goog --location us-central1 --project meshsim-project") {
 		t.Errorf("install --managed without workload identity: exit %d\n%s", r.Code, r.Stderr)
 	}
 	if st := hubRequests(t, env, "/meshsim/hub/requests", false); st.Mutations != 0 {

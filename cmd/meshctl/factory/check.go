@@ -6,6 +6,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/pkg/check"
 )
 
@@ -18,7 +19,7 @@ func (f *Factory) CheckClients(ctx context.Context) (check.Clients, error) {
 	usage := func(err error) bool { return err != nil && failure.ExitCode(err) == failure.ExitUsage }
 
 	if gke, err := f.ClusterManager(ctx); err == nil {
-		c.GKE = check.NewGKE(gke)
+		c.GKE = gcp.NewGKE(gke)
 	} else if usage(err) {
 		return c, err
 	} else {

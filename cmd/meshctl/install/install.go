@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 )
 
 // InstallOptions are what `meshctl install` runs with.
@@ -27,14 +28,14 @@ type InstallOptions struct {
 	Asmcli string
 	// Managed is --managed: ManagedOptions apply, not Install.
 	Managed        bool
-	ManagedOptions install.ManagedOptions
+	ManagedOptions managed.Options
 
 	// Kube builds the Kubernetes client that confirms the revision.
 	Kube func() (kubernetes.Interface, error)
 	// Precheck runs check's checks before asmcli.
 	Precheck install.Prechecker
 	// ManagedInstaller builds the fleet-managed installer's clients.
-	ManagedInstaller func(ctx context.Context, dryRun bool) (install.ManagedInstaller, error)
+	ManagedInstaller func(ctx context.Context, dryRun bool) (managed.Installer, error)
 	Printer          *ui.Printer
 	Reporter         ui.Reporter
 }

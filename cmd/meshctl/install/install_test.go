@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/scenario"
@@ -65,7 +66,7 @@ func TestNewCmdInstall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := install.ManagedOptions{Project: "p", Location: "l", Cluster: "c", FleetProject: "fleet", Membership: "prod-1", Channel: "stable", SkipChecks: true, DryRun: true}
+		want := managed.Options{Project: "p", Location: "l", Cluster: "c", FleetProject: "fleet", Membership: "prod-1", Channel: "stable", SkipChecks: true, DryRun: true}
 		if !got.Managed || got.ManagedOptions != want || got.ManagedInstaller == nil {
 			t.Errorf("options %+v, want %+v", got.ManagedOptions, want)
 		}
@@ -109,7 +110,7 @@ func TestNewCmdUninstall(t *testing.T) {
 	if err := cmdtest.Execute(NewCmdUninstall(f, cmdtest.Capture(&got)), "--managed", "--membership", "m", "--fleet-project", "fp", "--dry-run"); err != nil {
 		t.Fatal(err)
 	}
-	want := install.ManagedOptions{Project: "p", Location: "l", Cluster: "c", Membership: "m", FleetProject: "fp", DryRun: true}
+	want := managed.Options{Project: "p", Location: "l", Cluster: "c", Membership: "m", FleetProject: "fp", DryRun: true}
 	if !got.Managed || got.ManagedOptions != want || got.ManagedInstaller == nil || got.Printer != f.Printer {
 		t.Errorf("options %+v, want %+v", got.ManagedOptions, want)
 	}
@@ -148,7 +149,7 @@ func TestRunManagedDryRunAgainstTheSimulator(t *testing.T) {
 	if err := runInstall(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
-	var res install.ManagedResult
+	var res managed.Result
 	if err := json.Unmarshal(out.Out.Bytes(), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out.Out.String())
 	}
@@ -157,7 +158,7 @@ func TestRunManagedDryRunAgainstTheSimulator(t *testing.T) {
 	}
 	var planned []string
 	for _, s := range res.Steps {
-		if s.Action == install.ActionPlanned {
+		if s.Action == managed.ActionPlanned {
 			planned = append(planned, s.Name)
 		}
 	}

@@ -9,8 +9,9 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
-	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 )
 
 // asmcliOnly are install's flags that drive asmcli and mean nothing for the
@@ -22,14 +23,14 @@ var asmcliOnly = []string{"asmcli", "output-dir", "revision", "ca", "ca-pool", "
 var managedOnly = []string{"channel", "membership", "fleet-project"}
 
 // addManagedFlags adds the --managed flags of install and uninstall.
-func addManagedFlags(cmd *cobra.Command, on *bool, o *install.ManagedOptions, uninstall bool) {
+func addManagedFlags(cmd *cobra.Command, on *bool, o *managed.Options, uninstall bool) {
 	f := cmd.Flags()
 	f.BoolVar(on, "managed", false, "the managed control plane through the fleet API (Google's recommended install)")
 	f.StringVar(&o.Membership, "membership", "", "fleet membership name (default: the cluster's existing membership, else the cluster's name)")
 	f.StringVar(&o.FleetProject, "fleet-project", "", "fleet host project (default: the cluster's project)")
 	if !uninstall {
 		f.StringVar(&o.Channel, "channel", "", "managed channel: rapid, regular or stable (default: the cluster's GKE release channel, as Google maps it)")
-		_ = cmd.RegisterFlagCompletionFunc("channel", cobra.FixedCompletions(install.Channels, cobra.ShellCompDirectiveNoFileComp))
+		_ = cmd.RegisterFlagCompletionFunc("channel", cobra.FixedCompletions(managed.Channels, cobra.ShellCompDirectiveNoFileComp))
 	}
 }
 
@@ -64,9 +65,9 @@ func validateManagedFlags(cmd *cobra.Command, managed bool) error {
 // managedInstaller returns what builds the managed installer's clients:
 // the GKE, fleet and Service Usage APIs, and (to confirm the result in the
 // cluster, so not for a dry run) Kubernetes.
-func managedInstaller(f *factory.Factory) func(context.Context, bool) (install.ManagedInstaller, error) {
-	return func(ctx context.Context, dryRun bool) (install.ManagedInstaller, error) {
-		in := install.ManagedInstaller{Reporter: f.Reporter}
+func managedInstaller(f *factory.Factory) func(context.Context, bool) (managed.Installer, error) {
+	return func(ctx context.Context, dryRun bool) (managed.Installer, error) {
+		in := managed.Installer{Reporter: f.Reporter}
 		gke, err := f.ClusterManager(ctx)
 		if err != nil {
 			return in, err
@@ -83,7 +84,7 @@ func managedInstaller(f *factory.Factory) func(context.Context, bool) (install.M
 		if err != nil {
 			return in, err
 		}
-		in.GKE, in.Fleet, in.Services = install.NewGKE(gke), install.HubClient{V1: v1, V2: v2}, install.ServiceUsageClient{S: su}
+		in.GKE, in.Fleet, in.Services = gcp.NewGKE(gke), managed.HubClient{V1: v1, V2: v2}, managed.ServiceUsageClient{S: su}
 		if dryRun {
 			return in, nil
 		}
@@ -97,12 +98,12 @@ func managedInstaller(f *factory.Factory) func(context.Context, bool) (install.M
 
 // runManaged installs (or uninstalls) the managed control plane and prints
 // the result.
-func runManaged(ctx context.Context, o install.ManagedOptions, newInstaller func(context.Context, bool) (install.ManagedInstaller, error), uninstall bool, p *ui.Printer) error {
+func runManaged(ctx context.Context, o managed.Options, newInstaller func(context.Context, bool) (managed.Installer, error), uninstall bool, p *ui.Printer) error {
 	in, err := newInstaller(ctx, o.DryRun)
 	if err != nil {
 		return err
 	}
-	var res install.ManagedResult
+	var res managed.Result
 	if uninstall {
 		res, err = in.Uninstall(ctx, o)
 	} else {

@@ -9,16 +9,16 @@ import (
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
-	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 )
 
 // UninstallOptions are what `meshctl uninstall` runs with.
 type UninstallOptions struct {
 	// Managed is --managed, the only kind of install uninstall removes.
 	Managed        bool
-	ManagedOptions install.ManagedOptions
+	ManagedOptions managed.Options
 	// ManagedInstaller builds the fleet-managed installer's clients.
-	ManagedInstaller func(ctx context.Context, dryRun bool) (install.ManagedInstaller, error)
+	ManagedInstaller func(ctx context.Context, dryRun bool) (managed.Installer, error)
 	Printer          *ui.Printer
 }
 

@@ -5,6 +5,8 @@
 // Apply merges the applied object into the stored one (maps merged, other
 // values replaced), which is server-side apply's effect for objects a
 // single manager owns. It does not default fields as an API server would.
+//
+// Only tests import it; `go list -deps ./cmd/meshctl` does not list it.
 package kubefake
 
 import (
@@ -16,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,6 +42,30 @@ type Objects struct {
 	// ("get", "list", "apply", "dry-run", "delete"), the resource and the
 	// object's namespace/name.
 	Fail func(verb string, gvr schema.GroupVersionResource, key string) error
+}
+
+// FailWhen stubs failures: calls for which fail returns an error fail with
+// it. A test whose stubbed failure no call meets fails when it ends, so it
+// cannot pass for the wrong reason.
+func (f *Objects) FailWhen(t testing.TB, fail func(verb string, gvr schema.GroupVersionResource, key string) error) {
+	var mu sync.Mutex
+	met := 0
+	f.Fail = func(verb string, gvr schema.GroupVersionResource, key string) error {
+		err := fail(verb, gvr, key)
+		if err != nil {
+			mu.Lock()
+			met++
+			mu.Unlock()
+		}
+		return err
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if met == 0 {
+			t.Errorf("kubefake: the stubbed failure was never met")
+		}
+	})
 }
 
 // New returns an empty fake.

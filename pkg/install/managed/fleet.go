@@ -1,4 +1,4 @@
-package install
+package managed
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/gkehub/v1"
 	gkehubv2 "google.golang.org/api/gkehub/v2"
@@ -51,21 +50,11 @@ type ServiceUsage interface {
 	EnableService(ctx context.Context, project, service string) error
 }
 
-// GKE is what the managed install needs of the GKE API.
+// GKE is what the managed install needs of the GKE API; internal/gcp's GKE
+// has it.
 type GKE interface {
 	// GetCluster returns projects/P/locations/L/clusters/C.
 	GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error)
-}
-
-// NewGKE adapts the GKE API client.
-func NewGKE(c *container.ClusterManagerClient) GKE { return gkeClient{c} }
-
-type gkeClient struct {
-	c *container.ClusterManagerClient
-}
-
-func (g gkeClient) GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error) {
-	return g.c.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
 }
 
 // HubClient is Fleet over google.golang.org/api's gkehub v1 and v2 clients.

@@ -1,8 +1,7 @@
-package install
+package managed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,9 +17,9 @@ import (
 // waits until the fleet has removed the managed control plane. The
 // membership and the fleet's servicemesh feature stay (other clusters and
 // features may use them); the result says how to remove them.
-func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res ManagedResult, err error) {
+func (in Installer) Uninstall(ctx context.Context, o Options) (res Result, err error) {
 	start := in.now()
-	res = ManagedResult{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+	res = Result{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
 	defer func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }()
 	o.Channel = "" // uninstall removes whichever channel is there
@@ -36,12 +35,39 @@ func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res
 		res.step(StepRegister, ActionSkipped, "the cluster is not registered to the fleet of %s: nothing to remove", res.FleetProject)
 		return res, nil
 	}
+	was, done, err := in.planRemoval(ctx, o, &res, p)
+	if err != nil || done {
+		return res, err
+	}
+	// The uninstall, step by step.
+	var steps []step
+	if p.patch {
+		steps = append(steps, in.managementStep(p, &res, ManagementNotInstalled, orUnset(was)))
+	}
+	steps = append(steps, in.waitStep(p, &res, true))
+	if err := in.runSteps(ctx, &res, steps); err != nil {
+		return res, err
+	}
+	if err := in.confirmRemoved(ctx, &res); err != nil {
+		return res, err
+	}
+	res.Notes = append(res.Notes,
+		fmt.Sprintf("the membership %s stays registered: `gcloud container fleet memberships unregister %s --gke-cluster %s/%s --project %s` removes it", p.ref.ID, p.ref.ID, p.clusterRef.Location, p.clusterRef.Name, res.FleetProject),
+		fmt.Sprintf("the fleet's servicemesh feature stays enabled for other clusters: `gcloud container fleet mesh disable --project %s` turns it off", res.FleetProject))
+	res.NextStep = "move workloads off the managed revision: meshctl inject --namespace NAMESPACE --disable (or onto another revision)"
+	return res, nil
+}
+
+// planRemoval reads the membership's management and decides what to write.
+// It returns the management found, and done when nothing is left to do (it
+// was never set, or this is a dry run).
+func (in Installer) planRemoval(ctx context.Context, o Options, res *Result, p *plan) (was string, done bool, err error) {
 	var current *gkehubv2.FeatureSpec
 	mf, err := in.Fleet.GetMembershipFeature(ctx, p.ref)
 	switch {
 	case IsNotFound(err):
 	case err != nil:
-		return res, hubError("read the membership's servicemesh spec", err, "gkehub.membershipfeatures.get", res.FleetProject)
+		return "", true, hubError("read the membership's servicemesh spec", err, "gkehub.membershipfeatures.get", res.FleetProject)
 	default:
 		current = mf.Spec
 	}
@@ -53,24 +79,21 @@ func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res
 			before = StatusFromV1(&s)
 		}
 	}
-	revisions := before.ReadyRevisions()
-	if len(revisions) > 0 {
+	if revisions := before.ReadyRevisions(); len(revisions) > 0 {
 		res.Revision = revisions[0]
 	}
-
-	management := ""
 	if current != nil && current.Servicemesh != nil {
-		management = current.Servicemesh.Management
+		was = current.Servicemesh.Management
 	}
 	switch {
-	case management == "" || management == "MANAGEMENT_UNSPECIFIED":
+	case was == "" || was == "MANAGEMENT_UNSPECIFIED":
 		if before.Removed() {
 			res.step(StepManagement, ActionSkipped, "mesh management was never set for %s: nothing to remove", p.ref.ID)
-			res.Management = management
-			return res, nil
+			res.Management = was
+			return was, true, nil
 		}
 		fallthrough
-	case management != ManagementNotInstalled:
+	case was != ManagementNotInstalled:
 		p.spec, p.patch = desiredSpec(current, ManagementNotInstalled, "")
 	}
 	res.Management = ManagementNotInstalled
@@ -79,52 +102,29 @@ func (in ManagedInstaller) Uninstall(ctx context.Context, o ManagedOptions) (res
 		res.step(StepManagement, ActionSkipped, "management is already %s", ManagementNotInstalled)
 	case o.DryRun:
 		res.step(StepManagement, ActionPlanned, "set management %s (gkehub v2 PATCH updateMask=spec)", ManagementNotInstalled)
-		return res, nil
-	default:
-		st := in.reporter().Step("set management of " + p.ref.ID + " to not installed")
-		t := in.now()
-		if err := in.Fleet.PatchMembershipFeature(ctx, p.ref, p.spec); err != nil {
-			err = hubError("set the membership's mesh management", err, "gkehub.membershipfeatures.update", res.FleetProject)
-			st.Fail(err)
-			return res, err
-		}
-		st.Done()
-		res.Timings[StepManagement] = in.now().Sub(t).Round(time.Millisecond).String()
-		res.step(StepManagement, ActionDone, "management %s (was %s)", ManagementNotInstalled, orUnset(management))
 	}
-	if o.DryRun {
-		return res, nil
-	}
+	return was, o.DryRun, nil
+}
 
-	st := in.reporter().Step("wait for the fleet to remove the managed control plane")
-	t := in.now()
-	status, _, err := in.wait(ctx, res.FleetProject, p, st, true)
-	res.Status = &status
-	if err != nil {
-		st.Fail(errors.New(status.Summary()))
-		return res, err
+// confirmRemoved waits until the revision's ControlPlaneRevision has left
+// the cluster; one that stays is a warning, not a failure (the fleet has
+// removed the control plane).
+func (in Installer) confirmRemoved(ctx context.Context, res *Result) error {
+	if res.Revision == "" || in.Dynamic == nil {
+		return nil
 	}
-	st.Done()
-	res.Timings[StepWait] = in.now().Sub(t).Round(time.Millisecond).String()
-	res.step(StepWait, ActionChecked, "%s", status.Summary())
-	if res.Revision != "" && in.Dynamic != nil {
-		gone, err := in.waitGone(ctx, res.Revision)
-		switch {
-		case err != nil:
-			return res, err
-		case gone:
-			res.step(StepConfirm, ActionChecked, "ControlPlaneRevision %s has left istio-system", res.Revision)
-		default:
-			w := Problem{Code: "CPR_REMAINS", Explanation: "ControlPlaneRevision " + res.Revision + " is still in istio-system", Fix: "kubectl get controlplanerevisions -n istio-system"}
-			res.Warnings = append(res.Warnings, w)
-			in.reporter().Warnf("%s", w.Explanation)
-		}
+	gone, err := in.waitGone(ctx, res.Revision)
+	switch {
+	case err != nil:
+		return err
+	case gone:
+		res.step(StepConfirm, ActionChecked, "ControlPlaneRevision %s has left istio-system", res.Revision)
+	default:
+		w := Problem{Code: "CPR_REMAINS", Explanation: "ControlPlaneRevision " + res.Revision + " is still in istio-system", Fix: "kubectl get controlplanerevisions -n istio-system"}
+		res.Warnings = append(res.Warnings, w)
+		in.reporter().Warnf("%s", w.Explanation)
 	}
-	res.Notes = append(res.Notes,
-		fmt.Sprintf("the membership %s stays registered: `gcloud container fleet memberships unregister %s --gke-cluster %s/%s --project %s` removes it", p.ref.ID, p.ref.ID, p.clusterRef.Location, p.clusterRef.Name, res.FleetProject),
-		fmt.Sprintf("the fleet's servicemesh feature stays enabled for other clusters: `gcloud container fleet mesh disable --project %s` turns it off", res.FleetProject))
-	res.NextStep = "move workloads off the managed revision: meshctl inject --namespace NAMESPACE --disable (or onto another revision)"
-	return res, nil
+	return nil
 }
 
 func orUnset(s string) string {
@@ -135,7 +135,7 @@ func orUnset(s string) string {
 }
 
 // RenderText prints the result for a person.
-func (r ManagedResult) RenderText(w io.Writer, s ui.Styles) error {
+func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 	verb := "install"
 	if r.Uninstall {
 		verb = "uninstall"

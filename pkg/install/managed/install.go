@@ -1,10 +1,22 @@
-package install
+// Package managed is `meshctl install --managed` and `uninstall --managed`:
+// Google's managed control plane through the fleet API, as Google now
+// recommends. An install registers the cluster as a fleet membership,
+// enables the servicemesh feature, sets the membership's management to
+// automatic, waits until the fleet reports the revision ready and confirms
+// it in the cluster; an uninstall sets management to not installed and
+// waits until the control plane is gone. Both first read everything and
+// decide each step (a dry run stops there), then run the steps that are not
+// already done, in order, through one runner (steps.go). Before any change
+// an install runs check.ManagedChecks, so that what the fleet would refuse
+// minutes later stops it at once, with the fix.
+package managed
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,11 +28,13 @@ import (
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/check"
+	"github.com/meshctl/meshctl/pkg/findings"
 )
 
-// ManagedOptions are what `meshctl install --managed` (and `uninstall
+// Options are what `meshctl install --managed` (and `uninstall
 // --managed`) were asked to do.
-type ManagedOptions struct {
+type Options struct {
 	Project, Location, Cluster string
 	// FleetProject hosts the fleet; empty means the cluster's project.
 	FleetProject string
@@ -35,7 +49,7 @@ type ManagedOptions struct {
 }
 
 // Validate rejects bad options before any API call.
-func (o ManagedOptions) Validate() error {
+func (o Options) Validate() error {
 	var missing []string
 	for _, f := range []struct{ flag, v string }{{"--project", o.Project}, {"--location", o.Location}, {"--cluster", o.Cluster}} {
 		if f.v == "" {
@@ -45,7 +59,7 @@ func (o ManagedOptions) Validate() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("the cluster is not fully named: set %s (or use a gke_PROJECT_LOCATION_CLUSTER kube context)", strings.Join(missing, ", "))
 	}
-	if o.Channel != "" && !contains(Channels, o.Channel) {
+	if o.Channel != "" && !slices.Contains(Channels, o.Channel) {
 		return fmt.Errorf("--channel %q: want one of %s", o.Channel, strings.Join(Channels, ", "))
 	}
 	if o.Membership != "" && !validMembershipID(o.Membership) {
@@ -54,17 +68,17 @@ func (o ManagedOptions) Validate() error {
 	return nil
 }
 
-func (o ManagedOptions) fleetProject() string {
+func (o Options) fleetProject() string {
 	if o.FleetProject != "" {
 		return o.FleetProject
 	}
 	return o.Project
 }
 
-// ManagedInstaller provisions (and removes) the managed Cloud Service Mesh
+// Installer provisions (and removes) the managed Cloud Service Mesh
 // control plane through the fleet API: membership, servicemesh feature,
 // automatic management, and the wait until the fleet reports it ready.
-type ManagedInstaller struct {
+type Installer struct {
 	GKE   GKE
 	Fleet Fleet
 	// Services enables mesh.googleapis.com when the fleet says it is off;
@@ -107,15 +121,15 @@ const (
 	ActionChecked = "checked" // read-only steps
 )
 
-// ManagedStep is one step and what became of it.
-type ManagedStep struct {
+// StepResult is one step and what became of it.
+type StepResult struct {
 	Name   string `json:"name"`
 	Action string `json:"action"`
 	Detail string `json:"detail"`
 }
 
-// ManagedResult is what a managed install or uninstall did.
-type ManagedResult struct {
+// Result is what a managed install or uninstall did.
+type Result struct {
 	Mode         string `json:"mode"` // "managed"
 	Project      string `json:"project"`
 	Location     string `json:"location"`
@@ -127,27 +141,30 @@ type ManagedResult struct {
 	ChannelSource string `json:"channelSource,omitempty"`
 	// Revision is the managed revision (asm-managed, asm-managed-rapid or
 	// asm-managed-stable).
-	Revision             string            `json:"revision,omitempty"`
-	Implementation       string            `json:"implementation,omitempty"`
-	Management           string            `json:"management,omitempty"`
-	Status               *MeshStatus       `json:"status,omitempty"`
-	ControlPlaneRevision *CPRInfo          `json:"controlPlaneRevision,omitempty"`
-	Webhook              *WebhookInfo      `json:"webhook,omitempty"`
-	InjectionLabels      []string          `json:"injectionLabels,omitempty"`
-	EnabledAPIs          []string          `json:"enabledApis,omitempty"`
-	Steps                []ManagedStep     `json:"steps"`
-	Warnings             []Problem         `json:"warnings,omitempty"`
-	Notes                []string          `json:"notes,omitempty"`
-	Changed              bool              `json:"changed"`
-	DryRun               bool              `json:"dryRun,omitempty"`
-	Uninstall            bool              `json:"uninstall,omitempty"`
-	NextStep             string            `json:"nextStep,omitempty"`
-	Elapsed              string            `json:"elapsed"`
-	Timings              map[string]string `json:"timings,omitempty"`
+	Revision             string       `json:"revision,omitempty"`
+	Implementation       string       `json:"implementation,omitempty"`
+	Management           string       `json:"management,omitempty"`
+	Status               *MeshStatus  `json:"status,omitempty"`
+	ControlPlaneRevision *CPRInfo     `json:"controlPlaneRevision,omitempty"`
+	Webhook              *WebhookInfo `json:"webhook,omitempty"`
+	InjectionLabels      []string     `json:"injectionLabels,omitempty"`
+	EnabledAPIs          []string     `json:"enabledApis,omitempty"`
+	Steps                []StepResult `json:"steps"`
+	// Precheck are the findings that stopped an install before any change
+	// (check.ManagedChecks).
+	Precheck  []findings.Finding `json:"precheck,omitempty"`
+	Warnings  []Problem          `json:"warnings,omitempty"`
+	Notes     []string           `json:"notes,omitempty"`
+	Changed   bool               `json:"changed"`
+	DryRun    bool               `json:"dryRun,omitempty"`
+	Uninstall bool               `json:"uninstall,omitempty"`
+	NextStep  string             `json:"nextStep,omitempty"`
+	Elapsed   string             `json:"elapsed"`
+	Timings   map[string]string  `json:"timings,omitempty"`
 }
 
-func (r *ManagedResult) step(name, action, format string, args ...any) {
-	r.Steps = append(r.Steps, ManagedStep{Name: name, Action: action, Detail: fmt.Sprintf(format, args...)})
+func (r *Result) step(name, action, format string, args ...any) {
+	r.Steps = append(r.Steps, StepResult{Name: name, Action: action, Detail: fmt.Sprintf(format, args...)})
 	if action == ActionDone {
 		r.Changed = true
 	}
@@ -168,14 +185,14 @@ type plan struct {
 	projectNumber string
 }
 
-func (in ManagedInstaller) now() time.Time {
+func (in Installer) now() time.Time {
 	if in.Now != nil {
 		return in.Now()
 	}
 	return time.Now()
 }
 
-func (in ManagedInstaller) reporter() ui.Reporter {
+func (in Installer) reporter() ui.Reporter {
 	if in.Reporter == nil {
 		return ui.Discard
 	}
@@ -185,12 +202,11 @@ func (in ManagedInstaller) reporter() ui.Reporter {
 // Install provisions the managed control plane, skipping every step already
 // done, and waits until the fleet reports it ready; with DryRun it only
 // reads and reports what it would do.
-func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (res ManagedResult, err error) {
+func (in Installer) Install(ctx context.Context, o Options) (res Result, err error) {
 	start := in.now()
-	res = ManagedResult{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
+	res = Result{Mode: "managed", Project: o.Project, Location: o.Location, Cluster: o.Cluster,
 		FleetProject: o.fleetProject(), DryRun: o.DryRun, Timings: map[string]string{}}
-	finish := func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }
-	defer finish()
+	defer func() { res.Elapsed = in.now().Sub(start).Round(time.Millisecond).String() }()
 	if err := o.Validate(); err != nil {
 		return res, failure.Usage(err, "")
 	}
@@ -202,83 +218,111 @@ func (in ManagedInstaller) Install(ctx context.Context, o ManagedOptions) (res M
 		res.NextStep = "meshctl install --managed (without --dry-run)"
 		return res, nil
 	}
-	r := in.reporter()
-
+	// The install, step by step; each is left out when already done.
+	var steps []step
 	if !p.registered {
-		st := r.Step("register " + p.ref.Name())
-		t := in.now()
-		if err := in.register(ctx, p); err != nil {
-			st.Fail(err)
-			return res, err
-		}
-		st.Done()
-		res.Timings[StepRegister] = in.now().Sub(t).Round(time.Millisecond).String()
-		res.step(StepRegister, ActionDone, "registered %s with workload identity (issuer %s)", p.ref.Name(), ClusterIssuer(p.clusterRef.Project, p.clusterRef.Location, p.clusterRef.Name))
+		steps = append(steps, in.registerStep(p))
 	}
 	if p.feature == nil {
-		st := r.Step("enable the servicemesh feature in " + res.FleetProject)
-		t := in.now()
-		enabled, err := in.enableFeature(ctx, res.FleetProject, st)
-		res.EnabledAPIs = enabled
-		if err != nil {
-			st.Fail(err)
-			return res, err
-		}
-		st.Done()
-		res.Timings[StepEnableFeature] = in.now().Sub(t).Round(time.Millisecond).String()
-		detail := "enabled the servicemesh feature"
-		if len(enabled) > 0 {
-			detail = "enabled " + strings.Join(enabled, ", ") + ", then the servicemesh feature"
-		}
-		res.step(StepEnableFeature, ActionDone, "%s", detail)
+		steps = append(steps, in.featureStep(&res))
 	}
 	if p.patch {
-		st := r.Step("set management of " + p.ref.ID + " to automatic")
-		t := in.now()
-		if err := in.Fleet.PatchMembershipFeature(ctx, p.ref, p.spec); err != nil {
-			err = hubError("set the membership's mesh management", err, "gkehub.membershipfeatures.update", res.FleetProject)
-			st.Fail(err)
-			return res, err
-		}
-		st.Done()
-		res.Timings[StepManagement] = in.now().Sub(t).Round(time.Millisecond).String()
-		res.step(StepManagement, ActionDone, "management %s%s", ManagementAutomatic, channelNote(p.spec))
+		steps = append(steps, in.managementStep(p, &res, ManagementAutomatic, ""))
 	}
 	res.Management = ManagementAutomatic
-
-	st := r.Step("wait for the managed control plane " + p.revision)
-	t := in.now()
-	status, a, err := in.wait(ctx, res.FleetProject, p, st, false)
-	res.Status = &status
-	res.Implementation = status.Implementation
-	res.Warnings = a.Problems
-	if err != nil {
-		st.Fail(errors.New(status.Summary()))
+	steps = append(steps, in.waitStep(p, &res, false))
+	if in.Kube != nil {
+		steps = append(steps, in.confirmStep(&res))
+	}
+	if err := in.runSteps(ctx, &res, steps); err != nil {
 		return res, err
 	}
-	st.Done()
-	res.Timings[StepWait] = in.now().Sub(t).Round(time.Millisecond).String()
-	res.Revision = a.Revision
-	res.step(StepWait, ActionChecked, "%s", status.Summary())
-	for _, w := range a.Problems {
-		r.Warnf("%s: %s", w.Code, w.Explanation)
-	}
-
-	if in.Kube != nil {
-		st := r.Step("confirm revision " + a.Revision + " in the cluster")
-		t := in.now()
-		cpr, hook, labels, err := in.confirm(ctx, a.Revision)
-		if err != nil {
-			st.Fail(err)
-			return res, err
-		}
-		st.Done()
-		res.Timings[StepConfirm] = in.now().Sub(t).Round(time.Millisecond).String()
-		res.ControlPlaneRevision, res.Webhook, res.InjectionLabels = cpr, hook, labels
-		res.step(StepConfirm, ActionChecked, "ControlPlaneRevision %s %s; webhook %s (%s)", cpr.Name, cpr.Summary(), hook.Name, hook.ClientConfig)
-	}
-	res.NextStep = "meshctl inject --namespace NAMESPACE --revision " + a.Revision
+	res.NextStep = "meshctl inject --namespace NAMESPACE --revision " + res.Revision
 	return res, nil
+}
+
+// registerStep registers the cluster as a fleet membership.
+func (in Installer) registerStep(p *plan) step {
+	return step{name: StepRegister, title: title("register " + p.ref.Name()), action: ActionDone,
+		run: func(ctx context.Context, _ ui.Step) (string, error) {
+			c := p.clusterRef
+			return fmt.Sprintf("registered %s with workload identity (issuer %s)", p.ref.Name(), ClusterIssuer(c.Project, c.Location, c.Name)), in.register(ctx, p)
+		}}
+}
+
+// featureStep enables the fleet's servicemesh feature (and the mesh API
+// when it is off).
+func (in Installer) featureStep(res *Result) step {
+	return step{name: StepEnableFeature, title: title("enable the servicemesh feature in " + res.FleetProject), action: ActionDone,
+		run: func(ctx context.Context, progress ui.Step) (string, error) {
+			enabled, err := in.enableFeature(ctx, res.FleetProject, progress)
+			res.EnabledAPIs = enabled
+			if len(enabled) > 0 {
+				return "enabled " + strings.Join(enabled, ", ") + ", then the servicemesh feature", err
+			}
+			return "enabled the servicemesh feature", err
+		}}
+}
+
+// managementStep writes the membership's mesh management (gkehub v2);
+// was is the management it replaces, for the detail ("" to leave it out).
+func (in Installer) managementStep(p *plan, res *Result, management, was string) step {
+	t := "set management of " + p.ref.ID + " to automatic"
+	if management == ManagementNotInstalled {
+		t = "set management of " + p.ref.ID + " to not installed"
+	}
+	return step{name: StepManagement, title: title(t), action: ActionDone,
+		run: func(ctx context.Context, _ ui.Step) (string, error) {
+			if err := in.Fleet.PatchMembershipFeature(ctx, p.ref, p.spec); err != nil {
+				return "", hubError("set the membership's mesh management", err, "gkehub.membershipfeatures.update", res.FleetProject)
+			}
+			if was != "" {
+				return fmt.Sprintf("management %s (was %s)", management, was), nil
+			}
+			return fmt.Sprintf("management %s%s", management, channelNote(p.spec)), nil
+		}}
+}
+
+// waitStep waits until the fleet reports the control plane ready (or, for
+// an uninstall, gone).
+func (in Installer) waitStep(p *plan, res *Result, uninstall bool) step {
+	t := "wait for the managed control plane " + p.revision
+	if uninstall {
+		t = "wait for the fleet to remove the managed control plane"
+	}
+	return step{name: StepWait, title: title(t), action: ActionChecked,
+		run: func(ctx context.Context, progress ui.Step) (string, error) {
+			status, a, err := in.wait(ctx, res.FleetProject, p, progress, uninstall)
+			res.Status = &status
+			if err != nil {
+				progress.Fail(errors.New(status.Summary()))
+				if !uninstall {
+					res.Implementation, res.Warnings = status.Implementation, a.Problems
+				}
+				return "", err
+			}
+			if !uninstall {
+				res.Implementation, res.Warnings, res.Revision = status.Implementation, a.Problems, a.Revision
+				for _, w := range a.Problems {
+					in.reporter().Warnf("%s: %s", w.Code, w.Explanation)
+				}
+			}
+			return status.Summary(), nil
+		}}
+}
+
+// confirmStep waits until the cluster shows the ready revision: its
+// ControlPlaneRevision and its injection webhook.
+func (in Installer) confirmStep(res *Result) step {
+	return step{name: StepConfirm, title: func() string { return "confirm revision " + res.Revision + " in the cluster" }, action: ActionChecked,
+		run: func(ctx context.Context, _ ui.Step) (string, error) {
+			cpr, hook, labels, err := in.confirm(ctx, res.Revision)
+			if err != nil {
+				return "", err
+			}
+			res.ControlPlaneRevision, res.Webhook, res.InjectionLabels = cpr, hook, labels
+			return fmt.Sprintf("ControlPlaneRevision %s %s; webhook %s (%s)", cpr.Name, cpr.Summary(), hook.Name, hook.ClientConfig), nil
+		}}
 }
 
 func channelNote(spec *gkehubv2.FeatureSpec) string {
@@ -289,17 +333,34 @@ func channelNote(spec *gkehubv2.FeatureSpec) string {
 }
 
 // read gathers everything a run needs and decides each step, changing
-// nothing. For an uninstall it stops after the membership.
-func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *ManagedResult, uninstall bool) (*plan, error) {
-	r := in.reporter()
+// nothing: the cluster, the checks the fleet would otherwise fail (install
+// only), the membership, then the feature and the management. For an
+// uninstall it stops after the membership.
+func (in Installer) read(ctx context.Context, o Options, res *Result, uninstall bool) (*plan, error) {
 	p := &plan{}
+	if err := in.readCluster(ctx, o, res, p); err != nil {
+		return nil, err
+	}
+	if !uninstall {
+		if err := precheck(o, res, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := in.lookupMembership(ctx, o, res, p, uninstall); err != nil || uninstall {
+		return p, err
+	}
+	return p, in.planManagement(ctx, o, res, p)
+}
+
+// readCluster reads the cluster from the GKE API.
+func (in Installer) readCluster(ctx context.Context, o Options, res *Result, p *plan) error {
 	clusterName := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", o.Project, o.Location, o.Cluster)
-	st := r.Step("read cluster " + o.Project + "/" + o.Location + "/" + o.Cluster)
+	st := in.reporter().Step("read cluster " + o.Project + "/" + o.Location + "/" + o.Cluster)
 	cl, err := in.GKE.GetCluster(ctx, clusterName)
 	if err != nil {
 		err = clusterError(err, o)
 		st.Fail(err)
-		return nil, err
+		return err
 	}
 	st.Done()
 	p.cluster = cl
@@ -310,41 +371,48 @@ func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *Mana
 	res.Location = loc
 	p.clusterRef = ClusterRef{Project: o.Project, Location: loc, Name: o.Cluster}
 	p.fix = FixContext{Project: o.Project, Location: loc, Cluster: o.Cluster, FleetProject: res.FleetProject,
-		PoolsWithoutGKEMetadata: poolsWithoutGKEMetadata(cl)}
+		PoolsWithoutGKEMetadata: check.PoolsWithoutGKEMetadata(cl)}
+	res.step(StepReadCluster, ActionChecked, "GKE %s, release channel %s, workload pool %q", cl.GetCurrentMasterVersion(),
+		cl.GetReleaseChannel().GetChannel().String(), cl.GetWorkloadIdentityConfig().GetWorkloadPool())
+	return nil
+}
 
-	gkeChannel := cl.GetReleaseChannel().GetChannel().String()
-	mapped, documented := ChannelForGKE(strings.TrimPrefix(gkeChannel, "RELEASE_CHANNEL_"))
-	res.step(StepReadCluster, ActionChecked, "GKE %s, release channel %s, workload pool %q", cl.GetCurrentMasterVersion(), gkeChannel, cl.GetWorkloadIdentityConfig().GetWorkloadPool())
-
-	if !uninstall {
-		if o.SkipChecks {
-			res.step(StepPrechecks, ActionSkipped, "--skip-checks")
-		} else {
-			problems := PrecheckCluster(cl, p.fix)
-			if len(problems) > 0 {
-				var lines, fixes []string
-				for _, pr := range problems {
-					lines = append(lines, pr.Code+": "+pr.Explanation)
-					if pr.Fix != "" {
-						fixes = append(fixes, pr.Fix)
-					}
-				}
-				res.Warnings = problems
-				res.step(StepPrechecks, ActionChecked, "%d problem(s)", len(problems))
-				err := fmt.Errorf("the cluster does not meet the managed control plane's requirements; nothing was changed:\n  %s", strings.Join(lines, "\n  "))
-				return nil, &failure.Error{Err: err, Code: failure.ExitProblems,
-					Hint: strings.Join(fixes, "\n") + "\nthen run `meshctl install --managed` again (or skip these checks with --skip-checks)"}
-			}
-			res.step(StepPrechecks, ActionChecked, "workload identity, node pools' metadata server, nodes")
+// precheck runs check's managed control plane checks (check.ManagedChecks)
+// on the cluster, so that an install stops, with findings and their fixes,
+// before it changes anything the fleet would then refuse.
+func precheck(o Options, res *Result, p *plan) error {
+	if o.SkipChecks {
+		res.step(StepPrechecks, ActionSkipped, "--skip-checks")
+		return nil
+	}
+	found := check.Managed(p.cluster, check.Options{Project: o.Project, Location: p.clusterRef.Location, Cluster: o.Cluster})
+	if len(found) == 0 {
+		res.step(StepPrechecks, ActionChecked, "workload identity, node pools' metadata server, nodes")
+		return nil
+	}
+	res.Precheck = found
+	res.step(StepPrechecks, ActionChecked, "%d problem(s)", len(found))
+	var lines, fixes []string
+	for _, f := range found {
+		lines = append(lines, f.String())
+		if f.Hint != "" {
+			fixes = append(fixes, f.Hint)
 		}
 	}
+	err := fmt.Errorf("the cluster does not meet the managed control plane's requirements; nothing was changed:\n  %s", strings.Join(lines, "\n  "))
+	return &failure.Error{Err: err, Code: failure.ExitProblems,
+		Hint: strings.Join(fixes, "\n") + "\nthen run `meshctl install --managed` again (or skip these checks with --skip-checks)"}
+}
 
-	st = r.Step("look up the cluster's fleet membership in " + res.FleetProject)
+// lookupMembership finds the cluster's membership and the servicemesh
+// feature, and decides whether to register.
+func (in Installer) lookupMembership(ctx context.Context, o Options, res *Result, p *plan, uninstall bool) error {
+	st := in.reporter().Step("look up the cluster's fleet membership in " + res.FleetProject)
 	mems, err := in.Fleet.ListMemberships(ctx, res.FleetProject)
 	if err != nil {
 		err = hubError("list fleet memberships", err, "gkehub.memberships.list", res.FleetProject)
 		st.Fail(err)
-		return nil, err
+		return err
 	}
 	feat, err := in.Fleet.GetFeature(ctx, res.FleetProject)
 	switch {
@@ -353,7 +421,7 @@ func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *Mana
 	case err != nil:
 		err = hubError("read the servicemesh feature", err, "gkehub.features.get", res.FleetProject)
 		st.Fail(err)
-		return nil, err
+		return err
 	}
 	p.feature = feat
 	if feat != nil && res.FleetProject == o.Project {
@@ -362,7 +430,7 @@ func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *Mana
 	ref, registered, err := chooseMembership(mems, p.clusterRef, p.projectNumber, o.Membership, res.FleetProject)
 	if err != nil {
 		st.Fail(err)
-		return nil, err
+		return err
 	}
 	st.Done()
 	p.ref, p.registered = ref, registered
@@ -371,32 +439,49 @@ func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *Mana
 	switch {
 	case registered:
 		res.step(StepRegister, ActionSkipped, "the cluster is registered as %s", ref.Name())
-	case uninstall:
-		return p, nil
-	case o.DryRun:
+	case !uninstall && o.DryRun:
 		res.step(StepRegister, ActionPlanned, "register %s (location %s: the cluster's, as gcloud does) with workload identity", ref.Name(), ref.Location)
 	}
-	if uninstall {
-		return p, nil
-	}
+	return nil
+}
 
-	if feat != nil {
-		res.step(StepEnableFeature, ActionSkipped, "the servicemesh feature is enabled (%s)", resourceState(feat))
+// planManagement decides the feature's enablement, the channel (and so
+// the revision) and whether the membership's management must be written.
+func (in Installer) planManagement(ctx context.Context, o Options, res *Result, p *plan) error {
+	if p.feature != nil {
+		res.step(StepEnableFeature, ActionSkipped, "the servicemesh feature is enabled (%s)", resourceState(p.feature))
 	} else if o.DryRun {
 		res.step(StepEnableFeature, ActionPlanned, "enable the servicemesh feature (and %s if it is off)", MeshAPI)
 	}
-
 	var current *gkehubv2.FeatureSpec
-	if registered {
-		mf, err := in.Fleet.GetMembershipFeature(ctx, ref)
+	if p.registered {
+		mf, err := in.Fleet.GetMembershipFeature(ctx, p.ref)
 		switch {
 		case IsNotFound(err):
 		case err != nil:
-			return nil, hubError("read the membership's servicemesh spec", err, "gkehub.membershipfeatures.get", res.FleetProject)
+			return hubError("read the membership's servicemesh spec", err, "gkehub.membershipfeatures.get", res.FleetProject)
 		default:
 			current = mf.Spec
 		}
 	}
+	wantChannel := chooseChannel(o, res, p, current)
+	p.spec, p.patch = desiredSpec(current, ManagementAutomatic, wantChannel)
+	switch {
+	case !p.patch:
+		res.step(StepManagement, ActionSkipped, "management is already %s%s", ManagementAutomatic, channelNote(current))
+	case o.DryRun:
+		res.step(StepManagement, ActionPlanned, "set management %s%s (gkehub v2 PATCH updateMask=spec)", ManagementAutomatic, channelNote(p.spec))
+	}
+	return nil
+}
+
+// chooseChannel picks the channel, and so the revision: --channel, else the
+// membership's defaultChannel, else the one Google maps from the cluster's
+// GKE release channel. It returns the defaultChannel to write ("" to leave
+// it as it is).
+func chooseChannel(o Options, res *Result, p *plan, current *gkehubv2.FeatureSpec) string {
+	gkeChannel := p.cluster.GetReleaseChannel().GetChannel().String()
+	mapped, documented := ChannelForGKE(strings.TrimPrefix(gkeChannel, "RELEASE_CHANNEL_"))
 	p.channel, res.ChannelSource = mapped, "GKE release channel "+gkeChannel
 	if !documented {
 		res.Notes = append(res.Notes, fmt.Sprintf("GKE release channel %s has no documented managed channel; %s assumed (set --channel to choose)", gkeChannel, mapped))
@@ -414,14 +499,7 @@ func (in ManagedInstaller) read(ctx context.Context, o ManagedOptions, res *Mana
 	res.Channel = p.channel
 	p.revision = RevisionForChannel(p.channel)
 	res.Revision = p.revision
-	p.spec, p.patch = desiredSpec(current, ManagementAutomatic, wantChannel)
-	switch {
-	case !p.patch:
-		res.step(StepManagement, ActionSkipped, "management is already %s%s", ManagementAutomatic, channelNote(current))
-	case o.DryRun:
-		res.step(StepManagement, ActionPlanned, "set management %s%s (gkehub v2 PATCH updateMask=spec)", ManagementAutomatic, channelNote(p.spec))
-	}
-	return p, nil
+	return wantChannel
 }
 
 // desiredSpec returns the membership's servicemesh spec with management
@@ -537,7 +615,7 @@ func orUnknown(s string) string {
 	return s
 }
 
-func (in ManagedInstaller) register(ctx context.Context, p *plan) error {
+func (in Installer) register(ctx context.Context, p *plan) error {
 	c := p.clusterRef
 	m := &gkehub.Membership{
 		Endpoint:  &gkehub.MembershipEndpoint{GkeCluster: &gkehub.GkeCluster{ResourceLink: ClusterResourceLink(c.Project, c.Location, c.Name)}},
@@ -563,7 +641,7 @@ func (in ManagedInstaller) register(ctx context.Context, p *plan) error {
 // that mesh.googleapis.com is not enabled, it enables the API and retries
 // while the enablement propagates, as `gcloud container fleet mesh enable`
 // does. It returns the APIs it enabled.
-func (in ManagedInstaller) enableFeature(ctx context.Context, project string, st ui.Step) ([]string, error) {
+func (in Installer) enableFeature(ctx context.Context, project string, st ui.Step) ([]string, error) {
 	var enabled []string
 	delay := in.APIRetryDelay
 	if delay <= 0 {
@@ -604,7 +682,7 @@ func (in ManagedInstaller) enableFeature(ctx context.Context, project string, st
 
 // wait polls the servicemesh feature until the membership's control plane
 // is ready (or, for an uninstall, gone), has failed, or ctx ends.
-func (in ManagedInstaller) wait(ctx context.Context, fleetProject string, p *plan, st ui.Step, uninstall bool) (MeshStatus, Assessment, error) {
+func (in Installer) wait(ctx context.Context, fleetProject string, p *plan, st ui.Step, uninstall bool) (MeshStatus, Assessment, error) {
 	minPoll, maxPoll := in.MinPoll, in.MaxPoll
 	if minPoll <= 0 {
 		minPoll = time.Second
@@ -680,7 +758,7 @@ func failedError(s MeshStatus, a Assessment, p *plan) error {
 			continue
 		}
 		lines = append(lines, pr.Code+": "+pr.Explanation)
-		if pr.Fix != "" && !contains(fixes, pr.Fix) {
+		if pr.Fix != "" && !slices.Contains(fixes, pr.Fix) {
 			fixes = append(fixes, pr.Fix)
 		}
 	}
@@ -705,59 +783,7 @@ func timeoutError(err error, s MeshStatus, elapsed time.Duration, uninstall bool
 		"Google keeps provisioning in the background (it can take 5 to 60 minutes): run `meshctl install --managed` again to keep waiting (it skips the steps already done), or raise --timeout (e.g. --timeout 60m)")
 }
 
-// PrecheckCluster finds, from the GKE API alone, the causes the fleet would
-// report as conditions, so an install can stop before changing anything.
-func PrecheckCluster(cl *containerpb.Cluster, f FixContext) []Problem {
-	var problems []Problem
-	add := func(code string) {
-		problems = append(problems, ExplainCondition(Condition{Code: code}, f))
-	}
-	if cl.GetAutopilot().GetEnabled() {
-		return nil // Autopilot always has workload identity and manages nodes
-	}
-	if cl.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
-		add("WORKLOAD_IDENTITY_REQUIRED")
-	}
-	// Turning workload identity on leaves existing pools on the GCE
-	// metadata server: name them at once rather than after the first fix.
-	if len(f.PoolsWithoutGKEMetadata) > 0 {
-		p := ExplainCondition(Condition{Code: "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED"}, f)
-		p.Explanation += ": " + strings.Join(f.PoolsWithoutGKEMetadata, ", ")
-		problems = append(problems, p)
-	}
-	if nodeCount(cl) == 0 && !autoscales(cl) {
-		add("CLUSTER_HAS_ZERO_NODES")
-	}
-	return problems
-}
-
-// nodeCount is the cluster's current number of nodes. The field is
-// deprecated but still the only current count GKE reports (node pools only
-// have their initial count).
-func nodeCount(cl *containerpb.Cluster) int32 {
-	return cl.GetCurrentNodeCount() //nolint:staticcheck // see above
-}
-
-func autoscales(cl *containerpb.Cluster) bool {
-	for _, p := range cl.GetNodePools() {
-		if p.GetAutoscaling().GetEnabled() && p.GetAutoscaling().GetMinNodeCount() > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func poolsWithoutGKEMetadata(cl *containerpb.Cluster) []string {
-	var pools []string
-	for _, p := range cl.GetNodePools() {
-		if p.GetConfig().GetWorkloadMetadataConfig().GetMode() != containerpb.WorkloadMetadataConfig_GKE_METADATA {
-			pools = append(pools, p.GetName())
-		}
-	}
-	return pools
-}
-
-func clusterError(err error, o ManagedOptions) error {
+func clusterError(err error, o Options) error {
 	switch httpCode(err) {
 	case http.StatusNotFound:
 		return failure.WithHint(fmt.Errorf("cluster %s not found in %s (project %s): %w", o.Cluster, o.Location, o.Project, err),

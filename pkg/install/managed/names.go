@@ -1,7 +1,8 @@
-package install
+package managed
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -152,6 +153,9 @@ func (c ClusterRef) Matches(link, projectNumber string) bool {
 	}
 	return got.Project == c.Project || (projectNumber != "" && got.Project == projectNumber)
 }
+
+// rfc1123Label is a DNS label (RFC 1123): gkehub's rule for membership ids.
+var rfc1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // validMembershipID is gkehub's rule: an RFC 1123 label of at most 63
 // characters.

@@ -1,4 +1,4 @@
-package install
+package managed
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/stubs"
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
@@ -61,10 +62,13 @@ func (f fakeGKE) GetCluster(_ context.Context, name string) (*containerpb.Cluste
 }
 
 // fakeFleet is a fleet API in memory. Every call is recorded; a mutating
-// call the test did not allow fails the test.
+// call the test did not allow fails the test, and so does a stubbed
+// features.create failure or membership status the install never met
+// (installer registers them).
 type fakeFleet struct {
-	t  *testing.T
-	mu sync.Mutex
+	t     *testing.T
+	stubs *stubs.Registry
+	mu    sync.Mutex
 
 	memberships []*gkehub.Membership
 	feature     *gkehub.Feature
@@ -114,7 +118,9 @@ func (f *fakeFleet) GetFeature(_ context.Context, project string) (*gkehub.Featu
 	}
 	out := *f.feature
 	if len(f.statuses) > 0 && len(f.spec) > 0 {
-		st := f.statuses[min(f.statusAt, len(f.statuses)-1)]
+		i := min(f.statusAt, len(f.statuses)-1)
+		st := f.statuses[i]
+		f.stubs.Call(fmt.Sprintf("membership status #%d", i))
 		f.statusAt++
 		out.MembershipStates = map[string]gkehub.MembershipFeatureState{}
 		for name := range f.spec {
@@ -133,6 +139,7 @@ func (f *fakeFleet) CreateFeature(_ context.Context, project string) error {
 	if len(f.createFeatureErrs) > 0 {
 		err := f.createFeatureErrs[0]
 		f.createFeatureErrs = f.createFeatureErrs[1:]
+		f.stubs.Call(fmt.Sprintf("features.create fails: %v", err))
 		return err
 	}
 	f.feature = &gkehub.Feature{Name: featureName(project), ResourceState: &gkehub.FeatureResourceState{State: "ACTIVE"}}
@@ -168,9 +175,19 @@ func (f *fakeFleet) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-type fakeServices struct{ enabled []string }
+// fakeServices enables APIs; a call the test did not stub with expect fails
+// it, and so does an expected one that is never made.
+type fakeServices struct {
+	stubs   *stubs.Registry
+	enabled []string
+}
+
+func (s *fakeServices) expect(project, service string) {
+	s.stubs.Stub("enable " + project + "/" + service)
+}
 
 func (s *fakeServices) EnableService(_ context.Context, project, service string) error {
+	s.stubs.Call("enable " + project + "/" + service)
 	s.enabled = append(s.enabled, project+"/"+service)
 	return nil
 }
@@ -231,18 +248,28 @@ func dynamicWith(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	}, objs...)
 }
 
-func installer(f *fakeFleet, cl *containerpb.Cluster) (ManagedInstaller, *ui.Recorder) {
+// installer is an Installer over f and a GKE serving cl. Every
+// features.create failure and every membership status f was given must be
+// met before the test ends.
+func installer(f *fakeFleet, cl *containerpb.Cluster) (Installer, *ui.Recorder) {
+	f.stubs = stubs.New(f.t)
+	for _, err := range f.createFeatureErrs {
+		f.stubs.Stub(fmt.Sprintf("features.create fails: %v", err))
+	}
+	for i := range f.statuses {
+		f.stubs.Stub(fmt.Sprintf("membership status #%d", i))
+	}
 	rec := &ui.Recorder{}
-	return ManagedInstaller{
-		GKE: fakeGKE{cl}, Fleet: f, Services: &fakeServices{}, Reporter: rec,
+	return Installer{
+		GKE: fakeGKE{cl}, Fleet: f, Services: &fakeServices{stubs: f.stubs}, Reporter: rec,
 		Kube:    fake.NewSimpleClientset(webhook("istiod-asm-managed", "asm-managed", ""), webhook("istio-revision-tag-default", "asm-managed", "default")),
 		Dynamic: dynamicWith(cpr("asm-managed", "Reconciled=True", "ProvisioningFinished=True", "Stalled=False")),
 		MinPoll: time.Millisecond, MaxPoll: 2 * time.Millisecond, ConfirmTimeout: 200 * time.Millisecond, APIRetryDelay: time.Millisecond,
 	}, rec
 }
 
-func opts() ManagedOptions {
-	return ManagedOptions{Project: tProject, Location: tLoc, Cluster: tCluster}
+func opts() Options {
+	return Options{Project: tProject, Location: tLoc, Cluster: tCluster}
 }
 
 func TestManagedInstallFromScratch(t *testing.T) {
@@ -253,6 +280,7 @@ func TestManagedInstallFromScratch(t *testing.T) {
 		}}
 	in, rec := installer(f, gkeCluster())
 	services := in.Services.(*fakeServices)
+	services.expect("p", "mesh.googleapis.com")
 	res, err := in.Install(context.Background(), opts())
 	if err != nil {
 		t.Fatalf("Install: %v (hint %q)", err, failure.HintOf(err))
@@ -411,14 +439,22 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 		code    string
 		wantFix string
 	}{
-		{"no workload identity", func(cl *containerpb.Cluster) { cl.WorkloadIdentityConfig = nil }, "WORKLOAD_IDENTITY_REQUIRED",
-			"gcloud container clusters update c --location us-central1 --project p --workload-pool=p.svc.id.goog"},
+		// check's findings (check.ManagedChecks), with the fleet's condition
+		// they stand for where check's own text does not say it.
+		{"no workload identity", func(cl *containerpb.Cluster) { cl.WorkloadIdentityConfig = nil }, "Error [MC0140] (cluster c) workload identity is off",
+			"gcloud container clusters update c --workload-pool p.svc.id.goog --location us-central1 --project p"},
 		{"pool on the GCE metadata server", func(cl *containerpb.Cluster) {
 			cl.NodePools[1].Config.WorkloadMetadataConfig.Mode = containerpb.WorkloadMetadataConfig_GCE_METADATA
-		}, "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED",
-			"gcloud container node-pools update pool-2 --cluster c --location us-central1 --project p --workload-metadata=GKE_METADATA"},
+		}, "Error [MC0160] (node pool pool-2) node pool pool-2 does not run the GKE metadata server: the fleet refuses the managed control plane (NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED)",
+			"gcloud container node-pools update pool-2 --cluster c --workload-metadata GKE_METADATA --location us-central1 --project p"},
 		{"zero nodes", func(cl *containerpb.Cluster) { cl.CurrentNodeCount = 0 }, //nolint:staticcheck // GKE still reports it
-			"CLUSTER_HAS_ZERO_NODES", "gcloud container clusters resize c"},
+			"Error [MC0161] (cluster c) the cluster has no nodes to run the mesh's components on, and no node pool autoscales from one or more: the fleet refuses it (CLUSTER_HAS_ZERO_NODES)",
+			"gcloud container clusters resize c --node-pool POOL --num-nodes 1 --location us-central1 --project p"},
+		{"zero nodes but a pool autoscales from one: fine, and the next check fails", func(cl *containerpb.Cluster) {
+			cl.CurrentNodeCount = 0 //nolint:staticcheck // GKE still reports it
+			cl.NodePools[0].Autoscaling = &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: 1}
+			cl.WorkloadIdentityConfig = nil
+		}, "[MC0140]", "--workload-pool p.svc.id.goog"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -428,6 +464,9 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.code) || !strings.Contains(err.Error(), "nothing was changed") ||
 				!strings.Contains(failure.HintOf(err), tt.wantFix) || failure.ExitCode(err) != failure.ExitProblems {
 				t.Fatalf("err = %v\nhint %s", err, failure.HintOf(err))
+			}
+			if n := strings.Count(err.Error(), "Error [MC"); n != 1 {
+				t.Errorf("%d findings, want one:\n%v", n, err)
 			}
 			if len(f.Calls()) != 0 {
 				t.Errorf("the fleet was called: %v", f.Calls())
@@ -443,7 +482,7 @@ func TestManagedPrechecksChangeNothing(t *testing.T) {
 			}
 		}))
 		_, err := in.Install(context.Background(), opts())
-		if err == nil || !strings.Contains(err.Error(), "WORKLOAD_IDENTITY_REQUIRED") || !strings.Contains(err.Error(), "NODEPOOL_WORKLOAD_IDENTITY_FEDERATION_REQUIRED") ||
+		if err == nil || !strings.Contains(err.Error(), "[MC0140]") || strings.Count(err.Error(), "[MC0160]") != 2 ||
 			!strings.Contains(failure.HintOf(err), "node-pools update default-pool") || !strings.Contains(failure.HintOf(err), "node-pools update pool-2") {
 			t.Fatalf("err = %v\nhint %s", err, failure.HintOf(err))
 		}
@@ -561,7 +600,7 @@ func TestManagedUninstall(t *testing.T) {
 		t.Errorf("second uninstall: %v %+v", err, res.Steps)
 	}
 	// Not registered at all.
-	res, err = ManagedInstaller{GKE: fakeGKE{gkeCluster()}, Fleet: &fakeFleet{t: t}}.Uninstall(context.Background(), opts())
+	res, err = Installer{GKE: fakeGKE{gkeCluster()}, Fleet: &fakeFleet{t: t}}.Uninstall(context.Background(), opts())
 	if err != nil || res.Changed || !strings.Contains(res.Steps[len(res.Steps)-1].Detail, "not registered") {
 		t.Errorf("unregistered: %v %+v", err, res.Steps)
 	}

@@ -1,4 +1,4 @@
-package install
+package managed
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/pkg/mesh"
 )
 
 // The ControlPlaneRevision API Google installs with the managed control
@@ -22,11 +23,6 @@ var cprVersions = []schema.GroupVersionResource{
 	{Group: "mesh.cloud.google.com", Version: "v1beta1", Resource: "controlplanerevisions"},
 	{Group: "mesh.cloud.google.com", Version: "v1alpha1", Resource: "controlplanerevisions"},
 }
-
-const (
-	labelRev = "istio.io/rev"
-	labelTag = "istio.io/tag"
-)
 
 // CPRInfo is a ControlPlaneRevision as the cluster shows it.
 type CPRInfo struct {
@@ -98,12 +94,12 @@ func clientConfigText(c admissionv1.WebhookClientConfig) string {
 
 // ReadCPR returns the named ControlPlaneRevision in istio-system; found is
 // false when the CRD or the object does not exist.
-func (in ManagedInstaller) ReadCPR(ctx context.Context, name string) (info *CPRInfo, found bool, err error) {
+func (in Installer) ReadCPR(ctx context.Context, name string) (info *CPRInfo, found bool, err error) {
 	if in.Dynamic == nil {
 		return nil, false, nil
 	}
 	for _, gvr := range cprVersions {
-		u, err := in.Dynamic.Resource(gvr).Namespace("istio-system").Get(ctx, name, metav1.GetOptions{})
+		u, err := in.Dynamic.Resource(gvr).Namespace(mesh.IstioSystem).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue // object absent, or this version not served
 		}
@@ -132,8 +128,8 @@ func cprInfo(u *unstructured.Unstructured) *CPRInfo {
 }
 
 // readWebhook finds the revision's injection webhook and the default tag.
-func (in ManagedInstaller) readWebhook(ctx context.Context, revision string) (*WebhookInfo, error) {
-	hooks, err := in.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: labelRev + "=" + revision})
+func (in Installer) readWebhook(ctx context.Context, revision string) (*WebhookInfo, error) {
+	hooks, err := in.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: mesh.LabelRevision + "=" + revision})
 	if err != nil {
 		return nil, fmt.Errorf("list injection webhooks: %w", err)
 	}
@@ -142,8 +138,8 @@ func (in ManagedInstaller) readWebhook(ctx context.Context, revision string) (*W
 	var info *WebhookInfo
 	tag := ""
 	for _, h := range items {
-		if h.Labels[labelTag] != "" {
-			if h.Labels[labelTag] == "default" {
+		if h.Labels[mesh.LabelTag] != "" {
+			if h.Labels[mesh.LabelTag] == mesh.DefaultRevision {
 				tag = h.Name
 			}
 			continue
@@ -160,7 +156,7 @@ func (in ManagedInstaller) readWebhook(ctx context.Context, revision string) (*W
 
 // confirm waits until the cluster shows what the fleet reported: the
 // revision's ControlPlaneRevision ready and its injection webhook.
-func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRInfo, *WebhookInfo, []string, error) {
+func (in Installer) confirm(ctx context.Context, revision string) (*CPRInfo, *WebhookInfo, []string, error) {
 	timeout := in.ConfirmTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -196,9 +192,9 @@ func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRIn
 		case hook == nil:
 			last = "no injection webhook labelled istio.io/rev=" + revision
 		default:
-			labels := []string{labelRev + "=" + revision}
+			labels := []string{mesh.LabelRevision + "=" + revision}
 			if hook.DefaultTag != "" {
-				labels = append([]string{"istio-injection=enabled"}, labels...)
+				labels = append([]string{mesh.LabelInjection + "=enabled"}, labels...)
 			}
 			return cpr, hook, labels, nil
 		}
@@ -215,7 +211,7 @@ func (in ManagedInstaller) confirm(ctx context.Context, revision string) (*CPRIn
 
 // waitGone waits until the revision's ControlPlaneRevision has left the
 // cluster, up to ConfirmTimeout; it reports whether it did.
-func (in ManagedInstaller) waitGone(ctx context.Context, revision string) (bool, error) {
+func (in Installer) waitGone(ctx context.Context, revision string) (bool, error) {
 	if in.Dynamic == nil {
 		return true, nil
 	}
