@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
 // Resources are kept as decoded JSON objects rather than Go structs: the
@@ -197,11 +198,5 @@ func stringMap(m map[string]any, key string) map[string]string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedKeys is fakeapi.SortedKeys under the short name its many callers use.
+func sortedKeys[V any](m map[string]V) []string { return fakeapi.SortedKeys(m) }

@@ -114,13 +114,12 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 func (s *Server) buildMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/meshsim/", s.serveMeshsim)
+	mux.Handle("/meshsim/", s.controls())
 	mux.HandleFunc("/batch/compute/v1", s.serveBatch)
 	mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, &APIError{Code: http.StatusNotFound, Reason: "notFound",
-			Message: "The requested URL " + r.URL.Path + " was not found on this server."})
+		errNoSuchURL(r).Write(w)
 	})
 	return mux
 }
@@ -186,7 +185,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, resolve router
 	rec.Mutation = rt.mutation && status == http.StatusOK && call != nil && !call.deduped
 	rec.Latency = Duration(time.Since(start))
 	s.log.Add(rec)
-	writeJSON(w, status, body)
+	fakeapi.WriteJSON(w, status, body)
 }
 
 func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError) (status int, body any, injected bool) {
@@ -200,12 +199,12 @@ func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError
 		}
 	}
 	if rerr != nil {
-		return rerr.Code, rerr.body(), false
+		return rerr.Code, rerr.Body(), false
 	}
 	s.mu.Lock()
 	if fault := s.injectedFault(rt.method); fault != nil {
 		s.mu.Unlock()
-		return fault.Code, fault.body(), true
+		return fault.Code, fault.Body(), true
 	}
 	if rt.unlocked {
 		s.mu.Unlock()
@@ -220,7 +219,7 @@ func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError
 
 func result(out any, err *APIError) (int, any, bool) {
 	if err != nil {
-		return err.Code, err.body(), false
+		return err.Code, err.Body(), false
 	}
 	return http.StatusOK, out, false
 }
