@@ -86,7 +86,7 @@ func TestGcloudAgainstTheFake(t *testing.T) {
 		must("compute", del[0], "delete", del[1], "--global")
 	}
 	for _, r := range e.srv.State().Resources {
-		if k := str(r, "kind"); k != "compute#network" && k != "compute#firewall" {
+		if k := str(r, "kind"); !projectInfrastructure[k] {
 			t.Errorf("left behind: %s", str(r, "selfLink"))
 		}
 	}

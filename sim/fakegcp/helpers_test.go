@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -145,8 +144,6 @@ func (e *env) finish(t *testing.T) func(*compute.Operation, error) *computepb.Op
 	}
 }
 
-func lastSegment(link string) string { return link[strings.LastIndex(link, "/")+1:] }
-
 // wantAPIError fails the test unless err is Google's error with code and reason.
 func wantAPIError(t *testing.T, err error, code int, reason string) {
 	t.Helper()
@@ -172,4 +169,11 @@ func globalLink(collection, name string) string {
 
 func zonalLink(zone, collection, name string) string {
 	return computeBase + "projects/" + project + "/zones/" + zone + "/" + collection + "/" + name
+}
+
+// projectInfrastructure are the kinds a new project (and its cluster)
+// already has: networks with their subnetworks and routes, and GKE's
+// firewall rules. Tests that tear everything down leave only these.
+var projectInfrastructure = map[string]bool{
+	"compute#network": true, "compute#subnetwork": true, "compute#route": true, "compute#firewall": true,
 }

@@ -36,6 +36,10 @@ type Knobs struct {
 	// issue still fails with 412). Only for replaying recordings, whose
 	// fingerprints are normalised to a fixed text.
 	AcceptUnissuedFingerprints bool `json:"acceptUnissuedFingerprints,omitempty"`
+	// AcceptNormalisedAddresses lets a request name an internal IP outside
+	// the subnetwork it must lie in. Only for replaying recordings, whose
+	// addresses are normalised (to 8.8.8.8) in requests as in answers.
+	AcceptNormalisedAddresses bool `json:"acceptNormalisedAddresses,omitempty"`
 	// Quotas overrides per-project quota limits by metric, e.g. {"BACKEND_SERVICES": 3}.
 	Quotas map[string]float64 `json:"quotas,omitempty"`
 	Faults Faults             `json:"faults"`
@@ -87,6 +91,9 @@ func DefaultKnobs() Knobs {
 	for _, m := range []string{
 		"compute.urlMaps.insert", "compute.urlMaps.update", "compute.urlMaps.patch", "compute.urlMaps.delete",
 		"compute.globalAddresses.setLabels", "compute.globalForwardingRules.setLabels", "compute.securityPolicies.setLabels",
+		"compute.forwardingRules.setLabels",
+		// Not recorded; taken to behave as the global address's.
+		"compute.addresses.setLabels",
 	} {
 		immediate[m] = 0
 	}

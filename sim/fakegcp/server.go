@@ -43,9 +43,15 @@ type Server struct {
 	requestIDs map[string]*operation  // by project + "/" + requestId
 	clusters   map[string]*gkeCluster // by projects/p/locations/l/clusters/c
 	gkeOps     map[string]*gkeOperation
-	seq        uint64 // ids, operation names and fingerprints are drawn from it
-	faultSeq   uint64
-	addrSeq    int
+	buckets    map[string]*bucket // Cloud Storage, by name
+	// certMaps answers whether a certificate map exists (nil: any does).
+	certMaps CertificateMaps
+	// mapServingSince: when each certificate map began to serve behind a
+	// forwarding rule.
+	mapServingSince map[string]time.Time
+	seq             uint64 // ids, operation names and fingerprints are drawn from it
+	faultSeq        uint64
+	addrSeq         int
 
 	started time.Time // when the simulated project came to be
 	mux     *http.ServeMux
@@ -72,6 +78,9 @@ func New(sc scenario.Scenario, opts Options) *Server {
 		requestIDs:    map[string]*operation{},
 		clusters:      map[string]*gkeCluster{},
 		gkeOps:        map[string]*gkeOperation{},
+		buckets:       map[string]*bucket{},
+
+		mapServingSince: map[string]time.Time{},
 	}
 	now := time.Now()
 	s.seedNetwork("default", now)
@@ -108,8 +117,9 @@ func (s *Server) UpdateScenario(fn func(*scenario.Scenario)) error {
 	return nil
 }
 
-// Handler serves Compute at /compute/v1/..., GKE at /v1/..., gcloud's batch
-// endpoint at /batch/compute/v1 and the simulator's own controls at /meshsim/.
+// Handler serves Compute at /compute/v1/..., GKE at /v1/..., Cloud Storage
+// buckets at /storage/v1/..., gcloud's batch endpoint at /batch/compute/v1
+// and the simulator's own controls at /meshsim/.
 func (s *Server) Handler() http.Handler { return s.mux }
 
 func (s *Server) buildMux() *http.ServeMux {
@@ -118,6 +128,7 @@ func (s *Server) buildMux() *http.ServeMux {
 	mux.HandleFunc("/batch/compute/v1", s.serveBatch)
 	mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })
+	mux.HandleFunc("/storage/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeStorage) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errNoSuchURL(r).Write(w)
 	})
@@ -182,11 +193,19 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, resolve router
 	}
 	status, body, injected := s.answer(r, rt, call, rerr)
 	rec.Status, rec.Injected = status, injected
-	rec.Mutation = rt.mutation && status == http.StatusOK && call != nil && !call.deduped
+	rec.Mutation = rt.mutation && status < 300 && call != nil && !call.deduped
 	rec.Latency = Duration(time.Since(start))
 	s.log.Add(rec)
+	if _, empty := body.(noContent); empty {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	fakeapi.WriteJSON(w, status, body)
 }
+
+// noContent is the answer of a method that returns 204 and no body
+// (Storage's deletes).
+type noContent struct{}
 
 func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError) (status int, body any, injected bool) {
 	s.mu.Lock()
@@ -220,6 +239,9 @@ func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError
 func result(out any, err *APIError) (int, any, bool) {
 	if err != nil {
 		return err.Code, err.Body(), false
+	}
+	if _, empty := out.(noContent); empty {
+		return http.StatusNoContent, out, false
 	}
 	return http.StatusOK, out, false
 }

@@ -18,6 +18,21 @@ func sslCertificateKind() *kind {
 	}
 }
 
+// regionSslCertificateKind: regional certificates, self-managed only (Google
+// manages global certificates alone).
+func regionSslCertificateKind() *kind {
+	k := sslCertificateKind()
+	k.scope, k.method, k.quota = regionalScope, "regionSslCertificates", ""
+	prepare := k.prepare
+	k.prepare = func(s *Server, c *change) *APIError {
+		if _, managed := c.next["managed"]; managed || str(c.next, "type") == "MANAGED" {
+			return errInvalidField("resource.type", "MANAGED", "Regional SSL certificates must be SELF_MANAGED.")
+		}
+		return prepare(s, c)
+	}
+	return k
+}
+
 // prepareSslCertificate: a self-managed certificate must parse (its expiry
 // and names come from it; the private key is never returned); a managed one
 // needs domains.
