@@ -248,6 +248,12 @@ func TestMapEntriesAndTheGoClientsEncoding(t *testing.T) {
 	}
 	status, body = e.do("PATCH", loc+"/certificateMaps/m", map[string]any{"description": "x"})
 	e.wantError(status, body, 400, "INVALID_ARGUMENT", "update_mask")
+	// gcloud sends only the fields it changes: the entry keeps the others.
+	e.done(e.do("PATCH", loc+"/certificateMaps/m/certificateMapEntries/e?updateMask=description", map[string]any{"description": "entry"}))
+	_, got = e.do("GET", loc+"/certificateMaps/m/certificateMapEntries/e", nil)
+	if got["description"] != "entry" || got["matcher"] != "PRIMARY" || len(got["certificates"].([]any)) != 1 {
+		t.Errorf("after a description update: %v", got)
+	}
 }
 
 func TestSelfManagedCertificateKeepsItsKey(t *testing.T) {

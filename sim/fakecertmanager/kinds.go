@@ -3,6 +3,7 @@ package fakecertmanager
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,18 +59,12 @@ func certificateKind() *kind {
 // with DNS authorizations that must exist and cover every domain).
 func prepareCertificate(s *Server, c *call, next, prev map[string]any) *fakeapi.Error {
 	self, managed := obj(next, "selfManaged"), obj(next, "managed")
-	if prev != nil {
-		managed = obj(prev, "managed") // a certificate's management does not change
-		if self == nil {
-			self = obj(prev, "selfManaged")
-		}
-	}
 	switch {
 	case (self == nil) == (managed == nil):
 		return errInvalid("A certificate is either selfManaged or managed: set exactly one.")
-	case self != nil:
+	case self != nil && (prev == nil || !reflect.DeepEqual(self, obj(prev, "selfManaged"))):
 		return checkSelfManaged(self)
-	case prev == nil:
+	case managed != nil && prev == nil:
 		return s.checkManaged(c, managed)
 	}
 	return nil
@@ -257,15 +252,6 @@ func certificateMapEntryKind() *kind {
 // prepareMapEntry: an entry serves a hostname (or is the map's PRIMARY
 // entry) with one to four certificates that exist.
 func prepareMapEntry(s *Server, c *call, next, prev map[string]any) *fakeapi.Error {
-	if prev != nil {
-		next["hostname"], next["matcher"] = prev["hostname"], prev["matcher"]
-		if next["hostname"] == nil {
-			delete(next, "hostname")
-		}
-		if next["matcher"] == nil {
-			delete(next, "matcher")
-		}
-	}
 	host, matcher := str(next, "hostname"), str(next, "matcher")
 	if (host == "") == (matcher == "") {
 		return errInvalid("A certificate map entry has either a hostname or a matcher: set exactly one.")

@@ -60,8 +60,11 @@ func (s *Server) create(c *call, k *kind) (any, *fakeapi.Error) {
 	if s.resources[name] != nil {
 		return nil, &fakeapi.Error{Code: http.StatusConflict, Status: "ALREADY_EXISTS", Message: k.noun + " \"" + name + "\" already exists"}
 	}
-	next, err := s.input(c, k, nil)
+	next, err := k.input(c.body)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.validate(c, k, next, nil); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -75,22 +78,25 @@ func (s *Server) create(c *call, k *kind) (any, *fakeapi.Error) {
 	return s.startOperation(c, "create", r), nil
 }
 
-// input reads a request body as the object's new fields, enums as names.
-func (s *Server) input(c *call, k *kind, prev map[string]any) (map[string]any, *fakeapi.Error) {
-	next := copyObject(c.body)
+// input reads a request body as the object's fields, enums as names.
+func (k *kind) input(body map[string]any) (map[string]any, *fakeapi.Error) {
+	in := copyObject(body)
 	for _, f := range []string{"name", "createTime", "updateTime"} {
-		delete(next, f)
+		delete(in, f)
 	}
-	if err := k.enumsToNames(next); err != nil {
+	if err := k.enumsToNames(in); err != nil {
 		return nil, err
 	}
+	return in, nil
+}
+
+// validate checks an object's next state (prev is nil on create) and fills
+// its defaults.
+func (s *Server) validate(c *call, k *kind, next, prev map[string]any) *fakeapi.Error {
 	if field, value, why := fakeapi.LabelProblem(obj(next, "labels")); why != "" {
-		return nil, errInvalid("Invalid value for " + field + " '" + strings.TrimSpace(toString(value)) + "': " + why)
+		return errInvalid("Invalid value for " + field + " '" + strings.TrimSpace(toString(value)) + "': " + why)
 	}
-	if err := k.prepare(s, c, next, prev); err != nil {
-		return nil, err
-	}
-	return next, nil
+	return k.prepare(s, c, next, prev)
 }
 
 // parentExists: a map entry lives in a map that must exist. Called with s.mu held.
@@ -159,7 +165,7 @@ func (s *Server) patch(c *call, k *kind) (any, *fakeapi.Error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := s.input(c, k, r.obj)
+	in, err := k.input(c.body)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +180,9 @@ func (s *Server) patch(c *call, k *kind) (any, *fakeapi.Error) {
 		} else {
 			delete(next, f)
 		}
+	}
+	if err := s.validate(c, k, next, r.obj); err != nil {
+		return nil, err
 	}
 	if k.updateTime {
 		next["updateTime"] = googleTime(time.Now())
