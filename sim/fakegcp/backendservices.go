@@ -43,6 +43,8 @@ func regionBackendServiceKind() *kind {
 		{path: "healthChecks[]", collections: []string{"healthChecks"}},
 		{path: "backends[].group", collections: []string{"networkEndpointGroups", "instanceGroups"}},
 		{path: "securityPolicy", collections: []string{"securityPolicies"}},
+		// An internal passthrough backend service names its VPC network.
+		{path: "network", collections: []string{"networks"}},
 	}
 	delete(k.verbs, "setEdgeSecurityPolicy")
 	return k

@@ -2,6 +2,7 @@ package fakegcp
 
 import (
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -23,19 +24,26 @@ func (s *Server) SetCertificateMaps(cm CertificateMaps) {
 	s.certMaps = cm
 }
 
-// certificateMapRE is how a target HTTPS proxy names a certificate map:
-// //certificatemanager.googleapis.com/projects/P/locations/global/certificateMaps/M,
-// or (accepted as well) without the service prefix.
-var certificateMapRE = regexp.MustCompile(`^(?://certificatemanager\.googleapis\.com/)?(projects/[^/]+/locations/global/certificateMaps/[a-zA-Z0-9_-]+)$`)
+// certificateMapRE finds a certificate map's relative name at the end of a
+// reference.
+var certificateMapRE = regexp.MustCompile(`(projects/[^/]+/locations/global/certificateMaps/[a-zA-Z0-9_-]+)$`)
 
 // certificateMapName reads a proxy's certificateMap field as the map's
-// relative name; ok is false when the field does not name a map.
+// relative name; ok is false when the field does not name a map. Google
+// answers //certificatemanager.googleapis.com/projects/P/locations/global/certificateMaps/M
+// and takes that, the relative name, or the map's URL (gcloud sends
+// https://certificatemanager.googleapis.com/v1/..., or its endpoint
+// override's address).
 func certificateMapName(field string) (string, bool) {
-	m := certificateMapRE.FindStringSubmatch(field)
-	if m == nil {
+	loc := certificateMapRE.FindStringSubmatchIndex(field)
+	if loc == nil {
 		return "", false
 	}
-	return m[1], true
+	prefix := field[:loc[2]]
+	if prefix != "" && !strings.HasPrefix(prefix, "//certificatemanager.googleapis.com/") && !strings.Contains(prefix, "://") {
+		return "", false
+	}
+	return field[loc[2]:loc[3]], true
 }
 
 // resolveCertificateMap checks a proxy's certificateMap and writes it in

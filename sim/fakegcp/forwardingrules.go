@@ -92,6 +92,16 @@ func regionForwardingRuleKind() *kind {
 			{path: "subnetwork", collections: []string{"subnetworks"}, sameScope: true},
 		},
 		prepare: prepareRegionForwardingRule,
+		// Routes whose next hop is the rule (by link or by its IP) use it.
+		users: func(s *Server, r *resource) []string {
+			var users []string
+			for _, rt := range s.allOf(kindOf("routes")) {
+				if hop := str(rt.obj, "nextHopIlb"); hop == r.ref.Link() || (hop != "" && hop == str(r.obj, "IPAddress")) {
+					users = append(users, rt.ref.Path())
+				}
+			}
+			return users
+		},
 		// Recorded: regional forwarding rules carry selfLinkWithId.
 		render: func(_ *Server, r *resource, out map[string]any) {
 			out["selfLinkWithId"] = computeBase + "projects/" + r.ref.Project + "/" + r.ref.Scope + "/forwardingRules/" + strconv.FormatUint(r.id, 10)

@@ -62,6 +62,10 @@ func subnetworkKind() *kind {
 		outputOnly: []string{"gatewayAddress", "state"},
 		refs:       []refField{{path: "network", collections: []string{"networks"}}},
 		prepare:    prepareSubnetwork,
+		verbs: map[string]verb{
+			"setPrivateIpGoogleAccess": {opType: "setPrivateIpGoogleAccess", edit: setPrivateIPGoogleAccess},
+			"expandIpCidrRange":        {opType: "expandIpCidrRange", edit: expandIPCidrRange},
+		},
 		// A subnetwork has Google's local route to its range; it goes with it.
 		created: func(s *Server, r *resource, at time.Time) {
 			s.seedSystemRoute(r, str(r.obj, "ipCidrRange"), map[string]any{
@@ -108,6 +112,35 @@ func prepareSubnetwork(s *Server, c *change) *APIError {
 	setDefault(sub, "stackType", "IPV4_ONLY")
 	sub["state"] = "READY"
 	sub["gatewayAddress"] = prefix.Addr().Next().String()
+	return nil
+}
+
+func setPrivateIPGoogleAccess(_ *Server, c *change) *APIError {
+	v, ok := c.call.body["privateIpGoogleAccess"].(bool)
+	if !ok {
+		return errRequired("privateIpGoogleAccess")
+	}
+	c.next["privateIpGoogleAccess"] = v
+	return nil
+}
+
+// expandIpCidrRange widens a subnetwork's range; the new range must contain
+// the old one and overlap no other subnetwork of the network.
+func expandIPCidrRange(s *Server, c *change) *APIError {
+	cidr := str(c.call.body, "ipCidrRange")
+	wider, err := netip.ParsePrefix(cidr)
+	old, _ := netip.ParsePrefix(str(c.prev, "ipCidrRange"))
+	if err != nil || wider.Masked() != wider || wider.Bits() >= old.Bits() || !wider.Contains(old.Addr()) {
+		return errInvalidField("ipCidrRange", cidr, "The new range must be a wider network containing "+old.String()+".")
+	}
+	if err := s.checkSubnetOverlap(c.r, str(c.prev, "network"), wider); err != nil {
+		return err
+	}
+	// The range changes here, not through a patch, so prepareSubnetwork
+	// must see it as the previous range too.
+	c.next["ipCidrRange"] = cidr
+	c.prev = copyObject(c.prev)
+	c.prev["ipCidrRange"] = cidr
 	return nil
 }
 

@@ -133,8 +133,8 @@ func (s *Server) usersOf(r *resource) []string {
 	seen := map[string]bool{}
 	for _, path := range sortedKeys(s.resources) {
 		other := s.resources[path]
-		if other == r || other.ownedBy == target {
-			continue
+		if other == r || other.ownedBy != "" {
+			continue // what an object owns uses only what its owner uses
 		}
 		states := []map[string]any{other.obj}
 		if other.pending != nil && other.pending.next != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/sim/fakecertmanager"
-	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -167,18 +165,10 @@ func replayServer(t *testing.T, recording string) string {
 	for _, obj := range priorObjects(recording) {
 		srv.seedRecorded(t, obj)
 	}
-	// As meshsim serves them: the fleet and Service Usage (fakehub) and
-	// Certificate Manager share the port with Compute and GKE.
-	hub := fakehub.New(srv, fakehub.Options{})
-	t.Cleanup(hub.Close)
 	cmKnobs := fakecertmanager.DefaultKnobs()
 	cmKnobs.OperationDuration, cmKnobs.ProvisioningDelay = 0, 0 // done by the time the replayer asks
-	cm := fakecertmanager.New(project, srv.projectNumber, fakecertmanager.Options{Knobs: &cmKnobs, Compute: srv})
-	srv.SetCertificateMaps(cm)
-	mux := http.NewServeMux()
-	mux.Handle("/", fakehub.Compose(hub, srv.Handler()))
-	mux.Handle(fakecertmanager.Prefix, cm.Handler())
-	hs := httptest.NewServer(mux)
+	handler, _ := meshsimHandler(t, srv, cmKnobs)
+	hs := httptest.NewServer(handler)
 	t.Cleanup(hs.Close)
 	return hs.URL
 }
