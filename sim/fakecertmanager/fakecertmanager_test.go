@@ -292,3 +292,17 @@ func selfSigned(t *testing.T) (cert, key string) {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 }
+
+func TestMethodOfNamesGooglesMethods(t *testing.T) {
+	srv := New(project, number, Options{})
+	for _, c := range []struct{ method, path, want string }{
+		{"POST", loc + "/certificates?certificateId=c", "certificatemanager.projects.locations.certificates.create"},
+		{"PATCH", loc + "/certificateMaps/m/certificateMapEntries/e", "certificatemanager.projects.locations.certificateMaps.certificateMapEntries.patch"},
+		{"GET", loc + "/operations/op", "certificatemanager.projects.locations.operations.get"},
+		{"GET", loc + "/nothing", "unknown"},
+	} {
+		if got := srv.MethodOf(httptest.NewRequest(c.method, c.path, strings.NewReader("{}"))); got != c.want {
+			t.Errorf("%s %s: %s, want %s", c.method, c.path, got, c.want)
+		}
+	}
+}

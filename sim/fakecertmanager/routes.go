@@ -72,10 +72,20 @@ func (s *Server) route(r *http.Request) (*call, *route, *fakeapi.Error) {
 		}
 		c.body = body
 	}
-	if rt.mutation || r.Method == http.MethodGet {
-		c.view = s.viewCompute()
-	}
 	return c, rt, nil
+}
+
+// MethodOf names Google's method for a request
+// (certificatemanager.projects.locations.certificates.create), as the
+// request log records it, without serving the request or reading its
+// body; "unknown" when no method serves the path.
+func (s *Server) MethodOf(r *http.Request) string {
+	probe := r.Clone(r.Context())
+	probe.Body, probe.ContentLength = http.NoBody, 0
+	if _, rt, _ := s.route(probe); rt != nil {
+		return rt.method
+	}
+	return "unknown"
 }
 
 // objectRoute: segs is [collection] or [collection, id].

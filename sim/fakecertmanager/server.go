@@ -212,6 +212,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		err = s.injectedFault(method)
 	}
 	if err == nil {
+		c.view = s.viewCompute()
 		out, err = rt.handle(c)
 	}
 	status := http.StatusOK

@@ -135,6 +135,31 @@ func (s *Server) buildMux() *http.ServeMux {
 	return mux
 }
 
+// MethodOf names Google's method for a request (compute.regionBackendServices.insert,
+// container.projects.locations.clusters.get, storage.buckets.insert), as the
+// request log records it, without serving the request or reading its body;
+// "unknown" when no method serves the path. A layer in front of the
+// handler (permissions) can map it to what the caller needs.
+func (s *Server) MethodOf(r *http.Request) string {
+	probe := r.Clone(r.Context())
+	probe.Body, probe.ContentLength = http.NoBody, 0
+	var resolve router
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/compute/v1/"):
+		resolve = s.routeCompute
+	case strings.HasPrefix(r.URL.Path, "/v1/"):
+		resolve = s.routeGKE
+	case strings.HasPrefix(r.URL.Path, "/storage/v1/"):
+		resolve = s.routeStorage
+	default:
+		return "unknown"
+	}
+	if rt, _, _ := resolve(probe); rt.method != "" {
+		return rt.method
+	}
+	return "unknown"
+}
+
 // Serve listens on addr (e.g. "127.0.0.1:0") and serves until ctx ends. It
 // returns the address actually listened on, e.g. "127.0.0.1:41234"; point
 // clients at "http://" + that.
