@@ -49,3 +49,27 @@ func (c Controls[K]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Errors(http.StatusNotFound, "The requested URL "+r.URL.Path+" was not found on this server.").Write(w)
 	}
 }
+
+// MethodFailure is an error a fake is told to answer, instead of serving,
+// for the next Count calls of a method (by Google's method id).
+type MethodFailure struct {
+	Count   int    `json:"count"`
+	Code    int    `json:"code"`
+	Reason  string `json:"reason,omitempty"`  // defaults to Google's reason for Code
+	Message string `json:"message,omitempty"` // defaults to Google's message for Code
+}
+
+// TakeFailure consumes one of the failures set for a method, if any.
+func TakeFailure(failures map[string]MethodFailure, method string) (MethodFailure, bool) {
+	f, ok := failures[method]
+	if !ok || f.Count <= 0 {
+		return MethodFailure{}, false
+	}
+	f.Count--
+	if f.Count == 0 {
+		delete(failures, method)
+	} else {
+		failures[method] = f
+	}
+	return f, true
+}

@@ -1,10 +1,13 @@
 package fakeapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
+	"time"
 )
 
 // WriteJSON answers as Google's JSON APIs do: indented JSON, UTF-8.
@@ -70,3 +73,32 @@ func (e *Error) Body() map[string]any {
 
 // Write answers with the error.
 func (e *Error) Write(w http.ResponseWriter) { WriteJSON(w, e.Code, e.Body()) }
+
+// Serve listens on addr (e.g. "127.0.0.1:0") and serves h until ctx ends.
+// It returns the address actually listened on, e.g. "127.0.0.1:41234".
+func Serve(ctx context.Context, addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	return ln.Addr().String(), nil
+}
+
+// Delay waits d (a fake's latency knob) unless the request ends first.
+func Delay(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}

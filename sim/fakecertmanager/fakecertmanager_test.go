@@ -306,3 +306,15 @@ func TestMethodOfNamesGooglesMethods(t *testing.T) {
 		}
 	}
 }
+
+func TestInjectedFailureAnswersOnce(t *testing.T) {
+	e := newEnv(t, 0)
+	status, body := e.do("POST", "/meshsim/certificatemanager/knobs",
+		map[string]any{"failNext": map[string]any{"certificatemanager.projects.locations.certificateMaps.create": map[string]any{"count": 1, "code": 503}}})
+	if status != 200 {
+		t.Fatalf("knobs: %d %v", status, body)
+	}
+	status, body = e.do("POST", loc+"/certificateMaps?certificateMapId=m", map[string]any{})
+	e.wantError(status, body, 503, "UNAVAILABLE", "injected")
+	e.done(e.do("POST", loc+"/certificateMaps?certificateMapId=m", map[string]any{}))
+}

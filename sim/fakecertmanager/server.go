@@ -30,8 +30,7 @@
 package fakecertmanager
 
 import (
-	"context"
-	"net"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -80,11 +79,7 @@ type Knobs struct {
 }
 
 // MethodFailure is an error injected into one method.
-type MethodFailure struct {
-	Count   int    `json:"count"`
-	Code    int    `json:"code"`
-	Message string `json:"message,omitempty"`
-}
+type MethodFailure = fakeapi.MethodFailure
 
 // DefaultKnobs: quick enough for interactive use, slow enough that clients
 // must wait for operations and provisioning.
@@ -130,7 +125,7 @@ func (s *Server) Knobs() Knobs {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.knobs
-	k.FailNext = copyFailures(s.knobs.FailNext)
+	k.FailNext = maps.Clone(s.knobs.FailNext)
 	return k
 }
 
@@ -139,18 +134,7 @@ func (s *Server) SetKnobs(k Knobs) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.knobs = k
-	s.knobs.FailNext = copyFailures(k.FailNext)
-}
-
-func copyFailures(m map[string]MethodFailure) map[string]MethodFailure {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]MethodFailure, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	s.knobs.FailNext = maps.Clone(k.FailNext)
 }
 
 // Requests returns the request log.
@@ -171,24 +155,6 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Serve listens on addr and serves until ctx ends; it returns the address
-// listened on.
-func (s *Server) Serve(ctx context.Context, addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	return ln.Addr().String(), nil
-}
-
 // serveAPI is the path every request takes: route, latency, fault
 // injection, the handler, the request log.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -201,12 +167,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := time.Duration(s.knobs.Latency)
 	s.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-		}
-	}
+	fakeapi.Delay(r.Context(), latency)
 	var out any
 	if err == nil {
 		err = s.injectedFault(method)
@@ -227,15 +188,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 func (s *Server) injectedFault(method string) *fakeapi.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.knobs.FailNext[method]
-	if !ok || f.Count <= 0 {
+	f, ok := fakeapi.TakeFailure(s.knobs.FailNext, method)
+	if !ok {
 		return nil
-	}
-	f.Count--
-	if f.Count == 0 {
-		delete(s.knobs.FailNext, method)
-	} else {
-		s.knobs.FailNext[method] = f
 	}
 	msg := f.Message
 	if msg == "" {

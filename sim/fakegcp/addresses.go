@@ -28,17 +28,21 @@ func addressKind() *kind {
 				out["status"] = "IN_USE"
 			}
 		},
-		users: func(s *Server, r *resource) []string {
-			var paths []string
-			for _, link := range s.addressUsers(r, true) {
-				if ref, ok := parseRef(link, s.project, r.ref.Scope); ok {
-					paths = append(paths, ref.Path())
-				}
-			}
-			return paths
-		},
+		users: addressUserPaths,
 		verbs: map[string]verb{"setLabels": setLabelsVerb()},
 	}
+}
+
+// addressUserPaths lists (by path) the forwarding rules using an address,
+// those being created included, as a delete must count them.
+func addressUserPaths(s *Server, r *resource) []string {
+	var paths []string
+	for _, link := range s.addressUsers(r, true) {
+		if ref, ok := parseRef(link, s.project, r.ref.Scope); ok {
+			paths = append(paths, ref.Path())
+		}
+	}
+	return paths
 }
 
 // addressUsers lists the forwarding rules (of the address's scope) serving
@@ -90,15 +94,7 @@ func regionAddressKind() *kind {
 				out["status"] = "IN_USE"
 			}
 		},
-		users: func(s *Server, r *resource) []string {
-			var paths []string
-			for _, link := range s.addressUsers(r, true) {
-				if ref, ok := parseRef(link, s.project, r.ref.Scope); ok {
-					paths = append(paths, ref.Path())
-				}
-			}
-			return paths
-		},
+		users: addressUserPaths,
 		verbs: map[string]verb{"setLabels": setLabelsVerb()},
 	}
 }

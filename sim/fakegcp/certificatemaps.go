@@ -117,15 +117,9 @@ func (s *Server) ServedCertificateMaps() map[string]time.Time {
 // completed change.
 func (s *Server) refreshCertificateMaps(at time.Time) {
 	serving := map[string]bool{}
-	for _, fr := range s.allOf(kindOf("forwardingRules")) {
-		ref, ok := parseRef(str(fr.obj, "target"), s.project, "global", "targetHttpsProxies")
-		if !ok {
-			continue
-		}
-		if proxy := s.resources[s.canonicalRef(ref).Path()]; proxy != nil && proxy.obj != nil {
-			if name, ok := certificateMapName(str(proxy.obj, "certificateMap")); ok {
-				serving[name] = true
-			}
+	for _, proxy := range s.servingHTTPSProxies() {
+		if name, ok := certificateMapName(str(proxy.obj, "certificateMap")); ok {
+			serving[name] = true
 		}
 	}
 	for name := range s.mapServingSince {

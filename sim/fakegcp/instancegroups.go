@@ -136,9 +136,5 @@ func listGroupInstances(s *Server, c *apiCall, g *resource) (any, *APIError) {
 		}
 		items = append(items, item)
 	}
-	resp, err := s.listResponse(c, "compute#instanceGroupsListInstances", g.ref.Path()+"/listInstances", items, false)
-	if m, ok := resp.(map[string]any); ok {
-		delete(m, "selfLink")
-	}
-	return resp, err
+	return s.verbListResponse(c, "compute#instanceGroupsListInstances", g.ref.Path()+"/listInstances", items)
 }

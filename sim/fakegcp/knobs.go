@@ -67,12 +67,7 @@ type Faults struct {
 }
 
 // MethodFailure is a synchronous error injected into one method.
-type MethodFailure struct {
-	Count   int    `json:"count"`
-	Code    int    `json:"code"`
-	Reason  string `json:"reason,omitempty"`  // defaults to Google's reason for Code
-	Message string `json:"message,omitempty"` // defaults to Google's message for Code
-}
+type MethodFailure = fakeapi.MethodFailure
 
 // OperationFailure is an asynchronous failure: the operation is accepted,
 // then ends DONE with error.errors[] set and nothing changed.
@@ -153,13 +148,7 @@ func copyMap[V any](m map[string]V) map[string]V {
 // answers it instead. Called with s.mu held.
 func (s *Server) injectedFault(method string) *APIError {
 	f := &s.knobs.Faults
-	if mf, ok := f.FailNext[method]; ok && mf.Count > 0 {
-		mf.Count--
-		if mf.Count == 0 {
-			delete(f.FailNext, method)
-		} else {
-			f.FailNext[method] = mf
-		}
+	if mf, ok := fakeapi.TakeFailure(f.FailNext, method); ok {
 		return errForStatus(mf.Code, mf.Reason, mf.Message)
 	}
 	if f.Rate <= 0 || !matchesAnyPrefix(method, f.Methods) {

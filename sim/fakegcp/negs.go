@@ -190,9 +190,5 @@ func listNetworkEndpoints(s *Server, c *apiCall, neg *resource) (any, *APIError)
 		}
 		items = append(items, item)
 	}
-	resp, err := s.listResponse(c, "compute#networkEndpointGroupsListNetworkEndpoints", neg.ref.Path()+"/listNetworkEndpoints", items, false)
-	if m, ok := resp.(map[string]any); ok {
-		delete(m, "selfLink")
-	}
-	return resp, err
+	return s.verbListResponse(c, "compute#networkEndpointGroupsListNetworkEndpoints", neg.ref.Path()+"/listNetworkEndpoints", items)
 }

@@ -3,7 +3,6 @@ package fakegcp
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -164,19 +163,7 @@ func (s *Server) MethodOf(r *http.Request) string {
 // returns the address actually listened on, e.g. "127.0.0.1:41234"; point
 // clients at "http://" + that.
 func (s *Server) Serve(ctx context.Context, addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	return ln.Addr().String(), nil
+	return fakeapi.Serve(ctx, addr, s.Handler())
 }
 
 // apiCall is one request to a Google API, routed and decoded.
@@ -236,12 +223,7 @@ func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError
 	s.mu.Lock()
 	latency := time.Duration(s.knobs.Latency)
 	s.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-		}
-	}
+	fakeapi.Delay(r.Context(), latency)
 	if rerr != nil {
 		return rerr.Code, rerr.Body(), false
 	}

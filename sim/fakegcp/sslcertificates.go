@@ -115,15 +115,7 @@ func renderSslCertificate(s *Server, r *resource, out map[string]any) {
 // Called with s.mu held after every completed change.
 func (s *Server) refreshCertificates(at time.Time) {
 	serving := map[string]bool{}
-	for _, fr := range s.allOf(kindOf("forwardingRules")) {
-		ref, ok := parseRef(str(fr.obj, "target"), s.project, "global", "targetHttpsProxies")
-		if !ok {
-			continue
-		}
-		proxy := s.resources[s.canonicalRef(ref).Path()]
-		if proxy == nil || proxy.obj == nil {
-			continue
-		}
+	for _, proxy := range s.servingHTTPSProxies() {
 		for _, path := range s.refsIn(proxy.kind, proxy.obj) {
 			serving[path] = true
 		}
@@ -137,4 +129,21 @@ func (s *Server) refreshCertificates(at time.Time) {
 			cert.servingSince = time.Time{}
 		}
 	}
+}
+
+// servingHTTPSProxies lists the global target HTTPS proxies a forwarding
+// rule sends traffic to: their certificates (and certificate maps) serve.
+// Called with s.mu held.
+func (s *Server) servingHTTPSProxies() []*resource {
+	var out []*resource
+	for _, fr := range s.allOf(kindOf("forwardingRules")) {
+		ref, ok := parseRef(str(fr.obj, "target"), s.project, "global", "targetHttpsProxies")
+		if !ok {
+			continue
+		}
+		if proxy := s.resources[s.canonicalRef(ref).Path()]; proxy != nil && proxy.obj != nil {
+			out = append(out, proxy)
+		}
+	}
+	return out
 }

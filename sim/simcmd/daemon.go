@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshctl/meshctl/sim"
+	"github.com/meshctl/meshctl/sim/fakeapi"
 	"github.com/meshctl/meshctl/sim/fakecertmanager"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
@@ -67,7 +68,7 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			mux.Handle(fakecertmanager.Prefix, cm.Handler())
 			mux.Handle(fakecertmanager.ControlPrefix, cm.Handler())
 			mux.Handle("/", fakehub.Compose(hub, server.Handler()))
-			listening, err := serve(cmd.Context(), addr, mux)
+			listening, err := fakeapi.Serve(cmd.Context(), addr, mux)
 			if err != nil {
 				return err
 			}
