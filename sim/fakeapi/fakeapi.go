@@ -1,6 +1,8 @@
-// Package fakeapi holds what meshsim's fake Google APIs (fakegcp, fakehub)
-// share: the request log behind their /meshsim/.../requests endpoints and
-// the duration type of their knobs.
+// Package fakeapi holds what meshsim's fake Google APIs (fakegcp, fakehub,
+// fakecertmanager) share: Google's JSON error shape, how answers are
+// written, the request log behind their /meshsim/.../requests endpoints,
+// the control endpoints (knobs, requests, state) and the duration type of
+// their knobs.
 package fakeapi
 
 import (

@@ -2,6 +2,8 @@ package fakeapi
 
 import (
 	"encoding/json"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,5 +43,48 @@ func TestLogCountsEverythingAndKeepsTheLatest(t *testing.T) {
 	l.Reset()
 	if s := l.Stats(); s.Total != 0 || len(s.Requests) != 0 || s.ByMethod == nil {
 		t.Errorf("after Reset: %+v", s)
+	}
+}
+
+func TestErrorBodyHasTheShapeOfItsAPI(t *testing.T) {
+	compute := (&Error{Code: 404, Message: "gone", Reason: "notFound"}).Body()["error"].(map[string]any)
+	if errs, _ := compute["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["domain"] != "global" || compute["status"] != nil {
+		t.Errorf("Compute error = %v, want errors[] with domain global and no status", compute)
+	}
+	grpc := (&Error{Code: 404, Message: "gone", Status: "NOT_FOUND"}).Body()["error"].(map[string]any)
+	if grpc["status"] != "NOT_FOUND" || grpc["errors"] != nil || grpc["code"] != 404 {
+		t.Errorf("gRPC-style error = %v, want status and no errors[]", grpc)
+	}
+}
+
+func TestControlsMergeKnobsAndServeViews(t *testing.T) {
+	type knobs struct{ A, B int }
+	k := knobs{A: 1, B: 2}
+	log := &Log{}
+	log.Add(Record{Method: "x.get", Status: 200})
+	c := Controls[knobs]{
+		Prefix: "/meshsim/x/", Knobs: func() knobs { return k }, SetKnobs: func(n knobs) { k = n }, Log: log,
+		Views:  map[string]func() any{"state": func() any { return map[string]int{"n": 1} }},
+		Errors: func(code int, message string) *Error { return &Error{Code: code, Message: message, Status: "X"} },
+	}
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return w
+	}
+	if w := do("POST", "/meshsim/x/knobs", `{"B": 5}`); w.Code != 200 || k != (knobs{A: 1, B: 5}) {
+		t.Errorf("POST knobs: %d, knobs %+v; want A kept and B changed", w.Code, k)
+	}
+	if w := do("POST", "/meshsim/x/knobs", `{"B": "x"}`); w.Code != 400 {
+		t.Errorf("bad knobs: %d, want 400", w.Code)
+	}
+	if w := do("GET", "/meshsim/x/state", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"n": 1`) {
+		t.Errorf("GET state: %d %s", w.Code, w.Body)
+	}
+	if w := do("DELETE", "/meshsim/x/requests", ""); w.Code != 200 || log.Stats().Total != 0 {
+		t.Errorf("DELETE requests: %d, log %+v", w.Code, log.Stats())
+	}
+	if w := do("GET", "/meshsim/x/nothing", ""); w.Code != 404 {
+		t.Errorf("unknown path: %d, want 404", w.Code)
 	}
 }

@@ -1,57 +1,17 @@
 package fakegcp
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
-// APIError is an error as Google's JSON APIs return it: an HTTP status, a
-// machine-readable reason (notFound, alreadyExists, conditionNotMet, ...) and
-// a message. The Go hooks return it too, so callers can tell an in-use NEG
-// from a missing one with errors.As.
-type APIError struct {
-	Code    int    // HTTP status
-	Reason  string // e.g. "resourceInUseByAnotherResource"
-	Domain  string // "global" for most Compute errors, "usageLimits" for quota and rate errors
-	Message string
-	// Status is the canonical gRPC status name GKE adds ("NOT_FOUND"); Compute leaves it out.
-	Status string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("googleapi: Error %d: %s, %s", e.Code, e.Message, e.Reason)
-}
-
-// body renders the error as Google does:
-// {"error":{"code":404,"message":"...","errors":[{"message":"...","domain":"global","reason":"notFound"}]}}.
-func (e *APIError) body() map[string]any {
-	domain := e.Domain
-	if domain == "" {
-		domain = "global"
-	}
-	inner := map[string]any{
-		"code":    e.Code,
-		"message": e.Message,
-		"errors":  []any{map[string]any{"message": e.Message, "domain": domain, "reason": e.Reason}},
-	}
-	if e.Status != "" {
-		inner["status"] = e.Status
-	}
-	return map[string]any{"error": inner}
-}
-
-func writeAPIError(w http.ResponseWriter, e *APIError) {
-	writeJSON(w, e.Code, e.body())
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// APIError is an error as Compute and GKE return it: an HTTP status, a
+// machine-readable reason (notFound, alreadyExists, conditionNotMet, ...), a
+// message and, for GKE, the canonical status. The Go hooks return it too, so
+// callers can tell an in-use NEG from a missing one with errors.As.
+type APIError = fakeapi.Error
 
 func errNotFound(path string) *APIError {
 	return &APIError{Code: http.StatusNotFound, Reason: "notFound",

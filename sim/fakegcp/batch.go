@@ -20,7 +20,7 @@ import (
 func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if r.Method != http.MethodPost || err != nil || !strings.HasPrefix(mediaType, "multipart/") {
-		writeAPIError(w, errInvalid("A batch request must be a POST with a multipart/mixed body."))
+		errInvalid("A batch request must be a POST with a multipart/mixed body.").Write(w)
 		return
 	}
 	type answer struct {
@@ -35,17 +35,17 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			writeAPIError(w, errInvalid("Malformed batch body: %v", err))
+			errInvalid("Malformed batch body: %v", err).Write(w)
 			return
 		}
 		raw, err := io.ReadAll(part)
 		if err != nil {
-			writeAPIError(w, errInvalid("Malformed batch part: %v", err))
+			errInvalid("Malformed batch part: %v", err).Write(w)
 			return
 		}
 		inner, err := parseEmbeddedRequest(r, raw)
 		if err != nil {
-			writeAPIError(w, errInvalid("Malformed batch part: %v", err))
+			errInvalid("Malformed batch part: %v", err).Write(w)
 			return
 		}
 		rec := httptest.NewRecorder()

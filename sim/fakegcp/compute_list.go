@@ -43,6 +43,16 @@ func (s *Server) listResponse(c *apiCall, listKind, idPath string, items []map[s
 	return resp, nil
 }
 
+// verbListResponse is listResponse for the list a custom method answers
+// (listNetworkEndpoints, listInstances), which carries no selfLink.
+func (s *Server) verbListResponse(c *apiCall, listKind, idPath string, items []map[string]any) (any, *APIError) {
+	resp, err := s.listResponse(c, listKind, idPath, items, false)
+	if m, ok := resp.(map[string]any); ok {
+		delete(m, "selfLink")
+	}
+	return resp, err
+}
+
 func applyOrderBy(orderBy string, items []map[string]any) *APIError {
 	if orderBy == "" {
 		return nil

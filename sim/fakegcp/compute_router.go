@@ -5,25 +5,6 @@ import (
 	"strings"
 )
 
-// kindsByCollection holds every stored Compute collection by its URL name.
-// It is filled in init, not by an initializer, because kinds refer to each
-// other through it (a URL map checks backend services, and so on).
-var kindsByCollection map[string]*kind
-
-func init() {
-	kindsByCollection = map[string]*kind{}
-	for _, k := range []*kind{
-		healthCheckKind(), backendServiceKind(), backendBucketKind(), urlMapKind(),
-		targetHTTPSProxyKind(), targetHTTPProxyKind(), forwardingRuleKind(), addressKind(),
-		sslCertificateKind(), sslPolicyKind(), securityPolicyKind(), negKind(),
-		firewallKind(), networkKind(),
-	} {
-		kindsByCollection[k.collection] = k
-	}
-}
-
-func kindOf(collection string) *kind { return kindsByCollection[collection] }
-
 func errNoSuchURL(r *http.Request) *APIError {
 	return &APIError{Code: http.StatusNotFound, Reason: "notFound",
 		Message: "The requested URL " + r.URL.Path + " was not found on this server."}
@@ -37,6 +18,9 @@ func (s *Server) routeCompute(r *http.Request) (route, *apiCall, *APIError) {
 		return route{}, nil, errNoSuchURL(r)
 	}
 	project, segs := segs[1], segs[2:]
+	if publicImages[project] != nil && len(segs) >= 2 && segs[0] == "global" && segs[1] == "images" {
+		return s.imageRoute(r, project, segs[2:])
+	}
 	if !s.projectMatches(project) {
 		return route{}, nil, errNotFound("projects/" + project)
 	}
@@ -60,17 +44,33 @@ func (s *Server) routeCompute(r *http.Request) (route, *apiCall, *APIError) {
 			return s.operationRoute(r, "zoneOperations", scope, segs[3:])
 		case segs[2] == "machineTypes":
 			return s.computedRoute(r, "machineTypes", scope, segs[3:], s.getMachineType, s.listMachineTypes)
-		case segs[2] == "instances":
-			return s.computedRoute(r, "instances", scope, segs[3:], s.getInstance, s.listInstances)
 		}
-		return s.collectionRoute(r, scope, segs[2:])
+		return s.collectionRoute(r, scope, segs[2:], false)
+	case segs[0] == "regions" && len(segs) == 1:
+		return s.readRoute(r, "compute.regions.list", "", "", s.listRegions)
+	case segs[0] == "regions":
+		region := segs[1]
+		if !s.knownRegion(region) {
+			return route{method: "compute.regions.get"}, nil, errNotFound("projects/" + s.project + "/regions/" + region)
+		}
+		scope := "regions/" + region
+		switch {
+		case len(segs) == 2:
+			return s.readRoute(r, "compute.regions.get", scope, region, s.getRegion)
+		case segs[2] == "operations":
+			return s.operationRoute(r, "regionOperations", scope, segs[3:])
+		}
+		return s.collectionRoute(r, scope, segs[2:], false)
+	case segs[0] == "global" && len(segs) >= 2 && segs[1] == "images":
+		return s.imageRoute(r, s.project, segs[2:])
 	case segs[0] == "global":
-		return s.collectionRoute(r, "global", segs[1:])
+		return s.collectionRoute(r, "global", segs[1:], false)
 	case segs[0] == "aggregated" && len(segs) == 2:
 		return s.aggregatedRoute(r, segs[1])
 	case len(segs) == 3:
-		// Older methods live outside "global": projects/p/targetHttpsProxies/x/setUrlMap.
-		return s.collectionRoute(r, "global", segs)
+		// A few older methods live outside "global":
+		// projects/p/targetHttpProxies/x/setUrlMap.
+		return s.collectionRoute(r, "global", segs, true)
 	}
 	return route{}, nil, errNoSuchURL(r)
 }
@@ -113,10 +113,12 @@ func (s *Server) computedRoute(r *http.Request, resource, scope string, segs []s
 }
 
 // collectionRoute serves a stored collection: segs is [collection],
-// [collection, name] or [collection, name, verb].
-func (s *Server) collectionRoute(r *http.Request, scope string, segs []string) (route, *apiCall, *APIError) {
-	k := kindOf(segs[0])
-	if k == nil || k.zonal != strings.HasPrefix(scope, "zones/") {
+// [collection, name] or [collection, name, verb]. unscoped is set for the
+// path without a scope (projects/p/targetHttpProxies/x/setUrlMap), where
+// only the verbs Google serves there are found.
+func (s *Server) collectionRoute(r *http.Request, scope string, segs []string, unscoped bool) (route, *apiCall, *APIError) {
+	k := kindAt(scope, segs[0])
+	if k == nil || (unscoped && len(segs) != 3) {
 		return route{}, nil, errNoSuchURL(r)
 	}
 	name := ""
@@ -139,7 +141,7 @@ func (s *Server) collectionRoute(r *http.Request, scope string, segs []string) (
 		rt = route{method: "patch", mutation: true, handle: func(c *apiCall) (any, *APIError) { return s.writeResource(c, k, true) }}
 	case len(segs) == 3:
 		v, ok := k.verbs[segs[2]]
-		if !ok || v.get != (r.Method == http.MethodGet) || (!v.get && r.Method != http.MethodPost) {
+		if !ok || v.unscoped != unscoped || v.get != (r.Method == http.MethodGet) || (!v.get && r.Method != http.MethodPost) {
 			return route{}, nil, errNoSuchURL(r)
 		}
 		rt = route{method: segs[2], mutation: v.read == nil, handle: func(c *apiCall) (any, *APIError) { return s.runVerb(c, k, v) }}
@@ -163,6 +165,9 @@ func (s *Server) collectionRoute(r *http.Request, scope string, segs []string) (
 }
 
 func (s *Server) getResource(c *apiCall, k *kind) (any, *APIError) {
+	if obj := s.computedObject(k, c.scope, c.name); obj != nil {
+		return obj, nil
+	}
 	r, err := s.visible(s.refFor(c, k))
 	if err != nil {
 		return nil, err
@@ -171,11 +176,30 @@ func (s *Server) getResource(c *apiCall, k *kind) (any, *APIError) {
 }
 
 func (s *Server) listResources(c *apiCall, k *kind) (any, *APIError) {
+	return s.listResponse(c, k.apiKind+"List", "projects/"+s.project+"/"+c.scope+"/"+k.collection, s.itemsIn(k, c.scope), true)
+}
+
+// itemsIn renders every object of a kind in a scope, stored or computed.
+func (s *Server) itemsIn(k *kind, scope string) []map[string]any {
 	var items []map[string]any
-	for _, r := range s.inScope(k, c.scope) {
+	for _, r := range s.inScope(k, scope) {
 		items = append(items, s.render(r))
 	}
-	return s.listResponse(c, k.apiKind+"List", "projects/"+s.project+"/"+c.scope+"/"+k.collection, items, true)
+	if k.computed != nil {
+		computed := k.computed(s, scope)
+		for _, name := range sortedKeys(computed) {
+			items = append(items, computed[name])
+		}
+	}
+	return items
+}
+
+// computedObject is a derived object of the kind (a node among instances), or nil.
+func (s *Server) computedObject(k *kind, scope, name string) map[string]any {
+	if k.computed == nil {
+		return nil
+	}
+	return k.computed(s, scope)[name]
 }
 
 // aggregatedRoute answers aggregatedList, which gcloud uses to list zonal
@@ -185,22 +209,12 @@ func (s *Server) aggregatedRoute(r *http.Request, collection string) (route, *ap
 	if r.Method != http.MethodGet {
 		return route{}, nil, errNoSuchURL(r)
 	}
-	apiKind, method, zonal := "", "", true
+	apiKind, method := "", ""
+	var scopeTypes []scopeType // where the collection lives; aggregated lists show each scope of those
 	var items func(scope string) []map[string]any
 	switch collection {
-	case "instances":
-		apiKind, method = "compute#instance", "instances"
-		items = func(scope string) []map[string]any {
-			var out []map[string]any
-			for _, n := range s.nodes() {
-				if "zones/"+n.zone == scope {
-					out = append(out, s.renderInstance(n))
-				}
-			}
-			return out
-		}
 	case "machineTypes":
-		apiKind, method = "compute#machineType", "machineTypes"
+		apiKind, method, scopeTypes = "compute#machineType", "machineTypes", []scopeType{zonalScope}
 		items = func(scope string) []map[string]any {
 			var out []map[string]any
 			for _, name := range sortedKeys(predefinedMachineTypes) {
@@ -209,7 +223,7 @@ func (s *Server) aggregatedRoute(r *http.Request, collection string) (route, *ap
 			return out
 		}
 	case "operations":
-		apiKind, method, zonal = "compute#operation", "globalOperations", false
+		apiKind, method, scopeTypes = "compute#operation", "globalOperations", []scopeType{globalScope, regionalScope, zonalScope}
 		items = func(scope string) []map[string]any {
 			var out []map[string]any
 			for _, op := range s.sortedOperations() {
@@ -220,33 +234,28 @@ func (s *Server) aggregatedRoute(r *http.Request, collection string) (route, *ap
 			return out
 		}
 	default:
-		k := kindOf(collection)
-		if k == nil {
+		for _, st := range []scopeType{globalScope, regionalScope, zonalScope} {
+			if k := kinds[st][collection]; k != nil {
+				scopeTypes = append(scopeTypes, st)
+				if apiKind == "" || st == regionalScope {
+					// Aggregated lists are named after the regional or zonal
+					// method: compute.backendServices, compute.forwardingRules.
+					apiKind, method = k.apiKind, k.method
+				}
+			}
+		}
+		if len(scopeTypes) == 0 {
 			return route{}, nil, errNoSuchURL(r)
 		}
-		apiKind, method, zonal = k.apiKind, k.method, k.zonal
-		items = func(scope string) []map[string]any {
-			var out []map[string]any
-			for _, res := range s.inScope(k, scope) {
-				out = append(out, s.render(res))
-			}
-			return out
-		}
+		items = func(scope string) []map[string]any { return s.itemsIn(kindAt(scope, collection), scope) }
 	}
 	rt := route{method: "compute." + method + ".aggregatedList", handle: func(c *apiCall) (any, *APIError) {
-		var scopes []string
-		if !zonal {
-			scopes = append(scopes, "global")
-		}
-		for _, z := range s.zones() {
-			scopes = append(scopes, "zones/"+z)
-		}
 		f, ferr := parseFilter(c.query.Get("filter"))
 		if ferr != nil {
 			return nil, errInvalidField("filter", c.query.Get("filter"), "Invalid list filter expression: "+ferr.Error())
 		}
 		grouped := map[string]any{}
-		for _, scope := range scopes {
+		for _, scope := range s.aggregatedScopes(scopeTypes) {
 			var found []any
 			for _, it := range items(scope) {
 				if f == nil || f.match(it) {
@@ -268,4 +277,24 @@ func (s *Server) aggregatedRoute(r *http.Request, collection string) (route, *ap
 	}}
 	c, err := newCall(r, rt.method, s.project, "", "")
 	return rt, c, err
+}
+
+// aggregatedScopes lists the scopes an aggregated list reports. Called with s.mu held.
+func (s *Server) aggregatedScopes(types []scopeType) []string {
+	var scopes []string
+	for _, st := range types {
+		switch st {
+		case globalScope:
+			scopes = append(scopes, "global")
+		case regionalScope:
+			for _, r := range s.usedRegions() {
+				scopes = append(scopes, "regions/"+r)
+			}
+		case zonalScope:
+			for _, z := range s.zones() {
+				scopes = append(scopes, "zones/"+z)
+			}
+		}
+	}
+	return scopes
 }

@@ -1,13 +1,28 @@
 // Package fakegcp is meshsim's stand-in for Google Cloud: a fake of the
-// Compute v1 and GKE v1 REST APIs for one simulated project, faithful enough
-// that the official Go clients (cloud.google.com/go/compute/apiv1 REST
-// clients, cloud.google.com/go/container/apiv1) and gcloud work against it
-// unchanged. It answers as Google does, not as meshctl expects; where Google's
+// Compute v1 and GKE v1 REST APIs (and of Cloud Storage buckets, which
+// backend buckets name) for one simulated project, faithful enough that the
+// official Go clients (cloud.google.com/go/compute/apiv1 REST clients,
+// cloud.google.com/go/container/apiv1) and gcloud work against it
+// unchanged. Certificate Manager is its neighbour, sim/fakecertmanager. It answers as Google does, not as meshctl expects; where Google's
 // behaviour was not observable the choice made is written next to the code.
 //
 // Sources of truth are the recorded exchanges in
 // shared/reference/gcp-recorded (the replay test holds the fake to them) and
 // the Compute and GKE API references.
+//
+// What it serves: global load balancing (health checks, backend services,
+// backend buckets, URL maps, target HTTP(S) proxies, forwarding rules,
+// addresses, SSL certificates and policies, Cloud Armor policies), the
+// regional surface (addresses, health checks, backend services with the
+// INTERNAL, INTERNAL_MANAGED and EXTERNAL_MANAGED schemes, forwarding rules
+// with allowGlobalAccess, URL maps, target proxies, SSL certificates,
+// subnetworks, regional operations), networks and routes, firewalls, zonal
+// NEGs, instances (the cluster's nodes, and VMs made through the API),
+// unmanaged instance groups, public images, projects, zones, regions and
+// machine types. A kind is one collection in one scope type (scope.go): a
+// request's method id (compute.<method>.<verb>, e.g.
+// compute.regionBackendServices.insert) follows from its path, and MethodOf
+// names it without serving the request.
 //
 // How it behaves:
 //
@@ -25,7 +40,14 @@
 //   - References arrive as full links with any host (gcloud builds them from
 //     its endpoint override), relative "projects/..." links or names, and are
 //     stored as https://www.googleapis.com/compute/v1/... links, except
-//     network links, which keep a relative form as the recordings show.
+//     where the recordings show a relative link kept as sent (networks of
+//     global addresses and firewalls, a regional address's subnetwork, an
+//     instance's fields). A numeric id stands for the object's name, in
+//     paths and links. A regional reference stays in its region.
+//   - Google's own objects come and go with their owners: a network's
+//     default route, an auto-mode network's subnetwork, a subnetwork's
+//     local route. They do not keep their owner's dependencies from being
+//     deleted.
 //   - Operations: get, list and wait (blocks until DONE or
 //     Knobs.OperationWaitCap). A repeated mutation with the same requestId
 //     answers the first operation and changes nothing.

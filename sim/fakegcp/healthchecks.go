@@ -76,3 +76,41 @@ func healthCheckPort(hc map[string]any) int64 {
 	port, _ := num(settings, "port")
 	return port
 }
+
+// regionHealthCheckKind: regional health checks follow the global rules;
+// internal passthrough and regional managed load balancers use them.
+func regionHealthCheckKind() *kind {
+	k := healthCheckKind()
+	k.scope, k.method, k.quota = regionalScope, "regionHealthChecks", ""
+	return k
+}
+
+// httpHealthCheckKind is the legacy HTTP health check, which backend
+// services of instance groups may still name. Recorded: Google words its
+// 404 with the health check's path (global/healthChecks/NAME) and, once an
+// insert or delete is DONE, its operation's targetLink names the health
+// check too, as if the legacy checks lived among health checks.
+func httpHealthCheckKind() *kind {
+	return &kind{
+		collection: "httpHealthChecks", method: "httpHealthChecks", apiKind: "compute#httpHealthCheck",
+		typeName: "http_health_check", quota: "HEALTH_CHECKS",
+		update: true, patch: true,
+		reportedAs: "healthChecks",
+		prepare: func(_ *Server, c *change) *APIError {
+			hc := c.next
+			setDefault(hc, "port", 80)
+			setDefault(hc, "requestPath", "/")
+			setDefault(hc, "checkIntervalSec", 5)
+			setDefault(hc, "timeoutSec", 5)
+			setDefault(hc, "healthyThreshold", 2)
+			setDefault(hc, "unhealthyThreshold", 2)
+			setDefault(hc, "proxyHeader", "NONE")
+			interval, _ := num(hc, "checkIntervalSec")
+			timeout, _ := num(hc, "timeoutSec")
+			if timeout > interval {
+				return errInvalidField("resource.timeoutSec", timeout, "TimeoutSec should be less than checkIntervalSec.")
+			}
+			return nil
+		},
+	}
+}

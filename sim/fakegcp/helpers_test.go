@@ -3,8 +3,8 @@ package fakegcp
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +14,8 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"github.com/meshctl/meshctl/sim/fakecertmanager"
+	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -31,9 +33,13 @@ func testKnobs() Knobs {
 
 // env is a running fake and the official clients pointed at it.
 type env struct {
+	t   *testing.T
 	srv *Server
+	cm  *fakecertmanager.Server
 	url string
-	ctx context.Context
+	// opts point more of the official clients at the fake.
+	opts []option.ClientOption
+	ctx  context.Context
 
 	hc    *compute.HealthChecksClient
 	bs    *compute.BackendServicesClient
@@ -54,6 +60,7 @@ type env struct {
 	proj  *compute.ProjectsClient
 	gops  *compute.GlobalOperationsClient
 	zops  *compute.ZoneOperationsClient
+	rops  *compute.RegionOperationsClient
 	gke   *container.ClusterManagerClient
 }
 
@@ -69,11 +76,14 @@ func newEnvWith(t *testing.T, sc scenario.Scenario, opts Options, tune ...func(*
 	}
 	opts.Knobs = &k
 	srv := New(sc, opts)
-	hs := httptest.NewServer(srv.Handler())
+	cmKnobs := fakecertmanager.DefaultKnobs()
+	cmKnobs.OperationDuration, cmKnobs.ProvisioningDelay = Duration(10*time.Millisecond), k.CertProvisioningDelay
+	handler, cm := meshsimHandler(t, srv, cmKnobs)
+	hs := httptest.NewServer(handler)
 	t.Cleanup(hs.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	e := &env{srv: srv, url: hs.URL, ctx: ctx}
+	e := &env{t: t, srv: srv, cm: cm, url: hs.URL, ctx: ctx}
 	o := []option.ClientOption{option.WithEndpoint(hs.URL), option.WithoutAuthentication()}
 	e.hc = client(t, ctx, compute.NewHealthChecksRESTClient, o)
 	e.bs = client(t, ctx, compute.NewBackendServicesRESTClient, o)
@@ -94,8 +104,23 @@ func newEnvWith(t *testing.T, sc scenario.Scenario, opts Options, tune ...func(*
 	e.proj = client(t, ctx, compute.NewProjectsRESTClient, o)
 	e.gops = client(t, ctx, compute.NewGlobalOperationsRESTClient, o)
 	e.zops = client(t, ctx, compute.NewZoneOperationsRESTClient, o)
+	e.rops = client(t, ctx, compute.NewRegionOperationsRESTClient, o)
+	e.opts = o
 	e.gke = client(t, ctx, container.NewClusterManagerRESTClient, o)
 	return e
+}
+
+// meshsimHandler serves a fake as meshsim does: with the fleet and Service
+// Usage (fakehub) and Certificate Manager on the same port.
+func meshsimHandler(t *testing.T, srv *Server, cmKnobs fakecertmanager.Knobs) (http.Handler, *fakecertmanager.Server) {
+	hub := fakehub.New(srv, fakehub.Options{})
+	t.Cleanup(hub.Close)
+	cm := fakecertmanager.New(srv.project, srv.projectNumber, fakecertmanager.Options{Knobs: &cmKnobs, Compute: srv})
+	srv.SetCertificateMaps(cm)
+	mux := http.NewServeMux()
+	mux.Handle("/", fakehub.Compose(hub, srv.Handler()))
+	mux.Handle(fakecertmanager.Prefix, cm.Handler())
+	return mux, cm
 }
 
 func client[T interface{ Close() error }](t *testing.T, ctx context.Context, mk func(context.Context, ...option.ClientOption) (T, error), o []option.ClientOption) T {
@@ -132,6 +157,8 @@ func (e *env) finish(t *testing.T) func(*compute.Operation, error) *computepb.Op
 		var final *computepb.Operation
 		if zone := op.Proto().GetZone(); zone != "" {
 			final, err = e.zops.Wait(e.ctx, &computepb.WaitZoneOperationRequest{Project: project, Zone: lastSegment(zone), Operation: op.Name()})
+		} else if region := op.Proto().GetRegion(); region != "" {
+			final, err = e.rops.Wait(e.ctx, &computepb.WaitRegionOperationRequest{Project: project, Region: lastSegment(region), Operation: op.Name()})
 		} else {
 			final, err = e.gops.Wait(e.ctx, &computepb.WaitGlobalOperationRequest{Project: project, Operation: op.Name()})
 		}
@@ -144,8 +171,6 @@ func (e *env) finish(t *testing.T) func(*compute.Operation, error) *computepb.Op
 		return final
 	}
 }
-
-func lastSegment(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 
 // wantAPIError fails the test unless err is Google's error with code and reason.
 func wantAPIError(t *testing.T, err error, code int, reason string) {
@@ -172,4 +197,11 @@ func globalLink(collection, name string) string {
 
 func zonalLink(zone, collection, name string) string {
 	return computeBase + "projects/" + project + "/zones/" + zone + "/" + collection + "/" + name
+}
+
+// projectInfrastructure are the kinds a new project (and its cluster)
+// already has: networks with their subnetworks and routes, and GKE's
+// firewall rules. Tests that tear everything down leave only these.
+var projectInfrastructure = map[string]bool{
+	"compute#network": true, "compute#subnetwork": true, "compute#route": true, "compute#firewall": true,
 }

@@ -3,10 +3,11 @@ package fakegcp
 import (
 	"fmt"
 	"hash/fnv"
+	"strings"
 )
 
 // The cluster's nodes are Compute instances, as on GKE: instances.get and
-// instances.list answer from the scenario. This is also where the node
+// instances.list show them, derived from the scenario. This is also where the node
 // network tag is discoverable, in tags.items, exactly where GKE puts it (GKE
 // does not list it in nodePools[].config.tags, which holds only the tags a
 // user asked for); GKE's own firewall rules (gke-<cluster>-<hash>-all, -vms
@@ -75,23 +76,72 @@ func (s *Server) renderInstance(n nodeInfo) map[string]any {
 	}
 }
 
-func (s *Server) getInstance(c *apiCall) (any, *APIError) {
-	for _, n := range s.nodes() {
-		if n.name == c.name && "zones/"+n.zone == c.scope {
-			return s.renderInstance(n), nil
-		}
+// instanceKind: the project's VMs. The cluster's nodes are among them,
+// derived from the scenario (get and list show them; the API does not change
+// them); other instances are created and deleted through the API.
+//
+// Recorded: Google answers a created instance with the fields it was sent
+// (links as they were sent), its zone, status RUNNING and labels.
+func instanceKind() *kind {
+	return &kind{
+		collection: "instances", method: "instances", apiKind: "compute#instance",
+		typeName: "instance", scope: zonalScope, quota: "INSTANCES", labels: true,
+		outputOnly: []string{"status", "cpuPlatform"},
+		refs: []refField{
+			{path: "networkInterfaces[].network", collections: []string{"networks"}, keepRelative: true},
+			{path: "networkInterfaces[].subnetwork", collections: []string{"subnetworks"}, keepRelative: true},
+		},
+		prepare: prepareInstance,
+		computed: func(s *Server, scope string) map[string]map[string]any {
+			out := map[string]map[string]any{}
+			for _, n := range s.nodes() {
+				if "zones/"+n.zone == scope {
+					out[n.name] = s.renderInstance(n)
+				}
+			}
+			return out
+		},
+		verbs: map[string]verb{"setLabels": setLabelsVerb()},
+		deletable: func(_ *Server, r *resource) *APIError {
+			if boolean(r.obj, "deletionProtection") {
+				return errInvalid("Invalid resource usage: 'Resource cannot be deleted if it's protected against deletion.'.")
+			}
+			return nil
+		},
 	}
-	return nil, errNotFound("projects/" + s.project + "/" + c.scope + "/instances/" + c.name)
 }
 
-func (s *Server) listInstances(c *apiCall) (any, *APIError) {
-	var items []map[string]any
-	for _, n := range s.nodes() {
-		if "zones/"+n.zone == c.scope {
-			items = append(items, s.renderInstance(n))
+// prepareInstance checks what an instance needs: a machine type of its
+// zone, a boot disk from an image that exists, and a network interface.
+func prepareInstance(s *Server, c *change) *APIError {
+	inst := c.next
+	zone := zoneOf(c.r.ref.Scope)
+	mt := str(inst, "machineType")
+	if mt == "" {
+		return errRequired("resource.machineType")
+	}
+	if _, ok := lookupMachineType(lastSegment(mt)); !ok {
+		return errInvalidField("resource.machineType", mt, "Machine type with name '"+lastSegment(mt)+"' does not exist in zone '"+zone+"'.")
+	}
+	disks := list(inst, "disks")
+	if len(disks) == 0 {
+		return errRequired("resource.disks")
+	}
+	for i, d := range disks {
+		disk, _ := d.(map[string]any)
+		image := str(obj(disk, "initializeParams"), "sourceImage")
+		if image == "" && str(disk, "source") == "" {
+			return errRequired(fmt.Sprintf("resource.disks[%d].initializeParams.sourceImage", i))
+		}
+		if image != "" && s.lookupImage(image) == nil {
+			return errInvalidField(fmt.Sprintf("resource.disks[%d].initializeParams.sourceImage", i), image, "The referenced image resource cannot be found.")
 		}
 	}
-	return s.listResponse(c, "compute#instanceList", "projects/"+s.project+"/"+c.scope+"/instances", items, true)
+	if len(list(inst, "networkInterfaces")) == 0 {
+		return errRequired("resource.networkInterfaces")
+	}
+	inst["status"] = "RUNNING"
+	return nil
 }
 
 // nameID derives a stable numeric id from a name.
@@ -100,3 +150,5 @@ func nameID(name string) uint64 {
 	h.Write([]byte(name))
 	return h.Sum64()>>1 | 1<<62
 }
+
+func lastSegment(link string) string { return link[strings.LastIndex(link, "/")+1:] }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
 // Resources are kept as decoded JSON objects rather than Go structs: the
@@ -31,41 +32,6 @@ func decodeObject(r io.Reader) (map[string]any, error) {
 		obj = map[string]any{}
 	}
 	return obj, nil
-}
-
-// deepCopy copies decoded JSON (maps, slices and scalars).
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = deepCopy(e)
-		}
-		return out
-	case []string:
-		return append([]string(nil), t...)
-	case map[string]string:
-		out := make(map[string]string, len(t))
-		for k, e := range t {
-			out[k] = e
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-func copyObject(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	return deepCopy(m).(map[string]any)
 }
 
 // mergePatch applies an RFC 7386 JSON merge patch, which is how Compute's
@@ -93,11 +59,6 @@ func mergePatch(dst, patch map[string]any) map[string]any {
 	return dst
 }
 
-func str(m map[string]any, key string) string {
-	s, _ := m[key].(string)
-	return s
-}
-
 // num reads a JSON number (or a numeric string, as int64 fields arrive).
 func num(m map[string]any, key string) (int64, bool) {
 	switch v := m[key].(type) {
@@ -121,53 +82,12 @@ func num(m map[string]any, key string) (int64, bool) {
 	return 0, false
 }
 
-func boolean(m map[string]any, key string) bool {
-	b, _ := m[key].(bool)
-	return b
-}
-
-func obj(m map[string]any, key string) map[string]any {
-	o, _ := m[key].(map[string]any)
-	return o
-}
-
-// ensureObj returns m[key] as an object, creating it when absent.
-func ensureObj(m map[string]any, key string) map[string]any {
-	if o, ok := m[key].(map[string]any); ok {
-		return o
-	}
-	o := map[string]any{}
-	m[key] = o
-	return o
-}
-
-func list(m map[string]any, key string) []any {
-	l, _ := m[key].([]any)
-	return l
-}
-
-func strList(m map[string]any, key string) []string {
-	var out []string
-	for _, v := range list(m, key) {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func toAnyList(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, s := range ss {
 		out[i] = s
 	}
 	return out
-}
-
-func setDefault(m map[string]any, key string, v any) {
-	if _, ok := m[key]; !ok {
-		m[key] = v
-	}
 }
 
 // lookupPath reads a dotted path ("labels.env", "managed.status").
@@ -197,11 +117,18 @@ func stringMap(m map[string]any, key string) map[string]string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedKeys is fakeapi.SortedKeys under the short name its many callers use.
+func sortedKeys[V any](m map[string]V) []string { return fakeapi.SortedKeys(m) }
+
+// Short names for the JSON object helpers in fakeapi, which the whole
+// package uses.
+
+func deepCopy(v any) any                                    { return fakeapi.DeepCopy(v) }
+func copyObject(m map[string]any) map[string]any            { return fakeapi.CopyObject(m) }
+func str(m map[string]any, key string) string               { return fakeapi.Str(m, key) }
+func obj(m map[string]any, key string) map[string]any       { return fakeapi.Obj(m, key) }
+func list(m map[string]any, key string) []any               { return fakeapi.List(m, key) }
+func strList(m map[string]any, key string) []string         { return fakeapi.StrList(m, key) }
+func boolean(m map[string]any, key string) bool             { return fakeapi.Bool(m, key) }
+func setDefault(m map[string]any, key string, v any)        { fakeapi.SetDefault(m, key, v) }
+func ensureObj(m map[string]any, key string) map[string]any { return fakeapi.EnsureObj(m, key) }

@@ -36,6 +36,10 @@ type Knobs struct {
 	// issue still fails with 412). Only for replaying recordings, whose
 	// fingerprints are normalised to a fixed text.
 	AcceptUnissuedFingerprints bool `json:"acceptUnissuedFingerprints,omitempty"`
+	// AcceptNormalisedAddresses lets a request name an internal IP outside
+	// the subnetwork it must lie in. Only for replaying recordings, whose
+	// addresses are normalised (to 8.8.8.8) in requests as in answers.
+	AcceptNormalisedAddresses bool `json:"acceptNormalisedAddresses,omitempty"`
 	// Quotas overrides per-project quota limits by metric, e.g. {"BACKEND_SERVICES": 3}.
 	Quotas map[string]float64 `json:"quotas,omitempty"`
 	Faults Faults             `json:"faults"`
@@ -63,12 +67,7 @@ type Faults struct {
 }
 
 // MethodFailure is a synchronous error injected into one method.
-type MethodFailure struct {
-	Count   int    `json:"count"`
-	Code    int    `json:"code"`
-	Reason  string `json:"reason,omitempty"`  // defaults to Google's reason for Code
-	Message string `json:"message,omitempty"` // defaults to Google's message for Code
-}
+type MethodFailure = fakeapi.MethodFailure
 
 // OperationFailure is an asynchronous failure: the operation is accepted,
 // then ends DONE with error.errors[] set and nothing changed.
@@ -87,6 +86,9 @@ func DefaultKnobs() Knobs {
 	for _, m := range []string{
 		"compute.urlMaps.insert", "compute.urlMaps.update", "compute.urlMaps.patch", "compute.urlMaps.delete",
 		"compute.globalAddresses.setLabels", "compute.globalForwardingRules.setLabels", "compute.securityPolicies.setLabels",
+		"compute.forwardingRules.setLabels",
+		// Not recorded; taken to behave as the global address's.
+		"compute.addresses.setLabels",
 	} {
 		immediate[m] = 0
 	}
@@ -146,13 +148,7 @@ func copyMap[V any](m map[string]V) map[string]V {
 // answers it instead. Called with s.mu held.
 func (s *Server) injectedFault(method string) *APIError {
 	f := &s.knobs.Faults
-	if mf, ok := f.FailNext[method]; ok && mf.Count > 0 {
-		mf.Count--
-		if mf.Count == 0 {
-			delete(f.FailNext, method)
-		} else {
-			f.FailNext[method] = mf
-		}
+	if mf, ok := fakeapi.TakeFailure(f.FailNext, method); ok {
 		return errForStatus(mf.Code, mf.Reason, mf.Message)
 	}
 	if f.Rate <= 0 || !matchesAnyPrefix(method, f.Methods) {

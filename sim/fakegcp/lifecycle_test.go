@@ -113,7 +113,7 @@ func TestChainTeardownInReverseOrder(t *testing.T) {
 	_, err := e.hc.Get(e.ctx, &computepb.GetHealthCheckRequest{Project: project, HealthCheck: "gw-hc"})
 	wantAPIError(t, err, 404, "notFound")
 	for _, r := range e.srv.State().Resources {
-		if c := str(r, "kind"); c != "compute#network" && c != "compute#firewall" {
+		if k := str(r, "kind"); !projectInfrastructure[k] {
 			t.Errorf("left behind: %s", str(r, "selfLink"))
 		}
 	}

@@ -51,19 +51,10 @@ func validateName(name string) *APIError {
 // the collections allowed.
 func parseRef(s, project, defaultScope string, collections ...string) (resourceRef, bool) {
 	s = strings.TrimSpace(s)
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		j := strings.Index(rest, "/")
-		if j < 0 {
-			return resourceRef{}, false
-		}
-		s = rest[j:]
+	if strings.Contains(s, "://") && !strings.Contains(s[strings.Index(s, "://")+3:], "/") {
+		return resourceRef{}, false
 	}
-	s = strings.TrimPrefix(s, "/")
-	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
-		s = strings.TrimPrefix(s, prefix)
-	}
-	segs := strings.Split(s, "/")
+	segs := strings.Split(strings.TrimPrefix(trimLinkHost(s), "/"), "/")
 	ref := resourceRef{Project: project, Scope: defaultScope}
 	if len(segs) >= 2 && segs[0] == "projects" {
 		ref.Project = segs[1]
@@ -93,4 +84,20 @@ func parseRef(s, project, defaultScope string, collections ...string) (resourceR
 		}
 	}
 	return resourceRef{}, false
+}
+
+// trimLinkHost removes the scheme, host and API version of a full link,
+// leaving "projects/...", as relative links are written.
+func trimLinkHost(link string) string {
+	if i := strings.Index(link, "://"); i >= 0 {
+		rest := link[i+3:]
+		if j := strings.Index(rest, "/"); j >= 0 {
+			link = rest[j:]
+		}
+	}
+	link = strings.TrimPrefix(link, "/")
+	for _, prefix := range []string{"compute/v1/", "compute/beta/", "compute/alpha/"} {
+		link = strings.TrimPrefix(link, prefix)
+	}
+	return link
 }

@@ -1,10 +1,10 @@
 package fakegcp
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
+	"github.com/meshctl/meshctl/sim/fakeapi"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -56,37 +56,20 @@ func (s *Server) Resource(link string) (map[string]any, bool) {
 	return s.render(r), true
 }
 
-// serveMeshsim answers the simulator's own endpoints:
-//
-//	GET  /meshsim/knobs            the knobs
-//	POST /meshsim/knobs            merge a JSON body into the knobs
-//	GET  /meshsim/requests         the request log
-//	DELETE /meshsim/requests       reset it (also POST /meshsim/requests/reset)
-//	GET  /meshsim/state            the state dump
-//	GET  /meshsim/scenario         the scenario
-func (s *Server) serveMeshsim(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/meshsim/knobs" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.Knobs())
-	case r.URL.Path == "/meshsim/knobs" && (r.Method == http.MethodPost || r.Method == http.MethodPut):
-		k := s.Knobs()
-		if err := json.NewDecoder(r.Body).Decode(&k); err != nil {
-			writeAPIError(w, errInvalid("knobs: %v", err))
-			return
-		}
-		s.SetKnobs(k)
-		writeJSON(w, http.StatusOK, k)
-	case r.URL.Path == "/meshsim/requests" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.Requests())
-	case (r.URL.Path == "/meshsim/requests" && r.Method == http.MethodDelete) ||
-		(r.URL.Path == "/meshsim/requests/reset" && r.Method == http.MethodPost):
-		s.ResetRequests()
-		writeJSON(w, http.StatusOK, map[string]any{})
-	case r.URL.Path == "/meshsim/state" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.State())
-	case r.URL.Path == "/meshsim/scenario" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.Scenario())
-	default:
-		writeAPIError(w, errNoSuchURL(r))
+// controls answers the simulator's own endpoints under /meshsim/: knobs,
+// requests (see fakeapi.Controls), state (the state dump) and scenario.
+func (s *Server) controls() fakeapi.Controls[Knobs] {
+	return fakeapi.Controls[Knobs]{
+		Prefix: "/meshsim/", Knobs: s.Knobs, SetKnobs: s.SetKnobs, Log: &s.log,
+		Views: map[string]func() any{
+			"state":    func() any { return s.State() },
+			"scenario": func() any { return s.Scenario() },
+		},
+		Errors: func(code int, message string) *fakeapi.Error {
+			if code == http.StatusNotFound {
+				return &APIError{Code: code, Reason: "notFound", Message: message}
+			}
+			return errInvalid("%s", message)
+		},
 	}
 }

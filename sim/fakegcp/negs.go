@@ -24,7 +24,7 @@ var negEndpointTypes = map[string]bool{"GCE_VM_IP_PORT": true, "GCE_VM_IP": true
 func negKind() *kind {
 	return &kind{
 		collection: "networkEndpointGroups", method: "networkEndpointGroups", apiKind: "compute#networkEndpointGroup",
-		typeName: "network_endpoint_group", quota: "NETWORK_ENDPOINT_GROUPS", zonal: true,
+		typeName: "network_endpoint_group", quota: "NETWORK_ENDPOINT_GROUPS", scope: zonalScope,
 		outputOnly: []string{"size", "zone"},
 		refs:       []refField{{path: "network", collections: []string{"networks"}}},
 		prepare:    prepareNEG,
@@ -190,9 +190,5 @@ func listNetworkEndpoints(s *Server, c *apiCall, neg *resource) (any, *APIError)
 		}
 		items = append(items, item)
 	}
-	resp, err := s.listResponse(c, "compute#networkEndpointGroupsListNetworkEndpoints", neg.ref.Path()+"/listNetworkEndpoints", items, false)
-	if m, ok := resp.(map[string]any); ok {
-		delete(m, "selfLink")
-	}
-	return resp, err
+	return s.verbListResponse(c, "compute#networkEndpointGroupsListNetworkEndpoints", neg.ref.Path()+"/listNetworkEndpoints", items)
 }

@@ -15,7 +15,7 @@ type operation struct {
 	id       uint64
 	name     string
 	project  string
-	scope    string // "global" or "zones/z", as the target's
+	scope    string // "global", "regions/r" or "zones/z", as the target's
 	opType   string
 	target   resourceRef
 	targetID uint64
@@ -107,6 +107,7 @@ func (s *Server) advance(now time.Time) {
 			op.apply(op.doneAt)
 		}
 		s.refreshCertificates(op.doneAt)
+		s.refreshCertificateMaps(op.doneAt)
 	}
 	s.advanceGKE(now)
 }
@@ -126,10 +127,18 @@ func (s *Server) renderOp(op *operation) map[string]any {
 		"startTime":     googleTime(op.inserted),
 		"selfLink":      computeBase + op.path(),
 	}
-	if strings.HasPrefix(op.scope, "zones/") {
+	switch scopeTypeOf(op.scope) {
+	case zonalScope:
 		m["zone"] = scopeLink(op.project, op.scope)
+	case regionalScope:
+		m["region"] = scopeLink(op.project, op.scope)
 	}
 	if op.done {
+		if k := kindAt(op.target.Scope, op.target.Collection); k != nil && k.reportedAs != "" {
+			target := op.target
+			target.Collection = k.reportedAs
+			m["targetLink"] = target.Link()
+		}
 		m["status"] = "DONE"
 		m["progress"] = 100
 		m["endTime"] = googleTime(op.doneAt)

@@ -15,6 +15,10 @@ var defaultQuotas = map[string]float64{
 	"NETWORKS":                15,
 	"NETWORK_ENDPOINT_GROUPS": 300,
 	"FORWARDING_RULES":        45,
+	"SUBNETWORKS":             175,
+	"ROUTES":                  250,
+	"INSTANCES":               24,
+	"INSTANCE_GROUPS":         100,
 }
 
 func (s *Server) quotaLimit(metric string) float64 {
@@ -91,6 +95,14 @@ func (s *Server) knownZone(zone string) bool {
 	return s.knownZoneLocked(zone)
 }
 
+// zoneCPUPlatforms are the CPU platforms a zone offers, as recorded for
+// us-central1-a.
+var zoneCPUPlatforms = []string{
+	"Ampere Altra", "Intel Broadwell", "Intel Cascade Lake", "Intel Emerald Rapids", "AMD Genoa", "NVIDIA Grace",
+	"Intel Granite Rapids", "Intel Haswell", "Intel Ice Lake", "Intel Ivy Bridge", "Google Axion", "AMD Milan",
+	"AMD Rome", "Intel Sandy Bridge", "Intel Sapphire Rapids", "Intel Skylake", "AMD Turin",
+}
+
 func (s *Server) renderZone(zone string) map[string]any {
 	return map[string]any{
 		"kind":                  "compute#zone",
@@ -101,7 +113,7 @@ func (s *Server) renderZone(zone string) map[string]any {
 		"status":                "UP",
 		"region":                computeBase + "projects/" + s.project + "/regions/" + regionOfZone(zone),
 		"selfLink":              computeBase + "projects/" + s.project + "/zones/" + zone,
-		"availableCpuPlatforms": []any{"Intel Cascade Lake", "Intel Ice Lake", "Intel Sapphire Rapids", "AMD Milan", "AMD Genoa"},
+		"availableCpuPlatforms": toAnyList(zoneCPUPlatforms),
 		"supportsPzs":           false,
 	}
 }

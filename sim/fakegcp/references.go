@@ -5,23 +5,31 @@ import (
 	"strings"
 )
 
-// resolveRefs checks every link a new state holds (malformed: 400; to an
-// object that does not exist: 404, as Compute answers) and rewrites it in
-// Google's form.
-func (s *Server) resolveRefs(k *kind, next map[string]any) *APIError {
+// resolveRefs checks every link a new state of an object in scope holds
+// (malformed: 400; to an object that does not exist: 404, as Compute
+// answers; to another region than a regional reference must stay in: 400)
+// and rewrites it in Google's form. A bare name is taken to be in the
+// object's own scope when the collection lives there, else global.
+func (s *Server) resolveRefs(k *kind, scope string, next map[string]any) *APIError {
 	for _, rf := range k.refs {
+		defaultScope := "global"
+		if kindAt(scope, rf.collections[0]) != nil {
+			defaultScope = scope
+		}
 		err := walkStrings(next, strings.Split(rf.path, "."), "resource", func(field, value string) (string, *APIError) {
-			ref, ok := parseRef(value, s.project, "global", rf.collections...)
-			if !ok {
+			ref, ok := parseRef(value, s.project, defaultScope, rf.collections...)
+			if !ok || kindAt(ref.Scope, ref.Collection) == nil {
 				return "", errInvalidField(field, value, "The URL is malformed.")
 			}
 			ref = s.canonicalRef(ref)
-			target := s.resources[ref.Path()]
-			if target == nil || target.obj == nil {
-				return "", notFoundFor(ref)
+			if rf.sameScope && ref.Scope != scope {
+				return "", errInvalidField(field, value, "The referenced resource must be in "+scopeWords(scope)+".")
 			}
-			if target.pending != nil && target.pending.opType == "delete" {
-				return "", errNotReady(ref.Path())
+			if scopeTypeOf(ref.Scope) == regionalScope && scopeTypeOf(scope) == regionalScope && ref.Scope != scope {
+				return "", errInvalidField(field, value, "The referenced resource must be in "+scopeWords(scope)+" or global.")
+			}
+			if err := s.referable(ref); err != nil {
+				return "", err
 			}
 			if rf.keepRelative && strings.HasPrefix(value, "projects/") {
 				return value, nil
@@ -33,6 +41,28 @@ func (s *Server) resolveRefs(k *kind, next map[string]any) *APIError {
 		}
 	}
 	return nil
+}
+
+// referable: a reference may name an object that exists and is not being
+// deleted.
+func (s *Server) referable(ref resourceRef) *APIError {
+	if k := kindAt(ref.Scope, ref.Collection); k != nil && s.computedObject(k, ref.Scope, ref.Name) != nil {
+		return nil
+	}
+	target := s.resources[ref.Path()]
+	if target == nil || target.obj == nil {
+		return notFoundFor(ref)
+	}
+	if target.pending != nil && target.pending.opType == "delete" {
+		return errNotReady(ref.Path())
+	}
+	return nil
+}
+
+// scopeWords names a scope in an error: "region us-central1".
+func scopeWords(scope string) string {
+	t, name, _ := strings.Cut(scope, "/")
+	return strings.TrimSuffix(t, "s") + " " + name
 }
 
 // walkStrings visits each string at a dotted path ("[]" iterates a list)
@@ -103,8 +133,8 @@ func (s *Server) usersOf(r *resource) []string {
 	seen := map[string]bool{}
 	for _, path := range sortedKeys(s.resources) {
 		other := s.resources[path]
-		if other == r {
-			continue
+		if other == r || other.ownedBy != "" {
+			continue // what an object owns uses only what its owner uses
 		}
 		states := []map[string]any{other.obj}
 		if other.pending != nil && other.pending.next != nil {

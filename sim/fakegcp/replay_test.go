@@ -8,97 +8,33 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/meshctl/meshctl/sim/fakecertmanager"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
-// The recorded exchanges with Google (shared/reference/gcp-recorded) are
-// replayed against a fresh server per recording by shared/tools/gcp-replay,
-// which reports every difference from Google's answers. Each difference the
-// fake keeps is listed below with its reason; any other difference fails the
+// The recorded exchanges with Google (shared/reference/gcp-recorded, both
+// folders) are replayed against a fresh simulator per recording by
+// shared/tools/gcp-replay, which reports every difference from Google's
+// answers. Each difference the simulator keeps is listed in
+// replay_known_test.go with its reason; any other difference fails the
 // test, and so does a listed one that no longer occurs.
 
-// knownDifference allows the differences of one differing exchange,
-// matched in order within a recording.
-type knownDifference struct {
-	request string   // method and path after the project, as the replayer names it
-	diffs   []string // prefixes of the allowed differences; none: the whole exchange
-	why     string
+// replayFloor is the share of exchanges (in percent) that must match
+// exactly, overall; explained differences count as differing.
+const replayFloor = 86.0
+
+type replayReport struct {
+	Logs map[string][]struct {
+		Request string
+		Diffs   []string
+	}
 }
-
-// bornDoneOperation: the recordings of URL map writes and of an address's
-// setLabels answer an operation already DONE that carries neither
-// operationType nor targetLink, with progress 0. The fake also completes
-// these at once (DefaultKnobs), but its operations always carry both fields
-// and say progress 100 when DONE: gcloud fails on an operation without
-// targetLink (field-notes section 10), and the forwarding rule's setLabels
-// recording shows a born-DONE operation with progress 100 and both fields.
-var bornDoneOperation = []string{".progress: 100, want 0", ".operationType: unexpected", ".targetLink: unexpected"}
-
-const (
-	whyBornDone = "operation born DONE: see bornDoneOperation"
-	// The chain recording creates two target HTTPS proxies under one
-	// placeholder and later deletes both. The replayer can only name the
-	// second, so the first is never deleted; everything it references is then
-	// rightly still in use, and the operations polled after the refused
-	// deletes are the last ones the replayer knows.
-	whySharedPlaceholder = "the first proxy cannot be named by the replayer and survives (see the chain comment)"
-)
-
-var knownDifferences = map[string][]knownDifference{
-	"compute-managed-ssl-certificate.log": {
-		{"GET /global/sslCertificates/{sslCertificateID}", []string{".managed.domainStatus: unexpected", ".managed.status: unexpected"},
-			"the recording read the certificate before Google filled its status; meshctl polls managed.status, which the fake reports from the start (PROVISIONING)"},
-	},
-	"compute-url-map.log": {
-		{"POST /global/urlMaps", bornDoneOperation, whyBornDone},
-		{"PUT /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone},
-		{"DELETE /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone},
-	},
-	"compute-target-https-proxy.log": {
-		{"POST /global/urlMaps", bornDoneOperation, whyBornDone},
-		{"POST /global/urlMaps", bornDoneOperation, whyBornDone},
-		{"GET /global/targetHttpsProxies/{targetHttpsProxyID}", []string{".sslCertificates: 1 items, want 2", ".urlMap: "},
-			"the recorded answer to a PATCH lists the one certificate twice and leaves the new urlMap relative; " +
-				"Compute documents JSON merge patch (lists replace) and every other recorded answer expands links"},
-		{"DELETE /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone},
-		{"DELETE /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone},
-	},
-	"compute-https-lb-chain.log": {
-		{"POST /global/addresses/{addressID}/setLabels", bornDoneOperation, whyBornDone},
-		{"POST /global/urlMaps", bornDoneOperation, whyBornDone},
-		{"POST /global/urlMaps", bornDoneOperation, whyBornDone},
-		{"GET /global/targetHttpsProxies/{targetHttpsProxyID}", nil, whySharedPlaceholder},
-		{"DELETE /global/targetHttpsProxies/{targetHttpsProxyID}", nil, whySharedPlaceholder},
-		{"DELETE /global/sslCertificates/{sslCertificateID}", nil, whySharedPlaceholder},
-		{"GET /global/operations/{operationID}", []string{".targetLink: "}, whySharedPlaceholder},
-		{"DELETE /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone},
-		{"DELETE /global/urlMaps/{urlMapID}", nil, whySharedPlaceholder},
-		{"DELETE /global/backendServices/{backendServiceID}", nil, whySharedPlaceholder},
-		{"GET /global/operations/{operationID}", []string{".targetLink: "}, whySharedPlaceholder},
-		{"DELETE /global/healthChecks/{healthCheckID}", nil, whySharedPlaceholder},
-		{"GET /global/operations/{operationID}", []string{".targetLink: "}, whySharedPlaceholder},
-	},
-	"gke-cluster-crud.log": {
-		{"GET /locations/us-central1-a/clusters/test-{uniqueId}", gkeNormalised, whyGKENormalised},
-		{"GET /locations/us-central1-a/clusters/test-{uniqueId}", gkeNormalised, whyGKENormalised},
-	},
-}
-
-// gkeNormalised: the recording replaces instance group names and the pod
-// range's hash with fixed text (gke-containercluster-abcdef,
-// default-pool-pods-12345678) and reports currentNodeCount 1 for a pool
-// created with three nodes; the fake names groups as GKE does
-// (gke-<cluster>-<pool>-<hash>-grp), counts the nodes it simulates, and
-// lists each pool's zones in nodePools[].locations, as GKE does and meshctl
-// needs.
-var gkeNormalised = []string{".currentNodeCount: 3, want 1", ".instanceGroupUrls[0]: ", ".nodePools[0].instanceGroupUrls[0]: ",
-	".nodePools[0].networkConfig.podRange: ", ".nodePools[0].locations: unexpected"}
-
-const whyGKENormalised = "normalised values in the recording: see gkeNormalised"
 
 // sharedDir finds the shared reference material next to the checkout.
 func sharedDir(t *testing.T) string {
@@ -112,89 +48,237 @@ func sharedDir(t *testing.T) string {
 	return dir
 }
 
-type replayReport struct {
-	Logs map[string][]struct {
-		Request string
-		Diffs   []string
-	}
-}
-
 func TestRecordedExchanges(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 is not installed")
 	}
 	dir := sharedDir(t)
-	logs, _ := filepath.Glob(filepath.Join(dir, "reference", "gcp-recorded", "compute-*.log"))
-	logs = append(logs, filepath.Join(dir, "reference", "gcp-recorded", "gke-cluster-crud.log"))
-	for _, log := range logs {
-		name := filepath.Base(log)
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			url := replayServer(t)
-			out, err := exec.Command(python, filepath.Join(dir, "tools", "gcp-replay"), "--base", url, "--project", project, "--json", log).Output()
-			var exit *exec.ExitError
-			if err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 1) { // 1 means "differences found"
-				t.Fatalf("gcp-replay: %v", err)
-			}
-			var report replayReport
-			if err := json.Unmarshal(out, &report); err != nil {
-				t.Fatalf("gcp-replay output: %v\n%s", err, out)
-			}
-			exchanges := report.Logs[log]
-			allowed := knownDifferences[name]
-			differing := 0
-			for _, x := range exchanges {
-				if len(x.Diffs) == 0 {
-					continue
-				}
-				differing++
-				req := shortRequest(x.Request)
-				if len(allowed) == 0 || allowed[0].request != req {
-					t.Errorf("%s differs: %s", req, strings.Join(x.Diffs, "; "))
-					continue
-				}
-				for _, d := range x.Diffs {
-					if !hasAnyPrefix(d, allowed[0].diffs) {
-						t.Errorf("%s: difference %q is not one explained (%s)", req, d, allowed[0].why)
-					}
-				}
-				allowed = allowed[1:]
-			}
-			for _, a := range allowed {
-				t.Errorf("no longer differs, remove it from knownDifferences: %s (%s)", a.request, a.why)
-			}
-			t.Logf("%d of %d exchanges match; %d differ, as explained", len(exchanges)-differing, len(exchanges), differing)
-		})
+	recorded := filepath.Join(dir, "reference", "gcp-recorded")
+	logs, _ := filepath.Glob(filepath.Join(recorded, "*.log"))
+	more, _ := filepath.Glob(filepath.Join(recorded, "*", "*.log"))
+	logs = append(logs, more...)
+	if len(logs) == 0 {
+		t.Fatalf("no recordings under %s", recorded)
+	}
+	var mu sync.Mutex
+	figures := map[string]replayFigure{}
+	t.Run("recordings", func(t *testing.T) {
+		for _, log := range logs {
+			name := filepath.Base(log)
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				f := replayOne(t, python, dir, log)
+				mu.Lock()
+				figures[name] = f
+				mu.Unlock()
+			})
+		}
+	})
+	matching, total, byCause := 0, 0, map[cause]int{}
+	for _, name := range sortedKeys(figures) {
+		f := figures[name]
+		matching, total = matching+f.matching, total+f.total
+		for c, n := range f.byCause {
+			byCause[c] += n
+		}
+		t.Logf("%-50s %3d of %3d", name, f.matching, f.total)
+	}
+	share := 100 * float64(matching) / float64(total)
+	t.Logf("overall: %d of %d exchanges match (%.1f%%); the others differ as explained: %d %s, %d %s, %d %s, %d %s",
+		matching, total, share, byCause[causeNormalised], causeNormalised, byCause[causeNaming], causeNaming, byCause[causeDeliberate], causeDeliberate, byCause[causeRecording], causeRecording)
+	if share < replayFloor {
+		t.Errorf("%.1f%% of the recorded exchanges match, below the floor of %.1f%%", share, replayFloor)
 	}
 }
 
-// replayServer starts a fresh fake for one recording.
+// replayFigure is how one recording replays: exchanges matching, in all,
+// and the explained differences by cause.
+type replayFigure struct {
+	matching, total int
+	byCause         map[cause]int
+}
+
+// replayOne replays one recording against a fresh simulator and checks its
+// differences against the known ones.
+func replayOne(t *testing.T, python, dir, log string) replayFigure {
+	name := filepath.Base(log)
+	text, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := replayServer(t, string(text))
+	cmd := exec.Command(python, filepath.Join(dir, "tools", "gcp-replay"), "--base", base, "--project", project, "--json",
+		"--api-base", "certificatemanager.googleapis.com="+base+"/certificatemanager", log)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 1) { // 1 means "differences found"
+		t.Fatalf("gcp-replay: %v", err)
+	}
+	var report replayReport
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("gcp-replay output: %v\n%s", err, out)
+	}
+	exchanges := report.Logs[log]
+	allowed := knownDifferences[name]
+	differing, byCause := 0, map[cause]int{}
+	for _, x := range exchanges {
+		if len(x.Diffs) == 0 {
+			continue
+		}
+		differing++
+		req := shortRequest(x.Request)
+		if len(allowed) == 0 || allowed[0].request != req {
+			t.Errorf("%s differs: %s", req, strings.Join(x.Diffs, "; "))
+			continue
+		}
+		for _, d := range x.Diffs {
+			if !hasAnyPrefix(d, allowed[0].diffs) {
+				t.Errorf("%s: difference %q is not one explained (%s)", req, d, allowed[0].why)
+			}
+		}
+		byCause[allowed[0].cause]++
+		allowed = allowed[1:]
+	}
+	for _, a := range allowed {
+		t.Errorf("no longer differs, remove it from knownDifferences: %s (%s)", a.request, a.why)
+	}
+	t.Logf("%d of %d exchanges match; %d differ, as explained", len(exchanges)-differing, len(exchanges), differing)
+	return replayFigure{matching: len(exchanges) - differing, total: len(exchanges), byCause: byCause}
+}
+
+// replayServer starts a fresh simulator for one recording: Compute, GKE,
+// Cloud Storage and, under /certificatemanager/, Certificate Manager.
 //
-// Two settings compensate for how recordings are kept: fingerprints in them
-// are normalised to one fixed text the fake never issues
-// (AcceptUnissuedFingerprints), and they read the project's default network
-// before they begin, then name it by a placeholder the replayer cannot bind
-// and so names replay-networkid-<n>; networks under those names stand in
-// for it.
-func replayServer(t *testing.T) string {
+// Three settings compensate for how recordings are kept: operations finish
+// almost at once (the recordings poll each operation once), fingerprints
+// and IP addresses in them are normalised to values the simulator never
+// issues (AcceptUnissuedFingerprints, AcceptNormalisedAddresses), and the
+// objects a recording reads before it begins are seeded (priorObjects).
+func replayServer(t *testing.T, recording string) string {
 	k := testKnobs()
 	k.OperationDuration = Duration(2 * time.Millisecond) // RUNNING when answered, DONE when the replayer polls
 	k.ClusterOperationDuration = Duration(2 * time.Millisecond)
 	k.AcceptUnissuedFingerprints = true
+	k.AcceptNormalisedAddresses = true
 	srv := New(scenario.Default(), Options{Knobs: &k})
-	srv.mu.Lock()
-	for n := 1; n <= 9; n++ {
-		srv.seedNetwork(fmt.Sprintf("replay-networkid-%d", n), time.Now())
+	for _, obj := range priorObjects(recording) {
+		srv.seedRecorded(t, obj)
 	}
-	srv.mu.Unlock()
-	hs := httptest.NewServer(srv.Handler())
+	cmKnobs := fakecertmanager.DefaultKnobs()
+	cmKnobs.OperationDuration, cmKnobs.ProvisioningDelay = 0, 0 // done by the time the replayer asks
+	handler, _ := meshsimHandler(t, srv, cmKnobs)
+	hs := httptest.NewServer(handler)
 	t.Cleanup(hs.Close)
 	return hs.URL
 }
 
+// priorObject is an object a recording reads (GET 200) under a name the
+// replayer cannot know, because the project had it before the recording
+// began (the default network). The replayer names such a placeholder
+// replay-<placeholder>-<n>, n counting every name it makes up, so the
+// object is seeded under the first nine of those names.
+type priorObject struct {
+	path         string         // after projects/<project>/, with placeholders
+	body         map[string]any // the recorded answer
+	placeholders []string
+}
+
+var (
+	placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+	nonAlnumRE    = regexp.MustCompile(`[^A-Za-z0-9]`)
+)
+
+// priorObjects finds the Compute objects a recording reads before any of
+// its requests could have named them.
+func priorObjects(recording string) []priorObject {
+	known := map[string]bool{"projectId": true, "projectNumber": true, "uniqueId": true}
+	var out []priorObject
+	for _, block := range strings.Split(recording, "\n---\n") {
+		lines := strings.Split(strings.Trim(block, "\n"), "\n")
+		method, url, ok := strings.Cut(lines[0], " ")
+		if !ok {
+			continue
+		}
+		path := strings.Split(url, "?")[0]
+		var unknown []string
+		for _, m := range placeholderRE.FindAllStringSubmatch(path, -1) {
+			if !known[m[1]] {
+				unknown = append(unknown, m[1])
+			}
+		}
+		status, body := recordedAnswer(lines)
+		const compute = "https://compute.googleapis.com/compute/v1/projects/${projectId}/"
+		if method == "GET" && status == "200" && len(unknown) > 0 {
+			if rest, isCompute := strings.CutPrefix(path, compute); isCompute {
+				var obj map[string]any
+				if json.Unmarshal([]byte(body), &obj) == nil {
+					out = append(out, priorObject{path: rest, body: obj, placeholders: unknown})
+				}
+			}
+			continue // the replayer skips it, and learns nothing
+		}
+		for _, m := range placeholderRE.FindAllStringSubmatch(block, -1) {
+			known[m[1]] = true
+		}
+	}
+	return out
+}
+
+// recordedAnswer reads the status and body of an exchange's answer.
+var statusLineRE = regexp.MustCompile(`^\d{3} `)
+
+func recordedAnswer(lines []string) (status, body string) {
+	for i, l := range lines {
+		if !statusLineRE.MatchString(l) {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) != "" {
+			j++ // the answer's headers
+		}
+		if j < len(lines) {
+			body = strings.Join(lines[j+1:], "\n")
+		}
+		return l[:3], body
+	}
+	return "", ""
+}
+
+// seedRecorded stores a prior object under each name the replayer may give it.
+func (s *Server) seedRecorded(t *testing.T, obj priorObject) {
+	segs := strings.Split(obj.path, "/")
+	scope, collection := "global", segs[len(segs)-2]
+	if segs[0] == "regions" || segs[0] == "zones" {
+		scope = segs[0] + "/" + segs[1]
+	}
+	k := kindAt(scope, collection)
+	if k == nil {
+		t.Fatalf("the recording reads a prior %s, which the simulator does not store", obj.path)
+	}
+	raw, _ := json.Marshal(obj.body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n := 1; n <= 9; n++ {
+		text := strings.ReplaceAll(string(raw), "${projectId}", project)
+		path := obj.path
+		for _, p := range obj.placeholders {
+			name := fmt.Sprintf("replay-%s-%d", strings.ToLower(nonAlnumRE.ReplaceAllString(p, "")), n)
+			text, path = strings.ReplaceAll(text, "${"+p+"}", name), strings.ReplaceAll(path, "${"+p+"}", name)
+		}
+		var body map[string]any
+		if err := json.Unmarshal([]byte(text), &body); err != nil {
+			t.Fatal(err)
+		}
+		s.seed(k, scope, lastSegment(path), k.inputOf(body), time.Now())
+	}
+}
+
 func shortRequest(r string) string {
-	for _, prefix := range []string{"https://compute.googleapis.com/compute/v1/projects/{projectId}", "https://container.googleapis.com/v1/projects/{projectId}"} {
+	for _, prefix := range []string{
+		"https://compute.googleapis.com/compute/v1/projects/{projectId}", "https://container.googleapis.com/v1/projects/{projectId}",
+		"https://certificatemanager.googleapis.com/v1/projects/{projectId}/locations/global",
+	} {
 		r = strings.Replace(r, prefix, "", 1)
 	}
 	return r

@@ -3,7 +3,6 @@ package fakegcp
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,9 +42,15 @@ type Server struct {
 	requestIDs map[string]*operation  // by project + "/" + requestId
 	clusters   map[string]*gkeCluster // by projects/p/locations/l/clusters/c
 	gkeOps     map[string]*gkeOperation
-	seq        uint64 // ids, operation names and fingerprints are drawn from it
-	faultSeq   uint64
-	addrSeq    int
+	buckets    map[string]*bucket // Cloud Storage, by name
+	// certMaps answers whether a certificate map exists (nil: any does).
+	certMaps CertificateMaps
+	// mapServingSince: when each certificate map began to serve behind a
+	// forwarding rule.
+	mapServingSince map[string]time.Time
+	seq             uint64 // ids, operation names and fingerprints are drawn from it
+	faultSeq        uint64
+	addrSeq         int
 
 	started time.Time // when the simulated project came to be
 	mux     *http.ServeMux
@@ -72,6 +77,9 @@ func New(sc scenario.Scenario, opts Options) *Server {
 		requestIDs:    map[string]*operation{},
 		clusters:      map[string]*gkeCluster{},
 		gkeOps:        map[string]*gkeOperation{},
+		buckets:       map[string]*bucket{},
+
+		mapServingSince: map[string]time.Time{},
 	}
 	now := time.Now()
 	s.seedNetwork("default", now)
@@ -108,40 +116,54 @@ func (s *Server) UpdateScenario(fn func(*scenario.Scenario)) error {
 	return nil
 }
 
-// Handler serves Compute at /compute/v1/..., GKE at /v1/..., gcloud's batch
-// endpoint at /batch/compute/v1 and the simulator's own controls at /meshsim/.
+// Handler serves Compute at /compute/v1/..., GKE at /v1/..., Cloud Storage
+// buckets at /storage/v1/..., gcloud's batch endpoint at /batch/compute/v1
+// and the simulator's own controls at /meshsim/.
 func (s *Server) Handler() http.Handler { return s.mux }
 
 func (s *Server) buildMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/meshsim/", s.serveMeshsim)
+	mux.Handle("/meshsim/", s.controls())
 	mux.HandleFunc("/batch/compute/v1", s.serveBatch)
 	mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })
+	mux.HandleFunc("/storage/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeStorage) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, &APIError{Code: http.StatusNotFound, Reason: "notFound",
-			Message: "The requested URL " + r.URL.Path + " was not found on this server."})
+		errNoSuchURL(r).Write(w)
 	})
 	return mux
+}
+
+// MethodOf names Google's method for a request (compute.regionBackendServices.insert,
+// container.projects.locations.clusters.get, storage.buckets.insert), as the
+// request log records it, without serving the request or reading its body;
+// "unknown" when no method serves the path. A layer in front of the
+// handler (permissions) can map it to what the caller needs.
+func (s *Server) MethodOf(r *http.Request) string {
+	probe := r.Clone(r.Context())
+	probe.Body, probe.ContentLength = http.NoBody, 0
+	var resolve router
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/compute/v1/"):
+		resolve = s.routeCompute
+	case strings.HasPrefix(r.URL.Path, "/v1/"):
+		resolve = s.routeGKE
+	case strings.HasPrefix(r.URL.Path, "/storage/v1/"):
+		resolve = s.routeStorage
+	default:
+		return "unknown"
+	}
+	if rt, _, _ := resolve(probe); rt.method != "" {
+		return rt.method
+	}
+	return "unknown"
 }
 
 // Serve listens on addr (e.g. "127.0.0.1:0") and serves until ctx ends. It
 // returns the address actually listened on, e.g. "127.0.0.1:41234"; point
 // clients at "http://" + that.
 func (s *Server) Serve(ctx context.Context, addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	return ln.Addr().String(), nil
+	return fakeapi.Serve(ctx, addr, s.Handler())
 }
 
 // apiCall is one request to a Google API, routed and decoded.
@@ -183,29 +205,32 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, resolve router
 	}
 	status, body, injected := s.answer(r, rt, call, rerr)
 	rec.Status, rec.Injected = status, injected
-	rec.Mutation = rt.mutation && status == http.StatusOK && call != nil && !call.deduped
+	rec.Mutation = rt.mutation && status < 300 && call != nil && !call.deduped
 	rec.Latency = Duration(time.Since(start))
 	s.log.Add(rec)
-	writeJSON(w, status, body)
+	if _, empty := body.(noContent); empty {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	fakeapi.WriteJSON(w, status, body)
 }
+
+// noContent is the answer of a method that returns 204 and no body
+// (Storage's deletes).
+type noContent struct{}
 
 func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError) (status int, body any, injected bool) {
 	s.mu.Lock()
 	latency := time.Duration(s.knobs.Latency)
 	s.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-		}
-	}
+	fakeapi.Delay(r.Context(), latency)
 	if rerr != nil {
-		return rerr.Code, rerr.body(), false
+		return rerr.Code, rerr.Body(), false
 	}
 	s.mu.Lock()
 	if fault := s.injectedFault(rt.method); fault != nil {
 		s.mu.Unlock()
-		return fault.Code, fault.body(), true
+		return fault.Code, fault.Body(), true
 	}
 	if rt.unlocked {
 		s.mu.Unlock()
@@ -220,7 +245,10 @@ func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError
 
 func result(out any, err *APIError) (int, any, bool) {
 	if err != nil {
-		return err.Code, err.body(), false
+		return err.Code, err.Body(), false
+	}
+	if _, empty := out.(noContent); empty {
+		return http.StatusNoContent, out, false
 	}
 	return http.StatusOK, out, false
 }

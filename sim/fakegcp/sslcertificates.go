@@ -18,6 +18,21 @@ func sslCertificateKind() *kind {
 	}
 }
 
+// regionSslCertificateKind: regional certificates, self-managed only (Google
+// manages global certificates alone).
+func regionSslCertificateKind() *kind {
+	k := sslCertificateKind()
+	k.scope, k.method, k.quota = regionalScope, "regionSslCertificates", ""
+	prepare := k.prepare
+	k.prepare = func(s *Server, c *change) *APIError {
+		if _, managed := c.next["managed"]; managed || str(c.next, "type") == "MANAGED" {
+			return errInvalidField("resource.type", "MANAGED", "Regional SSL certificates must be SELF_MANAGED.")
+		}
+		return prepare(s, c)
+	}
+	return k
+}
+
 // prepareSslCertificate: a self-managed certificate must parse (its expiry
 // and names come from it; the private key is never returned); a managed one
 // needs domains.
@@ -100,15 +115,7 @@ func renderSslCertificate(s *Server, r *resource, out map[string]any) {
 // Called with s.mu held after every completed change.
 func (s *Server) refreshCertificates(at time.Time) {
 	serving := map[string]bool{}
-	for _, fr := range s.allOf(kindOf("forwardingRules")) {
-		ref, ok := parseRef(str(fr.obj, "target"), s.project, "global", "targetHttpsProxies")
-		if !ok {
-			continue
-		}
-		proxy := s.resources[s.canonicalRef(ref).Path()]
-		if proxy == nil || proxy.obj == nil {
-			continue
-		}
+	for _, proxy := range s.servingHTTPSProxies() {
 		for _, path := range s.refsIn(proxy.kind, proxy.obj) {
 			serving[path] = true
 		}
@@ -122,4 +129,21 @@ func (s *Server) refreshCertificates(at time.Time) {
 			cert.servingSince = time.Time{}
 		}
 	}
+}
+
+// servingHTTPSProxies lists the global target HTTPS proxies a forwarding
+// rule sends traffic to: their certificates (and certificate maps) serve.
+// Called with s.mu held.
+func (s *Server) servingHTTPSProxies() []*resource {
+	var out []*resource
+	for _, fr := range s.allOf(kindOf("forwardingRules")) {
+		ref, ok := parseRef(str(fr.obj, "target"), s.project, "global", "targetHttpsProxies")
+		if !ok {
+			continue
+		}
+		if proxy := s.resources[s.canonicalRef(ref).Path()]; proxy != nil && proxy.obj != nil {
+			out = append(out, proxy)
+		}
+	}
+	return out
 }

@@ -28,8 +28,14 @@ type resource struct {
 	// issued holds every fingerprint and labelFingerprint the object has had.
 	issued map[string]bool
 
+	// ownedBy is the path of the object this one comes and goes with (a
+	// network's default route, an auto-mode network's subnetworks): it does
+	// not keep its owner from being deleted, and is deleted with it.
+	ownedBy string
+
 	// Facts the API does not show but the simulation needs.
 	endpoints    []Endpoint // networkEndpointGroups: endpoints with their pods' readiness
+	members      []string   // instanceGroups: the instances' paths
 	servingSince time.Time  // managed sslCertificates: when it began to serve behind a forwarding rule
 }
 
@@ -39,7 +45,7 @@ type kind struct {
 	method     string // resource name in method ids: "compute.<method>.insert"
 	apiKind    string // "compute#healthCheck"
 	typeName   string // snake_case name Google uses in in-use errors: "health_check"
-	zonal      bool
+	scope      scopeType
 	// update and patch say whether the collection has those methods (PUT, PATCH).
 	update, patch bool
 	// fingerprint: the object carries a fingerprint that changes on every
@@ -66,6 +72,19 @@ type kind struct {
 	// notFound words the 404 for the collection when Google words it
 	// differently from "The resource '%s' was not found".
 	notFound string
+	// reportedAs is the collection Google names instead of this one in 404s
+	// and finished operations (legacy httpHealthChecks as healthChecks).
+	reportedAs string
+	// deletable refuses a delete the object itself forbids (an instance
+	// protected against deletion).
+	deletable func(s *Server, r *resource) *APIError
+	// created runs when an insert is DONE (and for seeded objects), to make
+	// the objects Google makes along with this one.
+	created func(s *Server, r *resource, at time.Time)
+	// computed lists objects of the collection in a scope that the
+	// simulation derives rather than stores (the cluster's nodes among
+	// instances), by name: get and list show them, nothing changes them.
+	computed func(s *Server, scope string) map[string]map[string]any
 }
 
 // refField is a field holding links to other objects.
@@ -75,14 +94,20 @@ type refField struct {
 	// keepRelative keeps a relative "projects/..." link as it was sent
 	// instead of expanding it; the recordings show this for network links.
 	keepRelative bool
+	// sameScope: the referenced object must live where the referring one
+	// does (a regional URL map's backend services are in its region).
+	sameScope bool
 }
 
 // verb is a custom method such as setUrlMap or getHealth.
 type verb struct {
-	get    bool   // answered to GET rather than POST
-	opType string // operationType of the operation a mutating verb starts
-	edit   func(s *Server, c *change) *APIError
-	read   func(s *Server, c *apiCall, r *resource) (any, *APIError)
+	get bool // answered to GET rather than POST
+	// unscoped: the verb lives at projects/p/<collection>/<name>/<verb>,
+	// without "global/", as a few older methods do.
+	unscoped bool
+	opType   string // operationType of the operation a mutating verb starts
+	edit     func(s *Server, c *change) *APIError
+	read     func(s *Server, c *apiCall, r *resource) (any, *APIError)
 }
 
 // change is a write being validated: the current state and the next one.
@@ -93,20 +118,52 @@ type change struct {
 	next map[string]any
 	// endpoints, when set, replace the NEG's endpoints with the change.
 	endpoints *[]Endpoint
+	// members, when set, replace the instance group's instances with the change.
+	members *[]string
 }
 
-var commonOutputOnly = []string{"kind", "id", "selfLink", "selfLinkWithId", "creationTimestamp", "fingerprint", "labelFingerprint"}
+// commonOutputOnly are fields the server always sets; a region or zone in a
+// body is ignored, the URL says where the object lives.
+var commonOutputOnly = []string{"kind", "id", "selfLink", "selfLinkWithId", "creationTimestamp", "fingerprint", "labelFingerprint", "region", "zone"}
 
 // inputOf copies a request body without the fields a client cannot set.
 func (k *kind) inputOf(body map[string]any) map[string]any {
-	in := copyObject(body)
+	return k.outputFree(withoutEmpty(copyObject(body)))
+}
+
+// outputFree removes the fields a client cannot set, keeping the rest as sent.
+func (k *kind) outputFree(body map[string]any) map[string]any {
 	for _, f := range commonOutputOnly {
-		delete(in, f)
+		delete(body, f)
 	}
 	for _, f := range k.outputOnly {
-		delete(in, f)
+		delete(body, f)
 	}
-	return in
+	return body
+}
+
+// withoutEmpty drops nulls and empty lists, which Google neither keeps nor
+// shows (protocol buffers cannot tell them from absent fields); empty
+// objects stay, as the recordings show ("logConfig": {}).
+func withoutEmpty(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch t := v.(type) {
+		case nil:
+			delete(m, k)
+		case []any:
+			if len(t) == 0 {
+				delete(m, k)
+			}
+			for _, e := range t {
+				if o, ok := e.(map[string]any); ok {
+					withoutEmpty(o)
+				}
+			}
+		case map[string]any:
+			withoutEmpty(t)
+		}
+	}
+	return m
 }
 
 func (s *Server) newID() uint64 {
@@ -157,17 +214,31 @@ func labelFingerprint(labels map[string]any) string {
 	return base64.URLEncoding.EncodeToString(h.Sum(nil)[:8])
 }
 
-// canonicalRef turns a project number into the project id, so lookups by
-// either find the same object.
+// canonicalRef names an object as the store does: a project number becomes
+// the project id, and a numeric id the object's name, since Compute takes
+// either in paths and links (selfLinkWithId uses the id). Called with s.mu
+// held.
 func (s *Server) canonicalRef(ref resourceRef) resourceRef {
 	if s.projectMatches(ref.Project) {
 		ref.Project = s.project
+	}
+	if ref.Name == "" || strings.Trim(ref.Name, "0123456789") != "" || s.resources[ref.Path()] != nil {
+		return ref
+	}
+	id, err := strconv.ParseUint(ref.Name, 10, 64)
+	if err != nil {
+		return ref
+	}
+	for _, r := range s.resources {
+		if r.id == id && r.ref.Scope == ref.Scope && r.ref.Collection == ref.Collection && r.ref.Project == ref.Project {
+			return r.ref
+		}
 	}
 	return ref
 }
 
 func (s *Server) refFor(c *apiCall, k *kind) resourceRef {
-	return resourceRef{Project: s.project, Scope: c.scope, Collection: k.collection, Name: c.name}
+	return s.canonicalRef(resourceRef{Project: s.project, Scope: c.scope, Collection: k.collection, Name: c.name})
 }
 
 // visible finds an object whose insert is DONE.
@@ -180,7 +251,11 @@ func (s *Server) visible(ref resourceRef) (*resource, *APIError) {
 }
 
 func notFoundFor(ref resourceRef) *APIError {
-	if k := kindOf(ref.Collection); k != nil && k.notFound != "" {
+	k := kindAt(ref.Scope, ref.Collection)
+	if k != nil && k.reportedAs != "" {
+		ref.Collection = k.reportedAs
+	}
+	if k != nil && k.notFound != "" {
 		return &APIError{Code: http.StatusNotFound, Reason: "notFound", Message: fmt.Sprintf(k.notFound, ref.Path())}
 	}
 	return errNotFound(ref.Path())
@@ -188,6 +263,9 @@ func notFoundFor(ref resourceRef) *APIError {
 
 // writable finds a visible object no other operation is changing.
 func (s *Server) writable(ref resourceRef) (*resource, *APIError) {
+	if k := kindAt(ref.Scope, ref.Collection); k != nil && s.computedObject(k, ref.Scope, ref.Name) != nil {
+		return nil, errInvalid("The resource '%s' belongs to the simulated cluster; meshsim does not change it through the API.", ref.Path())
+	}
 	r, err := s.visible(ref)
 	if err != nil {
 		return nil, err
@@ -247,7 +325,7 @@ func (s *Server) insertResource(c *apiCall, k *kind) (any, *APIError) {
 	}
 	c.name = name
 	ref := s.refFor(c, k)
-	if s.resources[ref.Path()] != nil {
+	if s.resources[ref.Path()] != nil || s.computedObject(k, c.scope, name) != nil {
 		return nil, errAlreadyExists(ref.Path())
 	}
 	if err := s.checkQuota(k); err != nil {
@@ -263,7 +341,12 @@ func (s *Server) insertResource(c *apiCall, k *kind) (any, *APIError) {
 		return nil, err
 	}
 	s.resources[ref.Path()] = r
-	op := s.startOperation(c, r, "insert", next, func(time.Time) { r.obj = next }, func() { delete(s.resources, ref.Path()) })
+	op := s.startOperation(c, r, "insert", next, func(at time.Time) {
+		r.obj = next
+		if k.created != nil {
+			k.created(s, r, at)
+		}
+	}, func() { delete(s.resources, ref.Path()) })
 	return s.renderOp(op), nil
 }
 
@@ -283,12 +366,18 @@ func (s *Server) writeResource(c *apiCall, k *kind, patch bool) (any, *APIError)
 	if name := str(c.body, "name"); name != "" && name != r.ref.Name {
 		return nil, errInvalidField("resource.name", name, "The name of a resource cannot be changed.")
 	}
-	in := k.inputOf(c.body)
 	var next map[string]any
 	if patch {
-		next = mergePatch(copyObject(r.obj), in)
+		// In a merge patch an empty list replaces the list: the field goes.
+		in := copyObject(c.body)
+		for f, v := range in {
+			if l, ok := v.([]any); ok && len(l) == 0 {
+				in[f] = nil
+			}
+		}
+		next = withoutEmpty(mergePatch(copyObject(r.obj), k.outputFree(in)))
 	} else {
-		next = in
+		next = k.inputOf(c.body)
 	}
 	for _, f := range k.outputOnly { // the server's fields survive a client's write
 		if v, ok := r.obj[f]; ok {
@@ -330,8 +419,23 @@ func (s *Server) deleteResource(c *apiCall, k *kind) (any, *APIError) {
 	if users := s.usersOf(r); len(users) > 0 {
 		return nil, errInUse(k.typeName, r.ref.Path(), users[0])
 	}
-	op := s.startOperation(c, r, "delete", nil, func(time.Time) { delete(s.resources, r.ref.Path()) }, nil)
+	if k.deletable != nil {
+		if err := k.deletable(s, r); err != nil {
+			return nil, err
+		}
+	}
+	op := s.startOperation(c, r, "delete", nil, func(time.Time) { s.remove(r) }, nil)
 	return s.renderOp(op), nil
+}
+
+// remove deletes an object and what is owned by it. Called with s.mu held.
+func (s *Server) remove(r *resource) {
+	delete(s.resources, r.ref.Path())
+	for _, path := range sortedKeys(s.resources) {
+		if other := s.resources[path]; other != nil && other.ownedBy == r.ref.Path() {
+			s.remove(other)
+		}
+	}
 }
 
 // runVerb answers a custom method: a read, or a change built by the verb.
@@ -363,11 +467,14 @@ func (s *Server) commitChange(ch *change, opType string) (any, *APIError) {
 	if err := s.completeChange(ch); err != nil {
 		return nil, err
 	}
-	r, next, endpoints := ch.r, ch.next, ch.endpoints
+	r, next, endpoints, members := ch.r, ch.next, ch.endpoints, ch.members
 	op := s.startOperation(ch.call, r, opType, next, func(time.Time) {
 		r.obj = next
 		if endpoints != nil {
 			r.endpoints = *endpoints
+		}
+		if members != nil {
+			r.members = *members
 		}
 	}, nil)
 	return s.renderOp(op), nil
@@ -383,7 +490,7 @@ func (s *Server) completeChange(ch *change) *APIError {
 			return err
 		}
 	}
-	if err := s.resolveRefs(k, next); err != nil {
+	if err := s.resolveRefs(k, ch.r.ref.Scope, next); err != nil {
 		return err
 	}
 	next["kind"] = k.apiKind
@@ -394,8 +501,11 @@ func (s *Server) completeChange(ch *change) *APIError {
 	} else {
 		next["creationTimestamp"] = googleTime(time.Now())
 	}
-	if k.zonal {
+	switch k.scope {
+	case zonalScope:
 		next["zone"] = scopeLink(ch.r.ref.Project, ch.r.ref.Scope)
+	case regionalScope:
+		next["region"] = scopeLink(ch.r.ref.Project, ch.r.ref.Scope)
 	}
 	if ch.r.issued == nil {
 		ch.r.issued = map[string]bool{}

@@ -12,10 +12,13 @@ func targetHTTPSProxyKind() *kind {
 		},
 		prepare: prepareTargetHTTPSProxy,
 		verbs: map[string]verb{
-			"setUrlMap":          {opType: "setUrlMap", edit: setURLMap},
-			"setSslCertificates": {opType: "setSslCertificates", edit: setSslCertificates},
+			// As Google serves them: setUrlMap and setSslCertificates at
+			// projects/p/targetHttpsProxies/x/..., the others under global/.
+			"setUrlMap":          {opType: "setUrlMap", edit: setURLMap, unscoped: true},
+			"setSslCertificates": {opType: "setSslCertificates", edit: setSslCertificates, unscoped: true},
 			"setSslPolicy":       {opType: "setSslPolicy", edit: setSslPolicy},
 			"setQuicOverride":    {opType: "setQuicOverride", edit: setQuicOverride},
+			"setCertificateMap":  {opType: "setCertificateMap", edit: setCertificateMap},
 		},
 	}
 }
@@ -32,14 +35,43 @@ func targetHTTPProxyKind() *kind {
 			}
 			return nil
 		},
-		verbs: map[string]verb{"setUrlMap": {opType: "setUrlMap", edit: setURLMap}},
+		// Google serves setUrlMap at projects/p/targetHttpProxies/x/setUrlMap.
+		verbs: map[string]verb{"setUrlMap": {opType: "setUrlMap", edit: setURLMap, unscoped: true}},
 	}
+}
+
+// regionTargetHTTPProxyKind: the regional application load balancers'
+// HTTP proxies, on a regional URL map of their region; setUrlMap lives
+// under the region.
+func regionTargetHTTPProxyKind() *kind {
+	k := targetHTTPProxyKind()
+	k.scope, k.method, k.quota = regionalScope, "regionTargetHttpProxies", ""
+	k.refs = []refField{{path: "urlMap", collections: []string{"urlMaps"}, sameScope: true}}
+	k.verbs = map[string]verb{"setUrlMap": {opType: "setUrlMap", edit: setURLMap}}
+	return k
+}
+
+// regionTargetHTTPSProxyKind: the regional application load balancers'
+// HTTPS proxies, with regional (self-managed) certificates.
+func regionTargetHTTPSProxyKind() *kind {
+	k := targetHTTPSProxyKind()
+	k.scope, k.method, k.quota = regionalScope, "regionTargetHttpsProxies", ""
+	k.refs = []refField{
+		{path: "urlMap", collections: []string{"urlMaps"}, sameScope: true},
+		{path: "sslCertificates[]", collections: []string{"sslCertificates"}, sameScope: true},
+		{path: "sslPolicy", collections: []string{"sslPolicies"}},
+	}
+	k.verbs = map[string]verb{
+		"setUrlMap":          {opType: "setUrlMap", edit: setURLMap},
+		"setSslCertificates": {opType: "setSslCertificates", edit: setSslCertificates},
+	}
+	return k
 }
 
 // prepareTargetHTTPSProxy: a proxy needs a URL map and at least one
 // certificate (or a certificate map); Google adds the QUIC and TLS early
 // data defaults.
-func prepareTargetHTTPSProxy(_ *Server, c *change) *APIError {
+func prepareTargetHTTPSProxy(s *Server, c *change) *APIError {
 	p := c.next
 	if str(p, "urlMap") == "" {
 		return errRequired("resource.urlMap")
@@ -53,7 +85,7 @@ func prepareTargetHTTPSProxy(_ *Server, c *change) *APIError {
 	}
 	setDefault(p, "quicOverride", "NONE")
 	setDefault(p, "tlsEarlyData", "DISABLED")
-	return nil
+	return s.resolveCertificateMap(p)
 }
 
 func setURLMap(_ *Server, c *change) *APIError {

@@ -52,3 +52,15 @@ func prepareURLMap(_ *Server, c *change) *APIError {
 	}
 	return nil
 }
+
+// regionURLMapKind: a regional application load balancer's URL map, whose
+// services are regional backend services of its region.
+func regionURLMapKind() *kind {
+	k := urlMapKind()
+	k.scope, k.method, k.quota = regionalScope, "regionUrlMaps", ""
+	k.refs = nil
+	for _, f := range urlMapServiceFields {
+		k.refs = append(k.refs, refField{path: f, collections: []string{"backendServices"}, sameScope: true})
+	}
+	return k
+}

@@ -1,32 +1,15 @@
 package fakehub
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
 // apiError is an error as the fleet and Service Usage APIs return it:
 // {"error":{"code":404,"message":"...","status":"NOT_FOUND"}}.
-type apiError struct {
-	Code    int
-	Status  string // canonical status, e.g. NOT_FOUND
-	Message string
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Status, e.Message) }
-
-func (e *apiError) body() map[string]any {
-	return map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "status": e.Status}}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+type apiError = fakeapi.Error
 
 func errNotFound(name string) *apiError {
 	return &apiError{Code: http.StatusNotFound, Status: "NOT_FOUND", Message: fmt.Sprintf("Resource '%s' was not found", name)}

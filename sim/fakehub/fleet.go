@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
 // FeatureServiceMesh is the one fleet feature meshsim implements.
@@ -132,7 +133,7 @@ func (s *Server) listMemberships(c *call, location string) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []any
-	for _, key := range sortedKeys(s.memberships) {
+	for _, key := range fakeapi.SortedKeys(s.memberships) {
 		m := s.memberships[key]
 		if location == "-" || m.location == location {
 			out = append(out, s.renderMembership(m))
@@ -166,7 +167,7 @@ func (s *Server) createMembership(c *call, location string) (any, *apiError) {
 	if isZone(location) {
 		return nil, errInvalid("Location %q is not supported for memberships: use the cluster's region or global", location)
 	}
-	link := str(obj(obj(c.body, "endpoint"), "gkeCluster"), "resourceLink")
+	link := fakeapi.Str(fakeapi.Obj(fakeapi.Obj(c.body, "endpoint"), "gkeCluster"), "resourceLink")
 	if link == "" {
 		return nil, errInvalid("endpoint.gke_cluster.resource_link must be specified (meshsim registers GKE clusters only)")
 	}
@@ -177,7 +178,7 @@ func (s *Server) createMembership(c *call, location string) (any, *apiError) {
 	if !s.isScenarioCluster(link) {
 		return nil, &apiError{Code: 404, Status: "NOT_FOUND", Message: fmt.Sprintf("GKE cluster %q was not found", link)}
 	}
-	issuer := str(obj(c.body, "authority"), "issuer")
+	issuer := fakeapi.Str(fakeapi.Obj(c.body, "authority"), "issuer")
 	if issuer != "" {
 		want := "https://container.googleapis.com/v1/projects/" + cl.project + "/locations/" + cl.location + "/clusters/" + cl.name
 		if issuer != want {
@@ -290,21 +291,21 @@ func (s *Server) patchFeature(c *call, location, id string) (any, *apiError) {
 	if mask == "" {
 		return nil, errInvalid("update_mask must be specified")
 	}
-	specs := obj(c.body, "membershipSpecs")
+	specs := fakeapi.Obj(c.body, "membershipSpecs")
 	if strings.Contains(mask, "membershipSpecs") || strings.Contains(mask, "membership_specs") {
 		type change struct {
 			m    *membership
 			spec meshSpec
 		}
 		var changes []change
-		for _, key := range sortedKeys(specs) {
+		for _, key := range fakeapi.SortedKeys(specs) {
 			m, ok := s.lookupKey(key)
 			if !ok {
 				return nil, errUnknownKey(key)
 			}
-			mesh := obj(obj(specs, key), "mesh")
-			changes = append(changes, change{m, meshSpec{Management: str(mesh, "management"), ControlPlane: str(mesh, "controlPlane"),
-				ConfigAPI: str(mesh, "configApi")}})
+			mesh := fakeapi.Obj(fakeapi.Obj(specs, key), "mesh")
+			changes = append(changes, change{m, meshSpec{Management: fakeapi.Str(mesh, "management"), ControlPlane: fakeapi.Str(mesh, "controlPlane"),
+				ConfigAPI: fakeapi.Str(mesh, "configApi")}})
 		}
 		for _, ch := range changes {
 			s.setSpec(ch.m, ch.spec)
@@ -347,7 +348,7 @@ func (s *Server) renderFeature() map[string]any {
 		"state":         map[string]any{},
 	}
 	specs, states := map[string]any{}, map[string]any{}
-	for _, key := range sortedKeys(s.memberships) {
+	for _, key := range fakeapi.SortedKeys(s.memberships) {
 		m := s.memberships[key]
 		if m.spec == nil {
 			continue
@@ -430,9 +431,9 @@ func (s *Server) patchMembershipFeature(c *call, location, id, feat string) (any
 	if m.spec == nil && q.Get("allowMissing") != "true" {
 		return nil, errNotFound(name)
 	}
-	sm := obj(obj(c.body, "spec"), "servicemesh")
-	s.setSpec(m, meshSpec{Management: str(sm, "management"), DefaultChannel: str(sm, "defaultChannel"),
-		ConfigAPI: str(sm, "configApi"), ControlPlane: str(sm, "controlPlane")})
+	sm := fakeapi.Obj(fakeapi.Obj(c.body, "spec"), "servicemesh")
+	s.setSpec(m, meshSpec{Management: fakeapi.Str(sm, "management"), DefaultChannel: fakeapi.Str(sm, "defaultChannel"),
+		ConfigAPI: fakeapi.Str(sm, "configApi"), ControlPlane: fakeapi.Str(sm, "controlPlane")})
 	op := s.newHubOperation("v2", location, "update", s.membershipFeatureName(m), "type.googleapis.com/google.cloud.gkehub.v2.MembershipFeature",
 		func() map[string]any { return s.renderMembershipFeature(m) })
 	return s.renderOperation(op), nil
@@ -457,7 +458,7 @@ func (s *Server) State() StateDump {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := StateDump{MeshAPIEnabled: s.meshAPIEnabled(time.Now())}
-	for _, key := range sortedKeys(s.memberships) {
+	for _, key := range fakeapi.SortedKeys(s.memberships) {
 		m := s.memberships[key]
 		ms := MembershipState{Name: s.membershipName(m), Membership: s.renderMembership(m)}
 		if m.spec != nil {
@@ -469,29 +470,4 @@ func (s *Server) State() StateDump {
 		d.Feature = s.renderFeature()
 	}
 	return d
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func obj(m map[string]any, key string) map[string]any {
-	if m == nil {
-		return nil
-	}
-	v, _ := m[key].(map[string]any)
-	return v
-}
-
-func str(m map[string]any, key string) string {
-	if m == nil {
-		return ""
-	}
-	v, _ := m[key].(string)
-	return v
 }

@@ -187,14 +187,14 @@ func Compose(hub *Server, next http.Handler) http.Handler {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/meshsim/hub/") {
-		s.serveControl(w, r)
+		s.controls().ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()
 	method, status, body, mutation := s.route(r)
 	s.log.Add(RequestRecord{Time: start, Method: method, HTTPMethod: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Status: status, Mutation: mutation && status == http.StatusOK, Latency: Duration(time.Since(start))})
-	writeJSON(w, status, body)
+	fakeapi.WriteJSON(w, status, body)
 }
 
 // call is one decoded request.
@@ -216,7 +216,7 @@ func (s *Server) route(r *http.Request) (method string, status int, body any, mu
 	method, h, mutation = s.resolve(r.Method, segs, r)
 	if h == nil {
 		e := errNotFoundURL(r)
-		return "unknown", e.Code, e.body(), false
+		return "unknown", e.Code, e.Body(), false
 	}
 	c := &call{r: r}
 	if len(segs) > 2 && segs[1] == "projects" {
@@ -224,7 +224,7 @@ func (s *Server) route(r *http.Request) (method string, status int, body any, mu
 		if c.project != s.project && c.project != s.number {
 			e := &apiError{Code: http.StatusForbidden, Status: "PERMISSION_DENIED",
 				Message: fmt.Sprintf("Permission denied on resource project %s.", c.project)}
-			return method, e.Code, e.body(), false
+			return method, e.Code, e.Body(), false
 		}
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPatch {
@@ -232,13 +232,13 @@ func (s *Server) route(r *http.Request) (method string, status int, body any, mu
 		if r.ContentLength != 0 {
 			if err := json.NewDecoder(r.Body).Decode(&c.body); err != nil {
 				e := errInvalid("Invalid JSON payload received. %v", err)
-				return method, e.Code, e.body(), false
+				return method, e.Code, e.Body(), false
 			}
 		}
 	}
 	out, err := h(c)
 	if err != nil {
-		return method, err.Code, err.body(), false
+		return method, err.Code, err.Body(), false
 	}
 	return method, http.StatusOK, out, mutation && !c.noChange
 }
@@ -310,36 +310,19 @@ func (s *Server) resolve(verb string, segs []string, r *http.Request) (string, h
 	return "", nil, false
 }
 
-// serveControl answers the fake's own endpoints:
-//
-//	GET  /meshsim/hub/knobs      the knobs
-//	POST /meshsim/hub/knobs      merge a JSON body into the knobs
-//	GET  /meshsim/hub/requests   the request log
-//	DELETE /meshsim/hub/requests reset it
-//	GET  /meshsim/hub/state      memberships and the feature as the API shows them
-func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/meshsim/hub/knobs" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.Knobs())
-	case r.URL.Path == "/meshsim/hub/knobs" && (r.Method == http.MethodPost || r.Method == http.MethodPut):
-		k := s.Knobs()
-		if err := json.NewDecoder(r.Body).Decode(&k); err != nil {
-			e := errInvalid("knobs: %v", err)
-			writeJSON(w, e.Code, e.body())
-			return
-		}
-		s.SetKnobs(k)
-		writeJSON(w, http.StatusOK, k)
-	case r.URL.Path == "/meshsim/hub/requests" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.Requests())
-	case r.URL.Path == "/meshsim/hub/requests" && r.Method == http.MethodDelete:
-		s.ResetRequests()
-		writeJSON(w, http.StatusOK, map[string]any{})
-	case r.URL.Path == "/meshsim/hub/state" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.State())
-	default:
-		e := errNotFoundURL(r)
-		writeJSON(w, e.Code, e.body())
+// controls answers the fake's own endpoints under /meshsim/hub/: knobs,
+// requests (see fakeapi.Controls) and state (memberships and the feature as
+// the API shows them).
+func (s *Server) controls() fakeapi.Controls[Knobs] {
+	return fakeapi.Controls[Knobs]{
+		Prefix: "/meshsim/hub/", Knobs: s.Knobs, SetKnobs: s.SetKnobs, Log: &s.log,
+		Views: map[string]func() any{"state": func() any { return s.State() }},
+		Errors: func(code int, message string) *fakeapi.Error {
+			if code == http.StatusNotFound {
+				return &apiError{Code: code, Status: "NOT_FOUND", Message: message}
+			}
+			return errInvalid("%s", message)
+		},
 	}
 }
 

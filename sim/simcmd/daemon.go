@@ -4,12 +4,16 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshctl/meshctl/sim"
+	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/fakecertmanager"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/negcontroller"
@@ -56,7 +60,15 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				return err
 			}
 			defer hub.Close()
-			listening, err := serve(cmd.Context(), addr, fakehub.Compose(hub, server.Handler()))
+			// Certificate Manager shares it too, under /certificatemanager/,
+			// and asks Compute which maps its proxies name and serve.
+			cm := fakecertmanager.New(s.Scenario.Project, strconv.FormatInt(s.Scenario.ProjectNumber, 10), fakecertmanager.Options{Compute: server})
+			server.SetCertificateMaps(cm)
+			mux := http.NewServeMux()
+			mux.Handle(fakecertmanager.Prefix, cm.Handler())
+			mux.Handle(fakecertmanager.ControlPrefix, cm.Handler())
+			mux.Handle("/", fakehub.Compose(hub, server.Handler()))
+			listening, err := fakeapi.Serve(cmd.Context(), addr, mux)
 			if err != nil {
 				return err
 			}

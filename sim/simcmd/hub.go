@@ -1,10 +1,7 @@
 package simcmd
 
 import (
-	"context"
 	"log"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -44,22 +41,4 @@ func newHub(d state.Dir, s state.Sim, gke *fakegcp.Server, kc kubernetes.Interfa
 	}
 	agent := &fakehub.KubeAgent{Dir: d, BinDir: s.BinDir, Kube: kc, Dynamic: dyn, Scenario: gke.Scenario}
 	return fakehub.New(gke, fakehub.Options{Knobs: &knobs, Agent: agent, Logf: log.Printf}), nil
-}
-
-// serve listens on addr and serves h until ctx ends; it returns the address
-// listened on.
-func serve(ctx context.Context, addr string, h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	return ln.Addr().String(), nil
 }

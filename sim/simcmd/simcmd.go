@@ -197,6 +197,7 @@ func writeGcloudHint(w io.Writer, s state.Sim) {
 	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/container %s/\n", s.GCPEndpoint)
 	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/gkehub %s/\n", s.GCPEndpoint)
 	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/serviceusage %s/\n", s.GCPEndpoint)
+	fmt.Fprintln(w, "#   (Certificate Manager's override is exported above: CLOUDSDK_API_ENDPOINT_OVERRIDES_CERTIFICATEMANAGER)")
 	fmt.Fprintln(w, "#   gcloud config set auth/disable_credentials true")
 	fmt.Fprintf(w, "#   gcloud config set core/project %s\n", s.Scenario.Project)
 }

@@ -157,6 +157,11 @@ func (d Dir) Env(s Sim) []string {
 			"MESHCTL_CONTAINER_ENDPOINT="+s.GCPEndpoint,
 			"MESHCTL_GKEHUB_ENDPOINT="+s.GCPEndpoint,
 			"MESHCTL_SERVICEUSAGE_ENDPOINT="+s.GCPEndpoint,
+			// Certificate Manager is served under a path of the same port:
+			// the Go client takes the prefix as its endpoint, gcloud's
+			// override (a base URL) ends with a slash.
+			"MESHCTL_CERTIFICATE_MANAGER_ENDPOINT="+s.GCPEndpoint+"/certificatemanager",
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_CERTIFICATEMANAGER="+s.GCPEndpoint+"/certificatemanager/",
 			"MESHCTL_PROJECT="+sc.Project,
 			"MESHCTL_LOCATION="+sc.Location,
 			"MESHCTL_CLUSTER="+sc.Cluster,
