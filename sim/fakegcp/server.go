@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/fakeiam"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -24,6 +25,9 @@ type Options struct {
 	// simulator's real API server.
 	ClusterEndpoint      string
 	ClusterCACertificate string
+	// IAM, when set, is enforced: a caller lacking a permission Google
+	// checks gets Compute's or GKE's 403 and nothing changes.
+	IAM *fakeiam.Policy
 }
 
 // Server is a fake of the Compute v1 and GKE v1 REST APIs for one simulated
@@ -116,8 +120,10 @@ func (s *Server) buildMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/meshsim/", s.serveMeshsim)
 	mux.HandleFunc("/batch/compute/v1", s.serveBatch)
-	mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })
+	mux.Handle("/compute/v1/", s.opts.IAM.Guard(fakeiam.Compute, &s.log,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })))
+	mux.Handle("/v1/", s.opts.IAM.Guard(fakeiam.Container, &s.log,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, &APIError{Code: http.StatusNotFound, Reason: "notFound",
 			Message: "The requested URL " + r.URL.Path + " was not found on this server."})
