@@ -44,19 +44,25 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 					opts.ClusterCACertificate = base64.StdEncoding.EncodeToString(ca)
 				}
 			}
+			policy, resourceManager, err := newIAM(d, s.Scenario)
+			if err != nil {
+				return err
+			}
+			opts.IAM = policy
 			server := fakegcp.New(s.Scenario, opts)
 			kc, err := sim.KubeClient(d)
 			if err != nil {
 				return err
 			}
-			// The fleet API shares the port: it answers its own paths and
-			// reads the cluster's shape from the fake GKE.
-			hub, err := newHub(d, s, server, kc)
+			// The fleet API and Resource Manager share the port: each answers
+			// its own paths; the fleet reads the cluster's shape from the fake
+			// GKE, and one permission model holds for all.
+			hub, err := newHub(d, s, server, kc, policy)
 			if err != nil {
 				return err
 			}
 			defer hub.Close()
-			listening, err := serve(cmd.Context(), addr, fakehub.Compose(hub, server.Handler()))
+			listening, err := serve(cmd.Context(), addr, resourceManager.Wrap(fakehub.Compose(hub, server.Handler())))
 			if err != nil {
 				return err
 			}
