@@ -2,6 +2,7 @@ package fakeiam_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -47,7 +48,9 @@ func newStack(t *testing.T, cfg fakeiam.Config) *stack {
 	rm := fakeiam.NewServer(policy, fakeiam.Project{ID: project, Number: number})
 	hs := httptest.NewServer(rm.Wrap(fakehub.Compose(hub, gcp.Handler())))
 	t.Cleanup(hs.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound for a stuck client, far above what the tests take (gcloud
+	// needs seconds per call on a loaded machine).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return &stack{policy: policy, gcp: gcp, hub: hub, url: hs.URL, ctx: ctx}
 }
@@ -58,6 +61,17 @@ func (s *stack) options(principal string) []option.ClientOption {
 		return append(o, option.WithoutAuthentication())
 	}
 	return append(o, option.WithHTTPClient(&http.Client{Transport: fakeiam.AsPrincipal(principal, nil)}))
+}
+
+// healthChecks counts the health checks that exist.
+func (s *stack) healthChecks() int {
+	n := 0
+	for _, r := range s.gcp.State().Resources {
+		if r["kind"] == "compute#healthCheck" {
+			n++
+		}
+	}
+	return n
 }
 
 func healthCheck(name string) *computepb.InsertHealthCheckRequest {
@@ -90,10 +104,8 @@ func TestDeniedInsertChangesNothing(t *testing.T) {
 		last.Denied != "compute.healthChecks.create" {
 		t.Errorf("request log: %d mutations, last %+v", log.Mutations, last)
 	}
-	for _, r := range s.gcp.State().Resources {
-		if r["kind"] == "compute#healthCheck" {
-			t.Errorf("a denied insert left %v", r["selfLink"])
-		}
+	if n := s.healthChecks(); n != 0 {
+		t.Errorf("a denied insert left %d health checks", n)
 	}
 
 	if err := s.policy.Grant(fakeiam.Change{Permissions: []string{"compute.healthChecks.create"}}); err != nil {
@@ -244,4 +256,13 @@ func wantGoogleError(t *testing.T, err error, code int, reason string) *googleap
 		t.Fatalf("want %d %s, got %d %+v: %s", code, reason, ge.Code, ge.Errors, ge.Message)
 	}
 	return ge
+}
+
+// fakeiamConfig reads a Config from JSON, as meshsim's iam.json holds it.
+func fakeiamConfig(text string) fakeiam.Config {
+	var c fakeiam.Config
+	if err := json.Unmarshal([]byte(text), &c); err != nil {
+		panic(err)
+	}
+	return c
 }
