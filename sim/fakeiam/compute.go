@@ -2,7 +2,9 @@ package fakeiam
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -267,7 +269,7 @@ func isWrite(verb string) bool { return verb == "insert" || verb == "update" || 
 func walkLinks(v any, field string, visit func(field, value string)) {
 	switch t := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			walkLinks(t[k], k, visit)
 		}
 	case []any:

@@ -71,7 +71,7 @@ func (p *Policy) Guard(api API, log *fakeapi.Log, next http.Handler) http.Handle
 				log.Add(fakeapi.Record{Time: start, Method: call.Method, HTTPMethod: r.Method, Path: r.URL.Path,
 					Query: r.URL.RawQuery, Status: status, Latency: fakeapi.Duration(time.Since(start)), Denied: denied})
 			}
-			writeJSON(w, status, out)
+			fakeapi.WriteJSON(w, status, out)
 		}
 		principal, ok := p.authenticate(r)
 		if !ok {
@@ -135,12 +135,4 @@ func permissionDenied(message, domain string, c Check) map[string]any {
 			"metadata": map[string]any{"permission": c.Permission, "resource": c.Resource},
 		}},
 	}}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
-	"sort"
 	"sync"
 )
 
@@ -92,7 +92,7 @@ func LoadConfig(path string) (Config, error) {
 
 // Validate checks every principal, project and permission of c.
 func (c Config) Validate() error {
-	for _, name := range sortedKeys(c.Principals) {
+	for _, name := range slices.Sorted(maps.Keys(c.Principals)) {
 		if name == "" {
 			return errors.New("a principal has an empty name")
 		}
@@ -100,7 +100,7 @@ func (c Config) Validate() error {
 		if err := g.validate(); err != nil {
 			return fmt.Errorf("principal %s: %w", name, err)
 		}
-		for _, project := range sortedKeys(g.Projects) {
+		for _, project := range slices.Sorted(maps.Keys(g.Projects)) {
 			if project == "" {
 				return fmt.Errorf("principal %s: a project has an empty id", name)
 			}
@@ -317,13 +317,4 @@ func copyConfig(c Config) Config {
 
 func (p Permissions) copy() Permissions {
 	return Permissions{Allow: slices.Clone(p.Allow), Deny: slices.Clone(p.Deny)}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

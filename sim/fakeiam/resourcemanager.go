@@ -100,7 +100,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Add(fakeapi.Record{Time: start, Method: method, HTTPMethod: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Status: status, Latency: fakeapi.Duration(time.Since(start))})
-	writeJSON(w, status, body)
+	fakeapi.WriteJSON(w, status, body)
 }
 
 // testIamPermissions answers POST .../projects/P:testIamPermissions with
@@ -213,12 +213,12 @@ func notFoundURL(r *http.Request) map[string]any {
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/meshsim/iam/")
 	fail := func(err error) {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
+		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
 			"code": http.StatusBadRequest, "status": "INVALID_ARGUMENT", "message": err.Error()}})
 	}
 	switch route {
 	case "GET knobs":
-		writeJSON(w, http.StatusOK, s.Knobs())
+		fakeapi.WriteJSON(w, http.StatusOK, s.Knobs())
 	case "POST knobs", "PUT knobs":
 		k := s.Knobs()
 		if err := json.NewDecoder(r.Body).Decode(&k); err != nil {
@@ -226,9 +226,9 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.SetKnobs(k)
-		writeJSON(w, http.StatusOK, k)
+		fakeapi.WriteJSON(w, http.StatusOK, k)
 	case "GET policy":
-		writeJSON(w, http.StatusOK, s.policy.Config())
+		fakeapi.WriteJSON(w, http.StatusOK, s.policy.Config())
 	case "PUT policy", "POST policy":
 		var c Config
 		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
@@ -239,7 +239,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.policy.Config())
+		fakeapi.WriteJSON(w, http.StatusOK, s.policy.Config())
 	case "POST deny", "POST grant":
 		var c Change
 		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
@@ -254,13 +254,13 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.policy.Config())
+		fakeapi.WriteJSON(w, http.StatusOK, s.policy.Config())
 	case "GET requests":
-		writeJSON(w, http.StatusOK, s.log.Stats())
+		fakeapi.WriteJSON(w, http.StatusOK, s.log.Stats())
 	case "DELETE requests":
 		s.log.Reset()
-		writeJSON(w, http.StatusOK, map[string]any{})
+		fakeapi.WriteJSON(w, http.StatusOK, map[string]any{})
 	default:
-		writeJSON(w, http.StatusNotFound, notFoundURL(r))
+		fakeapi.WriteJSON(w, http.StatusNotFound, notFoundURL(r))
 	}
 }
