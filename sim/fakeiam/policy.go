@@ -129,6 +129,9 @@ func (p Permissions) validate() error {
 // Policy is the permission model every fake API enforces and the fake
 // Resource Manager answers from. It is safe for concurrent use.
 type Policy struct {
+	// editMu makes each Deny and Grant one read-modify-write.
+	editMu sync.Mutex
+
 	mu       sync.Mutex
 	cfg      Config
 	home     []Project          // the projects the simulator serves
@@ -242,6 +245,8 @@ func (p *Policy) Grant(c Change) error {
 }
 
 func (p *Policy) change(c Change, edit func(*Permissions, string)) error {
+	p.editMu.Lock()
+	defer p.editMu.Unlock()
 	if c.Principal == "" {
 		c.Principal = DefaultPrincipal
 	}
