@@ -1,9 +1,10 @@
 package fakegcp
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
 // APIError is an error as Google's JSON APIs return it: an HTTP status, a
@@ -45,13 +46,7 @@ func writeAPIError(w http.ResponseWriter, e *APIError) {
 	writeJSON(w, e.Code, e.body())
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { fakeapi.WriteJSON(w, code, v) }
 
 func errNotFound(path string) *APIError {
 	return &APIError{Code: http.StatusNotFound, Reason: "notFound",

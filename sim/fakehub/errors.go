@@ -1,9 +1,10 @@
 package fakehub
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/meshctl/meshctl/sim/fakeapi"
 )
 
 // apiError is an error as the fleet and Service Usage APIs return it:
@@ -20,13 +21,7 @@ func (e *apiError) body() map[string]any {
 	return map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "status": e.Status}}
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { fakeapi.WriteJSON(w, code, v) }
 
 func errNotFound(name string) *apiError {
 	return &apiError{Code: http.StatusNotFound, Status: "NOT_FOUND", Message: fmt.Sprintf("Resource '%s' was not found", name)}
