@@ -1,5 +1,5 @@
 // Package fakeapi holds what meshsim's fake Google APIs (fakegcp, fakehub,
-// fakecertmanager) share: Google's JSON error shape, how answers are
+// fakecertmanager, fakeiam) share: Google's JSON error shape, how answers are
 // written, the request log behind their /meshsim/.../requests endpoints,
 // the control endpoints (knobs, requests, state) and the duration type of
 // their knobs.
@@ -53,6 +53,17 @@ type Record struct {
 	Mutation bool `json:"mutation,omitempty"`
 	// Injected is true when fault injection answered instead of the API.
 	Injected bool `json:"injected,omitempty"`
+	// Denied is the permission the caller lacked when the request was
+	// refused before reaching the API (sim/fakeiam).
+	Denied string `json:"denied,omitempty"`
+}
+
+// Route is one method a fake serves: an HTTP method, an example path and
+// Google's method id as the request log records it.
+type Route struct {
+	HTTPMethod string
+	Path       string
+	Method     string
 }
 
 // Stats summarises the requests served since the last reset.

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/fakeiam"
 )
 
 // Prefix is where the fake serves the API: point clients at
@@ -93,6 +94,9 @@ type Options struct {
 	// Compute answers for target proxies and forwarding rules; nil means no
 	// map is ever in use or served.
 	Compute Compute
+	// IAM, when set, denies what the caller's permissions do not allow,
+	// as the other fakes do.
+	IAM *fakeiam.Policy
 }
 
 // Server fakes Certificate Manager for one project. It is safe for
@@ -100,6 +104,7 @@ type Options struct {
 type Server struct {
 	project, number string
 	compute         Compute
+	iam             *fakeiam.Policy
 
 	mu        sync.Mutex
 	knobs     Knobs
@@ -116,7 +121,7 @@ func New(project, number string, opts Options) *Server {
 	if opts.Knobs != nil {
 		knobs = *opts.Knobs
 	}
-	return &Server{project: project, number: number, compute: opts.Compute, knobs: knobs,
+	return &Server{project: project, number: number, compute: opts.Compute, iam: opts.IAM, knobs: knobs,
 		resources: map[string]*resource{}, ops: map[string]*operation{}}
 }
 
@@ -144,7 +149,7 @@ func (s *Server) Requests() fakeapi.Stats { return s.log.Stats() }
 // ControlPrefix.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(Prefix, s.serveAPI)
+	mux.Handle(Prefix, s.iam.Guard(fakeiam.CertificateManager, &s.log, http.HandlerFunc(s.serveAPI)))
 	mux.Handle(ControlPrefix, fakeapi.Controls[Knobs]{
 		Prefix: ControlPrefix, Knobs: s.Knobs, SetKnobs: s.SetKnobs, Log: &s.log,
 		Views: map[string]func() any{"state": func() any { return s.State() }},

@@ -84,5 +84,9 @@ func parseEmbeddedRequest(outer *http.Request, raw []byte) (*http.Request, error
 			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 		}
 	}
+	// The batch's own credentials stand for every part that brings none.
+	if req.Header.Get("Authorization") == "" && outer.Header.Get("Authorization") != "" {
+		req.Header.Set("Authorization", outer.Header.Get("Authorization"))
+	}
 	return req, nil
 }

@@ -62,6 +62,10 @@
 //   - GKE: the scenario's cluster (GET, list, node pools, update) plus any
 //     cluster created through the API; others are 404 as GKE words it.
 //
+// With Options.IAM every request is first checked against meshsim's
+// permission model (sim/fakeiam): a caller lacking a permission gets
+// Compute's or GKE's 403 and the request goes no further.
+//
 // For tests and benchmarks: Knobs (latency, durations, fault injection), the
 // request log (Requests), the state dump (State), the NEG controller's hooks
 // (EnsureNEG, SetNEGEndpoints, DeleteNEG, NEGs), the same over HTTP under

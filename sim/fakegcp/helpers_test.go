@@ -81,7 +81,9 @@ func newEnvWith(t *testing.T, sc scenario.Scenario, opts Options, tune ...func(*
 	handler, cm := meshsimHandler(t, srv, cmKnobs)
 	hs := httptest.NewServer(handler)
 	t.Cleanup(hs.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A bound for a stuck client, not a budget: the gcloud test takes
+	// nearly two minutes on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
 	e := &env{t: t, srv: srv, cm: cm, url: hs.URL, ctx: ctx}
 	o := []option.ClientOption{option.WithEndpoint(hs.URL), option.WithoutAuthentication()}

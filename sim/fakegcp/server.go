@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/fakeiam"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -23,6 +24,9 @@ type Options struct {
 	// simulator's real API server.
 	ClusterEndpoint      string
 	ClusterCACertificate string
+	// IAM, when set, is enforced: a caller lacking a permission Google
+	// checks gets Compute's or GKE's 403 and nothing changes.
+	IAM *fakeiam.Policy
 }
 
 // Server is a fake of the Compute v1 and GKE v1 REST APIs for one simulated
@@ -125,8 +129,10 @@ func (s *Server) buildMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/meshsim/", s.controls())
 	mux.HandleFunc("/batch/compute/v1", s.serveBatch)
-	mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })
+	mux.Handle("/compute/v1/", s.opts.IAM.Guard(fakeiam.Compute, &s.log,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeCompute) })))
+	mux.Handle("/v1/", s.opts.IAM.Guard(fakeiam.Container, &s.log,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeGKE) })))
 	mux.HandleFunc("/storage/v1/", func(w http.ResponseWriter, r *http.Request) { s.serveAPI(w, r, s.routeStorage) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errNoSuchURL(r).Write(w)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/fakeiam"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -74,6 +75,9 @@ type Options struct {
 	Agent Agent
 	// Logf logs what the fleet does (the agent's failures); nil discards.
 	Logf func(format string, args ...any)
+	// IAM, when set, is enforced: a caller lacking a permission Google
+	// checks gets the fleet's or Service Usage's 403 and nothing changes.
+	IAM *fakeiam.Policy
 }
 
 // Server fakes the fleet API for the ClusterSource's project. It is safe
@@ -84,6 +88,7 @@ type Server struct {
 	number  string
 	agent   Agent
 	logf    func(string, ...any)
+	iam     *fakeiam.Policy
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,7 +120,7 @@ func New(src ClusterSource, opts Options) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		src: src, project: sc.Project, number: strconv.FormatInt(sc.ProjectNumber, 10), agent: opts.Agent, logf: logf,
+		src: src, project: sc.Project, number: strconv.FormatInt(sc.ProjectNumber, 10), agent: opts.Agent, logf: logf, iam: opts.IAM,
 		ctx: ctx, cancel: cancel,
 		knobs: knobs, memberships: map[string]*membership{}, ops: map[string]*operation{},
 	}
@@ -169,7 +174,7 @@ func (s *Server) Owns(r *http.Request) bool {
 // /v1/projects/*/services/... and /v1/operations/..., and the fake's own
 // controls at /meshsim/hub/.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serve)
+	return s.iam.Guard(fakeiam.Fleet(s.project), &s.log, http.HandlerFunc(s.serve))
 }
 
 // Compose routes what the fleet owns to it and everything else to next

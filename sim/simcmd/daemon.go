@@ -48,27 +48,35 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 					opts.ClusterCACertificate = base64.StdEncoding.EncodeToString(ca)
 				}
 			}
+			policy, resourceManager, err := newIAM(d, s.Scenario)
+			if err != nil {
+				return err
+			}
+			opts.IAM = policy
 			server := fakegcp.New(s.Scenario, opts)
 			kc, err := sim.KubeClient(d)
 			if err != nil {
 				return err
 			}
-			// The fleet API shares the port: it answers its own paths and
-			// reads the cluster's shape from the fake GKE.
-			hub, err := newHub(d, s, server, kc)
+			// The fleet API and Resource Manager share the port: each answers
+			// its own paths; the fleet reads the cluster's shape from the fake
+			// GKE, and one permission model holds for all.
+			hub, err := newHub(d, s, server, kc, policy)
 			if err != nil {
 				return err
 			}
 			defer hub.Close()
 			// Certificate Manager shares it too, under /certificatemanager/,
-			// and asks Compute which maps its proxies name and serve.
-			cm := fakecertmanager.New(s.Scenario.Project, strconv.FormatInt(s.Scenario.ProjectNumber, 10), fakecertmanager.Options{Compute: server})
+			// asks Compute which maps its proxies name and serve, and holds
+			// to the same permissions.
+			cm := fakecertmanager.New(s.Scenario.Project, strconv.FormatInt(s.Scenario.ProjectNumber, 10),
+				fakecertmanager.Options{Compute: server, IAM: policy})
 			server.SetCertificateMaps(cm)
 			mux := http.NewServeMux()
 			mux.Handle(fakecertmanager.Prefix, cm.Handler())
 			mux.Handle(fakecertmanager.ControlPrefix, cm.Handler())
 			mux.Handle("/", fakehub.Compose(hub, server.Handler()))
-			listening, err := fakeapi.Serve(cmd.Context(), addr, mux)
+			listening, err := fakeapi.Serve(cmd.Context(), addr, resourceManager.Wrap(mux))
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
+	"github.com/meshctl/meshctl/sim/fakeiam"
 	"github.com/meshctl/meshctl/sim/state"
 )
 
@@ -22,7 +23,7 @@ const ProvisioningTimeEnv = "MESHSIM_FLEET_PROVISIONING_TIME"
 
 // newHub builds the fake fleet API over the fake GKE's cluster, with an
 // agent acting in the simulated cluster.
-func newHub(d state.Dir, s state.Sim, gke *fakegcp.Server, kc kubernetes.Interface) (*fakehub.Server, error) {
+func newHub(d state.Dir, s state.Sim, gke *fakegcp.Server, kc kubernetes.Interface, policy *fakeiam.Policy) (*fakehub.Server, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", d.Kubeconfig())
 	if err != nil {
 		return nil, err
@@ -40,5 +41,5 @@ func newHub(d state.Dir, s state.Sim, gke *fakegcp.Server, kc kubernetes.Interfa
 		knobs.ProvisioningTime = fakehub.Duration(t)
 	}
 	agent := &fakehub.KubeAgent{Dir: d, BinDir: s.BinDir, Kube: kc, Dynamic: dyn, Scenario: gke.Scenario}
-	return fakehub.New(gke, fakehub.Options{Knobs: &knobs, Agent: agent, Logf: log.Printf}), nil
+	return fakehub.New(gke, fakehub.Options{Knobs: &knobs, Agent: agent, Logf: log.Printf, IAM: policy}), nil
 }

@@ -64,6 +64,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		fleetTime    time.Duration
 		startup      *podDelayFlags
 		shutdown     *podDelayFlags
+		iam          *iamFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -101,9 +102,24 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
 			}
 			d := dir()
+			iamConfig, err := iam.config(sc)
+			if err != nil {
+				return err
+			}
+			if iam.set() {
+				if err := writeIAMPolicy(d, iamConfig); err != nil {
+					return err
+				}
+			}
 			s, err := sim.Up(cmd.Context(), sim.UpOptions{Dir: d, BinDir: binDir, Meshsim: self, Scenario: sc, Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
+			}
+			if iam.set() {
+				// A daemon that was already running reads no file.
+				if err := pushIAMPolicy(cmd.Context(), s.GCPEndpoint, iamConfig); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "meshsim is up: cluster %s (%s, %s) with %d nodes in %s\n",
 				sc.Cluster, sc.Location, sc.MasterVersion, len(sc.Nodes()), strings.Join(sc.Zones(), ", "))
@@ -111,6 +127,9 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "  Google Cloud APIs %s\n", s.GCPEndpoint)
 			fmt.Fprintf(cmd.OutOrStdout(), "  pods              start in %s to %s, stop in %s to %s (--pod-startup, --pod-shutdown)\n",
 				sc.PodStartup.Min(), sc.PodStartup.Max(), sc.PodShutdown.Min(), sc.PodShutdown.Max())
+			if len(iam.deny) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "  permissions       meshctl and gcloud lack %s (--deny)\n", strings.Join(iam.deny, ", "))
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "  state and logs    %s\n", d)
 			fmt.Fprintf(cmd.OutOrStdout(), "Point your shell at it with:  eval \"$(meshsim env --state %s)\"\n", d)
 			return nil
@@ -130,6 +149,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.BoolVar(&noWI, "no-workload-identity", false, "a cluster without workload identity")
 	startup = addPodDelayFlags(f, "pod-startup", sc.PodStartup, "a scheduled pod takes to become Running and Ready")
 	shutdown = addPodDelayFlags(f, "pod-shutdown", sc.PodShutdown, "a deleted pod stays Terminating")
+	iam = addIAMFlags(f)
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
 }
@@ -197,6 +217,7 @@ func writeGcloudHint(w io.Writer, s state.Sim) {
 	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/container %s/\n", s.GCPEndpoint)
 	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/gkehub %s/\n", s.GCPEndpoint)
 	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/serviceusage %s/\n", s.GCPEndpoint)
+	fmt.Fprintf(w, "#   gcloud config set api_endpoint_overrides/cloudresourcemanager %s/\n", s.GCPEndpoint)
 	fmt.Fprintln(w, "#   (Certificate Manager's override is exported above: CLOUDSDK_API_ENDPOINT_OVERRIDES_CERTIFICATEMANAGER)")
 	fmt.Fprintln(w, "#   gcloud config set auth/disable_credentials true")
 	fmt.Fprintf(w, "#   gcloud config set core/project %s\n", s.Scenario.Project)

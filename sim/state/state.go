@@ -80,6 +80,11 @@ func (d Dir) Log(name string) string { return d.path("logs", name+".log") }
 // Bin holds the commands `meshsim env` puts on PATH (asmcli, istioctl).
 func (d Dir) Bin() string { return d.path("bin") }
 
+// IAMPolicy is the simulated principals' permissions (sim/fakeiam's
+// Config as JSON), written by `meshsim up --deny/--iam-policy` and read by
+// the daemon; absent, every caller holds every permission.
+func (d Dir) IAMPolicy() string { return d.path("iam.json") }
+
 // KwokWorkdir is kwokctl's work directory.
 func (d Dir) KwokWorkdir() string { return d.path("kwok") }
 
@@ -142,8 +147,8 @@ func (d Dir) RemoveIstiod(revision string) error {
 	return err
 }
 
-// Env is the environment that points kubectl, meshctl, gcloud-free clients
-// and the asmcli stand-in at the simulator.
+// Env is the environment that points kubectl, meshctl, Go clients, the
+// asmcli stand-in and gcloud's Resource Manager calls at the simulator.
 func (d Dir) Env(s Sim) []string {
 	sc := s.Scenario
 	env := []string{
@@ -162,6 +167,9 @@ func (d Dir) Env(s Sim) []string {
 			// override (a base URL) ends with a slash.
 			"MESHCTL_CERTIFICATE_MANAGER_ENDPOINT="+s.GCPEndpoint+"/certificatemanager",
 			"CLOUDSDK_API_ENDPOINT_OVERRIDES_CERTIFICATEMANAGER="+s.GCPEndpoint+"/certificatemanager/",
+			"MESHCTL_RESOURCE_MANAGER_ENDPOINT="+s.GCPEndpoint,
+			// gcloud appends v1/projects/...: the override ends in a slash.
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER="+s.GCPEndpoint+"/",
 			"MESHCTL_PROJECT="+sc.Project,
 			"MESHCTL_LOCATION="+sc.Location,
 			"MESHCTL_CLUSTER="+sc.Cluster,
