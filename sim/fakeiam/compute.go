@@ -66,6 +66,7 @@ var computeVerbPermissions = map[string]string{
 	"listNetworkEndpoints": "get", "getRule": "get",
 	"addRule": "update", "patchRule": "update", "removeRule": "update",
 	"setEdgeSecurityPolicy": "setSecurityPolicy", "setBackup": "update",
+	"addInstances": "update", "removeInstances": "update", "setNamedPorts": "update", "listInstances": "list",
 }
 
 // referenceVerbs are the permissions Google checks on a resource another
