@@ -3,6 +3,8 @@ package fakegcp
 import (
 	"strconv"
 	"time"
+
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 func networkKind() *kind {
@@ -32,12 +34,26 @@ func (s *Server) seedNetwork(name string, now time.Time) {
 	if name == "default" {
 		network = map[string]any{"autoCreateSubnetworks": true, "description": "Default network for the project"}
 	}
-	subnet := s.sc.Subnetwork
-	if name == "default" || subnet == "" {
-		subnet = "default"
+	// One subnet per region that a simulated cluster is in.
+	var subnets []any
+	seen := map[string]bool{}
+	scenarios := []scenario.Scenario{s.sc}
+	for _, more := range s.opts.MoreClusters {
+		scenarios = append(scenarios, more.Scenario)
 	}
-	if name == "default" || name == s.sc.Network {
-		network["subnetworks"] = []any{computeBase + "projects/" + s.project + "/regions/" + s.sc.Region + "/subnetworks/" + subnet}
+	for _, sc := range scenarios {
+		subnet := sc.Subnetwork
+		if name == "default" || subnet == "" {
+			subnet = "default"
+		}
+		link := computeBase + "projects/" + s.project + "/regions/" + sc.Region + "/subnetworks/" + subnet
+		if (name == "default" || name == sc.Network) && !seen[link] {
+			seen[link] = true
+			subnets = append(subnets, link)
+		}
+	}
+	if len(subnets) > 0 {
+		network["subnetworks"] = subnets
 	}
 	s.seed(kindOf("networks"), "global", name, network, now)
 }

@@ -24,6 +24,17 @@ type Options struct {
 	// simulator's real API server.
 	ClusterEndpoint      string
 	ClusterCACertificate string
+	// MoreClusters are further simulated clusters in the project, each with
+	// its own control plane (meshsim up --clusters N).
+	MoreClusters []SimulatedCluster
+}
+
+// SimulatedCluster is a cluster besides the scenario's that a real control
+// plane serves.
+type SimulatedCluster struct {
+	Scenario      scenario.Scenario
+	Endpoint      string // the API server, as ClusterEndpoint
+	CACertificate string // base64 PEM, as ClusterCACertificate
 }
 
 // Server is a fake of the Compute v1 and GKE v1 REST APIs for one simulated
