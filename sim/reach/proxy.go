@@ -43,6 +43,8 @@ type Proxy struct {
 	DialTimeout time.Duration
 	// Retransmits, when set, replace the SYN retransmission times (tests).
 	Retransmits []time.Duration
+	// Logf, when set, logs every attempt's outcome.
+	Logf func(format string, a ...any)
 
 	mu       sync.Mutex
 	attempts []Attempt
@@ -218,6 +220,13 @@ func splice(caller net.Conn, pending *bufio.Reader, upstream net.Conn) {
 }
 
 func (p *Proxy) record(a Attempt) {
+	if p.Logf != nil {
+		outcome := "connected"
+		if !a.Allowed {
+			outcome = "dropped"
+		}
+		p.Logf("reach: %s -> %s (%s %s) %s after %.1fs: %s", a.Caller, a.Address, a.Target, a.Endpoint, outcome, a.Waited, a.Reason)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.attempts = append(p.attempts, a)

@@ -1,13 +1,10 @@
 package simcmd
 
 import (
-	"encoding/base64"
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshctl/meshctl/sim"
 	"github.com/meshctl/meshctl/sim/fakegcp"
@@ -31,20 +28,7 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := fakegcp.Options{}
-			// GKE's cluster endpoint and CA are the simulated cluster's, so
-			// `gcloud container clusters get-credentials` reaches it.
-			if cfg, err := clientcmd.LoadFromFile(d.Kubeconfig()); err == nil {
-				if c := cfg.Clusters[cfg.Contexts[cfg.CurrentContext].Cluster]; c != nil {
-					opts.ClusterEndpoint = c.Server
-					ca := c.CertificateAuthorityData
-					if len(ca) == 0 && c.CertificateAuthority != "" {
-						ca, _ = os.ReadFile(c.CertificateAuthority)
-					}
-					opts.ClusterCACertificate = base64.StdEncoding.EncodeToString(ca)
-				}
-			}
-			server := fakegcp.New(s.Scenario, opts)
+			server := fakegcp.New(s.Scenario, gkeOptions(d, s))
 			kc, err := sim.KubeClient(d)
 			if err != nil {
 				return err
@@ -56,7 +40,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				return err
 			}
 			defer hub.Close()
-			listening, err := serve(cmd.Context(), addr, fakehub.Compose(hub, server.Handler()))
+			reach, err := serveReach(cmd.Context(), s, server)
+			if err != nil {
+				return err
+			}
+			listening, err := serve(cmd.Context(), addr, withReach(reach, fakehub.Compose(hub, server.Handler())))
 			if err != nil {
 				return err
 			}
