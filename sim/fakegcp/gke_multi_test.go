@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -25,9 +24,6 @@ func newMultiEnv(t *testing.T) (*env, []scenario.Scenario) {
 	cs, err := sc.Clusters(2, []string{"us-central1", "europe-west1"})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for i := range cs {
-		cs[i].AuthorizedNetworks = []string{cs[i].SubnetCIDR}
 	}
 	e := newEnvWith(t, cs[0], Options{ClusterEndpoint: "https://127.0.0.1:1001", ClusterCACertificate: "Q0Ex",
 		MoreClusters: []SimulatedCluster{{Scenario: cs[1], Endpoint: "https://127.0.0.1:1002", CACertificate: "Q0Ey"}}})
@@ -110,7 +106,7 @@ func TestUpdateControlPlaneAccess(t *testing.T) {
 	if before := e.srv.SimulatedClusters()[1]; before.MasterGlobalAccess {
 		t.Error("the change showed before its operation was DONE")
 	}
-	if final := e.finishCluster(t, "europe-west1", op.GetName()); final.GetError() != nil || final.GetStatusMessage() != "" {
+	if final := e.waitCluster(t, "europe-west1", op.GetName()); final.GetError() != nil || final.GetStatusMessage() != "" {
 		t.Fatalf("update failed: %v", final)
 	}
 	after := e.srv.SimulatedClusters()[1]
@@ -135,7 +131,7 @@ func TestUpdateControlPlaneAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.finishCluster(t, "europe-west1", op.GetName())
+	e.waitCluster(t, "europe-west1", op.GetName())
 	if e.srv.SimulatedClusters()[1].MasterGlobalAccess {
 		t.Error("desiredPrivateClusterConfig did not turn global access off")
 	}
@@ -170,7 +166,7 @@ func TestUpdateControlPlaneAccessRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	final := e.finishCluster(t, "europe-west1", op.GetName())
+	final := e.waitCluster(t, "europe-west1", op.GetName())
 	want := `Invalid master authorized networks: network "203.0.113.7/32" is not a reserved network, which is required for private endpoints.`
 	if final.GetStatusMessage() != want || final.GetError().GetMessage() != want {
 		t.Errorf("operation: %v", final)
@@ -178,22 +174,6 @@ func TestUpdateControlPlaneAccessRefusals(t *testing.T) {
 	if sc := e.srv.SimulatedClusters()[1]; sc.PrivateEndpoint || !slices.Equal(sc.AuthorizedNetworks, []string{"10.132.0.0/20"}) {
 		t.Errorf("a failed update changed the cluster: %+v", sc)
 	}
-}
-
-// finishCluster waits for a GKE operation to be DONE and returns it.
-func (e *env) finishCluster(t *testing.T, location, name string) *containerpb.Operation {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		op, err := e.gke.GetOperation(e.ctx, &containerpb.GetOperationRequest{Name: "projects/" + project + "/locations/" + location + "/operations/" + name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if op.GetStatus() == containerpb.Operation_DONE {
-			return op
-		}
-	}
-	t.Fatalf("operation %s not DONE", name)
-	return nil
 }
 
 // TestGcloudUpdatesControlPlaneAccess drives the flags a multi-cluster

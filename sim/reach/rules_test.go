@@ -19,9 +19,6 @@ func twoClusters(t *testing.T) (a, b scenario.Scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range cs {
-		cs[i].AuthorizedNetworks = []string{cs[i].SubnetCIDR}
-	}
 	return cs[0], cs[1]
 }
 

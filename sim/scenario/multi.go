@@ -13,7 +13,11 @@ const MaxClusters = 8
 // Clusters shapes n clusters like s in s's project and network: named
 // NAME-1 ... NAME-n (s itself when n is 1), in regions taken in turn from
 // regions (s's region when none are given), each with its own master range,
-// Pod range and its region's subnet, so ranges never overlap.
+// Pod range and its region's subnet, so ranges never overlap. Several
+// private clusters with no authorized networks of their own get each its
+// own subnet (the usual Terraform setup): no cluster reaches another's
+// control plane until someone adds the callers' ranges, and master global
+// access across regions.
 func (s Scenario) Clusters(n int, regions []string) ([]Scenario, error) {
 	if n < 1 || n > MaxClusters {
 		return nil, fmt.Errorf("--clusters %d: between 1 and %d clusters", n, MaxClusters)
@@ -33,6 +37,9 @@ func (s Scenario) Clusters(n int, regions []string) ([]Scenario, error) {
 		}
 		if len(regions) > 0 {
 			c.moveTo(regions[i%len(regions)])
+		}
+		if n > 1 && c.Private && !c.AuthorizedNetworksOn() {
+			c.AuthorizedNetworks = []string{c.SubnetRange().String()}
 		}
 		if err := c.Validate(); err != nil {
 			return nil, err

@@ -98,3 +98,26 @@ func TestNodeAddresses(t *testing.T) {
 		t.Errorf("region subnets: %s, %s", RegionSubnet("europe-west1"), RegionSubnet("mars-north1"))
 	}
 }
+
+func TestSeveralPrivateClustersAdmitOnlyTheirSubnet(t *testing.T) {
+	private := Default()
+	private.Private = true
+	cs, err := private.Clusters(2, []string{"us-central1", "europe-west1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"10.128.0.0/20", "10.132.0.0/20"} {
+		if c := cs[i]; !slices.Equal(c.AuthorizedNetworks, []string{want}) || c.MasterGlobalAccess {
+			t.Errorf("cluster %s: authorized %v, global access %v; want only its subnet %s, no global access",
+				c.Cluster, c.AuthorizedNetworks, c.MasterGlobalAccess, want)
+		}
+	}
+	// One private cluster stays as before; given networks are kept.
+	if one, _ := private.Clusters(1, nil); len(one[0].AuthorizedNetworks) != 0 {
+		t.Errorf("one private cluster got authorized networks %v", one[0].AuthorizedNetworks)
+	}
+	private.AuthorizedNetworks = []string{"203.0.113.0/24"}
+	if given, _ := private.Clusters(2, nil); !slices.Equal(given[1].AuthorizedNetworks, []string{"203.0.113.0/24"}) {
+		t.Errorf("--authorized-network replaced: %v", given[1].AuthorizedNetworks)
+	}
+}

@@ -5,27 +5,8 @@ import (
 	"io"
 
 	"github.com/meshctl/meshctl/sim"
-	"github.com/meshctl/meshctl/sim/scenario"
 	"github.com/meshctl/meshctl/sim/state"
 )
-
-// clusterShapes turns `up`'s scenario into the clusters asked for. With
-// several private clusters and no --authorized-network, each cluster's
-// authorized networks hold only its own subnet (the usual Terraform
-// setup), so no cluster reaches another's control plane until someone
-// adds the callers' ranges (and master global access across regions).
-func clusterShapes(sc scenario.Scenario, n int, regions []string, authorizedGiven bool) ([]scenario.Scenario, error) {
-	shapes, err := sc.Clusters(n, regions)
-	if err != nil {
-		return nil, err
-	}
-	if n > 1 && sc.Private && !authorizedGiven {
-		for i := range shapes {
-			shapes[i].AuthorizedNetworks = []string{shapes[i].SubnetRange().String()}
-		}
-	}
-	return shapes, nil
-}
 
 // writeClusters is `up`'s summary of several clusters.
 func writeClusters(w io.Writer, s state.Sim, d state.Dir) {

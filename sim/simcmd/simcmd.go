@@ -102,7 +102,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				// The daemon `up` starts inherits this environment.
 				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
 			}
-			shapes, err := clusterShapes(sc, clusters, regions, cmd.Flags().Changed("authorized-network"))
+			shapes, err := sc.Clusters(clusters, regions)
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringVar(&sc.Cluster, "cluster", sc.Cluster, "simulated cluster name")
 	f.StringVar(&sc.MasterVersion, "k8s-version", sc.MasterVersion, "GKE version the cluster reports")
 	f.StringVar(&sc.ReleaseChannel, "release-channel", sc.ReleaseChannel, "GKE release channel: RAPID, REGULAR, STABLE or UNSPECIFIED")
-	f.BoolVar(&sc.Private, "private", false, "a private cluster (private nodes, master CIDR "+sc.MasterCIDR+"); with --clusters, authorized networks hold each cluster's own subnet unless --authorized-network is given")
+	f.BoolVar(&sc.Private, "private", false, "a private cluster (private nodes, master CIDR "+sc.MasterCIDR+"); with --clusters, each cluster's authorized networks hold its own subnet unless --authorized-network is given")
 	f.BoolVar(&sc.PrivateEndpoint, "private-endpoint", false, "with --private: the control plane has only a private endpoint")
 	f.StringSliceVar(&sc.AuthorizedNetworks, "authorized-network", nil, "master authorized network CIDR (repeatable)")
 	f.StringVar(&machineType, "machine-type", "", "machine type of every node pool (default e2-standard-4)")

@@ -35,7 +35,7 @@ func TestMulticlusterDiscoveryFollowsGKESettings(t *testing.T) {
 	if !slices.Equal(contexts, []string{b.Context, a.Context}) || strings.TrimSpace(mc.run(t, "", "kubectl", "config", "current-context")) != a.Context {
 		t.Errorf("kubeconfig contexts %v", contexts)
 	}
-	probes := map[string][]string{a.Name: mc.deployProbe(t, a), b.Name: mc.deployProbe(t, b)}
+	probes := map[string][]string{a.Name: mc.deployProbe(t, a, revision), b.Name: mc.deployProbe(t, b, revision)}
 
 	// Remote secrets as a user makes them for private clusters: the
 	// other cluster's private endpoint, its installed cluster name.
@@ -62,7 +62,7 @@ func TestMulticlusterDiscoveryFollowsGKESettings(t *testing.T) {
 			}
 			return st == "timeout", st + errString(err)
 		})
-		if addrs, err := shardAddresses(debug, "probe."+probeNamespace+".svc.cluster.local", probeNamespace, remote.MeshClusterID); err != nil || len(addrs) != 0 {
+		if addrs, err := shardAddresses(debug, probeHost, probeNamespace, remote.MeshClusterID); err != nil || len(addrs) != 0 {
 			t.Errorf("%s's istiod holds %s's probe endpoints %v (%v) while unsynced", local.Name, remote.Name, addrs, err)
 		}
 	}
@@ -117,10 +117,10 @@ func TestMulticlusterDiscoveryFollowsGKESettings(t *testing.T) {
 			if err != nil || st != "synced" {
 				return false, st + errString(err)
 			}
-			addrs, err := shardAddresses(debug, "probe."+probeNamespace+".svc.cluster.local", probeNamespace, remote.MeshClusterID)
+			addrs, err := shardAddresses(debug, probeHost, probeNamespace, remote.MeshClusterID)
 			return err == nil && slices.Equal(addrs, probes[remote.Name]), strings.Join(addrs, ",") + errString(err)
 		})
-		own, _ := shardAddresses(debug, "probe."+probeNamespace+".svc.cluster.local", probeNamespace, local.MeshClusterID)
+		own, _ := shardAddresses(debug, probeHost, probeNamespace, local.MeshClusterID)
 		if !slices.Equal(own, probes[local.Name]) {
 			t.Errorf("%s's istiod holds its own probe endpoints %v, want %v", local.Name, own, probes[local.Name])
 		}

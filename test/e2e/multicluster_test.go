@@ -225,42 +225,20 @@ func shardAddresses(debug, host, namespace, clusterID string) ([]string, error) 
 	return addrs, nil
 }
 
+// probeNamespace holds the probe: webApp's Service web, injected.
 const probeNamespace = "e2e-mc-probe"
 
-// deployProbe puts a probe Service with two pods in a cluster and returns
-// the pods' addresses once they run.
-func (mc *mcSim) deployProbe(t *testing.T, c mcCluster) []string {
+// probeHost is the probe Service's host in istiod's registry.
+const probeHost = "web." + probeNamespace + ".svc.cluster.local"
+
+// deployProbe puts the probe Service with two pods in a cluster and
+// returns the pods' addresses once they run.
+func (mc *mcSim) deployProbe(t *testing.T, c mcCluster, revision string) []string {
 	t.Helper()
-	mc.run(t, fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata:
-  name: %[1]s
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: probe
-  namespace: %[1]s
-spec:
-  selector: {app: probe}
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: probe
-  namespace: %[1]s
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: probe}}
-  template:
-    metadata: {labels: {app: probe}}
-    spec:
-      containers: [{name: probe, image: nginx, ports: [{containerPort: 8080}]}]
-`, probeNamespace), "kubectl", "--context", c.Context, "apply", "-f", "-")
+	mc.run(t, webApp(probeNamespace, revision, 2), "kubectl", "--context", c.Context, "apply", "-f", "-")
 	var ips []string
 	eventually(t, 60*time.Second, "the probe pods of "+c.Name+" run", func() (bool, string) {
-		out := runEnv(t, mc.env, "", "kubectl", "--context", c.Context, "get", "pods", "-n", probeNamespace, "-l", "app=probe",
+		out := runEnv(t, mc.env, "", "kubectl", "--context", c.Context, "get", "pods", "-n", probeNamespace, "-l", "app=web",
 			"-o", `jsonpath={range .items[*]}{.status.phase}={.status.podIP}{"\n"}{end}`).Stdout
 		ips = nil
 		for _, line := range strings.Fields(out) {
