@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/meshctl/meshctl/sim/mesh"
 )
 
@@ -62,6 +65,9 @@ func (r *run) install(ctx context.Context) error {
 		// commands gives up and `set -e` ends the script.
 		return fmt.Errorf("Error: failed to install manifests: simulated crash (MESHSIM_ASMCLI_CRASH_AT=install)")
 	}
+	if err := r.labelNetwork(ctx); err != nil {
+		return err
+	}
 	manifest, err := mesh.Render(ctx, istioctl, rev, files)
 	if err != nil {
 		return err
@@ -76,7 +82,11 @@ func (r *run) install(ctx context.Context) error {
 	if _, err := mesh.Apply(ctx, r.kubecfg, mesh.Join(rest)); err != nil {
 		return err
 	}
-	ist, err := mesh.StartIstiod(ctx, r.env.State, r.kube, filepath.Join(r.sim.BinDir, "pilot-discovery"), rev)
+	target, err := mesh.TargetFor(r.env.State, r.sim, r.kubeContext, a.Location, a.Cluster, rev)
+	if err != nil {
+		return r.fatal("%s", err)
+	}
+	ist, err := mesh.StartIstiodIn(ctx, r.env.State, target, r.kube, filepath.Join(r.sim.BinDir, "pilot-discovery"), rev)
 	if err != nil {
 		return err
 	}
@@ -90,6 +100,26 @@ func (r *run) install(ctx context.Context) error {
 	r.log.info("...done!")
 	return r.outro(ctx, rev, istioctl)
 }
+
+// labelNetwork is asmcli's label_istio_namespace: istio-system carries the
+// cluster's network (PROJECT-VPC on GCP, as in the IstioOperator), unless a
+// label is there already. istiod reads each cluster's network from it, the
+// remote clusters' included.
+func (r *run) labelNetwork(ctx context.Context) error {
+	ns, err := r.kube.CoreV1().Namespaces().Get(ctx, "istio-system", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read namespace istio-system: %w", err)
+	}
+	if cur, ok := ns.Labels[networkLabel]; ok {
+		r.log.info("%s is already set to %s and will NOT be overridden.", networkLabel, cur)
+		return nil
+	}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, networkLabel, r.args.Project+"-"+r.sim.Scenario.Network)
+	_, err = r.kube.CoreV1().Namespaces().Patch(ctx, "istio-system", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "asmcli"})
+	return err
+}
+
+const networkLabel = "topology.istio.io/network"
 
 // writePackage lays out OUTPUT_DIR as asmcli does and returns the
 // IstioOperator files to install, base first.

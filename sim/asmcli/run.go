@@ -75,9 +75,11 @@ type run struct {
 	sim     state.Sim
 	kube    kubernetes.Interface
 	kubecfg string
-	cluster *gkeCluster
-	project string
-	errors  int // validation errors counted in `validate`
+	// kubeContext is asm_kubeconfig's current context: the cluster's.
+	kubeContext string
+	cluster     *gkeCluster
+	project     string
+	errors      int // validation errors counted in `validate`
 }
 
 // fatal logs an [ERROR] and stops with exit 2.
@@ -207,11 +209,7 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	r.project = a.Project
 	r.kubecfg = filepath.Join(a.OutputDir, "asm_kubeconfig")
-	b, err := os.ReadFile(source)
-	if err != nil {
-		return r.fatal("Couldn't read kubeconfig %s.", source)
-	}
-	if err := os.WriteFile(r.kubecfg, b, 0o600); err != nil {
+	if err := r.writeKubeconfig(source); err != nil {
 		return err
 	}
 	r.log.info("Using %s as the kubeconfig...", r.kubecfg)
@@ -233,6 +231,32 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	r.log.info("kubeconfig set to %s", r.kubecfg)
 	return nil
+}
+
+// writeKubeconfig copies the kubeconfig to asm_kubeconfig with the
+// cluster's context current, as `gcloud container clusters get-credentials`
+// leaves it: with several simulated clusters, the one named by
+// --project_id/--cluster_location/--cluster_name, so every kubectl call and
+// istiod go to it.
+func (r *run) writeKubeconfig(source string) error {
+	a := &r.args
+	cfg, err := clientcmd.LoadFromFile(source)
+	if err != nil {
+		return r.fatal("Couldn't read kubeconfig %s.", source)
+	}
+	if a.Context == "" {
+		if gke := fmt.Sprintf("gke_%s_%s_%s", a.Project, a.Location, a.Cluster); cfg.Contexts[gke] != nil {
+			a.Context = gke
+		}
+	}
+	if a.Context != "" && cfg.Contexts[a.Context] != nil {
+		cfg.CurrentContext = a.Context
+	}
+	r.kubeContext = cfg.CurrentContext
+	if err := clientcmd.WriteToFile(*cfg, r.kubecfg); err != nil {
+		return err
+	}
+	return os.Chmod(r.kubecfg, 0o600)
 }
 
 func (r *run) checkCluster(ctx context.Context) error {

@@ -26,8 +26,9 @@ import (
 // KubeVersion is the version the locally built control plane reports.
 const KubeVersion = "v1.34.4"
 
-// kwokName is the cluster's name inside kwokctl's work directory.
-const kwokName = "meshsim"
+// defaultKwokName is the cluster's name inside kwokctl's work directory
+// when the ControlPlane does not name it.
+const defaultKwokName = "meshsim"
 
 // Binaries names the executables the control plane is made of.
 type Binaries struct{ Dir string }
@@ -48,22 +49,31 @@ func (b Binaries) Missing() []string {
 // Path is the full path of a named binary.
 func (b Binaries) Path(name string) string { return b.path(name) }
 
-// ControlPlane is the kwokctl-run control plane of one state directory.
+// ControlPlane is one kwokctl-run control plane; the clusters of a state
+// directory share kwokctl's work directory under their own names.
 type ControlPlane struct {
 	Bin     Binaries
 	Workdir string // kwokctl's work directory (KWOK_WORKDIR)
+	Name    string // the cluster's name there; empty means "meshsim"
 	LogFile string
 }
 
+func (c ControlPlane) name() string {
+	if c.Name == "" {
+		return defaultKwokName
+	}
+	return c.Name
+}
+
 func (c ControlPlane) kwokctl(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, c.Bin.path("kwokctl"), append(args, "--name", kwokName)...)
+	cmd := exec.CommandContext(ctx, c.Bin.path("kwokctl"), append(args, "--name", c.name())...)
 	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+c.Workdir, "KWOK_RUNTIME=binary", "KWOK_KUBE_VERSION="+KubeVersion)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if c.LogFile != "" {
 		if f, ferr := os.OpenFile(c.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
-			fmt.Fprintf(f, "$ kwokctl %s\n%s\n", strings.Join(args, " "), out.Bytes())
+			fmt.Fprintf(f, "$ kwokctl %s --name %s\n%s\n", strings.Join(args, " "), c.name(), out.Bytes())
 			f.Close()
 		}
 	}
@@ -80,14 +90,54 @@ func (c ControlPlane) Exists() bool {
 }
 
 func (c ControlPlane) kwokKubeconfig() string {
-	return filepath.Join(c.Workdir, "clusters", kwokName, "kubeconfig.yaml")
+	return filepath.Join(c.Workdir, "clusters", c.name(), "kubeconfig.yaml")
 }
+
+// Dir is the cluster's own directory under kwokctl's work directory.
+func (c ControlPlane) Dir() string { return filepath.Join(c.Workdir, "clusters", c.name()) }
 
 //go:embed kwok-stages.yaml
 var kwokStages string
 
-// stagesConfig is kwokctl's configuration file carrying kwok's stages with
-// the scenario's pod start-up and shutdown times.
+// CreateOptions shape a new control plane.
+type CreateOptions struct {
+	// PodStartup and PodShutdown are how long kwok takes to start and stop
+	// a Pod.
+	PodStartup, PodShutdown scenario.PodDelay
+	// CertSANs are further addresses the API server's serving certificate
+	// names: the cluster's private and public endpoints, which remote
+	// secrets and other clusters' istiods dial.
+	CertSANs []string
+	// PodCIDR is where kwok takes Pod addresses for nodes without a
+	// podCIDR of their own.
+	PodCIDR string
+}
+
+// config is kwokctl's configuration file: kwok's stages with the Pod
+// start-up and shutdown times, and the API server certificate's extra
+// names and the components' ports, which kwokctl would otherwise pick by
+// walking down from a fixed port: clusters created side by side (or right
+// after another simulator stopped) would collide.
+func (o CreateOptions) config(ports map[string]int) string {
+	var b strings.Builder
+	b.WriteString(stagesConfig(o.PodStartup, o.PodShutdown))
+	b.WriteString("\n---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\noptions:\n")
+	for _, key := range []string{"etcdPeerPort"} {
+		if p := ports[key]; p != 0 {
+			fmt.Fprintf(&b, "  %s: %d\n", key, p)
+		}
+	}
+	if len(o.CertSANs) > 0 {
+		b.WriteString("  kubeApiserverCertSANs:\n")
+		for _, san := range o.CertSANs {
+			fmt.Fprintf(&b, "  - %q\n", san)
+		}
+	}
+	return b.String()
+}
+
+// stagesConfig is kwok's stages with the given Pod start-up and shutdown
+// times.
 func stagesConfig(startup, shutdown scenario.PodDelay) string {
 	ms := func(v int64) string { return strconv.FormatInt(v, 10) }
 	return strings.NewReplacer(
@@ -96,41 +146,55 @@ func stagesConfig(startup, shutdown scenario.PodDelay) string {
 	).Replace(kwokStages)
 }
 
-// Create starts the control plane, with pods taking startup to become ready
-// and shutdown to go once deleted, and waits until it serves.
-func (c ControlPlane) Create(ctx context.Context, startup, shutdown scenario.PodDelay) error {
+// Create starts the control plane and waits until it serves.
+func (c ControlPlane) Create(ctx context.Context, o CreateOptions) error {
 	if c.Exists() {
 		// A cluster from an earlier `up`: start it again (a no-op when it runs).
 		_, err := c.kwokctl(ctx, "start", "cluster", "--wait", "120s")
 		return err
 	}
-	// A port the kernel picks at random: kwokctl's own choice walks down from
-	// a fixed number, so a simulator started right after another stopped
-	// would get the same port.
-	port, err := proc.FreePort()
-	if err != nil {
-		return err
+	// Ports the kernel picks at random, see CreateOptions.config.
+	ports := map[string]int{}
+	for _, key := range []string{"apiserver", "etcd", "etcdPeerPort", "controller-manager", "scheduler", "kwok"} {
+		p, err := proc.FreePort()
+		if err != nil {
+			return err
+		}
+		ports[key] = p
 	}
 	if err := os.MkdirAll(c.Workdir, 0o755); err != nil {
 		return err
 	}
-	stages := filepath.Join(c.Workdir, "meshsim-stages.yaml")
-	if err := os.WriteFile(stages, []byte(stagesConfig(startup, shutdown)), 0o644); err != nil {
+	cfg := filepath.Join(c.Workdir, c.name()+"-config.yaml")
+	if err := os.WriteFile(cfg, []byte(o.config(ports)), 0o644); err != nil {
 		return err
 	}
-	_, err = c.kwokctl(ctx, "create", "cluster",
-		"--config", stages,
+	args := []string{"create", "cluster",
+		"--config", cfg,
 		"--runtime", "binary",
-		"--kube-apiserver-port", strconv.Itoa(port),
+		"--kube-apiserver-port", strconv.Itoa(ports["apiserver"]),
+		"--etcd-port", strconv.Itoa(ports["etcd"]),
+		"--kube-controller-manager-port", strconv.Itoa(ports["controller-manager"]),
+		"--kube-scheduler-port", strconv.Itoa(ports["scheduler"]),
+		"--controller-port", strconv.Itoa(ports["kwok"]),
 		"--etcd-binary", c.Bin.path("etcd"),
 		"--kube-apiserver-binary", c.Bin.path("kube-apiserver"),
 		"--kube-controller-manager-binary", c.Bin.path("kube-controller-manager"),
 		"--kube-scheduler-binary", c.Bin.path("kube-scheduler"),
 		"--kwok-controller-binary", c.Bin.path("kwok"),
 		"--disable-qps-limits",
+		// With authorization on, kwokctl gives the controller manager
+		// --root-ca-file and --service-account-private-key-file: its token
+		// controller then fills service-account token Secrets, which
+		// `istioctl create-remote-secret` waits for.
+		"--kube-authorization",
 		"--wait", "120s",
 		"--quiet-pull",
-	)
+	}
+	if o.PodCIDR != "" {
+		args = append(args, "--extra-args", "kwok-controller=cidr="+o.PodCIDR)
+	}
+	_, err := c.kwokctl(ctx, args...)
 	return err
 }
 
@@ -147,31 +211,55 @@ func (c ControlPlane) Delete(ctx context.Context) error {
 	return err
 }
 
-// WriteKubeconfig writes the cluster's kubeconfig to path with the context,
-// cluster and user named as `gcloud container clusters get-credentials` names
-// them (gke_PROJECT_LOCATION_CLUSTER), and returns the API server's URL.
-func (c ControlPlane) WriteKubeconfig(path, contextName string) (string, error) {
+// Credentials is one cluster's entry in a kubeconfig.
+type Credentials struct {
+	Context string
+	Cluster *clientcmdapi.Cluster
+	User    *clientcmdapi.AuthInfo
+}
+
+// Server is the API server's URL.
+func (c Credentials) Server() string { return c.Cluster.Server }
+
+// Credentials reads kwokctl's admin credentials for the cluster, to go
+// under contextName.
+func (c ControlPlane) Credentials(contextName string) (Credentials, error) {
 	cfg, err := clientcmd.LoadFromFile(c.kwokKubeconfig())
 	if err != nil {
-		return "", fmt.Errorf("read kwokctl's kubeconfig: %w", err)
+		return Credentials{}, fmt.Errorf("read kwokctl's kubeconfig: %w", err)
 	}
 	cur, ok := cfg.Contexts[cfg.CurrentContext]
 	if !ok {
-		return "", fmt.Errorf("kwokctl's kubeconfig has no current context")
+		return Credentials{}, fmt.Errorf("kwokctl's kubeconfig has no current context")
 	}
 	cluster, user := cfg.Clusters[cur.Cluster], cfg.AuthInfos[cur.AuthInfo]
 	if cluster == nil || user == nil {
-		return "", fmt.Errorf("kwokctl's kubeconfig context %s is incomplete", cfg.CurrentContext)
+		return Credentials{}, fmt.Errorf("kwokctl's kubeconfig context %s is incomplete", cfg.CurrentContext)
 	}
+	return Credentials{Context: contextName, Cluster: cluster, User: user}, nil
+}
+
+// WriteKubeconfig writes a kubeconfig holding the clusters, each with its
+// context, cluster and user named as `gcloud container clusters
+// get-credentials` names them (gke_PROJECT_LOCATION_CLUSTER); the first is
+// the current context.
+func WriteKubeconfig(path string, creds ...Credentials) error {
 	next := clientcmdapi.NewConfig()
-	next.Clusters[contextName] = cluster
-	next.AuthInfos[contextName] = user
-	next.Contexts[contextName] = &clientcmdapi.Context{Cluster: contextName, AuthInfo: contextName}
-	next.CurrentContext = contextName
-	if err := clientcmd.WriteToFile(*next, path); err != nil {
-		return "", fmt.Errorf("write kubeconfig: %w", err)
+	for i, c := range creds {
+		next.Clusters[c.Context] = c.Cluster
+		next.AuthInfos[c.Context] = c.User
+		next.Contexts[c.Context] = &clientcmdapi.Context{Cluster: c.Context, AuthInfo: c.Context}
+		if i == 0 {
+			next.CurrentContext = c.Context
+		}
 	}
-	return cluster.Server, nil
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := clientcmd.WriteToFile(*next, path); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return nil
 }
 
 func lastLines(s string, n int) string {

@@ -15,9 +15,11 @@ import (
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
-// NodeObject renders a scenario node as the Node GKE would register: GKE's
-// labels, a gce:// provider ID and the machine type's real capacity.
-func NodeObject(sc scenario.Scenario, n scenario.Node) (*corev1.Node, error) {
+// NodeObject renders the i-th scenario node as the Node GKE would
+// register: GKE's labels, a gce:// provider ID, its /24 of the cluster's
+// Pod range (kwok gives its Pods addresses from it) and the machine type's
+// real capacity.
+func NodeObject(sc scenario.Scenario, i int, n scenario.Node) (*corev1.Node, error) {
 	shape, ok := scenario.LookupMachineType(n.MachineType)
 	if !ok {
 		return nil, fmt.Errorf("node pool %s: unknown machine type %q", n.Pool, n.MachineType)
@@ -58,10 +60,19 @@ func NodeObject(sc scenario.Scenario, n scenario.Node) (*corev1.Node, error) {
 				"kwok.x-k8s.io/node": "fake",
 			},
 		},
-		Spec: corev1.NodeSpec{ProviderID: fmt.Sprintf("gce://%s/%s/%s", sc.Project, n.Zone, n.Name)},
+		Spec: corev1.NodeSpec{
+			ProviderID: fmt.Sprintf("gce://%s/%s/%s", sc.Project, n.Zone, n.Name),
+			PodCIDR:    sc.NodePodCIDR(i),
+			PodCIDRs:   []string{sc.NodePodCIDR(i)},
+		},
 		Status: corev1.NodeStatus{
 			Capacity:    capacity,
 			Allocatable: allocatable,
+			// The node's address in its subnet, as the Compute instance has it.
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: sc.NodeIP(i)},
+				{Type: corev1.NodeHostName, Address: n.Name},
+			},
 			NodeInfo: corev1.NodeSystemInfo{
 				Architecture: "amd64", OperatingSystem: "linux",
 				OSImage: "Container-Optimized OS from Google", KubeletVersion: KubeVersion,
@@ -75,9 +86,9 @@ func NodeObject(sc scenario.Scenario, n scenario.Node) (*corev1.Node, error) {
 // nodes that are not in the scenario, so a re-run converges on the shape.
 func EnsureNodes(ctx context.Context, kc kubernetes.Interface, sc scenario.Scenario) error {
 	want := map[string]bool{}
-	for _, n := range sc.Nodes() {
+	for i, n := range sc.Nodes() {
 		want[n.Name] = true
-		obj, err := NodeObject(sc, n)
+		obj, err := NodeObject(sc, i, n)
 		if err != nil {
 			return err
 		}
@@ -88,7 +99,8 @@ func EnsureNodes(ctx context.Context, kc kubernetes.Interface, sc scenario.Scena
 		// Capacity is status, which a create drops; a merge patch of the
 		// status cannot conflict with kwok's own status updates.
 		patch, _ := json.Marshal(map[string]any{"status": map[string]any{
-			"capacity": obj.Status.Capacity, "allocatable": obj.Status.Allocatable, "nodeInfo": obj.Status.NodeInfo}})
+			"capacity": obj.Status.Capacity, "allocatable": obj.Status.Allocatable, "nodeInfo": obj.Status.NodeInfo,
+			"addresses": obj.Status.Addresses}})
 		if _, err := kc.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "meshsim"}, "status"); err != nil {
 			return fmt.Errorf("set capacity of node %s: %w", n.Name, err)
 		}

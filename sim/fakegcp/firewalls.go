@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 func firewallKind() *kind {
@@ -49,30 +51,30 @@ func prepareFirewall(_ *Server, c *change) *APIError {
 // after the node tag's hash: -all (pods), -vms (the subnet) and, for a
 // private cluster, -master (the control plane to the kubelet and webhooks).
 // None of them admits Google's health checkers.
-func (s *Server) seedGKEFirewalls(now time.Time) {
-	prefix := strings.TrimSuffix(s.sc.NodeTag(), "-node")
-	network := computeBase + "projects/" + s.project + "/global/networks/" + s.sc.Network
+func (s *Server) seedGKEFirewalls(sc scenario.Scenario, now time.Time) {
+	prefix := strings.TrimSuffix(sc.NodeTag(), "-node")
+	network := computeBase + "projects/" + s.project + "/global/networks/" + sc.Network
 	tcpUDPICMP := []any{
 		map[string]any{"IPProtocol": "icmp"},
 		map[string]any{"IPProtocol": "tcp", "ports": []any{"1-65535"}},
 		map[string]any{"IPProtocol": "udp", "ports": []any{"1-65535"}},
 	}
 	rules := map[string]map[string]any{
-		prefix + "-all": {"sourceRanges": []any{clusterPodCIDR}, "allowed": []any{
+		prefix + "-all": {"sourceRanges": []any{sc.PodRange().String()}, "allowed": []any{
 			map[string]any{"IPProtocol": "tcp"}, map[string]any{"IPProtocol": "udp"}, map[string]any{"IPProtocol": "icmp"},
 			map[string]any{"IPProtocol": "esp"}, map[string]any{"IPProtocol": "ah"}, map[string]any{"IPProtocol": "sctp"},
 		}},
 		prefix + "-vms": {"sourceRanges": []any{"10.128.0.0/9"}, "allowed": tcpUDPICMP},
 	}
-	if s.sc.Private {
-		rules[prefix+"-master"] = map[string]any{"sourceRanges": []any{s.sc.MasterCIDR}, "allowed": []any{
+	if sc.Private {
+		rules[prefix+"-master"] = map[string]any{"sourceRanges": []any{sc.MasterCIDR}, "allowed": []any{
 			map[string]any{"IPProtocol": "tcp", "ports": []any{"10250", "443"}},
 		}}
 	}
 	k := kindOf("firewalls")
 	for name, rule := range rules {
 		rule["network"] = network
-		rule["targetTags"] = []any{s.sc.NodeTag()}
+		rule["targetTags"] = []any{sc.NodeTag()}
 		rule["description"] = ""
 		s.seed(k, "global", name, rule, now)
 	}

@@ -16,6 +16,11 @@ import (
 type gkeCluster struct {
 	scenario bool
 	spec     scenario.Scenario // for clusters created through the API
+	// simulated clusters have a real control plane and kwok nodes behind
+	// them: the scenario's and Options.MoreClusters. Their nodes are
+	// Compute instances; endpoint and caCert are their API server's.
+	simulated        bool
+	endpoint, caCert string
 	// overlay holds fields set by updates that a scenario does not model
 	// (e.g. desiredControlPlaneEndpointsConfig); it is merged over the
 	// rendered cluster.
@@ -53,12 +58,43 @@ type gkeOperation struct {
 	doneAt   time.Time
 	done     bool
 	apply    func()
+	// failure, when set, is the error the operation ends with.
+	failure string
 }
 
 func (s *Server) seedScenarioCluster(now time.Time) {
 	s.started = now
-	s.clusters["scenario"] = &gkeCluster{scenario: true, status: "RUNNING", created: now}
-	s.seedGKEFirewalls(now)
+	s.clusters["scenario"] = &gkeCluster{scenario: true, simulated: true, status: "RUNNING", created: now,
+		endpoint: s.opts.ClusterEndpoint, caCert: s.opts.ClusterCACertificate}
+	s.seedGKEFirewalls(s.sc, now)
+	for i, more := range s.opts.MoreClusters {
+		// Keys sort after "scenario" in creation order, so lists show the
+		// clusters as meshsim numbered them.
+		s.clusters[fmt.Sprintf("scenario-%03d", i+2)] = &gkeCluster{spec: more.Scenario, simulated: true, status: "RUNNING",
+			created: now, endpoint: more.Endpoint, caCert: more.CACertificate}
+		s.seedGKEFirewalls(more.Scenario, now)
+	}
+}
+
+// simulatedScenarios are the shapes of the clusters with a control plane
+// behind them, the scenario's first. Called with s.mu held.
+func (s *Server) simulatedScenarios() []scenario.Scenario {
+	out := []scenario.Scenario{s.sc}
+	for _, key := range sortedKeys(s.clusters) {
+		if cl := s.clusters[key]; cl.simulated && !cl.scenario {
+			out = append(out, cl.spec)
+		}
+	}
+	return out
+}
+
+// SimulatedClusters returns the simulated clusters as GKE describes them
+// now, the scenario's first; updates through the API show at once.
+func (s *Server) SimulatedClusters() []scenario.Scenario {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	return s.simulatedScenarios()
 }
 
 func gkeNotFound(path string) *APIError {
@@ -278,12 +314,23 @@ func (s *Server) updateCluster(c *apiCall) (any, *APIError) {
 	if len(update) == 0 {
 		return nil, gkeInvalid("Cluster.update must be specified.")
 	}
+	endpoints, aerr := parseEndpointChange(update)
+	if aerr != nil {
+		return nil, aerr
+	}
+	failure := endpoints.failure(cl.shape(s))
+	rest := withoutModelledEndpointFields(update, endpoints)
 	cl.status = "RECONCILING"
 	op := s.startGKEOperation(cl, "UPDATE_CLUSTER", func() {
-		cl.applyUpdate(s, update)
+		// A failed update changes nothing.
+		if failure == "" {
+			cl.change(s, endpoints.apply)
+			cl.applyUpdate(s, rest)
+			cl.generation++
+		}
 		cl.status = "RUNNING"
-		cl.generation++
 	})
+	op.failure = failure
 	return s.renderGKEOperation(op), nil
 }
 
@@ -304,15 +351,6 @@ func (cl *gkeCluster) applyUpdate(s *Server, update map[string]any) {
 			cl.change(s, func(sc *scenario.Scenario) { sc.LoggingService = text })
 		case "desiredMonitoringService":
 			cl.change(s, func(sc *scenario.Scenario) { sc.MonitoringService = text })
-		case "desiredMasterAuthorizedNetworksConfig":
-			var cidrs []string
-			if boolean(val, "enabled") {
-				for _, b := range list(val, "cidrBlocks") {
-					block, _ := b.(map[string]any)
-					cidrs = append(cidrs, str(block, "cidrBlock"))
-				}
-			}
-			cl.change(s, func(sc *scenario.Scenario) { sc.AuthorizedNetworks = cidrs })
 		default:
 			if field, ok := strings.CutPrefix(key, "desired"); ok && field != "" {
 				field = strings.ToLower(field[:1]) + field[1:]
@@ -410,6 +448,12 @@ func (s *Server) renderGKEOperation(op *gkeOperation) map[string]any {
 	if op.done {
 		m["status"] = "DONE"
 		m["endTime"] = op.doneAt.UTC().Format(time.RFC3339Nano)
+		if op.failure != "" {
+			// gcloud reports statusMessage ("Operation [...] finished with
+			// error: ..."); error is its google.rpc.Status form.
+			m["statusMessage"] = op.failure
+			m["error"] = map[string]any{"code": 3, "message": op.failure}
+		}
 		if op.opType == "CREATE_CLUSTER" {
 			m["progress"] = map[string]any{"metrics": deepCopy(createProgress)}
 		}

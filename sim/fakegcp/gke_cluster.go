@@ -4,16 +4,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/fnv"
-	"net/netip"
 
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
-// Address plan reported for every simulated cluster.
-const (
-	clusterPodCIDR      = "10.112.0.0/14"
-	clusterServicesCIDR = "34.118.224.0/20"
-)
+// clusterServicesCIDR is the Service range GKE gives every cluster (not
+// routable outside it, so clusters may share it).
+const clusterServicesCIDR = "34.118.224.0/20"
 
 var defaultOAuthScopes = []any{
 	"https://www.googleapis.com/auth/devstorage.read_only",
@@ -42,31 +39,30 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 	loc := sc.Location
 	project := sc.Project
 	hash := fnvHex(project + "/" + loc + "/" + sc.Cluster)
-	public := fmt.Sprintf("34.%d.%d.%d", 28+int(hash[0])%100, int(hash[1])*3%250, int(hash[2])*5%250+1)
-	private := "10.128.0.2"
-	if p, err := netip.ParsePrefix(sc.MasterCIDR); err == nil {
-		private = p.Addr().Next().Next().String()
-	}
+	public, private := sc.PublicEndpointIP(), sc.PrivateEndpointIP()
 	endpoint := public
 	if sc.PrivateEndpoint {
 		endpoint = private
 	}
 	ca := fakeCACertificate
-	if cl.scenario && s.opts.ClusterEndpoint != "" {
-		endpoint = s.opts.ClusterEndpoint
+	if cl.endpoint != "" {
+		endpoint = cl.endpoint
 	}
-	if cl.scenario && s.opts.ClusterCACertificate != "" {
-		ca = s.opts.ClusterCACertificate
+	if cl.caCert != "" {
+		ca = cl.caCert
 	}
+	podCIDR := sc.PodRange().String()
 	subnetwork := "projects/" + project + "/regions/" + regionOfZone(loc) + "/subnetworks/" + sc.Subnetwork
 
 	authorized := map[string]any{"gcpPublicCidrsAccessEnabled": true}
+	if sc.AuthorizedNetworksOn() {
+		authorized["enabled"] = true
+	}
 	if len(sc.AuthorizedNetworks) > 0 {
 		var blocks []any
 		for _, cidr := range sc.AuthorizedNetworks {
 			blocks = append(blocks, map[string]any{"cidrBlock": cidr})
 		}
-		authorized["enabled"] = true
 		authorized["cidrBlocks"] = blocks
 	}
 	privateConfig := map[string]any{"privateEndpoint": private, "publicEndpoint": public}
@@ -77,6 +73,18 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 		if sc.PrivateEndpoint {
 			privateConfig["enablePrivateEndpoint"] = true
 		}
+	}
+	// Proto3 JSON leaves false out: the fields show only when on.
+	ipEndpoints := map[string]any{
+		"authorizedNetworksConfig": deepCopy(authorized),
+		"enablePublicEndpoint":     !sc.PrivateEndpoint,
+		"enabled":                  true,
+		"privateEndpoint":          private,
+		"publicEndpoint":           public,
+	}
+	if sc.MasterGlobalAccess {
+		privateConfig["masterGlobalAccessConfig"] = map[string]any{"enabled": true}
+		ipEndpoints["globalAccess"] = true
 	}
 
 	var pools []any
@@ -112,7 +120,7 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 			},
 			"autoscalingProfile": "BALANCED",
 		},
-		"clusterIpv4Cidr":  clusterPodCIDR,
+		"clusterIpv4Cidr":  podCIDR,
 		"clusterTelemetry": map[string]any{"type": "ENABLED"},
 		"controlPlaneEndpointsConfig": map[string]any{
 			"dnsEndpointConfig": map[string]any{
@@ -120,13 +128,7 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 				"enableK8sTokensViaDns": false,
 				"endpoint":              "gke-" + hash + fnvHex(hash) + "-" + itoa(sc.ProjectNumber) + "." + loc + ".gke.goog",
 			},
-			"ipEndpointsConfig": map[string]any{
-				"authorizedNetworksConfig": deepCopy(authorized),
-				"enablePublicEndpoint":     !sc.PrivateEndpoint,
-				"enabled":                  true,
-				"privateEndpoint":          private,
-				"publicEndpoint":           public,
-			},
+			"ipEndpointsConfig": ipEndpoints,
 		},
 		"createTime":               cl.created.UTC().Format("2006-01-02T15:04:05+00:00"),
 		"currentMasterVersion":     version,
@@ -141,8 +143,8 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 		"initialClusterVersion":    version,
 		"instanceGroupUrls":        groups,
 		"ipAllocationPolicy": map[string]any{
-			"clusterIpv4Cidr":            clusterPodCIDR,
-			"clusterIpv4CidrBlock":       clusterPodCIDR,
+			"clusterIpv4Cidr":            podCIDR,
+			"clusterIpv4CidrBlock":       podCIDR,
 			"podCidrOverprovisionConfig": map[string]any{},
 			"servicesIpv4Cidr":           clusterServicesCIDR,
 			"servicesIpv4CidrBlock":      clusterServicesCIDR,
@@ -259,7 +261,7 @@ func (s *Server) renderNodePool(sc scenario.Scenario, p scenario.NodePool, subne
 		"maxPodsConstraint": map[string]any{"maxPodsPerNode": "110"},
 		"name":              p.Name,
 		"networkConfig": map[string]any{
-			"podIpv4CidrBlock":        clusterPodCIDR,
+			"podIpv4CidrBlock":        sc.PodRange().String(),
 			"podIpv4RangeUtilization": 0.001,
 			"podRange":                p.Name + "-pods-" + fnvHex(sc.Cluster+"/pods"),
 			"subnetwork":              subnetwork,

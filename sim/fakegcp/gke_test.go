@@ -150,7 +150,8 @@ func TestClusterOperations(t *testing.T) {
 	wantAPIError(t, err, 404, "notFound")
 }
 
-func (e *env) waitCluster(t *testing.T, location, name string) {
+// waitCluster waits for a GKE operation to be DONE and returns it.
+func (e *env) waitCluster(t *testing.T, location, name string) *containerpb.Operation {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		op, err := e.gke.GetOperation(e.ctx, &containerpb.GetOperationRequest{Name: "projects/" + project + "/locations/" + location + "/operations/" + name})
@@ -158,8 +159,9 @@ func (e *env) waitCluster(t *testing.T, location, name string) {
 			t.Fatal(err)
 		}
 		if op.GetStatus() == containerpb.Operation_DONE {
-			return
+			return op
 		}
 	}
 	t.Fatalf("operation %s not DONE", name)
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 // The cluster's nodes are Compute instances, as on GKE: instances.get and
@@ -15,36 +17,40 @@ import (
 
 type nodeInfo struct {
 	name, zone, pool, machineType, ip string
-	index                             int
+	index                             int               // within its cluster
+	sc                                scenario.Scenario // its cluster
 }
 
-// nodes lists the scenario's nodes with their internal addresses.
+// nodes lists the simulated clusters' nodes with their internal addresses.
 // Called with s.mu held.
 func (s *Server) nodes() []nodeInfo {
 	var out []nodeInfo
-	for i, n := range s.sc.Nodes() {
-		out = append(out, nodeInfo{name: n.Name, zone: n.Zone, pool: n.Pool, machineType: n.MachineType, index: i,
-			ip: fmt.Sprintf("10.128.%d.%d", i/250, i%250+2)})
+	for _, sc := range s.simulatedScenarios() {
+		for i, n := range sc.Nodes() {
+			out = append(out, nodeInfo{name: n.Name, zone: n.Zone, pool: n.Pool, machineType: n.MachineType, index: i,
+				ip: sc.NodeIP(i), sc: sc})
+		}
 	}
 	return out
 }
 
 func (s *Server) renderInstance(n nodeInfo) map[string]any {
+	sc := n.sc
 	scope := "zones/" + n.zone
 	link := computeBase + "projects/" + s.project + "/" + scope + "/instances/" + n.name
 	nic := map[string]any{
 		"kind":       "compute#networkInterface",
 		"name":       "nic0",
-		"network":    computeBase + "projects/" + s.project + "/global/networks/" + s.sc.Network,
-		"subnetwork": computeBase + "projects/" + s.project + "/regions/" + s.sc.Region + "/subnetworks/" + s.sc.Subnetwork,
+		"network":    computeBase + "projects/" + s.project + "/global/networks/" + sc.Network,
+		"subnetwork": computeBase + "projects/" + s.project + "/regions/" + sc.Region + "/subnetworks/" + sc.Subnetwork,
 		"networkIP":  n.ip,
 		"stackType":  "IPV4_ONLY",
 		"aliasIpRanges": []any{map[string]any{
-			"ipCidrRange":         fmt.Sprintf("10.112.%d.0/24", n.index),
-			"subnetworkRangeName": n.pool + "-pods-" + fnvHex(s.sc.Cluster+"/pods"),
+			"ipCidrRange":         sc.NodePodCIDR(n.index),
+			"subnetworkRangeName": n.pool + "-pods-" + fnvHex(sc.Cluster+"/pods"),
 		}},
 	}
-	if !s.sc.Private {
+	if !sc.Private {
 		nic["accessConfigs"] = []any{map[string]any{
 			"kind": "compute#accessConfig", "type": "ONE_TO_ONE_NAT", "name": "external-nat",
 			"natIP": fmt.Sprintf("34.66.%d.%d", n.index/250, n.index%250+2), "networkTier": "PREMIUM",
@@ -56,7 +62,7 @@ func (s *Server) renderInstance(n nodeInfo) map[string]any {
 		"creationTimestamp": googleTime(s.started),
 		"name":              n.name,
 		"description":       "",
-		"tags":              map[string]any{"items": []any{s.sc.NodeTag()}, "fingerprint": labelFingerprint(map[string]any{"tag": s.sc.NodeTag()})},
+		"tags":              map[string]any{"items": []any{sc.NodeTag()}, "fingerprint": labelFingerprint(map[string]any{"tag": sc.NodeTag()})},
 		"machineType":       computeBase + "projects/" + s.project + "/" + scope + "/machineTypes/" + n.machineType,
 		"status":            "RUNNING",
 		"zone":              scopeLink(s.project, scope),
@@ -64,12 +70,12 @@ func (s *Server) renderInstance(n nodeInfo) map[string]any {
 		"networkInterfaces": []any{nic},
 		"labels": map[string]any{
 			"goog-gke-node":             "",
-			"goog-k8s-cluster-name":     s.sc.Cluster,
-			"goog-k8s-cluster-location": s.sc.Location,
+			"goog-k8s-cluster-name":     sc.Cluster,
+			"goog-k8s-cluster-location": sc.Location,
 			"goog-k8s-node-pool-name":   n.pool,
 		},
 		"serviceAccounts": []any{map[string]any{
-			"email":  s.sc.NodeServiceAccount(),
+			"email":  sc.NodeServiceAccount(),
 			"scopes": []any{"https://www.googleapis.com/auth/cloud-platform"},
 		}},
 		"selfLink": link,

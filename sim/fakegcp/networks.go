@@ -5,11 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// autoSubnetRange is the range an auto-mode network's subnetwork takes in
-// the scenario's region (us-central1's, as Google assigns it).
-const autoSubnetRange = "10.128.0.0/20"
+	"github.com/meshctl/meshctl/sim/scenario"
+)
 
 func networkKind() *kind {
 	return &kind{
@@ -48,7 +46,15 @@ func networkKind() *kind {
 				"description":    "Default route to the Internet.",
 			}, at)
 			if boolean(r.obj, "autoCreateSubnetworks") {
-				s.seedSubnetwork(r, r.ref.Name, s.sc.Region, autoSubnetRange, at)
+				// Google makes one in every region; the fake in the regions
+				// its clusters are in, with Google's ranges.
+				seen := map[string]bool{}
+				for _, sc := range s.seededScenarios() {
+					if !seen[sc.Region] {
+						seen[sc.Region] = true
+						s.seedSubnetwork(r, r.ref.Name, sc.Region, scenario.RegionSubnet(sc.Region), at)
+					}
+				}
 			}
 		},
 	}
@@ -203,13 +209,29 @@ func (s *Server) seedNetwork(name string, now time.Time) {
 	}
 	net := s.seed(kindOf("networks"), "global", name, network, now)
 	if net == nil || name == "default" {
-		return
+		return // an auto-mode network's subnetworks come with it (created)
 	}
-	subnet := s.sc.Subnetwork
-	if subnet == "" {
-		subnet = "default"
+	// The subnetwork of each simulated cluster on this network, in its region.
+	for _, sc := range s.seededScenarios() {
+		if sc.Network != name {
+			continue
+		}
+		subnet := sc.Subnetwork
+		if subnet == "" {
+			subnet = "default"
+		}
+		s.seedSubnetwork(net, subnet, sc.Region, sc.SubnetRange().String(), now)
 	}
-	s.seedSubnetwork(net, subnet, s.sc.Region, autoSubnetRange, now)
+}
+
+// seededScenarios are the shapes of the simulated clusters, the scenario's
+// first, from the options (so they are known before the clusters are seeded).
+func (s *Server) seededScenarios() []scenario.Scenario {
+	out := []scenario.Scenario{s.sc}
+	for _, more := range s.opts.MoreClusters {
+		out = append(out, more.Scenario)
+	}
+	return out
 }
 
 // seedSubnetwork makes a subnetwork of a network that comes with it (an

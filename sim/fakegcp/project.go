@@ -68,13 +68,15 @@ func (s *Server) getProject(*apiCall) (any, *APIError) {
 	}, nil
 }
 
-// zones lists the zones of the scenario's region that hold nodes.
+// zones lists the zones that hold the simulated clusters' nodes.
 // Called with s.mu held.
 func (s *Server) zones() []string {
 	seen := map[string]bool{}
-	for _, p := range s.sc.NodePools {
-		for _, z := range p.Zones {
-			seen[z] = true
+	for _, sc := range s.simulatedScenarios() {
+		for _, p := range sc.NodePools {
+			for _, z := range p.Zones {
+				seen[z] = true
+			}
 		}
 	}
 	return sortedKeys(seen)

@@ -27,6 +27,17 @@ type Options struct {
 	// IAM, when set, is enforced: a caller lacking a permission Google
 	// checks gets Compute's or GKE's 403 and nothing changes.
 	IAM *fakeiam.Policy
+	// MoreClusters are further simulated clusters in the project, each with
+	// its own control plane (meshsim up --clusters N).
+	MoreClusters []SimulatedCluster
+}
+
+// SimulatedCluster is a cluster besides the scenario's that a real control
+// plane serves.
+type SimulatedCluster struct {
+	Scenario      scenario.Scenario
+	Endpoint      string // the API server, as ClusterEndpoint
+	CACertificate string // base64 PEM, as ClusterCACertificate
 }
 
 // Server is a fake of the Compute v1 and GKE v1 REST APIs for one simulated

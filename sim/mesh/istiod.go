@@ -54,25 +54,87 @@ func Apply(ctx context.Context, kubeconfig string, manifest []byte) ([]byte, err
 	return out, nil
 }
 
-// IstiodName is the name of a revision's istiod process and Deployment.
+// IstiodName is the name of a revision's istiod Deployment, and of its
+// process in a one-cluster simulator.
 func IstiodName(revision string) string { return "istiod-" + revision }
 
-// StartIstiod runs pilot-discovery for the revision as a local process, with
-// the environment and flags of the Deployment that istioctl rendered, and
-// waits until it is ready. A running istiod for the revision is reused.
+// Target is the cluster an istiod serves.
+type Target struct {
+	// Cluster is the cluster's GKE name.
+	Cluster string
+	// Key names the istiod's process and record (state.IstiodKey).
+	Key string
+	// Kubeconfig holds the cluster as its current context.
+	Kubeconfig string
+	// ClusterID is the cluster name istiod registers under; empty means
+	// the rendered Deployment's CLUSTER_ID.
+	ClusterID string
+	// ProxyPort is the reachability proxy for other clusters' control
+	// planes; 0 means none.
+	ProxyPort int
+	// CACerts is ROOT_CA_DIR, where plug-in CA certificates go.
+	CACerts string
+}
+
+// TargetFor is the target serving a cluster of the simulator, given by
+// kube context or, without one, by location and name; with neither, the
+// first cluster.
+func TargetFor(dir state.Dir, sim state.Sim, context, location, name, revision string) (Target, error) {
+	c := sim.AllClusters()[0]
+	if context != "" || name != "" {
+		var ok bool
+		if c, ok = sim.ClusterFor(context, location, name); !ok {
+			return Target{}, fmt.Errorf("meshsim simulates no cluster %s", firstNonEmpty(context, location+"/"+name))
+		}
+	}
+	t := Target{Cluster: c.Name(), Key: state.IstiodKey(sim.Multi(), c.Name(), revision),
+		Kubeconfig: dir.ClusterKubeconfig(c.Name()), ClusterID: c.Scenario.MeshClusterID(),
+		ProxyPort: c.ProxyPort, CACerts: dir.CACerts(c.Name())}
+	if !sim.Multi() {
+		// One cluster: the shared kubeconfig, as before several existed.
+		t.Kubeconfig = dir.Kubeconfig()
+	}
+	return t, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// StartIstiod runs pilot-discovery for the revision in the simulator's
+// (first) cluster; see StartIstiodIn.
 func StartIstiod(ctx context.Context, dir state.Dir, kc kubernetes.Interface, pilot, revision string) (state.Istiod, error) {
-	name := IstiodName(revision)
+	sim, err := dir.Load()
+	if err != nil {
+		return state.Istiod{}, err
+	}
+	t, err := TargetFor(dir, sim, "", "", "", revision)
+	if err != nil {
+		return state.Istiod{}, err
+	}
+	return StartIstiodIn(ctx, dir, t, kc, pilot, revision)
+}
+
+// StartIstiodIn runs pilot-discovery for the revision as a local process
+// serving the target cluster, with the environment and flags of the
+// Deployment that istioctl rendered, and waits until it is ready. A running
+// istiod for the revision and cluster is reused.
+func StartIstiodIn(ctx context.Context, dir state.Dir, t Target, kc kubernetes.Interface, pilot, revision string) (state.Istiod, error) {
+	name := "istiod-" + t.Key
 	if pid, ok := dir.Pids().Running(name); ok {
 		for _, i := range mustIstiods(dir) {
-			if i.Revision == revision {
+			if i.KeyOrRevision() == t.Key {
 				i.Pid = pid
 				return i, waitReady(ctx, i.ReadinessURL, 60*time.Second)
 			}
 		}
 	}
-	deploy, err := kc.AppsV1().Deployments("istio-system").Get(ctx, name, metav1.GetOptions{})
+	deploy, err := kc.AppsV1().Deployments("istio-system").Get(ctx, IstiodName(revision), metav1.GetOptions{})
 	if err != nil {
-		return state.Istiod{}, fmt.Errorf("read the %s Deployment istioctl rendered: %w", name, err)
+		return state.Istiod{}, fmt.Errorf("read the %s Deployment istioctl rendered: %w", IstiodName(revision), err)
 	}
 	ports := make([]int, 5)
 	for i := range ports {
@@ -80,20 +142,19 @@ func StartIstiod(ctx context.Context, dir state.Dir, kc kubernetes.Interface, pi
 			return state.Istiod{}, err
 		}
 	}
-	ist := state.Istiod{Revision: revision, WebhookPort: ports[0], HTTPPort: ports[1], GRPCPort: ports[2],
+	ist := state.Istiod{Revision: revision, Cluster: t.Cluster, WebhookPort: ports[0], HTTPPort: ports[1], GRPCPort: ports[2],
 		SecureGRPC: ports[3], MonitorPort: ports[4]}
+	if t.Key != revision {
+		ist.Key = t.Key
+	}
 	ist.ReadinessURL = fmt.Sprintf("http://127.0.0.1:%d/ready", ist.HTTPPort)
-
-	env := istiodEnv(deploy, name)
-	env = append(env,
-		"KUBECONFIG="+dir.Kubeconfig(),
-		// The webhooks reach this process at https://localhost:PORT: its
-		// serving certificate must name localhost.
-		"ISTIOD_CUSTOM_HOST=localhost",
-		"PILOT_ENABLE_ANALYSIS=false",
-	)
+	env, clusterID := targetEnv(istiodEnv(deploy, IstiodName(revision)), t)
+	ist.ClusterID = clusterID
+	if err := os.MkdirAll(t.CACerts, 0o755); err != nil {
+		return ist, err
+	}
 	args := []string{"discovery",
-		"--kubeconfig", dir.Kubeconfig(),
+		"--kubeconfig", t.Kubeconfig,
 		"--httpsAddr", fmt.Sprintf("127.0.0.1:%d", ist.WebhookPort),
 		"--httpAddr", fmt.Sprintf("127.0.0.1:%d", ist.HTTPPort),
 		"--grpcAddr", fmt.Sprintf("127.0.0.1:%d", ist.GRPCPort),
@@ -101,6 +162,9 @@ func StartIstiod(ctx context.Context, dir state.Dir, kc kubernetes.Interface, pi
 		"--monitoringAddr", fmt.Sprintf("127.0.0.1:%d", ist.MonitorPort),
 		"--domain", "cluster.local",
 		"--log_output_level", "default:info",
+	}
+	if clusterID != "" {
+		args = append(args, "--clusterID", clusterID)
 	}
 	if err := os.MkdirAll(dir.Logs(), 0o755); err != nil {
 		return ist, err
@@ -114,9 +178,44 @@ func StartIstiod(ctx context.Context, dir state.Dir, kc kubernetes.Interface, pi
 		return ist, err
 	}
 	if err := waitReady(ctx, ist.ReadinessURL, 90*time.Second); err != nil {
-		return ist, fmt.Errorf("istiod %s did not become ready (log: %s): %w", revision, dir.Log(name), err)
+		return ist, fmt.Errorf("istiod %s did not become ready (log: %s): %w", t.Key, dir.Log(name), err)
 	}
 	return ist, nil
+}
+
+// targetEnv completes the rendered environment for a local istiod serving
+// the target, and returns it with the cluster id it registers under.
+func targetEnv(env []string, t Target) ([]string, string) {
+	clusterID := t.ClusterID
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "CLUSTER_ID="); ok && clusterID == "" {
+			clusterID = v
+		}
+	}
+	env = append(env,
+		"KUBECONFIG="+t.Kubeconfig,
+		// The webhooks reach this process at https://localhost:PORT: its
+		// serving certificate must name localhost.
+		"ISTIOD_CUSTOM_HOST=localhost",
+		"PILOT_ENABLE_ANALYSIS=false",
+		// Plug-in CA certificates, per cluster; the default ./etc/cacerts
+		// would be relative to wherever meshsim was started.
+		"ROOT_CA_DIR="+t.CACerts,
+	)
+	if clusterID != "" {
+		env = append(env, "CLUSTER_ID="+clusterID)
+	}
+	if t.ProxyPort != 0 {
+		// Other clusters' control planes (a remote secret's server) are
+		// reached through the reachability proxy, which lets through what
+		// GKE would; the own API server is on loopback, which Go never
+		// proxies, and NO_PROXY says so too.
+		env = append(env,
+			fmt.Sprintf("HTTPS_PROXY=http://127.0.0.1:%d", t.ProxyPort),
+			"NO_PROXY=127.0.0.1,localhost",
+		)
+	}
+	return env, clusterID
 }
 
 // istiodEnv resolves the istiod container's environment from the rendered
@@ -159,12 +258,13 @@ func istiodEnv(d *appsv1.Deployment, podName string) []string {
 	return env
 }
 
-// StopIstiod stops a revision's istiod process and forgets it.
-func StopIstiod(dir state.Dir, revision string) error {
-	if err := dir.Pids().Stop(IstiodName(revision), 5*time.Second); err != nil {
+// StopIstiod stops an istiod process, by key (the revision in a
+// one-cluster simulator), and forgets it.
+func StopIstiod(dir state.Dir, key string) error {
+	if err := dir.Pids().Stop("istiod-"+key, 5*time.Second); err != nil {
 		return err
 	}
-	return dir.RemoveIstiod(revision)
+	return dir.RemoveIstiod(key)
 }
 
 func mustIstiods(dir state.Dir) []state.Istiod {

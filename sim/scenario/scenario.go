@@ -30,14 +30,25 @@ type Scenario struct {
 	PrivateEndpoint    bool     `json:"privateEndpoint"`
 	MasterCIDR         string   `json:"masterCidr"`
 	AuthorizedNetworks []string `json:"authorizedNetworks"`
+	// AuthorizedNetworksEnabled turns master authorized networks on even
+	// with no block listed (then only Google's own addresses get in).
+	AuthorizedNetworksEnabled bool `json:"authorizedNetworksEnabled,omitempty"`
+	// MasterGlobalAccess lets callers in other regions reach the private
+	// endpoint; without it GKE's internal load balancer is regional.
+	MasterGlobalAccess bool `json:"masterGlobalAccess,omitempty"`
 
 	WorkloadIdentity  bool   `json:"workloadIdentity"`
 	LoggingService    string `json:"loggingService"`
 	MonitoringService string `json:"monitoringService"`
 	Autopilot         bool   `json:"autopilot"`
 
-	Network        string            `json:"network"`
-	Subnetwork     string            `json:"subnetwork"`
+	Network    string `json:"network"`
+	Subnetwork string `json:"subnetwork"`
+	// SubnetCIDR is the primary range of the nodes' subnet in Region.
+	SubnetCIDR string `json:"subnetCidr,omitempty"`
+	// PodCIDR is the cluster's Pod range (clusterIpv4Cidr); kwok gives Pods
+	// addresses from the nodes' /24s of it, as GKE does.
+	PodCIDR        string            `json:"podCidr,omitempty"`
 	ResourceLabels map[string]string `json:"resourceLabels"`
 
 	NodePools []NodePool `json:"nodePools"`
@@ -113,6 +124,8 @@ func Default() Scenario {
 		MonitoringService: "monitoring.googleapis.com/kubernetes",
 		Network:           "default",
 		Subnetwork:        "default",
+		SubnetCIDR:        defaultSubnetCIDR,
+		PodCIDR:           defaultPodCIDR,
 		ResourceLabels:    map[string]string{"mesh_id": "proj-123456789012"},
 		NodePools: []NodePool{
 			{Name: "default-pool", MachineType: "e2-standard-4", NodesPerZone: 1, Zones: zones, WorkloadMetadata: "GKE_METADATA"},

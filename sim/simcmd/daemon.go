@@ -1,15 +1,12 @@
 package simcmd
 
 import (
-	"encoding/base64"
 	"fmt"
 	"log"
 	"net/http"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshctl/meshctl/sim"
 	"github.com/meshctl/meshctl/sim/fakeapi"
@@ -35,19 +32,7 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := fakegcp.Options{}
-			// GKE's cluster endpoint and CA are the simulated cluster's, so
-			// `gcloud container clusters get-credentials` reaches it.
-			if cfg, err := clientcmd.LoadFromFile(d.Kubeconfig()); err == nil {
-				if c := cfg.Clusters[cfg.Contexts[cfg.CurrentContext].Cluster]; c != nil {
-					opts.ClusterEndpoint = c.Server
-					ca := c.CertificateAuthorityData
-					if len(ca) == 0 && c.CertificateAuthority != "" {
-						ca, _ = os.ReadFile(c.CertificateAuthority)
-					}
-					opts.ClusterCACertificate = base64.StdEncoding.EncodeToString(ca)
-				}
-			}
+			opts := gkeOptions(d, s)
 			policy, resourceManager, err := newIAM(d, s.Scenario)
 			if err != nil {
 				return err
@@ -76,7 +61,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			mux.Handle(fakecertmanager.Prefix, cm.Handler())
 			mux.Handle(fakecertmanager.ControlPrefix, cm.Handler())
 			mux.Handle("/", fakehub.Compose(hub, server.Handler()))
-			listening, err := fakeapi.Serve(cmd.Context(), addr, resourceManager.Wrap(mux))
+			reach, err := serveReach(cmd.Context(), s, server)
+			if err != nil {
+				return err
+			}
+			listening, err := fakeapi.Serve(cmd.Context(), addr, withReach(reach, resourceManager.Wrap(mux)))
 			if err != nil {
 				return err
 			}

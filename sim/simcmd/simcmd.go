@@ -61,6 +61,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		machineType  string
 		nodesPerZone int
 		noWI         bool
+		clusters     int
+		regions      []string
 		fleetTime    time.Duration
 		startup      *podDelayFlags
 		shutdown     *podDelayFlags
@@ -101,6 +103,10 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				// The daemon `up` starts inherits this environment.
 				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
 			}
+			shapes, err := sc.Clusters(clusters, regions)
+			if err != nil {
+				return err
+			}
 			d := dir()
 			iamConfig, err := iam.config(sc)
 			if err != nil {
@@ -111,7 +117,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 					return err
 				}
 			}
-			s, err := sim.Up(cmd.Context(), sim.UpOptions{Dir: d, BinDir: binDir, Meshsim: self, Scenario: sc, Log: cmd.ErrOrStderr()})
+			s, err := sim.Up(cmd.Context(), sim.UpOptions{Dir: d, BinDir: binDir, Meshsim: self, Scenario: shapes[0], More: shapes[1:], Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -121,9 +127,13 @@ func newUp(dir func() state.Dir) *cobra.Command {
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "meshsim is up: cluster %s (%s, %s) with %d nodes in %s\n",
-				sc.Cluster, sc.Location, sc.MasterVersion, len(sc.Nodes()), strings.Join(sc.Zones(), ", "))
-			fmt.Fprintf(cmd.OutOrStdout(), "  Kubernetes API    %s (kubeconfig %s)\n", s.KubeAPIServer, d.Kubeconfig())
+			if len(shapes) > 1 {
+				writeClusters(cmd.OutOrStdout(), s, d)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "meshsim is up: cluster %s (%s, %s) with %d nodes in %s\n",
+					sc.Cluster, sc.Location, sc.MasterVersion, len(sc.Nodes()), strings.Join(sc.Zones(), ", "))
+				fmt.Fprintf(cmd.OutOrStdout(), "  Kubernetes API    %s (kubeconfig %s)\n", s.KubeAPIServer, d.Kubeconfig())
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "  Google Cloud APIs %s\n", s.GCPEndpoint)
 			fmt.Fprintf(cmd.OutOrStdout(), "  pods              start in %s to %s, stop in %s to %s (--pod-startup, --pod-shutdown)\n",
 				sc.PodStartup.Min(), sc.PodStartup.Max(), sc.PodShutdown.Min(), sc.PodShutdown.Max())
@@ -141,7 +151,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringVar(&sc.Cluster, "cluster", sc.Cluster, "simulated cluster name")
 	f.StringVar(&sc.MasterVersion, "k8s-version", sc.MasterVersion, "GKE version the cluster reports")
 	f.StringVar(&sc.ReleaseChannel, "release-channel", sc.ReleaseChannel, "GKE release channel: RAPID, REGULAR, STABLE or UNSPECIFIED")
-	f.BoolVar(&sc.Private, "private", false, "a private cluster (private nodes, master CIDR "+sc.MasterCIDR+")")
+	f.BoolVar(&sc.Private, "private", false, "a private cluster (private nodes, master CIDR "+sc.MasterCIDR+"); with --clusters, each cluster's authorized networks hold its own subnet unless --authorized-network is given")
 	f.BoolVar(&sc.PrivateEndpoint, "private-endpoint", false, "with --private: the control plane has only a private endpoint")
 	f.StringSliceVar(&sc.AuthorizedNetworks, "authorized-network", nil, "master authorized network CIDR (repeatable)")
 	f.StringVar(&machineType, "machine-type", "", "machine type of every node pool (default e2-standard-4)")
@@ -150,6 +160,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	startup = addPodDelayFlags(f, "pod-startup", sc.PodStartup, "a scheduled pod takes to become Running and Ready")
 	shutdown = addPodDelayFlags(f, "pod-shutdown", sc.PodShutdown, "a deleted pod stays Terminating")
 	iam = addIAMFlags(f)
+	f.IntVar(&clusters, "clusters", 1, "number of clusters, each with its own control plane, in one project and network (named CLUSTER-1 ... CLUSTER-N when more than one)")
+	f.StringSliceVar(&regions, "regions", nil, "regions of the clusters, taken in turn (default: "+sc.Region+")")
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
 }
@@ -201,6 +213,12 @@ func newEnv(dir func() state.Dir) *cobra.Command {
 				k, v, _ := strings.Cut(kv, "=")
 				fmt.Fprintf(w, "export %s=%s\n", k, state.ShellQuote(v))
 			}
+			if s.Multi() {
+				fmt.Fprintln(w, "# one kube context per cluster (the first is current):")
+				for _, c := range s.Clusters {
+					fmt.Fprintf(w, "#   %s\n", c.Context)
+				}
+			}
 			writeGcloudHint(w, s)
 			return nil
 		},
@@ -250,8 +268,12 @@ func newStatus(dir func() state.Dir) *cobra.Command {
 				for _, n := range names {
 					fmt.Fprintf(w, "process        %s (pid %d)\n", n, st.Processes[n])
 				}
-				for _, i := range st.Istiods {
-					fmt.Fprintf(w, "istiod         revision %s, webhook https://localhost:%d\n", i.Revision, i.WebhookPort)
+				if len(st.Clusters) > 1 {
+					writeClusterStatus(w, st)
+				} else {
+					for _, i := range st.Istiods {
+						fmt.Fprintf(w, "istiod         revision %s, webhook https://localhost:%d\n", i.Revision, i.WebhookPort)
+					}
 				}
 				for _, p := range st.Problems {
 					fmt.Fprintf(w, "problem        %s\n", p)

@@ -29,11 +29,63 @@ type Sim struct {
 	KubeAPIServer string `json:"kubeAPIServer"`
 	// GCPEndpoint serves the fake Compute and GKE APIs, e.g. http://127.0.0.1:PORT.
 	GCPEndpoint string `json:"gcpEndpoint"`
+	// Clusters are the simulated clusters, Scenario's first (the only one
+	// unless `meshsim up --clusters N`).
+	Clusters []Cluster `json:"clusters,omitempty"`
+}
+
+// Cluster is one simulated cluster: its shape, and where its control plane
+// and its callers' proxy listen.
+type Cluster struct {
+	Scenario scenario.Scenario `json:"scenario"`
+	// Context is its context in the kubeconfig, gke_PROJECT_LOCATION_NAME.
+	Context       string `json:"context"`
+	KubeAPIServer string `json:"kubeAPIServer"`
+	// ProxyPort is where the reachability proxy (sim/reach) takes this
+	// cluster's istiods' connections to other control planes.
+	ProxyPort int `json:"proxyPort,omitempty"`
+}
+
+// Name is the cluster's GKE name.
+func (c Cluster) Name() string { return c.Scenario.Cluster }
+
+// AllClusters lists the simulated clusters; a record written before
+// several clusters existed has one, from Scenario.
+func (s Sim) AllClusters() []Cluster {
+	if len(s.Clusters) > 0 {
+		return s.Clusters
+	}
+	return []Cluster{{Scenario: s.Scenario, Context: s.Scenario.KubeContext(), KubeAPIServer: s.KubeAPIServer}}
+}
+
+// Multi reports whether the simulator has several clusters.
+func (s Sim) Multi() bool { return len(s.Clusters) > 1 }
+
+// ClusterFor finds a cluster by kubeconfig context, or else by location and
+// name (location "" or "-" matches any).
+func (s Sim) ClusterFor(context, location, name string) (Cluster, bool) {
+	for _, c := range s.AllClusters() {
+		if context != "" && c.Context == context {
+			return c, true
+		}
+		if context == "" && c.Scenario.Cluster == name && (location == "" || location == "-" || location == c.Scenario.Location) {
+			return c, true
+		}
+	}
+	return Cluster{}, false
 }
 
 // Istiod is one revision's locally running istiod.
 type Istiod struct {
-	Revision     string `json:"revision"`
+	Revision string `json:"revision"`
+	// Key names the istiod among all clusters' (pid and record files):
+	// the revision in a one-cluster simulator, CLUSTER-REVISION otherwise.
+	// Empty means the revision.
+	Key string `json:"key,omitempty"`
+	// Cluster is the GKE name of the cluster it serves, ClusterID the
+	// cluster name it registers under (--clusterID, CLUSTER_ID).
+	Cluster      string `json:"cluster,omitempty"`
+	ClusterID    string `json:"clusterID,omitempty"`
 	WebhookPort  int    `json:"webhookPort"`
 	HTTPPort     int    `json:"httpPort"`
 	GRPCPort     int    `json:"grpcPort"`
@@ -67,6 +119,14 @@ func (d Dir) path(parts ...string) string {
 
 // Kubeconfig is the simulated cluster's kubeconfig, with a GKE-style context.
 func (d Dir) Kubeconfig() string { return d.path("kubeconfig") }
+
+// ClusterKubeconfig is a kubeconfig holding one cluster alone, for the
+// processes that serve it (its istiods): they take the current context.
+func (d Dir) ClusterKubeconfig(cluster string) string { return d.path(cluster, "kubeconfig") }
+
+// CACerts is where a cluster's istiods look for plug-in CA certificates
+// (ROOT_CA_DIR): ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem.
+func (d Dir) CACerts(cluster string) string { return d.path(cluster, "cacerts") }
 
 // Pids holds the pid files of every background process.
 func (d Dir) Pids() proc.Dir { return proc.Dir(d.path("pids")) }
@@ -116,8 +176,27 @@ func (d Dir) Load() (Sim, error) {
 // Save writes the simulator's record atomically.
 func (d Dir) Save(s Sim) error { return writeJSON(d.path("sim.json"), s) }
 
+// IstiodKey names a revision's istiod in a cluster: the revision alone when
+// the simulator has one cluster (as before several existed).
+func IstiodKey(multi bool, cluster, revision string) string {
+	if !multi || cluster == "" {
+		return revision
+	}
+	return cluster + "-" + revision
+}
+
+// KeyOrRevision is the istiod's key.
+func (i Istiod) KeyOrRevision() string {
+	if i.Key != "" {
+		return i.Key
+	}
+	return i.Revision
+}
+
 // SaveIstiod records a revision's istiod.
-func (d Dir) SaveIstiod(i Istiod) error { return writeJSON(d.path("istiod", i.Revision+".json"), i) }
+func (d Dir) SaveIstiod(i Istiod) error {
+	return writeJSON(d.path("istiod", i.KeyOrRevision()+".json"), i)
+}
 
 // Istiods lists the recorded istiods, by revision.
 func (d Dir) Istiods() ([]Istiod, error) {
@@ -138,9 +217,10 @@ func (d Dir) Istiods() ([]Istiod, error) {
 	return out, nil
 }
 
-// RemoveIstiod forgets a revision's istiod.
-func (d Dir) RemoveIstiod(revision string) error {
-	err := os.Remove(d.path("istiod", revision+".json"))
+// RemoveIstiod forgets an istiod, by key (the revision in a one-cluster
+// simulator).
+func (d Dir) RemoveIstiod(key string) error {
+	err := os.Remove(d.path("istiod", key+".json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

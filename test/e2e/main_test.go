@@ -97,7 +97,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	simEnv = parseExports(envOut)
-	return m.Run()
+	code := m.Run()
+	stopOnceSims()
+	return code
 }
 
 // meshsim runs the meshsim binary against a state directory.
