@@ -56,7 +56,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				return err
 			}
 			defer hub.Close()
-			listening, err := serve(cmd.Context(), addr, fakehub.Compose(hub, server.Handler()))
+			gateway, err := newGatewaySim(cmd.Context(), d)
+			if err != nil {
+				return err
+			}
+			listening, err := serve(cmd.Context(), addr, gateway.handler(fakehub.Compose(hub, server.Handler())))
 			if err != nil {
 				return err
 			}
@@ -66,6 +70,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read the cluster's id: %w", err)
 			}
+			go func() {
+				if err := gateway.run(cmd.Context(), s, "http://"+listening, uid); err != nil {
+					log.Printf("gke gateway controller: %v", err)
+				}
+			}()
 			negs := negcontroller.New(kc, server, uid)
 			negs.Errors = func(err error) { log.Printf("neg controller: %v", err) }
 			negs.Run(cmd.Context())

@@ -64,6 +64,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		fleetTime    time.Duration
 		startup      *podDelayFlags
 		shutdown     *podDelayFlags
+		gateway      *gatewayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -100,6 +101,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				// The daemon `up` starts inherits this environment.
 				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
 			}
+			gateway.export(cmd.Flags())
 			d := dir()
 			s, err := sim.Up(cmd.Context(), sim.UpOptions{Dir: d, BinDir: binDir, Meshsim: self, Scenario: sc, Log: cmd.ErrOrStderr()})
 			if err != nil {
@@ -130,6 +132,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.BoolVar(&noWI, "no-workload-identity", false, "a cluster without workload identity")
 	startup = addPodDelayFlags(f, "pod-startup", sc.PodStartup, "a scheduled pod takes to become Running and Ready")
 	shutdown = addPodDelayFlags(f, "pod-shutdown", sc.PodShutdown, "a deleted pod stays Terminating")
+	gateway = addGatewayFlags(f)
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
 }
