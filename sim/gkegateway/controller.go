@@ -94,6 +94,7 @@ type Controller struct {
 type report struct {
 	generation int64
 	warning    string
+	pending    string
 	programmed bool
 }
 
@@ -255,6 +256,10 @@ func (c *Controller) Run(ctx context.Context) {
 func (c *Controller) Reconcile(ctx context.Context) time.Time {
 	knobs := c.knobs.Get()
 	now := time.Now()
+	if knobs.Paused {
+		// Woken by the knobs' change.
+		return now.Add(time.Hour)
+	}
 	resync := now.Sub(c.lastResync) >= time.Duration(knobs.Resync)
 	if resync {
 		c.lastResync = now

@@ -32,6 +32,10 @@ type Knobs struct {
 	// RetryDelay is how soon a pass that could not finish (a resource
 	// still in use, a stale fingerprint, NEGs not there yet) is retried.
 	RetryDelay Duration `json:"retryDelay"`
+	// Paused stops the controller (as if its Deployment were scaled to
+	// zero) until it is unset: tests use it to change the load balancer
+	// behind its back and watch what follows.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // DefaultKnobs are meshsim's delays: a few seconds in all.

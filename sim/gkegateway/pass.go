@@ -110,6 +110,20 @@ func (p *pass) run(ctx context.Context) {
 	}
 	p.collectGarbage(ctx)
 	p.releaseNEGs(ctx)
+	p.forgetGone()
+}
+
+// forgetGone drops what was reported about Gateways that no longer exist.
+func (p *pass) forgetGone() {
+	live := map[types.NamespacedName]bool{}
+	for _, gw := range p.w.gateways {
+		live[nn(gw.Namespace, gw.Name)] = true
+	}
+	for k := range p.c.reported {
+		if !live[k] {
+			delete(p.c.reported, k)
+		}
+	}
 }
 
 // k8sResourceDescription is GKE's ownership marker in a resource's

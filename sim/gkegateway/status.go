@@ -112,6 +112,10 @@ func (p *pass) finish(ctx context.Context, run *gatewayRun) {
 		p.warn(run, &rep, msg)
 		p.retry()
 	case run.pending != nil:
+		if msg := run.pending.Error(); rep.pending != msg {
+			p.logf("Gateway %s waits: %s", key, msg)
+			rep.pending = msg
+		}
 		p.retry()
 	default:
 		if programAt := gw.CreationTimestamp.Add(time.Duration(p.knobs.ProgramDelay)); p.now.Before(programAt) {
@@ -139,6 +143,9 @@ func (p *pass) finish(ctx context.Context, run *gatewayRun) {
 			p.c.recorder.Event(gw, corev1.EventTypeNormal, "SYNC", fmt.Sprintf("SYNC on %s was a success", key.String()))
 		}
 		rep = report{generation: gw.Generation, programmed: true}
+	}
+	if run.pending == nil {
+		rep.pending = ""
 	}
 	p.c.reported[key] = rep
 }
