@@ -2,7 +2,6 @@ package gkegateway
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
@@ -52,14 +52,6 @@ func (r retryLater) Unwrap() error { return r.err }
 func isRetryable(err error) bool {
 	var r retryLater
 	return errors.As(err, &r)
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func isNotFound(err error) bool {
@@ -107,9 +99,10 @@ func (g gce) wait(ctx context.Context, op *compute.Operation) error {
 	return nil
 }
 
-// do runs a mutating call and waits for its operation.
+// do runs a mutating call, with a requestId so a repeat is not applied
+// twice, and waits for its operation.
 func (g gce) do(ctx context.Context, call func(requestID string) (*compute.Operation, error)) error {
-	op, err := call(newRequestID())
+	op, err := call(uuid.NewString())
 	if err != nil {
 		return classify(err)
 	}

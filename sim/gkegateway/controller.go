@@ -3,6 +3,7 @@ package gkegateway
 import (
 	"context"
 	"log"
+	"sync"
 	"time"
 
 	gkev1 "github.com/GoogleCloudPlatform/gke-gateway-api/apis/networking/v1"
@@ -81,6 +82,8 @@ type Controller struct {
 	broadcaster   record.EventBroadcaster
 
 	trigger chan struct{}
+	// passMu serialises passes; the fields below belong to the pass.
+	passMu sync.Mutex
 	// Per-Gateway memory between passes, only for deciding which events to
 	// write; everything else is read afresh each pass.
 	reported map[types.NamespacedName]report
@@ -88,6 +91,9 @@ type Controller struct {
 	// has been logged.
 	certMapsUnverified bool
 	lastResync         time.Time
+	// idle is set when there is no Gateway and Compute holds nothing of
+	// the controller's: passes then make no call until a Gateway appears.
+	idle bool
 }
 
 // report is what was last said about a Gateway.
@@ -252,8 +258,10 @@ func (c *Controller) Run(ctx context.Context) {
 
 // Reconcile makes one pass over every Gateway of the class (a resync pass
 // when Knobs.Resync has run out) and returns when the next pass is due at
-// the latest.
+// the latest. Passes never overlap: a call while Run is in one waits.
 func (c *Controller) Reconcile(ctx context.Context) time.Time {
+	c.passMu.Lock()
+	defer c.passMu.Unlock()
 	knobs := c.knobs.Get()
 	now := time.Now()
 	if knobs.Paused {

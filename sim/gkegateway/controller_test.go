@@ -1,7 +1,14 @@
 package gkegateway
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +16,9 @@ import (
 
 	gkev1 "github.com/GoogleCloudPlatform/gke-gateway-api/apis/networking/v1"
 	compute "google.golang.org/api/compute/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
@@ -221,6 +230,20 @@ func TestControllerProgramsTheGuidesGatewayAndTearsItDown(t *testing.T) {
 	e.eventually(t, "NEGs released", func() (bool, string) {
 		return len(e.srv.NEGs()) == 0, fmt.Sprint(e.srv.NEGs())
 	})
+
+	// With no Gateway left and nothing in Compute, a pass makes no call:
+	// other clients' request logs and fault sequences stay their own.
+	e.eventually(t, "the Gateway gone from the controller's view", func() (bool, string) {
+		_ = e.gw.GatewayV1().Gateways(testNS).Delete(e.ctx, "external-http", metav1.DeleteOptions{})
+		l, _ := e.c.gwInformers.Gateway().V1().Gateways().Lister().List(labels.Everything())
+		return len(l) == 0, fmt.Sprint(len(l))
+	})
+	e.c.Reconcile(e.ctx)
+	e.srv.ResetRequests()
+	e.c.Reconcile(e.ctx)
+	if n := e.srv.Requests().Total; n != 0 {
+		t.Errorf("an idle pass made %d Compute calls: %v", n, e.srv.Requests().ByMethod)
+	}
 }
 
 func TestControllerRefusesWhatItCannotFind(t *testing.T) {
@@ -349,4 +372,85 @@ func TestControllerRouteToMissingService(t *testing.T) {
 	if len(targets) != 2 || !strings.Contains(targets[0], "gw-serve500") || !strings.Contains(targets[1], "asm-ingressgateway-443") {
 		t.Errorf("rules go to %v, want /west to gw-serve500 and / to the gateway", targets)
 	}
+}
+
+// selfSigned is a certificate and key for host, PEM-encoded.
+func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+func TestControllerMakesItsAddressAndCertificates(t *testing.T) {
+	crt, key := selfSigned(t, "shop.example.com")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "shop-tls"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": crt, "tls.key": key}}
+	e := newEnv(t, append(guidePolicies()[:1], secret, httpRoute("shop", "https", "asm-ingressgateway"))...)
+	gw := guideGateway()
+	delete(gw.Annotations, certMapAnnotation)
+	gw.Spec.Addresses = nil
+	gw.Spec.Listeners = gw.Spec.Listeners[1:]
+	gw.Spec.Listeners[0].TLS = &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "shop-tls"}}}
+	e.createGateway(t, gw)
+	got := e.waitProgrammed(t, "external-http", metav1.ConditionTrue)
+
+	addrName := e.c.names.gatewayName(testNS, "external-http", roleAddress)
+	addr, err := e.g.svc.GlobalAddresses.Get(e.g.project, addrName).Do()
+	if err != nil {
+		t.Fatalf("the controller's address: %v", err)
+	}
+	if len(got.Status.Addresses) != 1 || got.Status.Addresses[0].Value != addr.Address {
+		t.Errorf("status addresses %+v, want %s", got.Status.Addresses, addr.Address)
+	}
+	proxy, err := e.g.svc.TargetHttpsProxies.Get(e.g.project, e.c.names.gatewayName(testNS, "external-http", roleTLSFrontend)).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proxy.SslCertificates) != 1 || proxy.CertificateMap != "" {
+		t.Fatalf("proxy certificates %v, map %q", proxy.SslCertificates, proxy.CertificateMap)
+	}
+	first := tail(proxy.SslCertificates[0])
+	cert, err := e.g.svc.SslCertificates.Get(e.g.project, first).Do()
+	if err != nil || cert.Type != "SELF_MANAGED" || fmt.Sprint(cert.SubjectAlternativeNames) != "[shop.example.com]" {
+		t.Fatalf("certificate %s: %+v, %v", first, cert, err)
+	}
+	if !strings.HasSuffix(got.Annotations["networking.gke.io/ssl-certificates"], "/sslCertificates/"+first) {
+		t.Errorf("ssl-certificates annotation = %q", got.Annotations["networking.gke.io/ssl-certificates"])
+	}
+
+	// A renewed Secret: a new certificate goes onto the proxy, the old one
+	// is deleted once free.
+	crt, key = selfSigned(t, "shop.example.com")
+	secret.Data = map[string][]byte{"tls.crt": crt, "tls.key": key}
+	if _, err := e.kube.CoreV1().Secrets(testNS).Update(e.ctx, secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "the renewed certificate served, the old one gone", func() (bool, string) {
+		p, err := e.g.svc.TargetHttpsProxies.Get(e.g.project, proxy.Name).Do()
+		if err != nil || len(p.SslCertificates) != 1 || tail(p.SslCertificates[0]) == first {
+			return false, fmt.Sprint(p.SslCertificates, err)
+		}
+		_, err = e.g.svc.SslCertificates.Get(e.g.project, first).Do()
+		return isNotFound(err), fmt.Sprint(err)
+	})
+
+	gw = e.gateway(t, "external-http")
+	gw.DeletionTimestamp = ptrTo(metav1.Now())
+	if _, err := e.gw.GatewayV1().Gateways(testNS).Update(e.ctx, gw, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "the address and certificates deleted with the rest", func() (bool, string) {
+		left := e.owned()
+		return len(left) == 0, fmt.Sprint(left)
+	})
 }

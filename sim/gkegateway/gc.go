@@ -20,6 +20,15 @@ type owned struct {
 // inventory is every resource of the controller's, by collection.
 type inventory map[string][]owned
 
+func (inv inventory) empty() bool {
+	for _, items := range inv {
+		if len(items) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // deleteOrder is the reverse of the order resources depend on each other:
 // what refers comes down before what it refers to.
 var deleteOrder = [][]string{
@@ -167,6 +176,7 @@ func (p *pass) collectGarbage(ctx context.Context) {
 			held[run.desc] = true
 		}
 	}
+	p.c.idle = len(p.w.gateways) == 0 && inv.empty()
 	keep := protectedSet(inv, held)
 	left := map[string]int{} // by description: resources not deleted
 	var mu sync.Mutex

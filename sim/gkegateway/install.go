@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,26 +73,28 @@ func CRDNames() []string {
 // so a re-run changes nothing) and the GatewayClass, Accepted. It returns
 // once the CRDs are Established, so a client may create Gateways at once.
 func Install(ctx context.Context, dyn dynamic.Interface, gw gwclient.Interface) error {
-	var names []string
+	// Concurrently: the API server takes a while over the largest
+	// (HTTPRoute's schema is 430 kB), and meshsim up waits for all.
+	var eg errgroup.Group
 	for _, file := range CRDNames() {
-		raw, err := crdFiles.ReadFile(path.Join("crds", file))
-		if err != nil {
-			return err
-		}
-		var obj map[string]any
-		if err := yaml.Unmarshal(raw, &obj); err != nil {
-			return fmt.Errorf("read %s: %w", file, err)
-		}
-		crd := &unstructured.Unstructured{Object: obj}
-		if _, err := dyn.Resource(crdResource).Apply(ctx, crd.GetName(), crd, metav1.ApplyOptions{FieldManager: installManager, Force: true}); err != nil {
-			return fmt.Errorf("install CRD %s: %w", crd.GetName(), err)
-		}
-		names = append(names, crd.GetName())
+		eg.Go(func() error {
+			raw, err := crdFiles.ReadFile(path.Join("crds", file))
+			if err != nil {
+				return err
+			}
+			var obj map[string]any
+			if err := yaml.Unmarshal(raw, &obj); err != nil {
+				return fmt.Errorf("read %s: %w", file, err)
+			}
+			crd := &unstructured.Unstructured{Object: obj}
+			if _, err := dyn.Resource(crdResource).Apply(ctx, crd.GetName(), crd, metav1.ApplyOptions{FieldManager: installManager, Force: true}); err != nil {
+				return fmt.Errorf("install CRD %s: %w", crd.GetName(), err)
+			}
+			return waitEstablished(ctx, dyn, crd.GetName())
+		})
 	}
-	for _, name := range names {
-		if err := waitEstablished(ctx, dyn, name); err != nil {
-			return err
-		}
+	if err := eg.Wait(); err != nil {
+		return err
 	}
 	return ensureGatewayClass(ctx, gw)
 }

@@ -73,6 +73,12 @@ func (p *pass) run(ctx context.Context) {
 		return
 	}
 	p.w, p.pol, p.d, p.out = w, resolvePolicies(w), newDesired(), newOutcomes()
+	if len(w.gateways) == 0 && p.c.idle {
+		// Nothing to serve and nothing left in Compute: no calls at all,
+		// so a simulator without Gateways sees no traffic from here.
+		p.releaseNEGs(ctx)
+		return
+	}
 	for _, gw := range w.gateways {
 		if gw.DeletionTimestamp != nil {
 			continue

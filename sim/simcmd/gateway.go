@@ -57,6 +57,12 @@ func (g *gatewayFlags) export(f *pflag.FlagSet) {
 	}
 }
 
+// summary is what `up` prints about the controller.
+func (g *gatewayFlags) summary() string {
+	return fmt.Sprintf("class %s: Accepted after %s, Programmed after %s at the earliest (--gateway-accept-delay, --gateway-program-delay)",
+		gkegateway.ClassName, g.accept, g.program)
+}
+
 // gatewaySim is the daemon's GKE Gateway controller: its cluster objects
 // are installed before the daemon answers (so `meshsim up` returns with
 // the CRDs Established), its knobs are served at /meshsim/gateway/knobs,

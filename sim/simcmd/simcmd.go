@@ -113,6 +113,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "  Google Cloud APIs %s\n", s.GCPEndpoint)
 			fmt.Fprintf(cmd.OutOrStdout(), "  pods              start in %s to %s, stop in %s to %s (--pod-startup, --pod-shutdown)\n",
 				sc.PodStartup.Min(), sc.PodStartup.Max(), sc.PodShutdown.Min(), sc.PodShutdown.Max())
+			fmt.Fprintf(cmd.OutOrStdout(), "  Gateway API       %s\n", gateway.summary())
 			fmt.Fprintf(cmd.OutOrStdout(), "  state and logs    %s\n", d)
 			fmt.Fprintf(cmd.OutOrStdout(), "Point your shell at it with:  eval \"$(meshsim env --state %s)\"\n", d)
 			return nil
