@@ -113,89 +113,7 @@ func TestControllerProgramsTheGuidesGatewayAndTearsItDown(t *testing.T) {
 		}
 	}
 
-	// The chain, read back from Compute by the names the annotations give.
-	a := gw.Annotations
-	for key := range resourceAnnotations {
-		if _, ok := a[key]; !ok {
-			t.Errorf("annotation %s missing", key)
-		}
-	}
-	if _, err := time.Parse(time.RFC3339, a[lastReconcileAnnotation]); err != nil {
-		t.Errorf("%s = %q", lastReconcileAnnotation, a[lastReconcileAnnotation])
-	}
-	rules := strings.Split(a["networking.gke.io/forwarding-rules"], ", ")
-	if len(rules) != 2 || !strings.HasPrefix(rules[0], "/projects/123456789012/global/forwardingRules/gkegw1-") {
-		t.Fatalf("forwarding-rules annotation = %q", a["networking.gke.io/forwarding-rules"])
-	}
-	if a["networking.gke.io/addresses"] != "/projects/123456789012/global/addresses/e2m-gclb-ip" {
-		t.Errorf("addresses annotation = %q", a["networking.gke.io/addresses"])
-	}
-	s, p := e.g.svc, e.g.project
-	var https *compute.ForwardingRule
-	for _, r := range rules {
-		fr, err := s.GlobalForwardingRules.Get(p, tail(r)).Do()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fr.IPAddress != ip || fr.LoadBalancingScheme != "EXTERNAL_MANAGED" || !strings.Contains(fr.Description, `"k8sResource":"/namespaces/ingress-gateway/gateways/external-http"`) {
-			t.Errorf("forwarding rule %s: ip %s scheme %s description %s", fr.Name, fr.IPAddress, fr.LoadBalancingScheme, fr.Description)
-		}
-		if fr.PortRange == "443-443" {
-			https = fr
-		}
-	}
-	if https == nil {
-		t.Fatal("no forwarding rule on 443")
-	}
-	proxy, err := s.TargetHttpsProxies.Get(p, tail(https.Target)).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if proxy.CertificateMap != "//certificatemanager.googleapis.com/projects/meshsim-project/locations/global/certificateMaps/edge2mesh-cert-map" ||
-		tail(proxy.SslPolicy) != "gw-ssl-policy" || len(proxy.SslCertificates) != 0 {
-		t.Errorf("proxy: certificateMap %q sslPolicy %q certificates %v", proxy.CertificateMap, proxy.SslPolicy, proxy.SslCertificates)
-	}
-	um, err := s.UrlMaps.Get(p, tail(proxy.UrlMap)).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if um.Name != proxy.Name {
-		t.Errorf("URL map %s and its proxy %s do not share a name", um.Name, proxy.Name)
-	}
-	bsLink := um.PathMatchers[0].RouteRules[0].RouteAction.WeightedBackendServices[0].BackendService
-	bs, err := s.BackendServices.Get(p, tail(bsLink)).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bs.LoadBalancingScheme != "EXTERNAL_MANAGED" || bs.Protocol != "HTTP2" || tail(bs.SecurityPolicy) != "edge-fw-policy" ||
-		bs.LogConfig == nil || !bs.LogConfig.Enable || bs.LogConfig.SampleRate != 0.5 || len(bs.Backends) != 3 {
-		t.Errorf("backend service: %s %s armor %q log %+v backends %d", bs.LoadBalancingScheme, bs.Protocol, bs.SecurityPolicy, bs.LogConfig, len(bs.Backends))
-	}
-	hc, err := s.HealthChecks.Get(p, tail(bs.HealthChecks[0])).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if hc.Name != bs.Name || hc.HttpHealthCheck == nil || hc.HttpHealthCheck.Port != 15021 || hc.HttpHealthCheck.RequestPath != "/healthz/ready" || hc.CheckIntervalSec != 20 {
-		t.Errorf("health check %s: %+v every %ds", hc.Name, hc.HttpHealthCheck, hc.CheckIntervalSec)
-	}
-	// Healthy in every zone: the pods serve 15021 and the controller's
-	// firewall rule lets the health checkers in.
-	for _, b := range bs.Backends {
-		h, err := s.BackendServices.GetHealth(p, bs.Name, &compute.ResourceGroupReference{Group: b.Group}).Do()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(h.HealthStatus) != 1 || h.HealthStatus[0].HealthState != "HEALTHY" {
-			t.Errorf("health of %s: %+v", tail(b.Group), h.HealthStatus)
-		}
-	}
-	fw, err := s.Firewalls.Get(p, e.c.names.firewallName()).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(fw.Allowed[0].Ports) != "[8443 15021]" || fmt.Sprint(fw.SourceRanges) != "[130.211.0.0/22 35.191.0.0/16]" {
-		t.Errorf("firewall %s: ports %v from %v", fw.Name, fw.Allowed[0].Ports, fw.SourceRanges)
-	}
+	e.checkGuideChain(t, gw, ip)
 
 	// Status and events on the other objects.
 	hp, _ := e.gke.NetworkingV1().HealthCheckPolicies(testNS).Get(e.ctx, "ingress-gateway-healthcheck", metav1.GetOptions{})
@@ -372,6 +290,105 @@ func TestControllerRouteToMissingService(t *testing.T) {
 	if len(targets) != 2 || !strings.Contains(targets[0], "gw-serve500") || !strings.Contains(targets[1], "asm-ingressgateway-443") {
 		t.Errorf("rules go to %v, want /west to gw-serve500 and / to the gateway", targets)
 	}
+}
+
+// checkGuideChain follows the guide's load balancer from the Gateway's
+// annotations through Compute: forwarding rules on the named address, the
+// HTTPS proxy with the certificate map and SSL policy, the URL map, the
+// backend service with Cloud Armor and logging, the health check on 15021,
+// healthy NEGs in every zone, and the firewall rule that lets the health
+// checkers in.
+func (e *env) checkGuideChain(t *testing.T, gw *gwv1.Gateway, ip string) {
+	t.Helper()
+	a := gw.Annotations
+	for key := range resourceAnnotations {
+		if _, ok := a[key]; !ok {
+			t.Errorf("annotation %s missing", key)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, a[lastReconcileAnnotation]); err != nil {
+		t.Errorf("%s = %q", lastReconcileAnnotation, a[lastReconcileAnnotation])
+	}
+	rules := strings.Split(a["networking.gke.io/forwarding-rules"], ", ")
+	if len(rules) != 2 || !strings.HasPrefix(rules[0], "/projects/123456789012/global/forwardingRules/gkegw1-") {
+		t.Fatalf("forwarding-rules annotation = %q", a["networking.gke.io/forwarding-rules"])
+	}
+	if a["networking.gke.io/addresses"] != "/projects/123456789012/global/addresses/e2m-gclb-ip" {
+		t.Errorf("addresses annotation = %q", a["networking.gke.io/addresses"])
+	}
+	s, p := e.g.svc, e.g.project
+	var https *compute.ForwardingRule
+	for _, r := range rules {
+		fr, err := s.GlobalForwardingRules.Get(p, tail(r)).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.IPAddress != ip || fr.LoadBalancingScheme != "EXTERNAL_MANAGED" || !strings.Contains(fr.Description, `"k8sResource":"/namespaces/ingress-gateway/gateways/external-http"`) {
+			t.Errorf("forwarding rule %s: ip %s scheme %s description %s", fr.Name, fr.IPAddress, fr.LoadBalancingScheme, fr.Description)
+		}
+		if fr.PortRange == "443-443" {
+			https = fr
+		}
+	}
+	if https == nil {
+		t.Fatal("no forwarding rule on 443")
+	}
+	proxy, err := s.TargetHttpsProxies.Get(p, tail(https.Target)).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proxy.CertificateMap != "//certificatemanager.googleapis.com/projects/meshsim-project/locations/global/certificateMaps/edge2mesh-cert-map" ||
+		tail(proxy.SslPolicy) != "gw-ssl-policy" || len(proxy.SslCertificates) != 0 {
+		t.Errorf("proxy: certificateMap %q sslPolicy %q certificates %v", proxy.CertificateMap, proxy.SslPolicy, proxy.SslCertificates)
+	}
+	um, err := s.UrlMaps.Get(p, tail(proxy.UrlMap)).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if um.Name != proxy.Name {
+		t.Errorf("URL map %s and its proxy %s do not share a name", um.Name, proxy.Name)
+	}
+	bsLink := um.PathMatchers[0].RouteRules[0].RouteAction.WeightedBackendServices[0].BackendService
+	bs, err := s.BackendServices.Get(p, tail(bsLink)).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs.LoadBalancingScheme != "EXTERNAL_MANAGED" || bs.Protocol != "HTTP2" || tail(bs.SecurityPolicy) != "edge-fw-policy" ||
+		bs.LogConfig == nil || !bs.LogConfig.Enable || bs.LogConfig.SampleRate != 0.5 || len(bs.Backends) != 3 {
+		t.Errorf("backend service: %s %s armor %q log %+v backends %d", bs.LoadBalancingScheme, bs.Protocol, bs.SecurityPolicy, bs.LogConfig, len(bs.Backends))
+	}
+	hc, err := s.HealthChecks.Get(p, tail(bs.HealthChecks[0])).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.Name != bs.Name || hc.HttpHealthCheck == nil || hc.HttpHealthCheck.Port != 15021 || hc.HttpHealthCheck.RequestPath != "/healthz/ready" || hc.CheckIntervalSec != 20 {
+		t.Errorf("health check %s: %+v every %ds", hc.Name, hc.HttpHealthCheck, hc.CheckIntervalSec)
+	}
+	e.checkHealthy(t, bs)
+}
+
+// checkHealthy: every zone's endpoint is HEALTHY, because the pods serve
+// 15021 and the controller's firewall rule lets the health checkers in.
+func (e *env) checkHealthy(t *testing.T, bs *compute.BackendService) {
+	t.Helper()
+	s, p := e.g.svc, e.g.project
+	for _, b := range bs.Backends {
+		h, err := s.BackendServices.GetHealth(p, bs.Name, &compute.ResourceGroupReference{Group: b.Group}).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h.HealthStatus) != 1 || h.HealthStatus[0].HealthState != "HEALTHY" {
+			t.Errorf("health of %s: %+v", tail(b.Group), h.HealthStatus)
+		}
+	}
+	fw, err := s.Firewalls.Get(p, e.c.names.firewallName()).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fw.Allowed[0].Ports) != "[8443 15021]" || fmt.Sprint(fw.SourceRanges) != "[130.211.0.0/22 35.191.0.0/16]" {
+		t.Errorf("firewall %s: ports %v from %v", fw.Name, fw.Allowed[0].Ports, fw.SourceRanges)
+	}
+
 }
 
 // selfSigned is a certificate and key for host, PEM-encoded.

@@ -216,26 +216,7 @@ func TestGatewayControllerHealthCheckPolicyForms(t *testing.T) {
 }
 
 func TestGatewayControllerProgramsTheGuidesGateway(t *testing.T) {
-	ensureRevision(t, "asm-test-1")
-	env := lbGcloudConfig(t)
-	gwGcloud(t, env, "compute", "addresses", "create", "e2e-gw-ip", "--global")
-	gwGcloud(t, env, "compute", "security-policies", "create", "e2e-gw-armor")
-	gwGcloud(t, env, "compute", "ssl-policies", "create", "e2e-gw-ssl", "--profile", "RESTRICTED", "--min-tls-version", "1.2", "--global")
-	t.Cleanup(func() {
-		runIn(t, "", "kubectl", "delete", "namespace", gwNS, "--wait=false")
-		for _, del := range [][]string{{"ssl-policies", "e2e-gw-ssl", "--global"}, {"security-policies", "e2e-gw-armor"}, {"addresses", "e2e-gw-ip", "--global"}} {
-			cmd := exec.Command("gcloud", append([]string{"compute", del[0], "delete", del[1], "--quiet"}, del[2:]...)...)
-			cmd.Env = append(os.Environ(), env...)
-			_ = cmd.Run()
-		}
-	})
-	kubectlApply(t, gwMeshIngress("asm-test-1"))
-	eventually(t, 2*time.Minute, "three injected, ready gateway pods", func() (bool, string) {
-		out := runIn(t, "", "kubectl", "get", "pods", "-n", gwNS, "-l", "asm=ingressgateway", "-o",
-			`jsonpath={range .items[*]}{.status.containerStatuses[0].ready}{"/"}{.spec.containers[0].image}{" "}{end}`).Stdout
-		return strings.Count(out, "true/") == 3 && !strings.Contains(out, "/auto"), out
-	})
-
+	env := gwSetup(t)
 	start := time.Now()
 	kubectlApply(t, gwEdge())
 	var accepted time.Duration
@@ -256,6 +237,75 @@ func TestGatewayControllerProgramsTheGuidesGateway(t *testing.T) {
 		t.Errorf("status address %q, want the reserved %v", got, ip["address"])
 	}
 
+	backend := gwCheckChain(t, env, fmt.Sprint(ip["address"]))
+	gwCheckFirewallMakesHealthy(t, env, backend)
+
+	// A route to a Service that does not exist.
+	kubectlApply(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: missing, namespace: %s}
+spec:
+  parentRefs: [{name: external-http, sectionName: https}]
+  hostnames: [missing.e2e.example.com]
+  rules: [{backendRefs: [{name: nothere, port: 443}]}]
+`, gwNS))
+	eventually(t, time.Minute, "ResolvedRefs=False on the route", func() (bool, string) {
+		out := gwJSONPath(t, "httproute", "missing", `{range .status.parents[0].conditions[?(@.type=="ResolvedRefs")]}{.status}|{.reason}|{.message}{end}`)
+		return strings.HasPrefix(out, "False|BackendNotFound|") && strings.Contains(out, "Error GWCER102: services "+gwNS+"/nothere not found"), out
+	})
+
+	// Deleting the Gateway leaves nothing the controller made, and the
+	// user's address and policies where they were.
+	kubectl(t, "delete", "gateway", "external-http", "-n", gwNS, "--timeout=2m")
+	if left := gwOwned(t); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	lbGcloudJSON(t, env, &ip, "compute", "addresses", "describe", "e2e-gw-ip", "--global")
+	eventually(t, time.Minute, "the NEGs released", func() (bool, string) {
+		var negs []struct {
+			Name string `json:"name"`
+		}
+		lbGcloudJSON(t, env, &negs, "compute", "network-endpoint-groups", "list")
+		for _, n := range negs {
+			if strings.Contains(n.Name, "-"+gwNS+"-asm-ingressgateway-") {
+				return false, n.Name
+			}
+		}
+		return true, ""
+	})
+}
+
+// gwSetup makes what the guide makes before the Gateway: the reserved
+// address, Cloud Armor and SSL policies (with gcloud) and the mesh ingress
+// (injected, ready); it returns the gcloud environment.
+func gwSetup(t *testing.T) []string {
+	t.Helper()
+	ensureRevision(t, "asm-test-1")
+	env := lbGcloudConfig(t)
+	gwGcloud(t, env, "compute", "addresses", "create", "e2e-gw-ip", "--global")
+	gwGcloud(t, env, "compute", "security-policies", "create", "e2e-gw-armor")
+	gwGcloud(t, env, "compute", "ssl-policies", "create", "e2e-gw-ssl", "--profile", "RESTRICTED", "--min-tls-version", "1.2", "--global")
+	t.Cleanup(func() {
+		runIn(t, "", "kubectl", "delete", "namespace", gwNS, "--wait=false")
+		for _, del := range [][]string{{"ssl-policies", "e2e-gw-ssl", "--global"}, {"security-policies", "e2e-gw-armor"}, {"addresses", "e2e-gw-ip", "--global"}} {
+			cmd := exec.Command("gcloud", append([]string{"compute", del[0], "delete", del[1], "--quiet"}, del[2:]...)...)
+			cmd.Env = append(os.Environ(), env...)
+			_ = cmd.Run()
+		}
+	})
+	kubectlApply(t, gwMeshIngress("asm-test-1"))
+	eventually(t, 2*time.Minute, "three injected, ready gateway pods", func() (bool, string) {
+		out := runIn(t, "", "kubectl", "get", "pods", "-n", gwNS, "-l", "asm=ingressgateway", "-o",
+			`jsonpath={range .items[*]}{.status.containerStatuses[0].ready}{"/"}{.spec.containers[0].image}{" "}{end}`).Stdout
+		return strings.Count(out, "true/") == 3 && !strings.Contains(out, "/auto"), out
+	})
+	return env
+}
+
+// gwCheckChain follows the load balancer with gcloud from the forwarding
+// rule the Gateway's annotation names and returns the backend service.
+func gwCheckChain(t *testing.T, env []string, ip string) string {
+	t.Helper()
 	// The chain, followed with gcloud from the forwarding rule the
 	// Gateway's annotation names: rule → proxy → URL map → backend service
 	// → health check on 15021 → zonal NEGs.
@@ -267,7 +317,7 @@ func TestGatewayControllerProgramsTheGuidesGateway(t *testing.T) {
 			break
 		}
 	}
-	if str(fr, "portRange") != "443-443" || str(fr, "IPAddress") != ip["address"] || str(fr, "loadBalancingScheme") != "EXTERNAL_MANAGED" {
+	if str(fr, "portRange") != "443-443" || str(fr, "IPAddress") != ip || str(fr, "loadBalancingScheme") != "EXTERNAL_MANAGED" {
 		t.Fatalf("forwarding rule: %v", fr)
 	}
 	lbGcloudJSON(t, env, &proxy, "compute", "target-https-proxies", "describe", linkTail(str(fr, "target")), "--global")
@@ -321,7 +371,13 @@ func TestGatewayControllerProgramsTheGuidesGateway(t *testing.T) {
 	if len(groups) != 3 || len(zones) != 3 {
 		t.Errorf("backends %v, NEGs found by gcloud in %v", groups, zones)
 	}
+	return backend
+}
 
+// gwCheckFirewallMakesHealthy shows the backends healthy in every zone
+// thanks to the controller's firewall rule.
+func gwCheckFirewallMakesHealthy(t *testing.T, env []string, backend string) {
+	t.Helper()
 	// Healthy in every zone, thanks to the controller's firewall rule: with
 	// the controller paused, take the rule away and the health checkers
 	// are shut out; once it runs again, its resync puts the rule back.
@@ -339,37 +395,6 @@ func TestGatewayControllerProgramsTheGuidesGateway(t *testing.T) {
 	eventually(t, time.Minute, "the firewall rule back, the pods HEALTHY again", func() (bool, string) {
 		s := gwHealth(t, env, backend)
 		return allIn(s, "HEALTHY", 3), fmt.Sprint(s)
-	})
-
-	// A route to a Service that does not exist.
-	kubectlApply(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: missing, namespace: %s}
-spec:
-  parentRefs: [{name: external-http, sectionName: https}]
-  hostnames: [missing.e2e.example.com]
-  rules: [{backendRefs: [{name: nothere, port: 443}]}]
-`, gwNS))
-	eventually(t, time.Minute, "ResolvedRefs=False on the route", func() (bool, string) {
-		out := gwJSONPath(t, "httproute", "missing", `{range .status.parents[0].conditions[?(@.type=="ResolvedRefs")]}{.status}|{.reason}|{.message}{end}`)
-		return strings.HasPrefix(out, "False|BackendNotFound|") && strings.Contains(out, "Error GWCER102: services "+gwNS+"/nothere not found"), out
-	})
-
-	// Deleting the Gateway leaves nothing the controller made, and the
-	// user's address and policies where they were.
-	kubectl(t, "delete", "gateway", "external-http", "-n", gwNS, "--timeout=2m")
-	if left := gwOwned(t); len(left) != 0 {
-		t.Errorf("left behind: %v", left)
-	}
-	lbGcloudJSON(t, env, &ip, "compute", "addresses", "describe", "e2e-gw-ip", "--global")
-	eventually(t, time.Minute, "the NEGs released", func() (bool, string) {
-		lbGcloudJSON(t, env, &negs, "compute", "network-endpoint-groups", "list")
-		for _, n := range negs {
-			if strings.Contains(n.Name, "-"+gwNS+"-asm-ingressgateway-") {
-				return false, n.Name
-			}
-		}
-		return true, ""
 	})
 }
 
