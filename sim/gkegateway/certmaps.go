@@ -64,7 +64,8 @@ func (c CertificateManagerREST) CertificateMapExists(ctx context.Context, projec
 		}
 		_ = json.Unmarshal(body, &e)
 		// Google's front end words an unknown path this way; a missing
-		// resource is "Resource '...' was not found" (status NOT_FOUND).
+		// map is `certificateMap "projects/P/locations/global/certificateMaps/M"
+		// not found` with status NOT_FOUND (recorded).
 		if e.Error.Message == "" || strings.HasPrefix(e.Error.Message, "The requested URL") {
 			return false, ErrCertificateManagerNotServed
 		}

@@ -64,6 +64,8 @@
 // description, the descriptions of backend services and health checks, the
 // wording after the GWCER code for missing certificate maps, SSL and
 // security policies and IAP Secrets, a route problem leaving the rest of
-// the Gateway serving (the rule answers 500 through gw-serve500), and
+// the Gateway serving (the rule answers 500 through gw-serve500), Accepted
+// staying True when translation fails (Programmed says why), one URL map
+// per listener protocol (so the HTTP redirect route has its own), and
 // Programmed staying Unknown ("Waiting for controller") until programmed.
 package gkegateway

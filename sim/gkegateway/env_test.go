@@ -58,7 +58,8 @@ func (s *certMapStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.maps[name] {
 		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, `{"error":{"code":404,"message":"Resource '%s' was not found","status":"NOT_FOUND"}}`, strings.TrimPrefix(r.URL.Path, "/v1/"))
+		// As recorded (gcp-recorded/regional-and-certificatemanager).
+		fmt.Fprintf(w, `{"error":{"code":404,"message":"certificateMap \"%s\" not found","status":"NOT_FOUND"}}`, strings.TrimPrefix(r.URL.Path, "/v1/"))
 		return
 	}
 	fmt.Fprintf(w, `{"name":%q}`, strings.TrimPrefix(r.URL.Path, "/v1/"))
