@@ -65,7 +65,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			listening, err := fakeapi.Serve(cmd.Context(), addr, withReach(reach, resourceManager.Wrap(mux)))
+			gateway, err := newGatewaySim(cmd.Context(), d)
+			if err != nil {
+				return err
+			}
+			listening, err := fakeapi.Serve(cmd.Context(), addr, withReach(reach, gateway.handler(resourceManager.Wrap(mux))))
 			if err != nil {
 				return err
 			}
@@ -75,6 +79,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read the cluster's id: %w", err)
 			}
+			go func() {
+				if err := gateway.run(cmd.Context(), s, "http://"+listening, uid); err != nil {
+					log.Printf("gke gateway controller: %v", err)
+				}
+			}()
 			negs := negcontroller.New(kc, server, uid)
 			negs.Errors = func(err error) { log.Printf("neg controller: %v", err) }
 			negs.Run(cmd.Context())

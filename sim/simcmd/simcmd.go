@@ -67,6 +67,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		startup      *podDelayFlags
 		shutdown     *podDelayFlags
 		iam          *iamFlags
+		gateway      *gatewayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -103,6 +104,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 				// The daemon `up` starts inherits this environment.
 				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
 			}
+			gateway.export(cmd.Flags())
 			shapes, err := sc.Clusters(clusters, regions)
 			if err != nil {
 				return err
@@ -140,6 +142,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			if len(iam.deny) > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "  permissions       meshctl and gcloud lack %s (--deny)\n", strings.Join(iam.deny, ", "))
 			}
+			fmt.Fprintf(cmd.OutOrStdout(), "  Gateway API       %s\n", gateway.summary())
 			fmt.Fprintf(cmd.OutOrStdout(), "  state and logs    %s\n", d)
 			fmt.Fprintf(cmd.OutOrStdout(), "Point your shell at it with:  eval \"$(meshsim env --state %s)\"\n", d)
 			return nil
@@ -162,6 +165,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	iam = addIAMFlags(f)
 	f.IntVar(&clusters, "clusters", 1, "number of clusters, each with its own control plane, in one project and network (named CLUSTER-1 ... CLUSTER-N when more than one)")
 	f.StringSliceVar(&regions, "regions", nil, "regions of the clusters, taken in turn (default: "+sc.Region+")")
+	gateway = addGatewayFlags(f)
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
 	return cmd
 }
