@@ -285,6 +285,12 @@ func gwSetup(t *testing.T) []string {
 	gwGcloud(t, env, "compute", "addresses", "create", "e2e-gw-ip", "--global")
 	gwGcloud(t, env, "compute", "security-policies", "create", "e2e-gw-armor")
 	gwGcloud(t, env, "compute", "ssl-policies", "create", "e2e-gw-ssl", "--profile", "RESTRICTED", "--min-tls-version", "1.2", "--global")
+	// The guide's Certificate Manager objects: the controller refuses a
+	// Gateway whose certificate map does not exist (GWCER105).
+	gwGcloud(t, env, "certificate-manager", "certificates", "create", "e2e-gw-cert", "--domains", "frontend.e2e-gw.example.com")
+	gwGcloud(t, env, "certificate-manager", "maps", "create", "e2e-gw-cert-map")
+	gwGcloud(t, env, "certificate-manager", "maps", "entries", "create", "e2e-gw-cert-map-entry", "--map", "e2e-gw-cert-map",
+		"--certificates", "e2e-gw-cert", "--hostname", "frontend.e2e-gw.example.com")
 	t.Cleanup(func() {
 		runIn(t, "", "kubectl", "delete", "namespace", gwNS, "--wait=false")
 		for _, del := range [][]string{{"ssl-policies", "e2e-gw-ssl", "--global"}, {"security-policies", "e2e-gw-armor"}, {"addresses", "e2e-gw-ip", "--global"}} {

@@ -331,6 +331,7 @@ func lbGcloudConfig(tb testing.TB) []string {
 	for _, kv := range [][2]string{
 		{"api_endpoint_overrides/compute", endpoint + "/compute/v1/"},
 		{"api_endpoint_overrides/container", endpoint + "/"},
+		{"api_endpoint_overrides/certificatemanager", endpoint + "/certificatemanager/"},
 		{"auth/disable_credentials", "true"},
 		{"core/project", simProject},
 	} {
