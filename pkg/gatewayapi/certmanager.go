@@ -55,7 +55,9 @@ func (c *CertManagerREST) location() string {
 	return "projects/" + c.Project + "/locations/global"
 }
 
-func (c *CertManagerREST) mapName(name string) string { return c.location() + "/certificateMaps/" + name }
+func (c *CertManagerREST) mapName(name string) string {
+	return c.location() + "/certificateMaps/" + name
+}
 
 // wait polls the operation until it is done and returns its error.
 func (c *CertManagerREST) wait(ctx context.Context, op *cm.Operation, err error) error {

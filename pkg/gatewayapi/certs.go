@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	cm "google.golang.org/api/certificatemanager/v1"
 	"golang.org/x/sync/errgroup"
+	cm "google.golang.org/api/certificatemanager/v1"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"

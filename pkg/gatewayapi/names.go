@@ -81,7 +81,7 @@ func NamesFor(project, cluster, namespace, meshGateway, gateway string, edge lb.
 		Route:         meshGateway, IAPSecret: meshGateway + "-iap",
 		Edge:           edge.Names(),
 		CertificateMap: lb.ResourceName(prefix, "certmap", key...),
-		project: project, prefix: prefix, key: key,
+		project:        project, prefix: prefix, key: key,
 	}
 }
 

@@ -118,7 +118,7 @@ func GatewayRefusals(gw *gwv1.Gateway) []Refusal {
 			}
 			out = append(out, Refusal{Object: ref, Code: "GWCER106",
 				Message: fmt.Sprintf("Error GWCER106: unsupported address type %q", typ),
-				Fix: fmt.Sprintf("reserve the IP as a global address and name it: `gcloud compute addresses create NAME --global --addresses %s`, then --address NAME", a.Value)})
+				Fix:     fmt.Sprintf("reserve the IP as a global address and name it: `gcloud compute addresses create NAME --global --addresses %s`, then --address NAME", a.Value)})
 		}
 	}
 	if len(gw.Spec.Addresses) > 1 {

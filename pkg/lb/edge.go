@@ -68,7 +68,9 @@ func (s EdgeSpec) Names() EdgeNames {
 // balancer's own are built: lower case, RFC 1035, at most 63 characters,
 // the base shortened with a hash of key when it must be. Certificate
 // Manager takes the same form.
-func ResourceName(base, suffix string, key ...string) string { return resourceName(base, suffix, key...) }
+func ResourceName(base, suffix string, key ...string) string {
+	return resourceName(base, suffix, key...)
+}
 
 // Validate checks the edge's input before any call.
 func (s EdgeSpec) Validate() error {
