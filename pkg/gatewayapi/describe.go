@@ -32,7 +32,7 @@ type HostCertificate struct {
 // describe fills in the address, the DNS records, the chain of Compute
 // resources and the backends' health, from what the Gateway reports and
 // Compute holds. These are reports: what cannot be read is left out.
-func (v *backendView) describe(ctx context.Context, c lb.Compute, gw *gwv1.Gateway, res *EdgeResult) {
+func (v *backendView) describe(ctx context.Context, c ComputeReader, gw *gwv1.Gateway, res *EdgeResult) {
 	for _, a := range gw.Status.Addresses {
 		res.IPAddress = a.Value
 	}
@@ -42,16 +42,11 @@ func (v *backendView) describe(ctx context.Context, c lb.Compute, gw *gwv1.Gatew
 
 // chain follows the load balancer from the HTTPS forwarding rule the
 // Gateway's annotation names to the NEGs of the mesh gateway.
-func chain(ctx context.Context, c lb.Compute, gw *gwv1.Gateway, v *backendView) []ChainLink {
+func chain(ctx context.Context, c ComputeReader, gw *gwv1.Gateway, v *backendView) []ChainLink {
 	var out []ChainLink
-	var proxy *computepb.TargetHttpsProxy
-	for _, name := range annotated(gw.Annotations, annotationForwardingRules) {
-		fr := getCompute[*computepb.ForwardingRule](ctx, c, lb.KindForwardingRule, name)
-		if fr == nil || !strings.Contains(fr.GetTarget(), "/targetHttpsProxies/") {
-			continue
-		}
-		out = append(out, ChainLink{Kind: "forwarding rule", Name: name, Detail: fmt.Sprintf("%s:%s, %s", fr.GetIPAddress(), fr.GetPortRange(), fr.GetLoadBalancingScheme())})
-		proxy = getCompute[*computepb.TargetHttpsProxy](ctx, c, lb.KindHTTPSProxy, lastSegment(fr.GetTarget()))
+	proxy, fr := HTTPSProxy(ctx, c, gw)
+	if fr != nil {
+		out = append(out, ChainLink{Kind: "forwarding rule", Name: fr.GetName(), Detail: fmt.Sprintf("%s:%s, %s", fr.GetIPAddress(), fr.GetPortRange(), fr.GetLoadBalancingScheme())})
 	}
 	if proxy != nil {
 		var d []string
@@ -128,7 +123,7 @@ func certState(cert *cm.Certificate) (string, string) {
 	var why []string
 	for _, a := range m.AuthorizationAttemptInfo {
 		if a.State != "AUTHORIZED" && a.State != "" {
-			why = append(why, fmt.Sprintf("%s: %s %s", a.Domain, a.State, a.FailureReason))
+			why = append(why, strings.TrimSpace(fmt.Sprintf("%s: %s %s", a.Domain, a.State, a.FailureReason)))
 		}
 	}
 	if m.ProvisioningIssue != nil && m.ProvisioningIssue.Reason != "" {

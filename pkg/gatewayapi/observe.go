@@ -7,12 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	gkev1 "github.com/GoogleCloudPlatform/gke-gateway-api/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/lb"
 )
 
 // ConditionReport is one condition GKE's controller wrote, as people read
@@ -43,10 +46,28 @@ type Observed struct {
 	Problems []Problem
 }
 
+// Summary says what is awaited, in a line: the conditions the controller
+// has not written yet are counted, the others named.
+func (o *Observed) Summary() string {
+	var named []string
+	unseen := 0
+	for _, p := range o.Pending {
+		if strings.HasSuffix(p, waitingForController) {
+			unseen++
+			continue
+		}
+		named = append(named, p)
+	}
+	if unseen > 0 {
+		named = append(named, fmt.Sprintf("%d condition(s) not yet written by the controller", unseen))
+	}
+	return strings.Join(named, "; ")
+}
+
 // Ready reports whether everything is accepted, attached and programmed.
 func (o *Observed) Ready() bool { return len(o.Pending) == 0 && len(o.Problems) == 0 }
 
-// watched names the objects a Service's exposure is made of, as the
+// watched names the objects a Service's Exposure is made of, as the
 // controller reports on them.
 type watched struct {
 	namespace, gateway string
@@ -143,7 +164,7 @@ func (o *Observed) condition(object, typ string, conds []metav1.Condition, gen i
 		}
 	}
 	if c == nil || c.ObservedGeneration < gen {
-		o.Pending = append(o.Pending, fmt.Sprintf("%s %s: waiting for the controller", object, typ))
+		o.Pending = append(o.Pending, fmt.Sprintf("%s %s: %s", object, typ, waitingForController))
 		return
 	}
 	rep := ConditionReport{Object: object, Type: typ, Status: string(c.Status), Reason: c.Reason, Message: c.Message}
@@ -156,6 +177,8 @@ func (o *Observed) condition(object, typ string, conds []metav1.Condition, gen i
 		o.Problems = append(o.Problems, Problem{ConditionReport: rep, Code: gwcerCode(c.Message)})
 	}
 }
+
+const waitingForController = "waiting for the controller"
 
 // transient: the controller failed to sync with Google (not translate
 // the objects), which it retries by itself.
@@ -217,4 +240,41 @@ func eventTime(e *corev1.Event) time.Time {
 		return e.EventTime.Time
 	}
 	return e.CreationTimestamp.Time
+}
+
+// Observe reads what the controller reports on the Service's exposure: the
+// Gateway, the Service's route (and the Gateway's redirect, when there is
+// one) and the policies.
+func (e Exposure) Observe(ctx context.Context, c kube.Objects) (*Observed, error) {
+	n := NamesFor("", "", e.Namespace, e.MeshGateway, e.Gateway, lb.EdgeSpec{})
+	w := watched{namespace: e.Namespace, gateway: e.Gateway, routes: []string{e.MeshGateway},
+		healthCheckPolicy: e.MeshGateway, backendPolicy: e.MeshGateway, gatewayPolicy: n.GatewayPolicy}
+	if _, err := c.Get(ctx, kHTTPRoute.Resource, e.Namespace, n.Redirect); err == nil {
+		w.routes = append(w.routes, n.Redirect)
+	}
+	return w.Observe(ctx, c)
+}
+
+// Backend finds, among the backend services the Gateway's annotation
+// names, the one whose backends are the mesh gateway's NEGs (as GKE's NEG
+// controller reports them on its Service); nil when there is none yet.
+func (e Exposure) Backend(ctx context.Context, c kube.Objects, compute ComputeReader, gw *gwv1.Gateway) (*computepb.BackendService, expose.NEGStatus, error) {
+	neg, ok := meshGatewayNEG(ctx, c, e.Namespace, e.MeshGateway)
+	if !ok || gw == nil {
+		return nil, neg, nil
+	}
+	bs, err := backendFor(ctx, compute, annotated(gw.Annotations, annotationBackendServices), neg.Name)
+	return bs, neg, err
+}
+
+// HTTPSProxy returns the target HTTPS proxy behind the Gateway's HTTPS
+// forwarding rule, as its annotations name them; nil when there is none.
+func HTTPSProxy(ctx context.Context, compute ComputeReader, gw *gwv1.Gateway) (*computepb.TargetHttpsProxy, *computepb.ForwardingRule) {
+	for _, name := range annotated(gw.Annotations, annotationForwardingRules) {
+		fr := getCompute[*computepb.ForwardingRule](ctx, compute, lb.KindForwardingRule, name)
+		if fr != nil && strings.Contains(fr.GetTarget(), "/targetHttpsProxies/") {
+			return getCompute[*computepb.TargetHttpsProxy](ctx, compute, lb.KindHTTPSProxy, lastSegment(fr.GetTarget())), fr
+		}
+	}
+	return nil, nil
 }

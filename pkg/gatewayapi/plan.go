@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,7 +27,7 @@ import (
 // settings for Google's side are missing, which only a dry run accepts.
 type Clients struct {
 	Kube        kube.Objects
-	Compute     lb.Compute
+	Compute     ComputeReader
 	LB          *lb.Client
 	CertManager CertificateManager
 }
@@ -259,4 +261,11 @@ func (p *Plan) staleObjects(ctx context.Context, c kube.Objects) ([]step, error)
 		return nil, nil
 	}
 	return []step{{Change: plan.Change{Action: plan.Delete, Kind: kSecret.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: kSecret, uid: u.GetUID()}}, nil
+}
+
+// ComputeReader is what the path reads of Compute: the resources GKE's
+// controller made, and their health. *lb.GCE has it.
+type ComputeReader interface {
+	Get(ctx context.Context, kind lb.Kind, name string) (proto.Message, error)
+	GetHealth(ctx context.Context, backendService, group string) (*computepb.BackendServiceGroupHealth, error)
 }

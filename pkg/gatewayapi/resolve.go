@@ -183,26 +183,35 @@ func attachedGateway(r *gwv1.HTTPRoute) string {
 // ownedRoutes lists the HTTPRoutes meshctl made for a Service, in every
 // namespace, or in fallback where the user may not list cluster-wide.
 func ownedRoutes(ctx context.Context, c kube.Objects, namespace, service, fallback string) ([]*gwv1.HTTPRoute, error) {
+	items, err := owned(ctx, c, kHTTPRoute, namespace, service, fallback)
+	if err != nil {
+		return nil, err
+	}
+	return typed[gwv1.HTTPRoute](items)
+}
+
+// owned lists the objects of a kind meshctl made for a Service.
+func owned(ctx context.Context, c kube.Objects, k kind, namespace, service, fallback string) ([]unstructured.Unstructured, error) {
 	sel := mesh.OwnerSelector(namespace, service)
-	items, err := c.List(ctx, kHTTPRoute.Resource, "", sel)
+	items, err := c.List(ctx, k.Resource, "", sel)
 	if apierrors.IsForbidden(err) {
 		items = nil
 		for _, ns := range uniq(namespace, fallback) {
-			more, nerr := c.List(ctx, kHTTPRoute.Resource, ns, sel)
+			more, nerr := c.List(ctx, k.Resource, ns, sel)
 			if nerr != nil && !kube.IsNotFound(nerr) {
-				return nil, fmt.Errorf("list HTTPRoutes in %s: %w", ns, nerr)
+				return nil, fmt.Errorf("list %ss in %s: %w", k.Kind, ns, nerr)
 			}
 			items = append(items, more...)
 		}
 		err = nil
 	}
 	if kube.IsNotFound(err) {
-		return nil, nil // the cluster serves no Gateway API: nothing made here
+		return nil, nil // the cluster does not serve the kind: nothing made here
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list HTTPRoutes made by meshctl: %w", err)
+		return nil, fmt.Errorf("list %ss made by meshctl: %w", k.Kind, err)
 	}
-	return typed[gwv1.HTTPRoute](items)
+	return items, nil
 }
 
 func uniq(list ...string) []string {

@@ -29,10 +29,46 @@ type UnexposeOptions struct {
 }
 
 // Exposed reports whether meshctl exposed the Service through a GKE
-// Gateway: whether an HTTPRoute of meshctl's is the Service's.
+// Gateway: whether it made an HTTPRoute or a HealthCheckPolicy for it
+// (the policy goes last, so that an unexpose cut short is found again).
 func Exposed(ctx context.Context, c kube.Objects, namespace, service, gatewayNamespace string) (bool, error) {
-	routes, err := ownedRoutes(ctx, c, namespace, service, gatewayNamespace)
-	return len(routes) > 0, err
+	e, err := FindExposure(ctx, c, namespace, service, gatewayNamespace)
+	return e != nil, err
+}
+
+// Exposure is where a Service is on a GKE Gateway, as its objects say:
+// the namespace of the Gateway and of the mesh gateway's Service.
+type Exposure struct {
+	Namespace   string `json:"namespace"`
+	Gateway     string `json:"gateway"`
+	MeshGateway string `json:"meshGateway"`
+}
+
+// FindExposure finds the Service's route, else its policies (labelled
+// with their Gateway); nil when there are none.
+func FindExposure(ctx context.Context, c kube.Objects, namespace, service, fallback string) (*Exposure, error) {
+	routes, err := ownedRoutes(ctx, c, namespace, service, fallback)
+	if err != nil {
+		return nil, err
+	}
+	if len(routes) > 1 {
+		return nil, fmt.Errorf("Service %s/%s has %d HTTPRoutes of meshctl's; expected one", namespace, service, len(routes))
+	}
+	for _, r := range routes {
+		return &Exposure{Namespace: r.Namespace, Gateway: attachedGateway(r), MeshGateway: r.Name}, nil
+	}
+	for _, k := range []kind{kHealthCheckPolicy, kBackendPolicy} {
+		items, err := owned(ctx, c, k, namespace, service, fallback)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if gw := it.GetLabels()[LabelGateway]; gw != "" {
+				return &Exposure{Namespace: it.GetNamespace(), Gateway: gw, MeshGateway: it.GetName()}, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // UnexposeResult is what unexpose removed: the mesh gateway (pkg/expose)
@@ -87,6 +123,7 @@ type teardownPlan struct {
 	spec    Spec // enough of it to name the objects
 	res     *TeardownResult
 	steps   []step
+	markers []step // the policies, deleted last
 	last    bool
 	gateway *gwv1.Gateway
 	certs   *certs
@@ -95,17 +132,14 @@ type teardownPlan struct {
 
 func teardown(ctx context.Context, cl Clients, r ui.Reporter, opts UnexposeOptions, dryRun bool) (*TeardownResult, error) {
 	u := opts.Unexpose
-	routes, err := ownedRoutes(ctx, cl.Kube, u.Namespace, u.Service, u.GatewayNamespace)
-	if err != nil || len(routes) == 0 {
+	e, err := FindExposure(ctx, cl.Kube, u.Namespace, u.Service, u.GatewayNamespace)
+	if err != nil || e == nil {
 		return nil, err
-	}
-	if len(routes) > 1 {
-		return nil, fmt.Errorf("Service %s/%s has %d HTTPRoutes of meshctl's; expected one", u.Namespace, u.Service, len(routes))
 	}
 	if cl.LB == nil {
 		return nil, failure.Usage(fmt.Errorf("Service %s/%s is exposed through a GKE Gateway: removing it needs --project and --cluster (or their MESHCTL_* variables)", u.Namespace, u.Service), "set them")
 	}
-	tp, err := planTeardown(ctx, cl, opts, routes[0])
+	tp, err := planTeardown(ctx, cl, opts, e)
 	if err != nil {
 		return nil, err
 	}
@@ -120,12 +154,11 @@ func teardown(ctx context.Context, cl Clients, r ui.Reporter, opts UnexposeOptio
 // Gateway, its redirect and policy, and meshctl's Compute resources and
 // certificate map when no other route uses the Gateway; the Service's
 // certificates and map entries.
-func planTeardown(ctx context.Context, cl Clients, opts UnexposeOptions, route *gwv1.HTTPRoute) (*teardownPlan, error) {
+func planTeardown(ctx context.Context, cl Clients, opts UnexposeOptions, e *Exposure) (*teardownPlan, error) {
 	u := opts.Unexpose
-	gwName := attachedGateway(route)
-	names := NamesFor(opts.Project, opts.Cluster, route.Namespace, route.Name, gwName, lb.EdgeSpec{})
-	spec := Spec{Service: expose.ServiceRef{Namespace: u.Namespace, Name: u.Service}, MeshGateway: route.Name, Names: names}
-	tp := &teardownPlan{opts: opts, names: names, spec: spec, res: &TeardownResult{Gateway: route.Namespace + "/" + gwName}}
+	names := NamesFor(opts.Project, opts.Cluster, e.Namespace, e.MeshGateway, e.Gateway, lb.EdgeSpec{})
+	spec := Spec{Service: expose.ServiceRef{Namespace: u.Namespace, Name: u.Service}, MeshGateway: e.MeshGateway, Names: names}
+	tp := &teardownPlan{opts: opts, names: names, spec: spec, res: &TeardownResult{Gateway: e.Namespace + "/" + e.Gateway}}
 	live, err := readGateway(ctx, cl.Kube, spec)
 	if err != nil {
 		return nil, err
@@ -134,31 +167,35 @@ func planTeardown(ctx context.Context, cl Clients, opts UnexposeOptions, route *
 	if !tp.last {
 		tp.res.Warnings = append(tp.res.Warnings, fmt.Sprintf("Gateway %s keeps serving %d other route(s): %v", tp.res.Gateway, len(live.others), live.otherNames()))
 	}
-	own := []struct {
-		k    kind
-		name string
-	}{{kHTTPRoute, names.Route}, {kHealthCheckPolicy, names.Route}, {kBackendPolicy, names.Route}}
+	// The route first: the load balancer stops sending the Service's
+	// hosts to its gateway (or, for the last route, the whole Gateway
+	// goes). The policies go last of all: they mark the Service as on this
+	// path until everything else has gone, for a run cut short.
+	first := []objectRef{{kHTTPRoute, names.Route}}
 	if tp.last {
-		own = append(own, struct {
-			k    kind
-			name string
-		}{kHTTPRoute, names.Redirect}, struct {
-			k    kind
-			name string
-		}{kGatewayPolicy, names.GatewayPolicy}, struct {
-			k    kind
-			name string
-		}{kGateway, names.Gateway})
+		first = append(first, objectRef{kHTTPRoute, names.Redirect}, objectRef{kGatewayPolicy, names.GatewayPolicy}, objectRef{kGateway, names.Gateway})
 	}
-	for _, o := range own {
-		if s, ok, err := tp.deleteStep(ctx, cl.Kube, o.k, o.name); err != nil {
-			return nil, err
-		} else if ok {
-			tp.steps = append(tp.steps, s)
+	for i, refs := range [][]objectRef{first, {{kHealthCheckPolicy, names.Route}, {kBackendPolicy, names.Route}}} {
+		for _, o := range refs {
+			s, ok, err := tp.deleteStep(ctx, cl.Kube, o.k, o.name)
+			if err != nil {
+				return nil, err
+			}
+			if ok && i == 0 {
+				tp.steps = append(tp.steps, s)
+			} else if ok {
+				tp.markers = append(tp.markers, s)
+			}
 		}
 	}
-	tp.res.Changes = changesOf(tp.steps)
+	tp.res.Changes = changesOf(append(slices.Clone(tp.steps), tp.markers...))
 	return tp, tp.planGoogle(ctx, cl)
+}
+
+// objectRef names one object of a kind in the Gateway's namespace.
+type objectRef struct {
+	k    kind
+	name string
 }
 
 // deleteStep deletes one object, when it exists and is meshctl's (the
@@ -202,10 +239,10 @@ func (tp *teardownPlan) planGoogle(ctx context.Context, cl Clients) error {
 	return nil
 }
 
-// apply deletes the route first (the load balancer stops sending the
-// Service's hosts to the gateway), then the policies; then waits for the
-// controller to remove what it made; then removes the certificates and
-// meshctl's Compute resources, which the controller's used.
+// apply deletes the route (and, for the last one, the Gateway), waits for
+// the controller to remove what it made, removes the certificates and
+// meshctl's Compute resources, which the controller's used, and deletes
+// the policies last.
 func (tp *teardownPlan) apply(ctx context.Context, cl Clients, r ui.Reporter) error {
 	made := tp.controllerMade(ctx, cl)
 	if err := applySteps(ctx, cl.Kube, r, tp.steps); err != nil {
@@ -227,7 +264,7 @@ func (tp *teardownPlan) apply(ctx context.Context, cl Clients, r ui.Reporter) er
 		}
 	}
 	tp.res.GatewayRemoved = tp.last
-	return nil
+	return applySteps(ctx, cl.Kube, r, tp.markers)
 }
 
 // controllerMade lists the controller's Compute resources that must go:
@@ -240,9 +277,15 @@ func (tp *teardownPlan) controllerMade(ctx context.Context, cl Clients) []ChainL
 	a := tp.gateway.Annotations
 	var out []ChainLink
 	if tp.last {
+		named := map[string]bool{}
+		for _, addr := range tp.gateway.Spec.Addresses {
+			named[addr.Value] = true // a NamedAddress is listed, but not the controller's
+		}
 		for _, cr := range controllerResources {
 			for _, name := range annotated(a, cr.annotation) {
-				out = append(out, ChainLink{Kind: string(cr.kind), Name: name})
+				if cr.kind != lb.KindAddress || !named[name] {
+					out = append(out, ChainLink{Kind: string(cr.kind), Name: name})
+				}
 			}
 		}
 		return out

@@ -97,7 +97,7 @@ func (p *Plan) wait(ctx context.Context, cl Clients, r ui.Reporter, res *EdgeRes
 		if len(obs.Problems) > 0 {
 			return false, "", p.problemError(ctx, cl.Kube, w, obs)
 		}
-		state := strings.Join(obs.Pending, "; ")
+		state := obs.Summary()
 		st.Progressf("%s", firstNonEmpty(state, "programmed"))
 		return obs.Ready(), state, nil
 	})
@@ -218,7 +218,7 @@ func (p *Plan) waitHealthy(ctx context.Context, cl Clients, st ui.Step) (*backen
 
 // backendFor returns the backend service among names whose backends are
 // the NEG's.
-func backendFor(ctx context.Context, c lb.Compute, names []string, neg string) (*computepb.BackendService, error) {
+func backendFor(ctx context.Context, c ComputeReader, names []string, neg string) (*computepb.BackendService, error) {
 	for _, name := range names {
 		m, err := c.Get(ctx, lb.KindBackendService, name)
 		if IsNotFound(err) {
@@ -238,7 +238,7 @@ func backendFor(ctx context.Context, c lb.Compute, names []string, neg string) (
 }
 
 // backendHealth reads the health of each NEG zone of the backend service.
-func backendHealth(ctx context.Context, c lb.Compute, svcKey string, bs *computepb.BackendService) ([]lb.BackendHealth, string, error) {
+func backendHealth(ctx context.Context, c ComputeReader, svcKey string, bs *computepb.BackendService) ([]lb.BackendHealth, string, error) {
 	var out []lb.BackendHealth
 	var parts []string
 	for _, b := range bs.GetBackends() {
@@ -278,7 +278,7 @@ func zoneOf(link string) string {
 }
 
 // getCompute reads one Compute object, nil when it does not exist.
-func getCompute[T proto.Message](ctx context.Context, c lb.Compute, kind lb.Kind, name string) T {
+func getCompute[T proto.Message](ctx context.Context, c ComputeReader, kind lb.Kind, name string) T {
 	var zero T
 	if name == "" {
 		return zero
