@@ -233,11 +233,16 @@ func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) erro
 	return nil
 }
 
-// poll calls check every interval until it reports done, fails, or the
-// timeout passes; on timeout the error names what was awaited and the
-// last state seen.
+// poll waits as Poll does, with the options' interval and timeout.
 func poll(ctx context.Context, opts Options, what string, check func() (done bool, state string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	return Poll(ctx, opts.PollInterval, opts.WaitTimeout, what, check)
+}
+
+// Poll calls check every interval until it reports done, fails, or the
+// timeout passes; on timeout the error names what was awaited and the
+// last state seen. pkg/gatewayapi waits on GKE's controller with it.
+func Poll(ctx context.Context, interval, timeout time.Duration, what string, check func() (done bool, state string, err error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := ""
 	for {
@@ -249,10 +254,10 @@ func poll(ctx context.Context, opts Options, what string, check func() (done boo
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%s: not done after %s (%s)", what, opts.WaitTimeout, last)
+				return fmt.Errorf("%s: not done after %s (%s)", what, timeout, last)
 			}
 			return ctx.Err()
-		case <-time.After(opts.PollInterval):
+		case <-time.After(interval):
 		}
 	}
 }

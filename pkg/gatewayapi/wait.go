@@ -2,10 +2,8 @@ package gatewayapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
@@ -57,28 +55,8 @@ func annotated(annotations map[string]string, key string) []string {
 	return out
 }
 
-// poll calls check every interval until it reports done, fails, or the
-// timeout passes; on timeout the error names what was awaited.
-func poll(ctx context.Context, interval, timeout time.Duration, what string, check func() (done bool, state string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	last := ""
-	for {
-		done, state, err := check()
-		if err != nil || done {
-			return err
-		}
-		last = state
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%s: not done after %s (%s)", what, timeout, last)
-			}
-			return ctx.Err()
-		case <-time.After(interval):
-		}
-	}
-}
+// poll is expose.Poll: every interval until done, failed or timed out.
+var poll = expose.Poll
 
 // wait follows the controller: the Gateway, the routes and the policies
 // until they are accepted, attached and programmed (or refused: then the

@@ -158,27 +158,12 @@ func gatewayAPIChain(t *testing.T, env []string, ns, gateway, ip string) {
 	lbGcloudJSON(t, env, &um, "compute", "url-maps", "describe", linkTail(str(proxy, "urlMap")), "--global")
 	// The backend service the URL map routes the host to (not the
 	// Gateway's default, GKE's serve404).
-	b, _ := json.Marshal(um["pathMatchers"])
-	var matchers []struct {
-		RouteRules []struct {
-			RouteAction struct {
-				WeightedBackendServices []struct {
-					BackendService string `json:"backendService"`
-				} `json:"weightedBackendServices"`
-			} `json:"routeAction"`
-		} `json:"routeRules"`
-	}
-	_ = json.Unmarshal(b, &matchers)
 	backend := ""
-	for _, m := range matchers {
-		for _, r := range m.RouteRules {
-			for _, w := range r.RouteAction.WeightedBackendServices {
-				backend = linkTail(w.BackendService)
-			}
-		}
+	if routed := urlMapRouteBackends(um); len(routed) == 1 {
+		backend = routed[0]
 	}
 	if backend == "" {
-		t.Fatalf("URL map names no backend service: %s", b)
+		t.Fatalf("URL map routes to %v, want one backend service", urlMapRouteBackends(um))
 	}
 	lbGcloudJSON(t, env, &bs, "compute", "backend-services", "describe", backend, "--global")
 	if str(bs, "protocol") != "HTTP2" || str(bs, "securityPolicy") == "" {
@@ -223,4 +208,29 @@ func gatewayAPIMissingBackend(t *testing.T, ns, gwNamespace, route string) {
 	if !strings.Contains(r.Stdout+r.Stderr, "MC0261") || !strings.Contains(r.Stdout+r.Stderr, "GWCER102") {
 		t.Errorf("validate: exit %d, want MC0261 with GWCER102\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
+}
+
+// urlMapRouteBackends lists the backend services a URL map's route rules
+// send to (weighted), by name.
+func urlMapRouteBackends(um map[string]any) []string {
+	b, _ := json.Marshal(um["pathMatchers"])
+	var matchers []struct {
+		RouteRules []struct {
+			RouteAction struct {
+				WeightedBackendServices []struct {
+					BackendService string `json:"backendService"`
+				} `json:"weightedBackendServices"`
+			} `json:"routeAction"`
+		} `json:"routeRules"`
+	}
+	_ = json.Unmarshal(b, &matchers)
+	var out []string
+	for _, m := range matchers {
+		for _, r := range m.RouteRules {
+			for _, w := range r.RouteAction.WeightedBackendServices {
+				out = append(out, linkTail(w.BackendService))
+			}
+		}
+	}
+	return out
 }
