@@ -24,7 +24,7 @@ func BenchmarkExposeGatewayAPIVersusCompute(b *testing.B) {
 	const ns = "bench-gwapi"
 	ensureRevisionB(b, "asm-test-1")
 	b.Cleanup(func() { lbRun(b, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
-	lbKubectl(b, webApp(ns, "asm-test-1", 1)+strings.ReplaceAll(strings.SplitN(webApp(ns, "asm-test-1", 1), "---\n", 2)[1], "web", "shop"), "apply", "-f", "-")
+	lbKubectl(b, webApp(ns, "asm-test-1", 1)+"---\n"+strings.ReplaceAll(strings.SplitN(webApp(ns, "asm-test-1", 1), "---\n", 2)[1], "web", "shop"), "apply", "-f", "-")
 	var knobs map[string]any
 	lbSimAPI(b, http.MethodGet, "/meshsim/gateway/knobs", nil, &knobs)
 
