@@ -71,6 +71,9 @@ step "Expose cart through its own gateway, on a shared load balancer" \
 step "Expose payments through its own gateway, on the same shared load balancer" \
   "$meshctl" expose svc payments -n checkout --host pay.example.com --lb checkout
 
+step "Expose catalog through a GKE Gateway (GKE's Gateway controller builds the load balancer)" \
+  "$meshctl" expose svc catalog -n storefront --host catalog.example.com --via gateway-api
+
 step "Validate the mesh and every exposed service" \
   "$meshctl" validate
 

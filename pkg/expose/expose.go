@@ -142,6 +142,14 @@ func Run(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, hooks
 	return res, runHooks(ctx, r, hooks, res)
 }
 
+// DryRunResult is the result of not applying p, for a capability that
+// plans the gateway as part of its own plan (pkg/gatewayapi).
+func (p *Plan) DryRunResult() *Result {
+	res := p.result()
+	res.DryRun = true
+	return res
+}
+
 func (p *Plan) result() *Result {
 	s := p.Spec
 	g := Gateway{
@@ -154,12 +162,16 @@ func (p *Plan) result() *Result {
 		t := s.Cert.NotAfter
 		g.CertNotAfter = &t
 	}
+	neg := NEGStatus{Name: s.Names.NEG}
+	if s.ControllerNEGs {
+		neg = NEGStatus{} // GKE's Gateway controller names them
+	}
 	return &Result{
 		Service:  ServiceRef{Namespace: s.Namespace, Name: s.Service, Port: s.Port},
 		Hosts:    slices.Clone(s.Hosts),
 		Revision: s.Revision,
 		Gateway:  g,
-		NEG:      NEGStatus{Name: s.Names.NEG},
+		NEG:      neg,
 		Changes:  slices.Clone(p.Changes),
 		Warnings: p.Warnings,
 		Objects:  p.Objects,
@@ -196,11 +208,13 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks H
 	if err := waitRollout(ctx, c, r, p.Spec, p.opts); err != nil {
 		return res, err
 	}
-	neg, err := waitNEGs(ctx, c, r, p.Spec, p.opts)
-	if err != nil {
-		return res, err
+	if !p.Spec.ControllerNEGs {
+		neg, err := waitNEGs(ctx, c, r, p.Spec, p.opts)
+		if err != nil {
+			return res, err
+		}
+		res.NEG = neg
 	}
-	res.NEG = neg
 	if err := runHooks(ctx, r, hooks, res); err != nil {
 		return res, err
 	}
@@ -219,11 +233,16 @@ func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) erro
 	return nil
 }
 
-// poll calls check every interval until it reports done, fails, or the
-// timeout passes; on timeout the error names what was awaited and the
-// last state seen.
+// poll waits as Poll does, with the options' interval and timeout.
 func poll(ctx context.Context, opts Options, what string, check func() (done bool, state string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	return Poll(ctx, opts.PollInterval, opts.WaitTimeout, what, check)
+}
+
+// Poll calls check every interval until it reports done, fails, or the
+// timeout passes; on timeout the error names what was awaited and the
+// last state seen. pkg/gatewayapi waits on GKE's controller with it.
+func Poll(ctx context.Context, interval, timeout time.Duration, what string, check func() (done bool, state string, err error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := ""
 	for {
@@ -235,10 +254,10 @@ func poll(ctx context.Context, opts Options, what string, check func() (done boo
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%s: not done after %s (%s)", what, opts.WaitTimeout, last)
+				return fmt.Errorf("%s: not done after %s (%s)", what, timeout, last)
 			}
 			return ctx.Err()
-		case <-time.After(opts.PollInterval):
+		case <-time.After(interval):
 		}
 	}
 }

@@ -44,6 +44,12 @@ type Options struct {
 	CertSecret string
 	// StrictMTLS adds a STRICT PeerAuthentication for the Service's pods.
 	StrictMTLS bool
+	// ControllerNEGs leaves the NEGs to GKE's Gateway controller (the
+	// Gateway API path, pkg/gatewayapi): the gateway Service carries no
+	// cloud.google.com/neg annotation of meshctl's, since the controller
+	// writes its own for the ports its routes use, and expose does not wait
+	// for NEGs.
+	ControllerNEGs bool
 	// DryRun plans and stops: nothing is written.
 	DryRun bool
 

@@ -103,6 +103,7 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 		MaxReplicas:      opts.MaxReplicas,
 		CPUTarget:        opts.CPUTarget,
 		StrictMTLS:       opts.StrictMTLS,
+		ControllerNEGs:   opts.ControllerNEGs,
 	}
 	spec.Replicas, err = replicas(ctx, c, spec)
 	if err != nil {

@@ -38,6 +38,9 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	} else if r.DryRun {
 		neg += " (planned)"
 	}
+	if r.NEG.Name == "" {
+		neg = "made by GKE's Gateway controller for the routes to port " + fmt.Sprint(r.Gateway.Port)
+	}
 	rows := [][]string{
 		{"hosts:", strings.Join(r.Hosts, ", ")},
 		{"NEG:", neg},

@@ -60,6 +60,9 @@ type Spec struct {
 	// user brought the Secret.
 	Cert       *Cert
 	StrictMTLS bool
+	// ControllerNEGs: GKE's Gateway controller asks for the NEGs (see
+	// Options.ControllerNEGs).
+	ControllerNEGs bool
 }
 
 // Object is one object expose wants to exist.
@@ -273,7 +276,9 @@ func (s Spec) negAnnotation() string {
 
 func (s Spec) service() *corev1.Service {
 	m := s.meta(s.Names.Gateway, s.GatewayNamespace)
-	m.Annotations = map[string]string{NEGAnnotation: s.negAnnotation()}
+	if !s.ControllerNEGs {
+		m.Annotations = map[string]string{NEGAnnotation: s.negAnnotation()}
+	}
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: m,

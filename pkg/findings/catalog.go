@@ -80,4 +80,10 @@ var (
 	SSLPolicyWeak      = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
 	CloudArmorDetached = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
 	FirewallGFE        = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+
+	// The Gateway API path (expose --via gateway-api): what GKE's Gateway
+	// controller reports on the objects.
+	GKEGatewayNotProgrammed = define("MC0260", Error, "GKE Gateway not Accepted or not Programmed by GKE's Gateway controller")
+	GKERouteNotAttached     = define("MC0261", Error, "HTTPRoute not Accepted by its Gateway, or its backends not resolved (ResolvedRefs)")
+	GKEPolicyNotAttached    = define("MC0262", Error, "HealthCheckPolicy, GCPBackendPolicy or GCPGatewayPolicy missing or not Attached")
 )

@@ -78,7 +78,10 @@ func checkExposed(ctx context.Context, st *state) []Case {
 func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 	out := gatewayReady(ctx, st, e)
 	out = append(out, gatewayPDB(ctx, st, e), gatewayHPA(ctx, st, e))
+	edge, onGatewayAPI := checkGatewayAPI(ctx, st, e)
 	switch {
+	case onGatewayAPI:
+		out = append(out, edge...)
 	case st.c.Compute != nil:
 		out = append(out, checkLB(ctx, st, e.ref(), e.object())...)
 	case st.c.ComputeErr != nil:

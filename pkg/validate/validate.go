@@ -42,6 +42,9 @@ type Clients struct {
 	// ComputeErr is why there is no Compute client (credentials, bad
 	// endpoint): the load balancer checks report it and the rest run.
 	ComputeErr error
+	// CertificateMaps reads the certificates of a GKE Gateway's map; nil
+	// leaves them out.
+	CertificateMaps CertificateMaps
 }
 
 // Options narrow and tune a run.

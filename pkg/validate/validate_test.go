@@ -160,7 +160,12 @@ func (f *fixture) clients(t *testing.T) (Clients, *fake.Clientset) {
 	f.stubs.ReadOnly(kc)
 	scheme := runtime.NewScheme()
 	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
-		gvrGateway: "GatewayList", gvrVirtualService: "VirtualServiceList"})
+		gvrGateway: "GatewayList", gvrVirtualService: "VirtualServiceList",
+		// The Gateway API path (pkg/gatewayapi) lists meshctl's routes and
+		// policies; none here.
+		{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}:  "HTTPRouteList",
+		{Group: "networking.gke.io", Version: "v1", Resource: "healthcheckpolicies"}: "HealthCheckPolicyList",
+		{Group: "networking.gke.io", Version: "v1", Resource: "gcpbackendpolicies"}:  "GCPBackendPolicyList"})
 	for _, o := range f.dyn {
 		u := o.(*unstructured.Unstructured)
 		gvr := gvrGateway

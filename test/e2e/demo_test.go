@@ -40,6 +40,8 @@ func TestDemo(t *testing.T) {
 		"$ meshctl install --enable-all", "mesh revision asm-1282-4 installed",
 		"$ meshctl inject --namespace storefront --namespace checkout",
 		"$ meshctl expose svc cart -n checkout --host cart.example.com --lb checkout",
+		"$ meshctl expose svc catalog -n storefront --host catalog.example.com --via gateway-api",
+		"is programmed, route storefront/",
 		"$ meshctl unexpose svc payments -n checkout",
 		"== Summary", "Validate again", "in all", "DEMO OK", "make demo-down",
 	} {

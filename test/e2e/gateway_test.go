@@ -332,21 +332,11 @@ func gwCheckChain(t *testing.T, env []string, ip string) string {
 		t.Errorf("proxy: certificateMap %q sslPolicy %q", proxy["certificateMap"], proxy["sslPolicy"])
 	}
 	lbGcloudJSON(t, env, &um, "compute", "url-maps", "describe", linkTail(str(proxy, "urlMap")), "--global")
-	b, _ := json.Marshal(um["pathMatchers"])
-	var matchers []struct {
-		RouteRules []struct {
-			RouteAction struct {
-				WeightedBackendServices []struct {
-					BackendService string `json:"backendService"`
-				} `json:"weightedBackendServices"`
-			} `json:"routeAction"`
-		} `json:"routeRules"`
+	backends := urlMapRouteBackends(um)
+	if len(backends) != 1 {
+		t.Fatalf("URL map routes to %v, want one backend service", backends)
 	}
-	_ = json.Unmarshal(b, &matchers)
-	if len(matchers) != 1 || len(matchers[0].RouteRules) != 1 || len(matchers[0].RouteRules[0].RouteAction.WeightedBackendServices) != 1 {
-		t.Fatalf("URL map path matchers: %s", b)
-	}
-	backend := linkTail(matchers[0].RouteRules[0].RouteAction.WeightedBackendServices[0].BackendService)
+	backend := backends[0]
 	lbGcloudJSON(t, env, &bs, "compute", "backend-services", "describe", backend, "--global")
 	if str(bs, "protocol") != "HTTP2" || str(bs, "loadBalancingScheme") != "EXTERNAL_MANAGED" || linkTail(str(bs, "securityPolicy")) != "e2e-gw-armor" {
 		t.Errorf("backend service %s: %s %s armor %q", backend, bs["protocol"], bs["loadBalancingScheme"], bs["securityPolicy"])

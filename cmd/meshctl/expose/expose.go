@@ -29,6 +29,7 @@ type ExposeOptions struct {
 	Objects  func() (kube.Objects, error)
 	Printer  *ui.Printer
 	Reporter ui.Reporter
+	gatewayAPIOptions
 }
 
 // NewCmdExpose returns `meshctl expose` with its subcommands.
@@ -71,10 +72,14 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
 			if runF != nil {
 				return runF(opts)
 			}
+			if opts.Via == ViaGatewayAPI {
+				return runGatewayAPI(cmd.Context(), opts)
+			}
 			return runExpose(cmd.Context(), opts)
 		},
 	}
 	addLBFlags(cmd, &opts.NoLB, &opts.LB.Spec, true)
+	addGatewayAPIFlags(cmd, &opts.gatewayAPIOptions)
 	fl := cmd.Flags()
 	o := &opts.Expose
 	fl.StringVarP(&o.Namespace, "namespace", "n", "", "the Service's namespace (default: the kubeconfig context's)")
@@ -108,12 +113,18 @@ func completeExpose(f *factory.Factory, cmd *cobra.Command, opts *ExposeOptions,
 		return err
 	}
 	completeLB(f, cmd, &opts.LB)
+	opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
+	if gatewayAPI, err := completeVia(cmd, opts.Via); err != nil || gatewayAPI {
+		if err != nil {
+			return err
+		}
+		return completeGatewayAPI(f, cmd, opts)
+	}
 	if !opts.NoLB {
 		if err := opts.LB.Validate(*o); err != nil {
 			return err
 		}
 	}
-	opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/gatewayapi"
 )
 
 // UnexposeOptions are what `meshctl unexpose svc` runs with.
@@ -21,6 +22,9 @@ type UnexposeOptions struct {
 	Objects  func() (kube.Objects, error)
 	Printer  *ui.Printer
 	Reporter ui.Reporter
+	// GatewayAPIClients builds the clients for a Service exposed through
+	// a GKE Gateway (found by its HTTPRoute).
+	GatewayAPIClients func(ctx context.Context, o *gatewayapi.Options) (gatewayapi.Clients, func(), error)
 }
 
 // NewCmdUnexpose returns `meshctl unexpose` with its subcommands.
@@ -65,6 +69,7 @@ is deleted.`,
 			}
 			completeLB(f, cmd, &opts.LB)
 			opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
+			opts.GatewayAPIClients = gatewayAPIClients(f)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -80,6 +85,9 @@ is deleted.`,
 }
 
 func runUnexpose(ctx context.Context, opts *UnexposeOptions) error {
+	if handled, err := unexposeGatewayAPI(ctx, opts); handled {
+		return err
+	}
 	objs, err := opts.Objects()
 	if err != nil {
 		return err

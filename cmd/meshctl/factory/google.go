@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	container "cloud.google.com/go/container/apiv1"
+	"google.golang.org/api/certificatemanager/v1"
 	"google.golang.org/api/gkehub/v1"
 	gkehubv2 "google.golang.org/api/gkehub/v2"
 	"google.golang.org/api/option"
@@ -25,12 +26,13 @@ func (f *Factory) GCP() gcp.Config {
 		f.creds = sync.OnceValues(f.DetectCredentials)
 	}
 	return gcp.Config{
-		ComputeEndpoint:      f.Settings.ComputeEndpoint,
-		ContainerEndpoint:    f.Settings.ContainerEndpoint,
-		GKEHubEndpoint:       f.Settings.GKEHubEndpoint,
-		ServiceUsageEndpoint: f.Settings.ServiceUsageEndpoint,
-		UserAgent:            buildinfo.UserAgent(),
-		DetectCredentials:    f.creds,
+		ComputeEndpoint:            f.Settings.ComputeEndpoint,
+		ContainerEndpoint:          f.Settings.ContainerEndpoint,
+		GKEHubEndpoint:             f.Settings.GKEHubEndpoint,
+		ServiceUsageEndpoint:       f.Settings.ServiceUsageEndpoint,
+		CertificateManagerEndpoint: f.Settings.CertificateManagerEndpoint,
+		UserAgent:                  buildinfo.UserAgent(),
+		DetectCredentials:          f.creds,
 	}
 }
 
@@ -86,6 +88,19 @@ func (f *Factory) ServiceUsage(ctx context.Context) (*serviceusage.Service, erro
 	svc, err := serviceusage.NewService(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create Service Usage client: %w", err)
+	}
+	return svc, nil
+}
+
+// CertificateManager returns the Certificate Manager API client.
+func (f *Factory) CertificateManager(ctx context.Context) (*certificatemanager.Service, error) {
+	opts, err := f.GCP().CertificateManagerOptions()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := certificatemanager.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create Certificate Manager client: %w", err)
 	}
 	return svc, nil
 }

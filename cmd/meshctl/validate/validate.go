@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/gatewayapi"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/validate"
@@ -96,6 +97,11 @@ func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (valida
 				c.ComputeErr = err
 			} else {
 				c.Compute, release = gce, func() { _ = gce.Close() }
+				// A GKE Gateway's certificates are in Certificate Manager;
+				// without the client they are left out.
+				if svc, err := f.CertificateManager(ctx); err == nil {
+					c.CertificateMaps = &gatewayapi.CertManagerREST{Service: svc, Project: s.Project}
+				}
 			}
 		}
 		if !opts.SkipAsmcli {
