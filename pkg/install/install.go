@@ -49,10 +49,13 @@ type Result struct {
 	Command   []string  `json:"command"`
 	Overlays  []Overlay `json:"overlays,omitempty"`
 	Warnings  []string  `json:"warnings,omitempty"`
-	DryRun    bool      `json:"dryRun,omitempty"`
-	Istiod    string    `json:"istiod,omitempty"`
-	NextStep  string    `json:"nextStep,omitempty"`
-	Elapsed   string    `json:"elapsed"`
+	// Events are asmcli's warnings and errors as it logged them, with the
+	// time it gave each when it timestamps its log (--verbose with ts).
+	Events   []Event `json:"events,omitempty"`
+	DryRun   bool    `json:"dryRun,omitempty"`
+	Istiod   string  `json:"istiod,omitempty"`
+	NextStep string  `json:"nextStep,omitempty"`
+	Elapsed  string  `json:"elapsed"`
 }
 
 // Run installs (or, with DryRun, shows how it would).
@@ -114,6 +117,7 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	rev, events, err := in.runAsmcli(ctx, a.Path, o)
+	res.Events = events
 	for _, e := range events {
 		if e.Level == "warning" {
 			res.Warnings = append(res.Warnings, e.Message)

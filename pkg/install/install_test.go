@@ -225,6 +225,14 @@ func TestRunCapturesAndConfirmsRevision(t *testing.T) {
 		t.Errorf("generated overlay not written: %v", err)
 	}
 
+	// The same install with asmcli's log timestamped (--verbose with ts).
+	stamped, _ := os.ReadFile("testdata/asmcli-install-success-ts.log")
+	in.Locator.Explicit = fakeAsmcli(t, string(stamped), 0)
+	res, err = in.Run(context.Background(), o)
+	if err != nil || res.Revision != "asm-test-1" || len(res.Warnings) != 1 || len(res.Events) != 1 || res.Events[0].Time == "" {
+		t.Errorf("timestamped log: err %v, revision %q, warnings %q, events %+v", err, res.Revision, res.Warnings, res.Events)
+	}
+
 	in.Kube = fake.NewClientset() // asmcli says it installed, the cluster disagrees
 	if _, err := in.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "no istiod Deployment") {
 		t.Errorf("unconfirmed revision: err = %v", err)

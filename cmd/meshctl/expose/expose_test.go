@@ -152,6 +152,10 @@ func TestNewCmdUnexposeSvc(t *testing.T) {
 	if err := cmdtest.Execute(NewCmdUnexposeSvc(f, cmdtest.Capture(&got)), "web", "--waf", "xss"); err == nil || !strings.Contains(err.Error(), "unknown flag: --waf") {
 		t.Errorf("--waf: %v", err)
 	}
+	// --lb says what it means for unexpose, not what it means for expose.
+	if u := NewCmdUnexposeSvc(f, nil).Flags().Lookup("lb").Usage; strings.Contains(u, "put the Service") || !strings.Contains(u, "the shared load balancer the Service is on") {
+		t.Errorf("unexpose --lb help: %q", u)
+	}
 }
 
 var (

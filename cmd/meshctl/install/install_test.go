@@ -109,10 +109,10 @@ func TestNewCmdInstallErrors(t *testing.T) {
 func TestNewCmdUninstall(t *testing.T) {
 	f, _ := cmdtest.Factory(cluster, nil)
 	var got *UninstallOptions
-	if err := cmdtest.Execute(NewCmdUninstall(f, cmdtest.Capture(&got)), "--managed", "--membership", "m", "--fleet-project", "fp", "--dry-run"); err != nil {
+	if err := cmdtest.Execute(NewCmdUninstall(f, cmdtest.Capture(&got)), "--managed", "--membership", "m", "--fleet-project", "fp", "--dry-run", "--keep-membership"); err != nil {
 		t.Fatal(err)
 	}
-	want := managed.Options{Project: "p", Location: "l", Cluster: "c", Membership: "m", FleetProject: "fp", DryRun: true}
+	want := managed.Options{Project: "p", Location: "l", Cluster: "c", Membership: "m", FleetProject: "fp", DryRun: true, KeepMembership: true}
 	if !got.Managed || got.ManagedOptions != want || got.ManagedInstaller == nil || got.Printer != f.Printer {
 		t.Errorf("options %+v, want %+v", got.ManagedOptions, want)
 	}
