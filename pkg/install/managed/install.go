@@ -175,20 +175,20 @@ func (r *Result) step(name, action, format string, args ...any) {
 
 // plan is what a run found and decided before changing anything.
 type plan struct {
-	cluster       *containerpb.Cluster
-	clusterRef    ClusterRef
-	fix           FixContext
-	ref           MembershipRef
-	registered    bool
+	cluster    *containerpb.Cluster
+	clusterRef ClusterRef
+	fix        FixContext
+	ref        MembershipRef
+	registered bool
 	// membershipLabels are the registered membership's Google labels
 	// (OwnerLabel marks one meshctl registered).
 	membershipLabels map[string]string
-	feature       *gkehub.Feature // nil: not enabled
-	spec          *gkehubv2.FeatureSpec
-	patch         bool
-	channel       string
-	revision      string
-	projectNumber string
+	feature          *gkehub.Feature // nil: not enabled
+	spec             *gkehubv2.FeatureSpec
+	patch            bool
+	channel          string
+	revision         string
+	projectNumber    string
 }
 
 func (in Installer) now() time.Time {
