@@ -80,4 +80,6 @@ var (
 	SSLPolicyWeak      = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
 	CloudArmorDetached = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
 	FirewallGFE        = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+
+	GatewaySharedSecrets = define("MC0250", Warning, "Gateway's namespace holds other Secrets, which its Role's list secrets lets it read")
 )
