@@ -182,6 +182,7 @@ func TestUnexposeRemovesTheGatewayNamespaceOnlyWhenEmpty(t *testing.T) {
 		// What Kubernetes and istiod put in every namespace.
 		c.Add(kServiceAccountGVR, &corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ownNS}})
 		c.Add(configMapGVR, &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: metav1.ObjectMeta{Name: "istio-ca-root-cert", Namespace: ownNS}})
+		c.Add(configMapGVR, &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: metav1.ObjectMeta{Name: "istio-ca-crl", Namespace: ownNS}})
 		if extra {
 			c.Add(configMapGVR, &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: metav1.ObjectMeta{Name: "team-notes", Namespace: ownNS}})
 		}

@@ -33,8 +33,11 @@ func alwaysThere(gvr schema.GroupVersionResource, u unstructured.Unstructured) b
 		return true // going, or owned by something that is counted (or going)
 	case gvr.Resource == "events", gvr.Resource == "endpoints", gvr.Resource == "endpointslices":
 		return true
-	case gvr.Resource == "configmaps" && (u.GetName() == "kube-root-ca.crt" || u.GetName() == "istio-ca-root-cert"):
-		return true // the API server's and istiod's, in every namespace
+	case gvr.Resource == "configmaps" && (u.GetName() == "kube-root-ca.crt" || u.GetName() == "istio-ca-root-cert" || u.GetName() == "istio-ca-crl"):
+		// The API server's, and istiod's namespace controller's (the
+		// root certificate, and the revocation list it writes next to
+		// it: seen from the simulator's istiod), in every namespace.
+		return true
 	case gvr.Resource == "serviceaccounts" && u.GetName() == "default":
 		return true
 	}
