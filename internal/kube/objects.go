@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
@@ -40,6 +41,8 @@ type Objects interface {
 // Dynamic is Objects over client-go's dynamic client.
 type Dynamic struct {
 	Client dynamic.Interface
+	// Discovery, when set, gives NamespacedResources (resources.go).
+	Discovery discovery.DiscoveryInterface
 }
 
 // NewDynamic returns Objects for a REST configuration (from RESTConfig,
@@ -49,7 +52,11 @@ func NewDynamic(rc *rest.Config) (*Dynamic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create kubernetes client: %w", err)
 	}
-	return &Dynamic{Client: c}, nil
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("create kubernetes discovery client: %w", err)
+	}
+	return &Dynamic{Client: c, Discovery: dc}, nil
 }
 
 func (d *Dynamic) resource(gvr schema.GroupVersionResource, namespace string) dynamic.ResourceInterface {

@@ -23,9 +23,14 @@ type Options struct {
 	Project  string
 	Location string
 	Cluster  string
-	// MeshVersion is the target mesh release ("1.31", "1.31.2-asm.3");
-	// empty means the newest in Releases.
+	// MeshVersion is the target mesh release ("1.31", "1.31.2-asm.3",
+	// "1.31.1-asm.19+config1" as asmcli prints it); empty means the newest
+	// in Releases.
 	MeshVersion string
+	// MeshVersionSource says where MeshVersion came from, for the report
+	// ("--mesh-version", "asmcli 1.31.1-asm.19+config1 on PATH", ...);
+	// empty means the default.
+	MeshVersionSource string
 	// Fix creates what check knows how to create (the webhook firewall
 	// rule), then checks again.
 	Fix bool
@@ -38,6 +43,9 @@ type Options struct {
 	// endpoint otherwise hangs); zero means 20 seconds.
 	KubeTimeout time.Duration
 }
+
+// DefaultTargetSource is MeshVersionSource when nothing chose the target.
+const DefaultTargetSource = "the default, the newest release meshctl knows"
 
 // Validate rejects options no API call can fix.
 // Each error carries the hint that says what to set.
@@ -98,6 +106,9 @@ type Result struct {
 	Cluster     string `json:"cluster"`
 	KubeContext string `json:"kubeContext,omitempty"`
 	MeshRelease string `json:"meshRelease"`
+	// MeshReleaseSource says where the target release came from: the
+	// --mesh-version flag, the asmcli install would run, or the default.
+	MeshReleaseSource string `json:"meshReleaseSource"`
 	// SupportedGKE is the release's window, e.g. "GKE 1.33 to 1.36".
 	SupportedGKE string             `json:"supportedGKE"`
 	Checks       []CheckResult      `json:"checks"`
@@ -119,6 +130,9 @@ func Run(ctx context.Context, clients Clients, rep ui.Reporter, opts Options) (*
 		return nil, err
 	}
 	release, _ := LookupRelease(opts.MeshVersion)
+	if opts.MeshVersionSource == "" {
+		opts.MeshVersionSource = DefaultTargetSource
+	}
 	if opts.FailOn == "" {
 		opts.FailOn = findings.Error
 	}
@@ -197,13 +211,14 @@ func (r ran) status() Status {
 
 func buildResult(f *facts, outcomes []ran, fixes []Fix) *Result {
 	res := &Result{
-		Cluster:      f.opts.ClusterName(),
-		KubeContext:  f.opts.KubeContext,
-		MeshRelease:  f.release.Mesh,
-		SupportedGKE: f.release.Window(),
-		Fixes:        fixes,
-		FailOn:       f.opts.FailOn,
-		Findings:     []findings.Finding{},
+		Cluster:           f.opts.ClusterName(),
+		KubeContext:       f.opts.KubeContext,
+		MeshRelease:       f.release.Mesh,
+		MeshReleaseSource: f.opts.MeshVersionSource,
+		SupportedGKE:      f.release.Window(),
+		Fixes:             fixes,
+		FailOn:            f.opts.FailOn,
+		Findings:          []findings.Finding{},
 	}
 	res.Findings = append(res.Findings, f.failureFindings()...)
 	for _, r := range outcomes {

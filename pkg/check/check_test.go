@@ -894,9 +894,9 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("no cluster: %v, hint %q", err, failure.HintOf(err))
 	}
 	opts := testOptions()
-	opts.MeshVersion = "1.28"
+	opts.MeshVersion = "1.25"
 	_, err = Run(context.Background(), Clients{}, nil, opts)
-	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.29, 1.31") || !strings.Contains(failure.HintOf(err), "--mesh-version") {
+	if err == nil || !strings.Contains(err.Error(), "1.21, 1.24, 1.26, 1.27, 1.28, 1.29, 1.30, 1.31") || !strings.Contains(failure.HintOf(err), "--mesh-version") {
 		t.Errorf("unknown release: %v, hint %q", err, failure.HintOf(err))
 	}
 	// A hint, not a usage error: a precheck that cannot run is a failure.

@@ -13,31 +13,49 @@ type Release struct {
 	Mesh   string // "1.31"
 	MinGKE Minor  // oldest supported GKE minor
 	MaxGKE Minor  // newest supported GKE minor
+	// Inferred marks a window meshctl could not read from Google's page
+	// (its section was cut off in every copy found): it is the neighbours'
+	// pattern, four GKE minors moving up with the releases, and check says
+	// so next to it.
+	Inferred bool
 }
 
 // Releases is Google's support matrix for the in-cluster control plane
 // ("Supported platforms", https://cloud.google.com/service-mesh/docs/supported-platforms),
-// oldest first. The last entry is the default target. To support a new
-// release, append a line; releases the page does not list (1.28) are left
-// out rather than guessed.
+// oldest first. The last entry is the default target of check when no
+// asmcli is found, and the release install downloads asmcli for
+// (install.PinnedRelease). Google supports the newest minor and the two
+// before it (1.29, 1.30 and 1.31 in November 2026, per the versions page,
+// https://cloud.google.com/service-mesh/versions); older lines stay so that
+// an existing install can still be checked. To support a new release,
+// append a line.
 var Releases = []Release{
 	{Mesh: "1.21", MinGKE: Minor{1, 27}, MaxGKE: Minor{1, 29}},
 	{Mesh: "1.24", MinGKE: Minor{1, 29}, MaxGKE: Minor{1, 31}},
 	{Mesh: "1.26", MinGKE: Minor{1, 30}, MaxGKE: Minor{1, 33}},
 	{Mesh: "1.27", MinGKE: Minor{1, 30}, MaxGKE: Minor{1, 33}},
+	{Mesh: "1.28", MinGKE: Minor{1, 31}, MaxGKE: Minor{1, 34}, Inferred: true},
 	{Mesh: "1.29", MinGKE: Minor{1, 32}, MaxGKE: Minor{1, 35}},
+	{Mesh: "1.30", MinGKE: Minor{1, 32}, MaxGKE: Minor{1, 35}, Inferred: true},
 	{Mesh: "1.31", MinGKE: Minor{1, 33}, MaxGKE: Minor{1, 36}},
 }
 
 // Supports reports whether GKE minor m is in the release's window.
 func (r Release) Supports(m Minor) bool { return !m.Less(r.MinGKE) && !r.MaxGKE.Less(m) }
 
-// Window is "GKE 1.33 to 1.36".
-func (r Release) Window() string { return fmt.Sprintf("GKE %s to %s", r.MinGKE, r.MaxGKE) }
+// Window is "GKE 1.33 to 1.36" ("GKE 1.32 to 1.35, inferred" for an
+// inferred window).
+func (r Release) Window() string {
+	w := fmt.Sprintf("GKE %s to %s", r.MinGKE, r.MaxGKE)
+	if r.Inferred {
+		w += ", inferred"
+	}
+	return w
+}
 
-// meshVersionRE accepts a release as users write it: 1.31, 1.31.2,
-// 1.31.2-asm.3.
-var meshVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.\d+)?(?:-asm\.\d+)?$`)
+// meshVersionRE accepts a release as users write it (1.31, 1.31.1,
+// 1.31.1-asm.19) and as `asmcli --version` prints it (1.31.1-asm.19+config1).
+var meshVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.\d+)?(?:-asm\.\d+)?(?:\+config\d+)?$`)
 
 // LookupRelease finds the release for v; "" means the newest.
 func LookupRelease(v string) (Release, error) {

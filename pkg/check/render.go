@@ -33,7 +33,11 @@ func mark(s ui.Styles, st Status) string {
 // under each failure.
 func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s · target CSM %s (%s)", s.Heading("Cluster"), r.Cluster, r.MeshRelease, r.SupportedGKE)
+	fmt.Fprintf(&b, "%s %s · target CSM %s (%s", s.Heading("Cluster"), r.Cluster, r.MeshRelease, r.SupportedGKE)
+	if r.MeshReleaseSource != "" {
+		fmt.Fprintf(&b, "; from %s", r.MeshReleaseSource)
+	}
+	b.WriteString(")")
 	if r.KubeContext != "" {
 		fmt.Fprintf(&b, " · context %s", r.KubeContext)
 	}

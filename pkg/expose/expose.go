@@ -218,7 +218,9 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks H
 	if err := runHooks(ctx, r, hooks, res); err != nil {
 		return res, err
 	}
-	return res, deleteAll(ctx, c, r, stale, p.opts)
+	notes, err := deleteAll(ctx, c, r, stale, p.opts)
+	res.Warnings = append(res.Warnings, notes...)
+	return res, err
 }
 
 func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) error {
@@ -401,23 +403,43 @@ func waitNEGs(ctx context.Context, c kube.Objects, r ui.Reporter, s Spec, opts O
 
 // deleteAll deletes changes in order, keeping on after a failure and
 // reporting every failure at the end. A Deployment goes with foreground
-// propagation, and deleteAll waits until it has gone with its pods.
-func deleteAll(ctx context.Context, c kube.Objects, r ui.Reporter, changes []step, opts Options) error {
+// propagation, and deleteAll waits until it has gone with its pods. The
+// gateway's own namespace goes last, and only when nothing else is in it;
+// otherwise it stays, and the returned notes say why.
+func deleteAll(ctx context.Context, c kube.Objects, r ui.Reporter, changes []step, opts Options) ([]string, error) {
 	var errs []error
+	var notes []string
 	for _, ch := range changes {
 		st := r.Step("delete " + ch.Ref())
-		foreground := ch.kind == kDeployment
-		err := c.Delete(ctx, ch.kind.Resource, ch.Namespace, ch.Name, ch.uid, foreground)
+		if ch.kind == kNamespace {
+			left, err := leftIn(ctx, c, ch.Name)
+			if err == nil && len(left) > 0 {
+				note := keepNamespaceNote(ch.Name, left)
+				notes = append(notes, note)
+				st.Progressf("kept: %s", note)
+				st.Done()
+				continue
+			}
+			if err != nil {
+				st.Fail(err)
+				errs = append(errs, err)
+				continue
+			}
+		}
+		// A Deployment's pods and a namespace's contents go before the
+		// object itself: wait for that.
+		wait := ch.kind == kDeployment || ch.kind == kNamespace
+		err := c.Delete(ctx, ch.kind.Resource, ch.Namespace, ch.Name, ch.uid, ch.kind == kDeployment)
 		if kube.IsNotFound(err) {
 			err = nil
 		}
-		if err == nil && foreground {
+		if err == nil && wait {
 			err = poll(ctx, opts, "delete "+ch.Ref(), func() (bool, string, error) {
 				_, err := c.Get(ctx, ch.kind.Resource, ch.Namespace, ch.Name)
 				if kube.IsNotFound(err) {
 					return true, "", nil
 				}
-				return false, "waiting for its pods to go", err
+				return false, "waiting for what it holds to go", err
 			})
 		}
 		if err != nil {
@@ -428,7 +450,7 @@ func deleteAll(ctx context.Context, c kube.Objects, r ui.Reporter, changes []ste
 		}
 		st.Done()
 	}
-	return errors.Join(errs...)
+	return notes, errors.Join(errs...)
 }
 
 // defaults fills the knobs users do not set.

@@ -42,7 +42,7 @@ func TestExposeCreatesThenChangesNothing(t *testing.T) {
 	}
 	want := []string{
 		"apply ServiceAccount shop/web-gateway", "apply Role shop/web-gateway", "apply RoleBinding shop/web-gateway",
-		"apply Secret shop/web-gateway-cert", "apply DestinationRule shop/web-gateway",
+		"apply Secret shop/web-gateway-cert", "apply DestinationRule shop/web-gateway", "apply NetworkPolicy shop/web-gateway",
 		"apply Deployment shop/web-gateway", "apply Service shop/web-gateway", "apply PodDisruptionBudget shop/web-gateway",
 		"apply HorizontalPodAutoscaler shop/web-gateway", "apply Gateway shop/web-gateway", "apply VirtualService shop/web-gateway",
 	}
@@ -154,7 +154,7 @@ func TestDroppedOptionsDeleteWhatIsNoLongerWanted(t *testing.T) {
 	wantDeletes := []string{
 		"delete VirtualService shop/web-gateway", "delete Gateway shop/web-gateway", "delete Service shop/web-gateway",
 		"delete HorizontalPodAutoscaler shop/web-gateway", "delete PodDisruptionBudget shop/web-gateway", "delete Deployment shop/web-gateway",
-		"delete DestinationRule shop/web-gateway", "delete PeerAuthentication shop/web-strict-mtls",
+		"delete DestinationRule shop/web-gateway", "delete PeerAuthentication shop/web-strict-mtls", "delete NetworkPolicy shop/web-gateway",
 		"delete RoleBinding shop/web-gateway", "delete Role shop/web-gateway", "delete ServiceAccount shop/web-gateway", "delete Secret shop/web-gateway-cert",
 	}
 	if !slices.Equal(deletes, wantDeletes) {
@@ -383,7 +383,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if w := c.Writes(); len(w) != 0 {
 		t.Errorf("dry run wrote %v", w)
 	}
-	if !res.DryRun || len(res.Changes) != 11 || res.Changes[0].Action != plan.Create {
+	if !res.DryRun || len(res.Changes) != 12 || res.Changes[0].Action != plan.Create {
 		t.Errorf("dry run result: %+v", res.Changes)
 	}
 	if hookSaw == nil || !hookSaw.DryRun || hookSaw.NEG.Name == "" {
@@ -581,8 +581,8 @@ func TestUnexposeRunsTheHookFirstAndStopsOnItsError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Changes) != 11 {
-		t.Errorf("deleted %d objects, want 11", len(res.Changes))
+	if len(res.Changes) != 12 {
+		t.Errorf("deleted %d objects, want 12", len(res.Changes))
 	}
 	for _, k := range c.Keys() {
 		if strings.Contains(k, "web-gateway") {
@@ -625,7 +625,7 @@ func TestUnexposeWithoutIstioKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Changes) != 8 || c.Stored(kDeployment.Resource, "shop", "web-gateway") != nil {
-		t.Errorf("deleted %d objects, want the 8 of Kubernetes kinds", len(res.Changes))
+	if len(res.Changes) != 9 || c.Stored(kDeployment.Resource, "shop", "web-gateway") != nil {
+		t.Errorf("deleted %d objects, want the 9 of Kubernetes kinds", len(res.Changes))
 	}
 }

@@ -135,13 +135,15 @@ func must(err error) {
 	}
 }
 
-// opts returns valid options for exposing shop/web.
+// opts returns valid options for exposing shop/web with the gateway next
+// to the Service (--gateway-namespace shop), where most tests look for it;
+// ownNamespaceOpts leaves the default, the gateway's own namespace.
 func opts(hosts ...string) Options {
 	if len(hosts) == 0 {
 		hosts = []string{"www.example.com"}
 	}
 	return Options{
-		Namespace: "shop", Service: "web", Hosts: hosts,
+		Namespace: "shop", Service: "web", Hosts: hosts, GatewayNamespace: "shop",
 		MinReplicas: DefaultMinReplicas, MaxReplicas: DefaultMaxReplicas, CPUTarget: DefaultCPUTarget,
 		Now: func() time.Time { return testNow }, PollInterval: time.Millisecond, WaitTimeout: 2 * time.Second,
 	}

@@ -33,8 +33,12 @@ type Options struct {
 	// gateway; empty means the one the Service's namespace uses, else the
 	// only one installed.
 	Revision string
-	// GatewayNamespace is where the gateway runs; empty means Namespace.
+	// GatewayNamespace is where the gateway runs. Empty means where
+	// meshctl's gateway for the Service runs already, else a namespace of
+	// the gateway's own (DedicatedNamespace), which meshctl makes.
 	GatewayNamespace string
+	// NoNetworkPolicy leaves out the gateway's NetworkPolicy.
+	NoNetworkPolicy bool
 	// MinReplicas and MaxReplicas bound the gateway's autoscaler.
 	MinReplicas, MaxReplicas int32
 	// CPUTarget is the autoscaler's target, in percent of the CPU request.

@@ -51,6 +51,7 @@ type inspection struct {
 	// certReason says why meshctl's certificate is new ("" when reused).
 	certReason string
 	podCount   int
+	placement  placement
 }
 
 // resolve checks opts against the cluster and completes them into a Spec.
@@ -73,10 +74,11 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 		return Spec{}, in, failure.WithHint(fmt.Errorf("the Service %s/%s has no pod selector: meshctl exposes Services backed by pods in the mesh", svc.Namespace, svc.Name),
 			"expose a Service that selects the pods of a Deployment or StatefulSet")
 	}
-	rev, gwNS, err := gatewayRevision(ctx, c, opts, ns)
+	rev, pl, err := gatewayRevision(ctx, c, opts, ns)
 	if err != nil {
 		return Spec{}, in, err
 	}
+	gwNS := pl.ns
 	n, warn, err := meshPods(ctx, c, svc, rev)
 	if err != nil {
 		return Spec{}, in, err
@@ -104,33 +106,45 @@ func resolve(ctx context.Context, c kube.Objects, opts Options, now time.Time) (
 		CPUTarget:        opts.CPUTarget,
 		StrictMTLS:       opts.StrictMTLS,
 		ControllerNEGs:   opts.ControllerNEGs,
+		OwnNamespace:     pl.own,
+		NetworkPolicy:    !opts.NoNetworkPolicy,
 	}
 	spec.Replicas, err = replicas(ctx, c, spec)
 	if err != nil {
 		return Spec{}, in, err
 	}
-	in.certReason, err = certificate(ctx, c, opts.CertSecret, &spec, now)
-	return spec, in, err
+	if opts.CertSecret != "" && !pl.exists {
+		return Spec{}, in, failure.WithHint(fmt.Errorf("--gateway-cert-secret %s: the Secret must be in the gateway's namespace, and %s, the gateway's own, does not exist yet (meshctl makes it)", opts.CertSecret, gwNS.Name),
+			fmt.Sprintf("create the namespace and the Secret first (kubectl create namespace %s; kubectl create secret tls %s -n %s --cert CERT.pem --key KEY.pem) and pass --gateway-namespace %s",
+				gwNS.Name, opts.CertSecret, gwNS.Name, gwNS.Name))
+	}
+	if in.certReason, err = certificate(ctx, c, opts.CertSecret, &spec, now); err != nil {
+		return spec, in, err
+	}
+	in.placement = pl
+	if !pl.own {
+		in.warnings = append(in.warnings, sharedNamespaceWarning(ctx, c, spec, pl))
+	}
+	return spec, in, nil
 }
 
-// gatewayRevision picks the revision that injects the gateway and reads the
-// namespace it runs in, checking that the revision injects there.
-func gatewayRevision(ctx context.Context, c kube.Objects, opts Options, ns *corev1.Namespace) (string, *corev1.Namespace, error) {
+// gatewayRevision picks the revision that injects the gateway and the
+// namespace it runs in (placeGateway), checking that the revision injects
+// there.
+func gatewayRevision(ctx context.Context, c kube.Objects, opts Options, ns *corev1.Namespace) (string, placement, error) {
 	revs, err := mesh.ReadRevisionsFrom(ctx, c)
 	if err != nil {
-		return "", nil, err
+		return "", placement{}, err
 	}
 	rev, err := pickRevision(opts.Revision, ns, revs)
 	if err != nil {
-		return "", nil, err
+		return "", placement{}, err
 	}
-	gwNS := ns
-	if opts.GatewayNamespace != "" && opts.GatewayNamespace != opts.Namespace {
-		if gwNS, err = namespace(ctx, c, opts.GatewayNamespace, "--gateway-namespace"); err != nil {
-			return "", nil, err
-		}
+	pl, err := placeGateway(ctx, c, opts, ns)
+	if err != nil {
+		return "", pl, err
 	}
-	return rev, gwNS, injectableBy(gwNS, rev, revs)
+	return rev, pl, injectableBy(pl.ns, rev, revs)
 }
 
 // certificate settles the certificate the gateway serves: the user's Secret
@@ -172,7 +186,7 @@ func namespace(ctx context.Context, c kube.Objects, name, flag string) (*corev1.
 	}
 	hint := fmt.Sprintf("pass the Service's namespace with %s NAMESPACE", flag)
 	if flag == "--gateway-namespace" {
-		hint = fmt.Sprintf("create it first (kubectl create namespace %s), or leave out --gateway-namespace to run the gateway next to the Service", name)
+		hint = fmt.Sprintf("create it first (kubectl create namespace %s), or leave out --gateway-namespace to give the gateway a namespace of its own", name)
 	}
 	return nil, failure.WithHint(errors.New(msg), hint)
 }

@@ -37,6 +37,7 @@ var (
 	kDestinationRule     = kind{"DestinationRule", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}}
 	kPeerAuthentication  = kind{"PeerAuthentication", schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}}
 	kNamespace           = kind{"Namespace", schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}}
+	kNetworkPolicy       = kind{"NetworkPolicy", schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}}
 	kPod                 = kind{"Pod", schema.GroupVersionResource{Version: "v1", Resource: "pods"}}
 	kMutatingWebhookConf = kind{"MutatingWebhookConfiguration", schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"}}
 )
@@ -44,11 +45,13 @@ var (
 // deleteOrder is the order unexpose (and pruning) deletes in: routing
 // first, so the gateway stops taking traffic for the Service before it
 // loses anything it needs to serve it; then the Service (the NEG
-// controller drains the NEGs), the workload, the mTLS policy, and the
-// identity and credentials last.
+// controller drains the NEGs), the workload, the mTLS and network
+// policies, the identity and credentials, and the gateway's own namespace
+// last, once nothing else is in it (deleteNamespace).
 var deleteOrder = []kind{
 	kVirtualService, kGateway,
 	kService, kHPA, kPDB, kDeployment,
-	kDestinationRule, kPeerAuthentication,
+	kDestinationRule, kPeerAuthentication, kNetworkPolicy,
 	kRoleBinding, kRole, kServiceAccount, kSecret,
+	kNamespace,
 }

@@ -34,7 +34,7 @@ type Names struct {
 // namespace/service must not share them.
 func NamesFor(namespace, service, gatewayNamespace, clusterID string) Names {
 	parts := []string{service}
-	if gatewayNamespace != namespace {
+	if gatewayNamespace != namespace && gatewayNamespace != DedicatedNamespace(namespace, service) {
 		// Services of the same name from two namespaces may share a
 		// gateway namespace.
 		parts = append(parts, namespace)
@@ -45,6 +45,14 @@ func NamesFor(namespace, service, gatewayNamespace, clusterID string) Names {
 		PeerAuthentication: dnsName([]string{service}, "strict-mtls"),
 		NEG:                negName(namespace, service, clusterID),
 	}
+}
+
+// DedicatedNamespace is the namespace a gateway gets when none is given:
+// its own, NAMESPACE-SERVICE-gateway, so that the gateway's Role (whose
+// bare `list secrets` istiod's SDS check needs) sees its own certificate
+// and nothing else.
+func DedicatedNamespace(namespace, service string) string {
+	return dnsName([]string{namespace, service}, "gateway")
 }
 
 // dnsName joins parts and suffix with dashes. A name longer than

@@ -81,7 +81,15 @@ func (r *UnexposeResult) RenderText(w io.Writer, s ui.Styles) error {
 			return err
 		}
 	}
-	return s.WriteTable(w, plan.Table(r.Changes, nil))
+	if err := s.WriteTable(w, plan.Table(r.Changes, nil)); err != nil {
+		return err
+	}
+	for _, n := range r.Notes {
+		if _, err := fmt.Fprintf(w, "%s %s\n", s.Faint("note:"), n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // secretNote stands in for meshctl's certificate Secret in printed

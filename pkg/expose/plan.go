@@ -88,8 +88,12 @@ func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (
 // longer wanted.
 func (p *Plan) diff(ctx context.Context, c kube.Objects, certReason string) error {
 	var conflicts []error
+	newNamespace := ""
 	for _, o := range p.Objects {
-		ch, err := planObject(ctx, c, p.Spec, o)
+		ch, err := planObject(ctx, c, p.Spec, o, newNamespace)
+		if o.kind == kNamespace && ch.Action == plan.Create {
+			newNamespace = o.Obj.GetName()
+		}
 		if errors.Is(err, errNotOurs) {
 			conflicts = append(conflicts, err)
 			continue
@@ -115,13 +119,26 @@ func (p *Plan) diff(ctx context.Context, c kube.Objects, certReason string) erro
 
 var errNotOurs = errors.New("exists and was not made by meshctl for this Service")
 
-// planObject compares one desired object with the cluster.
-func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (step, error) {
+// planObject compares one desired object with the cluster. newNamespace is
+// the gateway's namespace when the plan creates it: its objects are all new,
+// and the API server's dry run, which would refuse them there, checks them
+// in the Service's namespace instead (admission and validation do not
+// depend on the namespace's name).
+func planObject(ctx context.Context, c kube.Objects, s Spec, o Object, newNamespace string) (step, error) {
 	u, err := kube.ToUnstructured(o.Obj)
 	if err != nil {
 		return step{}, err
 	}
 	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: o.kind, obj: u}
+	if newNamespace != "" && u.GetNamespace() == newNamespace {
+		ch.Action = plan.Create
+		probe := u.DeepCopy()
+		probe.SetNamespace(s.Namespace)
+		if _, err := c.Apply(ctx, o.kind.Resource, probe, true); err != nil {
+			return ch, apiError(fmt.Sprintf("check %s", ch.Ref()), err)
+		}
+		return ch, nil
+	}
 	live, err := c.Get(ctx, o.kind.Resource, u.GetNamespace(), u.GetName())
 	switch {
 	case kube.IsNotFound(err):

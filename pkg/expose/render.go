@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	networkingapi "istio.io/api/networking/v1alpha3"
 	securityapi "istio.io/api/security/v1beta1"
 	typeapi "istio.io/api/type/v1beta1"
@@ -63,6 +64,13 @@ type Spec struct {
 	// ControllerNEGs: GKE's Gateway controller asks for the NEGs (see
 	// Options.ControllerNEGs).
 	ControllerNEGs bool
+	// OwnNamespace says GatewayNamespace is the gateway's alone: meshctl
+	// makes it (and deletes it with the gateway once nothing else is in
+	// it).
+	OwnNamespace bool
+	// NetworkPolicy admits only Google's front ends and health checks, and
+	// in-cluster metrics scrapers, to the gateway's pods.
+	NetworkPolicy bool
 }
 
 // Object is one object expose wants to exist.
@@ -79,8 +87,11 @@ type Object struct {
 // Kind returns the object's kind, e.g. "Deployment".
 func (o Object) Kind() string { return o.kind.Kind }
 
-// Ref returns "Kind namespace/name".
-func (o Object) Ref() string { return o.kind.Kind + " " + o.Obj.GetNamespace() + "/" + o.Obj.GetName() }
+// Ref returns "Kind namespace/name" ("Kind name" for a cluster-scoped
+// object), as plan.Change.Ref does.
+func (o Object) Ref() string {
+	return plan.Change{Kind: o.kind.Kind, Namespace: o.Obj.GetNamespace(), Name: o.Obj.GetName()}.Ref()
+}
 
 // selectorLabels select the gateway's pods, and nothing else: they hold
 // only the gateway's own name. Deployment, Service, PDB and Istio Gateway
@@ -110,28 +121,37 @@ func (s Spec) serviceHost() string {
 	return fmt.Sprintf("%s.%s.svc.cluster.local", s.Service, s.Namespace)
 }
 
-// Render returns the objects for s, in the order they are applied:
-// identity and credentials first, then the mTLS policy (so the first
-// routed request already uses it), the workload and its Service, and the
-// routing last, once there is something to route to.
+// Render returns the objects for s, in the order they are applied: the
+// gateway's own namespace, identity and credentials first, then the mTLS
+// and network policies (so the first routed request already uses them),
+// the workload and its Service, and the routing last, once there is
+// something to route to.
 func Render(s Spec) []Object {
 	gw, gns := s.Names.Gateway, s.GatewayNamespace
-	objs := []Object{
-		{kServiceAccount, s.serviceAccount()},
-		{kRole, s.role()},
-		{kRoleBinding, &rbacv1.RoleBinding{
+	var objs []Object
+	if s.OwnNamespace {
+		objs = append(objs, Object{kNamespace, s.namespace()})
+	}
+	objs = append(objs,
+		Object{kServiceAccount, s.serviceAccount()},
+		Object{kRole, s.role()},
+		Object{kRoleBinding, &rbacv1.RoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 			ObjectMeta: s.meta(gw, gns),
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: gw},
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: gw, Namespace: gns}},
 		}},
-	}
+	)
 	if s.Cert != nil {
 		objs = append(objs, Object{kSecret, s.secret()})
 	}
 	objs = append(objs, Object{kDestinationRule, s.destinationRule()})
 	if s.StrictMTLS {
 		objs = append(objs, Object{kPeerAuthentication, s.peerAuthentication()})
+	}
+	if s.NetworkPolicy {
+		// Before the Deployment: its pods start behind the policy.
+		objs = append(objs, Object{kNetworkPolicy, s.networkPolicy()})
 	}
 	objs = append(objs,
 		Object{kDeployment, s.deployment()},

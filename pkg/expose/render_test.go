@@ -35,7 +35,7 @@ func baseSpec() Spec {
 		Hosts: []string{"www.example.com"}, Revision: "asm-1", GatewayNamespace: "shop",
 		Names:    NamesFor("shop", "web", "shop", "0a1b2c3d"),
 		Replicas: 3, MinReplicas: 3, MaxReplicas: 5, CPUTarget: 80,
-		CertSecret: "web-gateway-cert", Cert: fixedCert,
+		CertSecret: "web-gateway-cert", Cert: fixedCert, NetworkPolicy: true,
 	}
 }
 
@@ -55,10 +55,20 @@ func TestRenderGolden(t *testing.T) {
 			s.StrictMTLS = true
 			s.MinReplicas, s.MaxReplicas, s.Replicas, s.CPUTarget = 2, 10, 4, 60
 		},
-		// The user's own certificate Secret: meshctl makes none.
+		// The user's own certificate Secret: meshctl makes none. No
+		// NetworkPolicy (--no-network-policy).
 		"user-cert": func(s *Spec) {
 			s.CertSecret = "my-tls"
 			s.Cert = nil
+			s.NetworkPolicy = false
+		},
+		// The default: the gateway in a namespace of its own, which
+		// meshctl makes first, with its NetworkPolicy.
+		"dedicated-namespace": func(s *Spec) {
+			s.GatewayNamespace = DedicatedNamespace("shop", "web")
+			s.Names = NamesFor("shop", "web", s.GatewayNamespace, "0a1b2c3d")
+			s.CertSecret = s.Names.CertSecret
+			s.OwnNamespace = true
 		},
 	}
 	for name, mod := range cases {

@@ -35,6 +35,9 @@ type Teardown struct {
 	Gateways []GatewayNEG  `json:"gateways"`
 	Changes  []plan.Change `json:"changes"`
 	DryRun   bool          `json:"dryRun,omitempty"`
+	// Notes say what stayed and why (the gateway's own namespace, when
+	// something else is in it).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // GatewayNEG is one gateway Service and its NEGs.
@@ -95,7 +98,7 @@ func Unexpose(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeO
 	if opts.DryRun || len(found) == 0 {
 		return (*UnexposeResult)(t), nil
 	}
-	err = deleteAll(ctx, c, r, found, wait)
+	t.Notes, err = deleteAll(ctx, c, r, found, wait)
 	return (*UnexposeResult)(t), err
 }
 

@@ -74,12 +74,13 @@ var (
 	GatewayCertExpiry  = define("MC0224", Warning, "Gateway's certificate expires within --cert-warn-days")
 	VirtualServiceBind = define("MC0225", Error, "VirtualService not bound to its Gateway or routing to a missing Service port")
 
-	LBDrift            = define("MC0230", Error, "Load balancer resource missing or not wired as meshctl expose built it")
-	BackendUnhealthy   = define("MC0231", Error, "Load balancer backends not HEALTHY in a NEG zone")
-	ManagedCertStatus  = define("MC0232", Warning, "Google-managed certificate not ACTIVE for a domain")
-	SSLPolicyWeak      = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
-	CloudArmorDetached = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
-	FirewallGFE        = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+	LBDrift              = define("MC0230", Error, "Load balancer resource missing or not wired as meshctl expose built it")
+	BackendUnhealthy     = define("MC0231", Error, "Load balancer backends not HEALTHY in a NEG zone")
+	ManagedCertStatus    = define("MC0232", Warning, "Google-managed certificate not ACTIVE for a domain")
+	SSLPolicyWeak        = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
+	CloudArmorDetached   = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
+	FirewallGFE          = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+	GatewaySharedSecrets = define("MC0250", Warning, "Gateway's namespace holds other Secrets, which its Role's list secrets lets it read")
 
 	// The Gateway API path (expose --via gateway-api): what GKE's Gateway
 	// controller reports on the objects.

@@ -26,9 +26,14 @@ type Options struct {
 
 	OutputDir string
 	Revision  string
-	CA        string // mesh_ca (default), citadel, gcp_cas, managed_cas
-	CAPool    string // gcp_cas only
-	FleetID   string
+	// MeshVersion is the release to install ("1.31"); asmcli installs its
+	// own release, so this picks which asmcli to download and must match
+	// an asmcli given or on PATH. Empty means that asmcli's release, or
+	// PinnedRelease when one is downloaded.
+	MeshVersion string
+	CA          string // mesh_ca (default), citadel, gcp_cas, managed_cas
+	CAPool      string // gcp_cas only
+	FleetID     string
 	// Custom CA files for citadel: all four or none.
 	CACert, CAKey, RootCert, CertChain string
 

@@ -38,18 +38,24 @@ type Installer struct {
 
 // Result is what an install did.
 type Result struct {
-	Revision      string    `json:"revision,omitempty"`
-	Asmcli        Asmcli    `json:"asmcli"`
-	AsmcliVersion string    `json:"asmcliVersion"`
-	OutputDir     string    `json:"outputDir"`
-	LogFile       string    `json:"logFile"`
-	Command       []string  `json:"command"`
-	Overlays      []Overlay `json:"overlays,omitempty"`
-	Warnings      []string  `json:"warnings,omitempty"`
-	DryRun        bool      `json:"dryRun,omitempty"`
-	Istiod        string    `json:"istiod,omitempty"`
-	NextStep      string    `json:"nextStep,omitempty"`
-	Elapsed       string    `json:"elapsed"`
+	Revision      string `json:"revision,omitempty"`
+	Asmcli        Asmcli `json:"asmcli"`
+	AsmcliVersion string `json:"asmcliVersion"`
+	// Target is the release asmcli installs, the one the prechecks
+	// checked the cluster against.
+	Target    Target    `json:"target"`
+	OutputDir string    `json:"outputDir"`
+	LogFile   string    `json:"logFile"`
+	Command   []string  `json:"command"`
+	Overlays  []Overlay `json:"overlays,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+	// Events are asmcli's warnings and errors as it logged them, with the
+	// time it gave each when it timestamps its log (--verbose with ts).
+	Events   []Event `json:"events,omitempty"`
+	DryRun   bool    `json:"dryRun,omitempty"`
+	Istiod   string  `json:"istiod,omitempty"`
+	NextStep string  `json:"nextStep,omitempty"`
+	Elapsed  string  `json:"elapsed"`
 }
 
 // Run installs (or, with DryRun, shows how it would).
@@ -69,6 +75,13 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	step.Done()
 	res.Asmcli, res.AsmcliVersion = a, a.Version
 	res.Command = append([]string{a.Path}, o.Args()...)
+	target, err := targetOf(a, o.MeshVersion)
+	res.Target = target
+	// An asmcli of a release meshctl does not know can still install when
+	// nothing needs its release: no --mesh-version, no prechecks.
+	if err != nil && (o.MeshVersion != "" || (!o.SkipChecks && in.Precheck != nil)) {
+		return res, err
+	}
 	if o.DryRun {
 		res.Elapsed = time.Since(start).Round(time.Millisecond).String()
 		return res, nil
@@ -78,8 +91,8 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	if in.Precheck != nil && !o.SkipChecks {
-		step := in.Reporter.Step("meshctl check")
-		problems, err := in.Precheck(ctx)
+		step := in.Reporter.Step("meshctl check for CSM " + target.Release)
+		problems, err := in.Precheck(ctx, target)
 		if err != nil {
 			step.Fail(err)
 			return res, failure.WithHint(fmt.Errorf("prechecks could not run: %w", err), "fix the cause, or skip them with --skip-checks")
@@ -104,6 +117,7 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	rev, events, err := in.runAsmcli(ctx, a.Path, o)
+	res.Events = events
 	for _, e := range events {
 		if e.Level == "warning" {
 			res.Warnings = append(res.Warnings, e.Message)
@@ -281,6 +295,9 @@ func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 		fmt.Fprintln(w, s.Heading("Would run"))
 		fmt.Fprintf(w, "  %s\n", shellJoin(r.Command))
 		fmt.Fprintf(w, "  asmcli %s (%s, from %s)\n", r.AsmcliVersion, r.Asmcli.Path, r.Asmcli.Source)
+		if r.Target.Release != "" {
+			fmt.Fprintf(w, "  installs CSM %s (%s)\n", r.Target.Release, r.Target.Source)
+		}
 		for _, ov := range r.Overlays {
 			fmt.Fprintf(w, "%s\n", s.Heading("Overlay "+ov.Path))
 			fmt.Fprint(w, indent(ov.Content))
@@ -289,6 +306,9 @@ func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 	}
 	fmt.Fprintf(w, "%s mesh revision %s installed (%s)\n", s.OK("✓"), r.Revision, r.Istiod)
 	fmt.Fprintf(w, "  asmcli     %s (%s)\n", r.AsmcliVersion, r.Asmcli.Path)
+	if r.Target.Release != "" {
+		fmt.Fprintf(w, "  release    CSM %s, checked against the cluster before the install\n", r.Target.Release)
+	}
 	fmt.Fprintf(w, "  output     %s\n", r.OutputDir)
 	fmt.Fprintf(w, "  log        %s\n", r.LogFile)
 	fmt.Fprintf(w, "  took       %s\n", r.Elapsed)

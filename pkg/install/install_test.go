@@ -146,11 +146,53 @@ func TestParseRecordedLogs(t *testing.T) {
 	}
 }
 
+// TestParseTimestampedLog reads asmcli's log as it comes with --verbose when
+// moreutils' ts is installed: the testdata file is the success log with
+// each asmcli line piped through `TZ=utc ts '%Y-%m-%dT%.T'` (lib/log.sh's
+// info), as the real ts wrote it, plus the warning asmcli gives for an
+// output directory of another version.
+func TestParseTimestampedLog(t *testing.T) {
+	plain, stamped := readLog(t, "asmcli-install-success.log"), readLog(t, "asmcli-install-success-ts.log")
+	if len(stamped) != len(plain)+1 {
+		t.Fatalf("%d events from the timestamped log, want %d (the plain log's and one warning)", len(stamped), len(plain)+1)
+	}
+	if w := stamped[1]; w.Level != "warning" || !strings.HasPrefix(w.Message, "The existing configuration in /tmp/asmout2 is from a different version") {
+		t.Errorf("warning = %+v", w)
+	}
+	stamped = append(stamped[:1], stamped[2:]...)
+	rev := ""
+	for i, e := range stamped {
+		if e.Time == "" || !strings.HasPrefix(e.Time, "2026-") {
+			t.Errorf("event %d has no timestamp: %+v", i, e)
+		}
+		if e.Level != plain[i].Level || e.Message != plain[i].Message {
+			t.Errorf("event %d = %s %q, the plain log's %s %q", i, e.Level, e.Message, plain[i].Level, plain[i].Message)
+		}
+		if r, ok := RevisionFromLine(e.Message); ok {
+			rev = r
+		}
+	}
+	if rev != "asm-test-1" {
+		t.Errorf("revision from the timestamped outro = %q, want asm-test-1", rev)
+	}
+	for _, line := range []string{
+		"2026-11-03T14:02:07 asmcli: [ERROR]: Unable to find cluster us-central1/c.", // ts with %T
+		"2026-11-03T14:02:07.123456 asmcli: [ERROR]: Unable to find cluster us-central1/c.",
+	} {
+		if e, ok := ParseLine(line); !ok || e.Level != "error" || e.Message != "Unable to find cluster us-central1/c." {
+			t.Errorf("ParseLine(%q) = %+v, %v", line, e, ok)
+		}
+	}
+	if _, ok := ParseLine("2026-11-03T14:02:07.123456 client version: 1.31.1"); ok {
+		t.Error("a timestamped line without the asmcli prefix was taken as asmcli's")
+	}
+}
+
 // fakeAsmcli writes a script that prints the given stderr and exits.
 func fakeAsmcli(t *testing.T, stderr string, code int) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "asmcli")
-	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 1.28.2-asm.4+config1; exit 0; fi\ncat >&2 <<'LOG'\n%sLOG\nexit %d\n", stderr, code)
+	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 1.31.1-asm.19+config1; exit 0; fi\ncat >&2 <<'LOG'\n%sLOG\nexit %d\n", stderr, code)
 	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -175,11 +217,20 @@ func TestRunCapturesAndConfirmsRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Revision != "asm-test-1" || res.Istiod != "istio-system/istiod-asm-test-1" || res.AsmcliVersion != "1.28.2-asm.4+config1" {
+	if res.Revision != "asm-test-1" || res.Istiod != "istio-system/istiod-asm-test-1" || res.AsmcliVersion != "1.31.1-asm.19+config1" ||
+		res.Target.Release != "1.31" {
 		t.Errorf("result = %+v", res)
 	}
 	if _, err := os.Stat(filepath.Join(o.OutputDir, "meshctl-overlay-access-logging.yaml")); err != nil {
 		t.Errorf("generated overlay not written: %v", err)
+	}
+
+	// The same install with asmcli's log timestamped (--verbose with ts).
+	stamped, _ := os.ReadFile("testdata/asmcli-install-success-ts.log")
+	in.Locator.Explicit = fakeAsmcli(t, string(stamped), 0)
+	res, err = in.Run(context.Background(), o)
+	if err != nil || res.Revision != "asm-test-1" || len(res.Warnings) != 1 || len(res.Events) != 1 || res.Events[0].Time == "" {
+		t.Errorf("timestamped log: err %v, revision %q, warnings %q, events %+v", err, res.Revision, res.Warnings, res.Events)
 	}
 
 	in.Kube = fake.NewClientset() // asmcli says it installed, the cluster disagrees
@@ -232,10 +283,12 @@ func TestRunStopsBeforeAsmcli(t *testing.T) {
 			return "/bin/" + n, nil
 		}}, o, "not found on PATH: jq, csplit", failure.ExitFailure},
 		{"legacy gateway", Installer{Kube: fake.NewClientset(legacy), LookPath: allTools}, o, "legacy istio-ingressgateway", failure.ExitFailure},
-		{"prechecks fail", Installer{LookPath: allTools, Precheck: func(context.Context) ([]findings.Finding, error) {
+		{"prechecks fail", Installer{LookPath: allTools, Precheck: func(context.Context, Target) ([]findings.Finding, error) {
 			return []findings.Finding{{Code: "MC0131", Level: findings.Error, Object: "cluster c", Message: "no firewall rule admits tcp:15017", Hint: "gcloud compute firewall-rules create ..."}}, nil
 		}}, o, "not ready for the mesh:\n  Error [MC0131] (cluster c) no firewall rule admits tcp:15017\n    fix: gcloud compute firewall-rules create ...", failure.ExitProblems},
 		{"bad options", Installer{LookPath: allTools}, Options{OutputDir: o.OutputDir}, "not fully named", failure.ExitUsage},
+		{"mesh version of another asmcli", Installer{LookPath: allTools}, func() Options { m := o; m.MeshVersion = "1.29"; return m }(),
+			"--mesh-version 1.29 asks for CSM 1.29, but asmcli 1.28 from --asmcli", failure.ExitFailure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,28 +314,39 @@ func TestRunStopsBeforeAsmcli(t *testing.T) {
 	}
 }
 
+// TestDownload fetches the release's script (the pinned one by default, the
+// asked one with Locator.Release) and its checksum from Google's layout.
 func TestDownload(t *testing.T) {
-	script := []byte("#!/bin/sh\necho 1.28.2-asm.4+config1\n")
-	sum := sha256.Sum256(script)
-	good := hex.EncodeToString(sum[:]) + "  asmcli_1.28\n"
+	scriptOf := func(v string) []byte { return []byte("#!/bin/sh\necho " + v + "\n") }
+	sumOf := func(b []byte, name string) string {
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]) + "  " + name + "\n"
+	}
+	pinned := scriptOf(PinnedVersion)
 	tests := []struct {
 		name        string
+		release     string
 		sums, body  string
 		scriptCode  int
 		wantErr     string
 		wantVersion string
 	}{
-		{"success", good, string(script), 200, "", "1.28.2-asm.4+config1"},
-		{"bad checksum", strings.Repeat("0", 64) + "  asmcli_1.28\n", string(script), 200, "has SHA-256", ""},
-		{"server error", good, "", 503, "503", ""},
+		{"success", "", sumOf(pinned, "asmcli_"+PinnedRelease), string(pinned), 200, "", PinnedVersion},
+		{"asked release", "1.30", sumOf(scriptOf("1.30.5-asm.11+config1"), "asmcli_1.30"), string(scriptOf("1.30.5-asm.11+config1")), 200, "", "1.30.5-asm.11+config1"},
+		{"bad checksum", "", strings.Repeat("0", 64) + "  asmcli_" + PinnedRelease + "\n", string(pinned), 200, "has SHA-256", ""},
+		{"server error", "", sumOf(pinned, "asmcli_"+PinnedRelease), "", 503, "503", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			rel := PinnedRelease
+			if tt.release != "" {
+				rel = tt.release
+			}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch r.URL.Path {
-				case "/asm/asmcli_1.28.sha256":
+				case "/asm/asmcli_" + rel + ".sha256":
 					fmt.Fprint(w, tt.sums)
-				case "/asm/asmcli_1.28":
+				case "/asm/asmcli_" + rel:
 					w.WriteHeader(tt.scriptCode)
 					fmt.Fprint(w, tt.body)
 				default:
@@ -290,20 +354,26 @@ func TestDownload(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			l := Locator{CacheDir: t.TempDir(), DownloadBase: srv.URL + "/asm",
+			l := Locator{Release: tt.release, CacheDir: t.TempDir(), DownloadBase: srv.URL + "/asm",
 				LookPath: func(string) (string, error) { return "", errors.New("not on PATH") }}
 			a, err := l.Locate(context.Background())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
-				if _, statErr := os.Stat(filepath.Join(l.CacheDir, "asmcli_1.28")); statErr == nil {
+				if _, statErr := os.Stat(filepath.Join(l.CacheDir, "asmcli_"+rel)); statErr == nil {
 					t.Error("a rejected download was installed")
 				}
 				return
 			}
 			if err != nil || a.Source != "download" || a.Version != tt.wantVersion {
 				t.Fatalf("Locate() = %+v, %v", a, err)
+			}
+			// check finds the downloaded script without downloading again.
+			srv.Close()
+			found, ok, err := l.Find(context.Background())
+			if err != nil || !ok || found.Source != "cache" || found.Version != tt.wantVersion {
+				t.Errorf("Find() after the download = %+v, %v, %v", found, ok, err)
 			}
 		})
 	}

@@ -18,9 +18,15 @@ import (
 
 // PinnedRelease is the asmcli release meshctl downloads when none is given
 // or on PATH; Google publishes each minor's script and its SHA-256 at
-// DefaultDownloadBase/asmcli_<minor> and asmcli_<minor>.sha256.
+// DefaultDownloadBase/asmcli_<minor> and asmcli_<minor>.sha256, the script
+// of a minor following its point releases. PinnedVersion is what that
+// script reported when meshctl pinned it: 1.31.1-asm.19 is the newest
+// release on Google's versions page (https://cloud.google.com/service-mesh/versions,
+// released 2026-10-19); the +config1 suffix is asmcli's CONFIG_VER, as in
+// the 1.28 source read for the field notes, not confirmed for 1.31.
 const (
-	PinnedRelease       = "1.28"
+	PinnedRelease       = "1.31"
+	PinnedVersion       = "1.31.1-asm.19+config1"
 	DefaultDownloadBase = "https://storage.googleapis.com/csm-artifacts/asm"
 )
 
@@ -33,49 +39,87 @@ type Asmcli struct {
 }
 
 // Locator finds asmcli: an explicit path, else asmcli on PATH, else the
-// pinned release downloaded (checksum verified) into CacheDir.
+// release's script downloaded (checksum verified) into CacheDir.
 type Locator struct {
-	Explicit     string // --asmcli
+	Explicit string // --asmcli
+	// Release is the minor to download ("1.29"); empty means
+	// PinnedRelease.
+	Release      string
 	CacheDir     string
 	DownloadBase string
 	HTTP         *http.Client
 	LookPath     func(string) (string, error)
 }
 
-// Locate returns the asmcli to use and its version.
+func (l Locator) release() string {
+	if l.Release != "" {
+		return l.Release
+	}
+	return PinnedRelease
+}
+
+// Locate returns the asmcli to use and its version, downloading the
+// release's script when there is none.
 func (l Locator) Locate(ctx context.Context) (Asmcli, error) {
+	// The cache is not taken as found: download compares it with the
+	// published checksum, so a newer script of the release replaces it.
+	a, found, err := l.find(false)
+	if err != nil {
+		return a, err
+	}
+	if !found {
+		p, err := l.download(ctx)
+		if err != nil {
+			return a, err
+		}
+		a = Asmcli{Path: p, Source: "download"}
+	}
+	return a, a.readVersion(ctx)
+}
+
+// Find returns the asmcli Locate would run without downloading one: the
+// explicit one, the one on PATH, or the release's script already in the
+// cache. found is false when there is none.
+func (l Locator) Find(ctx context.Context) (a Asmcli, found bool, err error) {
+	a, found, err = l.find(true)
+	if err != nil || !found {
+		return a, found, err
+	}
+	return a, true, a.readVersion(ctx)
+}
+
+func (l Locator) find(cache bool) (Asmcli, bool, error) {
 	lookPath := l.LookPath
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
-	var a Asmcli
-	switch {
-	case l.Explicit != "":
+	if l.Explicit != "" {
 		st, err := os.Stat(l.Explicit)
 		if err != nil {
-			return a, fmt.Errorf("--asmcli %s: %w", l.Explicit, err)
+			return Asmcli{}, false, fmt.Errorf("--asmcli %s: %w", l.Explicit, err)
 		}
 		if st.Mode()&0o111 == 0 {
-			return a, fmt.Errorf("--asmcli %s is not executable (chmod +x %s)", l.Explicit, l.Explicit)
+			return Asmcli{}, false, fmt.Errorf("--asmcli %s is not executable (chmod +x %s)", l.Explicit, l.Explicit)
 		}
-		a = Asmcli{Path: l.Explicit, Source: "flag"}
-	default:
-		if p, err := lookPath("asmcli"); err == nil {
-			a = Asmcli{Path: p, Source: "PATH"}
-		} else {
-			p, err := l.download(ctx)
-			if err != nil {
-				return a, err
-			}
-			a = Asmcli{Path: p, Source: "download"}
-		}
+		return Asmcli{Path: l.Explicit, Source: "flag"}, true, nil
 	}
+	if p, err := lookPath("asmcli"); err == nil {
+		return Asmcli{Path: p, Source: "PATH"}, true, nil
+	}
+	cached := filepath.Join(l.CacheDir, "asmcli_"+l.release())
+	if st, err := os.Stat(cached); cache && l.CacheDir != "" && err == nil && st.Mode()&0o111 != 0 {
+		return Asmcli{Path: cached, Source: "cache"}, true, nil
+	}
+	return Asmcli{}, false, nil
+}
+
+func (a *Asmcli) readVersion(ctx context.Context) error {
 	out, err := exec.CommandContext(ctx, a.Path, "--version").Output()
 	if err != nil {
-		return a, fmt.Errorf("%s --version: %w", a.Path, err)
+		return fmt.Errorf("%s --version: %w", a.Path, err)
 	}
 	a.Version = strings.TrimSpace(string(out))
-	return a, nil
+	return nil
 }
 
 // download fetches the pinned asmcli and its published checksum, verifies
@@ -90,7 +134,7 @@ func (l Locator) download(ctx context.Context) (string, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Minute}
 	}
-	name := "asmcli_" + PinnedRelease
+	name := "asmcli_" + l.release()
 	dest := filepath.Join(l.CacheDir, name)
 
 	sumFile, err := fetch(ctx, client, base+"/"+name+".sha256")

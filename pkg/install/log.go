@@ -9,24 +9,41 @@ import (
 type Event struct {
 	Level   string `json:"level"` // info, warning or error
 	Message string `json:"message"`
+	// Time is the UTC timestamp asmcli put before the line, when it
+	// timestamps its log (see ParseLine); empty otherwise.
+	Time string `json:"time,omitempty"`
 }
 
+// tsPrefix is the timestamp asmcli puts before each line of its own log
+// when it runs with --verbose and moreutils' ts is installed: lib/log.sh
+// info() pipes the line through `TZ=utc ts '%Y-%m-%dT%.T'`, and ts writes
+// the time (microseconds for %.T), one space, then the line, e.g.
+// "2026-11-03T14:02:07.123456 asmcli: Setting up necessary files...".
+// The fraction is optional so that other ts builds (%T) read too.
+var tsPrefix = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?) `)
+
 // ParseLine reads one line of asmcli's stderr: `asmcli: msg`,
-// `asmcli: [WARNING]: msg` or `asmcli: [ERROR]: msg`. Lines without the
-// prefix (istioctl's output, bash errors) are not asmcli's own events.
+// `asmcli: [WARNING]: msg` or `asmcli: [ERROR]: msg`, each possibly after
+// the timestamp ts adds (tsPrefix). Lines without the prefix (istioctl's
+// output, bash errors) are not asmcli's own events.
 func ParseLine(line string) (Event, bool) {
-	msg, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "asmcli: ")
+	line = strings.TrimRight(line, "\r\n")
+	stamp := ""
+	if m := tsPrefix.FindStringSubmatch(line); m != nil {
+		stamp, line = m[1], line[len(m[0]):]
+	}
+	msg, ok := strings.CutPrefix(line, "asmcli: ")
 	if !ok {
 		return Event{}, false
 	}
+	e := Event{Level: "info", Message: msg, Time: stamp}
 	switch {
 	case strings.HasPrefix(msg, "[ERROR]: "):
-		return Event{Level: "error", Message: strings.TrimPrefix(msg, "[ERROR]: ")}, true
+		e.Level, e.Message = "error", strings.TrimPrefix(msg, "[ERROR]: ")
 	case strings.HasPrefix(msg, "[WARNING]: "):
-		return Event{Level: "warning", Message: strings.TrimPrefix(msg, "[WARNING]: ")}, true
-	default:
-		return Event{Level: "info", Message: msg}, true
+		e.Level, e.Message = "warning", strings.TrimPrefix(msg, "[WARNING]: ")
 	}
+	return e, true
 }
 
 var revisionInOutro = regexp.MustCompile(`kubectl label namespace \S+ istio-injection- istio\.io/rev=([a-z0-9]([-a-z0-9]*[a-z0-9])?) --overwrite`)

@@ -10,15 +10,17 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 )
 
-// Prechecker runs `meshctl check` before an install and returns the
-// error-level findings, each with its fix.
-type Prechecker func(ctx context.Context) ([]findings.Finding, error)
+// Prechecker runs `meshctl check` before an install, against the release
+// the install puts in, and returns the error-level findings, each with its
+// fix.
+type Prechecker func(ctx context.Context, target Target) ([]findings.Finding, error)
 
 // CheckPrecheck returns the Prechecker that runs check's checks on the
 // cluster opts names. clients builds check's clients when the precheck runs,
 // not before: a dry run, or an install with --skip-checks, needs none.
 func CheckPrecheck(clients func(context.Context) (check.Clients, error), opts check.Options) Prechecker {
-	return func(ctx context.Context) ([]findings.Finding, error) {
+	return func(ctx context.Context, target Target) ([]findings.Finding, error) {
+		opts.MeshVersion, opts.MeshVersionSource = target.Version, target.Source
 		opts.FailOn = findings.Error
 		if err := opts.Validate(); err != nil {
 			return nil, err

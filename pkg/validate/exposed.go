@@ -77,7 +77,7 @@ func checkExposed(ctx context.Context, st *state) []Case {
 // certificate.
 func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 	out := gatewayReady(ctx, st, e)
-	out = append(out, gatewayPDB(ctx, st, e), gatewayHPA(ctx, st, e))
+	out = append(out, gatewayPDB(ctx, st, e), gatewayHPA(ctx, st, e), gatewaySecrets(ctx, st, e))
 	edge, onGatewayAPI := checkGatewayAPI(ctx, st, e)
 	switch {
 	case onGatewayAPI:

@@ -13,11 +13,14 @@ import (
 	"strings"
 )
 
-// Version is the asmcli release imitated; the default revision derives from it.
+// Version is the asmcli release imitated, the one meshctl pins
+// (1.31.1-asm.19, the newest on Google's versions page in November 2026;
+// CONFIG_VER 1 as in the 1.28 source); the default revision derives from it
+// as lib/util.sh:init does (asm-${MAJOR}${MINOR}${POINT}-${REV}).
 const (
-	Version         = "1.28.2-asm.4+config1"
-	Release         = "1.28.2-asm.4"
-	DefaultRevision = "asm-1282-4"
+	Version         = "1.31.1-asm.19+config1"
+	Release         = "1.31.1-asm.19"
+	DefaultRevision = "asm-1311-19"
 )
 
 // Args are asmcli's parsed options.

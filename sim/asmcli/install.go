@@ -136,7 +136,7 @@ func (r *run) writePackage() ([]string, error) {
 	}
 	meshID := fmt.Sprintf("proj-%d", sc.ProjectNumber)
 	cluster := fmt.Sprintf("cn-%s-%s-%s", a.Project, a.Location, a.Cluster)
-	if err := write(base, mesh.Operator("asm", meshID, cluster, a.Project+"-"+sc.Network)); err != nil {
+	if err := write(base, mesh.Operator("asm", Release, meshID, cluster, a.Project+"-"+sc.Network)); err != nil {
 		return nil, err
 	}
 	for name, content := range options {

@@ -53,6 +53,7 @@ func Main(ctx context.Context, argv []string, env Env) int {
 		fmt.Fprint(env.Stdout, longUsage)
 		return 0
 	}
+	log.stamp = args.Verbose && env.Getenv(TimestampEnv) == "1"
 	r := &run{args: args, env: env, log: log}
 	err = r.main(ctx)
 	var ee exitError

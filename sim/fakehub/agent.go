@@ -60,6 +60,10 @@ var (
 // fieldManager marks what the agent applied.
 const fieldManager = "gke-fleet"
 
+// managedRelease is the release of the images the simulated fleet
+// provisions (those of its data plane controller and CNI below).
+const managedRelease = "1.28.2-asm.4"
+
 const cprCRD = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -194,7 +198,7 @@ spec:
 	opFile := filepath.Join(a.workdir(), revision+"-operator.yaml")
 	meshID := fmt.Sprintf("proj-%d", sc.ProjectNumber)
 	clusterName := fmt.Sprintf("cn-%s-%s-%s", sc.Project, sc.Location, sc.Cluster)
-	if err := os.WriteFile(opFile, []byte(mesh.Operator(revision, meshID, clusterName, sc.Project+"-"+sc.Network)), 0o644); err != nil {
+	if err := os.WriteFile(opFile, []byte(mesh.Operator(revision, managedRelease, meshID, clusterName, sc.Project+"-"+sc.Network)), 0o644); err != nil {
 		return err
 	}
 	manifest, err := mesh.Render(ctx, a.istioctl(), revision, []string{opFile})

@@ -22,6 +22,7 @@ type membership struct {
 	readyAt      time.Time // CREATING until then
 	updated      time.Time
 	uniqueID     string
+	labels       map[string]string
 
 	// The servicemesh feature's spec and state for the membership.
 	spec        *meshSpec
@@ -34,6 +35,43 @@ type feature struct {
 	created  time.Time
 	activeAt time.Time // ENABLING until then
 	updated  time.Time
+	labels   map[string]string
+}
+
+// Google's label rules, shared by every API that takes labels: keys start
+// with a lower-case letter; keys and values are at most 63 lower-case
+// letters, digits, '_' and '-'.
+var (
+	labelKey   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	labelValue = regexp.MustCompile(`^[a-z0-9_-]{0,63}$`)
+)
+
+// readLabels reads a request's labels, refusing what Google refuses (the
+// wording is a guess: no recorded exchange has a bad label).
+func readLabels(body map[string]any) (map[string]string, *apiError) {
+	raw := fakeapi.Obj(body, "labels")
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		val, _ := v.(string)
+		if !labelKey.MatchString(k) || !labelValue.MatchString(val) {
+			return nil, errInvalid("Invalid label %q: %q: label keys start with a lower-case letter, and keys and values hold at most 63 lower-case letters, digits, '_' or '-'", k, val)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+func renderLabels(out map[string]any, labels map[string]string) {
+	if len(labels) > 0 {
+		l := map[string]any{}
+		for k, v := range labels {
+			l[k] = v
+		}
+		out["labels"] = l
+	}
 }
 
 var membershipID = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -108,6 +146,7 @@ func (s *Server) renderMembership(m *membership) map[string]any {
 		},
 		"clusterTier": "STANDARD",
 	}
+	renderLabels(out, m.labels)
 	if s.isScenarioCluster(m.resourceLink) {
 		out["endpoint"].(map[string]any)["kubernetesMetadata"] = map[string]any{
 			"kubernetesApiServerVersion": "v" + strings.SplitN(sc.MasterVersion, "-", 2)[0],
@@ -178,6 +217,10 @@ func (s *Server) createMembership(c *call, location string) (any, *apiError) {
 	if !s.isScenarioCluster(link) {
 		return nil, &apiError{Code: 404, Status: "NOT_FOUND", Message: fmt.Sprintf("GKE cluster %q was not found", link)}
 	}
+	labels, lerr := readLabels(c.body)
+	if lerr != nil {
+		return nil, lerr
+	}
 	issuer := fakeapi.Str(fakeapi.Obj(c.body, "authority"), "issuer")
 	if issuer != "" {
 		want := "https://container.googleapis.com/v1/projects/" + cl.project + "/locations/" + cl.location + "/clusters/" + cl.name
@@ -202,7 +245,7 @@ func (s *Server) createMembership(c *call, location string) (any, *apiError) {
 	h := fnv.New64a()
 	fmt.Fprint(h, name, now.UnixNano())
 	sum := fmt.Sprintf("%016x%016x", h.Sum64(), h.Sum64()^0x9e3779b97f4a7c15)
-	m := &membership{location: location, id: id, resourceLink: link, issuer: issuer, created: now, updated: now,
+	m := &membership{location: location, id: id, resourceLink: link, issuer: issuer, created: now, updated: now, labels: labels,
 		uniqueID: sum[:8] + "-" + sum[8:12] + "-" + sum[12:16] + "-" + sum[16:20] + "-" + sum[20:32]}
 	s.memberships[key] = m
 	op := s.newHubOperation("v1", location, "create", name, "type.googleapis.com/google.cloud.gkehub.v1.Membership",
@@ -242,6 +285,10 @@ func (s *Server) createFeature(c *call, location string) (any, *apiError) {
 	if id != FeatureServiceMesh {
 		return nil, errInvalid("meshsim implements only the servicemesh feature, not %q", id)
 	}
+	labels, lerr := readLabels(c.body)
+	if lerr != nil {
+		return nil, lerr
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -253,7 +300,7 @@ func (s *Server) createFeature(c *call, location string) (any, *apiError) {
 		// API and "is not enabled".
 		return nil, errFailedPrecondition("Service mesh.googleapis.com (with meshconfig.googleapis.com) is not enabled for project %s. Enable it with `gcloud services enable mesh.googleapis.com --project %s`.", s.number, s.project)
 	}
-	f := &feature{created: now, updated: now}
+	f := &feature{created: now, updated: now, labels: labels}
 	s.feature = f
 	op := s.newHubOperation("v1", "global", "create", s.featureName(), "type.googleapis.com/google.cloud.gkehub.v1.Feature",
 		func() map[string]any { return s.renderFeature() })
@@ -347,6 +394,7 @@ func (s *Server) renderFeature() map[string]any {
 		"resourceState": map[string]any{"state": state},
 		"state":         map[string]any{},
 	}
+	renderLabels(out, f.labels)
 	specs, states := map[string]any{}, map[string]any{}
 	for _, key := range fakeapi.SortedKeys(s.memberships) {
 		m := s.memberships[key]

@@ -5,8 +5,9 @@ import "fmt"
 // Operator is the base IstioOperator of an ASM control plane, as asmcli's
 // asm/istio/istio-operator.yaml and Google's managed install both render it:
 // istiod only, no ingress gateway, ASM's images, and the mesh id, cluster
-// name and network Google sets.
-func Operator(name, meshID, clusterName, network string) string {
+// name and network Google sets. tag is the release of the images (what
+// asmcli installs, or what the fleet provisions).
+func Operator(name, tag, meshID, clusterName, network string) string {
 	return fmt.Sprintf(`apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
 metadata:
@@ -14,7 +15,7 @@ metadata:
 spec:
   profile: minimal
   hub: gcr.io/gke-release/asm
-  tag: 1.28.2-asm.4
+  tag: %s
   meshConfig:
     defaultConfig:
       proxyMetadata:
@@ -25,5 +26,5 @@ spec:
       multiCluster:
         clusterName: %s
       network: %s
-`, name, meshID, clusterName, network)
+`, name, tag, meshID, clusterName, network)
 }

@@ -37,7 +37,7 @@ func TestDemo(t *testing.T) {
 	transcript := out.String()
 	for _, want := range []string{
 		"== 3. Check the cluster is ready for the mesh", "$ meshctl check",
-		"$ meshctl install --enable-all", "mesh revision asm-1282-4 installed",
+		"$ meshctl install --enable-all", "mesh revision asm-1311-19 installed",
 		"$ meshctl inject --namespace storefront --namespace checkout",
 		"$ meshctl expose svc cart -n checkout --host cart.example.com --lb checkout",
 		"$ meshctl expose svc catalog -n storefront --host catalog.example.com --via gateway-api",

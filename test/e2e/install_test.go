@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -11,15 +14,29 @@ import (
 type installResult struct {
 	Revision      string   `json:"revision"`
 	AsmcliVersion string   `json:"asmcliVersion"`
-	Istiod        string   `json:"istiod"`
-	Command       []string `json:"command"`
-	DryRun        bool     `json:"dryRun"`
-	NextStep      string   `json:"nextStep"`
+	Warnings      []string `json:"warnings"`
+	Events        []struct {
+		Level, Message, Time string
+	} `json:"events"`
+	Target struct {
+		Version, Release, Source string
+	} `json:"target"`
+	Istiod   string   `json:"istiod"`
+	Command  []string `json:"command"`
+	DryRun   bool     `json:"dryRun"`
+	NextStep string   `json:"nextStep"`
 }
 
 func meshctlInstall(t *testing.T, args ...string) (installResult, result) {
 	t.Helper()
-	r := runIn(t, "", meshctlBin, append([]string{"install", "-o", "json"}, args...)...)
+	return meshctlInstallEnv(t, simEnv, args...)
+}
+
+// meshctlInstallEnv runs `meshctl install -o json` with env (a simulator's,
+// with additions).
+func meshctlInstallEnv(t *testing.T, env []string, args ...string) (installResult, result) {
+	t.Helper()
+	r := runEnv(t, env, "", meshctlBin, append([]string{"install", "-o", "json"}, args...)...)
 	var res installResult
 	if r.Code == 0 {
 		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
@@ -35,11 +52,17 @@ func TestInstallThroughAsmcli(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("meshctl install: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if res.Revision != "asm-install-1" || res.AsmcliVersion != "1.28.2-asm.4+config1" || res.Istiod != "istio-system/istiod-asm-install-1" {
+	if res.Revision != "asm-install-1" || res.AsmcliVersion != "1.31.1-asm.19+config1" || res.Istiod != "istio-system/istiod-asm-install-1" ||
+		res.Target.Release != "1.31" || !strings.Contains(res.Target.Source, "asmcli 1.31.1-asm.19+config1 on PATH") {
 		t.Errorf("result = %+v", res)
 	}
 	if !strings.Contains(res.NextStep, "meshctl inject") {
 		t.Errorf("next step = %q", res.NextStep)
+	}
+	for _, e := range res.Events {
+		if e.Time != "" {
+			t.Errorf("event with a timestamp from an asmcli that does not timestamp: %+v", e)
+		}
 	}
 	// The revision is really there, and the generated overlay reached istiod's mesh config.
 	kubectl(t, "get", "deploy", "-n", "istio-system", "istiod-asm-install-1")
@@ -47,10 +70,52 @@ func TestInstallThroughAsmcli(t *testing.T) {
 		t.Errorf("access logging overlay not applied; mesh config:\n%s", cm)
 	}
 
-	// A second run is safe and reports the same revision.
-	res, r = meshctlInstall(t, "--enable-all", "--revision", "asm-install-1", "--output-dir", outDir, "--access-logging")
+	// A second run is safe and reports the same revision. It runs with
+	// asmcli's log as it comes when moreutils' ts is installed (the
+	// stand-in's MESHSIM_ASMCLI_TS), over an output directory another
+	// asmcli release left, which asmcli warns about.
+	if err := os.WriteFile(filepath.Join(outDir, ".asm_version"), []byte("1.30.5-asm.11+config1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, r = meshctlInstallEnv(t, append(append([]string{}, simEnv...), "MESHSIM_ASMCLI_TS=1"),
+		"--enable-all", "--revision", "asm-install-1", "--output-dir", outDir, "--access-logging")
 	if r.Code != 0 || res.Revision != "asm-install-1" {
 		t.Fatalf("second install: exit %d, %+v\n%s", r.Code, res, r.Stderr)
+	}
+	checkTimestampedRun(t, outDir, res, r)
+}
+
+// checkTimestampedRun checks an install whose asmcli log came timestamped
+// (`2026-11-03T14:02:07.123456 asmcli: ...` on stderr): the revision came
+// from the outro (res.Revision), the warning was captured, and the events
+// reached meshctl's progress without asmcli's timestamps.
+func checkTimestampedRun(t *testing.T, outDir string, res installResult, r result) {
+	t.Helper()
+	warned := false
+	for _, w := range res.Warnings {
+		warned = warned || strings.HasPrefix(w, "The existing configuration in "+outDir+" is from a different version")
+	}
+	if !warned {
+		t.Errorf("the different-version warning was not captured: warnings %q\n%s", res.Warnings, r.Stderr)
+	}
+	for _, event := range []string{"asmcli install: Setting up necessary files...", "asmcli install: Installing ASM control plane...",
+		"asmcli: The existing configuration in " + outDir} {
+		if !strings.Contains(r.Stderr, event) {
+			t.Errorf("progress lacks %q:\n%s", event, r.Stderr)
+		}
+	}
+	stamp := regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6} asmcli: `)
+	if stamp.MatchString(r.Stderr) {
+		t.Errorf("asmcli's timestamps reached meshctl's output:\n%s", r.Stderr)
+	}
+	// meshctl did receive the timestamped form: the warning carries
+	// asmcli's time.
+	timeRE, stamped := regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$`), false
+	for _, e := range res.Events {
+		stamped = stamped || e.Level == "warning" && strings.HasPrefix(e.Message, "The existing configuration") && timeRE.MatchString(e.Time)
+	}
+	if !stamped {
+		t.Errorf("no warning event with asmcli's timestamp: %+v", res.Events)
 	}
 }
 

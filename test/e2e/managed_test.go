@@ -84,6 +84,7 @@ type managedResult struct {
 	Membership      string            `json:"membership"`
 	Channel         string            `json:"channel"`
 	Changed         bool              `json:"changed"`
+	Notes           []string          `json:"notes"`
 	EnabledAPIs     []string          `json:"enabledApis"`
 	InjectionLabels []string          `json:"injectionLabels"`
 	NextStep        string            `json:"nextStep"`
@@ -284,22 +285,54 @@ func TestInstallManagedThroughTheFleet(t *testing.T) {
 		return allOn(revs, "asm-managed", 2), fmt.Sprint(revs)
 	})
 
-	// 5. Uninstall returns the feature to not installed, and the cluster's
-	// managed revision goes.
+	// 5. Uninstall with --keep-membership returns the feature to not
+	// installed, and the cluster's managed revision goes; the membership
+	// and the feature stay.
 	start = time.Now()
-	res, r = meshctlManaged(t, env, "uninstall", "--managed")
-	if r.Code != 0 || !res.Changed {
-		t.Fatalf("uninstall --managed: exit %d %+v\n%s", r.Code, res, r.Stderr)
+	res, r = meshctlManaged(t, env, "uninstall", "--managed", "--keep-membership")
+	if r.Code != 0 || !res.Changed || !strings.Contains(strings.Join(res.Notes, "\n"), "--keep-membership: the membership meshsim stays registered") {
+		t.Fatalf("uninstall --managed --keep-membership: exit %d %+v\n%s", r.Code, res, r.Stderr)
 	}
 	t.Logf("uninstall --managed: %s", time.Since(start).Round(100*time.Millisecond))
 	if got := kubectlWith(t, env, "get", "controlplanerevisions,mutatingwebhookconfigurations", "-A", "-o", "name"); strings.TrimSpace(got) != "" {
 		t.Errorf("left in the cluster: %s", got)
 	}
 	gcloudSeesTheFleet(t, env, "MANAGEMENT_NOT_INSTALLED", "DISABLED")
+
+	// 6. Uninstall without it removes what meshctl made: the membership it
+	// registered and the feature it enabled (no other membership uses it).
+	res, r = meshctlManaged(t, env, "uninstall", "--managed")
+	acts = stepActions(res)
+	if r.Code != 0 || !res.Changed || acts["unregister"] != "done" || acts["disable-feature"] != "done" {
+		t.Fatalf("uninstall --managed: exit %d %+v\n%s", r.Code, res, r.Stderr)
+	}
+	gcloudSeesNoMembership(t, env)
+	if n, feature := fleetState(t, env); n != 0 || feature {
+		t.Errorf("after uninstall --managed the fleet has %d memberships and the feature %v", n, feature)
+	}
 	res, r = meshctlManaged(t, env, "uninstall", "--managed")
 	if r.Code != 0 || res.Changed {
-		t.Errorf("second uninstall: exit %d %+v\n%s", r.Code, res, r.Stderr)
+		t.Errorf("third uninstall: exit %d %+v\n%s", r.Code, res, r.Stderr)
 	}
+}
+
+// fleetState reads the fake fleet's state: how many memberships, and
+// whether the servicemesh feature is enabled.
+func fleetState(t *testing.T, env []string) (memberships int, feature bool) {
+	t.Helper()
+	var state struct {
+		Memberships []any          `json:"memberships"`
+		Feature     map[string]any `json:"feature"`
+	}
+	resp, err := http.Get(envValue(env, "MESHCTL_GKEHUB_ENDPOINT") + "/meshsim/hub/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
+		t.Fatal(err)
+	}
+	return len(state.Memberships), state.Feature != nil
 }
 
 func kubectlApply2(t *testing.T, env []string, manifest string) {
@@ -323,20 +356,7 @@ func gcloudSeesTheFleet(t *testing.T, env []string, management, cpState string) 
 		t.Log("gcloud is not on PATH: skipping its view")
 		return
 	}
-	config := t.TempDir()
-	genv := append(env, "CLOUDSDK_CONFIG="+config, "CLOUDSDK_CORE_DISABLE_PROMPTS=1",
-		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true", "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true")
-	must := func(args ...string) string {
-		t.Helper()
-		r := runWith(t, genv, gcloud, args...)
-		if r.Code != 0 {
-			t.Fatalf("gcloud %s: exit %d\n%s", strings.Join(args, " "), r.Code, r.Stderr)
-		}
-		return r.Stdout
-	}
-	must("config", "set", "api_endpoint_overrides/gkehub", envValue(env, "MESHCTL_GKEHUB_ENDPOINT")+"/")
-	must("config", "set", "auth/disable_credentials", "true")
-	must("config", "set", "core/project", "meshsim-project")
+	must := gcloudOnFleet(t, env, gcloud)
 
 	var mems []struct {
 		Name     string                `json:"name"`
@@ -383,6 +403,40 @@ func gcloudSeesTheFleet(t *testing.T, env []string, management, cpState string) 
 	}
 }
 
+// gcloudOnFleet configures gcloud for the simulator's fleet API and returns
+// a runner that fails the test when gcloud fails.
+func gcloudOnFleet(t *testing.T, env []string, gcloud string) func(args ...string) string {
+	t.Helper()
+	genv := append(append([]string{}, env...), "CLOUDSDK_CONFIG="+t.TempDir(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1",
+		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true", "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true")
+	must := func(args ...string) string {
+		t.Helper()
+		r := runWith(t, genv, gcloud, args...)
+		if r.Code != 0 {
+			t.Fatalf("gcloud %s: exit %d\n%s", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+		return r.Stdout
+	}
+	must("config", "set", "api_endpoint_overrides/gkehub", envValue(env, "MESHCTL_GKEHUB_ENDPOINT")+"/")
+	must("config", "set", "auth/disable_credentials", "true")
+	must("config", "set", "core/project", "meshsim-project")
+	return must
+}
+
+// gcloudSeesNoMembership: `gcloud container fleet memberships list` finds
+// no membership.
+func gcloudSeesNoMembership(t *testing.T, env []string) {
+	t.Helper()
+	gcloud, err := exec.LookPath("gcloud")
+	if err != nil {
+		t.Log("gcloud is not on PATH: skipping its view")
+		return
+	}
+	if out := strings.TrimSpace(gcloudOnFleet(t, env, gcloud)("container", "fleet", "memberships", "list", "--format=json")); out != "[]" {
+		t.Errorf("gcloud container fleet memberships list after uninstall: %s", out)
+	}
+}
+
 func TestInstallManagedWithoutWorkloadIdentity(t *testing.T) {
 	env := freshSim(t, "--no-workload-identity")
 
@@ -396,20 +450,8 @@ func TestInstallManagedWithoutWorkloadIdentity(t *testing.T) {
 	if st := hubRequests(t, env, "/meshsim/hub/requests", false); st.Mutations != 0 {
 		t.Errorf("half-made: %d mutating fleet calls: %v", st.Mutations, st.ByMethod)
 	}
-	var state struct {
-		Memberships []any          `json:"memberships"`
-		Feature     map[string]any `json:"feature"`
-	}
-	resp, err := http.Get(envValue(env, "MESHCTL_GKEHUB_ENDPOINT") + "/meshsim/hub/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
-		t.Fatal(err)
-	}
-	if len(state.Memberships) != 0 || state.Feature != nil {
-		t.Errorf("the fleet has %d memberships and feature %v", len(state.Memberships), state.Feature != nil)
+	if n, feature := fleetState(t, env); n != 0 || feature {
+		t.Errorf("the fleet has %d memberships and feature %v", n, feature)
 	}
 
 	// Past meshctl's check, the fleet itself refuses, with the documented

@@ -221,7 +221,7 @@ func TestAsmcliStandInDiagnosesProblems(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stderr, "Successfully validated all requirements to install ASM.") {
 		t.Errorf("validate of the healthy cluster: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if r := runIn(t, "", "asmcli", "--version"); strings.TrimSpace(r.Stdout) != "1.28.2-asm.4+config1" {
+	if r := runIn(t, "", "asmcli", "--version"); strings.TrimSpace(r.Stdout) != "1.31.1-asm.19+config1" {
 		t.Errorf("asmcli --version = %q", r.Stdout)
 	}
 }

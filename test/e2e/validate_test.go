@@ -183,7 +183,7 @@ spec:
 		broken(t, "namespace on a deleted revision", "MC0204", "--namespace", nsGone)
 	})
 	t.Run("TLS secret deleted", func(t *testing.T) {
-		lbKubectl(t, "", "-n", ns, "delete", "secret", "web-gateway-cert")
+		lbKubectl(t, "", "-n", ns+"-web-gateway", "delete", "secret", "web-gateway-cert") // in the gateway's own namespace
 		broken(t, "TLS secret deleted", "MC0223", "--namespace", ns)
 		reexpose(t)
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/install"
 )
 
 // CheckOptions are what `meshctl check` runs with.
@@ -20,7 +21,10 @@ type CheckOptions struct {
 	// Check are the flags, and the cluster from the settings.
 	Check check.Options
 	// Clients builds the clients the checks read through.
-	Clients  func(context.Context) (check.Clients, error)
+	Clients func(context.Context) (check.Clients, error)
+	// Target finds the release to check against when --mesh-version is
+	// not given: the asmcli `meshctl install` would run.
+	Target   func(context.Context) install.Target
 	Printer  *ui.Printer
 	Reporter ui.Reporter
 }
@@ -35,8 +39,11 @@ func NewCmdCheck(f *factory.Factory, runF func(*CheckOptions) error) *cobra.Comm
 (a stable code from the findings catalog, see docs/findings.md), ok, info, warning or error, with the
 exact gcloud or kubectl command that fixes a failure:
 
-  versions   the control plane and node pools against the mesh release's supported GKE
-             versions (--mesh-version), node pools behind the control plane, release channel
+  versions   the control plane and node pools against the supported GKE versions of the mesh
+             release, node pools behind the control plane, release channel. The release is
+             --mesh-version, else what the asmcli meshctl install would run reports (asmcli
+             --version; on PATH or already in meshctl's cache), else the release meshctl
+             installs; the report's header says which
   capacity   Autopilot, real vCPUs and memory per node pool from Compute's machine types
              (custom types included), nodes of 4+ vCPUs in a pool of 8+ vCPUs (autoscaling counted)
   private    private nodes and endpoint, control plane range, authorized networks, and a
@@ -63,7 +70,11 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			if err := opts.Check.Validate(); err != nil {
 				return failure.Usage(err, "") // the hint says what to set
 			}
+			if opts.Check.MeshVersion != "" {
+				opts.Check.MeshVersionSource = "--mesh-version"
+			}
 			opts.Clients, opts.Printer, opts.Reporter = f.CheckClients, f.Printer, f.Reporter
+			opts.Target = func(ctx context.Context) install.Target { return install.CheckTarget(ctx, install.NewLocator("")) }
 			if runF != nil {
 				return runF(opts)
 			}
@@ -71,7 +82,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.3-asm.1 (default: the newest meshctl knows, %s)", check.Releases[len(check.Releases)-1].Mesh))
+	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.8-asm.11 (default: the release of the asmcli meshctl install would run, else %s)", install.PinnedRelease))
 	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
 	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
@@ -86,6 +97,10 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 }
 
 func run(ctx context.Context, opts *CheckOptions) error {
+	if opts.Check.MeshVersion == "" && opts.Target != nil {
+		t := opts.Target(ctx)
+		opts.Check.MeshVersion, opts.Check.MeshVersionSource = t.Version, t.Source
+	}
 	clients, err := opts.Clients(ctx)
 	if err != nil {
 		return err

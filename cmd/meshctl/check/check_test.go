@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
@@ -31,7 +32,7 @@ func TestNewCmdCheck(t *testing.T) {
 		{name: "defaults", settings: cluster,
 			want: check.Options{Project: "p", Location: "l", Cluster: "c", KubeContext: "gke_p_l_c", FailOn: findings.Error}},
 		{name: "flags", settings: cluster, args: []string{"--mesh-version", "1.29", "--fix", "--fail-on", "warning"},
-			want: check.Options{Project: "p", Location: "l", Cluster: "c", KubeContext: "gke_p_l_c", MeshVersion: "1.29", Fix: true, FailOn: findings.Warning}},
+			want: check.Options{Project: "p", Location: "l", Cluster: "c", KubeContext: "gke_p_l_c", MeshVersion: "1.29", MeshVersionSource: "--mesh-version", Fix: true, FailOn: findings.Warning}},
 		{name: "no cluster", settings: &config.Settings{}, err: "project, location and cluster are required", hint: "--cluster"},
 		{name: "unknown release", settings: cluster, args: []string{"--mesh-version", "1.12"}, err: `unknown mesh release "1.12"`, hint: "--mesh-version"},
 		{name: "bad --fail-on", settings: cluster, args: []string{"--fail-on", "fatal"}, err: "error, warning or info"},
@@ -57,8 +58,8 @@ func TestNewCmdCheck(t *testing.T) {
 			if got.Check != tt.want {
 				t.Errorf("options %+v, want %+v", got.Check, tt.want)
 			}
-			if got.Clients == nil || got.Printer != f.Printer || got.Reporter != f.Reporter {
-				t.Error("clients, printer or reporter not handed over")
+			if got.Clients == nil || got.Target == nil || got.Printer != f.Printer || got.Reporter != f.Reporter {
+				t.Error("clients, target, printer or reporter not handed over")
 			}
 		})
 	}
@@ -79,17 +80,26 @@ func TestRunAgainstFakeGCP(t *testing.T) {
 	opts := &CheckOptions{
 		Check:   check.Options{Project: sc.Project, Location: sc.Location, Cluster: sc.Cluster, FailOn: findings.Error},
 		Clients: f.CheckClients, Printer: f.Printer, Reporter: ui.Discard,
+		// The asmcli install would run is of 1.29: check targets it.
+		Target: func(context.Context) install.Target {
+			return install.Target{Version: "1.29.8-asm.11+config1", Release: "1.29", Source: "asmcli 1.29.8-asm.11+config1 on PATH (/x/asmcli)"}
+		},
 	}
 	err := run(context.Background(), opts)
 	if code := failure.ExitCode(err); code != failure.ExitProblems {
 		t.Fatalf("exit %d (%v), want 3\n%s", code, err, out.Out.String())
 	}
 	var res struct {
-		Ready  bool `json:"ready"`
-		Checks []struct{ ID, Status, Message, Hint string }
+		Ready             bool   `json:"ready"`
+		MeshRelease       string `json:"meshRelease"`
+		MeshReleaseSource string `json:"meshReleaseSource"`
+		Checks            []struct{ ID, Status, Message, Hint string }
 	}
 	if err := json.Unmarshal(out.Out.Bytes(), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out.Out.String())
+	}
+	if res.MeshRelease != "1.29" || res.MeshReleaseSource != "asmcli 1.29.8-asm.11+config1 on PATH (/x/asmcli)" {
+		t.Errorf("target CSM %s from %q, want 1.29 from the asmcli found", res.MeshRelease, res.MeshReleaseSource)
 	}
 	status := map[string]string{}
 	for _, c := range res.Checks {

@@ -57,7 +57,7 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
 		Example: `  # Route www.example.com to Service web in namespace shop
   meshctl expose svc web -n shop --host www.example.com
 
-  # A Service with several ports, two hosts, the gateway in its own namespace
+  # A Service with several ports, two hosts, the gateway in a shared namespace
   meshctl expose svc api -n shop --port http --host api.example.com --host '*.api.example.com' \
     --gateway-namespace shop-ingress --replicas 2:10 --cpu-target 60
 
@@ -86,7 +86,8 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
 	fl.StringSliceVar(&o.Hosts, "host", nil, "host name to route to the Service (repeatable; wildcards as Istio allows, e.g. *.example.com)")
 	fl.StringVar(&o.Port, "port", "", "the Service port to route to, by number or name (required when the Service has several)")
 	fl.StringVar(&o.Revision, "revision", "", "mesh revision that injects the gateway (default: the namespace's, else the only one installed)")
-	fl.StringVar(&o.GatewayNamespace, "gateway-namespace", "", "namespace for the gateway (default: the Service's)")
+	fl.StringVar(&o.GatewayNamespace, "gateway-namespace", "", "run the gateway in this existing namespace, which it then shares (default: where it runs already, else a namespace of its own, NAMESPACE-SERVICE-gateway, which meshctl makes)")
+	fl.BoolVar(&o.NoNetworkPolicy, "no-network-policy", false, "make no NetworkPolicy for the gateway (by default only Google's front ends and health checks, and in-cluster metrics scrapers, may reach it)")
 	fl.StringVar(&opts.Replicas, "replicas", fmt.Sprintf("%d:%d", expose.DefaultMinReplicas, expose.DefaultMaxReplicas), "MIN:MAX replicas of the gateway's autoscaler")
 	fl.Int32Var(&o.CPUTarget, "cpu-target", expose.DefaultCPUTarget, "the autoscaler's CPU target, in percent of the gateway's CPU request")
 	fl.StringVar(&o.CertSecret, "gateway-cert-secret", "", "existing kubernetes.io/tls Secret in the gateway namespace to serve instead of meshctl's self-signed certificate")
@@ -172,7 +173,14 @@ const exposeLong = `Give a Service of the mesh its own Istio ingress gateway, so
 controls its own ingress, ready for Google's global external HTTPS load
 balancer in front of it.
 
-meshctl makes, in the gateway namespace (default: the Service's):
+The gateway runs in a namespace of its own, NAMESPACE-SERVICE-gateway,
+which meshctl makes (a gateway meshctl made earlier stays where it runs):
+its Role's "list secrets", which istiod's check before it hands the gateway
+its certificate needs, then covers that certificate alone. With
+--gateway-namespace it shares an existing namespace, and meshctl says what
+that grants: the gateway's ServiceAccount may read every Secret there.
+
+meshctl makes, in the gateway's namespace:
   - a Deployment injected from Istio's gateway template (image "auto"),
     non-root, read-only, no capabilities, spread over zones, with a
     PodDisruptionBudget and a CPU autoscaler;
@@ -185,7 +193,12 @@ meshctl makes, in the gateway namespace (default: the Service's):
   - an Istio Gateway (TLS on 443), a VirtualService routing the --host names
     to the Service, and a DestinationRule that makes the gateway speak Istio
     mutual TLS to the Service; --strict-mtls also makes the Service's pods
-    refuse plain text (a STRICT PeerAuthentication).
+    refuse plain text (a STRICT PeerAuthentication);
+  - a NetworkPolicy admitting only Google's front ends and health checks
+    (130.211.0.0/22, 35.191.0.0/16) to the serving and status ports, and
+    pods of the cluster to the metrics ports (15090, 15020), so a cluster
+    enforcing network policy (Dataplane V2) refuses the rest; istiod needs
+    no rule, the gateway dials it (--no-network-policy leaves it out).
 
 Everything is checked before the first change, applied with server-side
 apply (field manager meshctl) and labelled app.kubernetes.io/managed-by=meshctl

@@ -31,7 +31,7 @@ func TestNewCmdExposeSvc(t *testing.T) {
 	var got *ExposeOptions
 	err := cmdtest.Execute(NewCmdExposeSvc(f, cmdtest.Capture(&got)), "api", "-n", "shop", "--host", "api.example.com", "--host", "*.api.example.com",
 		"--port", "http", "--revision", "asm-2", "--gateway-namespace", "shop-ingress", "--replicas", "2:10", "--cpu-target", "60",
-		"--gateway-cert-secret", "mine", "--strict-mtls", "--dry-run",
+		"--gateway-cert-secret", "mine", "--strict-mtls", "--no-network-policy", "--dry-run",
 		"--lb", "shared", "--address", "ip1", "--certificate", "cert1", "--ssl-profile", "MODERN", "--min-tls", "1.3",
 		"--waf", "xss,sqli", "--allow-cidr", "203.0.113.0/24", "--deny-cidr", "198.51.100.0/24", "--log-sample-rate", "0.5",
 		"--max-rate-per-endpoint", "50", "--iap", "--request-header", "X-Team:web", "--no-http-redirect", "--adopt")
@@ -41,7 +41,7 @@ func TestNewCmdExposeSvc(t *testing.T) {
 	o := got.Expose
 	if o.Service != "api" || o.Namespace != "shop" || !reflect.DeepEqual(o.Hosts, []string{"api.example.com", "*.api.example.com"}) || o.Port != "http" ||
 		o.Revision != "asm-2" || o.GatewayNamespace != "shop-ingress" || o.MinReplicas != 2 || o.MaxReplicas != 10 || o.CPUTarget != 60 ||
-		o.CertSecret != "mine" || !o.StrictMTLS || !o.DryRun {
+		o.CertSecret != "mine" || !o.StrictMTLS || !o.NoNetworkPolicy || !o.DryRun {
 		t.Errorf("expose options %+v", o)
 	}
 	want := lb.Spec{Project: "p", Location: "us-central1", Cluster: "c1", LB: "shared", Address: "ip1", Certificate: "cert1", SSLProfile: "MODERN", MinTLS: "1.3",
@@ -152,6 +152,10 @@ func TestNewCmdUnexposeSvc(t *testing.T) {
 	if err := cmdtest.Execute(NewCmdUnexposeSvc(f, cmdtest.Capture(&got)), "web", "--waf", "xss"); err == nil || !strings.Contains(err.Error(), "unknown flag: --waf") {
 		t.Errorf("--waf: %v", err)
 	}
+	// --lb says what it means for unexpose, not what it means for expose.
+	if u := NewCmdUnexposeSvc(f, nil).Flags().Lookup("lb").Usage; strings.Contains(u, "put the Service") || !strings.Contains(u, "the shared load balancer the Service is on") {
+		t.Errorf("unexpose --lb help: %q", u)
+	}
 }
 
 var (
@@ -196,13 +200,16 @@ func TestRunExposeDryRunPrintsManifests(t *testing.T) {
 	f := meshCluster()
 	args := []string{"web", "-n", "shop", "--host", "www.example.com", "--dry-run"}
 	stdout, stderr := exposeDryRun(t, f, ui.FormatYAML, args...)
-	if !strings.HasPrefix(stdout, "---\napiVersion: v1\nkind: ServiceAccount\n") || strings.Count(stdout, "\nkind: ") != 10 {
-		t.Errorf("stdout is not the 10 manifests:\n%s", stdout)
+	// The gateway's own namespace first, then its 11 objects (the
+	// certificate Secret is a comment), the NetworkPolicy among them.
+	if !strings.HasPrefix(stdout, "---\napiVersion: v1\nkind: Namespace\n") || strings.Count(stdout, "\nkind: ") != 12 ||
+		!strings.Contains(stdout, "\nkind: NetworkPolicy\n") {
+		t.Errorf("stdout is not the 12 manifests:\n%s", stdout)
 	}
 	if strings.Contains(stdout, "PRIVATE KEY") || strings.Contains(stdout, "tls.key") {
 		t.Error("the manifests hold the private key")
 	}
-	if !strings.Contains(stderr, "plan the gateway's objects: 11 to create") {
+	if !strings.Contains(stderr, "plan the gateway's objects: 13 to create") {
 		t.Errorf("no plan progress on stderr:\n%s", stderr)
 	}
 
@@ -211,12 +218,12 @@ func TestRunExposeDryRunPrintsManifests(t *testing.T) {
 		Kind  string
 		Items []map[string]any
 	}
-	if err := json.Unmarshal([]byte(stdout), &list); err != nil || list.Kind != "List" || len(list.Items) != 10 {
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil || list.Kind != "List" || len(list.Items) != 12 {
 		t.Errorf("-o json: %v, %s with %d items\n%s", err, list.Kind, len(list.Items), stdout)
 	}
 
 	stdout, stderr = exposeDryRun(t, f, ui.FormatText, args...)
-	for _, want := range []string{"Dry run: exposing Service shop/web port 80 through gateway shop/web-gateway (revision asm-1) would create 11",
+	for _, want := range []string{"Dry run: exposing Service shop/web port 80 through gateway shop-web-gateway/web-gateway (revision asm-1) would create 13",
 		"create  Deployment", "Run the same command without --dry-run"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("text plan lacks %q:\n%s", want, stdout)

@@ -15,10 +15,11 @@ import (
 func addLBFlags(cmd *cobra.Command, skip *bool, s *lb.Spec, forExpose bool) {
 	f := cmd.Flags()
 	f.BoolVar(skip, "no-lb", false, "leave Google's load balancer alone: only the gateway")
-	f.StringVar(&s.LB, "lb", "", "put the Service on this shared load balancer (one IP, one URL map, one certificate for all its Services) instead of its own")
 	if !forExpose {
+		f.StringVar(&s.LB, "lb", "", "the shared load balancer the Service is on (default: found from the Service's backend service); only the Service's part of it goes, all of it once no other Service uses it")
 		return
 	}
+	f.StringVar(&s.LB, "lb", "", "put the Service on this shared load balancer (one IP, one URL map, one certificate for all its Services) instead of its own")
 	f.StringVar(&s.Address, "address", "", "use this existing global static IP address (by name) instead of creating one")
 	f.StringVar(&s.Certificate, "certificate", "", "use this existing SSL certificate (by name) instead of a Google-managed one for the hosts")
 	f.StringVar(&s.SSLProfile, "ssl-profile", lb.DefaultSSLProfile, "SSL policy profile: COMPATIBLE, MODERN, RESTRICTED or FIPS_202205")

@@ -47,9 +47,11 @@ meshctl.io/service-namespace) in every namespace, not by a local state file.
 The routing goes first (VirtualService, Gateway), so the gateway stops
 serving the Service before anything it needs is gone; then the gateway's
 Service, autoscaler, disruption budget and Deployment (meshctl waits for its
-pods to go), the mutual TLS policies, the Role, its binding, the
-ServiceAccount and meshctl's certificate Secret. Other Services' gateways, the
-Service itself and a Secret you brought with --gateway-cert-secret stay.
+pods to go), the mutual TLS and network policies, the Role, its binding, the
+ServiceAccount and meshctl's certificate Secret, and last the gateway's own
+namespace when meshctl made it and nothing else is in it (it stays, and the
+result says what holds it, otherwise). Other Services' gateways, the Service
+itself and a Secret you brought with --gateway-cert-secret stay.
 
 Before the gateway goes, the Service's part of Google's load balancer goes,
 in reverse dependency order: its backend service, health check and firewall

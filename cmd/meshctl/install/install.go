@@ -51,7 +51,10 @@ func NewCmdInstall(f *factory.Factory, runF func(*InstallOptions) error) *cobra.
 as progress and kept in the output directory, and the installed revision confirmed in the cluster.
 
 asmcli is taken from --asmcli, else PATH, else the pinned release is downloaded (checksum
-verified) into meshctl's cache directory.
+verified) into meshctl's cache directory. asmcli installs its own release, read from
+asmcli --version, and the prechecks check the cluster against that release. --mesh-version
+picks the release: the script of that release is downloaded when none is given or on PATH,
+and a given one of another release is refused.
 
 With --managed it provisions Google's managed control plane through the fleet API instead, as
 Google now recommends (the in-cluster ISTIOD control plane on GKE and asmcli --managed are
@@ -70,7 +73,8 @@ Before any change it checks what the fleet would refuse (workload identity, node
 GKE metadata server, nodes); --skip-checks leaves that to the fleet. The channel is the one
 Google maps from the cluster's GKE release channel unless --channel says otherwise.`,
 		Example: `  meshctl install --enable-all
-  meshctl install --revision asm-1282-4 --egress-registry-only --access-logging
+  meshctl install --revision asm-1311-19 --egress-registry-only --access-logging
+  meshctl install --mesh-version 1.30 --enable-all
   meshctl install --dry-run -o yaml
 
   # The managed control plane, through the fleet API
@@ -92,7 +96,8 @@ Google maps from the cluster's GKE release channel unless --channel says otherwi
 	o := &opts.Install
 	fl.StringVar(&opts.Asmcli, "asmcli", "", "path of the asmcli script to run")
 	fl.StringVar(&o.OutputDir, "output-dir", "", "asmcli's output directory (default: a per-cluster directory in meshctl's cache)")
-	fl.StringVar(&o.Revision, "revision", "", "revision name (default: asmcli's, e.g. asm-1282-4)")
+	fl.StringVar(&o.Revision, "revision", "", "revision name (default: asmcli's, e.g. asm-1311-19)")
+	fl.StringVar(&o.MeshVersion, "mesh-version", "", fmt.Sprintf("mesh release to install, e.g. 1.30 (default: the release of the asmcli found, else %s, which is downloaded)", install.PinnedRelease))
 	fl.StringVar(&o.CA, "ca", "mesh_ca", "certificate authority: mesh_ca, citadel, gcp_cas or managed_cas")
 	fl.StringVar(&o.CAPool, "ca-pool", "", "CA Service pool for --ca gcp_cas: projects/P/locations/L/caPools/POOL")
 	fl.StringVar(&o.CACert, "ca-cert", "", "custom CA: intermediate certificate (with --ca citadel)")
@@ -132,6 +137,11 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 	}
 	o := &opts.Install
 	o.Project, o.Location, o.Cluster = s.Project, s.Location, s.Cluster
+	if o.MeshVersion != "" {
+		if _, err := check.LookupRelease(o.MeshVersion); err != nil {
+			return failure.Usage(err, "pass --mesh-version with one of the releases listed")
+		}
+	}
 	if o.OutputDir == "" {
 		o.OutputDir = install.DefaultOutputDir(s.Project, s.Location, s.Cluster)
 	}
@@ -147,7 +157,12 @@ func runInstall(ctx context.Context, opts *InstallOptions) error {
 	if opts.Managed {
 		return runManaged(ctx, opts.ManagedOptions, opts.ManagedInstaller, false, opts.Printer)
 	}
-	in := install.Installer{Locator: install.NewLocator(opts.Asmcli), Reporter: opts.Reporter}
+	locator := install.NewLocator(opts.Asmcli)
+	if opts.Install.MeshVersion != "" {
+		// Validated in completeInstall.
+		locator.Release, _ = install.ReleaseOf(opts.Install.MeshVersion)
+	}
+	in := install.Installer{Locator: locator, Reporter: opts.Reporter}
 	if !opts.Install.DryRun {
 		kc, err := opts.Kube()
 		if err != nil {

@@ -36,9 +36,9 @@ func TestNewCmdInstall(t *testing.T) {
 		{name: "asmcli flags", settings: cluster,
 			args: []string{"--asmcli", "/bin/asmcli", "--output-dir", "out", "--revision", "asm-1", "--ca", "gcp_cas", "--ca-pool", "projects/p/locations/l/caPools/x",
 				"--fleet-id", "f", "--enable", "namespace_creation,registration", "--option", "cni-gcp", "--custom-overlay", "a.yaml", "--custom-overlay", "b.yaml",
-				"--egress-registry-only", "--access-logging", "--skip-checks", "--dry-run"},
+				"--egress-registry-only", "--access-logging", "--skip-checks", "--dry-run", "--mesh-version", "1.30"},
 			asmcli: "/bin/asmcli",
-			want: install.Options{Project: "p", Location: "l", Cluster: "c", OutputDir: outDir, Revision: "asm-1", CA: "gcp_cas", CAPool: "projects/p/locations/l/caPools/x",
+			want: install.Options{Project: "p", Location: "l", Cluster: "c", OutputDir: outDir, Revision: "asm-1", MeshVersion: "1.30", CA: "gcp_cas", CAPool: "projects/p/locations/l/caPools/x",
 				FleetID: "f", Enable: []string{"namespace_creation", "registration"}, Options: []string{"cni-gcp"}, CustomOverlays: []string{"a.yaml", "b.yaml"},
 				EgressRegistryOnly: true, AccessLogging: true, SkipChecks: true, DryRun: true}},
 	}
@@ -84,6 +84,8 @@ func TestNewCmdInstallErrors(t *testing.T) {
 		{[]string{"--channel", "rapid"}, "--channel need --managed", failure.ExitUsage},
 		{[]string{"--managed", "--channel", "fast"}, `--channel "fast": want one of rapid, regular, stable`, failure.ExitUsage},
 		{[]string{"--managed", "--membership", "Not_Valid"}, "RFC 1123", failure.ExitUsage},
+		{[]string{"--mesh-version", "1.25"}, `unknown mesh release "1.25": meshctl knows 1.21, 1.24, 1.26, 1.27, 1.28, 1.29, 1.30, 1.31`, failure.ExitUsage},
+		{[]string{"--managed", "--mesh-version", "1.31"}, "--mesh-version apply to the asmcli install, not --managed", failure.ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -107,10 +109,10 @@ func TestNewCmdInstallErrors(t *testing.T) {
 func TestNewCmdUninstall(t *testing.T) {
 	f, _ := cmdtest.Factory(cluster, nil)
 	var got *UninstallOptions
-	if err := cmdtest.Execute(NewCmdUninstall(f, cmdtest.Capture(&got)), "--managed", "--membership", "m", "--fleet-project", "fp", "--dry-run"); err != nil {
+	if err := cmdtest.Execute(NewCmdUninstall(f, cmdtest.Capture(&got)), "--managed", "--membership", "m", "--fleet-project", "fp", "--dry-run", "--keep-membership"); err != nil {
 		t.Fatal(err)
 	}
-	want := managed.Options{Project: "p", Location: "l", Cluster: "c", Membership: "m", FleetProject: "fp", DryRun: true}
+	want := managed.Options{Project: "p", Location: "l", Cluster: "c", Membership: "m", FleetProject: "fp", DryRun: true, KeepMembership: true}
 	if !got.Managed || got.ManagedOptions != want || got.ManagedInstaller == nil || got.Printer != f.Printer {
 		t.Errorf("options %+v, want %+v", got.ManagedOptions, want)
 	}

@@ -16,7 +16,7 @@ import (
 
 // asmcliOnly are install's flags that drive asmcli and mean nothing for the
 // managed control plane.
-var asmcliOnly = []string{"asmcli", "output-dir", "revision", "ca", "ca-pool", "ca-cert", "ca-key", "root-cert", "cert-chain",
+var asmcliOnly = []string{"asmcli", "mesh-version", "output-dir", "revision", "ca", "ca-pool", "ca-cert", "ca-key", "root-cert", "cert-chain",
 	"fleet-id", "enable-all", "enable", "option", "custom-overlay", "egress-registry-only", "access-logging"}
 
 // managedOnly need --managed.

@@ -31,14 +31,18 @@ func NewCmdUninstall(f *factory.Factory, runF func(*UninstallOptions) error) *co
 		Short: "Remove the managed control plane from the cluster (uninstall --managed)",
 		Long: `Uninstall --managed sets the cluster's fleet membership's mesh management to
 MANAGEMENT_NOT_INSTALLED and waits, within --timeout, until the fleet has removed the managed
-control plane and its ControlPlaneRevision has left the cluster. The membership and the fleet's
-servicemesh feature stay (other clusters may use them); the result says how to remove them.
-Running it again, or on a cluster without the managed mesh, changes nothing.
+control plane and its ControlPlaneRevision has left the cluster. Then it unregisters the
+cluster's membership and disables the fleet's servicemesh feature, each only when meshctl made
+it (labelled managed-by=meshctl by meshctl install --managed), the feature only when no other
+membership uses it; --keep-membership keeps both. What stays is named in the result with the
+command that removes it. Running it again, or on a cluster without the managed mesh, changes
+nothing.
 
 Move workloads off the managed revision first (meshctl inject --disable, or to another
 revision): their sidecars keep running but lose their control plane.`,
 		Example: `  meshctl uninstall --managed
-  meshctl uninstall --managed --dry-run`,
+  meshctl uninstall --managed --dry-run
+  meshctl uninstall --managed --keep-membership   # the cluster stays in the fleet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !opts.Managed {
@@ -59,5 +63,6 @@ revision): their sidecars keep running but lose their control plane.`,
 	}
 	addManagedFlags(cmd, &opts.Managed, &opts.ManagedOptions, true)
 	cmd.Flags().BoolVar(&opts.ManagedOptions.DryRun, "dry-run", false, "show what would change; change nothing")
+	cmd.Flags().BoolVar(&opts.ManagedOptions.KeepMembership, "keep-membership", false, "keep the fleet membership and the servicemesh feature even when meshctl made them")
 	return cmd
 }

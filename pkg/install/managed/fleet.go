@@ -33,8 +33,13 @@ type Fleet interface {
 	// GetFeature returns the project's servicemesh feature (v1), or an
 	// error for which IsNotFound is true.
 	GetFeature(ctx context.Context, project string) (*gkehub.Feature, error)
-	// CreateFeature enables the servicemesh feature (v1 features.create).
+	// CreateFeature enables the servicemesh feature (v1 features.create),
+	// labelled as meshctl's (OwnerLabel).
 	CreateFeature(ctx context.Context, project string) error
+	// DeleteMembership unregisters a membership (v1 memberships.delete).
+	DeleteMembership(ctx context.Context, ref MembershipRef) error
+	// DeleteFeature disables the servicemesh feature (v1 features.delete).
+	DeleteFeature(ctx context.Context, project string) error
 	// GetMembershipFeature returns the membership's servicemesh
 	// MembershipFeature (v2), or an error for which IsNotFound is true.
 	GetMembershipFeature(ctx context.Context, ref MembershipRef) (*gkehubv2.MembershipFeature, error)
@@ -96,8 +101,26 @@ func (h HubClient) GetFeature(ctx context.Context, project string) (*gkehub.Feat
 
 // CreateFeature implements Fleet.
 func (h HubClient) CreateFeature(ctx context.Context, project string) error {
-	op, err := h.V1.Projects.Locations.Features.Create("projects/"+project+"/locations/global", &gkehub.Feature{}).
+	op, err := h.V1.Projects.Locations.Features.Create("projects/"+project+"/locations/global", &gkehub.Feature{Labels: ownerLabels()}).
 		FeatureId(FeatureServiceMesh).Context(ctx).Do()
+	if err != nil {
+		return err
+	}
+	return h.waitV1(ctx, op)
+}
+
+// DeleteMembership implements Fleet.
+func (h HubClient) DeleteMembership(ctx context.Context, ref MembershipRef) error {
+	op, err := h.V1.Projects.Locations.Memberships.Delete(ref.Name()).Context(ctx).Do()
+	if err != nil {
+		return err
+	}
+	return h.waitV1(ctx, op)
+}
+
+// DeleteFeature implements Fleet.
+func (h HubClient) DeleteFeature(ctx context.Context, project string) error {
+	op, err := h.V1.Projects.Locations.Features.Delete(featureName(project)).Context(ctx).Do()
 	if err != nil {
 		return err
 	}

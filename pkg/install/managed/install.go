@@ -46,6 +46,9 @@ type Options struct {
 	Channel    string
 	SkipChecks bool
 	DryRun     bool
+	// KeepMembership (uninstall) keeps the membership and the servicemesh
+	// feature even when meshctl made them.
+	KeepMembership bool
 }
 
 // Validate rejects bad options before any API call.
@@ -172,17 +175,20 @@ func (r *Result) step(name, action, format string, args ...any) {
 
 // plan is what a run found and decided before changing anything.
 type plan struct {
-	cluster       *containerpb.Cluster
-	clusterRef    ClusterRef
-	fix           FixContext
-	ref           MembershipRef
-	registered    bool
-	feature       *gkehub.Feature // nil: not enabled
-	spec          *gkehubv2.FeatureSpec
-	patch         bool
-	channel       string
-	revision      string
-	projectNumber string
+	cluster    *containerpb.Cluster
+	clusterRef ClusterRef
+	fix        FixContext
+	ref        MembershipRef
+	registered bool
+	// membershipLabels are the registered membership's Google labels
+	// (OwnerLabel marks one meshctl registered).
+	membershipLabels map[string]string
+	feature          *gkehub.Feature // nil: not enabled
+	spec             *gkehubv2.FeatureSpec
+	patch            bool
+	channel          string
+	revision         string
+	projectNumber    string
 }
 
 func (in Installer) now() time.Time {
@@ -434,6 +440,11 @@ func (in Installer) lookupMembership(ctx context.Context, o Options, res *Result
 	}
 	st.Done()
 	p.ref, p.registered = ref, registered
+	for _, m := range mems {
+		if other, err := ParseMembershipName(m.Name); err == nil && registered && SameMembership(other, ref) {
+			p.membershipLabels = m.Labels
+		}
+	}
 	p.fix.Membership, p.fix.MembershipLocation = ref.ID, ref.Location
 	res.Membership = ref.Name()
 	switch {
@@ -620,6 +631,8 @@ func (in Installer) register(ctx context.Context, p *plan) error {
 	m := &gkehub.Membership{
 		Endpoint:  &gkehub.MembershipEndpoint{GkeCluster: &gkehub.GkeCluster{ResourceLink: ClusterResourceLink(c.Project, c.Location, c.Name)}},
 		Authority: &gkehub.Authority{Issuer: ClusterIssuer(c.Project, c.Location, c.Name)},
+		// Recorded as meshctl's: `uninstall --managed` removes it.
+		Labels: ownerLabels(),
 	}
 	err := in.Fleet.CreateMembership(ctx, p.ref, m)
 	if httpCode(err) == http.StatusConflict {

@@ -142,7 +142,32 @@ func (f *fakeFleet) CreateFeature(_ context.Context, project string) error {
 		f.stubs.Call(fmt.Sprintf("features.create fails: %v", err))
 		return err
 	}
-	f.feature = &gkehub.Feature{Name: featureName(project), ResourceState: &gkehub.FeatureResourceState{State: "ACTIVE"}}
+	f.feature = &gkehub.Feature{Name: featureName(project), ResourceState: &gkehub.FeatureResourceState{State: "ACTIVE"}, Labels: ownerLabels()}
+	return nil
+}
+
+func (f *fakeFleet) DeleteMembership(_ context.Context, ref MembershipRef) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("unregister "+ref.Name(), true)
+	for i, m := range f.memberships {
+		if other, err := ParseMembershipName(m.Name); err == nil && SameMembership(other, ref) {
+			f.memberships = append(f.memberships[:i:i], f.memberships[i+1:]...)
+			delete(f.spec, m.Name)
+			return nil
+		}
+	}
+	return &googleapi.Error{Code: 404, Message: "not found"}
+}
+
+func (f *fakeFleet) DeleteFeature(_ context.Context, project string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("disable-feature "+project, true)
+	if f.feature == nil {
+		return &googleapi.Error{Code: 404, Message: "not found"}
+	}
+	f.feature = nil
 	return nil
 }
 
@@ -299,8 +324,9 @@ func TestManagedInstallFromScratch(t *testing.T) {
 		t.Errorf("enabled APIs = %v", services.enabled)
 	}
 	m := f.created[0]
-	if m.Endpoint.GkeCluster.ResourceLink != tLink || m.Authority.Issuer != "https://container.googleapis.com/v1/projects/p/locations/us-central1/clusters/c" {
-		t.Errorf("membership body = %+v %+v", m.Endpoint.GkeCluster, m.Authority)
+	if m.Endpoint.GkeCluster.ResourceLink != tLink || m.Authority.Issuer != "https://container.googleapis.com/v1/projects/p/locations/us-central1/clusters/c" ||
+		m.Labels[OwnerLabel] != "meshctl" {
+		t.Errorf("membership body = %+v %+v, labels %v", m.Endpoint.GkeCluster, m.Authority, m.Labels)
 	}
 	if res.Revision != "asm-managed" || res.Implementation != "TRAFFIC_DIRECTOR" || !res.Changed || res.Membership != "projects/p/locations/us-central1/memberships/c" ||
 		res.Channel != "regular" || res.Webhook.Name != "istiod-asm-managed" || !strings.HasPrefix(res.Webhook.ClientConfig, "url https://") ||

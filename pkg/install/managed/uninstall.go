@@ -13,10 +13,11 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 )
 
-// Uninstall sets the membership's mesh management to not installed and
-// waits until the fleet has removed the managed control plane. The
-// membership and the fleet's servicemesh feature stay (other clusters and
-// features may use them); the result says how to remove them.
+// Uninstall sets the membership's mesh management to not installed, waits
+// until the fleet has removed the managed control plane, and then removes
+// the membership and the fleet's servicemesh feature when meshctl made them
+// (OwnerLabel) and nothing else needs them, unless o.KeepMembership. What
+// stays is said in the result's notes, with the command that removes it.
 func (in Installer) Uninstall(ctx context.Context, o Options) (res Result, err error) {
 	start := in.now()
 	res = Result{Mode: "managed", Uninstall: true, Project: o.Project, Location: o.Location, Cluster: o.Cluster,
@@ -35,33 +36,42 @@ func (in Installer) Uninstall(ctx context.Context, o Options) (res Result, err e
 		res.step(StepRegister, ActionSkipped, "the cluster is not registered to the fleet of %s: nothing to remove", res.FleetProject)
 		return res, nil
 	}
-	was, done, err := in.planRemoval(ctx, o, &res, p)
-	if err != nil || done {
+	was, nothingSet, err := in.planRemoval(ctx, o, &res, p)
+	if err != nil {
 		return res, err
 	}
-	// The uninstall, step by step.
-	var steps []step
-	if p.patch {
-		steps = append(steps, in.managementStep(p, &res, ManagementNotInstalled, orUnset(was)))
+	cleanup := in.planCleanup(o, &res, p)
+	if o.DryRun {
+		return res, nil
 	}
-	steps = append(steps, in.waitStep(p, &res, true))
+	// The uninstall, step by step: the control plane first, then what
+	// meshctl made for it.
+	var steps []step
+	if !nothingSet {
+		if p.patch {
+			steps = append(steps, in.managementStep(p, &res, ManagementNotInstalled, orUnset(was)))
+		}
+		steps = append(steps, in.waitStep(p, &res, true))
+	}
 	if err := in.runSteps(ctx, &res, steps); err != nil {
 		return res, err
 	}
-	if err := in.confirmRemoved(ctx, &res); err != nil {
+	if !nothingSet {
+		if err := in.confirmRemoved(ctx, &res); err != nil {
+			return res, err
+		}
+	}
+	if err := in.runSteps(ctx, &res, cleanup); err != nil {
 		return res, err
 	}
-	res.Notes = append(res.Notes,
-		fmt.Sprintf("the membership %s stays registered: `gcloud container fleet memberships unregister %s --gke-cluster %s/%s --project %s` removes it", p.ref.ID, p.ref.ID, p.clusterRef.Location, p.clusterRef.Name, res.FleetProject),
-		fmt.Sprintf("the fleet's servicemesh feature stays enabled for other clusters: `gcloud container fleet mesh disable --project %s` turns it off", res.FleetProject))
 	res.NextStep = "move workloads off the managed revision: meshctl inject --namespace NAMESPACE --disable (or onto another revision)"
 	return res, nil
 }
 
 // planRemoval reads the membership's management and decides what to write.
-// It returns the management found, and done when nothing is left to do (it
-// was never set, or this is a dry run).
-func (in Installer) planRemoval(ctx context.Context, o Options, res *Result, p *plan) (was string, done bool, err error) {
+// It returns the management found, and nothingSet when the fleet never
+// managed a control plane for the membership.
+func (in Installer) planRemoval(ctx context.Context, o Options, res *Result, p *plan) (was string, nothingSet bool, err error) {
 	var current *gkehubv2.FeatureSpec
 	mf, err := in.Fleet.GetMembershipFeature(ctx, p.ref)
 	switch {
@@ -103,7 +113,7 @@ func (in Installer) planRemoval(ctx context.Context, o Options, res *Result, p *
 	case o.DryRun:
 		res.step(StepManagement, ActionPlanned, "set management %s (gkehub v2 PATCH updateMask=spec)", ManagementNotInstalled)
 	}
-	return was, o.DryRun, nil
+	return was, false, nil
 }
 
 // confirmRemoved waits until the revision's ControlPlaneRevision has left
