@@ -80,4 +80,12 @@ var (
 	SSLPolicyWeak      = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
 	CloudArmorDetached = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
 	FirewallGFE        = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+
+	// MC024x: what the load balancer serves, as it changes.
+	HostWithoutCert     = define("MC0240", Error, "A routed host that no certificate on its HTTPS proxy covers")
+	CertLeftOver        = define("MC0241", Warning, "A certificate meshctl made that no HTTPS proxy uses")
+	NEGZoneEmpty        = define("MC0242", Warning, "A NEG zone without endpoints: the gateway has fewer replicas than zones")
+	CloudArmorOff       = define("MC0243", Info, "No Cloud Armor policy, by choice (expose --no-armor)")
+	NEGZoneNotBackend   = define("MC0244", Error, "A zone of the gateway's NEG is not among its backend service's backends")
+	ManagedControlPlane = define("MC0245", Error, "The fleet reports the managed control plane not ready for the cluster")
 )

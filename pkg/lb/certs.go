@@ -123,27 +123,34 @@ func (st *certState) target(matcher string) string {
 }
 
 // covers reports whether certificate name covers host, and whether it is
-// ACTIVE for it. A certificate of the user's own serves its names at once.
+// ACTIVE for it.
 func (st *certState) covers(name, host string) (covered, active bool) {
-	c := st.certs[name]
-	if c == nil {
+	return CertificateCovers(st.certs[name], host)
+}
+
+// CertificateCovers reports whether cert covers host, and whether it is
+// ACTIVE for it: a Google-managed certificate by its domains and their
+// status, one of the user's own by its names (it serves them at once).
+func CertificateCovers(cert *computepb.SslCertificate, host string) (covered, active bool) {
+	if cert == nil {
 		return false, false
 	}
-	if c.GetType() != "MANAGED" {
-		for _, san := range c.GetSubjectAlternativeNames() {
+	if cert.GetType() != "MANAGED" && cert.GetManaged() == nil {
+		for _, san := range cert.GetSubjectAlternativeNames() {
 			if san == host || strings.HasPrefix(san, "*.") && strings.HasSuffix(host, san[1:]) && !strings.Contains(strings.TrimSuffix(host, san[1:]), ".") {
 				return true, true
 			}
 		}
 		return false, false
 	}
-	if !slices.Contains(c.GetManaged().GetDomains(), host) {
-		return false, false
-	}
-	if s, ok := c.GetManaged().GetDomainStatus()[host]; ok {
+	m := cert.GetManaged()
+	if s, ok := m.GetDomainStatus()[host]; ok {
 		return true, s == "ACTIVE"
 	}
-	return true, c.GetManaged().GetStatus() == "ACTIVE"
+	if !slices.Contains(m.GetDomains(), host) {
+		return false, false
+	}
+	return true, m.GetStatus() == "ACTIVE"
 }
 
 func (st *certState) activeForAll(name string, hosts []string) bool {

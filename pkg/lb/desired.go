@@ -95,7 +95,11 @@ func (d *desired) services() ([]route, []string) {
 	for _, sv := range p.spec.Services {
 		owner := mesh.NewResourceOwner(n.lb, sv.Key())
 		hc := d.add(healthCheckObject(n.healthCheck(sv), owner, sv))
-		bs := d.add(backendServiceObject(n.backendService(sv), owner, p.spec, sv, globalLink(p.Project, KindHealthCheck, hc.name)), hc.id())
+		bsOwner := owner
+		if p.spec.Armor.Disabled {
+			bsOwner.Choices = []string{mesh.ChoiceNoArmor}
+		}
+		bs := d.add(backendServiceObject(n.backendService(sv), bsOwner, p.spec, sv, globalLink(p.Project, KindHealthCheck, hc.name)), hc.id())
 		d.add(firewallObject(n.firewall(sv), owner, p.Project, d.f.network, d.f.tags, sv))
 		bsIDs = append(bsIDs, bs.id())
 		routes = append(routes, route{matcher: bs.name, hosts: sv.Hosts, service: globalLink(p.Project, KindBackendService, bs.name)})

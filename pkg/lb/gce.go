@@ -231,6 +231,8 @@ func (g *GCE) List(ctx context.Context, kind Kind, filter string) ([]proto.Messa
 		return drain(g.addresses.List(ctx, &computepb.ListGlobalAddressesRequest{Project: p, Filter: f}))
 	case KindForwardingRule:
 		return drain(g.rules.List(ctx, &computepb.ListGlobalForwardingRulesRequest{Project: p, Filter: f}))
+	case KindHTTPSProxy:
+		return drain(g.https.List(ctx, &computepb.ListTargetHttpsProxiesRequest{Project: p, Filter: f}))
 	}
 	return nil, errKind(kind)
 }

@@ -891,3 +891,33 @@ func linkNames(links []string) []string {
 	}
 	return out
 }
+
+// --no-armor is recorded on the backend service, so that validate knows the
+// missing Cloud Armor policy is a choice; attaching one again drops it.
+func TestNoArmorIsRecordedInTheOwnerMarker(t *testing.T) {
+	f := newFake(t)
+	cl, _ := newTestClient(f)
+	spec := testSpec()
+	spec.Armor = Armor{Disabled: true}
+	mustApply(t, cl, spec)
+	n := lbNames(spec.withDefaults())
+	sv := spec.withDefaults().Services[0]
+	owner := func() mesh.ResourceOwner {
+		o, _ := mesh.ParseResourceOwner(f.object(KindBackendService, n.backendService(sv)).(*computepb.BackendService).GetDescription())
+		return o
+	}
+	if !owner().Chose(mesh.ChoiceNoArmor) {
+		t.Fatalf("backend service owner %+v does not record --no-armor", owner())
+	}
+	spec.Armor = Armor{}
+	p := mustPlan(t, cl, spec)
+	if e, _ := p.Change(KindBackendService, n.backendService(sv)); e.Action != plan.Update || !slices.Contains(e.Fields, "description") {
+		t.Errorf("backend service entry %+v", e)
+	}
+	if _, err := cl.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if owner().Chose(mesh.ChoiceNoArmor) {
+		t.Errorf("owner %+v still records --no-armor", owner())
+	}
+}

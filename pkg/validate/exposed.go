@@ -69,7 +69,7 @@ func checkExposed(ctx context.Context, st *state) []Case {
 		g.Go(func() error { col.add(checkOneExposed(gctx, st, e)...); return nil })
 	}
 	_ = g.Wait()
-	return col.cases
+	return append(col.cases, checkCertificates(ctx, st, found)...)
 }
 
 // checkOneExposed checks one exposed Service: its gateway's readiness,
@@ -80,7 +80,7 @@ func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 	out = append(out, gatewayPDB(ctx, st, e), gatewayHPA(ctx, st, e))
 	switch {
 	case st.c.Compute != nil:
-		out = append(out, checkLB(ctx, st, e.ref(), e.object())...)
+		out = append(out, checkLB(ctx, st, e)...)
 	case st.c.ComputeErr != nil:
 		out = append(out, apiFailed(GroupLB, "load balancer", e.object(), "connect to the Compute API", st.c.ComputeErr))
 	}
