@@ -88,4 +88,5 @@ var (
 	CloudArmorOff       = define("MC0243", Info, "No Cloud Armor policy, by choice (expose --no-armor)")
 	NEGZoneNotBackend   = define("MC0244", Error, "A zone of the gateway's NEG is not among its backend service's backends")
 	ManagedControlPlane = define("MC0245", Error, "The fleet reports the managed control plane not ready for the cluster")
+	ManagedMeshProblem  = define("MC0246", Warning, "The fleet reports a problem with the cluster's managed mesh (e.g. its data plane)")
 )
