@@ -79,7 +79,7 @@ func TestRunWithLoadBalancerDryRunWarnings(t *testing.T) {
 		{"no coordinates", func(t *testing.T) *LoadBalancer { return &LoadBalancer{Client: noClient(t)} }, "the load balancer is not planned: it needs [--project --location --cluster]"},
 		{"no NEGs yet", func(t *testing.T) *LoadBalancer {
 			return &LoadBalancer{Spec: lb.Spec{Project: "p", Location: "us-central1", Cluster: "c1"}, Client: noClient(t)}
-		}, "the load balancer is planned once GKE reports the gateway's NEGs"},
+		}, "the load balancer is planned once GKE reports the gateways' NEGs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

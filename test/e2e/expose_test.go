@@ -109,7 +109,7 @@ spec:
 	}
 
 	// The manifests for GitOps are what the API server accepts.
-	r = runIn(t, "", meshctlBin, "expose", "svc", "web", "-n", ns, "--host", "www.example.com", "--dry-run", "-o", "yaml")
+	r = runIn(t, "", meshctlBin, "expose", "svc", "web", "-n", ns, "--host", "www.example.com", "--dry-run", "--manifests", "-o", "yaml")
 	if r.Code != 0 || strings.Contains(r.Stdout, "PRIVATE KEY") {
 		t.Fatalf("dry run -o yaml: exit %d\n%s", r.Code, r.Stderr)
 	}
