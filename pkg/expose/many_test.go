@@ -84,27 +84,9 @@ func TestBatchOptions(t *testing.T) {
 // put behind one load balancer in one plan; a dry run first plans it with
 // the NEGs GKE will make, in the zones of the cluster's nodes.
 func TestRunManyOneLoadBalancer(t *testing.T) {
-	k := fakegcp.DefaultKnobs()
-	k.OperationDuration = fakegcp.Duration(20 * time.Millisecond)
 	sc := scenario.Default()
-	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k})
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	l := &LoadBalancer{
-		Spec: lb.Spec{Project: sc.Project, Location: sc.Location, Cluster: sc.Cluster, LB: "shop"},
-		Client: func(ctx context.Context) (*lb.Client, func(), error) {
-			cfg := gcp.Config{ComputeEndpoint: hs.URL, ContainerEndpoint: hs.URL}
-			g, err := lb.NewGCE(ctx, cfg, sc.Project)
-			if err != nil {
-				return nil, nil, err
-			}
-			gke, err := gcp.NewClusterManager(ctx, cfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			return lb.New(g, gke, ui.Discard), func() { _ = g.Close(); _ = gke.Close() }, nil
-		},
-	}
+	srv, client := fakeLBClient(t, sc, nil)
+	l := &LoadBalancer{Spec: lb.Spec{Project: sc.Project, Location: sc.Location, Cluster: sc.Cluster, LB: "shop"}, Client: client}
 	c := newCluster(t)
 	c.addService("shop", "cart", []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}, 1, true)
 	for i, z := range c.zones {
@@ -182,4 +164,30 @@ func countBackendServices(changes []plan.Change) int {
 		}
 	}
 	return n
+}
+
+// fakeLBClient serves Google's APIs from fakegcp (operations taking 20 ms)
+// for the test's life, and returns a load balancer client factory on it
+// that counts the clients built in *built, when given.
+func fakeLBClient(t *testing.T, sc scenario.Scenario, built *int) (*fakegcp.Server, func(context.Context) (*lb.Client, func(), error)) {
+	k := fakegcp.DefaultKnobs()
+	k.OperationDuration = fakegcp.Duration(20 * time.Millisecond)
+	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return srv, func(ctx context.Context) (*lb.Client, func(), error) {
+		if built != nil {
+			*built++
+		}
+		cfg := gcp.Config{ComputeEndpoint: hs.URL, ContainerEndpoint: hs.URL}
+		g, err := lb.NewGCE(ctx, cfg, sc.Project)
+		if err != nil {
+			return nil, nil, err
+		}
+		gke, err := gcp.NewClusterManager(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return lb.New(g, gke, ui.Discard), func() { _ = g.Close(); _ = gke.Close() }, nil
+	}
 }
