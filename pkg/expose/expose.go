@@ -106,6 +106,9 @@ type Gateway struct {
 type NEGStatus struct {
 	Name  string   `json:"name"`
 	Zones []string `json:"zones"`
+	// Planned is set in a dry run when GKE has not reported the NEG yet:
+	// Zones are then those of the cluster's nodes, where GKE will make it.
+	Planned bool `json:"planned,omitempty"`
 }
 
 // Result is what expose did (or, in a dry run, would do).
@@ -134,12 +137,19 @@ func Run(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, hooks
 	if !opts.DryRun {
 		return p.Apply(ctx, c, r, hooks)
 	}
+	res := p.dryRunResult(ctx, c)
+	return res, runHooks(ctx, r, hooks, res)
+}
+
+// dryRunResult is the plan's result with DryRun set and the NEG's zones
+// GKE reports already, if any.
+func (p *Plan) dryRunResult(ctx context.Context, c kube.Objects) *Result {
 	res := p.result()
 	res.DryRun = true
 	if st, ok := currentNEGStatus(ctx, c, p.Spec); ok {
 		res.NEG.Zones = st.Zones
 	}
-	return res, runHooks(ctx, r, hooks, res)
+	return res
 }
 
 // DryRunResult is the result of not applying p, for a capability that
@@ -183,6 +193,22 @@ func (p *Plan) result() *Result {
 // GKE to report its NEGs, runs the AfterGateway hooks, and then deletes
 // what is no longer wanted.
 func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks Hooks) (*Result, error) {
+	res, stale, err := p.applyGateway(ctx, c, r)
+	if err != nil {
+		return res, err
+	}
+	if err := runHooks(ctx, r, hooks, res); err != nil {
+		return res, err
+	}
+	notes, err := deleteAll(ctx, c, r, stale, p.opts)
+	res.Warnings = append(res.Warnings, notes...)
+	return res, err
+}
+
+// applyGateway writes what differs and waits for the gateway and its NEGs;
+// it returns the objects no longer wanted, to delete once the load
+// balancer no longer needs them.
+func (p *Plan) applyGateway(ctx context.Context, c kube.Objects, r ui.Reporter) (*Result, []step, error) {
 	res := p.result()
 	var stale []step
 	// Writes stop at the first failure: later objects depend on earlier
@@ -198,7 +224,7 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks H
 			if _, err := c.Apply(ctx, ch.kind.Resource, ch.obj, false); err != nil {
 				err = apiError(fmt.Sprintf("%s %s", ch.Action, ch.Ref()), err)
 				st.Fail(err)
-				return res, err
+				return res, nil, err
 			}
 			st.Done()
 		case plan.Delete:
@@ -206,21 +232,16 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks H
 		}
 	}
 	if err := waitRollout(ctx, c, r, p.Spec, p.opts); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	if !p.Spec.ControllerNEGs {
 		neg, err := waitNEGs(ctx, c, r, p.Spec, p.opts)
 		if err != nil {
-			return res, err
+			return res, nil, err
 		}
 		res.NEG = neg
 	}
-	if err := runHooks(ctx, r, hooks, res); err != nil {
-		return res, err
-	}
-	notes, err := deleteAll(ctx, c, r, stale, p.opts)
-	res.Warnings = append(res.Warnings, notes...)
-	return res, err
+	return res, stale, nil
 }
 
 func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) error {

@@ -38,25 +38,18 @@ type UnexposeOutput struct {
 }
 
 // RunWithLoadBalancer exposes the Service as Run does and then builds its
-// load balancer (in a dry run: plans it). A nil l leaves the load balancer
-// alone. Check l.Validate(opts) first: the gateway must not change when the
-// load balancer could not be built after it.
+// load balancer (in a dry run: plans it, with the NEGs GKE will make). A nil
+// l leaves the load balancer alone. Check l.Validate(opts) first: the
+// gateway must not change when the load balancer could not be built after
+// it.
 func RunWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, l *LoadBalancer) (*ExposeOutput, error) {
-	out := &ExposeOutput{}
-	var hooks Hooks
-	if l != nil {
-		hooks.AfterGateway = []Hook{{Name: "plan Google's load balancer", Run: func(ctx context.Context, res *Result) error {
-			var err error
-			out.LoadBalancer, err = l.expose(ctx, r, res)
-			return err
-		}}}
-	}
-	res, err := Run(ctx, c, r, opts, hooks)
-	if err != nil {
+	many, err := RunMany(ctx, c, r, []Options{opts}, l)
+	if many == nil || len(many.Services) == 0 || many.Services[0] == nil {
 		return nil, err
 	}
-	out.Result = res
-	return out, nil
+	res := many.Services[0]
+	res.Warnings = append(res.Warnings, many.Warnings...)
+	return &ExposeOutput{Result: res, LoadBalancer: many.LoadBalancer}, err
 }
 
 // UnexposeWithLoadBalancer removes the Service's part of its load balancer,
@@ -79,19 +72,22 @@ func UnexposeWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter
 	return out, nil
 }
 
-// Validate checks the load balancer's input for exposing opts' Service
-// before anything is written. The gateway's NEG does not exist yet: a
-// stand-in named "pending" takes its place. A dry run may lack the
-// cluster's coordinates: it plans the gateway alone, with a warning.
-func (l *LoadBalancer) Validate(opts Options) error {
+// Validate checks the load balancer's input for exposing the Services of
+// opts before anything is written. The gateways' NEGs do not exist yet: a
+// stand-in named "pending" takes their place. A dry run may lack the
+// cluster's coordinates: it plans the gateways alone, with a warning.
+func (l *LoadBalancer) Validate(opts ...Options) error {
 	if missing := l.missingSettings(); len(missing) > 0 {
-		if opts.DryRun {
+		if len(opts) > 0 && opts[0].DryRun {
 			return nil
 		}
 		return errMissingSettings(missing)
 	}
 	spec := l.Spec
-	spec.Services = []lb.Service{{Namespace: opts.Namespace, Name: opts.Service, Hosts: opts.Hosts, NEG: lb.NEG{Name: "pending", Zones: []string{"pending"}}}}
+	spec.Services = nil
+	for _, o := range opts {
+		spec.Services = append(spec.Services, lb.Service{Namespace: o.Namespace, Name: o.Service, Hosts: o.Hosts, NEG: lb.NEG{Name: "pending", Zones: []string{"pending"}}})
+	}
 	return spec.Validate()
 }
 
@@ -114,25 +110,35 @@ func errMissingSettings(missing []string) error {
 // expose plans the load balancer for the gateway in res and, unless res is
 // a dry run, builds it.
 func (l *LoadBalancer) expose(ctx context.Context, r ui.Reporter, res *Result) (*lb.Result, error) {
+	return l.exposeAll(ctx, r, []*Result{res}, res.DryRun, func(msg string) { res.Warnings = append(res.Warnings, msg) })
+}
+
+// exposeAll plans one load balancer for the gateways in results, in one
+// graph, and unless dryRun builds it. A dry run plans the NEGs the
+// gateways will have (dryRunZones).
+func (l *LoadBalancer) exposeAll(ctx context.Context, r ui.Reporter, results []*Result, dryRun bool, warnf func(string)) (*lb.Result, error) {
 	warn := func(msg string) {
-		res.Warnings = append(res.Warnings, msg)
+		warnf(msg)
 		r.Warnf("%s", msg)
 	}
 	if missing := l.missingSettings(); len(missing) > 0 {
 		warn(fmt.Sprintf("the load balancer is not planned: it needs %v", missing))
 		return nil, nil
 	}
-	if res.DryRun && len(res.NEG.Zones) == 0 {
-		warn("the load balancer is planned once GKE reports the gateway's NEGs: run without --dry-run, or again once they exist")
-		return nil, nil
-	}
 	spec := l.Spec
-	spec.Services = []lb.Service{{
-		Namespace: res.Service.Namespace, Name: res.Service.Name, Hosts: res.Hosts,
-		NEG:         lb.NEG{Name: res.NEG.Name, Zones: res.NEG.Zones},
-		ServingPort: int(res.Gateway.TargetPort), HealthCheckPort: int(res.Gateway.HealthCheck.Port), HealthCheckPath: res.Gateway.HealthCheck.Path,
-	}}
-	return l.planAndApply(ctx, res.DryRun, func(cl *lb.Client) (*lb.Plan, error) { return cl.Plan(ctx, spec) })
+	spec.Services = nil
+	for _, res := range results {
+		if len(res.NEG.Zones) == 0 {
+			warn("the load balancer is planned once GKE reports the gateways' NEGs: run without --dry-run, or again once they exist")
+			return nil, nil
+		}
+		spec.Services = append(spec.Services, lb.Service{
+			Namespace: res.Service.Namespace, Name: res.Service.Name, Hosts: res.Hosts,
+			NEG:         lb.NEG{Name: res.NEG.Name, Zones: res.NEG.Zones},
+			ServingPort: int(res.Gateway.TargetPort), HealthCheckPort: int(res.Gateway.HealthCheck.Port), HealthCheckPath: res.Gateway.HealthCheck.Path,
+		})
+	}
+	return l.planAndApply(ctx, dryRun, func(cl *lb.Client) (*lb.Plan, error) { return cl.Plan(ctx, spec) })
 }
 
 // unexpose removes the Service's part of the load balancer.
@@ -164,6 +170,9 @@ func (l *LoadBalancer) planAndApply(ctx context.Context, dryRun bool, plan func(
 	}
 	return cl.Apply(ctx, p)
 }
+
+// Manifests are the gateway's desired objects.
+func (o *ExposeOutput) Manifests() []Object { return o.Objects }
 
 // RenderText prints the gateway's result, then the load balancer's.
 func (o *ExposeOutput) RenderText(w io.Writer, s ui.Styles) error {

@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meshctl/meshctl/internal/failure"
-	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
-	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -80,7 +77,7 @@ func TestRunWithLoadBalancerDryRunWarnings(t *testing.T) {
 		{"no coordinates", func(t *testing.T) *LoadBalancer { return &LoadBalancer{Client: noClient(t)} }, "the load balancer is not planned: it needs [--project --location --cluster]"},
 		{"no NEGs yet", func(t *testing.T) *LoadBalancer {
 			return &LoadBalancer{Spec: lb.Spec{Project: "p", Location: "us-central1", Cluster: "c1"}, Client: noClient(t)}
-		}, "the load balancer is planned once GKE reports the gateway's NEGs"},
+		}, "the load balancer is planned once GKE reports the gateways' NEGs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,29 +104,10 @@ func TestRunWithLoadBalancerDryRunWarnings(t *testing.T) {
 // The load balancer gets the gateway's NEG, ports and health check, is
 // built after the gateway, and goes before it.
 func TestRunWithLoadBalancerBuildsAndRemovesIt(t *testing.T) {
-	k := fakegcp.DefaultKnobs()
-	k.OperationDuration = fakegcp.Duration(20 * time.Millisecond)
 	sc := scenario.Default()
-	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k})
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
 	clients := 0
-	l := &LoadBalancer{
-		Spec: lb.Spec{Project: sc.Project, Location: sc.Location, Cluster: sc.Cluster},
-		Client: func(ctx context.Context) (*lb.Client, func(), error) {
-			clients++
-			cfg := gcp.Config{ComputeEndpoint: hs.URL, ContainerEndpoint: hs.URL}
-			g, err := lb.NewGCE(ctx, cfg, sc.Project)
-			if err != nil {
-				return nil, nil, err
-			}
-			gke, err := gcp.NewClusterManager(ctx, cfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			return lb.New(g, gke, ui.Discard), func() { _ = g.Close(); _ = gke.Close() }, nil
-		},
-	}
+	srv, client := fakeLBClient(t, sc, &clients)
+	l := &LoadBalancer{Spec: lb.Spec{Project: sc.Project, Location: sc.Location, Cluster: sc.Cluster}, Client: client}
 	c := newCluster(t)
 	ctx := context.Background()
 

@@ -35,7 +35,8 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	neg := r.NEG.Name
 	if len(r.NEG.Zones) > 0 {
 		neg += " in " + strings.Join(r.NEG.Zones, ", ")
-	} else if r.DryRun {
+	}
+	if r.NEG.Planned || r.DryRun && len(r.NEG.Zones) == 0 {
 		neg += " (planned)"
 	}
 	if r.NEG.Name == "" {

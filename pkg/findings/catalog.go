@@ -74,12 +74,23 @@ var (
 	GatewayCertExpiry  = define("MC0224", Warning, "Gateway's certificate expires within --cert-warn-days")
 	VirtualServiceBind = define("MC0225", Error, "VirtualService not bound to its Gateway or routing to a missing Service port")
 
-	LBDrift              = define("MC0230", Error, "Load balancer resource missing or not wired as meshctl expose built it")
-	BackendUnhealthy     = define("MC0231", Error, "Load balancer backends not HEALTHY in a NEG zone")
-	ManagedCertStatus    = define("MC0232", Warning, "Google-managed certificate not ACTIVE for a domain")
-	SSLPolicyWeak        = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
-	CloudArmorDetached   = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
-	FirewallGFE          = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+	LBDrift            = define("MC0230", Error, "Load balancer resource missing or not wired as meshctl expose built it")
+	BackendUnhealthy   = define("MC0231", Error, "Load balancer backends not HEALTHY in a NEG zone")
+	ManagedCertStatus  = define("MC0232", Warning, "Google-managed certificate not ACTIVE for a domain")
+	SSLPolicyWeak      = define("MC0233", Warning, "Load balancer without an SSL policy requiring TLS 1.2 or later")
+	CloudArmorDetached = define("MC0234", Error, "No Cloud Armor policy attached to the backend service")
+	FirewallGFE        = define("MC0235", Error, "No firewall rule admits Google's front ends to the gateway's ports")
+
+	// MC024x: what the load balancer serves, as it changes.
+	HostWithoutCert     = define("MC0240", Error, "A routed host that no certificate on its HTTPS proxy covers")
+	CertLeftOver        = define("MC0241", Warning, "A certificate meshctl made that no HTTPS proxy uses")
+	NEGZoneEmpty        = define("MC0242", Warning, "A NEG zone without endpoints: the gateway has fewer replicas than zones")
+	CloudArmorOff       = define("MC0243", Info, "No Cloud Armor policy, by choice (expose --no-armor)")
+	NEGZoneNotBackend   = define("MC0244", Error, "A zone of the gateway's NEG is not among its backend service's backends")
+	ManagedControlPlane = define("MC0245", Error, "The fleet reports the managed control plane not ready for the cluster")
+	ManagedMeshProblem  = define("MC0246", Warning, "The fleet reports a problem with the cluster's managed mesh (e.g. its data plane)")
+
+	// MC0250: the gateway's namespace.
 	GatewaySharedSecrets = define("MC0250", Warning, "Gateway's namespace holds other Secrets, which its Role's list secrets lets it read")
 
 	// The Gateway API path (expose --via gateway-api): what GKE's Gateway

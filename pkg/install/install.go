@@ -66,7 +66,7 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 		return res, failure.Usage(err, "")
 	}
 	step := in.Reporter.Step("find asmcli")
-	a, err := in.Locator.Locate(ctx)
+	a, err := in.locate(ctx, o.DryRun)
 	if err != nil {
 		step.Fail(err)
 		return res, failure.WithHint(err, "install asmcli (https://cloud.google.com/service-mesh/docs/unified-install/install-dependent-tools) or pass --asmcli PATH")

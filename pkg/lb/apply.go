@@ -84,8 +84,8 @@ func (cl *Client) createRun(p *Plan, o *object) func(context.Context, ui.Step) e
 		if err != nil {
 			return cl.fail(p, "create", o, err)
 		}
-		if o.kind == KindHTTPSProxy && p.spec.LB != "" && !p.external[p.certName] {
-			return cl.proxyCertificates(ctx, p, o, step)
+		if o.kind == KindHTTPSProxy && p.spec.Certificate == "" {
+			return cl.syncCertificates(ctx, p, o, step)
 		}
 		return nil
 	}
@@ -172,14 +172,15 @@ func (cl *Client) updateObject(ctx context.Context, p *Plan, o *object, step ui.
 			return nil
 		}
 	case o.kind == KindHTTPSProxy:
-		// On a shared load balancer the certificate follows the URL map
-		// as it is when the proxy is set, not as it was when planning.
-		shared := p.spec.LB != "" && !p.external[p.certName]
-		if err := cl.setProxy(ctx, p, o, step, nil, shared); err != nil {
+		// Managed certificates follow the URL map as it is when the proxy
+		// is set, not as it was when planning: another run may have
+		// changed it since.
+		managed := p.spec.Certificate == ""
+		if err := cl.setProxy(ctx, p, o, step, nil, managed); err != nil {
 			return err
 		}
-		if shared {
-			return cl.proxyCertificates(ctx, p, o, step)
+		if managed {
+			return cl.syncCertificates(ctx, p, o, step)
 		}
 		return nil
 	case o.kind == KindHTTPProxy:
@@ -249,84 +250,107 @@ func (cl *Client) setProxy(ctx context.Context, p *Plan, o *object, step ui.Step
 	return nil
 }
 
-// proxyCertificates makes a shared load balancer's certificate cover every
-// host its URL map routes, as the map is now: another run may have added a
-// service since this one planned. Managed certificates cannot change, so a
-// new domain set is a new certificate, swapped in on the proxy. The last
-// run to swap reads the map after its swap, so runs that race converge.
-func (cl *Client) proxyCertificates(ctx context.Context, p *Plan, proxy *object, step ui.Step) error {
+// syncCertificates gives the HTTPS proxy a certificate for every host its
+// URL map routes, as the map is now, keeping each host's ACTIVE certificate
+// until its replacement is ACTIVE (certs.go). It reads the proxy (with its
+// fingerprint) before the URL map and writes the proxy with that
+// fingerprint: a run that changed the proxy in between makes the write fail
+// with 412, and the loop reads both again, so concurrent runs converge and
+// none drops another's certificate. The plan's Services' own certificates
+// are made here if missing (a concurrent run may have deleted one it saw as
+// not yet routed).
+func (cl *Client) syncCertificates(ctx context.Context, p *Plan, proxy *object, step ui.Step) error {
 	c := cl.caller()
 	n := p.names
 	for round := 0; round < maxWrites; round++ {
-		um, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindURLMap, n.urlMap()) })
+		st, prx, err := cl.readCertState(ctx, p, proxy)
 		if err != nil {
-			return describe(err, p.Project, "read", KindURLMap.Title(), n.urlMap(), permissionFor(KindURLMap, "get"))
+			return err
 		}
-		hosts := certDomains(um.(*computepb.UrlMap))
-		name := n.certificate(hosts)
-		have, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindHTTPSProxy, proxy.name) })
+		if err := cl.ensureServiceCertificates(ctx, p, st, step); err != nil {
+			return err
+		}
+		cp, err := st.plan()
 		if err != nil {
-			return cl.fail(p, "read", proxy, err)
+			return err
 		}
-		link := globalLink(p.Project, KindCertificate, name)
-		if sameLinks(have.(*computepb.TargetHttpsProxy).GetSslCertificates(), []string{link}) {
-			return cl.dropSmallerCertificates(ctx, p, step, name, hosts)
+		if sameSet(st.attached, cp.attach) {
+			return nil
 		}
-		step.Progressf("the load balancer's hosts are now %v: certificate %s", hosts, name)
-		cert := certificateObject(name, mesh.NewResourceOwner(n.lb), hosts)
-		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
-		if isAlreadyExists(err) {
-			// Another run is making it: it can be used once its insert is done.
-			_, err = cl.getVisible(ctx, cert)
+		step.Progressf("certificates %v", cp.attach)
+		if len(cp.kept) > 0 {
+			step.Progressf("%s", keptNote(cp.kept))
 		}
-		if err != nil && !isNotFound(err) {
-			return cl.fail(p, "create", cert, err)
-		}
-		if err == nil {
-			err = cl.setProxy(ctx, p, proxy, step, []string{link}, false)
-		}
-		if isNotFound(err) {
-			// Deleted by a run that saw fewer hosts: go round again.
+		body := &computepb.TargetHttpsProxy{SslCertificates: cp.links(p.Project), Fingerprint: prx.Fingerprint}
+		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
+			return c.c.Update(ctx, KindHTTPSProxy, proxy.name, body, id)
+		})
+		switch {
+		case err == nil:
+			continue // read again: what the proxy holds now decides
+		case isStaleFingerprint(err), isNotFound(err):
+			// Another run wrote the proxy, or deleted a certificate this
+			// write named: go round again from fresh reads.
+			c.retries.Add(1)
+			step.Progressf("the proxy or its certificates changed meanwhile; reading them again")
 			if serr := c.sleep(ctx, c.retry.backoff(round)); serr != nil {
 				return serr
 			}
 			continue
 		}
-		if err != nil {
-			return err
-		}
+		return cl.fail(p, "update", proxy, err)
 	}
-	return fmt.Errorf("the certificate of load balancer %s kept changing under concurrent runs; run again", n.lb)
+	return fmt.Errorf("the certificates of load balancer %s kept changing under concurrent runs; run again", n.lb)
 }
 
-// dropSmallerCertificates deletes the load balancer's certificates for
-// fewer hosts than it now serves: left by runs that raced to add services.
-// A certificate for other hosts may be one a concurrent run is about to
-// swap in, so it is left for that run (or a later one) to settle.
-func (cl *Client) dropSmallerCertificates(ctx context.Context, p *Plan, step ui.Step, current string, hosts []string) error {
+// readCertState reads the proxy, then the URL map and the certificates.
+func (cl *Client) readCertState(ctx context.Context, p *Plan, proxy *object) (*certState, *computepb.TargetHttpsProxy, error) {
 	c := cl.caller()
 	n := p.names
-	certs, err := read(ctx, c, func() ([]proto.Message, error) {
-		return c.c.List(ctx, KindCertificate, fmt.Sprintf("name eq %s.*", n.certPrefix()))
-	})
+	have, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindHTTPSProxy, proxy.name) })
 	if err != nil {
-		return describe(err, p.Project, "list", "certificates", "", permissionFor(KindCertificate, "list"))
+		return nil, nil, cl.fail(p, "read", proxy, err)
 	}
-	for _, obj := range certs {
-		cert := obj.(*computepb.SslCertificate)
-		owner, ok := mesh.ParseResourceOwner(cert.GetDescription())
-		domains := cert.GetManaged().GetDomains()
-		if !ok || owner.LB != n.lb || cert.GetName() == current || len(domains) >= len(hosts) ||
-			slices.ContainsFunc(domains, func(d string) bool { return !slices.Contains(hosts, d) }) {
+	um, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindURLMap, n.urlMap()) })
+	if err != nil {
+		return nil, nil, describe(err, p.Project, "read", KindURLMap.Title(), n.urlMap(), permissionFor(KindURLMap, "get"))
+	}
+	objs, err := read(ctx, c, func() ([]proto.Message, error) { return c.c.List(ctx, KindCertificate, "") })
+	if err != nil {
+		return nil, nil, describe(err, p.Project, "list", "certificates", "", permissionFor(KindCertificate, "list"))
+	}
+	var all []*computepb.SslCertificate
+	for _, o := range objs {
+		all = append(all, o.(*computepb.SslCertificate))
+	}
+	prx := have.(*computepb.TargetHttpsProxy)
+	return newCertState(n, um.(*computepb.UrlMap), prx, all), prx, nil
+}
+
+// ensureServiceCertificates makes the plan's Services' own certificates
+// for the hosts they are routed for, where they do not exist.
+func (cl *Client) ensureServiceCertificates(ctx context.Context, p *Plan, st *certState, step ui.Step) error {
+	c := cl.caller()
+	n := p.names
+	for _, sv := range p.spec.Services {
+		domains, routed := st.routes[n.backendService(sv)]
+		if !routed || len(domains) == 0 {
 			continue
 		}
-		step.Progressf("deleting certificate %s, which covers only %v", cert.GetName(), domains)
-		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
-			return c.c.Delete(ctx, KindCertificate, cert.GetName(), id)
-		})
-		if err != nil && !isNotFound(err) && !isInUse(err) {
-			return describe(err, p.Project, "delete", KindCertificate.Title(), cert.GetName(), permissionFor(KindCertificate, "delete"))
+		name := n.serviceCertificate(sv, domains)
+		if st.certs[name] != nil {
+			continue
 		}
+		step.Progressf("certificate %s for %v", name, domains)
+		cert := certificateObject(name, mesh.NewResourceOwner(n.lb, sv.Key()), domains)
+		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
+		if isAlreadyExists(err) {
+			_, err = cl.getVisible(ctx, cert)
+		}
+		if err != nil {
+			return cl.fail(p, "create", cert, err)
+		}
+		st.certs[name] = pendingCertificate(cert)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -18,10 +19,13 @@ type desired struct {
 	objs    []*object
 	deletes []*object
 	armor   *object // nil without Cloud Armor
-	// mapped is the URL map as it will be (what exists, merged with this
-	// plan's routes), and hosts the certificate's domains.
+	// mapped is the URL map as it will be: what exists, merged with this
+	// plan's routes.
 	mapped *computepb.UrlMap
-	hosts  []string
+	// certDeletes are certificates nothing needs; certNotes say why the
+	// proxy keeps a certificate beside a Service's new one.
+	certDeletes []string
+	certNotes   map[string]string
 }
 
 // add appends o, depending on deps, with what exists of it.
@@ -55,18 +59,18 @@ func (p *Plan) desired(f *found) (*desired, error) {
 	if err := d.mergeRoutes(urlMap, routes); err != nil {
 		return nil, err
 	}
-	cert, err := d.certificate(lbOwner)
+	certLinks, certDeps, err := d.certificates()
 	if err != nil {
 		return nil, err
 	}
 	proxy := d.add(httpsProxyObject(p.names.httpsProxy(), lbOwner, globalLink(p.Project, KindURLMap, urlMap.name),
-		[]string{globalLink(p.Project, KindCertificate, cert.name)}, globalLink(p.Project, KindSSLPolicy, sslPolicy.name)),
-		urlMap.id(), cert.id(), sslPolicy.id())
+		certLinks, globalLink(p.Project, KindSSLPolicy, sslPolicy.name)),
+		append([]string{urlMap.id(), sslPolicy.id()}, certDeps...)...)
 	addressLink := globalLink(p.Project, KindAddress, address.name)
 	d.add(forwardingRuleObject(p.names.httpsRule(), lbOwner, addressLink, p.ip, globalLink(p.Project, KindHTTPSProxy, proxy.name), 443),
 		proxy.id(), address.id())
 	d.redirect(lbOwner, address, addressLink)
-	d.staleCertificates(cert, proxy)
+	d.dropCertificates(proxy)
 	return d, nil
 }
 
@@ -91,7 +95,11 @@ func (d *desired) services() ([]route, []string) {
 	for _, sv := range p.spec.Services {
 		owner := mesh.NewResourceOwner(n.lb, sv.Key())
 		hc := d.add(healthCheckObject(n.healthCheck(sv), owner, sv))
-		bs := d.add(backendServiceObject(n.backendService(sv), owner, p.spec, sv, globalLink(p.Project, KindHealthCheck, hc.name)), hc.id())
+		bsOwner := owner
+		if p.spec.Armor.Disabled {
+			bsOwner.Choices = []string{mesh.ChoiceNoArmor}
+		}
+		bs := d.add(backendServiceObject(n.backendService(sv), bsOwner, p.spec, sv, globalLink(p.Project, KindHealthCheck, hc.name)), hc.id())
 		d.add(firewallObject(n.firewall(sv), owner, p.Project, d.f.network, d.f.tags, sv))
 		bsIDs = append(bsIDs, bs.id())
 		routes = append(routes, route{matcher: bs.name, hosts: sv.Hosts, service: globalLink(p.Project, KindBackendService, bs.name)})
@@ -112,25 +120,44 @@ func (d *desired) mergeRoutes(urlMap *object, routes []route) error {
 		}
 		d.mapped = m
 	}
-	d.hosts = certDomains(d.mapped)
 	return nil
 }
 
-// certificate adds the certificate: the user's, or a Google-managed one
-// for every host the URL map routes.
-func (d *desired) certificate(owner mesh.ResourceOwner) (*object, error) {
+// certificates adds the certificates and returns the proxy's: the user's
+// (--certificate), or a Google-managed one per Service for its hosts, with
+// those kept beside a Service's new one until it is ACTIVE (certs.go).
+func (d *desired) certificates() (links, deps []string, err error) {
 	p := d.p
-	var cert *object
 	if p.spec.Certificate != "" {
-		cert = d.add(&object{kind: KindCertificate, name: p.spec.Certificate, external: true})
-	} else {
-		if len(d.hosts) > 100 {
-			return nil, fmt.Errorf("load balancer %s would serve %d host names; a Google-managed certificate covers at most 100: split the services over more than one --lb", p.names.lb, len(d.hosts))
+		cert := d.add(&object{kind: KindCertificate, name: p.spec.Certificate, external: true})
+		p.certNames = []string{cert.name}
+		// meshctl's certificates go once the proxy has let go of them.
+		for _, c := range d.f.certs {
+			d.certDeletes = append(d.certDeletes, c.GetName())
 		}
-		cert = d.add(certificateObject(p.names.certificate(d.hosts), owner, d.hosts))
+		return []string{globalLink(p.Project, KindCertificate, cert.name)}, []string{cert.id()}, nil
 	}
-	p.certName = cert.name
-	return cert, nil
+	all := slices.Clone(d.f.allCerts)
+	for _, sv := range p.spec.Services {
+		domains := serviceDomains(sv)
+		if len(domains) > 100 {
+			return nil, nil, fmt.Errorf("service %s has %d host names; a Google-managed certificate covers at most 100", sv.Key(), len(domains))
+		}
+		name := p.names.serviceCertificate(sv, domains)
+		o := d.add(certificateObject(name, mesh.NewResourceOwner(p.names.lb, sv.Key()), domains))
+		if o.actual == nil {
+			all = append(all, pendingCertificate(o))
+		}
+		deps = append(deps, o.id())
+		p.certNames = append(p.certNames, name)
+	}
+	proxy, _ := d.f.get(KindHTTPSProxy, p.names.httpsProxy()).(*computepb.TargetHttpsProxy)
+	cp, err := newCertState(p.names, d.mapped, proxy, all).plan()
+	if err != nil {
+		return nil, nil, err
+	}
+	d.certDeletes, d.certNotes = cp.deletable, cp.kept
+	return cp.links(p.Project), deps, nil
 }
 
 // redirect adds the port 80 redirect to HTTPS, or, with --no-http-redirect
@@ -159,14 +186,12 @@ func (d *desired) redirect(owner mesh.ResourceOwner, address *object, addressLin
 	}
 }
 
-// staleCertificates deletes the certificates this load balancer no longer
-// serves (the domain set changed, or --certificate replaced them), once the
-// proxy has let go of them.
-func (d *desired) staleCertificates(cert, proxy *object) {
-	for _, sc := range d.f.certs {
-		owner, ok := mesh.ParseResourceOwner(sc.GetDescription())
-		if ok && owner.LB == d.p.names.lb && sc.GetName() != cert.name {
-			d.deletes = append(d.deletes, &object{kind: KindCertificate, name: sc.GetName(), actual: sc, deps: []string{proxy.id()}})
+// dropCertificates deletes meshctl's certificates for this load balancer
+// that nothing needs any more, once the proxy has let go of them.
+func (d *desired) dropCertificates(proxy *object) {
+	for _, name := range d.certDeletes {
+		if sc := d.f.get(KindCertificate, name); sc != nil {
+			d.deletes = append(d.deletes, &object{kind: KindCertificate, name: name, actual: sc, deps: []string{proxy.id()}})
 		}
 	}
 }

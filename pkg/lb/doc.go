@@ -34,9 +34,13 @@
 //   - Objects with a fingerprint (backend services, URL maps, SSL and
 //     Cloud Armor policies) are changed read-modify-write with it; a 412
 //     reads again and retries, so concurrent runs onto one shared load
-//     balancer both land. A shared load balancer's managed certificate
-//     (immutable at Google) follows its URL map's hosts: a new certificate is
-//     made and swapped in, the old one deleted.
+//     balancer both land. The HTTPS proxy's certificates are written the
+//     same way (a patch with its fingerprint, read before the URL map).
+//   - No host loses its certificate: each Service has a Google-managed
+//     certificate of its own (immutable at Google, so new hosts are a new
+//     certificate), and a host's ACTIVE certificate stays on the proxy
+//     until its replacement is ACTIVE (certs.go). A proxy holds at most 15
+//     certificates, so at most 15 Services share a load balancer.
 //   - Every mutation carries a requestId, kept across the retries of one
 //     request, so a retried insert is never applied twice. Rate limits (429,
 //     403 rateLimitExceeded), server errors and resourceNotReady are retried

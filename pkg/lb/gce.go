@@ -231,6 +231,8 @@ func (g *GCE) List(ctx context.Context, kind Kind, filter string) ([]proto.Messa
 		return drain(g.addresses.List(ctx, &computepb.ListGlobalAddressesRequest{Project: p, Filter: f}))
 	case KindForwardingRule:
 		return drain(g.rules.List(ctx, &computepb.ListGlobalForwardingRulesRequest{Project: p, Filter: f}))
+	case KindHTTPSProxy:
+		return drain(g.https.List(ctx, &computepb.ListTargetHttpsProxiesRequest{Project: p, Filter: f}))
 	}
 	return nil, errKind(kind)
 }
@@ -265,7 +267,8 @@ func (g *GCE) Insert(ctx context.Context, kind Kind, obj proto.Message, requestI
 	return nil, errKind(kind)
 }
 
-// Update writes obj over the named object.
+// Update writes obj over the named object (a patch for SSL and Cloud Armor
+// policies, firewall rules and HTTPS proxies).
 func (g *GCE) Update(ctx context.Context, kind Kind, name string, obj proto.Message, requestID string) (*computepb.Operation, error) {
 	p, id := g.project, reqID(requestID)
 	switch o := obj.(type) {
@@ -281,6 +284,10 @@ func (g *GCE) Update(ctx context.Context, kind Kind, name string, obj proto.Mess
 		return opProto(g.backends.Update(ctx, &computepb.UpdateBackendServiceRequest{Project: p, BackendService: name, BackendServiceResource: o, RequestId: id}))
 	case *computepb.UrlMap:
 		return opProto(g.urlMaps.Update(ctx, &computepb.UpdateUrlMapRequest{Project: p, UrlMap: name, UrlMapResource: o, RequestId: id}))
+	case *computepb.TargetHttpsProxy:
+		// A patch carrying the fingerprint: unlike setSslCertificates, it
+		// fails (412) when another writer changed the proxy since it was read.
+		return opProto(g.https.Patch(ctx, &computepb.PatchTargetHttpsProxyRequest{Project: p, TargetHttpsProxy: name, TargetHttpsProxyResource: o, RequestId: id}))
 	}
 	return nil, errKind(kind)
 }

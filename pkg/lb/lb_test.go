@@ -118,9 +118,9 @@ func TestApplyThenReplanKeepsAllAndMakesNoCall(t *testing.T) {
 	if res.Mutations != 14 { // 13 inserts and the Cloud Armor attach
 		t.Errorf("first run made %d mutations, want 14: %v", res.Mutations, f.mutations())
 	}
-	if res.IPAddress == "" || len(res.DNS) != 1 || res.DNS[0].Value != res.IPAddress || res.Certificate == nil ||
-		res.Certificate.Domains["www.example.com"] != "PROVISIONING" {
-		t.Errorf("result: ip %q dns %v cert %+v", res.IPAddress, res.DNS, res.Certificate)
+	if res.IPAddress == "" || len(res.DNS) != 1 || res.DNS[0].Value != res.IPAddress || len(res.Certificates) != 1 ||
+		res.Certificates[0].Domains["www.example.com"] != "PROVISIONING" || !slices.Equal(res.Certificates[0].Services, []string{"shop/web"}) {
+		t.Errorf("result: ip %q dns %v certs %+v", res.IPAddress, res.DNS, res.Certificates)
 	}
 	if len(res.Backends) != 2 {
 		t.Errorf("backends: %v", res.Backends)
@@ -592,8 +592,18 @@ func TestSharedLoadBalancerAddsAndRemovesServices(t *testing.T) {
 	b := a
 	b.Services = []Service{service("blog", "app", "blog.example.com")}
 	mustApply(t, cl, a)
-	res := mustApply(t, cl, b)
 	n := lbNames(a.withDefaults())
+	certA := n.serviceCertificate(a.Services[0], []string{"www.example.com"})
+	certB := n.serviceCertificate(b.Services[0], []string{"blog.example.com"})
+	// b joining touches neither a's certificate nor its place on the proxy.
+	pb := mustPlan(t, cl, b)
+	if e, _ := pb.Change(KindCertificate, certA); e.Action != "" {
+		t.Errorf("b's plan changes a's certificate: %+v", e)
+	}
+	res, err := cl.Apply(context.Background(), pb)
+	if err != nil {
+		t.Fatal(err)
+	}
 	um := f.object(KindURLMap, n.urlMap()).(*computepb.UrlMap)
 	if got := urlMapHosts(um); !slices.Equal(got, []string{"blog.example.com", "www.example.com"}) {
 		t.Fatalf("URL map hosts %v", got)
@@ -601,16 +611,15 @@ func TestSharedLoadBalancerAddsAndRemovesServices(t *testing.T) {
 	if len(um.GetPathMatchers()) != 2 {
 		t.Errorf("%d path matchers", len(um.GetPathMatchers()))
 	}
-	both := n.certificate([]string{"www.example.com", "blog.example.com"})
 	proxy := f.object(KindHTTPSProxy, n.httpsProxy()).(*computepb.TargetHttpsProxy)
-	if !sameLinks(proxy.GetSslCertificates(), []string{globalLink("proj", KindCertificate, both)}) {
-		t.Errorf("proxy certificates %v, want %s", proxy.GetSslCertificates(), both)
+	if !sameSet(linkNames(proxy.GetSslCertificates()), []string{certA, certB}) {
+		t.Errorf("proxy certificates %v, want %s and %s", proxy.GetSslCertificates(), certA, certB)
 	}
-	if certs := f.names(KindCertificate); !slices.Equal(certs, []string{both}) {
-		t.Errorf("certificates %v: the old one should be gone", certs)
+	if certs := f.names(KindCertificate); !sameSet(certs, []string{certA, certB}) {
+		t.Errorf("certificates %v", certs)
 	}
-	if res.Certificate == nil || len(res.Certificate.Domains) != 2 {
-		t.Errorf("result certificate %+v", res.Certificate)
+	if len(res.Certificates) != 2 {
+		t.Errorf("result certificates %+v", res.Certificates)
 	}
 	// One address, one armor policy for both.
 	if len(f.names(KindAddress)) != 1 || len(f.names(KindSecurityPolicy)) != 1 || len(f.names(KindBackendService)) != 2 {
@@ -632,7 +641,7 @@ func TestSharedLoadBalancerAddsAndRemovesServices(t *testing.T) {
 	if f.object(KindBackendService, n.backendService(a.Services[0])) != nil || f.object(KindBackendService, n.backendService(b.Services[0])) == nil {
 		t.Errorf("backend services after removing a: %v", f.names(KindBackendService))
 	}
-	if certs := f.names(KindCertificate); !slices.Equal(certs, []string{n.certificate([]string{"blog.example.com"})}) {
+	if certs := f.names(KindCertificate); !slices.Equal(certs, []string{certB}) {
 		t.Errorf("certificates %v", certs)
 	}
 	// b's plan is all keep.
@@ -771,7 +780,7 @@ func TestMissingNEGStatusAndBadDomainsAreUsageErrors(t *testing.T) {
 	f.readOnly = true
 	cl, _ := newTestClient(f)
 	p := mustPlan(t, cl, spec)
-	cert := p.objs[objectID(KindCertificate, p.certName)].want.(*computepb.SslCertificate)
+	cert := p.objs[objectID(KindCertificate, p.certNames[0])].want.(*computepb.SslCertificate)
 	if !slices.Equal(cert.GetManaged().GetDomains(), []string{"www.example.com"}) || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "*.example.com") {
 		t.Errorf("certificate domains %v, warnings %v", cert.GetManaged().GetDomains(), p.Warnings)
 	}
@@ -872,5 +881,43 @@ func TestTeardownFindsTheSharedLoadBalancer(t *testing.T) {
 	}
 	if !slices.ContainsFunc(rec.Lines(), func(l string) bool { return strings.Contains(l, "on shared load balancer edge") }) {
 		t.Errorf("no note of the shared load balancer: %v", rec.Lines())
+	}
+}
+
+func linkNames(links []string) []string {
+	var out []string
+	for _, l := range links {
+		out = append(out, linkName(l))
+	}
+	return out
+}
+
+// --no-armor is recorded on the backend service, so that validate knows the
+// missing Cloud Armor policy is a choice; attaching one again drops it.
+func TestNoArmorIsRecordedInTheOwnerMarker(t *testing.T) {
+	f := newFake(t)
+	cl, _ := newTestClient(f)
+	spec := testSpec()
+	spec.Armor = Armor{Disabled: true}
+	mustApply(t, cl, spec)
+	n := lbNames(spec.withDefaults())
+	sv := spec.withDefaults().Services[0]
+	owner := func() mesh.ResourceOwner {
+		o, _ := mesh.ParseResourceOwner(f.object(KindBackendService, n.backendService(sv)).(*computepb.BackendService).GetDescription())
+		return o
+	}
+	if !owner().Chose(mesh.ChoiceNoArmor) {
+		t.Fatalf("backend service owner %+v does not record --no-armor", owner())
+	}
+	spec.Armor = Armor{}
+	p := mustPlan(t, cl, spec)
+	if e, _ := p.Change(KindBackendService, n.backendService(sv)); e.Action != plan.Update || !slices.Contains(e.Fields, "description") {
+		t.Errorf("backend service entry %+v", e)
+	}
+	if _, err := cl.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if owner().Chose(mesh.ChoiceNoArmor) {
+		t.Errorf("owner %+v still records --no-armor", owner())
 	}
 }

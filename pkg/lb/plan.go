@@ -32,9 +32,11 @@ type Plan struct {
 	objs  map[string]*object
 	nodes []*node
 	// What the result reports, as far as the plan knows it.
-	ip       string
-	certName string
-	external map[string]bool
+	ip string
+	// certNames are the certificates made (or named) for the plan's
+	// Services, whose status the result reports.
+	certNames []string
+	external  map[string]bool
 }
 
 func newPlan(operation string, spec Spec) *Plan {
@@ -113,8 +115,11 @@ func (cl *Client) Stats() Stats {
 // found is what exists of a load balancer, read all at once: objects by
 // id (nil when absent), and what was listed.
 type found struct {
-	objs  map[string]proto.Message
-	certs []*computepb.SslCertificate // named with the load balancer's prefix
+	objs map[string]proto.Message
+	// allCerts are the project's certificates; certs those meshctl made
+	// for this load balancer.
+	allCerts []*computepb.SslCertificate
+	certs    []*computepb.SslCertificate
 	// backendServices are every backend service of the project (teardown).
 	backendServices []*computepb.BackendService
 	// network and tags are the cluster's, when the spec did not name them.
@@ -174,12 +179,15 @@ func (r *reader) list(kind Kind, filter string, keep func(f *found, objs []proto
 	})
 }
 
-// certificates lists the load balancer's certificates (by name prefix).
+// certificates lists the project's certificates, and finds meshctl's for
+// the load balancer among them by their owner marker: a Service's own
+// certificate is named after the Service, not the load balancer.
 func (r *reader) certificates(n names) {
-	r.list(KindCertificate, fmt.Sprintf("name eq %s.*", n.certPrefix()), func(f *found, objs []proto.Message) {
+	r.list(KindCertificate, "", func(f *found, objs []proto.Message) {
 		for _, o := range objs {
-			f.certs = append(f.certs, o.(*computepb.SslCertificate))
+			f.allCerts = append(f.allCerts, o.(*computepb.SslCertificate))
 		}
+		f.certs = ownedBy(n.lb, f.allCerts)
 	})
 }
 
@@ -189,7 +197,7 @@ func (r *reader) wait() (*found, error) {
 	if err := r.g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, c := range r.f.certs {
+	for _, c := range r.f.allCerts {
 		r.f.objs[objectID(KindCertificate, c.GetName())] = c
 	}
 	return r.f, nil
@@ -287,9 +295,6 @@ func (cl *Client) readExpose(ctx context.Context, p *Plan) (*found, error) {
 	}
 	if !spec.Armor.Disabled {
 		r.get(KindSecurityPolicy, p.armorName())
-	}
-	if spec.Certificate != "" {
-		r.get(KindCertificate, spec.Certificate)
 	}
 	r.certificates(n)
 	for _, sv := range spec.Services {
@@ -389,9 +394,12 @@ func (p *Plan) diff(d *desired) error {
 				c.Note = note
 			}
 		}
+		if o.kind == KindHTTPSProxy && len(d.certNotes) > 0 {
+			c.Note = keptNote(d.certNotes)
+		}
 		if o.kind == KindCertificate && c.Action == plan.Update {
 			return fmt.Errorf("certificate %s covers %v, not %v: a managed certificate cannot change; delete it and run again",
-				o.name, o.actual.(*computepb.SslCertificate).GetManaged().GetDomains(), d.hosts)
+				o.name, o.actual.(*computepb.SslCertificate).GetManaged().GetDomains(), o.want.(*computepb.SslCertificate).GetManaged().GetDomains())
 		}
 		p.add(o, c)
 	}

@@ -359,6 +359,9 @@ func backendServiceObject(name string, owner mesh.ResourceOwner, spec Spec, sv S
 			d.check("iap", sameIAP(bs.GetIap(), want.Iap))
 			d.check("customRequestHeaders", slices.Equal(bs.GetCustomRequestHeaders(), want.CustomRequestHeaders))
 			descriptionDiff(&d, bs, owner)
+			if have, ok := mesh.ParseResourceOwner(bs.GetDescription()); ok && !slices.Equal(have.Choices, owner.Choices) {
+				d.check("description", false) // the choices recorded there changed (--no-armor)
+			}
 			return d
 		},
 		merge: func(f proto.Message) (proto.Message, error) {

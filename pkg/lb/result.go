@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
 )
@@ -27,10 +28,11 @@ type Result struct {
 	Warnings []string      `json:"warnings,omitempty"`
 	// IPAddress is the load balancer's address; DNS the records to create
 	// for it.
-	IPAddress   string             `json:"ipAddress,omitempty"`
-	DNS         []DNSRecord        `json:"dns,omitempty"`
-	Certificate *CertificateStatus `json:"certificate,omitempty"`
-	Backends    []BackendHealth    `json:"backends,omitempty"`
+	IPAddress string      `json:"ipAddress,omitempty"`
+	DNS       []DNSRecord `json:"dns,omitempty"`
+	// Certificates are those the HTTPS proxy serves, with their status.
+	Certificates []CertificateStatus `json:"certificates,omitempty"`
+	Backends     []BackendHealth     `json:"backends,omitempty"`
 	// Mutations counts the changes sent (retried requests once each).
 	Mutations int64        `json:"mutations"`
 	Retries   int64        `json:"retries"`
@@ -59,6 +61,8 @@ type CertificateStatus struct {
 	Managed bool              `json:"managed"`
 	Status  string            `json:"status,omitempty"`
 	Domains map[string]string `json:"domains,omitempty"`
+	// Services are the Services it is made for ("namespace/name").
+	Services []string `json:"services,omitempty"`
 }
 
 // BackendHealth is one zone's NEG as the load balancer sees it.
@@ -135,16 +139,11 @@ func (cl *Client) describeLB(ctx context.Context, p *Plan, res *Result) {
 	}()
 	go func() {
 		defer wg.Done()
-		// The certificate's status changes by itself: always read it.
-		if cert, ok := get(KindCertificate, p.certName, false).(*computepb.SslCertificate); ok {
-			st := &CertificateStatus{Name: cert.GetName(), Managed: cert.GetType() == "MANAGED"}
-			if st.Managed {
-				st.Status, st.Domains = cert.GetManaged().GetStatus(), cert.GetManaged().GetDomainStatus()
-			}
-			mu.Lock()
-			res.Certificate = st
-			mu.Unlock()
-		}
+		certs, warnings := cl.proxyCertificateStatus(ctx, p)
+		mu.Lock()
+		res.Certificates = certs
+		res.Warnings = append(res.Warnings, warnings...)
+		mu.Unlock()
 	}()
 	for _, sv := range p.spec.Services {
 		bs := p.names.backendService(sv)
@@ -211,18 +210,20 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 			fmt.Fprintf(w, "  %s %s %s\n", d.Name, d.Type, d.Value)
 		}
 	}
-	if c := r.Certificate; c != nil {
+	pending := false
+	for _, c := range r.Certificates {
 		if !c.Managed {
 			fmt.Fprintf(w, "Certificate %s (your own)\n", c.Name)
-		} else {
-			fmt.Fprintf(w, "Certificate %s: %s\n", c.Name, c.Status)
-			for _, d := range sortedKeys(c.Domains) {
-				fmt.Fprintf(w, "  %s: %s\n", d, c.Domains[d])
-			}
-			if c.Status != "ACTIVE" {
-				fmt.Fprintln(w, "  Google issues it once DNS points at the IP address (up to 60 minutes).")
-			}
+			continue
 		}
+		fmt.Fprintf(w, "Certificate %s: %s\n", c.Name, c.Status)
+		for _, d := range sortedKeys(c.Domains) {
+			fmt.Fprintf(w, "  %s: %s\n", d, c.Domains[d])
+		}
+		pending = pending || c.Status != "ACTIVE"
+	}
+	if pending {
+		fmt.Fprintln(w, "  Google issues a certificate once DNS points at the IP address (up to 60 minutes); a host keeps its ACTIVE certificate until then.")
 	}
 	for _, b := range r.Backends {
 		fmt.Fprintf(w, "Backends of %s in %s: %d/%d healthy\n", b.Service, b.Zone, b.Healthy, b.Endpoints)
@@ -237,4 +238,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// proxyCertificateStatus reads the HTTPS proxy's certificates and their
+// status, which changes by itself: they are always read.
+func (cl *Client) proxyCertificateStatus(ctx context.Context, p *Plan) (out []CertificateStatus, warnings []string) {
+	c := cl.caller()
+	obj, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindHTTPSProxy, p.names.httpsProxy()) })
+	if err != nil {
+		return nil, []string{fmt.Sprintf("read HTTPS proxy %s: %v", p.names.httpsProxy(), err)}
+	}
+	for _, link := range obj.(*computepb.TargetHttpsProxy).GetSslCertificates() {
+		name := linkName(link)
+		m, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindCertificate, name) })
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("read certificate %s: %v", name, err))
+			continue
+		}
+		out = append(out, certificateStatus(m.(*computepb.SslCertificate)))
+	}
+	return out, warnings
+}
+
+func certificateStatus(cert *computepb.SslCertificate) CertificateStatus {
+	st := CertificateStatus{Name: cert.GetName(), Managed: cert.GetType() == "MANAGED"}
+	if st.Managed {
+		st.Status, st.Domains = cert.GetManaged().GetStatus(), cert.GetManaged().GetDomainStatus()
+	}
+	if o, ok := mesh.ParseResourceOwner(cert.GetDescription()); ok {
+		st.Services = o.Services
+	}
+	return st
 }

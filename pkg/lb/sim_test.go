@@ -127,8 +127,8 @@ func TestSimulatorBuildHealthyLBAndTearDown(t *testing.T) {
 			t.Errorf("backend %+v is not healthy", b)
 		}
 	}
-	if res.Certificate == nil || res.Certificate.Status != "PROVISIONING" {
-		t.Errorf("a fresh certificate is %+v, want PROVISIONING", res.Certificate)
+	if len(res.Certificates) != 1 || res.Certificates[0].Status != "PROVISIONING" {
+		t.Errorf("a fresh certificate is %+v, want PROVISIONING", res.Certificates)
 	}
 	// Without the firewall rule Google's health checkers cannot reach the
 	// pods: the simulator reports them UNHEALTHY, and a re-run repairs it.
@@ -159,8 +159,8 @@ func TestSimulatorBuildHealthyLBAndTearDown(t *testing.T) {
 	time.Sleep(450 * time.Millisecond)
 	e.srv.ResetRequests()
 	res = e.apply(t, e.cl, spec)
-	if res.Certificate == nil || res.Certificate.Status != "ACTIVE" || res.Certificate.Domains["shop.example.com"] != "ACTIVE" {
-		t.Errorf("certificate %+v", res.Certificate)
+	if len(res.Certificates) != 1 || res.Certificates[0].Status != "ACTIVE" || res.Certificates[0].Domains["shop.example.com"] != "ACTIVE" {
+		t.Errorf("certificates %+v", res.Certificates)
 	}
 	if st := e.srv.Requests(); st.Mutations != 0 || res.Mutations != 0 {
 		t.Errorf("re-run: %d mutations in the request log, %d counted", st.Mutations, res.Mutations)
@@ -252,5 +252,17 @@ func TestSimulatorTwoConcurrentRunsOntoOneSharedLB(t *testing.T) {
 	slices.Sort(hosts)
 	if !slices.Equal(hosts, []string{"blog.example.com", "shop.example.com"}) {
 		t.Errorf("URL map hosts %v", hosts)
+	}
+	// Each Service's own certificate is on the proxy: neither run dropped
+	// the other's.
+	proxy, _ := e.srv.Resource("projects/meshsim-project/global/targetHttpsProxies/mclb-edge-https")
+	n := lbNames(a.withDefaults())
+	var certs []string
+	for _, l := range proxy["sslCertificates"].([]any) {
+		certs = append(certs, linkName(l.(string)))
+	}
+	want := []string{n.serviceCertificate(b.Services[0], b.Services[0].Hosts), n.serviceCertificate(a.Services[0], a.Services[0].Hosts)}
+	if !sameSet(certs, want) {
+		t.Errorf("proxy certificates %v, want %v", certs, want)
 	}
 }

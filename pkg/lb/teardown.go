@@ -201,8 +201,9 @@ func (t *teardown) servicePieces() {
 }
 
 // shrink keeps the load balancer for the services that stay: the URL map
-// stops routing to the leaving ones, and a managed certificate for the
-// remaining hosts is swapped in for the old one.
+// stops routing to the leaving ones, the proxy lets go of their
+// certificates (and of those nothing needs), and those are deleted. The
+// staying services' certificates are not touched.
 func (t *teardown) shrink() error {
 	p, n := t.p, t.p.names
 	p.Warnings = append(p.Warnings, fmt.Sprintf("load balancer %s keeps serving %d other service(s): only the leaving services' pieces go", n.lb, len(t.stay)))
@@ -220,39 +221,45 @@ func (t *teardown) shrink() error {
 	if err != nil {
 		return err
 	}
-	t.swapCertificate(certDomains(merged))
-	return nil
+	return t.releaseCertificates(merged)
 }
 
-// swapCertificate makes a certificate for hosts, points the HTTPS proxy at
-// it and deletes the old ones, when the proxy serves meshctl's certificate.
-func (t *teardown) swapCertificate(hosts []string) {
+// releaseCertificates points the HTTPS proxy at the certificates the
+// remaining hosts need and deletes the leaving services' own certificates
+// and those nothing needs, when the proxy serves meshctl's certificates.
+func (t *teardown) releaseCertificates(merged *computepb.UrlMap) error {
 	p, n := t.p, t.p.names
 	proxy, _ := t.f.get(KindHTTPSProxy, n.httpsProxy()).(*computepb.TargetHttpsProxy)
-	ours := proxy != nil && t.owned(proxy) && len(proxy.GetSslCertificates()) > 0 &&
-		strings.HasPrefix(linkName(proxy.GetSslCertificates()[0]), n.certPrefix())
-	if !ours || len(hosts) == 0 {
-		return
+	if proxy == nil || !t.owned(proxy) {
+		return nil
 	}
-	lbOwner := mesh.NewResourceOwner(n.lb)
-	certName := n.certificate(hosts)
-	p.certName = certName
-	cert := certificateObject(certName, lbOwner, hosts)
-	cert.actual = t.f.get(KindCertificate, certName)
-	if cert.actual == nil {
-		t.updates = append(t.updates, cert)
+	st := newCertState(n, merged, proxy, t.f.allCerts)
+	managed := slices.ContainsFunc(st.attached, func(name string) bool { _, ours := st.ownerOf(name); return ours })
+	if !managed {
+		return nil // the user's own certificate: nothing of meshctl's to release
 	}
-	po := httpsProxyObject(n.httpsProxy(), lbOwner, proxy.GetUrlMap(), []string{globalLink(p.Project, KindCertificate, certName)}, proxy.GetSslPolicy())
+	cp, err := st.plan()
+	if err != nil {
+		return err
+	}
+	proxyID := objectID(KindHTTPSProxy, n.httpsProxy())
+	po := httpsProxyObject(n.httpsProxy(), mesh.NewResourceOwner(n.lb), proxy.GetUrlMap(), cp.links(p.Project), proxy.GetSslPolicy())
 	po.actual = proxy
-	po.deps = []string{cert.id(), objectID(KindURLMap, n.urlMap())}
+	po.deps = []string{objectID(KindURLMap, n.urlMap())}
 	if len(po.diff(proxy)) > 0 {
 		t.updates = append(t.updates, po)
 	}
-	for _, sc := range t.f.certs {
-		if t.owned(sc) && sc.GetName() != certName {
-			t.dels = append(t.dels, &object{kind: KindCertificate, name: sc.GetName(), actual: sc, deps: []string{objectID(KindHTTPSProxy, n.httpsProxy())}})
+	for _, name := range sortedKeys(st.certs) {
+		o, ours := st.ownerOf(name)
+		leaving := ours && slices.ContainsFunc(o.Services, func(key string) bool {
+			ns, svc, _ := strings.Cut(key, "/")
+			return t.leaving[n.backendService(Service{Namespace: ns, Name: svc})]
+		})
+		if (leaving || slices.Contains(cp.deletable, name)) && !slices.Contains(cp.attach, name) {
+			t.dels = append(t.dels, &object{kind: KindCertificate, name: name, actual: st.certs[name], deps: []string{proxyID}})
 		}
 	}
+	return nil
 }
 
 // everything deletes the whole load balancer, in reverse dependency order,

@@ -60,7 +60,17 @@ type ResourceOwner struct {
 	ManagedBy string   `json:"managedBy"`
 	LB        string   `json:"lb"`
 	Services  []string `json:"services,omitempty"`
+	// Choices are what the user chose that later readers must know, so
+	// that validate does not report a choice as a fault: ChoiceNoArmor.
+	Choices []string `json:"choices,omitempty"`
 }
+
+// ChoiceNoArmor marks a backend service exposed with --no-armor: it has no
+// Cloud Armor policy on purpose.
+const ChoiceNoArmor = "no-armor"
+
+// Chose reports whether the marker records choice.
+func (o ResourceOwner) Chose(choice string) bool { return slices.Contains(o.Choices, choice) }
 
 // NewResourceOwner returns meshctl's marker for load balancer lb and, when
 // given, the Services the resource serves.

@@ -24,7 +24,7 @@ func RunAsmcli(loc install.Locator, cluster AsmcliCluster) func(ctx context.Cont
 		if cluster.Project == "" || cluster.Location == "" || cluster.Cluster == "" {
 			return nil, fmt.Errorf("asmcli needs --project, --location and --cluster (or a gke_ kube context)")
 		}
-		a, err := loc.Locate(ctx)
+		a, err := loc.LocateOnce(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("find asmcli: %w", err)
 		}

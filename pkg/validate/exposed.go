@@ -69,7 +69,7 @@ func checkExposed(ctx context.Context, st *state) []Case {
 		g.Go(func() error { col.add(checkOneExposed(gctx, st, e)...); return nil })
 	}
 	_ = g.Wait()
-	return col.cases
+	return append(col.cases, checkCertificates(ctx, st, found)...)
 }
 
 // checkOneExposed checks one exposed Service: its gateway's readiness,
@@ -83,7 +83,7 @@ func checkOneExposed(ctx context.Context, st *state, e exposed) []Case {
 	case onGatewayAPI:
 		out = append(out, edge...)
 	case st.c.Compute != nil:
-		out = append(out, checkLB(ctx, st, e.ref(), e.object())...)
+		out = append(out, checkLB(ctx, st, e)...)
 	case st.c.ComputeErr != nil:
 		out = append(out, apiFailed(GroupLB, "load balancer", e.object(), "connect to the Compute API", st.c.ComputeErr))
 	}

@@ -127,7 +127,7 @@ func checkGatewayLB(ctx context.Context, st *state, e exposed, x *gatewayapi.Exp
 		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(fmt.Sprintf("Gateway %s/%s", x.Namespace, x.Gateway),
 			"its networking.gke.io/forwarding-rules name no forwarding rule to an HTTPS proxy", reexpose))
 	} else {
-		k.proxyTLS(proxy)
+		k.proxyTLS(proxy, nil) // the hosts' certificates are in the map, below
 		if m := proxy.GetCertificateMap(); m != "" {
 			k.tls.Findings = append(k.tls.Findings, mapCertificates(ctx, st.c.CertificateMaps, m)...)
 		}

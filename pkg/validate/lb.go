@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshctl/meshctl/pkg/findings"
@@ -30,40 +31,41 @@ const (
 	healthCheckPort = mesh.StatusPort
 )
 
-// computeLists are the project's load balancer objects, each kind listed once.
+// computeLists are the project's load balancer objects, each kind listed
+// once, all at once.
 type computeLists struct {
 	once     sync.Once
 	backends []*computepb.BackendService
 	firewall []*computepb.Firewall
 	urlMaps  []*computepb.UrlMap
 	rules    []*computepb.ForwardingRule
+	proxies  []*computepb.TargetHttpsProxy
+	certs    []*computepb.SslCertificate
 	err      error
 }
 
 func (l *computeLists) load(ctx context.Context, c Compute) error {
 	l.once.Do(func() {
-		list := func(kind lb.Kind) []proto.Message {
-			if l.err != nil {
+		var g errgroup.Group
+		list := func(kind lb.Kind, keep func(proto.Message)) {
+			g.Go(func() error {
+				ms, err := c.List(ctx, kind, "")
+				if err != nil {
+					return fmt.Errorf("list %s: %w", kind, err)
+				}
+				for _, m := range ms {
+					keep(m)
+				}
 				return nil
-			}
-			ms, err := c.List(ctx, kind, "")
-			if err != nil {
-				l.err = fmt.Errorf("list %s: %w", kind, err)
-			}
-			return ms
+			})
 		}
-		for _, m := range list(lb.KindBackendService) {
-			l.backends = append(l.backends, m.(*computepb.BackendService))
-		}
-		for _, m := range list(lb.KindFirewall) {
-			l.firewall = append(l.firewall, m.(*computepb.Firewall))
-		}
-		for _, m := range list(lb.KindURLMap) {
-			l.urlMaps = append(l.urlMaps, m.(*computepb.UrlMap))
-		}
-		for _, m := range list(lb.KindForwardingRule) {
-			l.rules = append(l.rules, m.(*computepb.ForwardingRule))
-		}
+		list(lb.KindBackendService, func(m proto.Message) { l.backends = append(l.backends, m.(*computepb.BackendService)) })
+		list(lb.KindFirewall, func(m proto.Message) { l.firewall = append(l.firewall, m.(*computepb.Firewall)) })
+		list(lb.KindURLMap, func(m proto.Message) { l.urlMaps = append(l.urlMaps, m.(*computepb.UrlMap)) })
+		list(lb.KindForwardingRule, func(m proto.Message) { l.rules = append(l.rules, m.(*computepb.ForwardingRule)) })
+		list(lb.KindHTTPSProxy, func(m proto.Message) { l.proxies = append(l.proxies, m.(*computepb.TargetHttpsProxy)) })
+		list(lb.KindCertificate, func(m proto.Message) { l.certs = append(l.certs, m.(*computepb.SslCertificate)) })
+		l.err = g.Wait()
 	})
 	return l.err
 }
@@ -79,36 +81,42 @@ func ownsService(description, key string) bool {
 // filled in by one function each.
 type lbCheck struct {
 	ctx                            context.Context
+	st                             *state
 	c                              Compute
 	l                              *computeLists
+	e                              exposed
 	key, svcObj, reexpose          string
 	bs                             *computepb.BackendService
+	owner                          mesh.ResourceOwner
 	bsObj                          string
 	wiring, health, armor, fw, tls Case
 }
 
-// checkLB checks the load balancer expose built for the Service key
-// ("namespace/name"): wiring, backend health per NEG zone, certificate,
-// SSL policy, Cloud Armor and the firewall from Google's front ends.
-func checkLB(ctx context.Context, st *state, key, svcObj string) []Case {
+// checkLB checks the load balancer expose built for the exposed Service:
+// wiring, backend health per NEG zone, certificates, SSL policy, Cloud
+// Armor and the firewall from Google's front ends.
+func checkLB(ctx context.Context, st *state, e exposed) []Case {
+	svcObj := e.object()
 	if err := st.lbLists.load(ctx, st.c.Compute); err != nil {
 		return []Case{apiFailed(GroupLB, "load balancer", svcObj, "read the load balancer", err)}
 	}
 	newCase := func(check string) Case { return Case{Group: GroupLB, Check: check, Object: svcObj} }
-	ns, name, _ := strings.Cut(key, "/")
-	k := &lbCheck{ctx: ctx, c: st.c.Compute, l: &st.lbLists, key: key, svcObj: svcObj, reexpose: "meshctl expose svc " + name + " -n " + ns,
+	k := &lbCheck{ctx: ctx, st: st, c: st.c.Compute, l: &st.lbLists, e: e, key: e.ref(), svcObj: svcObj,
 		wiring: newCase("wiring"), health: newCase("backend health"), armor: newCase("cloud armor"), fw: newCase("firewall"), tls: newCase("tls")}
 	for _, b := range k.l.backends {
-		if ownsService(b.GetDescription(), key) {
+		if ownsService(b.GetDescription(), k.key) {
 			k.bs = b
 		}
 	}
+	k.reexpose = k.reexposeCommand()
 	if k.bs == nil {
-		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(svcObj, "no backend service made by meshctl for "+key+": the load balancer does not reach it", k.reexpose))
+		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New(svcObj, "no backend service made by meshctl for "+k.key+": the load balancer does not reach it", k.reexpose))
 		return []Case{k.wiring}
 	}
+	k.owner, _ = mesh.ParseResourceOwner(k.bs.GetDescription())
 	k.bsObj = "backend service " + k.bs.GetName()
 	k.backendWiring()
+	k.negZones()
 	k.backendHealth()
 	k.cloudArmor()
 	k.firewall()
@@ -150,8 +158,7 @@ func (k *lbCheck) backendHealth() {
 		}
 		switch {
 		case len(h.GetHealthStatus()) == 0:
-			k.health.Findings = append(k.health.Findings, findings.BackendUnhealthy.New(k.bsObj, fmt.Sprintf("NEG %s in %s has no endpoints", linkName(group), zone),
-				"check the gateway's pods: kubectl get pods -A -l "+mesh.LabelGateway))
+			k.health.Findings = append(k.health.Findings, k.emptyZone(group, zone))
 		case len(bad) > 0:
 			k.health.Findings = append(k.health.Findings, findings.BackendUnhealthy.New(k.bsObj, fmt.Sprintf("NEG %s in %s: %d of %d endpoints not healthy: %s", linkName(group), zone, len(bad), len(h.GetHealthStatus()), strings.Join(bad, ", ")),
 				fmt.Sprintf("check the gateway's readiness (port %d %s) and that firewall rules admit %s to ports %d and %d", healthCheckPort, mesh.ReadinessPath, strings.Join(lb.GFERanges, ", "), servingPort, healthCheckPort)))
@@ -162,6 +169,11 @@ func (k *lbCheck) backendHealth() {
 // cloudArmor: a Cloud Armor policy is attached, and exists.
 func (k *lbCheck) cloudArmor() {
 	policy := k.bs.GetSecurityPolicy()
+	if policy == "" && k.owner.Chose(mesh.ChoiceNoArmor) {
+		k.armor.Findings = append(k.armor.Findings, findings.CloudArmorOff.New(k.bsObj, "no Cloud Armor policy, as chosen with --no-armor: the Service is open to every source",
+			"to protect it: "+strings.Replace(k.reexpose, " --no-armor", "", 1)+" --waf xss,sqli (without --no-armor)"))
+		return
+	}
 	if policy == "" {
 		k.armor.Findings = append(k.armor.Findings, findings.CloudArmorDetached.New(k.bsObj, "no Cloud Armor policy attached: the Service is open to every source and unprotected by WAF rules",
 			"gcloud compute backend-services update "+k.bs.GetName()+" --global --security-policy POLICY (or "+k.reexpose+")"))
@@ -213,12 +225,10 @@ func (k *lbCheck) frontend() {
 		if !strings.Contains(r.GetTarget(), "/targetHttpsProxies/") {
 			continue
 		}
-		m, err := k.c.Get(k.ctx, lb.KindHTTPSProxy, linkName(r.GetTarget()))
-		if err != nil {
-			continue
-		}
-		if p := m.(*computepb.TargetHttpsProxy); linkName(p.GetUrlMap()) == um.GetName() {
-			proxy, rule = p, r
+		for _, p := range k.l.proxies {
+			if p.GetName() == linkName(r.GetTarget()) && linkName(p.GetUrlMap()) == um.GetName() {
+				proxy, rule = p, r
+			}
 		}
 	}
 	if proxy == nil {
@@ -228,12 +238,13 @@ func (k *lbCheck) frontend() {
 	if rule.GetPortRange() != "" && !strings.HasPrefix(rule.GetPortRange(), "443") {
 		k.wiring.Findings = append(k.wiring.Findings, findings.LBDrift.New("forwarding rule "+rule.GetName(), "field portRange: "+rule.GetPortRange()+"; meshctl set 443", k.reexpose))
 	}
-	k.proxyTLS(proxy)
+	k.proxyTLS(proxy, um)
 }
 
-// proxyTLS: the HTTPS proxy has an SSL policy of TLS 1.2 or later, and its
-// certificates exist and are active for every domain.
-func (k *lbCheck) proxyTLS(proxy *computepb.TargetHttpsProxy) {
+// proxyTLS: the HTTPS proxy has an SSL policy of TLS 1.2 or later, its
+// certificates exist, and every host the URL map routes to this Service has
+// an ACTIVE one (lbserve.go).
+func (k *lbCheck) proxyTLS(proxy *computepb.TargetHttpsProxy, um *computepb.UrlMap) {
 	pObj := "target HTTPS proxy " + proxy.GetName()
 	if proxy.GetSslPolicy() == "" {
 		k.tls.Findings = append(k.tls.Findings, findings.SSLPolicyWeak.New(pObj, "no SSL policy: clients may use TLS 1.0", k.reexpose))
@@ -243,46 +254,25 @@ func (k *lbCheck) proxyTLS(proxy *computepb.TargetHttpsProxy) {
 		k.tls.Findings = append(k.tls.Findings, findings.SSLPolicyWeak.New("SSL policy "+p.GetName(), "minimum TLS "+orDefault(p.GetMinTlsVersion(), "TLS_1_0")+"; want TLS_1_2 or later",
 			"gcloud compute ssl-policies update "+p.GetName()+" --min-tls-version 1.2"))
 	}
-	for _, cl := range proxy.GetSslCertificates() {
-		m, err := k.c.Get(k.ctx, lb.KindCertificate, linkName(cl))
-		if err != nil {
-			k.tls.Findings = append(k.tls.Findings, driftOrAPI(pObj, "sslCertificates", "certificate "+linkName(cl), err, k.reexpose))
-			continue
-		}
-		k.tls.Findings = append(k.tls.Findings, certStatus(m.(*computepb.SslCertificate))...)
-	}
+	k.hostCertificates(pObj, proxy, um)
 }
 
-// certStatus reports a Google-managed certificate's domains that are not
-// ACTIVE, with what the status means and what to do.
-func certStatus(cert *computepb.SslCertificate) []findings.Finding {
-	mc := cert.GetManaged()
-	if mc == nil {
-		return nil
+// certStatusWhy says what a managed certificate's domain status means and
+// what to do about it.
+func certStatusWhy(cert, domain, status string) (why, fix string) {
+	switch status {
+	case "ACTIVE":
+		return "issued", ""
+	case "PROVISIONING":
+		return "Google is provisioning it (up to 60 minutes once DNS points at the load balancer)", "point " + domain + " at the load balancer's IP (an A record) and wait"
+	case "FAILED_NOT_VISIBLE":
+		return "Google could not see the domain resolve to the load balancer", "create or fix the A record of " + domain + " to the load balancer's IP"
+	case "FAILED_CAA_CHECKING", "FAILED_CAA_FORBIDDEN":
+		return "a CAA record forbids Google's CAs", "allow pki.goog in the CAA records of " + domain
+	case "FAILED_RATE_LIMITED":
+		return "the CA rate-limited the request", "wait; Google retries"
 	}
-	obj := "certificate " + cert.GetName()
-	var out []findings.Finding
-	for _, d := range sortedKeys(mc.GetDomainStatus()) {
-		s := mc.GetDomainStatus()[d]
-		if s == "ACTIVE" {
-			continue
-		}
-		why, fix := "", ""
-		switch s {
-		case "PROVISIONING":
-			why, fix = "Google is provisioning it (up to 60 minutes once DNS points at the load balancer)", "point "+d+" at the load balancer's IP (an A record) and wait"
-		case "FAILED_NOT_VISIBLE":
-			why, fix = "Google could not see the domain resolve to the load balancer", "create or fix the A record of "+d+" to the load balancer's IP"
-		case "FAILED_CAA_CHECKING", "FAILED_CAA_FORBIDDEN":
-			why, fix = "a CAA record forbids Google's CAs", "allow pki.goog in the CAA records of "+d
-		case "FAILED_RATE_LIMITED":
-			why, fix = "the CA rate-limited the request", "wait; Google retries"
-		default:
-			why, fix = "not active", "gcloud compute ssl-certificates describe "+cert.GetName()+" --global"
-		}
-		out = append(out, findings.ManagedCertStatus.New(obj, fmt.Sprintf("domain %s: %s: %s", d, s, why), fix))
-	}
-	return out
+	return "not active", "gcloud compute ssl-certificates describe " + cert + " --global"
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 )
 
 // Groups of checks, in report order.
@@ -36,6 +37,9 @@ type Clients struct {
 	// Asmcli runs `asmcli validate` and returns its stderr lines; err is
 	// set when it could not run or exited non-zero.
 	Asmcli func(ctx context.Context) (lines []string, err error)
+	// Fleet reads the fleet's view of the cluster's managed mesh; on a
+	// managed mesh it stands in for asmcli validate. Nil leaves it out.
+	Fleet func(ctx context.Context) (managed.ClusterStatus, error)
 	// Compute reads the exposed Services' load balancers; nil leaves them
 	// out.
 	Compute Compute
@@ -124,9 +128,7 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 	col := &collector{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	if c.Asmcli != nil {
-		g.Go(func() error { col.add(checkAsmcli(gctx, c.Asmcli)...); return nil })
-	}
+	g.Go(func() error { col.add(checkInstallation(gctx, st)...); return nil })
 	g.Go(func() error { col.add(checkControlPlane(gctx, st)...); return nil })
 	g.Go(func() error { col.add(checkDataPlane(gctx, st)...); return nil })
 	g.Go(func() error { col.add(checkExposed(gctx, st)...); return nil })

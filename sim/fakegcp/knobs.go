@@ -27,7 +27,10 @@ type Knobs struct {
 	// OperationWaitCap bounds how long operations.wait blocks (Google: about 2 minutes).
 	OperationWaitCap Duration `json:"operationWaitCap"`
 	// CertProvisioningDelay is how long a managed certificate stays
-	// PROVISIONING once it serves behind a forwarding rule.
+	// PROVISIONING once it serves behind a forwarding rule. Google takes
+	// minutes (up to an hour); the default, 30 s, is long enough that a
+	// test sees a host left without an ACTIVE certificate by a careless
+	// swap, and short enough to wait for.
 	CertProvisioningDelay Duration `json:"certProvisioningDelay"`
 	// ClusterOperationDuration is how long GKE operations stay RUNNING.
 	ClusterOperationDuration Duration `json:"clusterOperationDuration"`
@@ -96,7 +99,7 @@ func DefaultKnobs() Knobs {
 		OperationDurations:       immediate,
 		OperationDuration:        Duration(500 * time.Millisecond),
 		OperationWaitCap:         Duration(2 * time.Minute),
-		CertProvisioningDelay:    Duration(5 * time.Second),
+		CertProvisioningDelay:    Duration(30 * time.Second),
 		ClusterOperationDuration: Duration(2 * time.Second),
 	}
 }

@@ -38,6 +38,9 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				return err
 			}
 			opts.IAM = policy
+			if opts.Knobs, err = computeKnobs(); err != nil {
+				return err
+			}
 			server := fakegcp.New(s.Scenario, opts)
 			kc, err := sim.KubeClient(d)
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/meshctl/meshctl/sim"
+	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/scenario"
 	"github.com/meshctl/meshctl/sim/state"
 )
@@ -64,6 +65,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		clusters     int
 		regions      []string
 		fleetTime    time.Duration
+		certDelay    time.Duration
 		startup      *podDelayFlags
 		shutdown     *podDelayFlags
 		iam          *iamFlags
@@ -103,6 +105,9 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			if cmd.Flags().Changed("fleet-provisioning-time") {
 				// The daemon `up` starts inherits this environment.
 				os.Setenv(ProvisioningTimeEnv, fleetTime.String())
+			}
+			if cmd.Flags().Changed("cert-provisioning-delay") {
+				os.Setenv(CertProvisioningDelayEnv, certDelay.String())
 			}
 			gateway.export(cmd.Flags())
 			shapes, err := sc.Clusters(clusters, regions)
@@ -167,6 +172,8 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringSliceVar(&regions, "regions", nil, "regions of the clusters, taken in turn (default: "+sc.Region+")")
 	gateway = addGatewayFlags(f)
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")
+	f.DurationVar(&certDelay, "cert-provisioning-delay", time.Duration(fakegcp.DefaultKnobs().CertProvisioningDelay),
+		"how long a Google-managed certificate stays PROVISIONING once it serves (Google: minutes; also $"+CertProvisioningDelayEnv+")")
 	return cmd
 }
 

@@ -130,7 +130,7 @@ spec:
 	// make: apply it for real (as GitOps would first), the rest dry. The
 	// namespace carries meshctl's labels, so expose below takes it as the
 	// gateway's own.
-	r = runIn(t, "", meshctlBin, "expose", "svc", "web", "-n", ns, "--host", "www.example.com", "--dry-run", "-o", "yaml")
+	r = runIn(t, "", meshctlBin, "expose", "svc", "web", "-n", ns, "--host", "www.example.com", "--dry-run", "--manifests", "-o", "yaml")
 	if r.Code != 0 || strings.Contains(r.Stdout, "PRIVATE KEY") {
 		t.Fatalf("dry run -o yaml: exit %d\n%s", r.Code, r.Stderr)
 	}

@@ -63,7 +63,7 @@ func TestExposeViaGatewayAPIEndToEnd(t *testing.T) {
 	// The dry run's manifests, every one accepted by the real API server's
 	// validation (the CRDs' schemas and CEL rules: the HealthCheckPolicy's
 	// fixed-port form among them).
-	dry := runIn(t, "", meshctlBin, "expose", "svc", "web", "-n", ns, "--host", host, "--via", "gateway-api", "--dry-run", "-o", "yaml")
+	dry := runIn(t, "", meshctlBin, "expose", "svc", "web", "-n", ns, "--host", host, "--via", "gateway-api", "--dry-run", "--manifests", "-o", "yaml")
 	if dry.Code != 0 {
 		t.Fatalf("dry run: exit %d\n%s", dry.Code, dry.Stderr)
 	}

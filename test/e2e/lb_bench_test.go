@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -314,4 +315,80 @@ func lbNodeTag(tb testing.TB) string {
 	}
 	tb.Fatal("no node instance carries a network tag")
 	return ""
+}
+
+// BenchmarkLBExposeTwentyServicesOneRun is item 8 end to end: `meshctl
+// expose svc` of twenty Services in one run (twenty gateways rolled out
+// together, one shared load balancer planned and built in one graph)
+// against `meshctl expose svc` of one, every Compute operation taking 2 s.
+// The twenty may take at most 1.5x the one's wall time.
+func BenchmarkLBExposeTwentyServicesOneRun(b *testing.B) {
+	const op = 2 * time.Second
+	const ns = "bench-expose-many"
+	ensureRevisionTB(b, "asm-test-1")
+	manifests := webApp(ns, "asm-test-1", 1)
+	var names []string
+	for i := 0; i <= 20; i++ {
+		name := fmt.Sprintf("s%02d", i)
+		names = append(names, name)
+		manifests += fmt.Sprintf("---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: %s}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: 8080}]\n", name, ns)
+	}
+	lbKubectl(b, manifests, "apply", "-f", "-")
+	b.Cleanup(func() { lbRun(b, "", "kubectl", "delete", "namespace", ns, "--wait=false") })
+	type lbOut struct {
+		Mutations int64 `json:"mutations"`
+	}
+	expose := func(lbName string, svcs ...string) *lbOut {
+		args := append([]string{"expose", "svc"}, svcs...)
+		args = append(args, "-n", ns, "--host", "{service}.bench.example.com", "--lb", lbName, "--replicas", "1:1", "--no-armor", "-o", "json")
+		r := lbRun(b, "", meshctlBin, args...)
+		if r.Code != 0 {
+			b.Fatalf("meshctl %s: exit %d\n%s", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+		var out struct {
+			LoadBalancer *lbOut `json:"loadBalancer"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || out.LoadBalancer == nil {
+			b.Fatalf("meshctl %s: %v\n%s", strings.Join(args, " "), err, r.Stdout)
+		}
+		return out.LoadBalancer
+	}
+	// Leave the shared simulator as it was: every Service's part of the
+	// load balancers and its gateway go, twenty unexposes at once.
+	unexposeAll := func() {
+		var wg sync.WaitGroup
+		for _, name := range names {
+			lbName := "bench-many"
+			if name == names[0] {
+				lbName = "bench-one"
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := lbRun(b, "", meshctlBin, "unexpose", "svc", name, "-n", ns, "--lb", lbName); r.Code != 0 {
+					b.Errorf("unexpose %s: exit %d\n%s", name, r.Code, r.Stderr)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var oneWall, manyWall time.Duration
+	var manyRes *lbOut
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		benchOps(b, op, 0)
+		b.StartTimer()
+		oneWall = timed(func() { expose("bench-one", names[0]) })
+		manyWall = timed(func() { manyRes = expose("bench-many", names[1:]...) })
+		b.StopTimer()
+		benchOps(b, 50*time.Millisecond, 0)
+		unexposeAll()
+		b.StartTimer()
+	}
+	r := newBenchReport(b)
+	r.add("one service (meshctl expose)", oneWall.Seconds(), "s")
+	r.add("20 services (one meshctl expose)", manyWall.Seconds(), "s")
+	r.add("20-service load balancer operations", float64(manyRes.Mutations), "count")
+	r.limit("20 services / one", manyWall.Seconds()/oneWall.Seconds(), "x", "<=", 1.5)
+	r.print(os.Stdout)
 }

@@ -151,8 +151,8 @@ func TestLBBuildsTheWholeLoadBalancerAndTearsItDown(t *testing.T) {
 	if log.Mutations != 0 || again.Mutations != 0 {
 		t.Errorf("re-run: %d mutations logged, %d counted", log.Mutations, again.Mutations)
 	}
-	if again.Certificate == nil || again.Certificate.Status != "ACTIVE" {
-		t.Errorf("re-run reports certificate %+v", again.Certificate)
+	if len(again.Certificates) != 1 || again.Certificates[0].Status != "ACTIVE" {
+		t.Errorf("re-run reports certificates %+v", again.Certificates)
 	}
 
 	// Teardown leaves nothing meshctl made.

@@ -79,7 +79,13 @@ func run(m *testing.M) int {
 	start := time.Now()
 	// E2E_MESHSIM_UP_FLAGS shapes the shared simulator, e.g.
 	// "--pod-startup 0" to run the benchmarks with pods that start at once.
-	up := append([]string{"up"}, strings.Fields(os.Getenv("E2E_MESHSIM_UP_FLAGS"))...)
+	// Managed certificates provision in 5 s unless it says otherwise: the
+	// tests that care about the clock set it themselves (lbKnobs).
+	upFlags := os.Getenv("E2E_MESHSIM_UP_FLAGS")
+	if !strings.Contains(upFlags, "--cert-provisioning-delay") {
+		upFlags += " --cert-provisioning-delay 5s"
+	}
+	up := append([]string{"up"}, strings.Fields(upFlags)...)
 	if out, err := meshsim(ctx, stateDir, up...); err != nil {
 		fmt.Fprintf(os.Stderr, "meshsim up: %v\n%s", err, out)
 		_, _ = meshsim(context.Background(), stateDir, "down")

@@ -23,6 +23,12 @@ type ExposeOptions struct {
 	Replicas string
 	// NoLB is --no-lb: the gateway alone.
 	NoLB bool
+	// Batch is set when several Services are exposed in one run (several
+	// names, or --all); Expose is then the options they share.
+	Batch *expose.Batch
+	// Manifests is --manifests: a dry run prints the gateway's manifests
+	// (-o yaml: documents; -o json: a List) instead of the plan.
+	Manifests bool
 	// LB is the load balancer's part of the input, and its client.
 	LB expose.LoadBalancer
 	// Objects builds the Kubernetes client.
@@ -49,8 +55,10 @@ func parent(use, short string, subs ...*cobra.Command) *cobra.Command {
 // tests.
 func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra.Command {
 	opts := &ExposeOptions{}
+	batch := &expose.Batch{}
+	opts.Batch = batch
 	cmd := &cobra.Command{
-		Use:     "svc NAME --host HOST [--host HOST...]",
+		Use:     "svc NAME... --host HOST [--host HOST...] | --all [-l SELECTOR] --host PATTERN",
 		Aliases: []string{"service"},
 		Short:   "Give a Service its own ingress gateway, ready for Google's HTTPS load balancer",
 		Long:    exposeLong,
@@ -61,12 +69,16 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
   meshctl expose svc api -n shop --port http --host api.example.com --host '*.api.example.com' \
     --gateway-namespace shop-ingress --replicas 2:10 --cpu-target 60
 
-  # See what would change, or print the manifests
-  meshctl expose svc web -n shop --host www.example.com --dry-run
-  meshctl expose svc web -n shop --host www.example.com --dry-run -o yaml`,
-		Args: exactlyOneName("meshctl expose svc NAME --host HOST"),
+  # Several Services behind one shared load balancer, in one run
+  meshctl expose svc web api -n shop --host web=www.example.com --host api=api.example.com --lb shop
+  meshctl expose svc --all -n shop -l tier=front --host '{service}.example.com' --lb shop
+
+  # See what would change (-o json for the whole plan), or print the manifests
+  meshctl expose svc web -n shop --host www.example.com --dry-run -o json
+  meshctl expose svc web -n shop --host www.example.com --dry-run --manifests -o yaml`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := completeExpose(f, cmd, opts, args[0]); err != nil {
+			if err := completeExpose(f, cmd, opts, args); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -92,39 +104,59 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
 	fl.Int32Var(&o.CPUTarget, "cpu-target", expose.DefaultCPUTarget, "the autoscaler's CPU target, in percent of the gateway's CPU request")
 	fl.StringVar(&o.CertSecret, "gateway-cert-secret", "", "existing kubernetes.io/tls Secret in the gateway namespace to serve instead of meshctl's self-signed certificate")
 	fl.BoolVar(&o.StrictMTLS, "strict-mtls", false, "also make the Service's pods accept only mutual TLS (a STRICT PeerAuthentication)")
-	fl.BoolVar(&o.DryRun, "dry-run", false, "show what would change and change nothing (-o yaml prints the manifests)")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "show what would change and change nothing (-o json|yaml: the whole plan, the load balancer's included)")
+	fl.BoolVar(&opts.Manifests, "manifests", false, "with --dry-run -o yaml|json: print the gateway's manifests (for kubectl apply or GitOps) instead of the plan")
+	fl.BoolVar(&batch.All, "all", false, "expose every Service of the namespace (matching --selector), each with its own gateway")
+	fl.StringVarP(&batch.Selector, "selector", "l", "", "with --all: only the Services with these labels, e.g. tier=front")
 	_ = cmd.MarkFlagRequired("host")
 	return cmd
 }
 
 // completeExpose parses and checks the input, the load balancer's included,
 // before anything is written: the gateway is not touched when the load
-// balancer could not be built after it.
-func completeExpose(f *factory.Factory, cmd *cobra.Command, opts *ExposeOptions, service string) error {
+// balancer could not be built after it. Several Services (or --all) are
+// checked as far as they can be without the cluster here, and fully, all
+// of them, before the first write.
+func completeExpose(f *factory.Factory, cmd *cobra.Command, opts *ExposeOptions, names []string) error {
 	o := &opts.Expose
-	o.Service = service
 	var err error
 	if o.MinReplicas, o.MaxReplicas, err = expose.ParseReplicas(opts.Replicas); err != nil {
 		return failure.Usage(err, "")
 	}
-	if err := o.Validate(); err != nil {
+	b := opts.Batch
+	b.Services, b.Hosts = names, o.Hosts
+	if err := b.Validate(); err != nil {
 		return err
+	}
+	if opts.Manifests && !o.DryRun {
+		return failure.Usagef("--manifests prints a dry run's manifests: add --dry-run")
 	}
 	if o.Namespace, err = f.Namespace(o.Namespace); err != nil {
 		return err
 	}
+	b.Template = *o
 	completeLB(f, cmd, &opts.LB)
 	opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
-	if gatewayAPI, err := completeVia(cmd, opts.Via); err != nil || gatewayAPI {
-		if err != nil {
-			return err
+	gatewayAPI, err := completeVia(cmd, opts.Via)
+	if err != nil {
+		return err
+	}
+	if b.Several() {
+		if gatewayAPI {
+			return failure.Usagef("--via gateway-api exposes one Service per run: run it once for each, with --gateway NAME to share one GKE Gateway")
 		}
+		return nil
+	}
+	opts.Batch = nil
+	o.Service, o.Hosts = names[0], b.HostsFor(names[0])
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if gatewayAPI {
 		return completeGatewayAPI(f, cmd, opts)
 	}
 	if !opts.NoLB {
-		if err := opts.LB.Validate(*o); err != nil {
-			return err
-		}
+		return opts.LB.Validate(*o)
 	}
 	return nil
 }
@@ -134,29 +166,52 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, loadBalancer(opts.NoLB, &opts.LB))
+	l := loadBalancer(opts.NoLB, &opts.LB)
+	var out interface{ Manifests() []expose.Object }
+	if opts.Batch != nil {
+		all, err := opts.Batch.Options(ctx, objs)
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			if err := l.Validate(all...); err != nil {
+				return err
+			}
+		}
+		many, err := expose.RunMany(ctx, objs, opts.Reporter, all, l)
+		if err != nil {
+			return err
+		}
+		out = many
+	} else {
+		one, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, l)
+		if err != nil {
+			return err
+		}
+		out = one
+	}
+	if opts.Manifests {
+		return printManifests(opts.Printer, out.Manifests())
+	}
+	return opts.Printer.Print(out)
+}
+
+// printManifests prints the gateway's manifests, for kubectl or GitOps:
+// YAML documents, or a JSON List.
+func printManifests(p *ui.Printer, objs []expose.Object) error {
+	if p.Format == ui.FormatJSON {
+		l, err := expose.ManifestList(objs)
+		if err != nil {
+			return err
+		}
+		return p.Print(l)
+	}
+	b, err := expose.Manifests(objs)
 	if err != nil {
 		return err
 	}
-	if opts.Expose.DryRun {
-		// For GitOps: the manifests instead of the plan.
-		switch opts.Printer.Format {
-		case ui.FormatYAML:
-			b, err := expose.Manifests(out.Objects)
-			if err != nil {
-				return err
-			}
-			_, err = opts.Printer.Out.Write(b)
-			return err
-		case ui.FormatJSON:
-			l, err := expose.ManifestList(out.Objects)
-			if err != nil {
-				return err
-			}
-			return opts.Printer.Print(l)
-		}
-	}
-	return opts.Printer.Print(out)
+	_, err = p.Out.Write(b)
+	return err
 }
 
 // exactlyOneName accepts one positional argument, the Service's name.
@@ -218,5 +273,15 @@ several Services behind one shared load balancer. meshctl reports the IP,
 the DNS records to create and the certificate's status per domain.
 
 Running it again with the same input changes nothing; a changed input
-changes only what differs. --dry-run shows the plan; with -o yaml (or json)
-it prints the manifests instead, for GitOps.`
+changes only what differs. --dry-run shows the plan; with -o json (or yaml)
+the whole plan, the load balancer's included (before GKE has made the
+gateway's NEGs, with those it will make: one per zone of the cluster's
+nodes); with --manifests -o yaml (or json) the gateway's manifests instead,
+for kubectl apply or GitOps.
+
+Several Services in one run (meshctl expose svc A B C, or --all with
+--selector) each get their own gateway; the gateways are checked together
+before the first write, rolled out at the same time, and put behind one
+load balancer (--lb) in one graph: twenty Services take about the time of
+one. --host then takes SERVICE=HOST, or a pattern with {service} and
+{namespace}, e.g. '{service}.example.com'.`

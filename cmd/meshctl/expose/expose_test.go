@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,8 +68,12 @@ func TestNewCmdExposeSvcErrors(t *testing.T) {
 		hint     string
 	}{
 		{cluster, []string{"web", "-n", "shop"}, `required flag(s) "host" not set`, ""},
-		{cluster, []string{"-n", "shop", "--host", "a.example.com"}, "want one Service name, got 0 arguments", ""},
-		{cluster, []string{"web", "api", "--host", "a.example.com"}, "want one Service name, got 2 arguments", ""},
+		{cluster, []string{"-n", "shop", "--host", "a.example.com"}, "name the Service to expose", ""},
+		{cluster, []string{"web", "api", "--host", "a.example.com"}, `--host "a.example.com" would go to every Service`, ""},
+		{cluster, []string{"web", "api", "--host", "web=a.example.com"}, "Service api gets no host", ""},
+		{cluster, []string{"web", "--all", "--host", "{service}.example.com"}, "name Services or pass --all, not both", ""},
+		{cluster, []string{"--all", "-l", "a=(", "--host", "{service}.example.com"}, `--selector "a=("`, ""},
+		{cluster, append(base, "--manifests"), "--manifests prints a dry run's manifests", ""},
 		{cluster, append(base, "--replicas", "3-5"), `--replicas "3-5": want MIN:MAX`, ""},
 		{cluster, []string{"web", "-n", "shop", "--host", "a..example.com"}, `--host "a..example.com" is not a valid host name`, ""},
 		{cluster, []string{"Web", "-n", "shop", "--host", "a.example.com"}, `invalid Service name "Web"`, ""},
@@ -86,7 +91,7 @@ func TestNewCmdExposeSvcErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(failure.HintOf(err), tc.hint) || got != nil {
 				t.Errorf("err %v (hint %q), ran %v; want %q and hint %q", err, failure.HintOf(err), got != nil, tc.want, tc.hint)
 			}
-			if strings.HasPrefix(tc.want, "--") || strings.HasPrefix(tc.want, "the load") || strings.HasPrefix(tc.want, "want one") {
+			if !strings.HasPrefix(tc.want, "invalid") && !strings.HasPrefix(tc.want, "required") {
 				if failure.ExitCode(err) != failure.ExitUsage {
 					t.Errorf("exit code %d, want a usage error", failure.ExitCode(err))
 				}
@@ -196,10 +201,77 @@ func exposeDryRun(t *testing.T, objs kube.Objects, format ui.Format, args ...str
 	return out.Out.String(), out.Err.String()
 }
 
-func TestRunExposeDryRunPrintsManifests(t *testing.T) {
+// Several names, or --all, make a batch: the hosts are filled in per
+// Service when the cluster is read.
+func TestNewCmdExposeSvcSeveral(t *testing.T) {
+	f, _ := cmdtest.Factory(cluster, nil)
+	var got *ExposeOptions
+	err := cmdtest.Execute(NewCmdExposeSvc(f, cmdtest.Capture(&got)), "web", "api", "-n", "shop", "--host", "web=www.example.com", "--host", "{service}.{namespace}.example.com", "--lb", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := got.Batch
+	if b == nil || !reflect.DeepEqual(b.Services, []string{"web", "api"}) || b.Template.Namespace != "shop" || got.LB.Spec.LB != "shop" {
+		t.Fatalf("batch %+v", b)
+	}
+	if h := b.HostsFor("web"); !reflect.DeepEqual(h, []string{"www.example.com", "web.shop.example.com"}) {
+		t.Errorf("web's hosts %v", h)
+	}
+	if h := b.HostsFor("api"); !reflect.DeepEqual(h, []string{"api.shop.example.com"}) {
+		t.Errorf("api's hosts %v", h)
+	}
+	got = nil
+	if err := cmdtest.Execute(NewCmdExposeSvc(f, cmdtest.Capture(&got)), "--all", "-n", "shop", "-l", "tier=front", "--host", "{service}.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if b := got.Batch; b == nil || !b.All || b.Selector != "tier=front" {
+		t.Errorf("--all: batch %+v", b)
+	}
+	// One name is not a batch: the Service's options are complete.
+	got = nil
+	if err := cmdtest.Execute(NewCmdExposeSvc(f, cmdtest.Capture(&got)), "web", "-n", "shop", "--host", "{service}.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Batch != nil || got.Expose.Service != "web" || !reflect.DeepEqual(got.Expose.Hosts, []string{"web.example.com"}) {
+		t.Errorf("one name: batch %+v, options %+v", got.Batch, got.Expose)
+	}
+}
+
+// A batch dry run plans every named Service, and --all finds them.
+func TestRunExposeSeveralDryRun(t *testing.T) {
+	f := meshCluster()
+	f.Add(gvrService, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}}})
+	for _, args := range [][]string{{"web", "api"}, {"--all"}} {
+		stdout, _ := exposeDryRun(t, f, ui.FormatJSON, append(args, "-n", "shop", "--host", "{service}.example.com", "--dry-run", "--no-lb")...)
+		var out expose.ManyOutput
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil || len(out.Services) != 2 || !out.DryRun {
+			t.Fatalf("%v: %v\n%s", args, err, stdout)
+		}
+		hosts := map[string]string{}
+		for _, s := range out.Services {
+			hosts[s.Service.Name] = strings.Join(s.Hosts, ",")
+		}
+		if !reflect.DeepEqual(hosts, map[string]string{"web": "web.example.com", "api": "api.example.com"}) {
+			t.Errorf("%v: hosts %v", args, hosts)
+		}
+	}
+	if w := f.Writes(); len(w) != 0 {
+		t.Errorf("dry runs wrote %v", w)
+	}
+}
+
+// -o json in a dry run is the whole plan; --manifests the manifests.
+func TestRunExposeDryRunPrintsPlanOrManifests(t *testing.T) {
 	f := meshCluster()
 	args := []string{"web", "-n", "shop", "--host", "www.example.com", "--dry-run"}
-	stdout, stderr := exposeDryRun(t, f, ui.FormatYAML, args...)
+	stdout, _ := exposeDryRun(t, f, ui.FormatJSON, args...)
+	var plan expose.ExposeOutput
+	if err := json.Unmarshal([]byte(stdout), &plan); err != nil || plan.Result == nil || len(plan.Changes) != 13 || !plan.DryRun {
+		t.Errorf("-o json is not the plan: %v\n%s", err, stdout)
+	}
+	manifests := append(slices.Clone(args), "--manifests")
+	stdout, stderr := exposeDryRun(t, f, ui.FormatYAML, manifests...)
 	// The gateway's own namespace first, then its 11 objects (the
 	// certificate Secret is a comment), the NetworkPolicy among them.
 	if !strings.HasPrefix(stdout, "---\napiVersion: v1\nkind: Namespace\n") || strings.Count(stdout, "\nkind: ") != 12 ||
@@ -213,7 +285,7 @@ func TestRunExposeDryRunPrintsManifests(t *testing.T) {
 		t.Errorf("no plan progress on stderr:\n%s", stderr)
 	}
 
-	stdout, _ = exposeDryRun(t, f, ui.FormatJSON, args...)
+	stdout, _ = exposeDryRun(t, f, ui.FormatJSON, manifests...)
 	var list struct {
 		Kind  string
 		Items []map[string]any

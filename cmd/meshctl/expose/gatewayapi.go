@@ -130,24 +130,28 @@ func runGatewayAPI(ctx context.Context, opts *ExposeOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.Expose.DryRun {
-		switch opts.Printer.Format {
-		case ui.FormatYAML:
-			b, err := gatewayapi.Manifests(res)
-			if err != nil {
-				return err
-			}
-			_, err = opts.Printer.Out.Write(b)
-			return err
-		case ui.FormatJSON:
-			l, err := gatewayapi.ManifestList(res)
-			if err != nil {
-				return err
-			}
-			return opts.Printer.Print(l)
-		}
+	if opts.Manifests {
+		return printGatewayAPIManifests(opts.Printer, res)
 	}
 	return opts.Printer.Print(res)
+}
+
+// printGatewayAPIManifests prints the objects of the Gateway API path, for
+// kubectl or GitOps: YAML documents, or a JSON List.
+func printGatewayAPIManifests(p *ui.Printer, res *gatewayapi.Result) error {
+	if p.Format == ui.FormatJSON {
+		l, err := gatewayapi.ManifestList(res)
+		if err != nil {
+			return err
+		}
+		return p.Print(l)
+	}
+	b, err := gatewayapi.Manifests(res)
+	if err != nil {
+		return err
+	}
+	_, err = p.Out.Write(b)
+	return err
 }
 
 // unexposeGatewayAPI unexposes a Service exposed through a GKE Gateway;

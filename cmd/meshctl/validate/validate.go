@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/gatewayapi"
 	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/install/managed"
 	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/validate"
 )
@@ -30,6 +31,9 @@ type ValidateOptions struct {
 	Asmcli string
 	// JUnit is the file for the JUnit XML report, if any.
 	JUnit string
+	// FleetProject hosts the fleet of a managed mesh (default: the
+	// cluster's project).
+	FleetProject string
 	// Clients builds what validate reads; release frees it.
 	Clients func(ctx context.Context, opts *ValidateOptions) (c validate.Clients, release func(), err error)
 	Printer *ui.Printer
@@ -67,6 +71,7 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 	fl.BoolVar(&opts.SkipLB, "skip-lb", false, "leave out the exposed Services' load balancers (no Compute API calls)")
 	fl.StringVar(&opts.Asmcli, "asmcli", "", "path of the asmcli script to run (default: PATH, else the pinned release, downloaded)")
 	fl.StringVar(&opts.JUnit, "junit", "", "also write the results as JUnit XML to this file")
+	fl.StringVar(&opts.FleetProject, "fleet-project", "", "fleet host project of a managed mesh, whose servicemesh feature validate reads instead of running asmcli (default: the cluster's project)")
 	fl.Var(&o.FailOn, "fail-on", findings.FailOnUsage)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -107,6 +112,7 @@ func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (valida
 		if !opts.SkipAsmcli {
 			c.Asmcli = validate.RunAsmcli(install.NewLocator(opts.Asmcli), validate.AsmcliCluster{Project: s.Project, Location: s.Location, Cluster: s.Cluster})
 		}
+		c.Fleet = fleetStatus(f, opts.FleetProject)
 		return c, release, nil
 	}
 }
@@ -146,7 +152,9 @@ func writeJUnit(path string, res *validate.Result) error {
 const validateLong = `Validate reads the cluster and reports, with stable codes from the findings catalog (see
 docs/findings.md), what is wrong with the mesh:
 
-  control plane     asmcli validate (its [ERROR] and [WARNING] lines; --skip-asmcli leaves it out),
+  control plane     asmcli validate (its [ERROR] and [WARNING] lines; --skip-asmcli leaves it out;
+                    the asmcli on PATH or in meshctl's cache, downloaded once), or on a managed mesh
+                    the fleet's servicemesh feature state for the cluster instead,
                     each revision's istiod ready, injection webhooks pointing at installed revisions,
                     namespaces labelled with a revision that is not installed or with both labels
   data plane        in every namespace labelled for injection (istio-injection or istio.io/rev, which
@@ -170,3 +178,27 @@ fails is reported as such (MC0100) while the others still run. --junit FILE writ
 test case per check and object, so CI systems show the results natively.
 
 Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`
+
+// fleetStatus returns what reads the fleet's view of the cluster's managed
+// mesh, building the fleet client when called (only on a managed mesh).
+func fleetStatus(f *factory.Factory, fleetProject string) func(context.Context) (managed.ClusterStatus, error) {
+	return func(ctx context.Context) (managed.ClusterStatus, error) {
+		s := f.Settings
+		if s.Project == "" || s.Location == "" || s.Cluster == "" {
+			return managed.ClusterStatus{}, fmt.Errorf("a managed mesh is validated through its fleet, which needs --project, --location and --cluster (or a gke_ kube context)")
+		}
+		if fleetProject == "" {
+			fleetProject = s.Project
+		}
+		v1, err := f.GKEHub(ctx)
+		if err != nil {
+			return managed.ClusterStatus{}, err
+		}
+		v2, err := f.GKEHubV2(ctx)
+		if err != nil {
+			return managed.ClusterStatus{}, err
+		}
+		return managed.ReadClusterStatus(ctx, managed.HubClient{V1: v1, V2: v2}, fleetProject,
+			managed.ClusterRef{Project: s.Project, Location: s.Location, Name: s.Cluster})
+	}
+}
