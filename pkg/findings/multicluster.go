@@ -18,8 +18,8 @@ var (
 	PodRangesOverlap     = define("MC0309", Error, "Pod ranges of two clusters overlap")
 	NetworksDiffer       = define("MC0310", Error, "Clusters in different VPC networks (a multi-network mesh needs east-west gateways)")
 
-	PodFirewallMissing  = define("MC0311", Error, "No firewall rule lets the other clusters' Pod ranges reach a cluster's nodes")
-	GlobalAccessOff     = define("MC0312", Error, "A remote private endpoint is out of reach: master global access is off and the regions differ")
+	PodFirewallMissing   = define("MC0311", Error, "No firewall rule lets the other clusters' Pod ranges reach a cluster's nodes")
+	GlobalAccessOff      = define("MC0312", Error, "A remote private endpoint is out of reach: master global access is off and the regions differ")
 	AuthorizedNetworkGap = define("MC0313", Error, "A remote control plane's authorized networks do not admit a calling cluster's Pod range")
 
 	RemoteSecretMissing = define("MC0314", Error, "No remote secret for another cluster of the mesh")

@@ -17,25 +17,29 @@ import (
 // private endpoints) is the links' plan's (network.go).
 func prechecks(ms []*member) []findings.Finding {
 	var out []findings.Finding
-	usable := []*member{}
+	var read, installed []*member
 	for _, m := range ms {
 		out = append(out, m.failures...)
 		if !m.usable() {
 			continue
+		}
+		read = append(read, m)
+		if m.gke.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
+			out = append(out, findings.MCWorkloadIdentity.New(object(m), "workload identity is off: the mesh's workloads and the managed control plane authenticate through it",
+				fmt.Sprintf("gcloud container clusters update %s --location %s --project %s --workload-pool %s.svc.id.goog", m.Name, m.Location, m.Project, m.Project)))
 		}
 		if len(m.planes) == 0 {
 			out = append(out, findings.NoControlPlane.New(object(m), "no istiod revision and no managed revision is installed in "+m.Context,
 				"meshctl install --context "+m.Context+" (or --managed)"))
 			continue
 		}
-		if m.gke.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
-			out = append(out, findings.MCWorkloadIdentity.New(object(m), "workload identity is off: the mesh's workloads and the managed control plane authenticate through it",
-				fmt.Sprintf("gcloud container clusters update %s --location %s --project %s --workload-pool %s.svc.id.goog", m.Name, m.Location, m.Project, m.Project)))
-		}
-		usable = append(usable, m)
+		installed = append(installed, m)
 	}
-	for _, check := range []func([]*member) []findings.Finding{checkKinds, checkVersions, checkRevisions, checkNames, checkFleets, checkTrustDomains, checkPodRanges, checkNetworks} {
-		out = append(out, check(usable)...)
+	for _, check := range []func([]*member) []findings.Finding{checkFleets, checkPodRanges, checkNetworks} {
+		out = append(out, check(read)...)
+	}
+	for _, check := range []func([]*member) []findings.Finding{checkKinds, checkVersions, checkRevisions, checkNames, checkTrustDomains} {
+		out = append(out, check(installed)...)
 	}
 	return out
 }

@@ -44,8 +44,10 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 		Example: `  meshctl validate
   meshctl validate --skip-asmcli --namespace shop --junit validate.xml
   meshctl validate --service shop/cart -o json
-  meshctl validate --fail-on warning   # CI: warnings fail too`,
-		Args: cobra.NoArgs,
+  meshctl validate --fail-on warning   # CI: warnings fail too
+  meshctl validate --cluster my-project/us-central1/east --cluster my-project/europe-west1/west --skip-asmcli`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{factory.SeveralClusters: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Validate.CertWarnDays < 0 {
 				return failure.Usage(fmt.Errorf("--cert-warn-days must not be negative"), "")
@@ -53,6 +55,9 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 			opts.Clients, opts.Printer = clients(f), f.Printer
 			if runF != nil {
 				return runF(opts)
+			}
+			if len(f.Settings.Clusters) > 1 {
+				return runSeveral(cmd.Context(), f, opts)
 			}
 			return run(cmd.Context(), opts)
 		},
@@ -115,6 +120,12 @@ func run(ctx context.Context, opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
+	return report(opts, res)
+}
+
+// report writes the JUnit file if asked, prints the result and sets the
+// exit code.
+func report(opts *ValidateOptions, res *validate.Result) error {
 	if opts.JUnit != "" {
 		if err := writeJUnit(opts.JUnit, res); err != nil {
 			return failure.WithHint(fmt.Errorf("write --junit %s: %w", opts.JUnit, err), "pass a writable path")
@@ -162,5 +173,11 @@ docs/findings.md), what is wrong with the mesh:
 Each list is made once, paginated; independent checks run concurrently, and a check whose API call
 fails is reported as such (MC0100) while the others still run. --junit FILE writes JUnit XML, one
 test case per check and object, so CI systems show the results natively.
+
+With --cluster given more than once (each NAME, PROJECT/LOCATION/NAME or a kube context), it
+validates every cluster at once and adds what is about the clusters together, in one report (the
+JSON and JUnit too): each cluster's remote secret for each other one, current (MC0314, MC0315);
+each istiod syncing every other cluster (MC0316); each remote control plane in reach (MC0311-MC0313);
+one root of trust in istio-ca-root-cert (MC0318).
 
 Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`
