@@ -107,7 +107,7 @@ func RestartIstiod(ctx context.Context, kc kubernetes.Interface, deployments []s
 			return fmt.Errorf("restart Deployment %s/%s: %w", mesh.IstioSystem, name, err)
 		}
 	}
-	return poll(ctx, timeout, "the istiod rollouts", func() (bool, error) {
+	return Poll(ctx, timeout, "the istiod rollouts", func() (bool, error) {
 		for _, name := range deployments {
 			d, err := deps.Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
@@ -142,7 +142,7 @@ func RootsOf(ctx context.Context, kc kubernetes.Interface, namespace string) ([]
 // WaitRoot waits until istiod publishes root in istio-system: it has
 // restarted with the plug-in CA.
 func WaitRoot(ctx context.Context, kc kubernetes.Interface, root *x509.Certificate, timeout time.Duration) error {
-	return poll(ctx, timeout, "istiod to publish the shared root in "+mesh.IstioSystem+"/"+rootConfigMap, func() (bool, error) {
+	return Poll(ctx, timeout, "istiod to publish the shared root in "+mesh.IstioSystem+"/"+rootConfigMap, func() (bool, error) {
 		roots, err := RootsOf(ctx, kc, mesh.IstioSystem)
 		return hasRoot(roots, root), err
 	})
@@ -235,7 +235,9 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	}
 }
 
-func poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+// Poll calls cond every 250ms until it holds, the timeout passes (the
+// error says what was awaited and cond's last error) or ctx ends.
+func Poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for {

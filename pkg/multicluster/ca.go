@@ -216,11 +216,28 @@ func (p *caPlan) verify(ctx context.Context, c Clients, report *CAReport) []find
 	return out
 }
 
+// verifyCluster waits, within the restart timeout, until the cluster's
+// roots and istiod's chain all lead to the shared root: istiod restarts,
+// then writes the root in one namespace after another. It returns what
+// still differs when the time is up.
 func (p *caPlan) verifyCluster(ctx context.Context, c Clients, m *member) []string {
-	timeout := p.opts.RestartTimeout
-	if err := meshca.WaitRoot(ctx, m.kube, p.root.Cert, timeout); err != nil {
+	if err := meshca.WaitRoot(ctx, m.kube, p.root.Cert, p.opts.RestartTimeout); err != nil {
 		return []string{err.Error()}
 	}
+	var problems []string
+	err := meshca.Poll(ctx, p.opts.RestartTimeout, "every namespace and istiod to lead to the shared root", func() (bool, error) {
+		problems = p.clusterProblems(ctx, c, m)
+		return len(problems) == 0, nil
+	})
+	if err != nil && len(problems) == 0 {
+		problems = []string{err.Error()}
+	}
+	return problems
+}
+
+// clusterProblems says what in the cluster does not lead to the shared
+// root: namespaces' istio-ca-root-cert, istiod's serving chain.
+func (p *caPlan) clusterProblems(ctx context.Context, c Clients, m *member) []string {
 	var problems []string
 	if bad, err := meshca.ForeignRoots(ctx, m.kube, p.root.Cert); err != nil {
 		problems = append(problems, "read the namespaces' istio-ca-root-cert: "+err.Error())
