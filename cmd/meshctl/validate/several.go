@@ -7,9 +7,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
-	"github.com/meshctl/meshctl/internal/failure"
-	"github.com/meshctl/meshctl/pkg/install"
-	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/multicluster"
 	"github.com/meshctl/meshctl/pkg/validate"
 )
@@ -39,7 +36,6 @@ func runSeveral(ctx context.Context, f *factory.Factory, opts *ValidateOptions) 
 func clientsFor(ctx context.Context, f *factory.Factory, opts *ValidateOptions) func(context.Context, multicluster.Ref) (validate.Clients, func(), error) {
 	return func(_ context.Context, r multicluster.Ref) (validate.Clients, func(), error) {
 		var c validate.Clients
-		release := func() {}
 		var err error
 		if c.Kube, err = f.KubeFor(r.Context); err != nil {
 			return c, nil, err
@@ -51,19 +47,7 @@ func clientsFor(ctx context.Context, f *factory.Factory, opts *ValidateOptions) 
 		if c.Dynamic, err = dynamic.NewForConfig(rc); err != nil {
 			return c, nil, fmt.Errorf("create kubernetes client: %w", err)
 		}
-		if !opts.SkipLB {
-			if gce, err := lb.NewGCE(ctx, f.GCP(), r.Project); err != nil {
-				if failure.ExitCode(err) == failure.ExitUsage {
-					return c, nil, err
-				}
-				c.ComputeErr = err
-			} else {
-				c.Compute, release = gce, func() { _ = gce.Close() }
-			}
-		}
-		if !opts.SkipAsmcli {
-			c.Asmcli = validate.RunAsmcli(install.NewLocator(opts.Asmcli), validate.AsmcliCluster{Project: r.Project, Location: r.Location, Cluster: r.Name})
-		}
-		return c, release, nil
+		release, err := cloudClients(ctx, f, opts, &c, validate.AsmcliCluster{Project: r.Project, Location: r.Location, Cluster: r.Name})
+		return c, release, err
 	}
 }

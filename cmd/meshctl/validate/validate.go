@@ -82,7 +82,6 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (validate.Clients, func(), error) {
 	return func(ctx context.Context, opts *ValidateOptions) (validate.Clients, func(), error) {
 		var c validate.Clients
-		release := func() {}
 		var err error
 		if c.Kube, err = f.Kube(); err != nil {
 			return c, nil, err
@@ -91,23 +90,33 @@ func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (valida
 			return c, nil, err
 		}
 		s := f.Settings
-		if !opts.SkipLB {
-			if s.Project == "" {
-				c.ComputeErr = fmt.Errorf("no project: set --project (or a gke_ kube context) to check load balancers, or pass --skip-lb")
-			} else if gce, err := lb.NewGCE(ctx, f.GCP(), s.Project); err != nil {
-				if failure.ExitCode(err) == failure.ExitUsage {
-					return c, nil, err
-				}
-				c.ComputeErr = err
-			} else {
-				c.Compute, release = gce, func() { _ = gce.Close() }
-			}
-		}
-		if !opts.SkipAsmcli {
-			c.Asmcli = validate.RunAsmcli(install.NewLocator(opts.Asmcli), validate.AsmcliCluster{Project: s.Project, Location: s.Location, Cluster: s.Cluster})
-		}
-		return c, release, nil
+		release, err := cloudClients(ctx, f, opts, &c, validate.AsmcliCluster{Project: s.Project, Location: s.Location, Cluster: s.Cluster})
+		return c, release, err
 	}
+}
+
+// cloudClients adds the Compute API unless --skip-lb (a client that cannot
+// be built is reported by the load balancer checks, the others run) and
+// asmcli unless --skip-asmcli, for one cluster.
+func cloudClients(ctx context.Context, f *factory.Factory, opts *ValidateOptions, c *validate.Clients, cl validate.AsmcliCluster) (func(), error) {
+	release := func() {}
+	if !opts.SkipLB {
+		if cl.Project == "" {
+			c.ComputeErr = fmt.Errorf("no project: set --project (or a gke_ kube context) to check load balancers, or pass --skip-lb")
+		} else if gce, err := lb.NewGCE(ctx, f.GCP(), cl.Project); err != nil {
+			if failure.ExitCode(err) == failure.ExitUsage {
+				return nil, err
+			}
+			c.ComputeErr = err
+		} else {
+			release = func() { _ = gce.Close() }
+			c.Compute = gce
+		}
+	}
+	if !opts.SkipAsmcli {
+		c.Asmcli = validate.RunAsmcli(install.NewLocator(opts.Asmcli), cl)
+	}
+	return release, nil
 }
 
 func run(ctx context.Context, opts *ValidateOptions) error {
