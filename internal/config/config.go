@@ -159,6 +159,9 @@ type Settings struct {
 
 	// ConfigFile is the config file that was read, or "" when there was none.
 	ConfigFile string
+	// Clusters are the --cluster flags when given more than once (check
+	// and validate over several clusters); Cluster is then the first.
+	Clusters []string
 
 	all map[Key]Setting
 }

@@ -162,38 +162,6 @@ func (f *facts) poolServiceAccounts(cl *containerpb.Cluster, rules []*computepb.
 	return out, nil
 }
 
-// clusterNetwork returns the project holding the cluster's VPC (the host
-// project for a Shared VPC) and the network's name.
-func clusterNetwork(cl *containerpb.Cluster, project string) (string, string) {
-	if p, n, ok := parseNetworkLink(cl.GetNetworkConfig().GetNetwork()); ok {
-		return p, n
-	}
-	if n := cl.GetNetwork(); n != "" {
-		return project, n
-	}
-	return project, "default"
-}
-
-// parseNetworkLink reads ".../projects/P/global/networks/N".
-func parseNetworkLink(link string) (project, network string, ok bool) {
-	segs := strings.Split(strings.Trim(link, "/"), "/")
-	for i := 0; i+4 < len(segs); i++ {
-		if segs[i] == "projects" && segs[i+2] == "global" && segs[i+3] == "networks" {
-			return segs[i+1], segs[i+4], true
-		}
-	}
-	return "", "", false
-}
-
-func sameNetwork(link, project, network string) bool {
-	p, n, ok := parseNetworkLink(link)
-	if !ok {
-		// A bare name or "global/networks/N" is in the rule's own project.
-		return link == network || strings.HasSuffix(link, "/networks/"+network)
-	}
-	return p == project && n == network
-}
-
 // targetsNodes: a rule with no targets applies to every instance.
 func targetsNodes(r *computepb.Firewall, tag string, sas []string) bool {
 	tags, accounts := r.GetTargetTags(), r.GetTargetServiceAccounts()

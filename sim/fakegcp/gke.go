@@ -24,7 +24,11 @@ type gkeCluster struct {
 	// overlay holds fields set by updates that a scenario does not model
 	// (e.g. desiredControlPlaneEndpointsConfig); it is merged over the
 	// rendered cluster.
-	overlay    map[string]any
+	overlay map[string]any
+	// blockNames are the displayNames of the authorized networks' blocks,
+	// by CIDR: GKE keeps what an update names them (the scenario keeps
+	// only the CIDRs, which the reachability model reads).
+	blockNames map[string]string
 	status     string // PROVISIONING, RUNNING, RECONCILING or STOPPING
 	created    time.Time
 	generation int
@@ -325,6 +329,9 @@ func (s *Server) updateCluster(c *apiCall) (any, *APIError) {
 		// A failed update changes nothing.
 		if failure == "" {
 			cl.change(s, endpoints.apply)
+			if endpoints.authorized != nil {
+				cl.blockNames = endpoints.blockNames()
+			}
 			cl.applyUpdate(s, rest)
 			cl.generation++
 		}

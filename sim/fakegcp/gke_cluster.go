@@ -61,7 +61,11 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 	if len(sc.AuthorizedNetworks) > 0 {
 		var blocks []any
 		for _, cidr := range sc.AuthorizedNetworks {
-			blocks = append(blocks, map[string]any{"cidrBlock": cidr})
+			block := map[string]any{"cidrBlock": cidr}
+			if name := cl.blockNames[cidr]; name != "" {
+				block["displayName"] = name
+			}
+			blocks = append(blocks, block)
 		}
 		authorized["cidrBlocks"] = blocks
 	}

@@ -110,6 +110,18 @@ func checkBlocks(authorized map[string]any) *APIError {
 	return nil
 }
 
+// blockNames are the displayNames the update gives its blocks, by CIDR.
+func (c endpointChange) blockNames() map[string]string {
+	out := map[string]string{}
+	for _, b := range list(c.authorized, "cidrBlocks") {
+		block, _ := b.(map[string]any)
+		if name := str(block, "displayName"); name != "" {
+			out[str(block, "cidrBlock")] = name
+		}
+	}
+	return out
+}
+
 // apply changes the scenario as the update asks.
 func (c endpointChange) apply(sc *scenario.Scenario) {
 	if c.authorized != nil {

@@ -98,7 +98,7 @@ func TestUpdateControlPlaneAccess(t *testing.T) {
 		DesiredControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{
 			GlobalAccess: proto.Bool(true),
 			AuthorizedNetworksConfig: &containerpb.MasterAuthorizedNetworksConfig{Enabled: true, CidrBlocks: []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock{
-				{CidrBlock: "10.132.0.0/20"}, {CidrBlock: "10.112.0.0/14"}}},
+				{CidrBlock: "10.132.0.0/20"}, {CidrBlock: "10.112.0.0/14", DisplayName: "meshsim-1 pods"}}},
 		}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +120,12 @@ func TestUpdateControlPlaneAccess(t *testing.T) {
 	if !c.GetPrivateClusterConfig().GetMasterGlobalAccessConfig().GetEnabled() || !c.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetGlobalAccess() ||
 		len(c.GetMasterAuthorizedNetworksConfig().GetCidrBlocks()) != 2 {
 		t.Errorf("cluster after the update: %v", c)
+	}
+	// GKE keeps the name a block was given, in both fields that show it.
+	for _, an := range []*containerpb.MasterAuthorizedNetworksConfig{c.GetMasterAuthorizedNetworksConfig(), c.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetAuthorizedNetworksConfig()} {
+		if b := an.GetCidrBlocks(); len(b) != 2 || b[0].GetDisplayName() != "" || b[1].GetDisplayName() != "meshsim-1 pods" {
+			t.Errorf("block names: %v", b)
+		}
 	}
 	if first := e.srv.SimulatedClusters()[0]; first.MasterGlobalAccess || len(first.AuthorizedNetworks) != 1 {
 		t.Errorf("the first cluster changed too: %+v", first)

@@ -148,9 +148,17 @@ func StartIstiodIn(ctx context.Context, dir state.Dir, t Target, kc kubernetes.I
 		ist.Key = t.Key
 	}
 	ist.ReadinessURL = fmt.Sprintf("http://127.0.0.1:%d/ready", ist.HTTPPort)
-	env, clusterID := targetEnv(istiodEnv(deploy, IstiodName(revision)), t)
+	return launch(ctx, dir, t, kc, pilot, deploy, ist)
+}
+
+// launch starts pilot-discovery on ist's ports as a pod of deploy would
+// start: with the cacerts Secret mounted (ROOT_CA_DIR), and records it.
+func launch(ctx context.Context, dir state.Dir, t Target, kc kubernetes.Interface, pilot string, deploy *appsv1.Deployment, ist state.Istiod) (state.Istiod, error) {
+	name := "istiod-" + t.Key
+	env, clusterID := targetEnv(istiodEnv(deploy, IstiodName(ist.Revision)), t)
 	ist.ClusterID = clusterID
-	if err := os.MkdirAll(t.CACerts, 0o755); err != nil {
+	ist.Template = templateHash(deploy)
+	if err := MountCACerts(ctx, kc, t.CACerts); err != nil {
 		return ist, err
 	}
 	args := []string{"discovery",

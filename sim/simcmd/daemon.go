@@ -72,7 +72,7 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			listening, err := fakeapi.Serve(cmd.Context(), addr, withReach(reach, gateway.handler(resourceManager.Wrap(mux))))
+			listening, err := fakeapi.Serve(cmd.Context(), addr, withIstiods(d, withReach(reach, gateway.handler(resourceManager.Wrap(mux)))))
 			if err != nil {
 				return err
 			}
@@ -87,6 +87,9 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 					log.Printf("gke gateway controller: %v", err)
 				}
 			}()
+			if err := runKubelets(cmd.Context(), d, s); err != nil {
+				return err
+			}
 			negs := negcontroller.New(kc, server, uid)
 			negs.Errors = func(err error) { log.Printf("neg controller: %v", err) }
 			negs.Run(cmd.Context())

@@ -93,6 +93,9 @@ type Istiod struct {
 	MonitorPort  int    `json:"monitoringPort"`
 	Pid          int    `json:"pid"`
 	ReadinessURL string `json:"readinessUrl"`
+	// Template is a hash of the istiod Deployment's pod template the
+	// process was started from: a rollout (a new template) restarts it.
+	Template string `json:"template,omitempty"`
 }
 
 // Dir is a state directory.
@@ -248,6 +251,9 @@ func (d Dir) Env(s Sim) []string {
 			"MESHCTL_CERTIFICATE_MANAGER_ENDPOINT="+s.GCPEndpoint+"/certificatemanager",
 			"CLOUDSDK_API_ENDPOINT_OVERRIDES_CERTIFICATEMANAGER="+s.GCPEndpoint+"/certificatemanager/",
 			"MESHCTL_RESOURCE_MANAGER_ENDPOINT="+s.GCPEndpoint,
+			// istiods run as local processes, not in pods meshctl could
+			// port-forward to: the daemon says where (simcmd.IstiodsPath).
+			"MESHCTL_ISTIOD_ENDPOINTS="+s.GCPEndpoint+"/meshsim/istiods",
 			// gcloud appends v1/projects/...: the override ends in a slash.
 			"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER="+s.GCPEndpoint+"/",
 			"MESHCTL_PROJECT="+sc.Project,

@@ -73,40 +73,42 @@ func stopOnceSims() {
 
 func multiClusterSim(t *testing.T) *mcSim {
 	t.Helper()
-	mcOnce.Do(func() {
-		state, err := os.MkdirTemp("", "e2e-mc-") // short: kwok puts unix sockets under it
-		if err != nil {
-			mcErr = err.Error()
-			return
-		}
-		onceSimStops = append(onceSimStops, func() {
-			if out, err := meshsim(context.Background(), state, "down"); err != nil {
-				fmt.Fprintf(os.Stderr, "meshsim down (two clusters): %v\n%s", err, out)
-			}
-			os.RemoveAll(state)
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		start := time.Now()
-		if out, err := meshsim(ctx, state, "up", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private"); err != nil {
-			mcErr = fmt.Sprintf("meshsim up --clusters 2: %v\n%s", err, out)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "e2e: two-cluster meshsim up in %.1fs\n", time.Since(start).Seconds())
-		mc := &mcSim{state: state}
-		out, err := meshsim(ctx, state, "env")
-		if err != nil {
-			mcErr = fmt.Sprintf("meshsim env: %v\n%s", err, out)
-			return
-		}
-		mc.env = parseExports(out)
-		mcShared = mc
-	})
+	mcOnce.Do(func() { mcShared, mcErr = startMultiClusterSim("two clusters") })
 	if mcErr != "" {
 		t.Fatal(mcErr)
 	}
 	mcShared.refreshStatus(t)
 	return mcShared
+}
+
+// startMultiClusterSim starts a simulator of two private clusters in two
+// regions and registers its stop for TestMain; a test file that changes
+// the clusters in ways others would see starts its own, once.
+func startMultiClusterSim(what string) (*mcSim, string) {
+	state, err := os.MkdirTemp("", "e2e-mc-") // short: kwok puts unix sockets under it
+	if err != nil {
+		return nil, err.Error()
+	}
+	onceSimStops = append(onceSimStops, func() {
+		if out, err := meshsim(context.Background(), state, "down"); err != nil {
+			fmt.Fprintf(os.Stderr, "meshsim down (%s): %v\n%s", what, err, out)
+		}
+		os.RemoveAll(state)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if out, err := meshsim(ctx, state, "up", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private"); err != nil {
+		return nil, fmt.Sprintf("meshsim up --clusters 2 (%s): %v\n%s", what, err, out)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: two-cluster meshsim (%s) up in %.1fs\n", what, time.Since(start).Seconds())
+	mc := &mcSim{state: state}
+	out, err := meshsim(ctx, state, "env")
+	if err != nil {
+		return nil, fmt.Sprintf("meshsim env: %v\n%s", err, out)
+	}
+	mc.env = parseExports(out)
+	return mc, ""
 }
 
 func (mc *mcSim) refreshStatus(t *testing.T) {

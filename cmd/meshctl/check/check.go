@@ -27,6 +27,8 @@ type CheckOptions struct {
 	Target   func(context.Context) install.Target
 	Printer  *ui.Printer
 	Reporter ui.Reporter
+	// Several is set when --cluster is given more than once.
+	Several *SeveralOptions
 }
 
 // NewCmdCheck returns `meshctl check`; runF replaces its run in tests.
@@ -58,14 +60,31 @@ Checks that use different APIs run concurrently; a check whose API call fails is
 --fix creates the missing 15017 firewall rule (named meshctl-webhook-CLUSTER-HASH, described as
 made by meshctl), then checks again.
 
+With --cluster given more than once (each NAME, PROJECT/LOCATION/NAME or a kube context), it checks
+every cluster at once and then the clusters together, as meshctl mesh connect needs them: one fleet,
+one VPC network, Pod ranges that do not overlap, distinct installed names and one mesh release
+where installed, a firewall rule between the clusters' Pods and nodes, and each private control
+plane in reach of the others' istiods (findings MC03xx).
+
 Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`,
 		Example: `  meshctl check
   meshctl check --mesh-version 1.29 -o json
   meshctl check --fix
-  meshctl check --fail-on warning   # CI: warnings fail too`,
-		Args: cobra.NoArgs,
+  meshctl check --fail-on warning   # CI: warnings fail too
+  meshctl check --cluster my-project/us-central1/east --cluster my-project/europe-west1/west`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{factory.SeveralClusters: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s := f.Settings
+			if len(s.Clusters) > 1 {
+				if err := completeSeveral(f, opts); err != nil {
+					return err
+				}
+				if runF != nil {
+					return runF(opts)
+				}
+				return runSeveral(cmd.Context(), opts)
+			}
 			opts.Check.Project, opts.Check.Location, opts.Check.Cluster, opts.Check.KubeContext = s.Project, s.Location, s.Cluster, s.Context
 			if err := opts.Check.Validate(); err != nil {
 				return failure.Usage(err, "") // the hint says what to set

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	compute "cloud.google.com/go/compute/apiv1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/gcp"
@@ -15,6 +16,16 @@ import (
 // kubeconfig) is handed over as an error: the checks that need it say so
 // and the others run. Bad settings stop the command.
 func (f *Factory) CheckClients(ctx context.Context) (check.Clients, error) {
+	return f.checkClients(ctx, f.Kube)
+}
+
+// CheckClientsFor builds check's clients for the cluster of a kube context
+// (check over several clusters).
+func (f *Factory) CheckClientsFor(ctx context.Context, kubeContext string) (check.Clients, error) {
+	return f.checkClients(ctx, func() (kubernetes.Interface, error) { return f.KubeFor(kubeContext) })
+}
+
+func (f *Factory) checkClients(ctx context.Context, kube func() (kubernetes.Interface, error)) (check.Clients, error) {
 	var c check.Clients
 	usage := func(err error) bool { return err != nil && failure.ExitCode(err) == failure.ExitUsage }
 
@@ -42,7 +53,7 @@ func (f *Factory) CheckClients(ctx context.Context) (check.Clients, error) {
 		c.ComputeErr = err
 	}
 
-	if kc, err := f.Kube(); err == nil {
+	if kc, err := kube(); err == nil {
 		c.Kube = kc
 	} else {
 		c.KubeErr = err

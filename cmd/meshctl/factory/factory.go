@@ -225,3 +225,7 @@ func (f *Factory) addCloser(c io.Closer) {
 	f.closers = append(f.closers, c)
 	f.mu.Unlock()
 }
+
+// SeveralClusters is the annotation of a command that takes --cluster more
+// than once (the settings' Clusters); others refuse it.
+const SeveralClusters = "meshctl.io/several-clusters"

@@ -15,6 +15,7 @@ import (
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	injectcmd "github.com/meshctl/meshctl/cmd/meshctl/inject"
 	installcmd "github.com/meshctl/meshctl/cmd/meshctl/install"
+	meshcmd "github.com/meshctl/meshctl/cmd/meshctl/mesh"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
 	"github.com/meshctl/meshctl/internal/buildinfo"
@@ -84,6 +85,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		exposecmd.NewCmdExpose(f),
 		exposecmd.NewCmdUnexpose(f),
 		validatecmd.NewCmdValidate(f, nil),
+		meshcmd.NewCmdMesh(f),
 	)
 	return r
 }
@@ -92,7 +94,7 @@ func addGlobalFlags(c *cobra.Command, configFlag *string) {
 	f := c.PersistentFlags()
 	f.String(string(config.Project), "", "Google Cloud project ID")
 	f.String(string(config.Location), "", "GKE cluster location (region or zone)")
-	f.String(string(config.Cluster), "", "GKE cluster name")
+	f.Var(&clusterList{}, string(config.Cluster), "GKE cluster name (check and validate take several: --cluster A --cluster B, each NAME, PROJECT/LOCATION/NAME or a kube context)")
 	f.String(string(config.Kubeconfig), "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.String(string(config.Context), "", "kubeconfig context (default: the kubeconfig's current-context)")
 	f.StringP(string(config.Output), "o", config.Output.Default(), "output format: text, json or yaml")
@@ -140,6 +142,9 @@ func (r *root) setup(cmd *cobra.Command, configFlag string) error {
 	if err != nil {
 		return err
 	}
+	if err := severalClusters(cmd, s); err != nil {
+		return err
+	}
 	r.f.Configure(s)
 
 	if s.Timeout > 0 {
@@ -153,6 +158,42 @@ func (r *root) setup(cmd *cobra.Command, configFlag string) error {
 	if s.Context != "" {
 		r.f.Logf("kubeconfig context %s (%s)", s.Context, s.Get(config.Context).Source)
 	}
+	return nil
+}
+
+// clusterList is --cluster: repeatable for the commands that span
+// clusters; the settings take the first.
+type clusterList []string
+
+func (c *clusterList) String() string {
+	if len(*c) == 0 {
+		return ""
+	}
+	return (*c)[0]
+}
+
+func (c *clusterList) Set(v string) error {
+	*c = append(*c, v)
+	return nil
+}
+
+func (c *clusterList) Type() string { return "string" }
+
+// severalClusters passes several --cluster flags to the commands that take
+// them (factory.SeveralClusters) and refuses them elsewhere.
+func severalClusters(cmd *cobra.Command, s *config.Settings) error {
+	f := cmd.Flags().Lookup(string(config.Cluster))
+	if f == nil {
+		return nil
+	}
+	list, ok := f.Value.(*clusterList)
+	if !ok || len(*list) < 2 {
+		return nil
+	}
+	if cmd.Annotations[factory.SeveralClusters] != "true" {
+		return failure.Usagef("--cluster is given %d times: only meshctl check and meshctl validate take several clusters", len(*list))
+	}
+	s.Clusters = append([]string(nil), *list...)
 	return nil
 }
 

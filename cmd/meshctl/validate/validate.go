@@ -49,8 +49,10 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 		Example: `  meshctl validate
   meshctl validate --skip-asmcli --namespace shop --junit validate.xml
   meshctl validate --service shop/cart -o json
-  meshctl validate --fail-on warning   # CI: warnings fail too`,
-		Args: cobra.NoArgs,
+  meshctl validate --fail-on warning   # CI: warnings fail too
+  meshctl validate --cluster my-project/us-central1/east --cluster my-project/europe-west1/west --skip-asmcli`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{factory.SeveralClusters: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Validate.CertWarnDays < 0 {
 				return failure.Usage(fmt.Errorf("--cert-warn-days must not be negative"), "")
@@ -58,6 +60,9 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 			opts.Clients, opts.Printer = clients(f), f.Printer
 			if runF != nil {
 				return runF(opts)
+			}
+			if len(f.Settings.Clusters) > 1 {
+				return runSeveral(cmd.Context(), f, opts)
 			}
 			return run(cmd.Context(), opts)
 		},
@@ -83,7 +88,6 @@ func NewCmdValidate(f *factory.Factory, runF func(*ValidateOptions) error) *cobr
 func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (validate.Clients, func(), error) {
 	return func(ctx context.Context, opts *ValidateOptions) (validate.Clients, func(), error) {
 		var c validate.Clients
-		release := func() {}
 		var err error
 		if c.Kube, err = f.Kube(); err != nil {
 			return c, nil, err
@@ -92,29 +96,39 @@ func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (valida
 			return c, nil, err
 		}
 		s := f.Settings
-		if !opts.SkipLB {
-			if s.Project == "" {
-				c.ComputeErr = fmt.Errorf("no project: set --project (or a gke_ kube context) to check load balancers, or pass --skip-lb")
-			} else if gce, err := lb.NewGCE(ctx, f.GCP(), s.Project); err != nil {
-				if failure.ExitCode(err) == failure.ExitUsage {
-					return c, nil, err
-				}
-				c.ComputeErr = err
-			} else {
-				c.Compute, release = gce, func() { _ = gce.Close() }
-				// A GKE Gateway's certificates are in Certificate Manager;
-				// without the client they are left out.
-				if svc, err := f.CertificateManager(ctx); err == nil {
-					c.CertificateMaps = &gatewayapi.CertManagerREST{Service: svc, Project: s.Project}
-				}
+		release, err := cloudClients(ctx, f, opts, &c, validate.AsmcliCluster{Project: s.Project, Location: s.Location, Cluster: s.Cluster})
+		c.Fleet = fleetStatus(f, opts.FleetProject)
+		return c, release, err
+	}
+}
+
+// cloudClients adds the Compute API unless --skip-lb (a client that cannot
+// be built is reported by the load balancer checks, the others run) and
+// asmcli unless --skip-asmcli, for one cluster.
+func cloudClients(ctx context.Context, f *factory.Factory, opts *ValidateOptions, c *validate.Clients, cl validate.AsmcliCluster) (func(), error) {
+	release := func() {}
+	if !opts.SkipLB {
+		if cl.Project == "" {
+			c.ComputeErr = fmt.Errorf("no project: set --project (or a gke_ kube context) to check load balancers, or pass --skip-lb")
+		} else if gce, err := lb.NewGCE(ctx, f.GCP(), cl.Project); err != nil {
+			if failure.ExitCode(err) == failure.ExitUsage {
+				return nil, err
+			}
+			c.ComputeErr = err
+		} else {
+			release = func() { _ = gce.Close() }
+			c.Compute = gce
+			// A GKE Gateway's certificates are in Certificate Manager;
+			// without the client they are left out.
+			if svc, err := f.CertificateManager(ctx); err == nil {
+				c.CertificateMaps = &gatewayapi.CertManagerREST{Service: svc, Project: cl.Project}
 			}
 		}
-		if !opts.SkipAsmcli {
-			c.Asmcli = validate.RunAsmcli(install.NewLocator(opts.Asmcli), validate.AsmcliCluster{Project: s.Project, Location: s.Location, Cluster: s.Cluster})
-		}
-		c.Fleet = fleetStatus(f, opts.FleetProject)
-		return c, release, nil
 	}
+	if !opts.SkipAsmcli {
+		c.Asmcli = validate.RunAsmcli(install.NewLocator(opts.Asmcli), cl)
+	}
+	return release, nil
 }
 
 func run(ctx context.Context, opts *ValidateOptions) error {
@@ -127,6 +141,12 @@ func run(ctx context.Context, opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
+	return report(opts, res)
+}
+
+// report writes the JUnit file if asked, prints the result and sets the
+// exit code.
+func report(opts *ValidateOptions, res *validate.Result) error {
 	if opts.JUnit != "" {
 		if err := writeJUnit(opts.JUnit, res); err != nil {
 			return failure.WithHint(fmt.Errorf("write --junit %s: %w", opts.JUnit, err), "pass a writable path")
@@ -176,6 +196,12 @@ docs/findings.md), what is wrong with the mesh:
 Each list is made once, paginated; independent checks run concurrently, and a check whose API call
 fails is reported as such (MC0100) while the others still run. --junit FILE writes JUnit XML, one
 test case per check and object, so CI systems show the results natively.
+
+With --cluster given more than once (each NAME, PROJECT/LOCATION/NAME or a kube context), it
+validates every cluster at once and adds what is about the clusters together, in one report (the
+JSON and JUnit too): each cluster's remote secret for each other one, current (MC0314, MC0315);
+each istiod syncing every other cluster (MC0316); each remote control plane in reach (MC0311-MC0313);
+one root of trust in istio-ca-root-cert (MC0318).
 
 Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`
 
