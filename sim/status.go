@@ -50,8 +50,12 @@ type ClusterStatus struct {
 	PublicEndpoint  string `json:"publicEndpoint"`
 	MasterCIDR      string `json:"masterCidr"`
 	PodCIDR         string `json:"podCidr"`
-	SubnetCIDR      string `json:"subnetCidr"`
-	NodeTag         string `json:"nodeTag"`
+	// Network and Subnetwork are the cluster's VPC network and its
+	// subnetwork (meshsim up --networks spreads clusters over several).
+	Network    string `json:"network"`
+	Subnetwork string `json:"subnetwork"`
+	SubnetCIDR string `json:"subnetCidr"`
+	NodeTag    string `json:"nodeTag"`
 	// MeshClusterID is the cluster name asmcli installs istiod under
 	// (CLUSTER_ID), which remote secrets for this cluster should carry.
 	MeshClusterID string `json:"meshClusterID"`
@@ -110,7 +114,8 @@ func clusterStatus(ctx context.Context, dir state.Dir, sim state.Sim, c state.Cl
 	cs := ClusterStatus{Name: sc.Cluster, Project: sc.Project, Location: sc.Location, Region: sc.Region,
 		Context: c.Context, KubeAPIServer: c.KubeAPIServer,
 		PrivateEndpoint: sc.PrivateEndpointIP(), PublicEndpoint: sc.PublicEndpointIP(), MasterCIDR: sc.MasterCIDR,
-		PodCIDR: sc.PodRange().String(), SubnetCIDR: sc.SubnetRange().String(), NodeTag: sc.NodeTag(),
+		PodCIDR: sc.PodRange().String(), Network: sc.Network, Subnetwork: sc.Subnetwork,
+		SubnetCIDR: sc.SubnetRange().String(), NodeTag: sc.NodeTag(),
 		MeshClusterID: sc.MeshClusterID()}
 	if c.ProxyPort != 0 {
 		cs.Proxy = fmt.Sprintf("http://127.0.0.1:%d", c.ProxyPort)
