@@ -26,7 +26,10 @@ type Status struct {
 	Istiods       []state.Istiod `json:"istiods,omitempty"`
 	// Reach serves the reachability model's paths and recent attempts
 	// (GET; see sim/reach).
-	Reach    string          `json:"reachURL,omitempty"`
+	Reach string `json:"reachURL,omitempty"`
+	// VMProxy is where `meshsim vm` tunnels through internal load
+	// balancers (CONNECT with the Meshsim-Caller header, sim/reach).
+	VMProxy  string          `json:"vmProxy,omitempty"`
 	Clusters []ClusterStatus `json:"clusters,omitempty"`
 	Problems []string        `json:"problems,omitempty"`
 }
@@ -86,6 +89,9 @@ func GetStatus(ctx context.Context, dir state.Dir) Status {
 	st.KubeAPIServer, st.GCPEndpoint = sim.KubeAPIServer, sim.GCPEndpoint
 	if sim.GCPEndpoint != "" {
 		st.Reach = sim.GCPEndpoint + "/meshsim/reach"
+	}
+	if sim.VMProxyPort != 0 {
+		st.VMProxy = fmt.Sprintf("http://127.0.0.1:%d", sim.VMProxyPort)
 	}
 	for _, name := range dir.Pids().Names() {
 		if pid, ok := dir.Pids().Running(name); ok {

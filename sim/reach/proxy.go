@@ -45,6 +45,13 @@ type Proxy struct {
 	Retransmits []time.Duration
 	// Logf, when set, logs every attempt's outcome.
 	Logf func(format string, a ...any)
+	// Network, when set, is the project's network beyond the clusters:
+	// internal load balancers, VMs, peerings and firewall (the fake
+	// Compute API), for the load balancer paths and ServeVMs.
+	Network Network
+	// Route, when set, says where a VM's connection through an internal
+	// load balancer ends (ServeVMs).
+	Route Router
 
 	mu       sync.Mutex
 	attempts []Attempt
@@ -61,6 +68,9 @@ type Attempt struct {
 	// Waited is how long the attempt was held before it connected or was
 	// dropped, in seconds.
 	Waited float64 `json:"waitedSeconds"`
+	// Route is where a VM's connection through a load balancer went, or
+	// why it was closed after connecting (ServeVMs).
+	Route string `json:"route,omitempty"`
 }
 
 // Path is one caller-to-target pair under the model.
@@ -107,7 +117,7 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request, caller string) {
 	defer conn.Close()
 	start := time.Now()
 	a := Attempt{Time: start, Caller: caller, Address: r.Host}
-	backend, v := p.waitAllowed(r.Context(), &a)
+	backend, v := p.waitAllowed(r.Context(), func() (string, Verdict) { return p.decide(&a) })
 	a.Verdict, a.Waited = v, time.Since(start).Seconds()
 	p.record(a)
 	if !v.Allowed {
@@ -124,9 +134,9 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request, caller string) {
 	splice(conn, buf.Reader, upstream)
 }
 
-// waitAllowed decides the attempt now and again at each SYN retransmission
+// waitAllowed decides an attempt now and again at each SYN retransmission
 // until it is allowed or the caller's dial timeout passes.
-func (p *Proxy) waitAllowed(ctx context.Context, a *Attempt) (string, Verdict) {
+func (p *Proxy) waitAllowed(ctx context.Context, decide func() (string, Verdict)) (string, Verdict) {
 	timeout := p.DialTimeout
 	if timeout == 0 {
 		timeout = DefaultDialTimeout
@@ -137,7 +147,7 @@ func (p *Proxy) waitAllowed(ctx context.Context, a *Attempt) (string, Verdict) {
 	}
 	start := time.Now()
 	for i := 0; ; i++ {
-		backend, v := p.decide(a)
+		backend, v := decide()
 		if v.Allowed {
 			return backend, v
 		}
@@ -262,8 +272,12 @@ func (p *Proxy) Paths() []Path {
 
 // Report is what GET /meshsim/reach answers.
 type Report struct {
-	Paths    []Path    `json:"paths"`
-	Attempts []Attempt `json:"attempts"`
+	// Paths are the clusters' control planes as each cluster sees them.
+	Paths []Path `json:"paths"`
+	// LoadBalancers are the internal load balancers' ports as each
+	// cluster's Pods and each VM see them.
+	LoadBalancers []LBPath  `json:"loadBalancers"`
+	Attempts      []Attempt `json:"attempts"`
 }
 
 // Handler serves the model's current paths and the recent attempts as JSON.
@@ -276,6 +290,6 @@ func (p *Proxy) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(Report{Paths: p.Paths(), Attempts: p.Attempts()})
+		_ = enc.Encode(Report{Paths: p.Paths(), LoadBalancers: loadBalancerPaths(p.Network, p.Clusters()), Attempts: p.Attempts()})
 	})
 }
