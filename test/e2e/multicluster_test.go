@@ -44,6 +44,8 @@ type mcCluster struct {
 	Context         string `json:"context"`
 	KubeAPIServer   string `json:"kubeAPIServer"`
 	PrivateEndpoint string `json:"privateEndpoint"`
+	PublicEndpoint  string `json:"publicEndpoint"`
+	Network         string `json:"network"`
 	PodCIDR         string `json:"podCidr"`
 	SubnetCIDR      string `json:"subnetCidr"`
 	MeshClusterID   string `json:"meshClusterID"`
