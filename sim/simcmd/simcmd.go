@@ -50,7 +50,7 @@ func newRoot() *cobra.Command {
 		}
 		return state.Default()
 	}
-	root.AddCommand(newUp(dir), newEnv(dir), newStatus(dir), newDown(dir), newDaemon(dir))
+	root.AddCommand(newUp(dir), newEnv(dir), newStatus(dir), newDown(dir), newDaemon(dir), newVM(dir))
 	return root
 }
 

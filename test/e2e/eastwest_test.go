@@ -9,9 +9,34 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// ewRevision is the revision the multi-network tests install.
+const ewRevision = "asm-ew-1"
+
+var (
+	mnOnce sync.Once
+	mnSim  *mcSim
+	mnErr  string
+)
+
+// multiNetworkSim is a simulator of two clusters in two regions on two VPC
+// networks (meshsim up --networks 2), started once for this file's tests
+// and stopped after the last test.
+func multiNetworkSim(t *testing.T) *mcSim {
+	t.Helper()
+	mnOnce.Do(func() {
+		mnSim, mnErr = startOnceSim("e2e-mn-", "two networks", "--clusters", "2", "--regions", "us-central1,europe-west1", "--networks", "2")
+	})
+	if mnErr != "" {
+		t.Fatal(mnErr)
+	}
+	mnSim.refreshStatus(t)
+	return mnSim
+}
 
 // ewGatewayService is an east-west gateway's Service as Istio's
 // multi-network guide has it (gen-eastwest-gateway.sh), put on GKE's
@@ -75,12 +100,10 @@ func TestEastWestGatewaysOnInternalLoadBalancers(t *testing.T) {
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		t.Skip("gcloud is not on PATH")
 	}
-	const revision = "asm-ew-1"
 	start := time.Now()
-	mc := &mcSim{}
-	mc.state, mc.env = ownSimState(t, "--clusters", "2", "--regions", "us-central1,europe-west1", "--networks", "2")
-	mc.refreshStatus(t)
-	mc.installMesh(t, revision)
+	mc := multiNetworkSim(t)
+	mc.installMesh(t, ewRevision)
+	t.Logf("mesh installed in both clusters %.1fs after the start", time.Since(start).Seconds())
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
 	if a.Network == b.Network || a.Network == "" || b.Network == "" {
 		t.Fatalf("clusters on networks %q and %q, want two", a.Network, b.Network)
@@ -122,7 +145,7 @@ func TestEastWestGatewaysOnInternalLoadBalancers(t *testing.T) {
 	want := []string{meshNetwork[a.Name] + "=" + addr[a.Name] + ":15443", meshNetwork[b.Name] + "=" + addr[b.Name] + ":15443"}
 	slices.Sort(want)
 	for _, c := range []mcCluster{a, b} {
-		debug := c.istiodDebug(t, revision)
+		debug := c.istiodDebug(t, ewRevision)
 		eventually(t, 90*time.Second, c.Name+"'s istiod lists both networks' gateways", func() (bool, string) {
 			got, err := networkGateways(debug)
 			return err == nil && slices.Equal(got, want), strings.Join(got, ",") + errString(err)

@@ -168,14 +168,6 @@ func runEnv(tb testing.TB, env []string, stdin string, name string, args ...stri
 // its `meshsim env`.
 func ownSim(tb testing.TB, upArgs ...string) []string {
 	tb.Helper()
-	_, env := ownSimState(tb, upArgs...)
-	return env
-}
-
-// ownSimState is ownSim that also returns the simulator's state directory
-// (for `meshsim --state DIR status`).
-func ownSimState(tb testing.TB, upArgs ...string) (string, []string) {
-	tb.Helper()
 	// A short path: kwok puts unix sockets under the state directory.
 	state, err := os.MkdirTemp("", "e2e-sim-")
 	if err != nil {
@@ -198,7 +190,7 @@ func ownSimState(tb testing.TB, upArgs ...string) (string, []string) {
 	if err != nil {
 		tb.Fatalf("meshsim env: %v\n%s", err, out)
 	}
-	return state, parseExports(out)
+	return parseExports(out)
 }
 
 // simLookPath finds a command on the shared simulator's PATH.

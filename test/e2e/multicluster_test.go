@@ -76,39 +76,41 @@ func stopOnceSims() {
 func multiClusterSim(t *testing.T) *mcSim {
 	t.Helper()
 	mcOnce.Do(func() {
-		state, err := os.MkdirTemp("", "e2e-mc-") // short: kwok puts unix sockets under it
-		if err != nil {
-			mcErr = err.Error()
-			return
-		}
-		onceSimStops = append(onceSimStops, func() {
-			if out, err := meshsim(context.Background(), state, "down"); err != nil {
-				fmt.Fprintf(os.Stderr, "meshsim down (two clusters): %v\n%s", err, out)
-			}
-			os.RemoveAll(state)
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		start := time.Now()
-		if out, err := meshsim(ctx, state, "up", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private"); err != nil {
-			mcErr = fmt.Sprintf("meshsim up --clusters 2: %v\n%s", err, out)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "e2e: two-cluster meshsim up in %.1fs\n", time.Since(start).Seconds())
-		mc := &mcSim{state: state}
-		out, err := meshsim(ctx, state, "env")
-		if err != nil {
-			mcErr = fmt.Sprintf("meshsim env: %v\n%s", err, out)
-			return
-		}
-		mc.env = parseExports(out)
-		mcShared = mc
+		mcShared, mcErr = startOnceSim("e2e-mc-", "two clusters", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
 	})
 	if mcErr != "" {
 		t.Fatal(mcErr)
 	}
 	mcShared.refreshStatus(t)
 	return mcShared
+}
+
+// startOnceSim starts a simulator shared by several tests, stopped by
+// stopOnceSims after the last test; it returns the simulator or why it
+// did not start.
+func startOnceSim(prefix, what string, upArgs ...string) (*mcSim, string) {
+	state, err := os.MkdirTemp("", prefix) // short: kwok puts unix sockets under it
+	if err != nil {
+		return nil, err.Error()
+	}
+	onceSimStops = append(onceSimStops, func() {
+		if out, err := meshsim(context.Background(), state, "down"); err != nil {
+			fmt.Fprintf(os.Stderr, "meshsim down (%s): %v\n%s", what, err, out)
+		}
+		os.RemoveAll(state)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if out, err := meshsim(ctx, state, append([]string{"up"}, upArgs...)...); err != nil {
+		return nil, fmt.Sprintf("meshsim up %v: %v\n%s", upArgs, err, out)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: %s meshsim up in %.1fs\n", what, time.Since(start).Seconds())
+	out, err := meshsim(ctx, state, "env")
+	if err != nil {
+		return nil, fmt.Sprintf("meshsim env: %v\n%s", err, out)
+	}
+	return &mcSim{state: state, env: parseExports(out)}, ""
 }
 
 func (mc *mcSim) refreshStatus(t *testing.T) {
@@ -211,6 +213,13 @@ func remoteSync(debug, clusterID string) (string, error) {
 // shardAddresses are the endpoint addresses istiod holds for a Service host
 // from one cluster (/debug/endpointShardz, shard Kubernetes/<cluster id>).
 func shardAddresses(debug, host, namespace, clusterID string) ([]string, error) {
+	shards, err := endpointShards(debug, host, namespace)
+	return shards["Kubernetes/"+clusterID], err
+}
+
+// endpointShards are the endpoint addresses istiod holds for a Service
+// host by registry shard (/debug/endpointShardz), each sorted.
+func endpointShards(debug, host, namespace string) (map[string][]string, error) {
 	var shardz map[string]map[string]struct {
 		Shards map[string][]struct {
 			Addresses []string `json:"Addresses"`
@@ -219,12 +228,14 @@ func shardAddresses(debug, host, namespace, clusterID string) ([]string, error) 
 	if err := getJSON(debug+"/endpointShardz", &shardz); err != nil {
 		return nil, err
 	}
-	var addrs []string
-	for _, ep := range shardz[host][namespace].Shards["Kubernetes/"+clusterID] {
-		addrs = append(addrs, ep.Addresses...)
+	out := map[string][]string{}
+	for shard, eps := range shardz[host][namespace].Shards {
+		for _, ep := range eps {
+			out[shard] = append(out[shard], ep.Addresses...)
+		}
+		sort.Strings(out[shard])
 	}
-	sort.Strings(addrs)
-	return addrs, nil
+	return out, nil
 }
 
 // probeNamespace holds the probe: webApp's Service web, injected.
