@@ -105,13 +105,8 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request, caller string) {
 		http.Error(w, "meshsim's control-plane proxy only tunnels (CONNECT)", http.StatusMethodNotAllowed)
 		return
 	}
-	hj, ok := w.(http.Hijacker)
+	conn, pending, ok := hijack(w)
 	if !ok {
-		http.Error(w, "cannot tunnel", http.StatusInternalServerError)
-		return
-	}
-	conn, buf, err := hj.Hijack()
-	if err != nil {
 		return
 	}
 	defer conn.Close()
@@ -131,7 +126,22 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request, caller string) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	splice(conn, buf.Reader, upstream)
+	splice(conn, pending, upstream)
+}
+
+// hijack takes the CONNECT's connection over from the HTTP server, with
+// what the client sent after its request.
+func hijack(w http.ResponseWriter) (net.Conn, *bufio.Reader, bool) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot tunnel", http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	return conn, buf.Reader, true
 }
 
 // waitAllowed decides an attempt now and again at each SYN retransmission

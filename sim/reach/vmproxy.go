@@ -67,13 +67,8 @@ func (p *Proxy) connectVM(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	hj, ok := w.(http.Hijacker)
+	conn, pending, ok := hijack(w)
 	if !ok {
-		http.Error(w, "cannot tunnel", http.StatusInternalServerError)
-		return
-	}
-	conn, buf, err := hj.Hijack()
-	if err != nil {
 		return
 	}
 	defer conn.Close()
@@ -95,12 +90,12 @@ func (p *Proxy) connectVM(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	upstream, route := p.openRoute(conn, buf.Reader, lb, port)
+	upstream, route := p.openRoute(conn, pending, lb, port)
 	a.Route = route
 	p.record(a)
 	if upstream != nil {
 		defer upstream.Close()
-		splice(conn, buf.Reader, upstream)
+		splice(conn, pending, upstream)
 	}
 }
 
