@@ -63,7 +63,7 @@ the entry after its grace period. It stays in the foreground.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&bundleDir, "bundle", "", "the directory `istioctl x workload entry configure -o DIR` wrote")
+	f.StringVar(&bundleDir, "bundle", "", "the `DIR` that istioctl x workload entry configure -o DIR wrote")
 	f.StringVar(&ip, "ip", "", "the VM's internal address (pilot-agent's INSTANCE_IP; default: cluster.env's INSTANCE_IP)")
 	f.StringVar(&instance, "instance", "", "the VM as an instance of the fake Compute API: zones/ZONE/instances/NAME")
 	f.StringVar(&network, "network", "", "the VM's VPC network, for a VM the fake Compute API does not know")
