@@ -104,7 +104,7 @@ func Up(ctx context.Context, o UpOptions) (state.Sim, error) {
 // and the reachability proxy, or finds it running from an earlier `up`.
 func startDaemon(dir state.Dir, sim *state.Sim, prev state.Sim, hasPrev bool) error {
 	if _, running := dir.Pids().Running(daemonName); running && hasPrev {
-		sim.GCPEndpoint = prev.GCPEndpoint
+		sim.GCPEndpoint, sim.VMProxyPort = prev.GCPEndpoint, prev.VMProxyPort
 		for i := range sim.Clusters {
 			if c, ok := prev.ClusterFor(sim.Clusters[i].Context, "", ""); ok {
 				sim.Clusters[i].ProxyPort = c.ProxyPort
@@ -117,7 +117,10 @@ func startDaemon(dir state.Dir, sim *state.Sim, prev state.Sim, hasPrev bool) er
 		return err
 	}
 	sim.GCPEndpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
-	listening := []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	if sim.VMProxyPort, err = proc.FreePort(); err != nil {
+		return err
+	}
+	listening := []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", sim.VMProxyPort)}
 	for i := range sim.Clusters {
 		if sim.Clusters[i].ProxyPort, err = proc.FreePort(); err != nil {
 			return err
@@ -221,6 +224,9 @@ func Down(ctx context.Context, dir state.Dir, log io.Writer) error {
 	// can start another one, or check, right away.
 	if loadErr == nil {
 		endpoints := []string{sim.GCPEndpoint}
+		if sim.VMProxyPort != 0 {
+			endpoints = append(endpoints, fmt.Sprintf("http://127.0.0.1:%d", sim.VMProxyPort))
+		}
 		for _, c := range sim.AllClusters() {
 			endpoints = append(endpoints, c.KubeAPIServer)
 			if c.ProxyPort != 0 {

@@ -26,7 +26,10 @@ type Status struct {
 	Istiods       []state.Istiod `json:"istiods,omitempty"`
 	// Reach serves the reachability model's paths and recent attempts
 	// (GET; see sim/reach).
-	Reach    string          `json:"reachURL,omitempty"`
+	Reach string `json:"reachURL,omitempty"`
+	// VMProxy is where `meshsim vm` tunnels through internal load
+	// balancers (CONNECT with the Meshsim-Caller header, sim/reach).
+	VMProxy  string          `json:"vmProxy,omitempty"`
 	Clusters []ClusterStatus `json:"clusters,omitempty"`
 	Problems []string        `json:"problems,omitempty"`
 }
@@ -50,8 +53,12 @@ type ClusterStatus struct {
 	PublicEndpoint  string `json:"publicEndpoint"`
 	MasterCIDR      string `json:"masterCidr"`
 	PodCIDR         string `json:"podCidr"`
-	SubnetCIDR      string `json:"subnetCidr"`
-	NodeTag         string `json:"nodeTag"`
+	// Network and Subnetwork are the cluster's VPC network and its
+	// subnetwork (meshsim up --networks spreads clusters over several).
+	Network    string `json:"network"`
+	Subnetwork string `json:"subnetwork"`
+	SubnetCIDR string `json:"subnetCidr"`
+	NodeTag    string `json:"nodeTag"`
 	// MeshClusterID is the cluster name asmcli installs istiod under
 	// (CLUSTER_ID), which remote secrets for this cluster should carry.
 	MeshClusterID string `json:"meshClusterID"`
@@ -83,6 +90,9 @@ func GetStatus(ctx context.Context, dir state.Dir) Status {
 	if sim.GCPEndpoint != "" {
 		st.Reach = sim.GCPEndpoint + "/meshsim/reach"
 	}
+	if sim.VMProxyPort != 0 {
+		st.VMProxy = fmt.Sprintf("http://127.0.0.1:%d", sim.VMProxyPort)
+	}
 	for _, name := range dir.Pids().Names() {
 		if pid, ok := dir.Pids().Running(name); ok {
 			st.Processes[name] = pid
@@ -110,7 +120,8 @@ func clusterStatus(ctx context.Context, dir state.Dir, sim state.Sim, c state.Cl
 	cs := ClusterStatus{Name: sc.Cluster, Project: sc.Project, Location: sc.Location, Region: sc.Region,
 		Context: c.Context, KubeAPIServer: c.KubeAPIServer,
 		PrivateEndpoint: sc.PrivateEndpointIP(), PublicEndpoint: sc.PublicEndpointIP(), MasterCIDR: sc.MasterCIDR,
-		PodCIDR: sc.PodRange().String(), SubnetCIDR: sc.SubnetRange().String(), NodeTag: sc.NodeTag(),
+		PodCIDR: sc.PodRange().String(), Network: sc.Network, Subnetwork: sc.Subnetwork,
+		SubnetCIDR: sc.SubnetRange().String(), NodeTag: sc.NodeTag(),
 		MeshClusterID: sc.MeshClusterID()}
 	if c.ProxyPort != 0 {
 		cs.Proxy = fmt.Sprintf("http://127.0.0.1:%d", c.ProxyPort)

@@ -24,6 +24,9 @@ type gkeCluster struct {
 	Autopilot *struct {
 		Enabled bool `json:"enabled"`
 	} `json:"autopilot"`
+	// Network is the cluster's VPC network; asmcli names the mesh network
+	// PROJECT-NETWORK after it.
+	Network   string        `json:"network"`
 	Locations []string      `json:"locations"`
 	NodePools []gkeNodePool `json:"nodePools"`
 }

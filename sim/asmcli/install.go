@@ -114,12 +114,23 @@ func (r *run) labelNetwork(ctx context.Context) error {
 		r.log.info("%s is already set to %s and will NOT be overridden.", networkLabel, cur)
 		return nil
 	}
-	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, networkLabel, r.args.Project+"-"+r.sim.Scenario.Network)
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, networkLabel, r.meshNetwork())
 	_, err = r.kube.CoreV1().Namespaces().Patch(ctx, "istio-system", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "asmcli"})
 	return err
 }
 
 const networkLabel = "topology.istio.io/network"
+
+// meshNetwork is the network asmcli installs the cluster on: PROJECT-VPC,
+// the VPC being the cluster's own as GKE describes it (clusters of one
+// simulator may be on different networks).
+func (r *run) meshNetwork() string {
+	network := r.sim.Scenario.Network
+	if r.cluster != nil && r.cluster.Network != "" {
+		network = r.cluster.Network
+	}
+	return r.args.Project + "-" + network
+}
 
 // writePackage lays out OUTPUT_DIR as asmcli does and returns the
 // IstioOperator files to install, base first.
@@ -136,7 +147,7 @@ func (r *run) writePackage() ([]string, error) {
 	}
 	meshID := fmt.Sprintf("proj-%d", sc.ProjectNumber)
 	cluster := fmt.Sprintf("cn-%s-%s-%s", a.Project, a.Location, a.Cluster)
-	if err := write(base, mesh.Operator("asm", Release, meshID, cluster, a.Project+"-"+sc.Network)); err != nil {
+	if err := write(base, mesh.Operator("asm", Release, meshID, cluster, r.meshNetwork())); err != nil {
 		return nil, err
 	}
 	for name, content := range options {

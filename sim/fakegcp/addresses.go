@@ -165,6 +165,11 @@ func (s *Server) allocateInternal(sub *resource) string {
 	for _, r := range s.resources {
 		for _, state := range []map[string]any{r.obj, pendingState(r)} {
 			used[str(state, "address")], used[str(state, "IPAddress")] = true, true
+			for _, nic := range list(state, "networkInterfaces") { // VMs
+				if m, ok := nic.(map[string]any); ok {
+					used[str(m, "networkIP")] = true
+				}
+			}
 		}
 	}
 	for ip := prefix.Addr().Next().Next(); prefix.Contains(ip); ip = ip.Next() {

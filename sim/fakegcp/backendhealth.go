@@ -117,16 +117,22 @@ func (s *Server) healthCheckersAllowed(port int) bool {
 }
 
 func (s *Server) ingressAllowed(source netip.Prefix, port int) bool {
+	return s.ingressAllowedTo(s.sc.Network, s.targetsNodes, source, port)
+}
+
+// ingressAllowedTo evaluates a network's ingress rules that targets
+// accepts, for TCP from source to port. Called with s.mu held.
+func (s *Server) ingressAllowedTo(network string, targets func(map[string]any) bool, source netip.Prefix, port int) bool {
 	best, allowed := int64(1<<31), false
 	for _, fw := range s.allOf(kindOf("firewalls")) {
 		f := fw.obj
 		if boolean(f, "disabled") || (str(f, "direction") != "" && str(f, "direction") != "INGRESS") {
 			continue
 		}
-		if netRef, ok := parseRef(str(f, "network"), s.project, "global", "networks"); !ok || netRef.Name != s.sc.Network {
+		if netRef, ok := parseRef(str(f, "network"), s.project, "global", "networks"); !ok || netRef.Name != network {
 			continue
 		}
-		if !s.targetsNodes(f) || !sourceCovers(f, source) {
+		if !targets(f) || !sourceCovers(f, source) {
 			continue
 		}
 		allows, denies := rulesCover(list(f, "allowed"), port), rulesCover(list(f, "denied"), port)

@@ -45,8 +45,9 @@ func imageOfFamily(project, family string) *image {
 }
 
 // lookupImage resolves an image reference as a disk's sourceImage names it:
-// projects/P/global/images/NAME or .../images/family/FAMILY, relative or
-// full; nil when there is no such image.
+// projects/P/global/images/NAME, .../images/family/FAMILY or, as gcloud
+// sends --image-family, projects/P/zones/ZONE/imageFamilyViews/FAMILY
+// (ZONE may be "-"), relative or full; nil when there is no such image.
 func (s *Server) lookupImage(link string) *image {
 	segs := strings.Split(strings.TrimPrefix(trimLinkHost(link), "/"), "/")
 	project := s.project
@@ -58,6 +59,8 @@ func (s *Server) lookupImage(link string) *image {
 		return imageOfFamily(project, segs[3])
 	case len(segs) == 3 && segs[0] == "global" && segs[1] == "images":
 		return findImage(project, segs[2])
+	case len(segs) == 4 && segs[0] == "zones" && segs[2] == "imageFamilyViews":
+		return imageOfFamily(project, segs[3])
 	}
 	return nil
 }

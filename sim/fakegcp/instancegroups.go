@@ -44,11 +44,15 @@ func checkNamedPorts(ports []any, field string) *APIError {
 	return nil
 }
 
-// groupMembers lists the group's instances that still exist. Called with s.mu held.
+// groupMembers lists the group's instances that still exist: created
+// ones and the simulated clusters' nodes (GKE's instance groups hold
+// those). Called with s.mu held.
 func (s *Server) groupMembers(g *resource) []string {
 	var out []string
 	for _, path := range g.members {
 		if inst := s.resources[path]; inst != nil && inst.obj != nil {
+			out = append(out, path)
+		} else if ref, ok := parseRef(path, s.project, "", "instances"); ok && s.referable(ref) == nil {
 			out = append(out, path)
 		}
 	}

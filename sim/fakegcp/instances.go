@@ -146,6 +146,9 @@ func prepareInstance(s *Server, c *change) *APIError {
 	if len(list(inst, "networkInterfaces")) == 0 {
 		return errRequired("resource.networkInterfaces")
 	}
+	if err := s.prepareInstanceNICs(c); err != nil {
+		return err
+	}
 	inst["status"] = "RUNNING"
 	return nil
 }

@@ -14,7 +14,8 @@ func networkKind() *kind {
 		collection: "networks", method: "networks", apiKind: "compute#network",
 		typeName: "network", quota: "NETWORKS",
 		patch:      true,
-		outputOnly: []string{"subnetworks", "selfLinkWithId"},
+		outputOnly: []string{"subnetworks", "selfLinkWithId", "peerings"},
+		verbs:      peeringVerbs(),
 		prepare: func(_ *Server, c *change) *APIError {
 			setDefault(c.next, "networkFirewallPolicyEnforcementOrder", "AFTER_CLASSIC_FIREWALL")
 			// Google makes a legacy network when the field is absent; the
@@ -37,6 +38,7 @@ func networkKind() *kind {
 			if len(subs) > 0 {
 				out["subnetworks"] = subs
 			}
+			s.renderPeerings(r, out)
 		},
 		// A new network has Google's default route to the internet and, in
 		// auto mode, a subnetwork in the region; they go with it.

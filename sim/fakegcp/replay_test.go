@@ -26,8 +26,10 @@ import (
 // test, and so does a listed one that no longer occurs.
 
 // replayFloor is the share of exchanges (in percent) that must match
-// exactly, overall; explained differences count as differing.
-const replayFloor = 86.0
+// exactly, overall; explained differences count as differing. (85.0 since
+// instances show their interfaces' addresses: four recorded instance reads
+// from Config Connector's mock lack them; see instanceNIC.)
+const replayFloor = 85.0
 
 type replayReport struct {
 	Logs map[string][]struct {

@@ -99,6 +99,9 @@ func New(sc scenario.Scenario, opts Options) *Server {
 	now := time.Now()
 	s.seedNetwork("default", now)
 	s.seedNetwork(sc.Network, now)
+	for _, more := range opts.MoreClusters {
+		s.seedNetwork(more.Scenario.Network, now) // meshsim up --networks
+	}
 	s.seedScenarioCluster(now)
 	s.mux = s.buildMux()
 	return s

@@ -45,6 +45,13 @@ type Proxy struct {
 	Retransmits []time.Duration
 	// Logf, when set, logs every attempt's outcome.
 	Logf func(format string, a ...any)
+	// Network, when set, is the project's network beyond the clusters:
+	// internal load balancers, VMs, peerings and firewall (the fake
+	// Compute API), for the load balancer paths and ServeVMs.
+	Network Network
+	// Route, when set, says where a VM's connection through an internal
+	// load balancer ends (ServeVMs).
+	Route Router
 
 	mu       sync.Mutex
 	attempts []Attempt
@@ -61,6 +68,9 @@ type Attempt struct {
 	// Waited is how long the attempt was held before it connected or was
 	// dropped, in seconds.
 	Waited float64 `json:"waitedSeconds"`
+	// Route is where a VM's connection through a load balancer went, or
+	// why it was closed after connecting (ServeVMs).
+	Route string `json:"route,omitempty"`
 }
 
 // Path is one caller-to-target pair under the model.
@@ -95,19 +105,14 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request, caller string) {
 		http.Error(w, "meshsim's control-plane proxy only tunnels (CONNECT)", http.StatusMethodNotAllowed)
 		return
 	}
-	hj, ok := w.(http.Hijacker)
+	conn, pending, ok := hijack(w)
 	if !ok {
-		http.Error(w, "cannot tunnel", http.StatusInternalServerError)
-		return
-	}
-	conn, buf, err := hj.Hijack()
-	if err != nil {
 		return
 	}
 	defer conn.Close()
 	start := time.Now()
 	a := Attempt{Time: start, Caller: caller, Address: r.Host}
-	backend, v := p.waitAllowed(r.Context(), &a)
+	backend, v := p.waitAllowed(r.Context(), func() (string, Verdict) { return p.decide(&a) })
 	a.Verdict, a.Waited = v, time.Since(start).Seconds()
 	p.record(a)
 	if !v.Allowed {
@@ -121,12 +126,27 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request, caller string) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	splice(conn, buf.Reader, upstream)
+	splice(conn, pending, upstream)
 }
 
-// waitAllowed decides the attempt now and again at each SYN retransmission
+// hijack takes the CONNECT's connection over from the HTTP server, with
+// what the client sent after its request.
+func hijack(w http.ResponseWriter) (net.Conn, *bufio.Reader, bool) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot tunnel", http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	return conn, buf.Reader, true
+}
+
+// waitAllowed decides an attempt now and again at each SYN retransmission
 // until it is allowed or the caller's dial timeout passes.
-func (p *Proxy) waitAllowed(ctx context.Context, a *Attempt) (string, Verdict) {
+func (p *Proxy) waitAllowed(ctx context.Context, decide func() (string, Verdict)) (string, Verdict) {
 	timeout := p.DialTimeout
 	if timeout == 0 {
 		timeout = DefaultDialTimeout
@@ -137,7 +157,7 @@ func (p *Proxy) waitAllowed(ctx context.Context, a *Attempt) (string, Verdict) {
 	}
 	start := time.Now()
 	for i := 0; ; i++ {
-		backend, v := p.decide(a)
+		backend, v := decide()
 		if v.Allowed {
 			return backend, v
 		}
@@ -262,8 +282,12 @@ func (p *Proxy) Paths() []Path {
 
 // Report is what GET /meshsim/reach answers.
 type Report struct {
-	Paths    []Path    `json:"paths"`
-	Attempts []Attempt `json:"attempts"`
+	// Paths are the clusters' control planes as each cluster sees them.
+	Paths []Path `json:"paths"`
+	// LoadBalancers are the internal load balancers' ports as each
+	// cluster's Pods and each VM see them.
+	LoadBalancers []LBPath  `json:"loadBalancers"`
+	Attempts      []Attempt `json:"attempts"`
 }
 
 // Handler serves the model's current paths and the recent attempts as JSON.
@@ -276,6 +300,6 @@ func (p *Proxy) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(Report{Paths: p.Paths(), Attempts: p.Attempts()})
+		_ = enc.Encode(Report{Paths: p.Paths(), LoadBalancers: loadBalancerPaths(p.Network, p.Clusters()), Attempts: p.Attempts()})
 	})
 }

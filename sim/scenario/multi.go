@@ -87,11 +87,15 @@ func (s *Scenario) moveTo(region string) {
 // (172.16.0.0/28, 172.16.0.16/28, ...): GKE requires every private
 // cluster's master range to be unique in the network.
 func nthMasterRange(first string, i int) string {
-	p := prefixOr(first, "172.16.0.0/28")
+	return nthPrefix(prefixOr(first, "172.16.0.0/28"), i).String()
+}
+
+// nthPrefix is the i-th prefix of p's size after p.
+func nthPrefix(p netip.Prefix, i int) netip.Prefix {
 	a := p.Addr().As4()
 	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	n += uint32(i) << (32 - p.Bits())
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), p.Bits()).String()
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), p.Bits())
 }
 
 // nthPodRange keeps the first cluster's Pod range and gives the others the

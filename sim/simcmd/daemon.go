@@ -64,7 +64,11 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			mux.Handle(fakecertmanager.Prefix, cm.Handler())
 			mux.Handle(fakecertmanager.ControlPrefix, cm.Handler())
 			mux.Handle("/", fakehub.Compose(hub, server.Handler()))
-			reach, err := serveReach(cmd.Context(), s, server)
+			router, err := newGatewayRouter(d, s)
+			if err != nil {
+				return err
+			}
+			reach, err := serveReach(cmd.Context(), s, server, router.Route)
 			if err != nil {
 				return err
 			}
@@ -77,6 +81,9 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Google Cloud APIs on http://%s\n", listening)
+			if err := startInternalLBs(cmd.Context(), d, s, "http://"+listening); err != nil {
+				return err
+			}
 
 			uid, err := negcontroller.ClusterUID(cmd.Context(), kc)
 			if err != nil {

@@ -52,9 +52,11 @@ func clusterEndpoint(kubeconfig, context string) (server, ca string) {
 }
 
 // serveReach starts the reachability proxy: one listener per cluster, for
-// its istiods, deciding from the fake GKE's live settings.
-func serveReach(ctx context.Context, s state.Sim, gke *fakegcp.Server) (*reach.Proxy, error) {
-	p := &reach.Proxy{Clusters: gke.SimulatedClusters, Backends: map[string]string{}, Logf: log.Printf}
+// its istiods, deciding from the fake GKE's live settings, and one for
+// simulated VMs, deciding from the fake Compute's load balancers, VMs,
+// peerings and firewall, routed as the east-west gateways would.
+func serveReach(ctx context.Context, s state.Sim, gke *fakegcp.Server, route reach.Router) (*reach.Proxy, error) {
+	p := &reach.Proxy{Clusters: gke.SimulatedClusters, Backends: map[string]string{}, Logf: log.Printf, Network: gke, Route: route}
 	for _, c := range s.AllClusters() {
 		if u, err := url.Parse(c.KubeAPIServer); err == nil {
 			p.Backends[c.Name()] = u.Host
@@ -71,6 +73,17 @@ func serveReach(ctx context.Context, s state.Sim, gke *fakegcp.Server) (*reach.P
 		go func() {
 			if err := p.Serve(ctx, ln, c.Name()); err != nil {
 				log.Printf("reachability proxy for %s: %v", c.Name(), err)
+			}
+		}()
+	}
+	if s.VMProxyPort != 0 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.VMProxyPort))
+		if err != nil {
+			return nil, fmt.Errorf("the VM proxy: %w", err)
+		}
+		go func() {
+			if err := p.ServeVMs(ctx, ln); err != nil {
+				log.Printf("VM proxy: %v", err)
 			}
 		}()
 	}

@@ -51,7 +51,7 @@ func newRoot() *cobra.Command {
 		}
 		return state.Default()
 	}
-	root.AddCommand(newUp(dir), newEnv(dir), newStatus(dir), newDown(dir), newDaemon(dir))
+	root.AddCommand(newUp(dir), newEnv(dir), newStatus(dir), newDown(dir), newDaemon(dir), newVM(dir))
 	return root
 }
 
@@ -63,6 +63,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 		nodesPerZone int
 		noWI         bool
 		clusters     int
+		networks     int
 		regions      []string
 		fleetTime    time.Duration
 		certDelay    time.Duration
@@ -111,6 +112,9 @@ func newUp(dir func() state.Dir) *cobra.Command {
 			}
 			gateway.export(cmd.Flags())
 			shapes, err := sc.Clusters(clusters, regions)
+			if err == nil {
+				shapes, err = sc.OnNetworks(shapes, networks)
+			}
 			if err != nil {
 				return err
 			}
@@ -169,6 +173,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	shutdown = addPodDelayFlags(f, "pod-shutdown", sc.PodShutdown, "a deleted pod stays Terminating")
 	iam = addIAMFlags(f)
 	f.IntVar(&clusters, "clusters", 1, "number of clusters, each with its own control plane, in one project and network (named CLUSTER-1 ... CLUSTER-N when more than one)")
+	f.IntVar(&networks, "networks", 1, "VPC networks the clusters are spread over, in turn (each its own custom-mode network CLUSTER-net-I with a subnet per region): an Istio multi-network mesh")
 	f.StringSliceVar(&regions, "regions", nil, "regions of the clusters, taken in turn (default: "+sc.Region+")")
 	gateway = addGatewayFlags(f)
 	f.DurationVar(&fleetTime, "fleet-provisioning-time", 3*time.Second, "how long the fake fleet takes to provision a managed control plane (also $"+ProvisioningTimeEnv+")")

@@ -32,6 +32,9 @@ type Sim struct {
 	// Clusters are the simulated clusters, Scenario's first (the only one
 	// unless `meshsim up --clusters N`).
 	Clusters []Cluster `json:"clusters,omitempty"`
+	// VMProxyPort is where simulated VMs (meshsim vm) open their
+	// connections through internal load balancers (sim/reach ServeVMs).
+	VMProxyPort int `json:"vmProxyPort,omitempty"`
 }
 
 // Cluster is one simulated cluster: its shape, and where its control plane

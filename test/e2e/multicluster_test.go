@@ -44,6 +44,8 @@ type mcCluster struct {
 	Context         string `json:"context"`
 	KubeAPIServer   string `json:"kubeAPIServer"`
 	PrivateEndpoint string `json:"privateEndpoint"`
+	PublicEndpoint  string `json:"publicEndpoint"`
+	Network         string `json:"network"`
 	PodCIDR         string `json:"podCidr"`
 	SubnetCIDR      string `json:"subnetCidr"`
 	MeshClusterID   string `json:"meshClusterID"`
@@ -82,10 +84,17 @@ func multiClusterSim(t *testing.T) *mcSim {
 }
 
 // startMultiClusterSim starts a simulator of two private clusters in two
-// regions and registers its stop for TestMain; a test file that changes
-// the clusters in ways others would see starts its own, once.
+// regions, once; a test file that changes the clusters in ways others
+// would see starts its own.
 func startMultiClusterSim(what string) (*mcSim, string) {
-	state, err := os.MkdirTemp("", "e2e-mc-") // short: kwok puts unix sockets under it
+	return startOnceSim("e2e-mc-", what, "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
+}
+
+// startOnceSim starts a simulator shared by several tests, stopped by
+// stopOnceSims after the last test; it returns the simulator or why it
+// did not start.
+func startOnceSim(prefix, what string, upArgs ...string) (*mcSim, string) {
+	state, err := os.MkdirTemp("", prefix) // short: kwok puts unix sockets under it
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -98,17 +107,15 @@ func startMultiClusterSim(what string) (*mcSim, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	if out, err := meshsim(ctx, state, "up", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private"); err != nil {
-		return nil, fmt.Sprintf("meshsim up --clusters 2 (%s): %v\n%s", what, err, out)
+	if out, err := meshsim(ctx, state, append([]string{"up"}, upArgs...)...); err != nil {
+		return nil, fmt.Sprintf("meshsim up %v: %v\n%s", upArgs, err, out)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: two-cluster meshsim (%s) up in %.1fs\n", what, time.Since(start).Seconds())
-	mc := &mcSim{state: state}
+	fmt.Fprintf(os.Stderr, "e2e: %s meshsim up in %.1fs\n", what, time.Since(start).Seconds())
 	out, err := meshsim(ctx, state, "env")
 	if err != nil {
 		return nil, fmt.Sprintf("meshsim env: %v\n%s", err, out)
 	}
-	mc.env = parseExports(out)
-	return mc, ""
+	return &mcSim{state: state, env: parseExports(out)}, ""
 }
 
 func (mc *mcSim) refreshStatus(t *testing.T) {
@@ -211,6 +218,13 @@ func remoteSync(debug, clusterID string) (string, error) {
 // shardAddresses are the endpoint addresses istiod holds for a Service host
 // from one cluster (/debug/endpointShardz, shard Kubernetes/<cluster id>).
 func shardAddresses(debug, host, namespace, clusterID string) ([]string, error) {
+	shards, err := endpointShards(debug, host, namespace)
+	return shards["Kubernetes/"+clusterID], err
+}
+
+// endpointShards are the endpoint addresses istiod holds for a Service
+// host by registry shard (/debug/endpointShardz), each sorted.
+func endpointShards(debug, host, namespace string) (map[string][]string, error) {
 	var shardz map[string]map[string]struct {
 		Shards map[string][]struct {
 			Addresses []string `json:"Addresses"`
@@ -219,12 +233,14 @@ func shardAddresses(debug, host, namespace, clusterID string) ([]string, error) 
 	if err := getJSON(debug+"/endpointShardz", &shardz); err != nil {
 		return nil, err
 	}
-	var addrs []string
-	for _, ep := range shardz[host][namespace].Shards["Kubernetes/"+clusterID] {
-		addrs = append(addrs, ep.Addresses...)
+	out := map[string][]string{}
+	for shard, eps := range shardz[host][namespace].Shards {
+		for _, ep := range eps {
+			out[shard] = append(out[shard], ep.Addresses...)
+		}
+		sort.Strings(out[shard])
 	}
-	sort.Strings(addrs)
-	return addrs, nil
+	return out, nil
 }
 
 // probeNamespace holds the probe: webApp's Service web, injected.
