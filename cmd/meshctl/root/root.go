@@ -15,6 +15,7 @@ import (
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	injectcmd "github.com/meshctl/meshctl/cmd/meshctl/inject"
 	installcmd "github.com/meshctl/meshctl/cmd/meshctl/install"
+	revisioncmd "github.com/meshctl/meshctl/cmd/meshctl/revision"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
 	"github.com/meshctl/meshctl/internal/buildinfo"
@@ -81,6 +82,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		installcmd.NewCmdInstall(f, nil),
 		installcmd.NewCmdUninstall(f, nil),
 		injectcmd.NewCmdInject(f, nil),
+		revisioncmd.NewCmdRevision(f),
 		exposecmd.NewCmdExpose(f),
 		exposecmd.NewCmdUnexpose(f),
 		validatecmd.NewCmdValidate(f, nil),
