@@ -68,6 +68,9 @@ func checkSidecars(ns *corev1.Namespace, pods []corev1.Pod, revs mesh.Revisions)
 		if want.Installed {
 			prob = mesh.CheckPod(p, mesh.Want{Revision: want.Revision})
 		}
+		if prob != nil && prob.Reason == mesh.ReasonWrongRevision && !revs.Installed(mesh.ProxyOf(p).Revision) && mesh.ProxyOf(p).Revision != "" {
+			continue // its revision is gone: checkProxyRevisions reports it (MC0270)
+		}
 		if prob != nil {
 			c.Findings = append(c.Findings, podProblem(p, fmt.Sprintf("Pod %s/%s", p.Namespace, p.Name), prob, ns))
 		}
