@@ -50,20 +50,26 @@ var (
 	kPod               = kind{"Pod", schema.GroupVersionResource{Version: "v1", Resource: "pods"}, false}
 )
 
-// cluster is what a run read: the revisions and tags (pkg/mesh's rules),
-// the injection webhooks themselves, and, when asked for, every namespace
-// and every pod (for what uses a revision).
-type cluster struct {
-	revs       mesh.Revisions
+// Snapshot is the cluster as the revision lifecycle reads it: the
+// revisions and tags (pkg/mesh's rules), the injection webhooks
+// themselves, and, when asked for, every namespace and every pod (for what
+// uses a revision).
+type Snapshot struct {
+	Revisions  mesh.Revisions
+	Namespaces []corev1.Namespace
+	Pods       []corev1.Pod
 	hooks      []admissionv1.MutatingWebhookConfiguration
-	namespaces []corev1.Namespace
-	pods       []corev1.Pod
+}
+
+// ReadSnapshot reads the revisions, tags, namespaces and pods.
+func ReadSnapshot(ctx context.Context, c kube.Objects) (*Snapshot, error) {
+	return readCluster(ctx, c, true)
 }
 
 // readCluster reads the webhooks and istio-system's istiods and, with
 // usage, the namespaces and pods.
-func readCluster(ctx context.Context, c kube.Objects, usage bool) (*cluster, error) {
-	cl := &cluster{}
+func readCluster(ctx context.Context, c kube.Objects, usage bool) (*Snapshot, error) {
+	cl := &Snapshot{}
 	if err := listAs(ctx, c, kMutatingWebhook, "", "", &cl.hooks); err != nil {
 		return nil, fmt.Errorf("list injection webhooks: %w", err)
 	}
@@ -73,14 +79,14 @@ func readCluster(ctx context.Context, c kube.Objects, usage bool) (*cluster, err
 	if err != nil {
 		return nil, err
 	}
-	cl.revs = revs
+	cl.Revisions = revs
 	if !usage {
 		return cl, nil
 	}
-	if err := listAs(ctx, c, kNamespace, "", "", &cl.namespaces); err != nil {
+	if err := listAs(ctx, c, kNamespace, "", "", &cl.Namespaces); err != nil {
 		return nil, fmt.Errorf("list namespaces: %w", err)
 	}
-	if err := listAs(ctx, c, kPod, "", "", &cl.pods); err != nil {
+	if err := listAs(ctx, c, kPod, "", "", &cl.Pods); err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
 	return cl, nil

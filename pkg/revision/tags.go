@@ -106,7 +106,7 @@ func SetTag(ctx context.Context, c kube.Objects, rep ui.Reporter, o TagOptions) 
 	if err != nil {
 		return nil, err
 	}
-	res := &TagResult{Tag: o.Tag, Revision: o.Revision, Previous: cl.revs.Tags[o.Tag], DryRun: o.DryRun}
+	res := &TagResult{Tag: o.Tag, Revision: o.Revision, Previous: cl.Revisions.Tags[o.Tag], DryRun: o.DryRun}
 	if res.Previous == o.Revision {
 		res.Previous = ""
 	}
@@ -123,22 +123,22 @@ func SetTag(ctx context.Context, c kube.Objects, rep ui.Reporter, o TagOptions) 
 
 // checkTagTarget refuses a tag that would shadow a revision, and a target
 // that is a tag or not installed.
-func checkTagTarget(cl *cluster, o TagOptions) error {
-	if o.Tag != mesh.DefaultRevision && cl.revs.Installed(o.Tag) {
+func checkTagTarget(cl *Snapshot, o TagOptions) error {
+	if o.Tag != mesh.DefaultRevision && cl.Revisions.Installed(o.Tag) {
 		return failure.Usage(fmt.Errorf("a revision named %q is installed: a tag of the same name would hide it", o.Tag), "choose another tag name")
 	}
-	if rev, isTag := cl.revs.Tags[o.Revision]; isTag && !cl.revs.Installed(o.Revision) {
+	if rev, isTag := cl.Revisions.Tags[o.Revision]; isTag && !cl.Revisions.Installed(o.Revision) {
 		return failure.Usage(fmt.Errorf("%q is a tag (for revision %s), not a revision", o.Revision, rev), "name the revision: --revision "+rev)
 	}
-	if !cl.revs.Installed(o.Revision) {
-		return failure.WithHint(fmt.Errorf("revision %q is not installed (installed: %s)", o.Revision, cl.revs), "install it first (meshctl install --revision "+o.Revision+"), or name an installed revision")
+	if !cl.Revisions.Installed(o.Revision) {
+		return failure.WithHint(fmt.Errorf("revision %q is not installed (installed: %s)", o.Revision, cl.Revisions), "install it first (meshctl install --revision "+o.Revision+"), or name an installed revision")
 	}
 	return nil
 }
 
 // tagObjects builds the objects of tag o.Tag for revision o.Revision from
 // the revision's own injection webhook.
-func tagObjects(ctx context.Context, c kube.Objects, cl *cluster, o TagOptions) ([]objectToApply, error) {
+func tagObjects(ctx context.Context, c kube.Objects, cl *Snapshot, o TagOptions) ([]objectToApply, error) {
 	var canonical []*admissionv1.MutatingWebhookConfiguration
 	for i := range cl.hooks {
 		h := &cl.hooks[i]
@@ -210,16 +210,16 @@ func ownWebhookOfDefault(h *admissionv1.MutatingWebhookConfiguration) bool {
 
 // tagNamespaces are the namespaces whose labels name tag, with their pods
 // that run another revision than the tag's new one.
-func tagNamespaces(cl *cluster, tag, revision string) []TagNamespace {
+func tagNamespaces(cl *Snapshot, tag, revision string) []TagNamespace {
 	var out []TagNamespace
-	for _, ns := range cl.namespaces {
-		in := cl.revs.Injection(ns.Labels)
+	for _, ns := range cl.Namespaces {
+		in := cl.Revisions.Injection(ns.Labels)
 		if !in.Enabled || in.Name != tag || ns.DeletionTimestamp != nil {
 			continue
 		}
 		tn := TagNamespace{Name: ns.Name, Label: in.Label + "=" + ns.Labels[in.Label]}
-		for i := range cl.pods {
-			p := &cl.pods[i]
+		for i := range cl.Pods {
+			p := &cl.Pods[i]
 			if px := mesh.ProxyOf(p); p.Namespace == ns.Name && mesh.Running(p) && px.Injected && px.Revision != revision {
 				tn.Restart++
 			}
@@ -251,7 +251,7 @@ func RemoveTag(ctx context.Context, c kube.Objects, rep ui.Reporter, o RemoveTag
 	if err != nil {
 		return nil, err
 	}
-	res := &TagResult{Tag: o.Tag, Previous: cl.revs.Tags[o.Tag], Removed: true, DryRun: o.DryRun, Changes: []plan.Change{}}
+	res := &TagResult{Tag: o.Tag, Previous: cl.Revisions.Tags[o.Tag], Removed: true, DryRun: o.DryRun, Changes: []plan.Change{}}
 	res.Namespaces = tagNamespaces(cl, o.Tag, "")
 	for i := range res.Namespaces {
 		res.Namespaces[i].Restart = 0
@@ -323,8 +323,8 @@ func ListTags(ctx context.Context, c kube.Objects) (*TagList, error) {
 		return nil, err
 	}
 	out := &TagList{Tags: []TagEntry{}}
-	for _, t := range slices.Sorted(maps.Keys(cl.revs.Tags)) {
-		e := TagEntry{Tag: t, Revision: cl.revs.Tags[t], Installed: cl.revs.Installed(cl.revs.Tags[t]), Namespaces: []string{}}
+	for _, t := range slices.Sorted(maps.Keys(cl.Revisions.Tags)) {
+		e := TagEntry{Tag: t, Revision: cl.Revisions.Tags[t], Installed: cl.Revisions.Installed(cl.Revisions.Tags[t]), Namespaces: []string{}}
 		for _, ns := range tagNamespaces(cl, t, "") {
 			e.Namespaces = append(e.Namespaces, ns.Name)
 		}

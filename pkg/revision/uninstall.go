@@ -71,12 +71,12 @@ func Uninstall(ctx context.Context, c kube.Objects, rep ui.Reporter, o Uninstall
 		return nil, err
 	}
 	res := &UninstallResult{Revision: o.Revision, DryRun: o.DryRun, Changes: []plan.Change{},
-		Kept: []string{"the Istio CRDs and istio-system", "the other revisions: " + others(cl.revs, o.Revision)}}
-	if rev := cl.revs.Revision(o.Revision); rev != nil && rev.Istiod == nil && rev.Managed {
+		Kept: []string{"the Istio CRDs and istio-system", "the other revisions: " + others(cl.Revisions, o.Revision)}}
+	if rev := cl.Revisions.Revision(o.Revision); rev != nil && rev.Istiod == nil && rev.Managed {
 		return nil, failure.Usage(fmt.Errorf("revision %s is Google's managed control plane (its webhook %s calls a URL; no istiod runs in the cluster)", o.Revision, rev.Webhook),
 			"remove it with meshctl uninstall --managed")
 	}
-	if _, isTag := cl.revs.Tags[o.Revision]; isTag && !cl.revs.Installed(o.Revision) {
+	if _, isTag := cl.Revisions.Tags[o.Revision]; isTag && !cl.Revisions.Installed(o.Revision) {
 		return nil, failure.Usage(fmt.Errorf("%s is a tag, not a revision", o.Revision), "remove a tag with meshctl revision tag remove "+o.Revision)
 	}
 	objs, err := revisionObjects(ctx, c, o.Revision)
@@ -86,7 +86,7 @@ func Uninstall(ctx context.Context, c kube.Objects, rep ui.Reporter, o Uninstall
 	for _, x := range objs {
 		res.Changes = append(res.Changes, plan.Change{Kind: x.k.Kind, Namespace: x.u.GetNamespace(), Name: x.u.GetName(), Action: plan.Delete})
 	}
-	res.Usage = cl.usage(o.Revision)
+	res.Usage = cl.Usage(o.Revision)
 	if res.Usage.InUse() {
 		res.Refused, res.Findings = true, res.Usage.Findings()
 		res.NextStep = "move what uses " + o.Revision + " to another revision, then run meshctl uninstall --revision " + o.Revision + " again"

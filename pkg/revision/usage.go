@@ -69,25 +69,25 @@ func (u Usage) String() string {
 	return strings.Join(parts, " and ")
 }
 
-// usage works out what uses revision in what was read.
-func (cl *cluster) usage(revision string) Usage {
+// Usage works out what uses revision in what was read.
+func (cl *Snapshot) Usage(revision string) Usage {
 	u := Usage{Revision: revision}
-	for _, t := range slices.Sorted(maps.Keys(cl.revs.Tags)) {
-		if cl.revs.Tags[t] == revision {
+	for _, t := range slices.Sorted(maps.Keys(cl.Revisions.Tags)) {
+		if cl.Revisions.Tags[t] == revision {
 			u.Tags = append(u.Tags, t)
 		}
 	}
-	for _, ns := range cl.namespaces {
+	for _, ns := range cl.Namespaces {
 		if ns.DeletionTimestamp != nil {
 			continue
 		}
-		if use, ok := namespaceUses(cl.revs, ns.Labels, revision); ok {
+		if use, ok := namespaceUses(cl.Revisions, ns.Labels, revision); ok {
 			use.Name = ns.Name
 			u.Namespaces = append(u.Namespaces, use)
 		}
 	}
 	slices.SortFunc(u.Namespaces, func(a, b NamespaceUse) int { return strings.Compare(a.Name, b.Name) })
-	u.Workloads = workloadsOn(cl.pods, func(p *corev1.Pod) bool { return mesh.ProxyOf(p).Revision == revision })
+	u.Workloads = workloadsOn(cl.Pods, func(p *corev1.Pod) bool { return mesh.ProxyOf(p).Revision == revision })
 	return u
 }
 

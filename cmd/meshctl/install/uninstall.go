@@ -75,7 +75,7 @@ revision): their sidecars keep running but lose their control plane.`,
 			if err := m.Validate(); err != nil {
 				return failure.Usage(err, "")
 			}
-			opts.ManagedInstaller, opts.Printer = managedInstaller(f), f.Printer
+			opts.ManagedInstaller, opts.Printer = f.ManagedInstaller, f.Printer
 			if runF != nil {
 				return runF(opts)
 			}
