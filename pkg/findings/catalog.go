@@ -99,3 +99,16 @@ var (
 	GKERouteNotAttached     = define("MC0261", Error, "HTTPRoute not Accepted by its Gateway, or its backends not resolved (ResolvedRefs)")
 	GKEPolicyNotAttached    = define("MC0262", Error, "HealthCheckPolicy, GCPBackendPolicy or GCPGatewayPolicy missing or not Attached")
 )
+
+// The revision lifecycle: MC027x, from `meshctl validate` (revisions and
+// tags), `meshctl uninstall --revision` (what still uses a revision) and
+// `meshctl migrate --to managed` (its prechecks).
+var (
+	PodOnRemovedRevision    = define("MC0270", Error, "Pods run istio-proxy of a revision that is no longer installed")
+	TagRevisionMissing      = define("MC0271", Error, "Revision tag points at a revision that is not installed")
+	DefaultRevisionConflict = define("MC0272", Error, "More than one revision serves the default injection (istio-injection=enabled)")
+	MigrateIstiodCA         = define("MC0273", Error, "The in-cluster revision signs with istiod's own CA: its pods and the managed revision's would not trust each other")
+	MigratePodsLeftBehind   = define("MC0274", Error, "Pods on the in-cluster revision that migrate does not move")
+	ManagedEnvoyFilter      = define("MC0275", Warning, "EnvoyFilter in the mesh: the managed control plane does not support it")
+	RevisionInUse           = define("MC0276", Error, "The revision is still in use: a namespace's label or tag, or a running pod's proxy")
+)

@@ -91,13 +91,14 @@ func checkIstiods(revs mesh.Revisions, used map[string]bool, scoped bool) []Case
 	return out
 }
 
-// checkWebhooks: every injection webhook injects for an installed revision;
-// one for a revision whose istiod is gone makes pod creation fail.
+// checkWebhooks: every revision's own injection webhook injects for an
+// installed revision; one for a revision whose istiod is gone makes pod
+// creation fail. Tags are checkTags'.
 func checkWebhooks(revs mesh.Revisions, used map[string]bool, scoped bool) []Case {
 	var out []Case
 	for _, h := range revs.Webhooks {
-		if scoped && !used[h.Revision] && !used[h.Tag] {
-			continue
+		if h.Tag != "" || scoped && !used[h.Revision] {
+			continue // a tag's webhook is checkTags' (MC0271)
 		}
 		obj := "MutatingWebhookConfiguration " + h.Name
 		c := Case{Group: GroupControlPlane, Check: "injection webhook", Object: obj}

@@ -61,12 +61,15 @@ func checkSidecars(ns *corev1.Namespace, pods []corev1.Pod, revs mesh.Revisions)
 	want := revs.Injection(ns.Labels)
 	for i := range pods {
 		p := &pods[i]
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if !mesh.Running(p) {
 			continue
 		}
 		prob := mesh.CheckPodInjected(p)
 		if want.Installed {
 			prob = mesh.CheckPod(p, mesh.Want{Revision: want.Revision})
+		}
+		if prob != nil && prob.Reason == mesh.ReasonWrongRevision && !revs.Installed(mesh.ProxyOf(p).Revision) && mesh.ProxyOf(p).Revision != "" {
+			continue // its revision is gone: checkProxyRevisions reports it (MC0270)
 		}
 		if prob != nil {
 			c.Findings = append(c.Findings, podProblem(p, fmt.Sprintf("Pod %s/%s", p.Namespace, p.Name), prob, ns))
@@ -93,25 +96,8 @@ func podProblem(p *corev1.Pod, obj string, prob *mesh.Problem, ns *corev1.Namesp
 	}
 }
 
-// ownerOf names the pod's workload as "deployment/NAME" (through its
-// ReplicaSet's pod-template-hash) or "KIND/NAME"; "" for a bare pod.
-func ownerOf(p *corev1.Pod) string {
-	for _, r := range p.OwnerReferences {
-		if r.Controller == nil || !*r.Controller {
-			continue
-		}
-		if r.Kind == "ReplicaSet" {
-			if h := p.Labels["pod-template-hash"]; h != "" {
-				return "Deployment/" + strings.TrimSuffix(r.Name, "-"+h)
-			}
-		}
-		if r.Kind == "Job" {
-			return ""
-		}
-		return r.Kind + "/" + r.Name
-	}
-	return ""
-}
+// ownerOf names the pod's workload (mesh.WorkloadOf).
+func ownerOf(p *corev1.Pod) string { return mesh.WorkloadOf(p) }
 
 // checkPortProtocols reports Service ports Istio must sniff, by pkg/mesh's
 // reading of names and appProtocol (as `meshctl check` reports them).

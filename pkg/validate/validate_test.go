@@ -193,6 +193,15 @@ func run(t *testing.T, c Clients, opts Options) *Result {
 	return r
 }
 
+// injector is an injection webhook configuration whose one webhook takes
+// namespaces labelled key=value.
+func injector(name string, labels map[string]string, key, value string) *admv1.MutatingWebhookConfiguration {
+	return &admv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Webhooks: []admv1.MutatingWebhook{{Name: "namespace.sidecar-injector.istio.io",
+			ClientConfig:      admv1.WebhookClientConfig{Service: &admv1.ServiceReference{Namespace: "istio-system", Name: "istiod"}},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: key, Operator: metav1.LabelSelectorOpIn, Values: []string{value}}}}}}}
+}
+
 func codes(r *Result) []string {
 	var out []string
 	for _, f := range r.Findings {
@@ -215,7 +224,7 @@ func TestHealthyMeshPasses(t *testing.T) {
 		}
 	}
 	want := []string{"istiod ready", "injection webhook", "namespace labels", "sidecars", "port protocols",
-		"gateway ready", "gateway PDB", "gateway HPA", "virtual service", "tls certificate"}
+		"gateway ready", "gateway PDB", "gateway HPA", "virtual service", "tls certificate", "default revision", "proxy revisions"}
 	for _, w := range want {
 		if !slices.Contains(checks, w) {
 			t.Errorf("check %q did not run; ran %v", w, checks)
@@ -236,8 +245,12 @@ func TestFindings(t *testing.T) {
 			f.with(pod("shop", "bare", "", false, nil))
 		}, Options{}, []string{"MC0210 Pod shop/bare"}, true},
 		{"pod on another revision", func(t *testing.T, f *fixture) {
-			f.with(pod("shop", "old", "asm-0", false, nil))
+			f.with(deployment("istio-system", "istiod-asm-0", map[string]string{"app": "istiod", "istio.io/rev": "asm-0"}, 1, 1),
+				pod("shop", "old", "asm-0", false, nil))
 		}, Options{}, []string{"MC0211 Pod shop/old"}, false},
+		{"pod on a revision that is gone", func(t *testing.T, f *fixture) {
+			f.with(pod("shop", "old", "asm-0", false, nil), ns("loose", nil), pod("loose", "stray", "asm-0", false, nil))
+		}, Options{}, []string{"MC0270 Pod/old in shop", "MC0270 Pod/stray in loose"}, true},
 		{"opted out", func(t *testing.T, f *fixture) {
 			p := pod("shop", "out", "", false, nil)
 			p.Annotations["sidecar.istio.io/inject"] = "false"
@@ -256,6 +269,20 @@ func TestFindings(t *testing.T) {
 			f.with(&admv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "istio-sidecar-injector-asm-0", Labels: map[string]string{"istio.io/rev": "asm-0"}},
 				Webhooks: []admv1.MutatingWebhook{{Name: "x", ClientConfig: admv1.WebhookClientConfig{Service: &admv1.ServiceReference{Namespace: "istio-system", Name: "istiod-asm-0"}}}}})
 		}, Options{}, []string{"MC0203 MutatingWebhookConfiguration istio-sidecar-injector-asm-0"}, true},
+		{"tag pointing at a removed revision", func(t *testing.T, f *fixture) {
+			f.with(injector("istio-revision-tag-prod", map[string]string{"istio.io/rev": "asm-0", "istio.io/tag": "prod"}, "istio.io/rev", "prod"))
+		}, Options{}, []string{"MC0271 MutatingWebhookConfiguration istio-revision-tag-prod"}, true},
+		{"two revisions serve istio-injection=enabled", func(t *testing.T, f *fixture) {
+			f.with(deployment("istio-system", "istiod", map[string]string{"app": "istiod"}, 1, 1),
+				injector("istio-sidecar-injector", nil, "istio-injection", "enabled"),
+				injector("istio-revision-tag-default", map[string]string{"istio.io/rev": "asm-1", "istio.io/tag": "default"}, "istio-injection", "enabled"))
+		}, Options{}, []string{"MC0272 cluster"}, true},
+		{"the default tag deactivated the default revision's webhook", func(t *testing.T, f *fixture) {
+			legacy := injector("istio-sidecar-injector", nil, "istio-injection", "enabled")
+			legacy.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"istio.io/deactivated": "never-match"}}
+			f.with(deployment("istio-system", "istiod", map[string]string{"app": "istiod"}, 1, 1), legacy,
+				injector("istio-revision-tag-default", map[string]string{"istio.io/rev": "asm-1", "istio.io/tag": "default"}, "istio-injection", "enabled"))
+		}, Options{}, nil, false},
 		{"istiod not ready", func(t *testing.T, f *fixture) {
 			f.without("Deployment", "istio-system", "istiod-asm-1").with(deployment("istio-system", "istiod-asm-1", map[string]string{"app": "istiod", "istio.io/rev": "asm-1"}, 2, 0))
 		}, Options{}, []string{"MC0202 Deployment istio-system/istiod-asm-1"}, true},

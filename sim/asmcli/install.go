@@ -30,6 +30,21 @@ spec:
     - name: istio-ingressgateway
       enabled: true
 `,
+	// --ca citadel: istiod signs the workloads' certificates itself, in
+	// the trust domain cluster.local (asm/istio/options/citadel-ca.yaml).
+	"citadel-ca": `apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec:
+  meshConfig:
+    trustDomain: cluster.local
+    defaultConfig:
+      proxyMetadata:
+        CA_PROVIDER: Citadel
+  values:
+    global:
+      caAddress: ""
+      pilotCertProvider: istiod
+`,
 	"egressgateways": `apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
 spec:
@@ -167,6 +182,9 @@ func (r *run) writePackage() ([]string, error) {
 		}
 	}
 	files := []string{base}
+	if a.CA == "citadel" {
+		files = append(files, filepath.Join(out, "asm", "istio", "options", "citadel-ca.yaml"))
+	}
 	for _, o := range a.Options {
 		f := filepath.Join(out, "asm", "istio", "options", o+".yaml")
 		if _, err := os.Stat(f); err != nil {

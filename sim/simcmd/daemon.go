@@ -97,6 +97,9 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			if err := runKubelets(cmd.Context(), d, s); err != nil {
 				return err
 			}
+			if err := followIstiods(cmd.Context(), d, s); err != nil {
+				return err
+			}
 			negs := negcontroller.New(kc, server, uid)
 			negs.Errors = func(err error) { log.Printf("neg controller: %v", err) }
 			negs.Run(cmd.Context())

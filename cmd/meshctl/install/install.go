@@ -132,7 +132,7 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 		if err := m.Validate(); err != nil {
 			return failure.Usage(err, "")
 		}
-		opts.ManagedInstaller = managedInstaller(f)
+		opts.ManagedInstaller = f.ManagedInstaller
 		return nil
 	}
 	o := &opts.Install

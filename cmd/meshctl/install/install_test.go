@@ -106,6 +106,17 @@ func TestNewCmdInstallErrors(t *testing.T) {
 	}
 }
 
+func TestNewCmdUninstallRevision(t *testing.T) {
+	f, _ := cmdtest.Factory(cluster, nil)
+	var got *UninstallOptions
+	if err := cmdtest.Execute(NewCmdUninstall(f, cmdtest.Capture(&got)), "--revision", "asm-1", "--dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision.Revision != "asm-1" || !got.Revision.DryRun || got.Managed || got.Objects == nil || got.Printer != f.Printer || got.Reporter != f.Reporter {
+		t.Errorf("options %+v", got)
+	}
+}
+
 func TestNewCmdUninstall(t *testing.T) {
 	f, _ := cmdtest.Factory(cluster, nil)
 	var got *UninstallOptions
@@ -120,7 +131,8 @@ func TestNewCmdUninstall(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "give --managed"},
+		{nil, "say what to remove: --revision REV"},
+		{[]string{"--revision", "asm-1", "--managed"}, "none of the others can be"},
 		{[]string{"--managed", "--channel", "rapid"}, "unknown flag: --channel"},
 	} {
 		got = nil

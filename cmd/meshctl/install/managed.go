@@ -7,9 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
-	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install/managed"
 )
@@ -60,40 +58,6 @@ func validateManagedFlags(cmd *cobra.Command, managed bool) error {
 		return failure.Usage(fmt.Errorf("%s need --managed", strings.Join(wrong, ", ")), "")
 	}
 	return nil
-}
-
-// managedInstaller returns what builds the managed installer's clients:
-// the GKE, fleet and Service Usage APIs, and (to confirm the result in the
-// cluster, so not for a dry run) Kubernetes.
-func managedInstaller(f *factory.Factory) func(context.Context, bool) (managed.Installer, error) {
-	return func(ctx context.Context, dryRun bool) (managed.Installer, error) {
-		in := managed.Installer{Reporter: f.Reporter}
-		gke, err := f.ClusterManager(ctx)
-		if err != nil {
-			return in, err
-		}
-		v1, err := f.GKEHub(ctx)
-		if err != nil {
-			return in, err
-		}
-		v2, err := f.GKEHubV2(ctx)
-		if err != nil {
-			return in, err
-		}
-		su, err := f.ServiceUsage(ctx)
-		if err != nil {
-			return in, err
-		}
-		in.GKE, in.Fleet, in.Services = gcp.NewGKE(gke), managed.HubClient{V1: v1, V2: v2}, managed.ServiceUsageClient{S: su}
-		if dryRun {
-			return in, nil
-		}
-		if in.Kube, err = f.Kube(); err != nil {
-			return in, err
-		}
-		in.Dynamic, err = f.Dynamic()
-		return in, err
-	}
 }
 
 // runManaged installs (or uninstalls) the managed control plane and prints

@@ -8,18 +8,25 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install/managed"
+	"github.com/meshctl/meshctl/pkg/revision"
 )
 
-// UninstallOptions are what `meshctl uninstall` runs with.
+// UninstallOptions are what `meshctl uninstall` runs with: --managed, or
+// --revision for one in-cluster revision.
 type UninstallOptions struct {
-	// Managed is --managed, the only kind of install uninstall removes.
 	Managed        bool
 	ManagedOptions managed.Options
 	// ManagedInstaller builds the fleet-managed installer's clients.
 	ManagedInstaller func(ctx context.Context, dryRun bool) (managed.Installer, error)
-	Printer          *ui.Printer
+	// Revision are --revision and --dry-run for an in-cluster revision;
+	// Objects builds its client.
+	Revision revision.UninstallOptions
+	Objects  func() (kube.Objects, error)
+	Printer  *ui.Printer
+	Reporter ui.Reporter
 }
 
 // NewCmdUninstall returns `meshctl uninstall`; runF replaces its run in
@@ -28,8 +35,18 @@ func NewCmdUninstall(f *factory.Factory, runF func(*UninstallOptions) error) *co
 	opts := &UninstallOptions{}
 	cmd := &cobra.Command{
 		Use:   "uninstall",
-		Short: "Remove the managed control plane from the cluster (uninstall --managed)",
-		Long: `Uninstall --managed sets the cluster's fleet membership's mesh management to
+		Short: "Remove an in-cluster revision (--revision), or the managed control plane (--managed)",
+		Long: `Uninstall --revision REV removes an in-cluster control-plane revision (asmcli's, or
+istioctl's): its istiod Deployment, Services, autoscaler, ConfigMaps, service account and RBAC,
+its injection and validating webhooks and its tags' webhooks and Services, as
+istioctl uninstall --revision does (asmcli has no uninstall). It refuses, deleting nothing, while
+anything still uses the revision, and lists what does with the command that moves it: a
+namespace labelled with the revision or with one of its tags (or istio-injection=enabled while it
+is the default), or a running pod whose istio-proxy it injected. The CRDs, istio-system and the
+other revisions stay. It waits until istiod's pods are gone; running it again finishes an
+interrupted uninstall, and on a revision that is not installed changes nothing.
+
+Uninstall --managed sets the cluster's fleet membership's mesh management to
 MANAGEMENT_NOT_INSTALLED and waits, within --timeout, until the fleet has removed the managed
 control plane and its ControlPlaneRevision has left the cluster. Then it unregisters the
 cluster's membership and disables the fleet's servicemesh feature, each only when meshctl made
@@ -40,21 +57,29 @@ nothing.
 
 Move workloads off the managed revision first (meshctl inject --disable, or to another
 revision): their sidecars keep running but lose their control plane.`,
-		Example: `  meshctl uninstall --managed
+		Example: `  # The old revision, after a canary upgrade moved everything off it
+  meshctl uninstall --revision asm-1282-3 --dry-run
+  meshctl uninstall --revision asm-1282-3
+
+  meshctl uninstall --managed
   meshctl uninstall --managed --dry-run
   meshctl uninstall --managed --keep-membership   # the cluster stays in the fleet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Printer, opts.Reporter = f.Printer, f.Reporter
+			if opts.Revision.Revision != "" {
+				return runRevision(cmd, f, opts, runF)
+			}
 			if !opts.Managed {
-				return failure.Usage(fmt.Errorf("uninstall removes the managed control plane only: give --managed"),
-					"an asmcli (in-cluster) install is removed with `istioctl uninstall --revision REV`")
+				return failure.Usage(fmt.Errorf("say what to remove: --revision REV (an in-cluster revision) or --managed"),
+					"meshctl revision tag list and meshctl validate show the revisions installed")
 			}
 			s, m := f.Settings, &opts.ManagedOptions
 			m.Project, m.Location, m.Cluster = s.Project, s.Location, s.Cluster
 			if err := m.Validate(); err != nil {
 				return failure.Usage(err, "")
 			}
-			opts.ManagedInstaller, opts.Printer = managedInstaller(f), f.Printer
+			opts.ManagedInstaller, opts.Printer = f.ManagedInstaller, f.Printer
 			if runF != nil {
 				return runF(opts)
 			}
@@ -62,7 +87,36 @@ revision): their sidecars keep running but lose their control plane.`,
 		},
 	}
 	addManagedFlags(cmd, &opts.Managed, &opts.ManagedOptions, true)
+	cmd.Flags().StringVar(&opts.Revision.Revision, "revision", "", "the in-cluster revision to remove")
 	cmd.Flags().BoolVar(&opts.ManagedOptions.DryRun, "dry-run", false, "show what would change; change nothing")
 	cmd.Flags().BoolVar(&opts.ManagedOptions.KeepMembership, "keep-membership", false, "keep the fleet membership and the servicemesh feature even when meshctl made them")
+	cmd.MarkFlagsMutuallyExclusive("revision", "managed")
+	cmd.MarkFlagsMutuallyExclusive("revision", "membership")
+	cmd.MarkFlagsMutuallyExclusive("revision", "fleet-project")
+	cmd.MarkFlagsMutuallyExclusive("revision", "keep-membership")
 	return cmd
+}
+
+// runRevision is uninstall --revision: pkg/revision's, printed once; a
+// refusal exits 3.
+func runRevision(cmd *cobra.Command, f *factory.Factory, opts *UninstallOptions, runF func(*UninstallOptions) error) error {
+	opts.Revision.DryRun, opts.Objects = opts.ManagedOptions.DryRun, f.Objects
+	if runF != nil {
+		return runF(opts)
+	}
+	c, err := opts.Objects()
+	if err != nil {
+		return err
+	}
+	res, err := revision.Uninstall(cmd.Context(), c, opts.Reporter, opts.Revision)
+	if err != nil {
+		return err
+	}
+	if err := opts.Printer.Print(res); err != nil {
+		return err
+	}
+	if res.Refused {
+		return failure.Problems()
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	injectcmd "github.com/meshctl/meshctl/cmd/meshctl/inject"
 	installcmd "github.com/meshctl/meshctl/cmd/meshctl/install"
 	meshcmd "github.com/meshctl/meshctl/cmd/meshctl/mesh"
+	revisioncmd "github.com/meshctl/meshctl/cmd/meshctl/revision"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
 	"github.com/meshctl/meshctl/internal/buildinfo"
@@ -82,6 +83,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		installcmd.NewCmdInstall(f, nil),
 		installcmd.NewCmdUninstall(f, nil),
 		injectcmd.NewCmdInject(f, nil),
+		revisioncmd.NewCmdRevision(f),
 		exposecmd.NewCmdExpose(f),
 		exposecmd.NewCmdUnexpose(f),
 		validatecmd.NewCmdValidate(f, nil),

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/internal/ui"
+	steps "github.com/meshctl/meshctl/pkg/plan"
 )
 
-// A step is one named stage of an install or uninstall, as goreleaser's
-// pipes are: the steps of a run are a list read top to bottom, and one
-// runner (runSteps) shows each as progress, times it and records it in the
-// result, so no step does that itself.
+// A step is one named stage of an install or uninstall: a plan.Step with
+// the action the result records when it succeeds. One runner
+// (steps.RunSteps) shows each as progress, times it and records it.
 type step struct {
 	// name is the step's key in Result.Steps and Result.Timings
 	// (StepRegister, ...).
@@ -21,28 +21,23 @@ type step struct {
 	// action is what the result records on success: ActionDone for a
 	// change, ActionChecked for a wait or a confirmation.
 	action string
-	// run does the work and returns the result's detail line. It may fail
-	// its progress step itself with a shorter text than the error; the
-	// runner's Fail then changes nothing.
+	// run does the work and returns the result's detail line.
 	run func(ctx context.Context, progress ui.Step) (detail string, err error)
 }
 
 // runSteps runs steps in order and stops at the first failure.
-func (in Installer) runSteps(ctx context.Context, res *Result, steps []step) error {
-	for _, s := range steps {
-		progress := in.reporter().Step(s.title())
-		start := in.now()
-		detail, err := s.run(ctx, progress)
-		if err != nil {
-			progress.Fail(err)
-			return err
-		}
-		progress.Done()
-		res.Timings[s.name] = in.now().Sub(start).Round(time.Millisecond).String()
-		res.step(s.name, s.action, "%s", detail)
+func (in Installer) runSteps(ctx context.Context, res *Result, list []step) error {
+	actions := make(map[string]string, len(list))
+	run := make([]steps.Step, len(list))
+	for i, s := range list {
+		actions[s.name] = s.action
+		run[i] = steps.Step{Name: s.name, Title: s.title, Run: s.run}
 	}
-	return nil
+	return steps.RunSteps(ctx, in.reporter(), in.now, run, func(s steps.Step, detail string, took time.Duration) {
+		res.Timings[s.Name] = took.Round(time.Millisecond).String()
+		res.step(s.Name, actions[s.Name], "%s", detail)
+	})
 }
 
 // title is a step title that does not change.
-func title(s string) func() string { return func() string { return s } }
+func title(s string) func() string { return steps.Title(s) }
