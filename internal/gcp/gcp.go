@@ -29,6 +29,8 @@ type Config struct {
 	GKEHubEndpoint    string
 	// ServiceUsageEndpoint is where Google APIs are enabled.
 	ServiceUsageEndpoint string
+	// CertificateManagerEndpoint is Certificate Manager's.
+	CertificateManagerEndpoint string
 	// UserAgent is sent with every request, e.g. "meshctl/v0.1.0".
 	UserAgent string
 	// DetectCredentials finds Application Default Credentials. Nil means
@@ -150,6 +152,12 @@ func (c Config) GKEHubOptions() ([]option.ClientOption, error) {
 // google.golang.org/api/serviceusage/v1 against c's Service Usage endpoint.
 func (c Config) ServiceUsageOptions() ([]option.ClientOption, error) {
 	return c.discoveryOptions(c.ServiceUsageEndpoint)
+}
+
+// CertificateManagerOptions returns the options for
+// google.golang.org/api/certificatemanager/v1.
+func (c Config) CertificateManagerOptions() ([]option.ClientOption, error) {
+	return c.discoveryOptions(c.CertificateManagerEndpoint)
 }
 
 // discoveryOptions are the options of a discovery-based client

@@ -15,6 +15,7 @@ import (
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	injectcmd "github.com/meshctl/meshctl/cmd/meshctl/inject"
 	installcmd "github.com/meshctl/meshctl/cmd/meshctl/install"
+	tracecmd "github.com/meshctl/meshctl/cmd/meshctl/trace"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
 	"github.com/meshctl/meshctl/internal/buildinfo"
@@ -84,6 +85,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		exposecmd.NewCmdExpose(f),
 		exposecmd.NewCmdUnexpose(f),
 		validatecmd.NewCmdValidate(f, nil),
+		tracecmd.NewCmdTrace(f, nil),
 	)
 	return r
 }
@@ -104,6 +106,7 @@ func addGlobalFlags(c *cobra.Command, configFlag *string) {
 	f.String(string(config.ContainerEndpoint), "", "GKE API base URL")
 	f.String(string(config.GKEHubEndpoint), "", "GKE Hub (fleet) API base URL")
 	f.String(string(config.ServiceUsageEndpoint), "", "Service Usage API base URL (where meshctl enables APIs it needs)")
+	f.String(string(config.CertificateManagerEndpoint), "", "Certificate Manager API base URL (certificate maps, read by trace)")
 	_ = c.RegisterFlagCompletionFunc(string(config.Output), cobra.FixedCompletions(
 		[]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 }
