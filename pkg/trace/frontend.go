@@ -189,7 +189,7 @@ func portInRange(port int, r string) bool {
 func (t *tracer) fromRule(ctx context.Context, fr *computepb.ForwardingRule) []Path {
 	h := newHop(HopForwardingRule, fr.GetName())
 	p := Path{ForwardingRule: fr.GetName(), BuiltBy: builtBy(fr.GetName(), fr.GetDescription())}
-	h.see("%s:%s, %s, %s", fr.GetIPAddress(), fr.GetPortRange(), orText(fr.GetLoadBalancingScheme(), "EXTERNAL"), p.BuiltBy)
+	h.see("%s:%s, %s", fr.GetIPAddress(), fr.GetPortRange(), orText(fr.GetLoadBalancingScheme(), "EXTERNAL"))
 	t.checkResolution(&h, fr)
 	proxies, err := t.proxies(ctx)
 	if err != nil {

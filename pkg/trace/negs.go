@@ -129,7 +129,7 @@ func (t *tracer) negHop(ctx context.Context, b *backend, s negStatus, healthy in
 			bad = append(bad, e)
 		}
 	}
-	h.see("%d endpoints, %d HEALTHY: %s", len(s.endpoints), s.count("HEALTHY"), endpointList(s.endpoints))
+	h.see("%s, %d HEALTHY: %s", plural(len(s.endpoints), "endpoint"), s.count("HEALTHY"), endpointList(s.endpoints))
 	if len(bad)+len(unreported) == 0 {
 		return h
 	}
@@ -159,16 +159,17 @@ func endpointList(eps []endpoint) string {
 // converging, an older one broken.
 func (t *tracer) diagnose(ctx context.Context, b *backend, obj string, bad, unreported []endpoint) (State, findings.Finding) {
 	all := append(slices.Clone(bad), unreported...)
-	what := fmt.Sprintf("%d endpoints not healthy (%s)", len(all), endpointList(all))
+	what := fmt.Sprintf("%s not healthy (%s)", plural(len(all), "endpoint"), endpointList(all))
 	pr := probe{protocol: "?"}
 	if b.hc != nil {
 		pr = probeOf(b.hc)
 	}
-	if blocked, err := t.firewallBlocks(ctx, all, pr); err != nil {
+	if fw, err := t.firewallBlocks(ctx, all, pr); err != nil {
 		return Unknown, findings.APIUnavailable.New(obj, what+"; could not check the firewall: "+err.Error(), apiHint(err))
-	} else if blocked != "" {
-		return Broken, findings.TraceFirewall.New(obj, what+": "+blocked,
-			firewallFix(pr, all))
+	} else if len(fw.blocked) > 0 {
+		return Broken, findings.TraceFirewall.New(obj,
+			what+": no firewall rule admits "+strings.Join(fw.blocked, ", ")+" on the nodes, so Google's health checkers and front ends are shut out",
+			fw.fix(pr, all))
 	}
 	pods, _ := t.endpointPods(ctx, b)
 	var notReady []string
@@ -202,15 +203,22 @@ func (t *tracer) diagnose(ctx context.Context, b *backend, obj string, bad, unre
 	return Broken, findings.TraceUnhealthy.New(obj, what+": "+why, hint)
 }
 
-// firewallFix is the rule that lets Google's front ends and health
-// checkers reach the endpoints.
-func firewallFix(pr probe, eps []endpoint) string {
+// firewallVerdict is what the firewall shuts out, and the nodes' network
+// and tags for the rule that would let it in.
+type firewallVerdict struct {
+	blocked          []string
+	network, nodeTag string
+}
+
+// fix is the rule that lets Google's front ends and health checkers reach
+// the endpoints.
+func (v firewallVerdict) fix(pr probe, eps []endpoint) string {
 	ports := []string{fmt.Sprintf("tcp:%d", eps[0].port)}
 	if pr.port != 0 && pr.port != eps[0].port {
 		ports = append(ports, fmt.Sprintf("tcp:%d", pr.port))
 	}
-	return fmt.Sprintf("gcloud compute firewall-rules create allow-gfe-to-gateways --network NETWORK --direction INGRESS --source-ranges %s --allow %s --target-tags NODE_TAG",
-		strings.Join(lb.GFERanges, ","), strings.Join(ports, ","))
+	return fmt.Sprintf("gcloud compute firewall-rules create allow-gfe-to-gateways --network %s --direction INGRESS --source-ranges %s --allow %s --target-tags %s",
+		orText(v.network, "NETWORK"), strings.Join(lb.GFERanges, ","), strings.Join(ports, ","), orText(v.nodeTag, "NODE_TAG"))
 }
 
 // endpointPods maps pod IPs to the gateway pods behind the NEGs.
@@ -274,16 +282,17 @@ func servesPort(pods map[string]corev1.Pod, port int) bool {
 
 // firewallBlocks evaluates the VPC firewall for Google's front ends and
 // health checkers to the endpoints' serving port and the probed port on
-// their nodes; it says what is blocked, or "" when nothing is.
-func (t *tracer) firewallBlocks(ctx context.Context, eps []endpoint, pr probe) (string, error) {
+// their nodes.
+func (t *tracer) firewallBlocks(ctx context.Context, eps []endpoint, pr probe) (firewallVerdict, error) {
+	var v firewallVerdict
 	rulesF, nodesF := t.r.firewallRules(), t.r.nodes()
 	ms, err := rulesF.wait(ctx)
 	if err != nil {
-		return "", err
+		return v, err
 	}
 	nodes, err := nodesF.wait(ctx)
 	if err != nil {
-		return "", err
+		return v, err
 	}
 	var rules []*computepb.Firewall
 	for _, m := range ms {
@@ -295,6 +304,14 @@ func (t *tracer) firewallBlocks(ctx context.Context, eps []endpoint, pr probe) (
 	seen := map[string]bool{}
 	for _, e := range eps {
 		node := findInstance(nodes, e.instance)
+		if node != nil && v.network == "" {
+			if nics := node.GetNetworkInterfaces(); len(nics) > 0 {
+				v.network = linkName(nics[0].GetNetwork())
+			}
+			if tags := node.GetTags().GetItems(); len(tags) > 0 {
+				v.nodeTag = tags[0]
+			}
+		}
 		ports := []int{e.port}
 		if pr.port != 0 && pr.port != e.port {
 			ports = append(ports, pr.port)
@@ -312,12 +329,9 @@ func (t *tracer) firewallBlocks(ctx context.Context, eps []endpoint, pr probe) (
 			}
 		}
 	}
-	if len(blocked) == 0 {
-		return "", nil
-	}
 	slices.Sort(blocked)
-	blocked = slices.Compact(blocked)
-	return "no firewall rule admits " + strings.Join(blocked, ", ") + " on the nodes, so Google's health checkers and front ends are shut out", nil
+	v.blocked = slices.Compact(blocked)
+	return v, nil
 }
 
 // findInstance finds an endpoint's node among the instances; nil when it
@@ -337,4 +351,11 @@ func nodeKey(n *computepb.Instance) string {
 		return "?"
 	}
 	return n.GetName()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
