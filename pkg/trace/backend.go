@@ -135,7 +135,11 @@ func (t *tracer) backendHop(ctx context.Context, b *backend) Hop {
 	bs := b.bs
 	obj := "backend service " + bs.GetName()
 	h := newHop(HopBackendService, bs.GetName())
-	h.see("%s, protocol %s, port name %s, timeout %ds", orText(bs.GetLoadBalancingScheme(), "EXTERNAL"), orText(bs.GetProtocol(), "HTTP"), orText(bs.GetPortName(), "http"), bs.GetTimeoutSec())
+	timeout := int32(30) // Google's default
+	if bs.TimeoutSec != nil {
+		timeout = bs.GetTimeoutSec()
+	}
+	h.see("%s, protocol %s, port name %s, timeout %ds", orText(bs.GetLoadBalancingScheme(), "EXTERNAL"), orText(bs.GetProtocol(), "HTTP"), orText(bs.GetPortName(), "http"), timeout)
 	t.healthCheck(ctx, &h, b)
 	if policies, err := listOf[*computepb.SecurityPolicy](ctx, t.r, lb.KindSecurityPolicy); err != nil {
 		h.add(Unknown, findings.APIUnavailable.New(obj, "read its Cloud Armor policy: "+err.Error(), apiHint(err)))

@@ -145,7 +145,7 @@ func (t *tracer) judgePods(ctx context.Context, h *Hop, svc corev1.Service, pods
 			revs[orText(px.Revision, "unknown")]++
 		}
 	}
-	h.see("%d pods, %d ready, %d with a sidecar%s", len(pods), ready, injected, revisionList(revs))
+	h.see("%s, %d ready, %d with a sidecar%s", plural(len(pods), "pod"), ready, injected, revisionList(revs))
 	switch {
 	case len(pods) == 0:
 		h.add(Broken, findings.TraceNoReadyPods.New(obj, "no pods match its selector "+metaSelector(svc.Spec.Selector)+": the gateway answers 503 (no healthy upstream)", "deploy the workload, or fix the Service's selector"))

@@ -152,7 +152,7 @@ func (t *tracer) gatewayPodsHop(ctx context.Context, g *gatewayCtx) (h Hop, gate
 			}
 		}
 	}
-	h.see("%d pods, %d ready; %s", len(g.pods), ready, proxySummary(len(g.pods), injected, revs))
+	h.see("%s, %d ready; %s", plural(len(g.pods), "pod"), ready, proxySummary(len(g.pods), injected, revs))
 	switch {
 	case injected == 0 && len(never) == 0:
 		h.see("no istio-proxy: the pods are not an Istio gateway")

@@ -39,7 +39,7 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	case len(r.Target.Addresses) > 0:
 		fmt.Fprintf(&b, "  %s → %s (%s)\n", r.Target.Host, strings.Join(r.Target.Addresses, ", "), r.Target.ResolvedBy)
 	default:
-		fmt.Fprintf(&b, "  %s does not resolve (%s): found by the URL maps' host rules\n", r.Target.Host, orText(r.Target.DNSError, "no answer"))
+		fmt.Fprintf(&b, "  %s does not resolve (%s): looked up in the URL maps' host rules\n", r.Target.Host, orText(r.Target.DNSError, "no answer"))
 	}
 	for i, p := range r.Paths {
 		b.WriteString("\n")

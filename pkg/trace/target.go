@@ -71,7 +71,14 @@ func ParseTarget(s string) (Target, error) {
 	if t.Path == "" {
 		t.Path = "/"
 	}
-	t.URL = t.Scheme + "://" + u.Host + t.Path
+	hostPort := t.Host
+	if strings.Contains(hostPort, ":") {
+		hostPort = "[" + hostPort + "]"
+	}
+	if u.Port() != "" {
+		hostPort += ":" + u.Port()
+	}
+	t.URL = t.Scheme + "://" + hostPort + t.Path
 	return t, nil
 }
 

@@ -22,9 +22,9 @@ var firewallCalls = []string{"list firewalls", "list instances"}
 
 func TestTraceEachBreakageNamesItsHop(t *testing.T) {
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(w *world)
-		calls []string
+		calls  []string
 		// want is the answer: the hop, its state and the finding's code
 		// ("" kind: no answer).
 		kind  HopKind
