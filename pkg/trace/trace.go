@@ -189,7 +189,9 @@ type Result struct {
 	Findings []findings.Finding `json:"findings"`
 	Summary  findings.Summary   `json:"summary"`
 	FailOn   findings.Level     `json:"failOn"`
-	Duration time.Duration      `json:"-"`
+	// Duration is how long the trace took, its clients made (tools and
+	// the benchmark read it to tell the trace from the process around it).
+	Duration time.Duration `json:"durationNs"`
 }
 
 // Failed reports whether a finding reaches FailOn (exit code 3).
@@ -208,6 +210,10 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 		return nil, failure.Usage(err, "give a host (shop.example.com), a host and path (shop.example.com/cart), an IP or a URL")
 	}
 	opts = opts.withDefaults()
+	// The reads started up front that the path turned out not to need
+	// (no forwarding rule serves the host, say) stop when the trace ends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	r := newReads(ctx, c, opts)
 	t.Addresses, t.ResolvedBy, t.DNSError = resolve(ctx, t, opts)
 	tr := &tracer{r: r, opts: opts, target: t}
