@@ -60,7 +60,7 @@ const (
 	// (mesh.googleapis.com for install --managed).
 	ServiceUsageEndpoint Key = "serviceusage-endpoint"
 	// CertificateManagerEndpoint is where meshctl makes certificate maps
-	// (expose --via gateway-api).
+	// (expose --via gateway-api) and reads them (trace).
 	CertificateManagerEndpoint Key = "certificate-manager-endpoint"
 )
 

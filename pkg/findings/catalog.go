@@ -8,6 +8,7 @@ package findings
 //	        MC013x private cluster, MC014x cluster features, MC015x in the cluster,
 //	        MC016x the managed control plane (`install --managed` checks first)
 //	MC02xx+ mesh configuration and workloads (`meshctl validate`)
+//	MC040x-MC044x the hops of a request (`meshctl trace`)
 //
 // Every code is listed in docs/findings.md; a test keeps the two in step.
 var (
@@ -111,4 +112,56 @@ var (
 	MigratePodsLeftBehind   = define("MC0274", Error, "Pods on the in-cluster revision that migrate does not move")
 	ManagedEnvoyFilter      = define("MC0275", Warning, "EnvoyFilter in the mesh: the managed control plane does not support it")
 	RevisionInUse           = define("MC0276", Error, "The revision is still in use: a namespace's label or tag, or a running pod's proxy")
+)
+
+// `meshctl trace`: one code per way a hop of a request's path fails.
+// MC040x the front end (forwarding rule, proxy, certificate, URL map),
+// MC041x the backend service, MC042x the NEGs and the Service owning them,
+// MC043x the gateway (pods, Istio Gateway, VirtualService), MC044x the
+// destination and its DestinationRule. Warnings include "converging"
+// (MC0404, MC0421): on its way, not broken.
+var (
+	TraceNoForwardingRule        = define("MC0400", Error, "No global forwarding rule serves the host (or the address it resolves to)")
+	TraceDNS                     = define("MC0401", Warning, "The host does not resolve to the load balancer that routes it")
+	TraceMissingLink             = define("MC0402", Error, "A link on the request's path points at an object that does not exist")
+	TraceNoCertificate           = define("MC0403", Error, "No certificate on the HTTPS proxy covers the host")
+	TraceCertificateProvisioning = define("MC0404", Warning, "The host's Google-managed certificate is still provisioning (converging)")
+	TraceCertificateFailed       = define("MC0405", Error, "The host's certificate failed to provision, cannot provision, or expired")
+	TraceSSLPolicy               = define("MC0406", Warning, "HTTPS proxy without an SSL policy requiring TLS 1.2 or later")
+	TraceRedirect                = define("MC0407", Info, "The URL map redirects the request")
+	TraceURLMapNowhere           = define("MC0408", Error, "The URL map sends the request nowhere, or to a default backend that answers 404 or 500")
+
+	TraceProtocol        = define("MC0410", Error, "The backend service's protocol does not match what the gateway serves (TLS or not)")
+	TraceArmorDenies     = define("MC0411", Error, "Cloud Armor denies a plain request")
+	TraceArmorAllowlist  = define("MC0412", Warning, "Cloud Armor admits only some source ranges")
+	TraceArmorNone       = define("MC0413", Warning, "No Cloud Armor policy on the backend service")
+	TraceIAP             = define("MC0414", Info, "Identity-Aware Proxy is on: requests need a Google sign-in")
+	TraceHealthCheckPort = define("MC0415", Error, "The health check probes a port the pods do not serve")
+	TraceNoBackends      = define("MC0416", Error, "The backend service has no backends")
+
+	TraceUnhealthy       = define("MC0420", Error, "No NEG endpoint is healthy")
+	TraceNEGConverging   = define("MC0421", Warning, "NEG endpoints not yet healthy within GKE's usual time (converging)")
+	TraceFirewall        = define("MC0422", Error, "No firewall rule admits Google's health checkers and front ends to the endpoints")
+	TraceNEGEmpty        = define("MC0423", Error, "The backend's NEGs hold no endpoints")
+	TracePartlyUnhealthy = define("MC0424", Warning, "A zone's NEG endpoints are not healthy; other zones serve")
+	TraceNoService       = define("MC0425", Error, "No Kubernetes Service in the cluster reports the NEG in its neg-status")
+	TraceNEGZone         = define("MC0426", Warning, "The backend service uses a NEG in a zone the Service no longer reports")
+
+	TraceGatewayPods        = define("MC0430", Error, "Gateway pods missing, none ready, or without an injected proxy")
+	TraceGatewayPodsPartly  = define("MC0431", Warning, "Some gateway pods not ready")
+	TraceGatewayRevision    = define("MC0432", Warning, "Gateway proxies of a revision no installed control plane serves")
+	TraceIstioGateway       = define("MC0433", Error, "No Istio Gateway server takes the load balancer's connections")
+	TraceGatewayTLS         = define("MC0434", Error, "The Gateway server asks for a client certificate the load balancer does not present")
+	TraceGatewaySecret      = define("MC0435", Error, "The Gateway server's TLS credential Secret is missing or invalid")
+	TraceGatewayCertExpired = define("MC0436", Warning, "The Gateway server's certificate expired")
+	TraceNoVirtualService   = define("MC0437", Error, "No VirtualService bound to the Gateway routes the host")
+	TraceNoRoute            = define("MC0438", Error, "The VirtualService has no route for the path")
+	TraceNotFollowed        = define("MC0439", Warning, "The route goes where trace does not follow (a delegate VirtualService)")
+
+	TraceDestination      = define("MC0440", Error, "The route's destination Service, port or subset does not exist")
+	TracePortProtocol     = define("MC0441", Warning, "The destination port names no protocol (Istio sniffs it)")
+	TraceNoReadyPods      = define("MC0442", Error, "The destination has no ready pods")
+	TraceDestinationProxy = define("MC0443", Warning, "Destination pods without a sidecar, or of a revision no control plane serves")
+	TraceDestinationTLS   = define("MC0444", Error, "The DestinationRule's TLS mode does not fit the destination's pods")
+	TraceTLSOrigination   = define("MC0445", Warning, "The DestinationRule originates TLS to pods that have sidecars")
 )

@@ -34,6 +34,7 @@ type GCE struct {
 	ops         *compute.GlobalOperationsClient
 	projects    *compute.ProjectsClient
 	instances   *compute.InstancesClient
+	negs        *compute.NetworkEndpointGroupsClient
 
 	closers []io.Closer
 }
@@ -122,6 +123,11 @@ func NewGCE(ctx context.Context, cfg gcp.Config, project string) (*GCE, error) {
 	build(func() (io.Closer, error) {
 		c, e := gcp.NewCompute(ctx, cfg, compute.NewInstancesRESTClient)
 		g.instances = c
+		return c, e
+	})
+	build(func() (io.Closer, error) {
+		c, e := gcp.NewCompute(ctx, cfg, compute.NewNetworkEndpointGroupsRESTClient)
+		g.negs = c
 		return c, e
 	})
 	if err != nil {
@@ -233,6 +239,10 @@ func (g *GCE) List(ctx context.Context, kind Kind, filter string) ([]proto.Messa
 		return drain(g.rules.List(ctx, &computepb.ListGlobalForwardingRulesRequest{Project: p, Filter: f}))
 	case KindHTTPSProxy:
 		return drain(g.https.List(ctx, &computepb.ListTargetHttpsProxiesRequest{Project: p, Filter: f}))
+	case KindHTTPProxy:
+		return drain(g.http.List(ctx, &computepb.ListTargetHttpProxiesRequest{Project: p, Filter: f}))
+	case KindSSLPolicy:
+		return drain(g.sslPolicies.List(ctx, &computepb.ListSslPoliciesRequest{Project: p, Filter: f}))
 	}
 	return nil, errKind(kind)
 }
@@ -423,5 +433,25 @@ func (g *GCE) Instances(ctx context.Context, filter string) ([]*computepb.Instan
 			return nil, err
 		}
 		out = append(out, pair.Value.GetInstances()...)
+	}
+}
+
+// NetworkEndpoints lists a zonal network endpoint group's endpoints
+// (networkEndpointGroups.listNetworkEndpoints), without health.
+func (g *GCE) NetworkEndpoints(ctx context.Context, zone, neg string) ([]*computepb.NetworkEndpointWithHealthStatus, error) {
+	it := g.negs.ListNetworkEndpoints(ctx, &computepb.ListNetworkEndpointsNetworkEndpointGroupsRequest{
+		Project: g.project, Zone: zone, NetworkEndpointGroup: neg,
+		NetworkEndpointGroupsListEndpointsRequestResource: &computepb.NetworkEndpointGroupsListEndpointsRequest{},
+	})
+	var out []*computepb.NetworkEndpointWithHealthStatus
+	for {
+		ep, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ep)
 	}
 }

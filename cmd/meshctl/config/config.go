@@ -113,8 +113,8 @@ func (v view) RenderText(w io.Writer, s ui.Styles) error {
 	if _, err := fmt.Fprintf(w, "\n%s\n", s.Heading("Credentials:")); err != nil {
 		return err
 	}
-	for _, api := range []string{"compute", "container", "gkehub", "serviceusage"} {
-		if _, err := fmt.Fprintf(w, "  %-12s %s\n", api, v.Credentials[api]); err != nil {
+	for _, api := range []string{"compute", "container", "gkehub", "serviceusage", "certificatemanager"} {
+		if _, err := fmt.Fprintf(w, "  %-18s %s\n", api, v.Credentials[api]); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	installcmd "github.com/meshctl/meshctl/cmd/meshctl/install"
 	meshcmd "github.com/meshctl/meshctl/cmd/meshctl/mesh"
 	revisioncmd "github.com/meshctl/meshctl/cmd/meshctl/revision"
+	tracecmd "github.com/meshctl/meshctl/cmd/meshctl/trace"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
 	"github.com/meshctl/meshctl/internal/buildinfo"
@@ -88,6 +89,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		exposecmd.NewCmdUnexpose(f),
 		validatecmd.NewCmdValidate(f, nil),
 		meshcmd.NewCmdMesh(f),
+		tracecmd.NewCmdTrace(f, nil),
 	)
 	return r
 }
@@ -108,7 +110,7 @@ func addGlobalFlags(c *cobra.Command, configFlag *string) {
 	f.String(string(config.ContainerEndpoint), "", "GKE API base URL")
 	f.String(string(config.GKEHubEndpoint), "", "GKE Hub (fleet) API base URL")
 	f.String(string(config.ServiceUsageEndpoint), "", "Service Usage API base URL (where meshctl enables APIs it needs)")
-	f.String(string(config.CertificateManagerEndpoint), "", "Certificate Manager API base URL (certificate maps for expose --via gateway-api)")
+	f.String(string(config.CertificateManagerEndpoint), "", "Certificate Manager API base URL (certificate maps: made by expose --via gateway-api, read by trace)")
 	_ = c.RegisterFlagCompletionFunc(string(config.Output), cobra.FixedCompletions(
 		[]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 }

@@ -250,8 +250,9 @@ func TestConfigViewText(t *testing.T) {
 		"compute      application default credentials",
 		"serviceusage-endpoint  (Google's)",
 		"certificate-manager-endpoint (Google's)",
+		"certificatemanager application default credentials",
 	} {
-		// Columns widen with the longest setting's name: compare words.
+		// Columns widen with the longest setting: compare words.
 		if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
