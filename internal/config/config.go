@@ -59,12 +59,15 @@ const (
 	// ServiceUsageEndpoint is where meshctl enables Google APIs it needs
 	// (mesh.googleapis.com for install --managed).
 	ServiceUsageEndpoint Key = "serviceusage-endpoint"
+	// ResourceManagerEndpoint is where meshctl asks which permissions the
+	// caller holds (projects.testIamPermissions) before changing anything.
+	ResourceManagerEndpoint Key = "resource-manager-endpoint"
 )
 
 // Keys lists every setting in the order `meshctl config view` shows them.
 var Keys = []Key{
 	Project, Location, Cluster, Kubeconfig, Context, Output, NoColor, Verbose, Timeout,
-	ComputeEndpoint, ContainerEndpoint, GKEHubEndpoint, ServiceUsageEndpoint,
+	ComputeEndpoint, ContainerEndpoint, GKEHubEndpoint, ServiceUsageEndpoint, ResourceManagerEndpoint,
 }
 
 // ConfigEnvVar names the config file, like --config.
@@ -151,6 +154,8 @@ type Settings struct {
 	GKEHubEndpoint    string
 	// ServiceUsageEndpoint is the Service Usage API's base URL.
 	ServiceUsageEndpoint string
+	// ResourceManagerEndpoint is the Cloud Resource Manager API's base URL.
+	ResourceManagerEndpoint string
 
 	// ConfigFile is the config file that was read, or "" when there was none.
 	ConfigFile string
@@ -231,6 +236,7 @@ func Resolve(in Inputs) (*Settings, error) {
 	r.resolve(ContainerEndpoint)
 	r.resolve(GKEHubEndpoint)
 	r.resolve(ServiceUsageEndpoint)
+	r.resolve(ResourceManagerEndpoint)
 	s.all = r.out
 	return s, r.parse(s)
 }
@@ -356,7 +362,8 @@ func (r *resolver) parse(s *Settings) error {
 		return bad(Timeout, errors.New("want a duration such as 90s, 20m or 1h; 0 for no limit"))
 	}
 	s.Timeout = d
-	for k, dst := range map[Key]*string{ComputeEndpoint: &s.ComputeEndpoint, ContainerEndpoint: &s.ContainerEndpoint, GKEHubEndpoint: &s.GKEHubEndpoint, ServiceUsageEndpoint: &s.ServiceUsageEndpoint} {
+	for k, dst := range map[Key]*string{ComputeEndpoint: &s.ComputeEndpoint, ContainerEndpoint: &s.ContainerEndpoint, GKEHubEndpoint: &s.GKEHubEndpoint, ServiceUsageEndpoint: &s.ServiceUsageEndpoint,
+		ResourceManagerEndpoint: &s.ResourceManagerEndpoint} {
 		v := r.out[k].Value
 		if err := gcp.ValidateEndpoint(v); err != nil {
 			return bad(k, err)

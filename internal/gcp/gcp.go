@@ -29,6 +29,8 @@ type Config struct {
 	GKEHubEndpoint    string
 	// ServiceUsageEndpoint is where Google APIs are enabled.
 	ServiceUsageEndpoint string
+	// ResourceManagerEndpoint is where permissions are tested.
+	ResourceManagerEndpoint string
 	// UserAgent is sent with every request, e.g. "meshctl/v0.1.0".
 	UserAgent string
 	// DetectCredentials finds Application Default Credentials. Nil means

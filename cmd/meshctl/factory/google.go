@@ -25,12 +25,13 @@ func (f *Factory) GCP() gcp.Config {
 		f.creds = sync.OnceValues(f.DetectCredentials)
 	}
 	return gcp.Config{
-		ComputeEndpoint:      f.Settings.ComputeEndpoint,
-		ContainerEndpoint:    f.Settings.ContainerEndpoint,
-		GKEHubEndpoint:       f.Settings.GKEHubEndpoint,
-		ServiceUsageEndpoint: f.Settings.ServiceUsageEndpoint,
-		UserAgent:            buildinfo.UserAgent(),
-		DetectCredentials:    f.creds,
+		ComputeEndpoint:         f.Settings.ComputeEndpoint,
+		ContainerEndpoint:       f.Settings.ContainerEndpoint,
+		GKEHubEndpoint:          f.Settings.GKEHubEndpoint,
+		ServiceUsageEndpoint:    f.Settings.ServiceUsageEndpoint,
+		ResourceManagerEndpoint: f.Settings.ResourceManagerEndpoint,
+		UserAgent:               buildinfo.UserAgent(),
+		DetectCredentials:       f.creds,
 	}
 }
 

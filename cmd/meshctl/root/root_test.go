@@ -241,14 +241,16 @@ func TestConfigViewText(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Config file: none (looked for " + h.env["HOME"] + "/.config/meshctl/config.yaml)",
-		"SETTING                VALUE",
-		"project                p1",
+		"SETTING                    VALUE",
+		"project                    p1",
 		"env MESHCTL_PROJECT",
-		"container-endpoint     http://localhost:9000",
-		"compute-endpoint       (Google's)",
-		"container    none (loopback endpoint)",
-		"compute      application default credentials",
-		"serviceusage-endpoint  (Google's)",
+		"container-endpoint         http://localhost:9000",
+		"compute-endpoint           (Google's)",
+		"container            none (loopback endpoint)",
+		"compute              application default credentials",
+		"serviceusage-endpoint      (Google's)",
+		"resource-manager-endpoint  (Google's)",
+		"cloudresourcemanager application default credentials",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
