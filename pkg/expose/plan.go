@@ -121,7 +121,7 @@ func planObject(ctx context.Context, c kube.Objects, s Spec, o Object) (step, er
 	if err != nil {
 		return step{}, err
 	}
-	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: o.kind, obj: u}
+	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Resource: o.kind.groupResource()}, kind: o.kind, obj: u}
 	live, err := c.Get(ctx, o.kind.Resource, u.GetNamespace(), u.GetName())
 	switch {
 	case kube.IsNotFound(err):
@@ -215,7 +215,8 @@ func owned(ctx context.Context, c kube.Objects, namespace, service string, fallb
 			return items[i].GetNamespace()+"/"+items[i].GetName() < items[j].GetNamespace()+"/"+items[j].GetName()
 		})
 		for _, it := range items {
-			out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName()}, kind: k, uid: it.GetUID()})
+			out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName(), Resource: k.groupResource()},
+				kind: k, uid: it.GetUID()})
 		}
 	}
 	return out, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // ExposeOptions are what `meshctl expose svc` runs with.
@@ -26,9 +27,13 @@ type ExposeOptions struct {
 	// LB is the load balancer's part of the input, and its client.
 	LB expose.LoadBalancer
 	// Objects builds the Kubernetes client.
-	Objects  func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Objects func() (kube.Objects, error)
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdExpose returns `meshctl expose` with its subcommands.
@@ -87,6 +92,7 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
 	fl.StringVar(&o.CertSecret, "gateway-cert-secret", "", "existing kubernetes.io/tls Secret in the gateway namespace to serve instead of meshctl's self-signed certificate")
 	fl.BoolVar(&o.StrictMTLS, "strict-mtls", false, "also make the Service's pods accept only mutual TLS (a STRICT PeerAuthentication)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "show what would change and change nothing (-o yaml prints the manifests)")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	_ = cmd.MarkFlagRequired("host")
 	return cmd
 }
@@ -114,6 +120,7 @@ func completeExpose(f *factory.Factory, cmd *cobra.Command, opts *ExposeOptions,
 		}
 	}
 	opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
+	opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 	return nil
 }
 
@@ -122,7 +129,7 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, loadBalancer(opts.NoLB, &opts.LB))
+	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, loadBalancer(opts.NoLB, &opts.LB), opts.Preflight(ctx))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // UnexposeOptions are what `meshctl unexpose svc` runs with.
@@ -17,10 +18,14 @@ type UnexposeOptions struct {
 	// NoLB is --no-lb: the gateway alone.
 	NoLB bool
 	// LB says where the load balancer is, and builds its client.
-	LB       expose.LoadBalancer
-	Objects  func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	LB      expose.LoadBalancer
+	Objects func() (kube.Objects, error)
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the deletions' permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdUnexpose returns `meshctl unexpose` with its subcommands.
@@ -65,6 +70,7 @@ is deleted.`,
 			}
 			completeLB(f, cmd, &opts.LB)
 			opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -76,6 +82,7 @@ is deleted.`,
 	fl.StringVarP(&opts.Unexpose.Namespace, "namespace", "n", "", "the Service's namespace (default: the kubeconfig context's)")
 	fl.StringVar(&opts.Unexpose.GatewayNamespace, "gateway-namespace", "", "where the gateway runs, if you may not list objects in all namespaces")
 	fl.BoolVar(&opts.Unexpose.DryRun, "dry-run", false, "show what would be deleted and delete nothing")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	return cmd
 }
 
@@ -84,7 +91,7 @@ func runUnexpose(ctx context.Context, opts *UnexposeOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB))
+	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB), opts.Preflight(ctx))
 	if err != nil {
 		return err
 	}
