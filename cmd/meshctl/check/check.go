@@ -13,6 +13,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // CheckOptions are what `meshctl check` runs with.
@@ -20,9 +21,13 @@ type CheckOptions struct {
 	// Check are the flags, and the cluster from the settings.
 	Check check.Options
 	// Clients builds the clients the checks read through.
-	Clients  func(context.Context) (check.Clients, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Clients func(context.Context) (check.Clients, error)
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of --fix's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdCheck returns `meshctl check`; runF replaces its run in tests.
@@ -64,6 +69,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 				return failure.Usage(err, "") // the hint says what to set
 			}
 			opts.Clients, opts.Printer, opts.Reporter = f.CheckClients, f.Printer, f.Reporter
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -74,6 +80,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.3-asm.1 (default: the newest meshctl knows, %s)", check.Releases[len(check.Releases)-1].Mesh))
 	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
 	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mesh-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
@@ -90,8 +97,18 @@ func run(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Check.Fix {
+		opts.Check.Preflight = opts.Preflight(ctx)
+	}
 	res, err := check.Run(ctx, clients, opts.Reporter, opts.Check)
 	if err != nil {
+		if res != nil {
+			// --fix stopped for missing permissions: the checks still
+			// ran, and their report is printed before the error.
+			if perr := opts.Printer.Print(res); perr != nil {
+				return perr
+			}
+		}
 		return err
 	}
 	if err := opts.Printer.Print(res); err != nil {
