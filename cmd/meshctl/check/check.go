@@ -97,7 +97,7 @@ func run(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.Check.Fix {
+	if opts.Check.Fix && opts.Preflight != nil {
 		opts.Check.Preflight = opts.Preflight(ctx)
 	}
 	res, err := check.Run(ctx, clients, opts.Reporter, opts.Check)

@@ -129,7 +129,7 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, loadBalancer(opts.NoLB, &opts.LB), opts.Preflight(ctx))
+	out, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, loadBalancer(opts.NoLB, &opts.LB), preflightOf(ctx, opts.Preflight))
 	if err != nil {
 		return err
 	}

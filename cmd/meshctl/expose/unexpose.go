@@ -91,7 +91,7 @@ func runUnexpose(ctx context.Context, opts *UnexposeOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB), opts.Preflight(ctx))
+	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB), preflightOf(ctx, opts.Preflight))
 	if err != nil {
 		return err
 	}
