@@ -35,3 +35,12 @@ func webhookFixChanges(f *facts) []plan.Change {
 	}
 	return []plan.Change{c}
 }
+
+// DeclaredFixChanges are what --fix can change, without a cluster to
+// check: the webhook firewall rule, in project (on a Shared VPC, the host
+// project), on its network (`meshctl check --permissions`).
+func DeclaredFixChanges(project string) []plan.Change {
+	return []plan.Change{{Kind: "firewalls", Name: "ANY", Action: plan.Create,
+		Resource: preflight.ComputeName(project, "global", "firewalls", "ANY"),
+		Uses:     []string{preflight.ComputeName(project, "global", "networks", "ANY")}}}
+}

@@ -53,3 +53,17 @@ func checkTeardown(ctx context.Context, t *Teardown, hooks Hooks, dryRun bool) e
 	}
 	return t.Permissions.Err()
 }
+
+// DeclaredChanges are every Kubernetes change expose and unexpose can make,
+// in any namespace, without a plan: each kind of the gateway's objects
+// created, updated and deleted. It is `meshctl check --permissions`'
+// superset; TestDeclaredChangesCoverThePlan checks a plan needs no more.
+func DeclaredChanges() []plan.Change {
+	var out []plan.Change
+	for _, k := range deleteOrder {
+		for _, a := range []plan.Action{plan.Create, plan.Update, plan.Delete} {
+			out = append(out, plan.Change{Kind: k.Kind, Name: "ANY", Action: a, Resource: k.groupResource()})
+		}
+	}
+	return out
+}

@@ -28,3 +28,14 @@ func (r *Result) Changes(noRestart bool) []plan.Change {
 	}
 	return out
 }
+
+// DeclaredChanges are every change inject can make, without a plan: a
+// namespace relabelled and each kind of workload restarted, in any
+// namespace (`meshctl check --permissions`).
+func DeclaredChanges() []plan.Change {
+	out := []plan.Change{{Kind: "Namespace", Name: "ANY", Action: plan.Update, Resource: "namespaces"}}
+	for _, kind := range []string{"Deployment", "StatefulSet", "DaemonSet"} {
+		out = append(out, plan.Change{Kind: kind, Name: "ANY", Action: plan.Restart, Resource: "apps/" + strings.ToLower(kind) + "s"})
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -45,4 +46,50 @@ func (p *Plan) attachUses(c plan.Change, armor *object) []string {
 		return c.Uses
 	}
 	return append(c.Uses, preflight.ComputeName(p.Project, "global", string(KindSecurityPolicy), armor.name))
+}
+
+// declaredRefs are what each kind can refer to, for DeclaredChanges.
+var declaredRefs = map[Kind][]string{
+	KindBackendService: {"global/" + string(KindHealthCheck), "zones/ZONE/networkEndpointGroups", "global/" + string(KindSecurityPolicy)},
+	KindURLMap:         {"global/" + string(KindBackendService)},
+	KindHTTPSProxy:     {"global/" + string(KindURLMap), "global/" + string(KindCertificate), "global/" + string(KindSSLPolicy)},
+	KindHTTPProxy:      {"global/" + string(KindURLMap)},
+	KindForwardingRule: {"global/" + string(KindHTTPSProxy), "global/" + string(KindHTTPProxy), "global/" + string(KindAddress)},
+	KindFirewall:       {"global/networks"},
+}
+
+// declaredFields are fields each kind can change in an update: those with
+// a set method of their own and one that changes through update (or, for
+// a forwarding rule, by deleting and creating it again).
+var declaredFields = []string{"description", "urlMap", "sslCertificates", "sslPolicy", "target", "labels", "securityPolicy"}
+
+// DeclaredChanges are every change an apply or a teardown of a load
+// balancer can make in project, without a plan: each kind created,
+// updated in every way and deleted, referring to all it can refer to. It
+// is `meshctl check --permissions`' superset for expose and unexpose;
+// TestPlanPermissionsCoverTheApply checks every real plan needs no more.
+func DeclaredChanges(project string) []plan.Change {
+	var out []plan.Change
+	for _, k := range []Kind{KindAddress, KindHealthCheck, KindSSLPolicy, KindCertificate, KindSecurityPolicy, KindFirewall,
+		KindBackendService, KindURLMap, KindHTTPSProxy, KindHTTPProxy, KindForwardingRule} {
+		var uses []string
+		for _, ref := range declaredRefs[k] {
+			scope, collection := ref[:strings.LastIndex(ref, "/")], ref[strings.LastIndex(ref, "/")+1:]
+			uses = append(uses, preflight.ComputeName(project, scope, collection, "ANY"))
+		}
+		res := preflight.ComputeName(project, "global", string(k), "ANY")
+		base := plan.Change{Kind: string(k), Name: "ANY", Resource: res}
+		for _, a := range []plan.Action{plan.Create, plan.Update, plan.Delete} {
+			c := base
+			c.Action = a
+			if a != plan.Delete {
+				c.Uses = uses
+			}
+			if a == plan.Update {
+				c.Fields = declaredFields
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }

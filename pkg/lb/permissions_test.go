@@ -85,6 +85,10 @@ func TestPlanPermissionsCoverTheApply(t *testing.T) {
 		{"second service joins it", sharedB, false, []plan.Action{plan.Update, plan.Create}},
 		{"one service leaves it", sharedA, true, []plan.Action{plan.Update, plan.Delete}},
 	}
+	var declared []string
+	for _, need := range preflight.Required(DeclaredChanges(e.spec.Project)) {
+		declared = append(declared, need.Permission)
+	}
 	for _, st := range steps {
 		holdAll(t, policy)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -101,6 +105,11 @@ func TestPlanPermissionsCoverTheApply(t *testing.T) {
 		var perms []string
 		for _, need := range preflight.Required(p.Changes) {
 			perms = append(perms, need.Permission)
+		}
+		for _, p := range perms {
+			if !slices.Contains(declared, p) {
+				t.Errorf("%s: the plan needs %s, which DeclaredChanges (check --permissions) lacks", st.name, p)
+			}
 		}
 		holdOnly(t, policy, perms)
 		e.srv.ResetRequests()

@@ -26,6 +26,10 @@ type CheckOptions struct {
 	// check of --fix's permissions.
 	SkipPermissionCheck bool
 	Preflight           func(context.Context) *preflight.Checker
+	// Permissions is --permissions: check the caller's permissions for
+	// the commands PermissionsFor names (--for) instead of the cluster.
+	Permissions    bool
+	PermissionsFor []string
 	Printer             *ui.Printer
 	Reporter            ui.Reporter
 }
@@ -56,14 +60,28 @@ Checks that use different APIs run concurrently; a check whose API call fails is
 --fix creates the missing 15017 firewall rule (named meshctl-webhook-CLUSTER-HASH, described as
 made by meshctl), then checks again.
 
-Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`,
+--permissions checks instead whether the caller may run meshctl's mutating commands (--for
+chooses them): each command's Google permissions with testIamPermissions in the project, its
+Kubernetes ones with SelfSubjectAccessReviews in every namespace, and for what is missing the
+smallest predefined roles and the commands that grant them.
+
+Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does (with
+--permissions: when a permission is missing).`,
 		Example: `  meshctl check
   meshctl check --mesh-version 1.29 -o json
   meshctl check --fix
-  meshctl check --fail-on warning   # CI: warnings fail too`,
+  meshctl check --fail-on warning   # CI: warnings fail too
+  meshctl check --permissions --for expose,inject -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s := f.Settings
+			if opts.Permissions {
+				opts.Check.Project, opts.Printer, opts.Preflight = s.Project, f.Printer, f.Preflight(&opts.SkipPermissionCheck)
+				if runF != nil {
+					return runF(opts)
+				}
+				return runPermissions(cmd.Context(), opts)
+			}
 			opts.Check.Project, opts.Check.Location, opts.Check.Cluster, opts.Check.KubeContext = s.Project, s.Location, s.Cluster, s.Context
 			if err := opts.Check.Validate(); err != nil {
 				return failure.Usage(err, "") // the hint says what to set
@@ -81,6 +99,9 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
 	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
 	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
+	fl.BoolVar(&opts.Permissions, "permissions", false, "check the caller's Google and Kubernetes permissions for meshctl's mutating commands instead of the cluster (for preparing a CI service account)")
+	fl.StringSliceVar(&opts.PermissionsFor, "for", nil, permissionsUsage())
+	cmd.MarkFlagsMutuallyExclusive("permissions", "fix")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mesh-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
