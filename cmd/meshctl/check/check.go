@@ -30,8 +30,8 @@ type CheckOptions struct {
 	// the commands PermissionsFor names (--for) instead of the cluster.
 	Permissions    bool
 	PermissionsFor []string
-	Printer             *ui.Printer
-	Reporter            ui.Reporter
+	Printer        *ui.Printer
+	Reporter       ui.Reporter
 }
 
 // NewCmdCheck returns `meshctl check`; runF replaces its run in tests.

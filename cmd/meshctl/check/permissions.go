@@ -24,7 +24,9 @@ var declaredCommands = []struct {
 	changes func(project string) []plan.Change
 }{
 	{"expose", func(p string) []plan.Change { return append(expose.DeclaredChanges(), lb.DeclaredChanges(p)...) }},
-	{"unexpose", func(p string) []plan.Change { return deletions(append(expose.DeclaredChanges(), lb.DeclaredChanges(p)...)) }},
+	{"unexpose", func(p string) []plan.Change {
+		return deletions(append(expose.DeclaredChanges(), lb.DeclaredChanges(p)...))
+	}},
 	{"inject", func(string) []plan.Change { return inject.DeclaredChanges() }},
 	{"check-fix", check.DeclaredFixChanges},
 	{"install-managed", func(p string) []plan.Change { return managed.DeclaredChanges(p, p) }},
