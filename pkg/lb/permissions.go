@@ -63,6 +63,10 @@ var declaredRefs = map[Kind][]string{
 // a forwarding rule, by deleting and creating it again).
 var declaredFields = []string{"description", "urlMap", "sslCertificates", "sslPolicy", "target", "labels", "securityPolicy"}
 
+// immutable kinds have no update method (so no update permission): a
+// new address or certificate is a new object.
+var immutable = map[Kind]bool{KindAddress: true, KindCertificate: true}
+
 // DeclaredChanges are every change an apply or a teardown of a load
 // balancer can make in project, without a plan: each kind created,
 // updated in every way and deleted, referring to all it can refer to. It
@@ -80,6 +84,9 @@ func DeclaredChanges(project string) []plan.Change {
 		res := preflight.ComputeName(project, "global", string(k), "ANY")
 		base := plan.Change{Kind: string(k), Name: "ANY", Resource: res}
 		for _, a := range []plan.Action{plan.Create, plan.Update, plan.Delete} {
+			if a == plan.Update && immutable[k] {
+				continue
+			}
 			c := base
 			c.Action = a
 			if a != plan.Delete {
