@@ -62,12 +62,15 @@ const (
 	// CertificateManagerEndpoint is where meshctl makes certificate maps
 	// (expose --via gateway-api) and reads them (trace).
 	CertificateManagerEndpoint Key = "certificate-manager-endpoint"
+	// ResourceManagerEndpoint is where meshctl asks which permissions the
+	// caller holds (projects.testIamPermissions) before changing anything.
+	ResourceManagerEndpoint Key = "resource-manager-endpoint"
 )
 
 // Keys lists every setting in the order `meshctl config view` shows them.
 var Keys = []Key{
 	Project, Location, Cluster, Kubeconfig, Context, Output, NoColor, Verbose, Timeout,
-	ComputeEndpoint, ContainerEndpoint, GKEHubEndpoint, ServiceUsageEndpoint, CertificateManagerEndpoint,
+	ComputeEndpoint, ContainerEndpoint, GKEHubEndpoint, ServiceUsageEndpoint, CertificateManagerEndpoint, ResourceManagerEndpoint,
 }
 
 // ConfigEnvVar names the config file, like --config.
@@ -156,6 +159,8 @@ type Settings struct {
 	ServiceUsageEndpoint string
 	// CertificateManagerEndpoint is the Certificate Manager API's base URL.
 	CertificateManagerEndpoint string
+	// ResourceManagerEndpoint is the Cloud Resource Manager API's base URL.
+	ResourceManagerEndpoint string
 
 	// ConfigFile is the config file that was read, or "" when there was none.
 	ConfigFile string
@@ -240,6 +245,7 @@ func Resolve(in Inputs) (*Settings, error) {
 	r.resolve(GKEHubEndpoint)
 	r.resolve(ServiceUsageEndpoint)
 	r.resolve(CertificateManagerEndpoint)
+	r.resolve(ResourceManagerEndpoint)
 	s.all = r.out
 	return s, r.parse(s)
 }
@@ -366,7 +372,7 @@ func (r *resolver) parse(s *Settings) error {
 	}
 	s.Timeout = d
 	for k, dst := range map[Key]*string{ComputeEndpoint: &s.ComputeEndpoint, ContainerEndpoint: &s.ContainerEndpoint, GKEHubEndpoint: &s.GKEHubEndpoint, ServiceUsageEndpoint: &s.ServiceUsageEndpoint,
-		CertificateManagerEndpoint: &s.CertificateManagerEndpoint} {
+		CertificateManagerEndpoint: &s.CertificateManagerEndpoint, ResourceManagerEndpoint: &s.ResourceManagerEndpoint} {
 		v := r.out[k].Value
 		if err := gcp.ValidateEndpoint(v); err != nil {
 			return bad(k, err)

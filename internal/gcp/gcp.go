@@ -32,6 +32,8 @@ type Config struct {
 	// CertificateManagerEndpoint is Certificate Manager's, e.g.
 	// meshsim's http://127.0.0.1:PORT/certificatemanager.
 	CertificateManagerEndpoint string
+	// ResourceManagerEndpoint is where permissions are tested.
+	ResourceManagerEndpoint string
 	// UserAgent is sent with every request, e.g. "meshctl/v0.1.0".
 	UserAgent string
 	// DetectCredentials finds Application Default Credentials. Nil means

@@ -42,6 +42,12 @@ type TextRenderer interface {
 	RenderText(w io.Writer, s Styles) error
 }
 
+// TextFunc is a function that renders text, as a TextRenderer.
+type TextFunc func(w io.Writer, s Styles) error
+
+// RenderText calls f.
+func (f TextFunc) RenderText(w io.Writer, s Styles) error { return f(w, s) }
+
 // Printer prints results to stdout in the format the user asked for. A
 // command prints its result once, at the end.
 type Printer struct {

@@ -16,6 +16,8 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // Options say which cluster to check and against what.
@@ -42,6 +44,9 @@ type Options struct {
 	// KubeTimeout bounds each Kubernetes API call (an unreachable private
 	// endpoint otherwise hangs); zero means 20 seconds.
 	KubeTimeout time.Duration
+	// Preflight checks, before --fix changes anything, that the caller
+	// may make the fixes' changes; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // DefaultTargetSource is MeshVersionSource when nothing chose the target.
@@ -115,7 +120,10 @@ type Result struct {
 	Findings     []findings.Finding `json:"findings"`
 	Fixes        []Fix              `json:"fixes,omitempty"`
 	Summary      findings.Summary   `json:"summary"`
-	FailOn       findings.Level     `json:"failOn"`
+	// Permissions are what the fixes need, as the check before the
+	// first one found them (--fix only).
+	Permissions *preflight.Report `json:"permissions,omitempty"`
+	FailOn      findings.Level    `json:"failOn"`
 	// Ready is true when no finding is at FailOn or above.
 	Ready bool `json:"ready"`
 }
@@ -145,11 +153,20 @@ func Run(ctx context.Context, clients Clients, rep ui.Reporter, opts Options) (*
 	outcomes := runChecks(f, Checks)
 	step.Done()
 
+	if !opts.Fix {
+		return buildResult(f, outcomes, nil), nil
+	}
+	// The fixes' permissions are checked before the first one: missing
+	// ones stop them all, and the error names them.
+	perms := opts.Preflight.Check(ctx, fixChanges(f, outcomes))
 	var fixes []Fix
-	if opts.Fix {
+	err := perms.Err()
+	if err == nil {
 		fixes = applyFixes(f, rep, outcomes)
 	}
-	return buildResult(f, outcomes, fixes), nil
+	res := buildResult(f, outcomes, fixes)
+	res.Permissions = perms
+	return res, err
 }
 
 // checkDef is one check: its catalog entry, where it shows, how it runs
@@ -162,6 +179,8 @@ type checkDef struct {
 	// fix repairs a failure and returns what it did; the check then runs
 	// again on fresh data.
 	fix func(f *facts) (string, error)
+	// changes are what fix would change, for the permission check.
+	changes func(f *facts) []plan.Change
 }
 
 // outcome is what a check found.

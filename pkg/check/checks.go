@@ -30,7 +30,7 @@ var Checks = []checkDef{
 	{typ: findings.PoolCapacity, group: GroupCapacity, title: "Pool of 8+ vCPUs", run: checkPoolCapacity},
 
 	{typ: findings.PrivateCluster, group: GroupPrivate, title: "Endpoint and nodes", run: checkPrivateCluster},
-	{typ: findings.WebhookPortBlocked, group: GroupPrivate, title: "Webhook port 15017", run: checkWebhookFirewall, fix: fixWebhookFirewall},
+	{typ: findings.WebhookPortBlocked, group: GroupPrivate, title: "Webhook port 15017", run: checkWebhookFirewall, fix: fixWebhookFirewall, changes: webhookFixChanges},
 
 	{typ: findings.WorkloadIdentity, group: GroupFeatures, title: "Workload identity", run: checkWorkloadIdentity},
 	{typ: findings.NodeMetadataServer, group: GroupFeatures, title: "GKE metadata server", run: checkNodeMetadata},

@@ -31,6 +31,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -51,6 +52,9 @@ type Hook struct {
 // NEGs. An error stops unexpose with nothing deleted.
 type TeardownHook struct {
 	Name string
+	// Plan, when set, works out the hook's changes before anything is
+	// deleted, for the permission check; Run then carries them out.
+	Plan func(ctx context.Context, t *Teardown) ([]plan.Change, error)
 	Run  func(ctx context.Context, t *Teardown) error
 }
 
@@ -62,6 +66,13 @@ type Hooks struct {
 	AfterGateway []Hook
 	// BeforeTeardown run in order before unexpose deletes anything.
 	BeforeTeardown []TeardownHook
+	// Plans add other capabilities' changes to the permission check
+	// before expose writes anything; they run beside the gateway's plan
+	// (the load balancer's, planned for a NEG that does not exist yet).
+	Plans []func(ctx context.Context) ([]plan.Change, error)
+	// Preflight checks that the caller may make every change, the
+	// gateway's and the hooks', before the first one; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // ServiceRef names the exposed Service and the port routed to.
@@ -123,21 +134,39 @@ type Result struct {
 	Changes  []plan.Change `json:"changes"`
 	Warnings []string      `json:"warnings,omitempty"`
 	DryRun   bool          `json:"dryRun,omitempty"`
+	// Permissions are what the changes (the load balancer's included)
+	// need, as the check before the first change found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 
 	// Objects are the desired objects, for printing as manifests.
 	Objects []Object `json:"-"`
 }
 
-// Run validates opts, plans, and unless opts.DryRun applies the plan.
+// Run validates opts, plans, checks the permissions of every change
+// (the hooks' too), and unless opts.DryRun applies the plan.
 func Run(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, hooks Hooks) (*Result, error) {
+	others := startPlans(ctx, hooks.Plans)
 	p, err := NewPlan(ctx, c, r, opts)
+	more, perr := others()
 	if err != nil {
 		return nil, err
 	}
+	if perr != nil {
+		return nil, perr
+	}
+	report := hooks.Preflight.Check(ctx, append(slices.Clone(p.Changes), more...))
 	if !opts.DryRun {
-		return p.Apply(ctx, c, r, hooks)
+		if err := report.Err(); err != nil {
+			return nil, err
+		}
+		res, err := p.Apply(ctx, c, r, hooks)
+		if res != nil {
+			res.Permissions = report
+		}
+		return res, err
 	}
 	res := p.dryRunResult(ctx, c)
+	res.Permissions = report
 	return res, runHooks(ctx, r, hooks, res)
 }
 

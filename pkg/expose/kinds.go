@@ -23,6 +23,15 @@ type kind struct {
 
 func (k kind) String() string { return k.Kind }
 
+// groupResource locates the kind for the permission check (a plan
+// Change's Resource): "apps/deployments", "services".
+func (k kind) groupResource() string {
+	if k.Resource.Group == "" {
+		return k.Resource.Resource
+	}
+	return k.Resource.Group + "/" + k.Resource.Resource
+}
+
 var (
 	kServiceAccount      = kind{"ServiceAccount", schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}}
 	kRole                = kind{"Role", schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}}

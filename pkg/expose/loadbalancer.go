@@ -9,6 +9,9 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // LoadBalancer is Google's global external HTTPS load balancer in front of
@@ -41,28 +44,39 @@ type UnexposeOutput struct {
 // load balancer (in a dry run: plans it, with the NEGs GKE will make). A nil
 // l leaves the load balancer alone. Check l.Validate(opts) first: the
 // gateway must not change when the load balancer could not be built after
-// it.
-func RunWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, l *LoadBalancer) (*ExposeOutput, error) {
-	many, err := RunMany(ctx, c, r, []Options{opts}, l)
+// it. Before the gateway changes, pre checks the permissions of both (nil
+// checks nothing).
+func RunWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, l *LoadBalancer, pre *preflight.Checker) (*ExposeOutput, error) {
+	many, err := RunMany(ctx, c, r, []Options{opts}, l, pre)
 	if many == nil || len(many.Services) == 0 || many.Services[0] == nil {
 		return nil, err
 	}
 	res := many.Services[0]
 	res.Warnings = append(res.Warnings, many.Warnings...)
+	res.Permissions = many.Permissions
 	return &ExposeOutput{Result: res, LoadBalancer: many.LoadBalancer}, err
 }
 
 // UnexposeWithLoadBalancer removes the Service's part of its load balancer,
 // then what Unexpose removes. A nil l leaves the load balancer alone.
-func UnexposeWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeOptions, l *LoadBalancer) (*UnexposeOutput, error) {
+// Before anything is deleted, pre checks the permissions of every deletion
+// (nil checks nothing).
+func UnexposeWithLoadBalancer(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeOptions, l *LoadBalancer, pre *preflight.Checker) (*UnexposeOutput, error) {
 	out := &UnexposeOutput{}
-	var hooks Hooks
+	hooks := Hooks{Preflight: pre}
 	if l != nil {
-		hooks.BeforeTeardown = []TeardownHook{{Name: "remove Google's load balancer", Run: func(ctx context.Context, t *Teardown) error {
-			var err error
-			out.LoadBalancer, err = l.unexpose(ctx, t)
-			return err
-		}}}
+		var teardown *plannedTeardown
+		hooks.BeforeTeardown = []TeardownHook{{Name: "remove Google's load balancer",
+			Plan: func(ctx context.Context, t *Teardown) ([]plan.Change, error) {
+				var err error
+				teardown, err = l.planTeardown(ctx, t)
+				return teardown.changes(), err
+			},
+			Run: func(ctx context.Context, t *Teardown) error {
+				var err error
+				out.LoadBalancer, err = teardown.run(ctx)
+				return err
+			}}}
 	}
 	res, err := Unexpose(ctx, c, r, opts, hooks)
 	if err != nil {
@@ -141,8 +155,18 @@ func (l *LoadBalancer) exposeAll(ctx context.Context, r ui.Reporter, results []*
 	return l.planAndApply(ctx, dryRun, func(cl *lb.Client) (*lb.Plan, error) { return cl.Plan(ctx, spec) })
 }
 
-// unexpose removes the Service's part of the load balancer.
-func (l *LoadBalancer) unexpose(ctx context.Context, t *Teardown) (*lb.Result, error) {
+// plannedTeardown is the Service's part of the load balancer, planned
+// and waiting to be removed (nil: nothing to remove).
+type plannedTeardown struct {
+	cl      *lb.Client
+	release func()
+	plan    *lb.Plan
+	dryRun  bool
+}
+
+// planTeardown plans the removal of the Service's part of the load
+// balancer.
+func (l *LoadBalancer) planTeardown(ctx context.Context, t *Teardown) (*plannedTeardown, error) {
 	if missing := l.missingSettings(); len(missing) > 0 {
 		if len(t.Gateways) == 0 {
 			return nil, nil // nothing was exposed here; nothing to ask for
@@ -151,7 +175,62 @@ func (l *LoadBalancer) unexpose(ctx context.Context, t *Teardown) (*lb.Result, e
 	}
 	spec := l.Spec
 	spec.Services = []lb.Service{{Namespace: t.Service.Namespace, Name: t.Service.Name}}
-	return l.planAndApply(ctx, t.DryRun, func(cl *lb.Client) (*lb.Plan, error) { return cl.PlanTeardown(ctx, spec) })
+	cl, release, err := l.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := cl.PlanTeardown(ctx, spec)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &plannedTeardown{cl: cl, release: release, plan: p, dryRun: t.DryRun}, nil
+}
+
+func (pt *plannedTeardown) changes() []plan.Change {
+	if pt == nil {
+		return nil
+	}
+	return pt.plan.Changes
+}
+
+// run removes what was planned (a dry run reports it) and frees the client.
+func (pt *plannedTeardown) run(ctx context.Context) (*lb.Result, error) {
+	if pt == nil {
+		return nil, nil
+	}
+	defer pt.release()
+	if pt.dryRun {
+		return pt.cl.DryRun(pt.plan), nil
+	}
+	return pt.cl.Apply(ctx, pt.plan)
+}
+
+// changesAhead plans the load balancer before the gateway exists, for the
+// permission check: its NEG is a stand-in, which changes no permission.
+// Without the cluster's coordinates (a dry run may lack them) there is
+// nothing to plan yet.
+func (l *LoadBalancer) changesAhead(ctx context.Context, opts []Options) ([]plan.Change, error) {
+	if len(l.missingSettings()) > 0 {
+		return nil, nil
+	}
+	spec := l.Spec
+	spec.Services = nil
+	for _, o := range opts {
+		spec.Services = append(spec.Services, lb.Service{Namespace: o.Namespace, Name: o.Service, Hosts: o.Hosts,
+			NEG:         lb.NEG{Name: "pending", Zones: []string{"pending"}},
+			ServingPort: int(mesh.GatewayHTTPSPort), HealthCheckPort: int(mesh.StatusPort), HealthCheckPath: mesh.ReadinessPath})
+	}
+	cl, release, err := l.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	p, err := cl.Plan(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return p.Changes, nil
 }
 
 // planAndApply plans with a fresh client and applies the plan, unless dryRun.
@@ -176,23 +255,45 @@ func (o *ExposeOutput) Manifests() []Object { return o.Objects }
 
 // RenderText prints the gateway's result, then the load balancer's.
 func (o *ExposeOutput) RenderText(w io.Writer, s ui.Styles) error {
-	return renderWithLB(w, s, o.Result, o.LoadBalancer)
+	return renderWithLB(w, s, o.Result, o.LoadBalancer, o.dryRunPermissions())
+}
+
+// dryRunPermissions are the permissions a dry run shows (a run that
+// changes things has passed the check).
+func (o *ExposeOutput) dryRunPermissions() *preflight.Report {
+	if o.Result == nil || !o.DryRun {
+		return nil
+	}
+	return o.Permissions
 }
 
 // RenderText prints what unexpose removed, then the load balancer's part.
 func (o *UnexposeOutput) RenderText(w io.Writer, s ui.Styles) error {
-	return renderWithLB(w, s, o.UnexposeResult, o.LoadBalancer)
+	var perms *preflight.Report
+	if o.UnexposeResult != nil && o.DryRun && len(o.Changes) > 0 {
+		perms = o.Permissions
+	}
+	return renderWithLB(w, s, o.UnexposeResult, o.LoadBalancer, perms)
 }
 
-func renderWithLB(w io.Writer, s ui.Styles, first ui.TextRenderer, lbRes *lb.Result) error {
+func renderWithLB(w io.Writer, s ui.Styles, first ui.TextRenderer, lbRes *lb.Result, perms *preflight.Report) error {
 	if err := first.RenderText(w, s); err != nil {
 		return err
 	}
-	if lbRes == nil || len(lbRes.Plan) == 0 {
-		return nil
+	var more []ui.TextRenderer
+	if lbRes != nil && len(lbRes.Plan) > 0 {
+		more = append(more, lbRes)
 	}
-	if _, err := fmt.Fprintln(w); err != nil {
-		return err
+	if perms != nil {
+		more = append(more, perms)
 	}
-	return lbRes.RenderText(w, s)
+	for _, next := range more {
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+		if err := next.RenderText(w, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -83,7 +83,7 @@ func TestRunWithLoadBalancerDryRunWarnings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t)
 			rec := &ui.Recorder{}
-			out, err := RunWithLoadBalancer(context.Background(), c, rec, o, tc.l(t))
+			out, err := RunWithLoadBalancer(context.Background(), c, rec, o, tc.l(t), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestRunWithLoadBalancerBuildsAndRemovesIt(t *testing.T) {
 	// GKE's NEG controller makes the NEGs the gateway Service asks for.
 	dry := opts()
 	dry.DryRun = true
-	planned, err := RunWithLoadBalancer(ctx, c, ui.Discard, dry, l)
+	planned, err := RunWithLoadBalancer(ctx, c, ui.Discard, dry, l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRunWithLoadBalancerBuildsAndRemovesIt(t *testing.T) {
 		}
 	}
 
-	out, err := RunWithLoadBalancer(ctx, c, ui.Discard, opts(), l)
+	out, err := RunWithLoadBalancer(ctx, c, ui.Discard, opts(), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestRunWithLoadBalancerBuildsAndRemovesIt(t *testing.T) {
 		t.Errorf("backends %v, want the gateway's NEG %s in %d zones", bs["backends"], out.NEG.Name, len(c.zones))
 	}
 
-	un, err := UnexposeWithLoadBalancer(ctx, c, ui.Discard, UnexposeOptions{Namespace: "shop", Service: "web", PollInterval: time.Millisecond}, l)
+	un, err := UnexposeWithLoadBalancer(ctx, c, ui.Discard, UnexposeOptions{Namespace: "shop", Service: "web", PollInterval: time.Millisecond}, l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // gatewaysAtOnce bounds the gateways planned and applied at the same time:
@@ -31,6 +33,9 @@ type ManyOutput struct {
 	LoadBalancer *lb.Result `json:"loadBalancer,omitempty"`
 	Warnings     []string   `json:"warnings,omitempty"`
 	DryRun       bool       `json:"dryRun,omitempty"`
+	// Permissions are what every change (the load balancer's included)
+	// needs, as the check before the first change found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 }
 
 // RunMany exposes several Services in one run. Every gateway is planned
@@ -39,16 +44,34 @@ type ManyOutput struct {
 // same time, and the load balancer is planned and built once for all of
 // them, as one graph: twenty Services take about the time of one. Objects
 // no longer wanted go last, as in Run. A nil l leaves the load balancer
-// alone.
-func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options, l *LoadBalancer) (*ManyOutput, error) {
+// alone. Before the first write, pre checks the permissions of every
+// change, the load balancer's included (nil checks nothing).
+func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options, l *LoadBalancer, pre *preflight.Checker) (*ManyOutput, error) {
 	if len(opts) == 0 {
 		return nil, errors.New("no Service to expose")
 	}
+	var lbPlans []func(context.Context) ([]plan.Change, error)
+	if l != nil && pre != nil {
+		// The load balancer's plan runs beside the gateways'.
+		lbPlans = append(lbPlans, func(ctx context.Context) ([]plan.Change, error) { return l.changesAhead(ctx, opts) })
+	}
+	lbChanges := startPlans(ctx, lbPlans)
 	plans, err := planAll(ctx, c, r, opts)
+	more, lbErr := lbChanges()
 	if err != nil {
 		return nil, err
 	}
+	if lbErr != nil {
+		return nil, lbErr
+	}
 	out := &ManyOutput{DryRun: opts[0].DryRun, Services: make([]*Result, len(plans))}
+	for _, p := range plans {
+		more = append(more, p.Changes...)
+	}
+	out.Permissions = pre.Check(ctx, more)
+	if err := out.Permissions.Err(); err != nil && !out.DryRun {
+		return nil, err
+	}
 	stale := make([][]step, len(plans))
 	if out.DryRun {
 		zones, zerr := plannedZones(ctx, c)
@@ -149,6 +172,16 @@ func (o *ManyOutput) Manifests() []Object {
 
 // RenderText prints each gateway's result, then the load balancer's.
 func (o *ManyOutput) RenderText(w io.Writer, s ui.Styles) error {
+	var perms *preflight.Report
+	if o.DryRun { // a run that changes things has passed the check
+		perms = o.Permissions
+	}
+	return renderWithLB(w, s, ui.TextFunc(o.renderServices), o.LoadBalancer, perms)
+}
+
+// renderServices prints each gateway's result, then the warnings of the
+// run as a whole.
+func (o *ManyOutput) renderServices(w io.Writer, s ui.Styles) error {
 	for _, res := range o.Services {
 		if err := res.RenderText(w, s); err != nil {
 			return err
@@ -159,11 +192,5 @@ func (o *ManyOutput) RenderText(w io.Writer, s ui.Styles) error {
 			return err
 		}
 	}
-	if o.LoadBalancer == nil || len(o.LoadBalancer.Plan) == 0 {
-		return nil
-	}
-	if _, err := fmt.Fprintln(w); err != nil {
-		return err
-	}
-	return o.LoadBalancer.RenderText(w, s)
+	return nil
 }

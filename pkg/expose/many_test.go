@@ -54,7 +54,7 @@ func TestBatchValidate(t *testing.T) {
 func TestBatchOptions(t *testing.T) {
 	c := newCluster(t)
 	ctx := context.Background()
-	if _, err := RunWithLoadBalancer(ctx, c, ui.Discard, opts(), nil); err != nil {
+	if _, err := RunWithLoadBalancer(ctx, c, ui.Discard, opts(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := opts()
@@ -104,7 +104,7 @@ func TestRunManyOneLoadBalancer(t *testing.T) {
 		o.DryRun = true
 		dry[i] = o
 	}
-	planned, err := RunMany(ctx, c, ui.Discard, dry, l)
+	planned, err := RunMany(ctx, c, ui.Discard, dry, l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestRunManyOneLoadBalancer(t *testing.T) {
 		t.Errorf("dry run wrote %v", w)
 	}
 
-	out, err := RunMany(ctx, c, ui.Discard, all, l)
+	out, err := RunMany(ctx, c, ui.Discard, all, l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRunManyOneLoadBalancer(t *testing.T) {
 	if !reflect.DeepEqual(hosts, []string{"cart.example.com", "web.example.com"}) {
 		t.Errorf("URL map hosts %v, want both Services' on the one load balancer", hosts)
 	}
-	again, err := RunMany(ctx, c, ui.Discard, all, l)
+	again, err := RunMany(ctx, c, ui.Discard, all, l, nil)
 	if err != nil || again.LoadBalancer.Mutations != 0 {
 		t.Errorf("re-run: %v, %d load balancer mutations", err, again.LoadBalancer.Mutations)
 	}

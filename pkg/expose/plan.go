@@ -129,7 +129,7 @@ func planObject(ctx context.Context, c kube.Objects, s Spec, o Object, newNamesp
 	if err != nil {
 		return step{}, err
 	}
-	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: o.kind, obj: u}
+	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Resource: o.kind.groupResource()}, kind: o.kind, obj: u}
 	if newNamespace != "" && u.GetNamespace() == newNamespace {
 		ch.Action = plan.Create
 		probe := u.DeepCopy()
@@ -232,7 +232,8 @@ func owned(ctx context.Context, c kube.Objects, namespace, service string, fallb
 			return items[i].GetNamespace()+"/"+items[i].GetName() < items[j].GetNamespace()+"/"+items[j].GetName()
 		})
 		for _, it := range items {
-			out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName()}, kind: k, uid: it.GetUID()})
+			out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName(), Resource: k.groupResource()},
+				kind: k, uid: it.GetUID()})
 		}
 	}
 	return out, nil

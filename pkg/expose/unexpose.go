@@ -10,6 +10,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -38,6 +39,9 @@ type Teardown struct {
 	// Notes say what stayed and why (the gateway's own namespace, when
 	// something else is in it).
 	Notes []string `json:"notes,omitempty"`
+	// Permissions are what the deletions (the hooks' included) need, as
+	// the check before the first one found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 }
 
 // GatewayNEG is one gateway Service and its NEGs.
@@ -86,6 +90,9 @@ func Unexpose(ctx context.Context, c kube.Objects, r ui.Reporter, opts UnexposeO
 	}
 	if len(found) == 0 {
 		r.Infof("nothing to remove: no object is labelled as meshctl's for Service %s", ref)
+	}
+	if err := checkTeardown(ctx, t, hooks, opts.DryRun); err != nil {
+		return (*UnexposeResult)(t), err
 	}
 	for _, h := range hooks.BeforeTeardown {
 		hs := r.Step(h.Name)

@@ -25,6 +25,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,6 +65,9 @@ type Options struct {
 	WaitTimeout time.Duration
 	// Now gives the restartedAt timestamp; time.Now when nil.
 	Now func() time.Time
+	// Preflight checks, before the first label or restart, that the
+	// caller may patch what the plan changes; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // Mode is what Run does to the namespaces.
@@ -119,6 +123,9 @@ type Result struct {
 	// SkippedNamespaces matched --selector but were left alone.
 	SkippedNamespaces []SkippedNamespace `json:"skippedNamespaces,omitempty"`
 	Summary           Summary            `json:"summary"`
+	// Permissions are what the changes need, as the check before the
+	// first one found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 }
 
 // SkippedNamespace is a namespace the selector matched that Run left alone.
@@ -247,7 +254,11 @@ func Run(ctx context.Context, kc kubernetes.Interface, rep ui.Reporter, opts Opt
 	for _, p := range plans {
 		res.Namespaces = append(res.Namespaces, *p.res)
 	}
+	res.Permissions = opts.Preflight.Check(ctx, res.Changes(opts.NoRestart))
 	if !opts.DryRun {
+		if err := res.Permissions.Err(); err != nil {
+			return nil, err
+		}
 		if err := apply(ctx, kc, rep, opts, want, plans); err != nil {
 			return nil, err
 		}

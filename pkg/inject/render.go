@@ -70,6 +70,13 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 			fmt.Fprintf(&b, "%s %s: %s\n", s.Warning(ui.MarkWarn), ns.Name, n)
 		}
 	}
+	if r.DryRun && r.Permissions != nil && len(r.Permissions.Permissions) > 0 {
+		// A run that changed things passed the check: only a dry run lists it.
+		b.WriteString("\n")
+		if err := r.Permissions.RenderText(&b, s); err != nil {
+			return err
+		}
+	}
 	b.WriteString("\n" + r.summaryLine(s) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -62,9 +62,10 @@ func (p *Plan) Change(kind Kind, name string) (plan.Change, bool) {
 	return plan.Change{}, false
 }
 
-// add records o's change: the entry and what applying it needs.
+// add records o's change: the entry and what applying it needs, the
+// change located for the permission check (permissions.go).
 func (p *Plan) add(o *object, c plan.Change) {
-	p.Changes = append(p.Changes, c)
+	p.Changes = append(p.Changes, p.locate(o, c))
 	p.objs[o.id()] = o
 }
 
@@ -393,6 +394,7 @@ func (p *Plan) diff(d *desired) error {
 			if note != "" {
 				c.Note = note
 			}
+			c.Uses = p.attachUses(c, d.armor)
 		}
 		if o.kind == KindHTTPSProxy && len(d.certNotes) > 0 {
 			c.Note = keptNote(d.certNotes)

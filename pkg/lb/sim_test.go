@@ -13,6 +13,7 @@ import (
 	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/sim/fakegcp"
+	"github.com/meshctl/meshctl/sim/fakeiam"
 	"github.com/meshctl/meshctl/sim/scenario"
 )
 
@@ -28,6 +29,12 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T, tune func(*fakegcp.Knobs)) *simEnv {
 	t.Helper()
+	return newSimEnvWith(t, tune, nil)
+}
+
+// newSimEnvWith enforces policy (nil: none) in the fake APIs.
+func newSimEnvWith(t *testing.T, tune func(*fakegcp.Knobs), policy *fakeiam.Policy) *simEnv {
+	t.Helper()
 	k := fakegcp.DefaultKnobs()
 	k.OperationDuration = fakegcp.Duration(30 * time.Millisecond)
 	k.CertProvisioningDelay = fakegcp.Duration(400 * time.Millisecond)
@@ -35,7 +42,7 @@ func newSimEnv(t *testing.T, tune func(*fakegcp.Knobs)) *simEnv {
 		tune(&k)
 	}
 	sc := scenario.Default()
-	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k})
+	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k, IAM: policy})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e := &simEnv{srv: srv, url: hs.URL}

@@ -65,6 +65,16 @@ type Change struct {
 	// Note says why, or what else happens, when the fields do not (e.g. a
 	// certificate renewal, a policy attached once it is ready).
 	Note string `json:"note,omitempty"`
+	// Resource locates the object for the permission check before an
+	// apply (pkg/preflight): a Google resource's full name
+	// ("//compute.googleapis.com/projects/p/global/backendServices/bs"), or
+	// a Kubernetes object's API group and resource ("apps/deployments";
+	// "namespaces" in the core group).
+	Resource string `json:"resource,omitempty"`
+	// Uses are the Google resources (full names) the change makes the
+	// object refer to, which Google checks the caller may use: a backend
+	// service's health check and NEGs, a firewall rule's network.
+	Uses []string `json:"uses,omitempty"`
 }
 
 // Ref is "Kind namespace/name", or "Kind name" without a namespace.

@@ -242,6 +242,21 @@ func TestCheckPrivateClusterWebhookRule(t *testing.T) {
 		t.Errorf("text output: exit %d\n%s", r.Code, r.Stdout)
 	}
 
+	// Without compute.firewalls.create in the project, --fix is refused
+	// before the rule, naming the permission; granted back, the fix runs.
+	s.resetRequests(t)
+	perm := map[string]any{"permissions": []string{"compute.firewalls.create"}, "project": "meshsim-project"}
+	s.api(t, http.MethodPost, "/meshsim/iam/deny", perm, nil)
+	r = s.run(t, nil, meshctlBin, "check", "--fix")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "compute.firewalls.create in project meshsim-project, to create firewalls "+ruleName) ||
+		!strings.Contains(r.Stderr, "--role=roles/compute.securityAdmin") {
+		t.Errorf("--fix without compute.firewalls.create: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if l := s.requests(t); l.Mutations != 0 {
+		t.Errorf("the refused fix changed %d things", l.Mutations)
+	}
+	s.api(t, http.MethodPost, "/meshsim/iam/grant", perm, nil)
+
 	res = meshctlCheck(t, s, 0, "--fix")
 	if len(res.Fixes) != 1 || res.Fixes[0].Error != "" || !strings.Contains(res.Fixes[0].Action, ruleName) {
 		t.Fatalf("fixes %+v", res.Fixes)

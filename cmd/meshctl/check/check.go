@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/install"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // CheckOptions are what `meshctl check` runs with.
@@ -24,11 +25,19 @@ type CheckOptions struct {
 	Clients func(context.Context) (check.Clients, error)
 	// Target finds the release to check against when --mesh-version is
 	// not given: the asmcli `meshctl install` would run.
-	Target   func(context.Context) install.Target
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Target func(context.Context) install.Target
 	// Several is set when --cluster is given more than once.
 	Several *SeveralOptions
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of --fix's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	// Permissions is --permissions: check the caller's permissions for
+	// the commands PermissionsFor names (--for) instead of the cluster.
+	Permissions    bool
+	PermissionsFor []string
+	Printer        *ui.Printer
+	Reporter       ui.Reporter
 }
 
 // NewCmdCheck returns `meshctl check`; runF replaces its run in tests.
@@ -66,16 +75,30 @@ one VPC network, Pod ranges that do not overlap, distinct installed names and on
 where installed, a firewall rule between the clusters' Pods and nodes, and each private control
 plane in reach of the others' istiods (findings MC03xx).
 
-Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does.`,
+--permissions checks instead whether the caller may run meshctl's mutating commands (--for
+chooses them): each command's Google permissions with testIamPermissions in the project, its
+Kubernetes ones with SelfSubjectAccessReviews in every namespace, and for what is missing the
+smallest predefined roles and the commands that grant them.
+
+Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something does (with
+--permissions: when a permission is missing).`,
 		Example: `  meshctl check
   meshctl check --mesh-version 1.29 -o json
   meshctl check --fix
   meshctl check --fail-on warning   # CI: warnings fail too
-  meshctl check --cluster my-project/us-central1/east --cluster my-project/europe-west1/west`,
+  meshctl check --cluster my-project/us-central1/east --cluster my-project/europe-west1/west
+  meshctl check --permissions --for expose,inject -o json`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{factory.SeveralClusters: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s := f.Settings
+			if opts.Permissions {
+				opts.Check.Project, opts.Printer, opts.Preflight = s.Project, f.Printer, f.Preflight(&opts.SkipPermissionCheck)
+				if runF != nil {
+					return runF(opts)
+				}
+				return runPermissions(cmd.Context(), opts)
+			}
 			if len(s.Clusters) > 1 {
 				if err := completeSeveral(f, opts); err != nil {
 					return err
@@ -94,6 +117,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			}
 			opts.Clients, opts.Printer, opts.Reporter = f.CheckClients, f.Printer, f.Reporter
 			opts.Target = func(ctx context.Context) install.Target { return install.CheckTarget(ctx, install.NewLocator("")) }
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -104,6 +128,10 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.8-asm.11 (default: the release of the asmcli meshctl install would run, else %s)", install.PinnedRelease))
 	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
 	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
+	fl.BoolVar(&opts.Permissions, "permissions", false, "check the caller's Google and Kubernetes permissions for meshctl's mutating commands instead of the cluster (for preparing a CI service account)")
+	fl.StringSliceVar(&opts.PermissionsFor, "for", nil, permissionsUsage())
+	cmd.MarkFlagsMutuallyExclusive("permissions", "fix")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mesh-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
@@ -124,8 +152,18 @@ func run(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Check.Fix && opts.Preflight != nil {
+		opts.Check.Preflight = opts.Preflight(ctx)
+	}
 	res, err := check.Run(ctx, clients, opts.Reporter, opts.Check)
 	if err != nil {
+		if res != nil {
+			// --fix stopped for missing permissions: the checks still
+			// ran, and their report is printed before the error.
+			if perr := opts.Printer.Print(res); perr != nil {
+				return perr
+			}
+		}
 		return err
 	}
 	if err := opts.Printer.Print(res); err != nil {

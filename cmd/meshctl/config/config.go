@@ -74,7 +74,7 @@ func newView(s *config.Settings, lookupEnv func(string) (string, bool)) view {
 	if v.ConfigFile == "" {
 		v.ConfigSearched = config.DefaultConfigFile(lookupEnv)
 	}
-	for api, endpoint := range map[string]string{"compute": s.ComputeEndpoint, "container": s.ContainerEndpoint, "gkehub": s.GKEHubEndpoint, "serviceusage": s.ServiceUsageEndpoint, "certificatemanager": s.CertificateManagerEndpoint} {
+	for api, endpoint := range map[string]string{"compute": s.ComputeEndpoint, "container": s.ContainerEndpoint, "gkehub": s.GKEHubEndpoint, "serviceusage": s.ServiceUsageEndpoint, "certificatemanager": s.CertificateManagerEndpoint, "cloudresourcemanager": s.ResourceManagerEndpoint} {
 		v.Credentials[api] = credentialsFor(endpoint)
 	}
 	return v
@@ -100,7 +100,8 @@ func (v view) RenderText(w io.Writer, s ui.Styles) error {
 		value := st.Value
 		switch {
 		case value != "":
-		case st.Key == config.ComputeEndpoint || st.Key == config.ContainerEndpoint || st.Key == config.GKEHubEndpoint || st.Key == config.ServiceUsageEndpoint || st.Key == config.CertificateManagerEndpoint:
+		case st.Key == config.ComputeEndpoint || st.Key == config.ContainerEndpoint || st.Key == config.GKEHubEndpoint || st.Key == config.ServiceUsageEndpoint ||
+			st.Key == config.CertificateManagerEndpoint || st.Key == config.ResourceManagerEndpoint:
 			value = s.Faint("(Google's)")
 		default:
 			value = s.Faint("(unset)")
@@ -113,8 +114,8 @@ func (v view) RenderText(w io.Writer, s ui.Styles) error {
 	if _, err := fmt.Fprintf(w, "\n%s\n", s.Heading("Credentials:")); err != nil {
 		return err
 	}
-	for _, api := range []string{"compute", "container", "gkehub", "serviceusage", "certificatemanager"} {
-		if _, err := fmt.Fprintf(w, "  %-18s %s\n", api, v.Credentials[api]); err != nil {
+	for _, api := range []string{"compute", "container", "gkehub", "serviceusage", "certificatemanager", "cloudresourcemanager"} {
+		if _, err := fmt.Fprintf(w, "  %-20s %s\n", api, v.Credentials[api]); err != nil {
 			return err
 		}
 	}

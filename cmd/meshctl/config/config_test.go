@@ -42,10 +42,11 @@ func TestRunView(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Config file: none (looked for /cfg/meshctl/config.yaml)",
-		"container          none (loopback endpoint)",
-		"compute            application default credentials",
-		"gkehub             application default credentials",
-		"certificatemanager application default credentials",
+		"container            none (loopback endpoint)",
+		"compute              application default credentials",
+		"gkehub               application default credentials",
+		"cloudresourcemanager application default credentials",
+		"certificatemanager   application default credentials",
 	} {
 		if !strings.Contains(out.Out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.Out.String())

@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // ExposeOptions are what `meshctl expose svc` runs with.
@@ -32,9 +33,13 @@ type ExposeOptions struct {
 	// LB is the load balancer's part of the input, and its client.
 	LB expose.LoadBalancer
 	// Objects builds the Kubernetes client.
-	Objects  func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Objects func() (kube.Objects, error)
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 	gatewayAPIOptions
 }
 
@@ -108,6 +113,7 @@ func NewCmdExposeSvc(f *factory.Factory, runF func(*ExposeOptions) error) *cobra
 	fl.BoolVar(&opts.Manifests, "manifests", false, "with --dry-run -o yaml|json: print the gateway's manifests (for kubectl apply or GitOps) instead of the plan")
 	fl.BoolVar(&batch.All, "all", false, "expose every Service of the namespace (matching --selector), each with its own gateway")
 	fl.StringVarP(&batch.Selector, "selector", "l", "", "with --all: only the Services with these labels, e.g. tier=front")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	_ = cmd.MarkFlagRequired("host")
 	return cmd
 }
@@ -137,6 +143,7 @@ func completeExpose(f *factory.Factory, cmd *cobra.Command, opts *ExposeOptions,
 	b.Template = *o
 	completeLB(f, cmd, &opts.LB)
 	opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
+	opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 	gatewayAPI, err := completeVia(cmd, opts.Via)
 	if err != nil {
 		return err
@@ -178,13 +185,13 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 				return err
 			}
 		}
-		many, err := expose.RunMany(ctx, objs, opts.Reporter, all, l)
+		many, err := expose.RunMany(ctx, objs, opts.Reporter, all, l, preflightOf(ctx, opts.Preflight))
 		if err != nil {
 			return err
 		}
 		out = many
 	} else {
-		one, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, l)
+		one, err := expose.RunWithLoadBalancer(ctx, objs, opts.Reporter, opts.Expose, l, preflightOf(ctx, opts.Preflight))
 		if err != nil {
 			return err
 		}

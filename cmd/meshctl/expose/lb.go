@@ -8,6 +8,7 @@ import (
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // addLBFlags adds the load balancer flags; unexpose needs only where the
@@ -67,4 +68,13 @@ func loadBalancer(noLB bool, l *expose.LoadBalancer) *expose.LoadBalancer {
 		return nil
 	}
 	return l
+}
+
+// preflightOf builds the permission check, if the command has one (tests
+// build options without).
+func preflightOf(ctx context.Context, build func(context.Context) *preflight.Checker) *preflight.Checker {
+	if build == nil {
+		return nil
+	}
+	return build(ctx)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/expose"
 	"github.com/meshctl/meshctl/pkg/gatewayapi"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // UnexposeOptions are what `meshctl unexpose svc` runs with.
@@ -18,10 +19,14 @@ type UnexposeOptions struct {
 	// NoLB is --no-lb: the gateway alone.
 	NoLB bool
 	// LB says where the load balancer is, and builds its client.
-	LB       expose.LoadBalancer
-	Objects  func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	LB      expose.LoadBalancer
+	Objects func() (kube.Objects, error)
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the deletions' permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 	// GatewayAPIClients builds the clients for a Service exposed through
 	// a GKE Gateway (found by its HTTPRoute).
 	GatewayAPIClients func(ctx context.Context, o *gatewayapi.Options) (gatewayapi.Clients, func(), error)
@@ -72,6 +77,7 @@ is deleted.`,
 			completeLB(f, cmd, &opts.LB)
 			opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
 			opts.GatewayAPIClients = gatewayAPIClients(f)
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -83,6 +89,7 @@ is deleted.`,
 	fl.StringVarP(&opts.Unexpose.Namespace, "namespace", "n", "", "the Service's namespace (default: the kubeconfig context's)")
 	fl.StringVar(&opts.Unexpose.GatewayNamespace, "gateway-namespace", "", "where the gateway runs, if you may not list objects in all namespaces")
 	fl.BoolVar(&opts.Unexpose.DryRun, "dry-run", false, "show what would be deleted and delete nothing")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	return cmd
 }
 
@@ -94,7 +101,7 @@ func runUnexpose(ctx context.Context, opts *UnexposeOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB))
+	out, err := expose.UnexposeWithLoadBalancer(ctx, objs, opts.Reporter, opts.Unexpose, loadBalancer(opts.NoLB, &opts.LB), preflightOf(ctx, opts.Preflight))
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ func (f *Factory) GCP() gcp.Config {
 		GKEHubEndpoint:             f.Settings.GKEHubEndpoint,
 		ServiceUsageEndpoint:       f.Settings.ServiceUsageEndpoint,
 		CertificateManagerEndpoint: f.Settings.CertificateManagerEndpoint,
+		ResourceManagerEndpoint:    f.Settings.ResourceManagerEndpoint,
 		UserAgent:                  buildinfo.UserAgent(),
 		DetectCredentials:          f.creds,
 	}

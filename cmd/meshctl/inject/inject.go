@@ -12,15 +12,20 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/inject"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // InjectOptions are what `meshctl inject` runs with.
 type InjectOptions struct {
 	Inject inject.Options
 	// Kube builds the Kubernetes client.
-	Kube     func() (kubernetes.Interface, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Kube func() (kubernetes.Interface, error)
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdInject returns `meshctl inject`; runF replaces its run in tests.
@@ -63,6 +68,7 @@ proxy are listed with the reason, and the exit code is then 3.`,
 				return failure.Usagef("--concurrency must be at least 1")
 			}
 			opts.Kube, opts.Printer, opts.Reporter = f.Kube, f.Printer, f.Reporter
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -79,6 +85,7 @@ proxy are listed with the reason, and the exit code is then 3.`,
 	fl.BoolVar(&o.NoRestart, "no-restart", false, "only label the namespaces; pods change at their next restart")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "show the plan (labels to change, workloads to restart and why) and change nothing")
 	fl.IntVar(&o.Concurrency, "concurrency", inject.DefaultConcurrency, "namespaces worked on at once")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	cmd.MarkFlagsOneRequired("namespace", "selector")
 	cmd.MarkFlagsMutuallyExclusive("disable", "revision")
 	return cmd
@@ -88,6 +95,9 @@ func run(ctx context.Context, opts *InjectOptions) error {
 	kc, err := opts.Kube()
 	if err != nil {
 		return err
+	}
+	if opts.Preflight != nil {
+		opts.Inject.Preflight = opts.Preflight(ctx)
 	}
 	res, err := inject.Run(ctx, kc, opts.Reporter, opts.Inject)
 	if err != nil {

@@ -111,6 +111,7 @@ func addGlobalFlags(c *cobra.Command, configFlag *string) {
 	f.String(string(config.GKEHubEndpoint), "", "GKE Hub (fleet) API base URL")
 	f.String(string(config.ServiceUsageEndpoint), "", "Service Usage API base URL (where meshctl enables APIs it needs)")
 	f.String(string(config.CertificateManagerEndpoint), "", "Certificate Manager API base URL (certificate maps: made by expose --via gateway-api, read by trace)")
+	f.String(string(config.ResourceManagerEndpoint), "", "Cloud Resource Manager API base URL (where meshctl checks permissions before changing anything)")
 	_ = c.RegisterFlagCompletionFunc(string(config.Output), cobra.FixedCompletions(
 		[]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 }

@@ -241,8 +241,8 @@ func TestConfigViewText(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Config file: none (looked for " + h.env["HOME"] + "/.config/meshctl/config.yaml)",
-		"SETTING                VALUE",
-		"project                p1",
+		"SETTING                    VALUE",
+		"project                    p1",
 		"env MESHCTL_PROJECT",
 		"container-endpoint     http://localhost:9000",
 		"compute-endpoint       (Google's)",
@@ -251,6 +251,8 @@ func TestConfigViewText(t *testing.T) {
 		"serviceusage-endpoint  (Google's)",
 		"certificate-manager-endpoint (Google's)",
 		"certificatemanager application default credentials",
+		"resource-manager-endpoint  (Google's)",
+		"cloudresourcemanager application default credentials",
 	} {
 		// Columns widen with the longest setting: compare words.
 		if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), strings.Join(strings.Fields(want), " ")) {

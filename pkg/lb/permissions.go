@@ -1,0 +1,102 @@
+package lb
+
+import (
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
+)
+
+// locate names a change's object for the permission check before an
+// apply (pkg/preflight): its full name, and what the object it writes
+// refers to, read from the body the apply sends.
+func (p *Plan) locate(o *object, c plan.Change) plan.Change {
+	c.Resource = preflight.ComputeName(p.Project, "global", string(o.kind), o.name)
+	if (c.Action == plan.Create || c.Action == plan.Update) && o.want != nil {
+		// An update writes the object as read, merged with what is
+		// wanted: a shared URL map keeps naming the other services'
+		// backends, and Google checks the use of every one.
+		written := o.want
+		if c.Action == plan.Update && o.merge != nil && o.actual != nil {
+			if merged, err := o.merge(o.actual); err == nil {
+				written = merged
+			}
+		}
+		for _, m := range []proto.Message{o.want, written} {
+			if body, err := protojson.Marshal(m); err == nil {
+				c.Uses = append(c.Uses, preflight.ComputeLinks(body, p.Project)...)
+			}
+		}
+	}
+	slices.Sort(c.Uses)
+	c.Uses = slices.Compact(c.Uses)
+	return c
+}
+
+// attachUses adds the Cloud Armor policy a backend service is given
+// (setSecurityPolicy, apart from the service's own body) to the
+// services's change: the apply attaches it when the service is created
+// with a policy or its policy changes.
+func (p *Plan) attachUses(c plan.Change, armor *object) []string {
+	if armor == nil || !(c.Action == plan.Create || slices.Contains(c.Fields, "securityPolicy")) {
+		return c.Uses
+	}
+	return append(c.Uses, preflight.ComputeName(p.Project, "global", string(KindSecurityPolicy), armor.name))
+}
+
+// declaredRefs are what each kind can refer to, for DeclaredChanges.
+var declaredRefs = map[Kind][]string{
+	KindBackendService: {"global/" + string(KindHealthCheck), "zones/ZONE/networkEndpointGroups", "global/" + string(KindSecurityPolicy)},
+	KindURLMap:         {"global/" + string(KindBackendService)},
+	KindHTTPSProxy:     {"global/" + string(KindURLMap), "global/" + string(KindCertificate), "global/" + string(KindSSLPolicy)},
+	KindHTTPProxy:      {"global/" + string(KindURLMap)},
+	KindForwardingRule: {"global/" + string(KindHTTPSProxy), "global/" + string(KindHTTPProxy), "global/" + string(KindAddress)},
+	KindFirewall:       {"global/networks"},
+}
+
+// declaredFields are fields each kind can change in an update: those with
+// a set method of their own and one that changes through update (or, for
+// a forwarding rule, by deleting and creating it again).
+var declaredFields = []string{"description", "urlMap", "sslCertificates", "sslPolicy", "target", "labels", "securityPolicy"}
+
+// immutable kinds have no update method (so no update permission): a
+// new address or certificate is a new object.
+var immutable = map[Kind]bool{KindAddress: true, KindCertificate: true}
+
+// DeclaredChanges are every change an apply or a teardown of a load
+// balancer can make in project, without a plan: each kind created,
+// updated in every way and deleted, referring to all it can refer to. It
+// is `meshctl check --permissions`' superset for expose and unexpose;
+// TestPlanPermissionsCoverTheApply checks every real plan needs no more.
+func DeclaredChanges(project string) []plan.Change {
+	var out []plan.Change
+	for _, k := range []Kind{KindAddress, KindHealthCheck, KindSSLPolicy, KindCertificate, KindSecurityPolicy, KindFirewall,
+		KindBackendService, KindURLMap, KindHTTPSProxy, KindHTTPProxy, KindForwardingRule} {
+		var uses []string
+		for _, ref := range declaredRefs[k] {
+			scope, collection := ref[:strings.LastIndex(ref, "/")], ref[strings.LastIndex(ref, "/")+1:]
+			uses = append(uses, preflight.ComputeName(project, scope, collection, "ANY"))
+		}
+		res := preflight.ComputeName(project, "global", string(k), "ANY")
+		base := plan.Change{Kind: string(k), Name: "ANY", Resource: res}
+		for _, a := range []plan.Action{plan.Create, plan.Update, plan.Delete} {
+			if a == plan.Update && immutable[k] {
+				continue
+			}
+			c := base
+			c.Action = a
+			if a != plan.Delete {
+				c.Uses = uses
+			}
+			if a == plan.Update {
+				c.Fields = declaredFields
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,201 @@
+package preflight
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/meshctl/meshctl/pkg/plan"
+)
+
+// Status is what the check found of one permission.
+type Status string
+
+// Statuses.
+const (
+	Held    Status = "held"
+	Missing Status = "missing"
+	// Unchecked: the check was skipped or could not run (see the report's
+	// warnings).
+	Unchecked Status = "unchecked"
+)
+
+// Permission is one permission a plan needs, where, and for which of its
+// changes.
+type Permission struct {
+	// Permission is a Google IAM permission, checked in Project.
+	Permission string `json:"permission,omitempty"`
+	Project    string `json:"project,omitempty"`
+	// Kubernetes is, instead, what a SelfSubjectAccessReview asks.
+	Kubernetes *KubeAccess `json:"kubernetes,omitempty"`
+	// Steps are the changes that need it: "create backendServices mc-web".
+	Steps  []string `json:"steps"`
+	Status Status   `json:"status"`
+}
+
+// Name is the permission as people read it: the IAM name, or "patch
+// apps/deployments shop/web-gateway".
+func (p Permission) Name() string {
+	if p.Kubernetes != nil {
+		return p.Kubernetes.String()
+	}
+	return p.Permission
+}
+
+// Where is the project or the namespace.
+func (p Permission) Where() string {
+	switch {
+	case p.Kubernetes == nil:
+		return "project " + p.Project
+	case p.Kubernetes.Namespace != "":
+		return "namespace " + p.Kubernetes.Namespace
+	}
+	return "cluster"
+}
+
+// KubeAccess is a Kubernetes permission: a verb on a resource, in a
+// namespace (empty for cluster-scoped resources), on one object when Name
+// is set.
+type KubeAccess struct {
+	Verb      string `json:"verb"`
+	Group     string `json:"group,omitempty"`
+	Resource  string `json:"resource"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+}
+
+// GroupResource is "deployments.apps", "namespaces", as kubectl names it.
+func (k KubeAccess) GroupResource() string {
+	if k.Group == "" {
+		return k.Resource
+	}
+	return k.Resource + "." + k.Group
+}
+
+func (k KubeAccess) String() string {
+	s := k.Verb + " " + k.GroupResource()
+	if k.Name != "" {
+		s += " " + k.Name
+	}
+	return s
+}
+
+// Required works out the permissions changes need, from the changes
+// themselves: for a Google resource (Resource is a full name) its API's
+// method permission for the action, use of each resource it refers to
+// (Uses) in that resource's project, and reading the operation it starts;
+// for a Kubernetes object (Resource is group/resource) the verbs RBAC
+// checks. Changes that change nothing (keep, use, skip) need nothing. The
+// result is sorted: Google permissions by project and name, then
+// Kubernetes ones.
+func Required(changes []plan.Change) []Permission {
+	byKey := map[string]*Permission{}
+	var out []*Permission
+	add := func(key string, p Permission, step string) {
+		have, ok := byKey[key]
+		if !ok {
+			p.Status = Unchecked
+			have = &p
+			byKey[key] = have
+			out = append(out, have)
+		}
+		if !slices.Contains(have.Steps, step) {
+			have.Steps = append(have.Steps, step)
+		}
+	}
+	for _, c := range changes {
+		if !c.Action.Changes() || c.Resource == "" {
+			continue
+		}
+		step := StepName(c)
+		if n, ok := parseGoogleName(c.Resource); ok {
+			google := func(perm, project string) {
+				add("g/"+project+"/"+perm, Permission{Permission: perm, Project: project}, step)
+			}
+			if ref, ok := parseComputeName(n); ok && n.service == "compute" {
+				computeNeeds(c, ref, google)
+			} else {
+				platformNeeds(c, n, google)
+			}
+			continue
+		}
+		for _, k := range kubeNeeds(c) {
+			add("k/"+k.Namespace+"/"+k.String(), Permission{Kubernetes: &k}, step)
+		}
+	}
+	res := make([]Permission, len(out))
+	for i, p := range out {
+		res[i] = *p
+	}
+	slices.SortStableFunc(res, comparePermissions)
+	return res
+}
+
+func comparePermissions(a, b Permission) int {
+	ak, bk := a.Kubernetes != nil, b.Kubernetes != nil
+	switch {
+	case ak != bk:
+		if ak {
+			return 1
+		}
+		return -1
+	case !ak:
+		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Permission, b.Permission))
+	}
+	return cmp.Or(cmp.Compare(a.Kubernetes.Namespace, b.Kubernetes.Namespace), cmp.Compare(a.Kubernetes.String(), b.Kubernetes.String()))
+}
+
+// StepName names a change as a step of its plan: "create backendServices
+// mc-web", "restart Deployment shop/web".
+func StepName(c plan.Change) string { return string(c.Action) + " " + c.Ref() }
+
+// kubeNeeds are the RBAC checks of a Kubernetes change. meshctl writes
+// objects with server-side apply, a patch, which needs create as well when
+// the object does not exist yet (Kubernetes' API concepts: "Patch and
+// Apply"); a restart and a label change are patches; a delete is a delete.
+func kubeNeeds(c plan.Change) []KubeAccess {
+	group, resource, ok := strings.Cut(c.Resource, "/")
+	if !ok {
+		group, resource = "", c.Resource
+	}
+	base := KubeAccess{Group: group, Resource: resource, Namespace: c.Namespace, Name: c.Name}
+	with := func(verbs ...string) []KubeAccess {
+		var out []KubeAccess
+		for _, v := range verbs {
+			k := base
+			k.Verb = v
+			if v == "create" {
+				// RBAC cannot limit create to a name: ask without one.
+				k.Name = ""
+			}
+			out = append(out, k)
+		}
+		return out
+	}
+	switch c.Action {
+	case plan.Create:
+		return with("create", "patch")
+	case plan.Update, plan.Restart:
+		return with("patch")
+	case plan.Delete:
+		return with("delete")
+	}
+	return nil
+}
+
+// Projects are the Google projects among ps, sorted.
+func Projects(ps []Permission) []string {
+	var out []string
+	for _, p := range ps {
+		if p.Kubernetes == nil && !slices.Contains(out, p.Project) {
+			out = append(out, p.Project)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (p Permission) String() string {
+	return fmt.Sprintf("%s in %s (%s)", p.Name(), p.Where(), strings.Join(p.Steps, "; "))
+}
