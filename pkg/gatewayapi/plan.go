@@ -139,8 +139,9 @@ func changesOf(steps []step) []plan.Change {
 func (p *Plan) diff(ctx context.Context, c kube.Objects) error {
 	var conflicts []error
 	var refusals []Refusal
+	newNamespace := p.newGatewayNamespace()
 	for _, o := range p.Objects {
-		ch, dry, err := p.planObject(ctx, c, o)
+		ch, dry, err := p.planObject(ctx, c, o, newNamespace)
 		if errors.Is(err, errNotOurs) {
 			conflicts = append(conflicts, err)
 			continue
@@ -170,14 +171,40 @@ func (p *Plan) diff(ctx context.Context, c kube.Objects) error {
 	return err
 }
 
+// newGatewayNamespace is the gateway's namespace when the mesh's plan
+// creates it, else "".
+func (p *Plan) newGatewayNamespace() string {
+	for _, ch := range p.Mesh.Changes {
+		if ch.Kind == "Namespace" && ch.Action == plan.Create {
+			return ch.Name
+		}
+	}
+	return ""
+}
+
 // planObject compares one desired object with the cluster and returns its
-// change and the object as the API server would store it.
-func (p *Plan) planObject(ctx context.Context, c kube.Objects, o Object) (step, *unstructured.Unstructured, error) {
+// change and the object as the API server would store it. In newNamespace,
+// which the plan creates, every object is new, and the API server's dry
+// run, which would refuse it there, checks it in the Service's namespace
+// instead (as pkg/expose does: admission and validation do not depend on
+// the namespace's name).
+func (p *Plan) planObject(ctx context.Context, c kube.Objects, o Object, newNamespace string) (step, *unstructured.Unstructured, error) {
 	u, err := kube.ToUnstructured(o.Obj)
 	if err != nil {
 		return step{}, nil, err
 	}
 	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: o.kind, obj: u}
+	if newNamespace != "" && u.GetNamespace() == newNamespace {
+		ch.Action = plan.Create
+		probe := u.DeepCopy()
+		probe.SetNamespace(p.Spec.Service.Namespace)
+		dry, err := c.Apply(ctx, o.kind.Resource, probe, true)
+		if err != nil {
+			return ch, nil, applyError("check "+ch.Ref(), o.kind, err)
+		}
+		dry.SetNamespace(newNamespace)
+		return ch, dry, nil
+	}
 	live, err := c.Get(ctx, o.kind.Resource, u.GetNamespace(), u.GetName())
 	switch {
 	case kube.IsNotFound(err):

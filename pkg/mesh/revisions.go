@@ -71,8 +71,10 @@ type Revision struct {
 	// Webhook names its own injection webhook; "" when only istiod shows it.
 	Webhook string
 	// Managed is true when its injection webhook calls a URL rather than an
-	// in-cluster Service: Google's managed control plane, served from
-	// outside the cluster.
+	// in-cluster Service and no istiod of it runs in istio-system: Google's
+	// managed control plane, served from outside the cluster. (An istiod
+	// Deployment with a URL webhook is an in-cluster revision whose
+	// webhook someone pointed elsewhere, as meshsim does.)
 	Managed bool
 	// Istiod is its istiod Deployment in istio-system; nil when none runs
 	// there (a managed control plane, or IstiodErr).
@@ -165,7 +167,7 @@ func NewRevisions(hooks []admissionv1.MutatingWebhookConfiguration, istiods []ap
 			r.Tags[w.Tag] = w.Revision
 		case r.serves(w):
 			rev := r.add(w.Revision)
-			rev.Webhook, rev.Managed = w.Name, w.Service == ""
+			rev.Webhook, rev.Managed = w.Name, w.Service == "" && rev.Istiod == nil
 		}
 	}
 	slices.SortFunc(r.Webhooks, func(a, b Webhook) int { return strings.Compare(a.Name, b.Name) })

@@ -65,6 +65,13 @@ func (c ControlPlane) name() string {
 	return c.Name
 }
 
+// contextsFile is where kwokctl adds (and removes) the cluster's context,
+// which it would otherwise write into the user's ~/.kube/config; meshsim
+// writes its own kubeconfig (Credentials).
+func (c ControlPlane) contextsFile() string {
+	return filepath.Join(c.Workdir, "kwokctl-contexts.yaml")
+}
+
 func (c ControlPlane) kwokctl(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, c.Bin.path("kwokctl"), append(args, "--name", c.name())...)
 	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+c.Workdir, "KWOK_RUNTIME=binary", "KWOK_KUBE_VERSION="+KubeVersion)
@@ -169,7 +176,7 @@ func (c ControlPlane) Create(ctx context.Context, o CreateOptions) error {
 	if err := os.WriteFile(cfg, []byte(o.config(ports)), 0o644); err != nil {
 		return err
 	}
-	args := []string{"create", "cluster",
+	args := []string{"create", "cluster", "--kubeconfig", c.contextsFile(),
 		"--config", cfg,
 		"--runtime", "binary",
 		"--kube-apiserver-port", strconv.Itoa(ports["apiserver"]),
@@ -206,7 +213,7 @@ func (c ControlPlane) Delete(ctx context.Context) error {
 	// kwokctl signals the control plane and returns; wait until those
 	// processes are gone so their ports are free when Delete returns.
 	pids := proc.Mentioning(c.Workdir)
-	_, err := c.kwokctl(ctx, "delete", "cluster")
+	_, err := c.kwokctl(ctx, "delete", "cluster", "--kubeconfig", c.contextsFile())
 	proc.WaitGone(pids, 10*time.Second)
 	return err
 }

@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 		"$ meshctl inject --namespace storefront --namespace checkout",
 		"$ meshctl expose svc cart -n checkout --host cart.example.com --lb checkout",
 		"$ meshctl expose svc catalog -n storefront --host catalog.example.com --via gateway-api",
-		"is programmed, route storefront/",
+		"is programmed, route storefront-catalog-gateway/", // the gateway's own namespace
 		"$ meshctl unexpose svc payments -n checkout",
 		"== Summary", "Validate again", "in all", "DEMO OK", "make demo-down",
 	} {

@@ -310,14 +310,20 @@ func TestLBTwoConcurrentRunsOntoOneSharedLB(t *testing.T) {
 		SslCertificates []string `json:"sslCertificates"`
 	}
 	lbGcloudJSON(t, env, &proxy, "compute", "target-https-proxies", "describe", "mclb-e2e-edge-https", "--global")
-	var cert struct {
-		Managed struct {
-			Domains []string `json:"domains"`
-		} `json:"managed"`
+	// Each Service has a certificate of its own: together they cover
+	// every host the URL map routes.
+	var covered []string
+	for _, link := range proxy.SslCertificates {
+		var cert struct {
+			Managed struct {
+				Domains []string `json:"domains"`
+			} `json:"managed"`
+		}
+		lbGcloudJSON(t, env, &cert, "compute", "ssl-certificates", "describe", linkTail(link), "--global")
+		covered = append(covered, cert.Managed.Domains...)
 	}
-	lbGcloudJSON(t, env, &cert, "compute", "ssl-certificates", "describe", linkTail(proxy.SslCertificates[0]), "--global")
-	if !sameStrings(cert.Managed.Domains, hosts) {
-		t.Errorf("certificate covers %v, want %v", cert.Managed.Domains, hosts)
+	if !sameStrings(covered, hosts) {
+		t.Errorf("the proxy's certificates %v cover %v, want %v", proxy.SslCertificates, covered, hosts)
 	}
 
 	// Unexposing one leaves the other serving.

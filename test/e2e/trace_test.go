@@ -81,6 +81,7 @@ func traceAnswers(t *testing.T, env []string, target string, kind trace.HopKind,
 func TestTraceEachBreakageNamesItsHop(t *testing.T) {
 	ensureRevision(t, "asm-test-1")
 	const ns = "e2e-trace"
+	const gatewayNS = ns + "-web-gateway" // expose's default: a namespace of the gateway's own
 	const host = "web.e2e-trace.example.com"
 	t.Cleanup(func() {
 		lbRun(t, "", meshctlBin, "unexpose", "svc", "web", "-n", ns)
@@ -152,7 +153,7 @@ func TestTraceEachBreakageNamesItsHop(t *testing.T) {
 	})
 	t.Run("path with no route in the VirtualService", func(t *testing.T) {
 		lbKubectl(t, `[{"op":"add","path":"/spec/http/0/match","value":[{"uri":{"prefix":"/api"}}]}]`,
-			"-n", ns, "patch", "virtualservice", "web-gateway", "--type", "json", "--patch-file", "/dev/stdin")
+			"-n", gatewayNS, "patch", "virtualservice", "web-gateway", "--type", "json", "--patch-file", "/dev/stdin")
 		traceAnswers(t, simEnv, host+"/cart", trace.HopVirtualService, trace.Broken, "MC0438", 3)
 		reexpose(t)
 		healthy(t)
@@ -182,7 +183,7 @@ func TestTraceEachBreakageNamesItsHop(t *testing.T) {
 		healthy(t)
 	})
 	t.Run("gateway TLS secret missing", func(t *testing.T) {
-		lbKubectl(t, "", "-n", ns, "delete", "secret", "web-gateway-cert")
+		lbKubectl(t, "", "-n", gatewayNS, "delete", "secret", "web-gateway-cert")
 		traceAnswers(t, simEnv, host+"/cart", trace.HopIstioGateway, trace.Broken, "MC0435", 3)
 		reexpose(t)
 		healthy(t)

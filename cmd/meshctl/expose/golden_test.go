@@ -43,6 +43,9 @@ func TestExposeDryRunJSONGolden(t *testing.T) {
 	for i, z := range []string{"us-central1-a", "us-central1-b", "us-central1-c"} {
 		objs.Add(gvrNode, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + string(rune('a'+i)), Labels: map[string]string{corev1.LabelTopologyZone: z}}})
 	}
+	// No cluster to ask for permissions: a kubeconfig the machine may have
+	// must not change the plan's permission statuses.
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
 	f, out := cmdtest.Factory(&config.Settings{Project: sc.Project, Location: sc.Location, Cluster: sc.Cluster, Output: ui.FormatJSON}, nil)
 	var opts *ExposeOptions
 	if err := cmdtest.Execute(NewCmdExposeSvc(f, cmdtest.Capture(&opts)), "web", "-n", "shop", "--host", "www.example.com", "--dry-run"); err != nil {
