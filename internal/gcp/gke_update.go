@@ -58,7 +58,9 @@ func (g GKE) waitOperation(ctx context.Context, name string, op *containerpb.Ope
 	}
 	msg := op.GetError().GetMessage()
 	if msg == "" {
-		msg = op.GetStatusMessage()
+		// Fallback only: the API still fills the deprecated statusMessage, and
+		// an operation whose error carries no message may have its reason there.
+		msg = op.GetStatusMessage() //nolint:staticcheck // deprecated, read only when error.message is empty
 	}
 	if msg == "" {
 		return errors.New("GKE operation " + name + " failed")

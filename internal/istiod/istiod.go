@@ -125,9 +125,13 @@ func forward(rc *rest.Config, kc kubernetes.Interface, pod *corev1.Pod, rev stri
 		return Endpoint{}, fmt.Errorf("not ready after 30s")
 	}
 	local, err := fw.GetPorts()
-	if err != nil || len(local) != 2 {
+	if err != nil {
 		close(stop)
-		return Endpoint{}, fmt.Errorf("read the forwarded ports: %v", err)
+		return Endpoint{}, fmt.Errorf("read the forwarded ports: %w", err)
+	}
+	if len(local) != 2 {
+		close(stop)
+		return Endpoint{}, fmt.Errorf("read the forwarded ports: %d of them, want 2", len(local))
 	}
 	return Endpoint{
 		Revision:  rev,

@@ -55,7 +55,7 @@ func (b Batch) Validate() error {
 	}
 	if b.Selector != "" {
 		if _, err := labels.Parse(b.Selector); err != nil {
-			errs = append(errs, fmt.Errorf("--selector %q: %v", b.Selector, err))
+			errs = append(errs, fmt.Errorf("--selector %q: %w", b.Selector, err))
 		}
 	}
 	if b.Several() && b.Template.CertSecret != "" {
@@ -77,7 +77,7 @@ func (b Batch) Validate() error {
 	}
 	for _, name := range b.Services {
 		if len(b.HostsFor(name)) == 0 {
-			errs = append(errs, fmt.Errorf("Service %s gets no host: give --host %s=HOST, or a pattern such as --host '{service}.example.com'", name, name))
+			errs = append(errs, fmt.Errorf("Service %s gets no host: give --host %s=HOST, or a pattern such as --host '{service}.example.com'", name, name)) //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 		}
 	}
 	if len(errs) > 0 {
@@ -124,7 +124,7 @@ func (b Batch) Options(ctx context.Context, c kube.Objects) ([]Options, error) {
 		o := b.Template
 		o.Service, o.Hosts = name, b.HostsFor(name)
 		if err := o.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("Service %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("Service %s: %w", name, err)) //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 		}
 		out = append(out, o)
 	}

@@ -121,12 +121,6 @@ func errMissingSettings(missing []string) error {
 		"set them, or pass --no-lb to expose only the gateway")
 }
 
-// expose plans the load balancer for the gateway in res and, unless res is
-// a dry run, builds it.
-func (l *LoadBalancer) expose(ctx context.Context, r ui.Reporter, res *Result) (*lb.Result, error) {
-	return l.exposeAll(ctx, r, []*Result{res}, res.DryRun, func(msg string) { res.Warnings = append(res.Warnings, msg) })
-}
-
 // exposeAll plans one load balancer for the gateways in results, in one
 // graph, and unless dryRun builds it. A dry run plans the NEGs the
 // gateways will have (dryRunZones).

@@ -23,7 +23,7 @@ const iapSecretNote = `# Secret %s/%s is left out: it holds the OAuth client sec
 // Gateway API objects. Google's side (the address, the policies, the
 // certificate map) is not Kubernetes objects: it is in the plan.
 func Manifests(res *Result) ([]byte, error) {
-	b, err := expose.Manifests(res.Result.Objects)
+	b, err := expose.Manifests(res.Objects)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func Manifests(res *Result) ([]byte, error) {
 
 // ManifestList returns the same objects as a v1 List (for -o json).
 func ManifestList(res *Result) (map[string]any, error) {
-	l, err := expose.ManifestList(res.Result.Objects)
+	l, err := expose.ManifestList(res.Objects)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package gatewayapi
 
 import (
-	"maps"
 	"strings"
 	"time"
 
@@ -46,8 +45,12 @@ type Spec struct {
 	BackendTimeout     time.Duration `json:"backendTimeout,omitempty"`
 }
 
-// gkeGV is networking.gke.io/v1, the policies' group and version.
-var gkeGV = schema.GroupVersion{Group: gkev1.GroupName, Version: "v1"}
+// gatewayGV is gateway.networking.k8s.io/v1, the Gateway's and the route's
+// group and version; gkeGV networking.gke.io/v1, the policies'.
+var (
+	gatewayGV = schema.GroupVersion(gwv1.GroupVersion)
+	gkeGV     = schema.GroupVersion{Group: gkev1.GroupName, Version: "v1"}
+)
 
 // kind is one kind of object this path manages.
 type kind struct {
@@ -56,8 +59,8 @@ type kind struct {
 }
 
 var (
-	kGateway           = kind{"Gateway", gwv1.SchemeGroupVersion.WithResource("gateways")}
-	kHTTPRoute         = kind{"HTTPRoute", gwv1.SchemeGroupVersion.WithResource("httproutes")}
+	kGateway           = kind{"Gateway", gatewayGV.WithResource("gateways")}
+	kHTTPRoute         = kind{"HTTPRoute", gatewayGV.WithResource("httproutes")}
 	kHealthCheckPolicy = kind{"HealthCheckPolicy", gkeGV.WithResource("healthcheckpolicies")}
 	kBackendPolicy     = kind{"GCPBackendPolicy", gkeGV.WithResource("gcpbackendpolicies")}
 	kGatewayPolicy     = kind{"GCPGatewayPolicy", gkeGV.WithResource("gcpgatewaypolicies")}
@@ -223,7 +226,7 @@ func (s Spec) gateway() *gwv1.Gateway {
 		addrType = gwv1.IPAddressType
 	}
 	return &gwv1.Gateway{
-		TypeMeta:   typeMeta(gwv1.SchemeGroupVersion, "Gateway"),
+		TypeMeta:   typeMeta(gatewayGV, "Gateway"),
 		ObjectMeta: m,
 		Spec: gwv1.GatewaySpec{
 			GatewayClassName: GatewayClass,
@@ -252,7 +255,7 @@ func (s Spec) parentRef(section string) gwv1.ParentReference {
 // redirectRoute sends every http:// request to https:// (301).
 func (s Spec) redirectRoute() *gwv1.HTTPRoute {
 	return &gwv1.HTTPRoute{
-		TypeMeta:   typeMeta(gwv1.SchemeGroupVersion, "HTTPRoute"),
+		TypeMeta:   typeMeta(gatewayGV, "HTTPRoute"),
 		ObjectMeta: s.sharedMeta(s.Names.Redirect),
 		Spec: gwv1.HTTPRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{s.parentRef("http")}},
@@ -285,7 +288,7 @@ func (s Spec) route() *gwv1.HTTPRoute {
 		rule.Matches = append(rule.Matches, gwv1.HTTPRouteMatch{Path: &gwv1.HTTPPathMatch{Type: ptr.To(typ), Value: ptr.To(p)}})
 	}
 	return &gwv1.HTTPRoute{
-		TypeMeta:   typeMeta(gwv1.SchemeGroupVersion, "HTTPRoute"),
+		TypeMeta:   typeMeta(gatewayGV, "HTTPRoute"),
 		ObjectMeta: s.meta(s.Names.Route),
 		Spec: gwv1.HTTPRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{s.parentRef("https")}},
@@ -300,6 +303,3 @@ func (s Spec) route() *gwv1.HTTPRoute {
 func looksLikeRegex(p string) bool {
 	return strings.ContainsAny(p, `^[]{}|\?`) || strings.Contains(p, ".*") || strings.Contains(p, ".+")
 }
-
-// labelsOf returns a copy of an object's labels.
-func labelsOf(o metav1.Object) map[string]string { return maps.Clone(o.GetLabels()) }

@@ -149,7 +149,7 @@ func notOnComputePath(ctx context.Context, c kube.Objects, ms expose.Spec) error
 		return fmt.Errorf("read Service %s/%s: %w", ms.GatewayNamespace, ms.Names.Gateway, err)
 	}
 	if strings.Contains(u.GetAnnotations()[expose.NEGAnnotation], `"`+ms.Names.NEG+`"`) {
-		return failure.WithHint(fmt.Errorf("Service %s/%s is exposed through Google's load balancer made by meshctl (--via compute): its gateway's NEGs are meshctl's", ms.Namespace, ms.Service),
+		return failure.WithHint(fmt.Errorf("Service %s/%s is exposed through Google's load balancer made by meshctl (--via compute): its gateway's NEGs are meshctl's", ms.Namespace, ms.Service), //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 			fmt.Sprintf("move it: `meshctl unexpose svc %s -n %s`, then expose it again with --via gateway-api", ms.Service, ms.Namespace))
 	}
 	return nil
@@ -165,7 +165,7 @@ func notOnOtherGateway(ctx context.Context, c kube.Objects, spec Spec) error {
 	for _, r := range routes {
 		gw := attachedGateway(r)
 		if r.Namespace != spec.Names.Namespace || r.Name != spec.Names.Route || gw != spec.Names.Gateway {
-			return failure.WithHint(fmt.Errorf("Service %s/%s is already exposed through Gateway %s/%s (HTTPRoute %s/%s)", spec.Service.Namespace, spec.Service.Name, r.Namespace, gw, r.Namespace, r.Name),
+			return failure.WithHint(fmt.Errorf("Service %s/%s is already exposed through Gateway %s/%s (HTTPRoute %s/%s)", spec.Service.Namespace, spec.Service.Name, r.Namespace, gw, r.Namespace, r.Name), //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 				fmt.Sprintf("unexpose it first (`meshctl unexpose svc %s -n %s`), or pass --gateway %s", spec.Service.Name, spec.Service.Namespace, gw))
 		}
 	}

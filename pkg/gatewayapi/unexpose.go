@@ -52,7 +52,7 @@ func FindExposure(ctx context.Context, c kube.Objects, namespace, service, fallb
 		return nil, err
 	}
 	if len(routes) > 1 {
-		return nil, fmt.Errorf("Service %s/%s has %d HTTPRoutes of meshctl's; expected one", namespace, service, len(routes))
+		return nil, fmt.Errorf("Service %s/%s has %d HTTPRoutes of meshctl's; expected one", namespace, service, len(routes)) //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 	}
 	for _, r := range routes {
 		return &Exposure{Namespace: r.Namespace, Gateway: attachedGateway(r), MeshGateway: r.Name}, nil
@@ -137,7 +137,7 @@ func teardown(ctx context.Context, cl Clients, r ui.Reporter, opts UnexposeOptio
 		return nil, err
 	}
 	if cl.LB == nil {
-		return nil, failure.Usage(fmt.Errorf("Service %s/%s is exposed through a GKE Gateway: removing it needs --project and --cluster (or their MESHCTL_* variables)", u.Namespace, u.Service), "set them")
+		return nil, failure.Usage(fmt.Errorf("Service %s/%s is exposed through a GKE Gateway: removing it needs --project and --cluster (or their MESHCTL_* variables)", u.Namespace, u.Service), "set them") //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 	}
 	tp, err := planTeardown(ctx, cl, opts, e)
 	if err != nil {

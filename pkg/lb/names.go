@@ -77,7 +77,6 @@ func (n names) httpsRule() string   { return n.of("fr-443") }
 func (n names) redirectMap() string { return n.of("redirect") }
 func (n names) httpProxy() string   { return n.of("http") }
 func (n names) httpRule() string    { return n.of("fr-80") }
-func (n names) certPrefix() string  { return strings.TrimSuffix(n.of("cert-00000000"), "00000000") }
 func (n names) certificate(domains []string) string {
 	d := slices.Clone(domains)
 	sort.Strings(d)

@@ -469,12 +469,6 @@ func urlMapHosts(um *computepb.UrlMap) []string {
 	return slices.Compact(hosts)
 }
 
-// certDomains are the hosts a Google-managed certificate can cover: all
-// but the wildcards, which need a certificate of the user's own.
-func certDomains(um *computepb.UrlMap) []string {
-	return slices.DeleteFunc(urlMapHosts(um), func(h string) bool { return strings.HasPrefix(h, "*.") })
-}
-
 // sameRouting compares what two URL maps route where.
 func urlMapDiff(have, want *computepb.UrlMap) []string {
 	var d fieldDiff

@@ -192,9 +192,7 @@ func (lp *linkPlan) changes() []plan.Change {
 		out = append(out, lp.ca.changes()...)
 	}
 	for i, m := range lp.ms {
-		for _, ch := range credentialChanges(m, lp.creds[i], lp.callers(m)) {
-			out = append(out, ch)
-		}
+		out = append(out, credentialChanges(m, lp.creds[i], lp.callers(m))...)
 	}
 	for _, s := range lp.secrets {
 		out = append(out, s.change)

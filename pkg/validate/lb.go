@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,15 +272,6 @@ func certStatusWhy(cert, domain, status string) (why, fix string) {
 		return "the CA rate-limited the request", "wait; Google retries"
 	}
 	return "not active", "gcloud compute ssl-certificates describe " + cert + " --global"
-}
-
-func sortedKeys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func driftOrAPI(obj, field, what string, err error, fix string) findings.Finding {

@@ -117,7 +117,7 @@ func serviceName(description string) string {
 // readyPod is a ready pod behind the Service's port: one of the gateway's.
 func readyPod(ctx context.Context, c Cluster, svc *corev1.Service, port int) (*corev1.Pod, error) {
 	if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return int(p.Port) == port }) {
-		return nil, fmt.Errorf("Service %s/%s has no port %d", svc.Namespace, svc.Name, port)
+		return nil, fmt.Errorf("Service %s/%s has no port %d", svc.Namespace, svc.Name, port) //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 	}
 	eps, err := c.Kube.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name})
@@ -131,7 +131,7 @@ func readyPod(ctx context.Context, c Cluster, svc *corev1.Service, port int) (*c
 			}
 		}
 	}
-	return nil, fmt.Errorf("Service %s/%s has no ready endpoints: the gateway pods do not run", svc.Namespace, svc.Name)
+	return nil, fmt.Errorf("Service %s/%s has no ready endpoints: the gateway pods do not run", svc.Namespace, svc.Name) //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 }
 
 // passthroughGateway is an Istio Gateway applying to the pod with a
@@ -159,7 +159,7 @@ func passthroughGateway(ctx context.Context, c Cluster, pod *corev1.Pod, port in
 		}
 	}
 	if auto != "" {
-		return nil, fmt.Errorf("Gateway %s passes port %d through to mesh workloads (AUTO_PASSTHROUGH): meshsim has no data path for mesh traffic", auto, port)
+		return nil, fmt.Errorf("Gateway %s passes port %d through to mesh workloads (AUTO_PASSTHROUGH): meshsim has no data path for mesh traffic", auto, port) //nolint:staticcheck // ST1005: Gateway is Istio's kind
 	}
 	return nil, fmt.Errorf("no Istio Gateway selecting the gateway pod %s/%s has a PASSTHROUGH server on port %d (Istio's expose-istiod.yaml)",
 		pod.Namespace, pod.Name, port)
@@ -229,7 +229,7 @@ func istiodRevision(ctx context.Context, c Cluster, host string) (string, error)
 	}
 	rev := svc.Spec.Selector["istio.io/rev"]
 	if rev == "" {
-		return "", fmt.Errorf("Service %s/%s selects no istio.io/rev", ns, name)
+		return "", fmt.Errorf("Service %s/%s selects no istio.io/rev", ns, name) //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 	}
 	return rev, nil
 }

@@ -33,10 +33,6 @@ type endpointChange struct {
 	overlay map[string]any
 }
 
-func (c endpointChange) empty() bool {
-	return c.authorized == nil && c.globalAccess == nil && c.publicEndpoint == nil
-}
-
 // parseEndpointChange reads the endpoint fields of a ClusterUpdate and
 // refuses an update that sets one thing twice, as the API documents: "It
 // is invalid to specify both ... at the same time".

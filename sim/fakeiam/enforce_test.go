@@ -198,7 +198,7 @@ func TestOtherAPIsDenyInTheirOwnWords(t *testing.T) {
 	if want := "Permission 'gkehub.memberships.list' denied on 'projects/meshsim-project/locations/-/memberships'"; ge.Message != want {
 		t.Errorf("fleet: %q, want %q", ge.Message, want)
 	}
-	if !strings.Contains(string(ge.Body), `"IAM_PERMISSION_DENIED"`) || !strings.Contains(string(ge.Body), `"PERMISSION_DENIED"`) {
+	if !strings.Contains(ge.Body, `"IAM_PERMISSION_DENIED"`) || !strings.Contains(ge.Body, `"PERMISSION_DENIED"`) {
 		t.Errorf("fleet body: %s", ge.Body)
 	}
 	if last := s.hub.Requests().Requests; len(last) != 1 || last[0].Status != 403 || last[0].Denied != "gkehub.memberships.list" {
@@ -241,9 +241,9 @@ func TestPrincipals(t *testing.T) {
 		t.Errorf("ci lists: %v", err)
 	}
 	_, err := as(ci).Get(s.ctx, &computepb.GetHealthCheckRequest{Project: project, HealthCheck: "gke-hc"})
-	wantGoogleError(t, err, 403, "forbidden")
+	_ = wantGoogleError(t, err, 403, "forbidden")
 	_, err = as("user:typo@example.com").Get(s.ctx, &computepb.GetHealthCheckRequest{Project: project, HealthCheck: "gke-hc"})
-	wantGoogleError(t, err, 401, "authError")
+	_ = wantGoogleError(t, err, 401, "authError")
 }
 
 func wantGoogleError(t *testing.T, err error, code int, reason string) *googleapi.Error {

@@ -308,7 +308,7 @@ func copyConfig(c Config) Config {
 		out.Principals = map[string]Grant{}
 	}
 	for name, g := range c.Principals {
-		cp := Grant{Permissions: g.Permissions.copy()}
+		cp := Grant{Permissions: g.copy()}
 		if g.Projects != nil {
 			cp.Projects = map[string]Permissions{}
 			for project, in := range g.Projects {

@@ -8,6 +8,8 @@ import (
 	gkev1 "github.com/GoogleCloudPlatform/gke-gateway-api/apis/networking/v1"
 	compute "google.golang.org/api/compute/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshctl/meshctl/sim/computeclient"
 )
 
 // backendProtocol is the backend service protocol for a Service port, from
@@ -203,7 +205,7 @@ func backendService(g gce, name, description, protocol, negName string, zones []
 	}
 	for _, z := range zones {
 		bs.Backends = append(bs.Backends, &compute.Backend{
-			Group:         computeLinkBase + "projects/" + g.project + "/zones/" + z + "/networkEndpointGroups/" + negName,
+			Group:         computeclient.LinkBase + g.project + "/zones/" + z + "/networkEndpointGroups/" + negName,
 			BalancingMode: "RATE", MaxRatePerEndpoint: rate, CapacityScaler: 1,
 		})
 	}
@@ -265,7 +267,7 @@ var healthCheckerRanges = []string{"130.211.0.0/22", "35.191.0.0/16"}
 func firewallRule(g gce, name, description, network, nodeTag string, ports []int64) *compute.Firewall {
 	fw := &compute.Firewall{
 		Name: name, Description: description,
-		Network:   computeLinkBase + "projects/" + g.project + "/global/networks/" + network,
+		Network:   computeclient.LinkBase + g.project + "/global/networks/" + network,
 		Direction: "INGRESS", Priority: 1000, SourceRanges: healthCheckerRanges,
 	}
 	if nodeTag != "" {

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/api/option"
+
+	"github.com/meshctl/meshctl/sim/computeclient"
 )
 
 // NewComputeService is the official Compute client (google.golang.org/api)
@@ -22,19 +21,8 @@ import (
 // Compute's rules (references, in-use deletes, fingerprints, operations)
 // apply to it too.
 func NewComputeService(ctx context.Context, endpoint string, client *http.Client) (*compute.Service, error) {
-	opts := []option.ClientOption{option.WithEndpoint(strings.TrimSuffix(endpoint, "/") + "/compute/v1/"),
-		option.WithUserAgent("sc-gateway-controller (meshsim)")}
-	if client != nil {
-		opts = append(opts, option.WithHTTPClient(client))
-	} else {
-		opts = append(opts, option.WithoutAuthentication())
-	}
-	return compute.NewService(ctx, opts...)
+	return computeclient.New(ctx, endpoint, "sc-gateway-controller (meshsim)", client)
 }
-
-// computeLinkBase is how Compute writes references; the controller sends
-// them in the same form so that what it reads back compares equal.
-const computeLinkBase = "https://www.googleapis.com/compute/v1/"
 
 // gce is the part of Compute the controller uses, for one project.
 type gce struct {
@@ -43,7 +31,7 @@ type gce struct {
 }
 
 func (g gce) link(collection, name string) string {
-	return computeLinkBase + "projects/" + g.project + "/global/" + collection + "/" + name
+	return computeclient.LinkBase + g.project + "/global/" + collection + "/" + name
 }
 
 // retryLater marks an error the next pass may get past: a resource still
@@ -58,11 +46,6 @@ func (r retryLater) Unwrap() error { return r.err }
 func isRetryable(err error) bool {
 	var r retryLater
 	return errors.As(err, &r)
-}
-
-func isNotFound(err error) bool {
-	var ge *googleapi.Error
-	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
 // classify turns Compute's answers into what the controller does next:
@@ -85,34 +68,16 @@ func classify(err error) error {
 	return err
 }
 
-// wait blocks until a global operation is DONE and returns its error.
-func (g gce) wait(ctx context.Context, op *compute.Operation) error {
-	for op.Status != "DONE" {
-		var err error
-		op, err = g.svc.GlobalOperations.Wait(g.project, op.Name).Context(ctx).Do()
-		if err != nil {
-			return classify(err)
-		}
-	}
-	if op.Error != nil && len(op.Error.Errors) > 0 {
-		e := op.Error.Errors[0]
-		err := fmt.Errorf("operation %s: %s: %s", op.Name, e.Code, e.Message)
-		if e.Code == "RESOURCE_NOT_READY" || e.Code == "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE" {
-			return retryLater{err}
-		}
-		return err
-	}
-	return nil
-}
-
 // do runs a mutating call, with a requestId so a repeat is not applied
-// twice, and waits for its operation.
+// twice, and waits for its (global) operation. An operation that failed
+// on a resource not ready or still in use is retried on a later pass.
 func (g gce) do(ctx context.Context, call func(requestID string) (*compute.Operation, error)) error {
-	op, err := call(uuid.NewString())
-	if err != nil {
-		return classify(err)
+	err := computeclient.Do(ctx, g.svc, g.project, call)
+	var oe *computeclient.OperationError
+	if errors.As(err, &oe) && (oe.Code == "RESOURCE_NOT_READY" || oe.Code == "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE") {
+		return retryLater{err}
 	}
-	return g.wait(ctx, op)
+	return classify(err)
 }
 
 // kindOps are one Compute collection's calls, over its typed object T.
@@ -137,7 +102,7 @@ type kindOps[T any] struct {
 // reports whether it changed anything.
 func ensure[T any](ctx context.Context, g gce, k kindOps[T], name string, desired *T) (bool, error) {
 	existing, err := k.get(ctx, name)
-	if isNotFound(err) {
+	if computeclient.IsNotFound(err) {
 		err = g.do(ctx, func(id string) (*compute.Operation, error) { return k.insert(ctx, desired, id) })
 		if err != nil {
 			return false, fmt.Errorf("create %s %s: %w", k.collection, name, err)
@@ -172,7 +137,7 @@ func ensure[T any](ctx context.Context, g gce, k kindOps[T], name string, desire
 // remove deletes an object; one already gone is fine.
 func remove[T any](ctx context.Context, g gce, k kindOps[T], name string) error {
 	err := g.do(ctx, func(id string) (*compute.Operation, error) { return k.del(ctx, name, id) })
-	if err != nil && !isNotFound(err) {
+	if err != nil && !computeclient.IsNotFound(err) {
 		return fmt.Errorf("delete %s %s: %w", k.collection, name, err)
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 
+	"github.com/meshctl/meshctl/sim/computeclient"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 )
 
@@ -458,7 +459,7 @@ func TestControllerMakesItsAddressAndCertificates(t *testing.T) {
 			return false, fmt.Sprint(p.SslCertificates, err)
 		}
 		_, err = e.g.svc.SslCertificates.Get(e.g.project, first).Do()
-		return isNotFound(err), fmt.Sprint(err)
+		return computeclient.IsNotFound(err), fmt.Sprint(err)
 	})
 
 	gw = e.gateway(t, "external-http")

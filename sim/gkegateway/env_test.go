@@ -99,7 +99,11 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 		}
 	}
 	e := &env{ctx: ctx, srv: srv, certMaps: stub,
-		kube: kubefake.NewClientset(kubeObjs...), gw: gwfake.NewSimpleClientset(gwObjs...), gke: gkefake.NewSimpleClientset(gkeObjs...)}
+		kube: kubefake.NewClientset(kubeObjs...),
+		// NewClientset's field-managed tracker knows no gateways resource
+		// ("no matches for gateway.networking.k8s.io/v1, Resource=gateways").
+		gw:  gwfake.NewSimpleClientset(gwObjs...), //nolint:staticcheck // NewClientset fails here, see above
+		gke: gkefake.NewSimpleClientset(gkeObjs...)}
 	svc, err := NewComputeService(ctx, hs.URL, nil)
 	if err != nil {
 		t.Fatal(err)

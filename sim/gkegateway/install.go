@@ -107,7 +107,10 @@ func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) er
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("CRD %s is not Established after 60s (last error: %v)", name, err)
+			if err == nil {
+				return fmt.Errorf("CRD %s is not Established after 60s", name)
+			}
+			return fmt.Errorf("CRD %s is not Established after 60s (last error: %w)", name, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/meshctl/meshctl/sim/computeclient"
 )
 
 // pass is one reconciliation of every Gateway of the class: read the
@@ -161,7 +163,7 @@ func (p *pass) checkExternal(ctx context.Context, run *gatewayRun) {
 	if t.namedAddress != "" {
 		addr, err := g.addresses().get(ctx, t.namedAddress)
 		switch {
-		case isNotFound(err):
+		case computeclient.IsNotFound(err):
 			t.fail("GWCER106", string(gwv1.GatewayReasonAddressNotUsable), "address %q does not exist", t.namedAddress)
 			return
 		case err != nil:
@@ -188,7 +190,7 @@ func (p *pass) checkExternal(ctx context.Context, run *gatewayRun) {
 		}
 	}
 	for _, name := range t.certs.preShared {
-		if _, err := g.sslCertificates().get(ctx, name); isNotFound(err) {
+		if _, err := g.sslCertificates().get(ctx, name); computeclient.IsNotFound(err) {
 			t.fail("GWCER105", string(gwv1.GatewayReasonInvalid), "SslCertificate %q does not exist", "global/sslCertificates/"+name)
 			return
 		} else if err != nil {
@@ -210,7 +212,7 @@ func (p *pass) checkPolicies(ctx context.Context, run *gatewayRun) {
 		t.fail("GWCER102", string(gwv1.GatewayReasonInvalid), "%s", msg)
 	}
 	if gp := p.pol.gateway[nn(t.gw.Namespace, t.gw.Name)]; gp != nil && gp.Spec.Default != nil && gp.Spec.Default.SslPolicy != "" {
-		if _, err := g.svc.SslPolicies.Get(g.project, gp.Spec.Default.SslPolicy).Context(ctx).Do(); isNotFound(err) {
+		if _, err := g.svc.SslPolicies.Get(g.project, gp.Spec.Default.SslPolicy).Context(ctx).Do(); computeclient.IsNotFound(err) {
 			missing(kindGatewayPolicy, gp.Namespace, gp.Name, "SslPolicy %q does not exist", "global/sslPolicies/"+gp.Spec.Default.SslPolicy)
 			return
 		}
@@ -221,7 +223,7 @@ func (p *pass) checkPolicies(ctx context.Context, run *gatewayRun) {
 			continue
 		}
 		if sp := bp.Spec.Default.SecurityPolicy; sp != nil && *sp != "" {
-			if _, err := g.svc.SecurityPolicies.Get(g.project, *sp).Context(ctx).Do(); isNotFound(err) {
+			if _, err := g.svc.SecurityPolicies.Get(g.project, *sp).Context(ctx).Do(); computeclient.IsNotFound(err) {
 				missing(kindBackendPolicy, bp.Namespace, bp.Name, "SecurityPolicy %q does not exist", "global/securityPolicies/"+*sp)
 				return
 			}

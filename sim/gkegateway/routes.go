@@ -97,14 +97,14 @@ func resolveBackend(w *world, r *gwv1.HTTPRoute, ref gwv1.BackendObjectReference
 	if svc == nil {
 		return weightedBackend{}, notFound(fmt.Sprintf("services %s/%s not found", ns, ref.Name))
 	}
-	if ref.Port == nil || servicePort(svc, int32(*ref.Port)) == nil {
+	if ref.Port == nil || servicePort(svc, *ref.Port) == nil {
 		port := "(none)"
 		if ref.Port != nil {
 			port = fmt.Sprint(*ref.Port)
 		}
 		return weightedBackend{}, notFound(fmt.Sprintf("port %s of services %s/%s not found", port, ns, ref.Name))
 	}
-	return weightedBackend{key: backendKey{Namespace: ns, Service: string(ref.Name), Port: int32(*ref.Port)}, valid: true}, okRouteResolved
+	return weightedBackend{key: backendKey{Namespace: ns, Service: string(ref.Name), Port: *ref.Port}, valid: true}, okRouteResolved
 }
 
 func kindOf(ref gwv1.BackendObjectReference) string {

@@ -184,10 +184,10 @@ func (p *pass) writeGatewayStatus(ctx context.Context, run *gatewayRun, st progr
 		return metav1.Condition{Type: typ, Status: c.status, Reason: c.reason, Message: c.message, ObservedGeneration: gen}
 	}
 	conds := []metav1.Condition{
-		cond(string(gwv1.GatewayConditionScheduled), condition{metav1.ConditionTrue, string(gwv1.GatewayReasonScheduled), scheduledMessage}),
+		cond(string(gwv1.GatewayConditionScheduled), condition{metav1.ConditionTrue, string(gwv1.GatewayReasonScheduled), scheduledMessage}), //nolint:staticcheck // GKE's controller still reports Scheduled (gke-gateway.md §3)
 		cond(string(gwv1.GatewayConditionAccepted), condition{metav1.ConditionTrue, string(gwv1.GatewayReasonAccepted), ""}),
 		cond(string(gwv1.GatewayConditionProgrammed), st.condition),
-		cond(string(gwv1.GatewayConditionReady), condition{st.status, readyReason(st), readyMessage}),
+		cond(string(gwv1.GatewayConditionReady), condition{st.status, readyReason(st), readyMessage}), //nolint:staticcheck // GKE's controller still reports Ready (gke-gateway.md §3)
 	}
 	var status gwv1.GatewayStatus
 	if st.status == metav1.ConditionTrue {
@@ -221,7 +221,7 @@ func (p *pass) writeGatewayStatus(ctx context.Context, run *gatewayRun, st progr
 
 func readyReason(st programState) string {
 	if st.status == metav1.ConditionTrue {
-		return string(gwv1.GatewayReasonReady)
+		return string(gwv1.GatewayReasonReady) //nolint:staticcheck // GKE's controller still reports Ready (gke-gateway.md §3)
 	}
 	return st.reason
 }
@@ -241,7 +241,7 @@ func (p *pass) listenerStatus(gw *gwv1.Gateway, l listenerResult, programmed boo
 	}
 	ready := prog
 	if prog.status == metav1.ConditionTrue {
-		ready.reason = string(gwv1.ListenerReasonReady)
+		ready.reason = string(gwv1.ListenerReasonReady) //nolint:staticcheck // GKE's controller still reports a listener's Ready (gke-gateway.md §3)
 	}
 	conds := []metav1.Condition{}
 	for _, c := range []struct {
@@ -249,7 +249,7 @@ func (p *pass) listenerStatus(gw *gwv1.Gateway, l listenerResult, programmed boo
 		c   condition
 	}{
 		{gwv1.ListenerConditionResolvedRefs, l.resolvedRefs}, {gwv1.ListenerConditionAccepted, l.accepted},
-		{gwv1.ListenerConditionProgrammed, prog}, {gwv1.ListenerConditionReady, ready},
+		{gwv1.ListenerConditionProgrammed, prog}, {gwv1.ListenerConditionReady, ready}, //nolint:staticcheck // GKE's controller still reports a listener's Ready (gke-gateway.md §3)
 	} {
 		conds = append(conds, metav1.Condition{Type: string(c.typ), Status: c.c.status, Reason: c.c.reason, Message: c.c.message, ObservedGeneration: gw.Generation})
 	}

@@ -134,11 +134,11 @@ func (t *translation) checkListeners(w *world) {
 		case l.Protocol != gwv1.HTTPProtocolType && l.Protocol != gwv1.HTTPSProtocolType:
 			res.accepted = condition{metav1.ConditionFalse, string(gwv1.ListenerReasonUnsupportedProtocol),
 				fmt.Sprintf("protocol %q is not supported by GatewayClass %q", l.Protocol, ClassName)}
-		case t.ports[int32(l.Port)] != "" && t.ports[int32(l.Port)] != l.Protocol:
+		case t.ports[l.Port] != "" && t.ports[l.Port] != l.Protocol:
 			res.accepted = condition{metav1.ConditionFalse, string(gwv1.ListenerReasonProtocolConflict),
-				fmt.Sprintf("port %d is used by a listener of protocol %s", l.Port, t.ports[int32(l.Port)])}
+				fmt.Sprintf("port %d is used by a listener of protocol %s", l.Port, t.ports[l.Port])}
 		default:
-			t.ports[int32(l.Port)] = l.Protocol
+			t.ports[l.Port] = l.Protocol
 		}
 		if l.Protocol == gwv1.HTTPSProtocolType && res.accepted.status == metav1.ConditionTrue {
 			res.resolvedRefs = t.listenerCerts(w, l, certMap)

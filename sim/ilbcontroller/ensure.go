@@ -9,6 +9,8 @@ import (
 	compute "google.golang.org/api/compute/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/meshctl/meshctl/sim/computeclient"
 )
 
 // Health check timing of GKE's L4 load balancers.
@@ -34,7 +36,7 @@ func (c *Controller) ensure(ctx context.Context, p lbPlan) (string, error) {
 		return "", err
 	}
 	existing, err := c.g.svc.ForwardingRules.Get(c.g.project, c.g.region, p.name).Context(ctx).Do()
-	if isNotFound(err) {
+	if computeclient.IsNotFound(err) {
 		existing, err = nil, nil
 	}
 	if err != nil {
@@ -69,10 +71,10 @@ func (c *Controller) ensure(ctx context.Context, p lbPlan) (string, error) {
 	if err := c.ensureFirewalls(ctx, p, made.IPAddress); err != nil {
 		return "", err
 	}
-	if prevBS != nil && len(prevBS.HealthChecks) == 1 && lastSegment(prevBS.HealthChecks[0]) != p.hcName {
+	if prevBS != nil && len(prevBS.HealthChecks) == 1 && computeclient.LastSegment(prevBS.HealthChecks[0]) != p.hcName {
 		// externalTrafficPolicy changed: the other health check goes
 		// (unless another Service still uses it).
-		if err := c.deleteHealthCheck(ctx, lastSegment(prevBS.HealthChecks[0])); err != nil {
+		if err := c.deleteHealthCheck(ctx, computeclient.LastSegment(prevBS.HealthChecks[0])); err != nil {
 			return "", err
 		}
 	}
@@ -99,8 +101,8 @@ func (c *Controller) forwardingRule(p lbPlan, existing *compute.ForwardingRule) 
 func sameRule(old, next *compute.ForwardingRule) bool {
 	return (next.IPAddress == "" || old.IPAddress == next.IPAddress) && old.IPProtocol == next.IPProtocol &&
 		old.LoadBalancingScheme == next.LoadBalancingScheme && sameSet(old.Ports, next.Ports) && old.AllPorts == next.AllPorts &&
-		lastSegment(old.BackendService) == lastSegment(next.BackendService) && old.AllowGlobalAccess == next.AllowGlobalAccess &&
-		lastSegment(old.Subnetwork) == lastSegment(next.Subnetwork)
+		computeclient.LastSegment(old.BackendService) == computeclient.LastSegment(next.BackendService) && old.AllowGlobalAccess == next.AllowGlobalAccess &&
+		computeclient.LastSegment(old.Subnetwork) == computeclient.LastSegment(next.Subnetwork)
 }
 
 func sameSet(a, b []string) bool {
@@ -141,7 +143,7 @@ func (c *Controller) ensureInstanceGroups(ctx context.Context) ([]string, error)
 func (c *Controller) ensureInstanceGroup(ctx context.Context, zone string, nodes []string) error {
 	name, svc := InstanceGroupName(c.opts.ClusterID), c.g.svc.InstanceGroups
 	_, err := svc.Get(c.g.project, zone, name).Context(ctx).Do()
-	if isNotFound(err) {
+	if computeclient.IsNotFound(err) {
 		err = c.g.do(ctx, func(id string) (*compute.Operation, error) {
 			return svc.Insert(c.g.project, zone, &compute.InstanceGroup{Name: name}).RequestId(id).Context(ctx).Do()
 		})
@@ -155,7 +157,7 @@ func (c *Controller) ensureInstanceGroup(ctx context.Context, zone string, nodes
 	}
 	in := map[string]bool{}
 	for _, m := range members.Items {
-		in[lastSegment(m.Instance)] = true
+		in[computeclient.LastSegment(m.Instance)] = true
 	}
 	var add, remove []*compute.InstanceReference
 	for _, n := range nodes {

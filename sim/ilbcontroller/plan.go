@@ -40,7 +40,7 @@ func (c *Controller) plan(svc *corev1.Service) (lbPlan, error) {
 		p.protocol = "TCP"
 	}
 	if p.protocol != "TCP" && p.protocol != "UDP" {
-		return p, fmt.Errorf("Invalid protocol %s, only TCP and UDP are supported", p.protocol)
+		return p, fmt.Errorf("Invalid protocol %s, only TCP and UDP are supported", p.protocol) //nolint:staticcheck // ST1005: the GCE cloud provider's text, word for word, as its SyncLoadBalancerFailed event shows it
 	}
 	var nums []int
 	for _, port := range svc.Spec.Ports {

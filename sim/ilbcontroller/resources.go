@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	compute "google.golang.org/api/compute/v1"
+
+	"github.com/meshctl/meshctl/sim/computeclient"
 )
 
 // ensureHealthCheck keeps the plan's health check as GKE makes it and
@@ -22,7 +24,7 @@ func (c *Controller) ensureHealthCheck(ctx context.Context, p lbPlan) (string, e
 	hcs := c.g.svc.HealthChecks
 	got, err := hcs.Get(c.g.project, p.hcName).Context(ctx).Do()
 	switch {
-	case isNotFound(err):
+	case computeclient.IsNotFound(err):
 		err = c.g.do(ctx, func(id string) (*compute.Operation, error) {
 			return hcs.Insert(c.g.project, want).RequestId(id).Context(ctx).Do()
 		})
@@ -62,7 +64,7 @@ func (c *Controller) ensureBackendService(ctx context.Context, p lbPlan, hcLink 
 	bss := c.g.svc.RegionBackendServices
 	got, err := bss.Get(c.g.project, c.g.region, p.name).Context(ctx).Do()
 	switch {
-	case isNotFound(err):
+	case computeclient.IsNotFound(err):
 		err = c.g.do(ctx, func(id string) (*compute.Operation, error) {
 			return bss.Insert(c.g.project, c.g.region, want).RequestId(id).Context(ctx).Do()
 		})
@@ -120,7 +122,7 @@ func (c *Controller) ensureFirewall(ctx context.Context, want *compute.Firewall)
 	fws := c.g.svc.Firewalls
 	got, err := fws.Get(c.g.project, want.Name).Context(ctx).Do()
 	switch {
-	case isNotFound(err):
+	case computeclient.IsNotFound(err):
 		err = c.g.do(ctx, func(id string) (*compute.Operation, error) {
 			return fws.Insert(c.g.project, want).RequestId(id).Context(ctx).Do()
 		})

@@ -7,6 +7,8 @@ import (
 	compute "google.golang.org/api/compute/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/meshctl/meshctl/sim/computeclient"
 )
 
 // teardown deletes a Service's load balancer in the legacy controller's
@@ -49,7 +51,7 @@ func (c *Controller) deleteHealthCheck(ctx context.Context, name string) error {
 	if err != nil && isInUse(err) {
 		return nil
 	}
-	if err != nil && !isNotFound(err) {
+	if err != nil && !computeclient.IsNotFound(err) {
 		return fmt.Errorf("delete health check %s: %w", name, err)
 	}
 	fw := healthCheckFirewallName(name)

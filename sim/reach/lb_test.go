@@ -164,6 +164,7 @@ func (e *vmEnv) get(caller, serverName string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer resp.Body.Close() // a 200 to CONNECT has no body: closing it reads nothing of the tunnel
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("CONNECT: %s", resp.Status)
 	}

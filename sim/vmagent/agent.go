@@ -138,6 +138,9 @@ func dialThrough(ctx context.Context, proxy, caller, addr string) (net.Conn, err
 		conn.Close()
 		return nil, fmt.Errorf("CONNECT %s as %s: %w", addr, caller, err)
 	}
+	// A 200 to CONNECT has no body (what follows is the tunnel, which closing
+	// resp.Body does not read); on an error conn is closed first.
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		conn.Close()
 		return nil, fmt.Errorf("CONNECT %s as %s: %s", addr, caller, resp.Status)

@@ -198,22 +198,23 @@ func runExpose(ctx context.Context, opts *ExposeOptions) error {
 		out = one
 	}
 	if opts.Manifests {
-		return printManifests(opts.Printer, out.Manifests())
+		return printManifests(opts.Printer, out.Manifests(), expose.Manifests, expose.ManifestList)
 	}
 	return opts.Printer.Print(out)
 }
 
-// printManifests prints the gateway's manifests, for kubectl or GitOps:
-// YAML documents, or a JSON List.
-func printManifests(p *ui.Printer, objs []expose.Object) error {
+// printManifests prints the manifests of what a path made (the mesh
+// gateway's, or the Gateway API path's), for kubectl or GitOps: the YAML
+// documents docs renders, or with -o json the v1 List list builds.
+func printManifests[S any](p *ui.Printer, src S, docs func(S) ([]byte, error), list func(S) (map[string]any, error)) error {
 	if p.Format == ui.FormatJSON {
-		l, err := expose.ManifestList(objs)
+		l, err := list(src)
 		if err != nil {
 			return err
 		}
 		return p.Print(l)
 	}
-	b, err := expose.Manifests(objs)
+	b, err := docs(src)
 	if err != nil {
 		return err
 	}

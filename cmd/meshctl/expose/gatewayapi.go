@@ -8,7 +8,6 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
-	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/gatewayapi"
 	"github.com/meshctl/meshctl/pkg/lb"
 )
@@ -131,27 +130,9 @@ func runGatewayAPI(ctx context.Context, opts *ExposeOptions) error {
 		return err
 	}
 	if opts.Manifests {
-		return printGatewayAPIManifests(opts.Printer, res)
+		return printManifests(opts.Printer, res, gatewayapi.Manifests, gatewayapi.ManifestList)
 	}
 	return opts.Printer.Print(res)
-}
-
-// printGatewayAPIManifests prints the objects of the Gateway API path, for
-// kubectl or GitOps: YAML documents, or a JSON List.
-func printGatewayAPIManifests(p *ui.Printer, res *gatewayapi.Result) error {
-	if p.Format == ui.FormatJSON {
-		l, err := gatewayapi.ManifestList(res)
-		if err != nil {
-			return err
-		}
-		return p.Print(l)
-	}
-	b, err := gatewayapi.Manifests(res)
-	if err != nil {
-		return err
-	}
-	_, err = p.Out.Write(b)
-	return err
 }
 
 // unexposeGatewayAPI unexposes a Service exposed through a GKE Gateway;
