@@ -151,3 +151,13 @@ func TestPermissionsCheckForCommands(t *testing.T) {
 		t.Errorf("granted back: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// install --managed: a fleet permission missing stops it before the
+// membership is registered. (With every permission it installs:
+// TestInstallManagedThroughTheFleet, on a simulator of its own, since the
+// managed control plane would change the shared cluster for other tests.)
+func TestPermissionsInstallManaged(t *testing.T) {
+	ensureRevision(t, "asm-test-1")
+	iamDeny(t, "", "gkehub.memberships.create")
+	refused(t, "gkehub.memberships.create", "project "+simProject, "install", "--managed")
+}

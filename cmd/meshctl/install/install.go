@@ -36,8 +36,10 @@ type InstallOptions struct {
 	Precheck install.Prechecker
 	// ManagedInstaller builds the fleet-managed installer's clients.
 	ManagedInstaller func(ctx context.Context, dryRun bool) (managed.Installer, error)
-	Printer          *ui.Printer
-	Reporter         ui.Reporter
+	// SkipPermissionCheck is --skip-permission-check (with --managed).
+	SkipPermissionCheck bool
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdInstall returns `meshctl install`; runF replaces its run in tests.
@@ -114,6 +116,7 @@ Google maps from the cluster's GKE release channel unless --channel says otherwi
 	fl.BoolVar(&o.SkipChecks, "skip-checks", false, "do not run meshctl's prechecks first")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the asmcli command and generated overlays (with --managed: the plan); change nothing")
 	addManagedFlags(cmd, &opts.Managed, &opts.ManagedOptions, false)
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	return cmd
 }
 
@@ -132,7 +135,12 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 		if err := m.Validate(); err != nil {
 			return failure.Usage(err, "")
 		}
-		opts.ManagedInstaller = f.ManagedInstaller
+		preflight := f.Preflight(&opts.SkipPermissionCheck)
+		opts.ManagedInstaller = func(ctx context.Context, dryRun bool) (managed.Installer, error) {
+			in, err := f.ManagedInstaller(ctx, dryRun)
+			in.Preflight = preflight(ctx)
+			return in, err
+		}
 		return nil
 	}
 	o := &opts.Install

@@ -8,8 +8,8 @@ import (
 // DeclaredChanges are the fleet changes a managed install makes, without
 // a plan (`meshctl check --permissions`): the mesh API enabled in the
 // cluster's project, the cluster's membership, the servicemesh feature
-// and its per-membership spec in the fleet project. The install itself
-// does not yet check them before its first step.
+// and its per-membership spec in the fleet project. The install checks
+// those of its plan before its first step (installChanges).
 func DeclaredChanges(project, fleetProject string) []meshplan.Change {
 	return []meshplan.Change{
 		{Kind: "services", Name: "mesh.googleapis.com", Action: meshplan.Create,

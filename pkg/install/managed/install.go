@@ -30,6 +30,8 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	meshplan "github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // Options are what `meshctl install --managed` (and `uninstall
@@ -103,6 +105,9 @@ type Installer struct {
 	// propagates (default one second, growing 1.75x as gcloud's does).
 	APIRetryDelay time.Duration
 	Now           func() time.Time
+	// Preflight checks, before the first change, that the caller may make
+	// every change the install plans; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // Step names of a managed install, in order.
@@ -155,15 +160,18 @@ type Result struct {
 	Steps                []StepResult `json:"steps"`
 	// Precheck are the findings that stopped an install before any change
 	// (check.ManagedChecks).
-	Precheck  []findings.Finding `json:"precheck,omitempty"`
-	Warnings  []Problem          `json:"warnings,omitempty"`
-	Notes     []string           `json:"notes,omitempty"`
-	Changed   bool               `json:"changed"`
-	DryRun    bool               `json:"dryRun,omitempty"`
-	Uninstall bool               `json:"uninstall,omitempty"`
-	NextStep  string             `json:"nextStep,omitempty"`
-	Elapsed   string             `json:"elapsed"`
-	Timings   map[string]string  `json:"timings,omitempty"`
+	Precheck []findings.Finding `json:"precheck,omitempty"`
+	Warnings []Problem          `json:"warnings,omitempty"`
+	Notes    []string           `json:"notes,omitempty"`
+	// Permissions are what the planned changes need, as the check before
+	// the first one found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
+	Changed     bool              `json:"changed"`
+	DryRun      bool              `json:"dryRun,omitempty"`
+	Uninstall   bool              `json:"uninstall,omitempty"`
+	NextStep    string            `json:"nextStep,omitempty"`
+	Elapsed     string            `json:"elapsed"`
+	Timings     map[string]string `json:"timings,omitempty"`
 }
 
 func (r *Result) step(name, action, format string, args ...any) {
@@ -220,9 +228,13 @@ func (in Installer) Install(ctx context.Context, o Options) (res Result, err err
 	if err != nil {
 		return res, err
 	}
+	res.Permissions = in.Preflight.Check(ctx, p.installChanges(res.FleetProject))
 	if o.DryRun {
 		res.NextStep = "meshctl install --managed (without --dry-run)"
 		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 	// The install, step by step; each is left out when already done.
 	var steps []step
@@ -245,6 +257,29 @@ func (in Installer) Install(ctx context.Context, o Options) (res Result, err err
 	}
 	res.NextStep = "meshctl inject --namespace NAMESPACE --revision " + res.Revision
 	return res, nil
+}
+
+// installChanges are the fleet changes the install's steps make, for the
+// permission check: the membership unless registered, the servicemesh
+// feature unless enabled, and the membership's mesh management unless set.
+// Enabling mesh.googleapis.com is left out: the install does it only when
+// the fleet reports the API off, and a 403 then still names the permission.
+func (p *plan) installChanges(fleetProject string) []meshplan.Change {
+	membership := MembershipRef{Project: fleetProject, Location: p.ref.Location, ID: p.ref.ID}.Name()
+	var out []meshplan.Change
+	if !p.registered {
+		out = append(out, meshplan.Change{Kind: "memberships", Name: p.ref.ID, Action: meshplan.Create,
+			Resource: preflight.GoogleName("gkehub", membership)})
+	}
+	if p.feature == nil {
+		out = append(out, meshplan.Change{Kind: "features", Name: "servicemesh", Action: meshplan.Create,
+			Resource: preflight.GoogleName("gkehub", "projects/"+fleetProject+"/locations/global/features/servicemesh")})
+	}
+	if p.patch {
+		out = append(out, meshplan.Change{Kind: "membershipfeatures", Name: "servicemesh", Action: meshplan.Update,
+			Resource: preflight.GoogleName("gkehub", membership+"/features/servicemesh")})
+	}
+	return out
 }
 
 // registerStep registers the cluster as a fleet membership.

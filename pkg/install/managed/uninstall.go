@@ -195,5 +195,9 @@ func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 	if r.NextStep != "" {
 		fmt.Fprintf(w, "Next: %s\n", r.NextStep)
 	}
+	if r.DryRun && r.Permissions != nil { // a run that changes things has passed the check
+		fmt.Fprintln(w)
+		return r.Permissions.RenderText(w, s)
+	}
 	return nil
 }
