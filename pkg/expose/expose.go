@@ -12,9 +12,10 @@
 // "meshctl". Unexpose deletes exactly
 // what expose made, found by its ownership labels.
 //
-// The load balancer (pkg/lb) plugs in through Hooks: it runs after the
-// gateway is ready, with the NEG names and zones in Result, and before
-// unexpose removes anything.
+// The load balancer (pkg/lb) comes in through RunMany, planned and built
+// once the gateways are ready, from the NEG names and zones in each Result;
+// unexpose removes it through Hooks, before anything else. Other
+// capabilities (pkg/gatewayapi) apply a Plan with their own Hooks.
 package expose
 
 import (
@@ -66,10 +67,6 @@ type Hooks struct {
 	AfterGateway []Hook
 	// BeforeTeardown run in order before unexpose deletes anything.
 	BeforeTeardown []TeardownHook
-	// Plans add other capabilities' changes to the permission check
-	// before expose writes anything; they run beside the gateway's plan
-	// (the load balancer's, planned for a NEG that does not exist yet).
-	Plans []func(ctx context.Context) ([]plan.Change, error)
 	// Preflight checks that the caller may make every change, the
 	// gateway's and the hooks', before the first one; nil checks nothing.
 	Preflight *preflight.Checker
@@ -140,34 +137,6 @@ type Result struct {
 
 	// Objects are the desired objects, for printing as manifests.
 	Objects []Object `json:"-"`
-}
-
-// Run validates opts, plans, checks the permissions of every change
-// (the hooks' too), and unless opts.DryRun applies the plan.
-func Run(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, hooks Hooks) (*Result, error) {
-	others := startPlans(ctx, hooks.Plans)
-	p, err := NewPlan(ctx, c, r, opts)
-	more, perr := others()
-	if err != nil {
-		return nil, err
-	}
-	if perr != nil {
-		return nil, perr
-	}
-	report := hooks.Preflight.Check(ctx, append(slices.Clone(p.Changes), more...))
-	if !opts.DryRun {
-		if err := report.Err(); err != nil {
-			return nil, err
-		}
-		res, err := p.Apply(ctx, c, r, hooks)
-		if res != nil {
-			res.Permissions = report
-		}
-		return res, err
-	}
-	res := p.dryRunResult(ctx, c)
-	res.Permissions = report
-	return res, runHooks(ctx, r, hooks, res)
 }
 
 // dryRunResult is the plan's result with DryRun set and the NEG's zones

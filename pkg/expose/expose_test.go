@@ -27,10 +27,20 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// run plans and applies as RunMany does for one Service, with hooks (as
+// pkg/gatewayapi applies the mesh's plan).
 func run(t *testing.T, c *cluster, o Options, hooks Hooks) (*Result, *ui.Recorder, error) {
 	t.Helper()
-	rec := &ui.Recorder{}
-	res, err := Run(context.Background(), c, rec, o, hooks)
+	ctx, rec := context.Background(), &ui.Recorder{}
+	p, err := NewPlan(ctx, c, rec, o)
+	if err != nil {
+		return nil, rec, err
+	}
+	if o.DryRun {
+		res := p.dryRunResult(ctx, c)
+		return res, rec, runHooks(ctx, rec, hooks, res)
+	}
+	res, err := p.Apply(ctx, c, rec, hooks)
 	return res, rec, err
 }
 

@@ -10,8 +10,8 @@ import (
 	"github.com/meshctl/meshctl/pkg/plan"
 )
 
-// startPlans runs the hooks' plans in the background, beside the
-// gateway's, and returns what waits for their changes.
+// startPlans runs other plans (the load balancer's) in the background,
+// beside the gateways', and returns what waits for their changes.
 func startPlans(ctx context.Context, plans []func(context.Context) ([]plan.Change, error)) func() ([]plan.Change, error) {
 	out := make([][]plan.Change, len(plans))
 	var g errgroup.Group

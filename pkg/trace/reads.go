@@ -16,12 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/mesh"
 )
-
-// pageSize bounds each Kubernetes list call.
-const pageSize = 500
 
 // The Compute kinds listed up front: everything a path through a global
 // load balancer links to, one list each.
@@ -168,28 +166,13 @@ func (r *reads) errNoKube() error {
 	return errors.New("no Kubernetes client")
 }
 
-// paginate calls list with a continue token until the last page.
-func paginate(ctx context.Context, list func(ctx context.Context, o metav1.ListOptions) (string, error)) error {
-	o := metav1.ListOptions{Limit: pageSize}
-	for {
-		next, err := list(ctx, o)
-		if err != nil {
-			return err
-		}
-		if next == "" {
-			return nil
-		}
-		o.Continue = next
-	}
-}
-
 func (r *reads) allServices() *future[[]corev1.Service] {
 	return r.services.get("", func() ([]corev1.Service, error) {
 		if r.c.Kube == nil {
 			return nil, r.errNoKube()
 		}
 		var out []corev1.Service
-		err := paginate(r.ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+		err := kube.Paginate(r.ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 			l, err := r.c.Kube.CoreV1().Services("").List(ctx, o)
 			if err != nil {
 				return "", err
@@ -212,7 +195,7 @@ func (r *reads) podsOf(ns string, selector map[string]string) *future[[]corev1.P
 			return nil, r.errNoKube()
 		}
 		var out []corev1.Pod
-		err := paginate(r.ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+		err := kube.Paginate(r.ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 			o.LabelSelector = sel
 			l, err := r.c.Kube.CoreV1().Pods(ns).List(ctx, o)
 			if err != nil {
@@ -262,7 +245,7 @@ func (r *reads) istioList(gvr schema.GroupVersionResource) *future[[]json.RawMes
 			return nil, r.errNoKube()
 		}
 		var out []json.RawMessage
-		err := paginate(r.ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+		err := kube.Paginate(r.ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 			l, err := r.c.Dynamic.Resource(gvr).Namespace("").List(ctx, o)
 			if err != nil {
 				return "", err

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/mesh"
 )
@@ -41,7 +42,7 @@ func checkExposed(ctx context.Context, st *state) []Case {
 	// (not its own labels) holds the gateway label.
 	sel := labels.Set{mesh.LabelManagedBy: mesh.ManagedBy}.String() + "," + mesh.LabelServiceName
 	var found []exposed
-	err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+	err := kube.Paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 		o.LabelSelector = sel
 		l, err := st.c.Kube.AppsV1().Deployments("").List(ctx, o)
 		if err != nil {

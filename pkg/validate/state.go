@@ -5,15 +5,12 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// pageSize bounds each list call: 2,000 pods come in four pages rather than
-// one response the API server must hold in memory at once.
-const pageSize = 500
 
 // state holds what several checks read, each list made once.
 type state struct {
@@ -41,24 +38,9 @@ type state struct {
 
 func newState(c Clients, opts Options) *state { return &state{c: c, opts: opts} }
 
-// paginate calls list with a continue token until the last page.
-func paginate(ctx context.Context, list func(ctx context.Context, o metav1.ListOptions) (string, error)) error {
-	o := metav1.ListOptions{Limit: pageSize}
-	for {
-		next, err := list(ctx, o)
-		if err != nil {
-			return err
-		}
-		if next == "" {
-			return nil
-		}
-		o.Continue = next
-	}
-}
-
 func (s *state) namespaces(ctx context.Context) ([]corev1.Namespace, error) {
 	s.nsOnce.Do(func() {
-		s.nsErr = paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
+		s.nsErr = kube.Paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 			l, err := s.c.Kube.CoreV1().Namespaces().List(ctx, o)
 			if err != nil {
 				return "", err
@@ -74,10 +56,10 @@ func (s *state) namespaces(ctx context.Context) ([]corev1.Namespace, error) {
 // cluster-wide paginated list, or one per --namespace.
 func (s *state) scopedList(ctx context.Context, list func(ctx context.Context, ns string, o metav1.ListOptions) (string, error)) error {
 	if len(s.opts.Namespaces) == 0 {
-		return paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) { return list(ctx, "", o) })
+		return kube.Paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) { return list(ctx, "", o) })
 	}
 	for _, ns := range s.opts.Namespaces {
-		err := paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) { return list(ctx, ns, o) })
+		err := kube.Paginate(ctx, func(ctx context.Context, o metav1.ListOptions) (string, error) { return list(ctx, ns, o) })
 		if err != nil {
 			return err
 		}

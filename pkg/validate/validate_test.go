@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/stubs"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
@@ -455,8 +456,8 @@ func TestListsArePaginated(t *testing.T) {
 		return false, nil, nil
 	})
 	run(t, c, Options{})
-	if len(limits) == 0 || limits[0] != pageSize {
-		t.Errorf("pod lists with limits %v, want the first with %d", limits, pageSize)
+	if len(limits) == 0 || limits[0] != kube.PageSize {
+		t.Errorf("pod lists with limits %v, want the first with %d", limits, kube.PageSize)
 	}
 }
 

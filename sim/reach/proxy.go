@@ -84,8 +84,13 @@ type Path struct {
 
 // Serve answers the callers of one cluster on ln until ctx ends.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener, caller string) error {
+	return serveUntilDone(ctx, ln, func(w http.ResponseWriter, r *http.Request) { p.connect(w, r, caller) })
+}
+
+// serveUntilDone serves HTTP on ln with handle until ctx ends.
+func serveUntilDone(ctx context.Context, ln net.Listener, handle http.HandlerFunc) error {
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.connect(w, r, caller) }),
+		Handler:           handle,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

@@ -37,20 +37,7 @@ type Router func(lb fakegcp.InternalLB, port int, serverName string) (backend, r
 // the model decides, and the tunnel ends at the local process standing in
 // for what the load balancer's backends forward to.
 func (p *Proxy) ServeVMs(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.connectVM(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	err := srv.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return serveUntilDone(ctx, ln, p.connectVM)
 }
 
 func (p *Proxy) connectVM(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,8 @@ import (
 	"log"
 	"path/filepath"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/meshctl/meshctl/sim"
 	"github.com/meshctl/meshctl/sim/mesh"
 	"github.com/meshctl/meshctl/sim/state"
@@ -14,6 +16,27 @@ import (
 // its istiod pods (sim/mesh.Kubelet): the cacerts Secret mounted where the
 // local istiod reads it, and a rollout restarting it.
 func runKubelets(ctx context.Context, d state.Dir, s state.Sim) error {
+	return eachCluster(d, s, func(c state.Cluster, kc kubernetes.Interface) {
+		k := &mesh.Kubelet{Dir: d, Sim: s, Cluster: c, Kube: kc, Pilot: filepath.Join(s.BinDir, "pilot-discovery"), Logf: log.Printf}
+		go k.Run(ctx)
+	})
+}
+
+// followIstiods makes every cluster's local istiods follow their
+// Deployments (mesh.FollowIstiodDeployments) until ctx ends.
+func followIstiods(ctx context.Context, d state.Dir, s state.Sim) error {
+	return eachCluster(d, s, func(c state.Cluster, kc kubernetes.Interface) {
+		go func() {
+			if err := mesh.FollowIstiodDeployments(ctx, d, kc, c.Name(), log.Printf); err != nil {
+				log.Printf("istiod follower for %s: %v", c.Name(), err)
+			}
+		}()
+	})
+}
+
+// eachCluster calls start with every cluster and its Kubernetes client
+// (a single-cluster simulator's is the default kubeconfig's).
+func eachCluster(d state.Dir, s state.Sim, start func(state.Cluster, kubernetes.Interface)) error {
 	for _, c := range s.AllClusters() {
 		kc, err := sim.KubeClientFor(d, c)
 		if !s.Multi() {
@@ -22,8 +45,7 @@ func runKubelets(ctx context.Context, d state.Dir, s state.Sim) error {
 		if err != nil {
 			return err
 		}
-		k := &mesh.Kubelet{Dir: d, Sim: s, Cluster: c, Kube: kc, Pilot: filepath.Join(s.BinDir, "pilot-discovery"), Logf: log.Printf}
-		go k.Run(ctx)
+		start(c, kc)
 	}
 	return nil
 }
