@@ -57,12 +57,18 @@ type MethodFailure struct {
 	Code    int    `json:"code"`
 	Reason  string `json:"reason,omitempty"`  // defaults to Google's reason for Code
 	Message string `json:"message,omitempty"` // defaults to Google's message for Code
+	// UserAgent, when set, limits the failure to callers whose User-Agent
+	// contains it: the simulator's own controllers call the same APIs (the
+	// GKE Gateway controller lists firewalls on its resyncs), and a fault
+	// meant for meshctl must not be taken by them.
+	UserAgent string `json:"userAgent,omitempty"`
 }
 
-// TakeFailure consumes one of the failures set for a method, if any.
-func TakeFailure(failures map[string]MethodFailure, method string) (MethodFailure, bool) {
+// TakeFailure consumes one of the failures set for a method, if any, and if
+// it applies to a caller with this User-Agent.
+func TakeFailure(failures map[string]MethodFailure, method, userAgent string) (MethodFailure, bool) {
 	f, ok := failures[method]
-	if !ok || f.Count <= 0 {
+	if !ok || f.Count <= 0 || !strings.Contains(userAgent, f.UserAgent) {
 		return MethodFailure{}, false
 	}
 	f.Count--

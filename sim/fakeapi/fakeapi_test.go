@@ -88,3 +88,21 @@ func TestControlsMergeKnobsAndServeViews(t *testing.T) {
 		t.Errorf("unknown path: %d, want 404", w.Code)
 	}
 }
+
+// A failure aimed at one caller is left for it: the simulator's own
+// controllers, calling the same method meanwhile, do not take it.
+func TestTakeFailureForOneCaller(t *testing.T) {
+	failures := map[string]MethodFailure{"compute.firewalls.list": {Count: 1, Code: 403, UserAgent: "meshctl/"}}
+	if _, ok := TakeFailure(failures, "compute.firewalls.list", "google-api-go-client/0.5 meshsim-gkegateway"); ok {
+		t.Fatal("another caller took the failure")
+	}
+	if _, ok := TakeFailure(failures, "compute.firewalls.get", "meshctl/v0.1.0"); ok {
+		t.Fatal("another method took the failure")
+	}
+	if f, ok := TakeFailure(failures, "compute.firewalls.list", "google-api-go-client/0.5 meshctl/v0.1.0"); !ok || f.Code != 403 {
+		t.Fatalf("meshctl's call: %+v %v", f, ok)
+	}
+	if _, ok := TakeFailure(failures, "compute.firewalls.list", "meshctl/v0.1.0"); ok || len(failures) != 0 {
+		t.Fatalf("the one failure was taken twice: %v", failures)
+	}
+}

@@ -175,7 +175,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	fakeapi.Delay(r.Context(), latency)
 	var out any
 	if err == nil {
-		err = s.injectedFault(method)
+		err = s.injectedFault(method, r.UserAgent())
 	}
 	if err == nil {
 		c.view = s.viewCompute()
@@ -190,10 +190,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	fakeapi.WriteJSON(w, status, out)
 }
 
-func (s *Server) injectedFault(method string) *fakeapi.Error {
+func (s *Server) injectedFault(method, userAgent string) *fakeapi.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := fakeapi.TakeFailure(s.knobs.FailNext, method)
+	f, ok := fakeapi.TakeFailure(s.knobs.FailNext, method, userAgent)
 	if !ok {
 		return nil
 	}

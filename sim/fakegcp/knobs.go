@@ -149,9 +149,9 @@ func copyMap[V any](m map[string]V) map[string]V {
 
 // injectedFault decides, before a request is served, whether fault injection
 // answers it instead. Called with s.mu held.
-func (s *Server) injectedFault(method string) *APIError {
+func (s *Server) injectedFault(method, userAgent string) *APIError {
 	f := &s.knobs.Faults
-	if mf, ok := fakeapi.TakeFailure(f.FailNext, method); ok {
+	if mf, ok := fakeapi.TakeFailure(f.FailNext, method, userAgent); ok {
 		return errForStatus(mf.Code, mf.Reason, mf.Message)
 	}
 	if f.Rate <= 0 || !matchesAnyPrefix(method, f.Methods) {

@@ -248,7 +248,7 @@ func (s *Server) answer(r *http.Request, rt route, call *apiCall, rerr *APIError
 		return rerr.Code, rerr.Body(), false
 	}
 	s.mu.Lock()
-	if fault := s.injectedFault(rt.method); fault != nil {
+	if fault := s.injectedFault(rt.method, r.UserAgent()); fault != nil {
 		s.mu.Unlock()
 		return fault.Code, fault.Body(), true
 	}

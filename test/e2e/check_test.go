@@ -210,9 +210,11 @@ spec:
 func TestCheckPrivateClusterWebhookRule(t *testing.T) {
 	s := startCheckSim(t, "--private")
 
-	// A missing permission is explained, and the rest still runs.
+	// A missing permission is explained, and the rest still runs. The
+	// failure is meshctl's alone: the simulator's GKE Gateway controller
+	// lists firewalls too, on its resyncs.
 	s.api(t, http.MethodPost, "/meshsim/knobs", map[string]any{"faults": map[string]any{"failNext": map[string]any{
-		"compute.firewalls.list": map[string]any{"count": 1, "code": 403, "reason": "forbidden",
+		"compute.firewalls.list": map[string]any{"count": 1, "code": 403, "reason": "forbidden", "userAgent": "meshctl/",
 			"message": "Required 'compute.firewalls.list' permission for 'projects/meshsim-project'"}}}}, nil)
 	res := meshctlCheck(t, s, 3)
 	if c := resultCheck(t, res, "MC0131"); c.Status != check.StatusUnavailable {
