@@ -15,8 +15,8 @@ const (
 	// replayer can name only the last, so requests meant for the first go
 	// to the second.
 	causeNaming cause = "naming"
-	// causeDeliberate: the simulator answers otherwise on purpose: a real client
-	// needs it (gcloud, tested in gcloud_test.go) or Google documents it.
+	// causeDeliberate: the simulator answers otherwise on purpose, because a
+	// real client needs it: gcloud, tested in gcloud_test.go.
 	causeDeliberate cause = "deliberate"
 	// causeRecording: the recorded answer contradicts Google's documented API or
 	// describes a project unlike the simulated one.
@@ -39,9 +39,9 @@ type knownDifference struct {
 // both fields and say progress 100 when DONE: gcloud reads operationType
 // and targetLink of every DONE operation (googlecloudsdk
 // api_lib/compute/waiters.py: _IsDeleteOp, ResourceGetRequest) and fails
-// without them; TestGcloudAgainstTheFake creates and deletes a URL map with
-// it. The forwarding rules' setLabels recordings show born-DONE operations
-// with progress 100 and both fields.
+// without them: TestGcloudNeedsTheBornDoneOperationsFields gives gcloud the
+// recorded answer, and gcloud crashes. The forwarding rules' setLabels
+// recordings show born-DONE operations with progress 100 and both fields.
 var bornDoneOperation = []string{".progress: 100, want 0", ".operationType: unexpected", ".targetLink: unexpected"}
 
 const (
@@ -134,14 +134,15 @@ var knownDifferences = map[string][]knownDifference{
 		{"GET /global/networks/{networkID}", []string{".name: ", ".selfLink: "},
 			"the recording writes the network's numeric id in selfLinkWithId with the name's placeholder, so the replayer takes the id for the name", causeNormalised},
 		{"GET /regions/us-central1/subnetworks/{subnetworkID}", []string{".gatewayAddress: '10.128.0.1', want '10.0.0.1'"},
-			"a subnetwork's gateway is the first address of its range (10.128.0.1 for 10.128.0.0/20), as on Google; the recording says 10.0.0.1", causeDeliberate},
+			"the recorded gateway lies outside its subnetwork's own range (10.128.0.0/20); Google documents the default gateway as the range's second address, " +
+				"10.128.0.1 here (cloud.google.com/vpc/docs/subnets, reserved IPv4 addresses)", causeRecording},
 		{"GET /regions/us-central1/backendServices/{backendServiceID}", nil, whySecondBackendService, causeNaming},
 		{"DELETE /regions/us-central1/backendServices/{backendServiceID}", nil, whySecondBackendService, causeNaming},
 	},
 	"certificatemanager-certificate-map-entry.log": {
-		{"GET /operations/{operationID}", []string{".response.selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeDeliberate},
-		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeDeliberate},
-		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeDeliberate},
+		{"GET /operations/{operationID}", []string{".response.selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeRecording},
+		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeRecording},
+		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeRecording},
 	},
 }
 
