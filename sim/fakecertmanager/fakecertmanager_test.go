@@ -318,3 +318,30 @@ func TestInjectedFailureAnswersOnce(t *testing.T) {
 	e.wantError(status, body, 503, "UNAVAILABLE", "injected")
 	e.done(e.do("POST", loc+"/certificateMaps?certificateMapId=m", map[string]any{}))
 }
+
+// TestMapCreateAnswersItsEndTime: as recorded, a certificate map's create
+// answers with endTime in the metadata though not yet done (the map is made
+// in the request), and keeps that endTime once done; other creates and a
+// map's update show endTime only once done.
+func TestMapCreateAnswersItsEndTime(t *testing.T) {
+	e := newEnv(t, 0)
+	status, op := e.do("POST", loc+"/certificateMaps?certificateMapId=m", map[string]any{})
+	if status != 200 || field(op, "metadata.endTime") == nil || op["done"] != nil {
+		t.Errorf("map create answered %d %v, want endTime and not done", status, op)
+	}
+	if done := e.done(status, op); field(done, "metadata.endTime") != field(op, "metadata.endTime") {
+		t.Errorf("done map create: endTime %v, want %v as first answered", field(done, "metadata.endTime"), field(op, "metadata.endTime"))
+	}
+	for _, req := range []struct{ method, path string }{
+		{"POST", loc + "/dnsAuthorizations?dnsAuthorizationId=a"},
+		{"PATCH", loc + "/certificateMaps/m?updateMask=description"},
+	} {
+		status, op := e.do(req.method, req.path, map[string]any{"domain": "a.example.com", "description": "d"})
+		if status != 200 || field(op, "metadata.endTime") != nil {
+			t.Errorf("%s %s answered %d %v, want no endTime while running", req.method, req.path, status, op)
+		}
+		if done := e.done(status, op); field(done, "metadata.endTime") == nil {
+			t.Errorf("%s %s: done without endTime: %v", req.method, req.path, done)
+		}
+	}
+}

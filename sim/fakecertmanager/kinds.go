@@ -212,7 +212,7 @@ func dnsAuthorizationKind() *kind {
 func certificateMapKind() *kind {
 	return &kind{
 		collection: "certificateMaps", methodPath: "certificateMaps", noun: "certificateMap", typeName: "CertificateMap",
-		idParam: "certificateMapId", updatable: []string{"description", "labels"}, updateTime: true,
+		idParam: "certificateMapId", updatable: []string{"description", "labels"}, updateTime: true, createdInRequest: true,
 		prepare: func(*Server, *call, map[string]any, map[string]any) *fakeapi.Error { return nil },
 		// gclbTargets lists the target HTTPS proxies serving the map.
 		render: func(_ *Server, c *call, r *resource, out map[string]any) {

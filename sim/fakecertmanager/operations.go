@@ -19,6 +19,9 @@ type operation struct {
 	snapshot map[string]any // the object as the change left it, for a response once it is gone
 	created  time.Time
 	doneAt   time.Time
+	// endedAtStart: the change was complete when answered (a certificate
+	// map's create): endTime from the first answer on.
+	endedAtStart bool
 }
 
 // startOperation records a change to r. Called with s.mu held.
@@ -27,7 +30,8 @@ func (s *Server) startOperation(c *call, verb string, r *resource) map[string]an
 	op := &operation{
 		name: c.location + "/operations/" + operationID(now, s.nextSeq()),
 		verb: verb, target: r, snapshot: copyObject(r.obj), created: now,
-		doneAt: now.Add(time.Duration(s.knobs.OperationDuration)),
+		doneAt:       now.Add(time.Duration(s.knobs.OperationDuration)),
+		endedAtStart: verb == "create" && r.kind.createdInRequest,
 	}
 	s.ops[op.name] = op
 	return s.renderOperation(c, op, now)
@@ -50,10 +54,15 @@ func (s *Server) renderOperation(c *call, op *operation, now time.Time) map[stri
 		"createTime": googleTime(op.created), "target": op.target.name, "verb": op.verb,
 	}
 	out := map[string]any{"name": op.name, "metadata": md}
+	if op.endedAtStart {
+		md["endTime"] = googleTime(op.created)
+	}
 	if !now.After(op.doneAt) { // the answer that starts an operation shows it running
 		return out
 	}
-	md["endTime"] = googleTime(op.doneAt)
+	if !op.endedAtStart {
+		md["endTime"] = googleTime(op.doneAt)
+	}
 	out["done"] = true
 	if op.verb == "delete" {
 		out["response"] = map[string]any{"@type": "type.googleapis.com/google.protobuf.Empty"}

@@ -31,6 +31,11 @@ type kind struct {
 	// updateTime: the object shows updateTime (recorded: maps and DNS
 	// authorizations do; certificates and map entries do not).
 	updateTime bool
+	// createdInRequest: the create is done when it is answered, so the
+	// answer's metadata already shows endTime, though not done (recorded
+	// for certificate maps, in both map recordings; the other kinds answer
+	// without endTime).
+	createdInRequest bool
 	// enums are the enum fields by path ("[]" iterates a list), with their values.
 	enums map[string][]string
 	// prepare checks a new state and fills defaults; prev is nil on create.

@@ -164,6 +164,7 @@ func TestGcloudCertificateManager(t *testing.T) {
 	e.wantCMFields(loc+"certificates/www-cert", map[string]any{"description": "the web certificate"})
 	e.wantCMFields(loc+"certificateMaps/www-map", map[string]any{"description": "the web map"})
 	e.wantCMFields(loc+"certificateMaps/www-map/certificateMapEntries/www-entry", map[string]any{"description": "the web entry"})
+	g.describe(cm("maps", "describe", "www-map"), map[string]any{"name": loc + "certificateMaps/www-map", "description": "the web map"})
 
 	// Compute's target HTTPS proxy serves the map (its URL map and backend
 	// are made with the Go client: gcloud's part here is the map).

@@ -1,6 +1,20 @@
 package fakegcp
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+)
 
 // TestGcloudAgainstTheFake drives the real gcloud CLI through the load
 // balancer's life: create, describe, a refused out-of-order delete, the
@@ -65,4 +79,57 @@ func TestGcloudAgainstTheFake(t *testing.T) {
 	if cluster["name"] != "meshsim" || cluster["status"] != "RUNNING" || cluster["currentMasterVersion"] != e.srv.Scenario().MasterVersion {
 		t.Errorf("cluster: name %v status %v version %v", cluster["name"], cluster["status"], cluster["currentMasterVersion"])
 	}
+}
+
+// TestGcloudNeedsTheBornDoneOperationsFields backs the replay test's
+// bornDoneOperation: the recordings answer a URL map's insert with an
+// operation already DONE that carries neither operationType nor
+// targetLink. The real gcloud, given that recorded answer (a proxy in front
+// of the fake takes the two fields out and sets progress 0), crashes though
+// the URL map was made (googlecloudsdk api_lib/compute/waiters.py:
+// _IsDeleteOp(operation.operationType) calls endswith on None); given the
+// simulator's own answer, it succeeds.
+func TestGcloudNeedsTheBornDoneOperationsFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.done(t)(e.hc.Insert(e.ctx, &computepb.InsertHealthCheckRequest{Project: project,
+		HealthCheckResource: &computepb.HealthCheck{Name: proto.String("hc"), Type: proto.String("HTTP")}}))
+	e.done(t)(e.bs.Insert(e.ctx, &computepb.InsertBackendServiceRequest{Project: project,
+		BackendServiceResource: &computepb.BackendService{Name: proto.String("bs"), Protocol: proto.String("HTTP"),
+			LoadBalancingScheme: proto.String("EXTERNAL_MANAGED"), HealthChecks: []string{globalLink("healthChecks", "hc")}}}))
+
+	target, _ := url.Parse(e.url)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	insert := "/compute/v1/projects/" + project + "/global/urlMaps"
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if r.Request.Method != http.MethodPost || r.Request.URL.Path != insert {
+			return nil
+		}
+		var op map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&op); err != nil {
+			return err
+		}
+		r.Body.Close()
+		if op["status"] != "DONE" {
+			return fmt.Errorf("the URL map's insert answered %v, want an operation born DONE", op)
+		}
+		delete(op, "operationType")
+		delete(op, "targetLink")
+		op["progress"] = 0
+		b, _ := json.Marshal(op)
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	recorded := httptest.NewServer(proxy)
+	t.Cleanup(recorded.Close)
+	asRecorded := *e
+	asRecorded.url = recorded.URL
+
+	newGcloud(t, &asRecorded).refused([]string{"compute", "url-maps", "create", "recorded-map", "--default-service", "bs", "--global"},
+		"gcloud crashed (AttributeError): 'NoneType' object has no attribute 'endswith'")
+	if _, ok := e.srv.Resource(globalLink("urlMaps", "recorded-map")); !ok {
+		t.Error("the URL map was not made: gcloud failed before the insert, not on its operation")
+	}
+	newGcloud(t, e).must("compute", "url-maps", "create", "simulated-map", "--default-service", "bs", "--global")
 }

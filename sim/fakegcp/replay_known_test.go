@@ -15,8 +15,8 @@ const (
 	// replayer can name only the last, so requests meant for the first go
 	// to the second.
 	causeNaming cause = "naming"
-	// causeDeliberate: the simulator answers otherwise on purpose: a real client
-	// needs it (gcloud, tested in gcloud_test.go) or Google documents it.
+	// causeDeliberate: the simulator answers otherwise on purpose, because a
+	// real client needs it: gcloud, tested in gcloud_test.go.
 	causeDeliberate cause = "deliberate"
 	// causeRecording: the recorded answer contradicts Google's documented API or
 	// describes a project unlike the simulated one.
@@ -39,9 +39,9 @@ type knownDifference struct {
 // both fields and say progress 100 when DONE: gcloud reads operationType
 // and targetLink of every DONE operation (googlecloudsdk
 // api_lib/compute/waiters.py: _IsDeleteOp, ResourceGetRequest) and fails
-// without them; TestGcloudAgainstTheFake creates and deletes a URL map with
-// it. The forwarding rules' setLabels recordings show born-DONE operations
-// with progress 100 and both fields.
+// without them: TestGcloudNeedsTheBornDoneOperationsFields gives gcloud the
+// recorded answer, and gcloud crashes. The forwarding rules' setLabels
+// recordings show born-DONE operations with progress 100 and both fields.
 var bornDoneOperation = []string{".progress: 100, want 0", ".operationType: unexpected", ".targetLink: unexpected"}
 
 const (
@@ -62,11 +62,6 @@ const (
 	// documents update as replacing the object and patch as a JSON merge
 	// patch, in which lists replace, and it keeps only the secret's SHA-256.
 	whyListsReplace = "lists replace on update and patch, as Google documents; the recording doubles them"
-	// The recordings normalise every timestamp to 2024-04-01T12:34:56.123456Z;
-	// the replayer skips createTime but compares updateTime and Storage's
-	// timeCreated, updated, lockedTime and effectiveTime, and Storage's
-	// generation is normalised too.
-	whyNormalisedTime = "normalised timestamp (or generation) that the replayer compares"
 )
 
 // instanceNIC: the backend service recordings create an instance whose
@@ -80,23 +75,15 @@ var instanceNIC = knownDifference{"GET /zones/us-central1-a/instances/{instanceI
 		".networkInterfaces[0].stackType: unexpected", ".networkInterfaces[0].subnetwork: unexpected"},
 	"a real instance's network interface shows its name, address, subnetwork and stack type (see instanceNIC)", causeRecording}
 
-var normalisedUpdateTime = []string{".updateTime: ", ".response.updateTime: "}
-
-var storageNormalised = []string{".generation: ", ".iamConfiguration.bucketPolicyOnly.lockedTime: ",
-	".iamConfiguration.uniformBucketLevelAccess.lockedTime: ", ".softDeletePolicy.effectiveTime: ", ".timeCreated: ", ".updated: "}
-
 var knownDifferences = map[string][]knownDifference{
 	"compute-managed-ssl-certificate.log": {
 		{"GET /global/sslCertificates/{sslCertificateID}", []string{".managed.domainStatus: unexpected", ".managed.status: unexpected"},
 			"the recording read the certificate before Google filled its status; meshctl polls managed.status, which the fake reports from the start (PROVISIONING)", causeRecording},
 	},
 	"compute-url-map.log": {
-		{"POST https://storage.googleapis.com/storage/v1/b", storageNormalised, whyNormalisedTime, causeNormalised},
-		{"GET https://storage.googleapis.com/storage/v1/b/storagebucket-{uniqueId}", storageNormalised, whyNormalisedTime, causeNormalised},
 		{"POST /global/urlMaps", bornDoneOperation, whyBornDone, causeDeliberate},
 		{"PUT /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone, causeDeliberate},
 		{"DELETE /global/urlMaps/{urlMapID}", bornDoneOperation, whyBornDone, causeDeliberate},
-		{"GET https://storage.googleapis.com/storage/v1/b/storagebucket-{uniqueId}", storageNormalised, whyNormalisedTime, causeNormalised},
 		{"GET https://storage.googleapis.com/storage/v1/b/storagebucket-{uniqueId}/o", []string{".prefixes: missing"},
 			"the recorded bucket lists folders no request of the recording made; the simulator's buckets hold nothing", causeRecording},
 	},
@@ -147,40 +134,19 @@ var knownDifferences = map[string][]knownDifference{
 		{"GET /global/networks/{networkID}", []string{".name: ", ".selfLink: "},
 			"the recording writes the network's numeric id in selfLinkWithId with the name's placeholder, so the replayer takes the id for the name", causeNormalised},
 		{"GET /regions/us-central1/subnetworks/{subnetworkID}", []string{".gatewayAddress: '10.128.0.1', want '10.0.0.1'"},
-			"a subnetwork's gateway is the first address of its range (10.128.0.1 for 10.128.0.0/20), as on Google; the recording says 10.0.0.1", causeDeliberate},
+			"the recorded gateway lies outside its subnetwork's own range (10.128.0.0/20); Google documents the default gateway as the range's second address, " +
+				"10.128.0.1 here (cloud.google.com/vpc/docs/subnets, reserved IPv4 addresses)", causeRecording},
 		{"GET /regions/us-central1/backendServices/{backendServiceID}", nil, whySecondBackendService, causeNaming},
 		{"DELETE /regions/us-central1/backendServices/{backendServiceID}", nil, whySecondBackendService, causeNaming},
 	},
-	"certificatemanager-managed-dns-certificate.log": {
-		{"GET /operations/{operationID}", []string{".response.dnsResourceRecord.data: 'authorize.certificatemanager.goog.', want '1'", ".response.updateTime: "},
-			"the recording normalises the record's data to ${uniqueId} in this answer (and to authorize.certificatemanager.goog. in the object's); " + whyNormalisedTime, causeNormalised},
-		{"GET /operations/{operationID}", []string{".response.dnsResourceRecord.data: 'authorize.certificatemanager.goog.', want '1'", ".response.updateTime: "},
-			"as above", causeNormalised},
-		{"GET /dnsAuthorizations/certificatemanagerdnsauthorization2{uniqueId}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-		{"GET /dnsAuthorizations/certificatemanagerdnsauthorization1{uniqueId}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-	},
-	"certificatemanager-certificate-map.log": {
-		{"POST /certificateMaps", []string{".metadata.endTime: missing"}, whyEndTimeBeforeDone, causeRecording},
-		{"GET /operations/{operationID}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-		{"GET /certificateMaps/certificatemanagercertificatemap{uniqueId}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-		{"GET /operations/{operationID}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-		{"GET /certificateMaps/certificatemanagercertificatemap{uniqueId}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-	},
 	"certificatemanager-certificate-map-entry.log": {
-		{"POST /certificateMaps", []string{".metadata.endTime: missing"}, whyEndTimeBeforeDone, causeRecording},
-		{"GET /operations/{operationID}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-		{"GET /certificateMaps/certificatemanagercertificatemap{uniqueId}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
-		{"GET /operations/{operationID}", []string{".response.selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeDeliberate},
-		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeDeliberate},
-		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeDeliberate},
-		{"GET /certificateMaps/certificatemanagercertificatemap{uniqueId}", normalisedUpdateTime, whyNormalisedTime, causeNormalised},
+		{"GET /operations/{operationID}", []string{".response.selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeRecording},
+		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeRecording},
+		{"GET /certificates/certificatemanagercertificate{uniqueId}", []string{".selfManaged.pemPrivateKey: missing"}, whyPrivateKey, causeRecording},
 	},
 }
 
-const (
-	whyEndTimeBeforeDone = "the recorded answer to a map's create carries an endTime in the metadata of an operation not yet done; the simulator sets endTime when the operation is done"
-	whyPrivateKey        = "Google documents a self-managed certificate's pemPrivateKey as input only and the simulator never answers it; the recording echoes it"
-)
+const whyPrivateKey = "Google documents a self-managed certificate's pemPrivateKey as input only and the simulator never answers it; the recording echoes it"
 
 // gkeNormalised: the recording replaces instance group names and the pod
 // range's hash with fixed text (gke-containercluster-abcdef,

@@ -26,10 +26,13 @@ import (
 // test, and so does a listed one that no longer occurs.
 
 // replayFloor is the share of exchanges (in percent) that must match
-// exactly, overall; explained differences count as differing. (85.0 since
-// instances show their interfaces' addresses: four recorded instance reads
-// from Config Connector's mock lack them; see instanceNIC.)
-const replayFloor = 85.0
+// exactly, overall; explained differences count as differing, per-run
+// values (perRunValues) are not compared. 337 of 376 match (89.6%); the 39
+// others are listed in replay_known_test.go: what keeps the figure below
+// the issue's 98% is there, each with its cause (recordings of Config
+// Connector's mock where Google or gcloud behave otherwise, and placeholders
+// the replayer cannot tell apart), not in the simulator.
+const replayFloor = 89.5
 
 type replayReport struct {
 	Logs map[string][]struct {
@@ -77,18 +80,22 @@ func TestRecordedExchanges(t *testing.T) {
 			})
 		}
 	})
-	matching, total, byCause := 0, 0, map[cause]int{}
+	matching, total, byCause, normalised := 0, 0, map[cause]int{}, map[string]int{}
 	for _, name := range sortedKeys(figures) {
 		f := figures[name]
 		matching, total = matching+f.matching, total+f.total
 		for c, n := range f.byCause {
 			byCause[c] += n
 		}
+		for field, n := range f.normalised {
+			normalised[field] += n
+		}
 		t.Logf("%-50s %3d of %3d", name, f.matching, f.total)
 	}
 	share := 100 * float64(matching) / float64(total)
 	t.Logf("overall: %d of %d exchanges match (%.1f%%); the others differ as explained: %d %s, %d %s, %d %s, %d %s",
 		matching, total, share, byCause[causeNormalised], causeNormalised, byCause[causeNaming], causeNaming, byCause[causeDeliberate], causeDeliberate, byCause[causeRecording], causeRecording)
+	t.Logf("not compared, as values that differ from run to run on Google too (see perRunValues): %s", countsText(normalised))
 	if share < replayFloor {
 		t.Errorf("%.1f%% of the recorded exchanges match, below the floor of %.1f%%", share, replayFloor)
 	}
@@ -99,6 +106,7 @@ func TestRecordedExchanges(t *testing.T) {
 type replayFigure struct {
 	matching, total int
 	byCause         map[cause]int
+	normalised      map[string]int // per-run values not compared, by field
 }
 
 // replayOne replays one recording against a fresh simulator and checks its
@@ -123,9 +131,9 @@ func replayOne(t *testing.T, python, dir, log string) replayFigure {
 	}
 	exchanges := report.Logs[log]
 	allowed := knownDifferences[name]
-	differing, byCause := 0, map[cause]int{}
+	differing, normalised, byCause := 0, map[string]int{}, map[cause]int{}
 	for _, x := range exchanges {
-		if len(x.Diffs) == 0 {
+		if x.Diffs = dropPerRunValues(x.Diffs, normalised); len(x.Diffs) == 0 {
 			continue
 		}
 		differing++
@@ -145,8 +153,9 @@ func replayOne(t *testing.T, python, dir, log string) replayFigure {
 	for _, a := range allowed {
 		t.Errorf("no longer differs, remove it from knownDifferences: %s (%s)", a.request, a.why)
 	}
-	t.Logf("%d of %d exchanges match; %d differ, as explained", len(exchanges)-differing, len(exchanges), differing)
-	return replayFigure{matching: len(exchanges) - differing, total: len(exchanges), byCause: byCause}
+	t.Logf("%d of %d exchanges match; %d differ, as explained; per-run values not compared: %s",
+		len(exchanges)-differing, len(exchanges), differing, countsText(normalised))
+	return replayFigure{matching: len(exchanges) - differing, total: len(exchanges), byCause: byCause, normalised: normalised}
 }
 
 // replayServer starts a fresh simulator for one recording: Compute, GKE,
@@ -274,6 +283,86 @@ func (s *Server) seedRecorded(t *testing.T, obj priorObject) {
 		}
 		s.seed(k, scope, lastSegment(path), k.inputOf(body), time.Now())
 	}
+}
+
+// perRunValue is a field whose value differs from one run to the next
+// against Google itself, which the recordings replace by fixed text and
+// gcp-replay (whose own list of such fields, VOLATILE, lacks it) still
+// compares. gcp-replay offers no option to skip a field, so the test drops
+// such a difference from its report, only where the recorded value is the
+// normalised text and the simulator's has the field's real form.
+type perRunValue struct {
+	recorded string              // the recording's normalised value; "" for any
+	form     func(v string) bool // the form of the simulator's value
+	why      string
+}
+
+const normalisedTime = "2024-04-01T12:34:56.123456Z"
+
+func isTimestamp(v string) bool { _, err := time.Parse(time.RFC3339Nano, v); return err == nil }
+
+var digitsRE = regexp.MustCompile(`^[1-9][0-9]*$`)
+
+// perRunValues, by the field's path suffix.
+var perRunValues = map[string]perRunValue{
+	// gcp-replay skips createTime and creationTimestamp but compares these.
+	"updateTime":    {normalisedTime, isTimestamp, "when the object last changed (Certificate Manager)"},
+	"timeCreated":   {normalisedTime, isTimestamp, "when the bucket was made (Cloud Storage)"},
+	"updated":       {normalisedTime, isTimestamp, "when the bucket last changed (Cloud Storage)"},
+	"lockedTime":    {normalisedTime, isTimestamp, "when uniform bucket-level access locks: creation plus 90 days (Cloud Storage)"},
+	"effectiveTime": {normalisedTime, isTimestamp, "when the soft-delete policy took effect: the bucket's creation (Cloud Storage)"},
+	// Cloud Storage documents a generation as a version number drawn from
+	// the clock (microseconds); the recording writes 12345678901234.
+	"generation": {"12345678901234", digitsRE.MatchString, "a bucket's generation (Cloud Storage)"},
+	// Google prefixes the record's target with a label generated per
+	// authorization; the recording writes ${uniqueId} in the operations'
+	// answers (the replayer binds it to 1) and drops the label in the
+	// objects' (which the simulator answers as recorded).
+	"dnsResourceRecord.data": {"", func(v string) bool { return strings.HasSuffix(v, "authorize.certificatemanager.goog.") },
+		"the CNAME target a DNS authorization asks for (Certificate Manager)"},
+}
+
+// valueDiffRE reads gcp-replay's "different value" line for string values.
+var valueDiffRE = regexp.MustCompile(`^(\S+): '([^']*)', want '([^']*)'$`)
+
+// dropPerRunValues removes the differences in per-run values, counting
+// them by field in dropped.
+func dropPerRunValues(diffs []string, dropped map[string]int) []string {
+	var kept []string
+	for _, d := range diffs {
+		m := valueDiffRE.FindStringSubmatch(d)
+		if m != nil {
+			if field, ok := perRunField(m[1]); ok {
+				v := perRunValues[field]
+				if (v.recorded == "" || m[3] == v.recorded) && v.form(m[2]) {
+					dropped[field]++
+					continue
+				}
+			}
+		}
+		kept = append(kept, d)
+	}
+	return kept
+}
+
+func perRunField(path string) (string, bool) {
+	for field := range perRunValues {
+		if path == "."+field || strings.HasSuffix(path, "."+field) {
+			return field, true
+		}
+	}
+	return "", false
+}
+
+func countsText(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func shortRequest(r string) string {
