@@ -291,3 +291,16 @@ func TestPermissionsRevisionTagsAndUninstall(t *testing.T) {
 		t.Fatalf("uninstall with the permissions: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// install (asmcli): with --enable-all asmcli may update the cluster (the
+// mesh_id label, Workload Identity); a caller without
+// container.clusters.update is refused before asmcli runs. (Granted, the
+// install is asmcli's: TestInstall* install revisions this way.)
+func TestPermissionsInstallAsmcli(t *testing.T) {
+	iamDeny(t, "", "container.clusters.update")
+	refused(t, "container.clusters.update", "project "+simProject,
+		"install", "--enable-all", "--skip-checks", "--revision", "asm-perm-refused", "--output-dir", t.TempDir())
+	if exists(t, "-n", "istio-system", "deployment/istiod-asm-perm-refused") {
+		t.Error("asmcli ran")
+	}
+}
