@@ -55,14 +55,14 @@ type Result struct {
 	Warnings  []string  `json:"warnings,omitempty"`
 	// Events are asmcli's warnings and errors as it logged them, with the
 	// time it gave each when it timestamps its log (--verbose with ts).
-	Events   []Event `json:"events,omitempty"`
-	DryRun   bool    `json:"dryRun,omitempty"`
-	Istiod   string  `json:"istiod,omitempty"`
+	Events []Event `json:"events,omitempty"`
+	DryRun bool    `json:"dryRun,omitempty"`
+	Istiod string  `json:"istiod,omitempty"`
 	// Permissions are what asmcli's changes need, as the check before it
 	// ran found them.
 	Permissions *preflight.Report `json:"permissions,omitempty"`
 	NextStep    string            `json:"nextStep,omitempty"`
-	Elapsed  string  `json:"elapsed"`
+	Elapsed     string            `json:"elapsed"`
 }
 
 // Run installs (or, with DryRun, shows how it would).

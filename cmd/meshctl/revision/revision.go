@@ -188,8 +188,8 @@ type TagRemoveOptions struct {
 	SkipPermissionCheck bool
 	Preflight           func(context.Context) *preflight.Checker
 	Objects             func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdTagRemove returns `meshctl revision tag remove`.
