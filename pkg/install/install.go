@@ -19,6 +19,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // RequiredTools are the commands asmcli's validate_cli_dependencies checks.
@@ -34,6 +35,9 @@ type Installer struct {
 	LookPath func(string) (string, error)
 	// Env is asmcli's environment (nil: this process's).
 	Env []string
+	// Preflight checks, before asmcli runs, that the caller may make the
+	// changes asmcli will (Options.Changes); nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // Result is what an install did.
@@ -51,11 +55,14 @@ type Result struct {
 	Warnings  []string  `json:"warnings,omitempty"`
 	// Events are asmcli's warnings and errors as it logged them, with the
 	// time it gave each when it timestamps its log (--verbose with ts).
-	Events   []Event `json:"events,omitempty"`
-	DryRun   bool    `json:"dryRun,omitempty"`
-	Istiod   string  `json:"istiod,omitempty"`
-	NextStep string  `json:"nextStep,omitempty"`
-	Elapsed  string  `json:"elapsed"`
+	Events []Event `json:"events,omitempty"`
+	DryRun bool    `json:"dryRun,omitempty"`
+	Istiod string  `json:"istiod,omitempty"`
+	// Permissions are what asmcli's changes need, as the check before it
+	// ran found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
+	NextStep    string            `json:"nextStep,omitempty"`
+	Elapsed     string            `json:"elapsed"`
 }
 
 // Run installs (or, with DryRun, shows how it would).
@@ -82,9 +89,13 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil && (o.MeshVersion != "" || (!o.SkipChecks && in.Precheck != nil)) {
 		return res, err
 	}
+	res.Permissions = in.Preflight.Check(ctx, o.Changes())
 	if o.DryRun {
 		res.Elapsed = time.Since(start).Round(time.Millisecond).String()
 		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 
 	if err := in.checkTools(o); err != nil {
@@ -301,6 +312,10 @@ func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 		for _, ov := range r.Overlays {
 			fmt.Fprintf(w, "%s\n", s.Heading("Overlay "+ov.Path))
 			fmt.Fprint(w, indent(ov.Content))
+		}
+		if r.Permissions != nil && len(r.Permissions.Permissions) > 0 {
+			fmt.Fprintln(w)
+			return r.Permissions.RenderText(w, s)
 		}
 		return nil
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 )
 
 // kind is one kind of object a revision is made of.
@@ -49,6 +50,16 @@ var (
 	kNamespace         = kind{"Namespace", schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, false}
 	kPod               = kind{"Pod", schema.GroupVersionResource{Version: "v1", Resource: "pods"}, false}
 )
+
+// change is the plan entry of an object of kind k, located for the
+// permission check (pkg/preflight) by its API group and resource.
+func (k kind) change(namespace, name string, a plan.Action) plan.Change {
+	res := k.Resource.Resource
+	if k.Resource.Group != "" {
+		res = k.Resource.Group + "/" + res
+	}
+	return plan.Change{Kind: k.Kind, Namespace: namespace, Name: name, Action: a, Resource: res}
+}
 
 // Snapshot is the cluster as the revision lifecycle reads it: the
 // revisions and tags (pkg/mesh's rules), the injection webhooks

@@ -9,6 +9,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // RenderText prints a tag set or remove for a person.
@@ -52,7 +53,17 @@ func (r *TagResult) RenderText(w io.Writer, s ui.Styles) error {
 	if r.NextStep != "" {
 		fmt.Fprintf(w, "Next: %s\n", r.NextStep)
 	}
-	return nil
+	return dryRunPermissions(w, s, r.DryRun, r.Permissions)
+}
+
+// dryRunPermissions lists a dry run's permissions; a run that changed
+// things has passed the check.
+func dryRunPermissions(w io.Writer, s ui.Styles, dryRun bool, p *preflight.Report) error {
+	if !dryRun || p == nil || len(p.Permissions) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return p.RenderText(w, s)
 }
 
 // was is ", now at asm-1" style text for a previous revision, "" without.
@@ -111,7 +122,7 @@ func (r *UninstallResult) RenderText(w io.Writer, s ui.Styles) error {
 	if r.NextStep != "" {
 		fmt.Fprintf(w, "Next: %s\n", r.NextStep)
 	}
-	return nil
+	return dryRunPermissions(w, s, r.DryRun, r.Permissions)
 }
 
 // writeFindings prints findings one a line, each with its hint.

@@ -19,6 +19,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // TagOptions say which tag to point at which revision.
@@ -26,6 +27,9 @@ type TagOptions struct {
 	Tag      string
 	Revision string
 	DryRun   bool
+	// Preflight checks, before the first write, that the caller may make
+	// every change; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // TagResult is what a tag set or remove did (or, for a dry run, would do).
@@ -39,6 +43,9 @@ type TagResult struct {
 	DryRun   bool   `json:"dryRun,omitempty"`
 	// Changes are the tag's objects and what became of them.
 	Changes []plan.Change `json:"changes"`
+	// Permissions are what the changes need, as the check before the
+	// first one found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 	// Namespaces use the tag; for a set, with the pods still to move.
 	Namespaces []TagNamespace `json:"namespaces,omitempty"`
 	NextStep   string         `json:"nextStep,omitempty"`
@@ -110,7 +117,7 @@ func SetTag(ctx context.Context, c kube.Objects, rep ui.Reporter, o TagOptions) 
 	if res.Previous == o.Revision {
 		res.Previous = ""
 	}
-	if res.Changes, err = applyAll(ctx, c, rep, objs, o.DryRun, "point tag "+o.Tag+" at "+o.Revision); err != nil {
+	if res.Changes, res.Permissions, err = applyAll(ctx, c, rep, objs, o.DryRun, o.Preflight, "point tag "+o.Tag+" at "+o.Revision); err != nil {
 		return res, err
 	}
 	res.Namespaces = tagNamespaces(cl, o.Tag, o.Revision)
@@ -237,6 +244,9 @@ type RemoveTagOptions struct {
 	// get no sidecar.
 	Force  bool
 	DryRun bool
+	// Preflight checks, before the first deletion, that the caller may
+	// delete every object; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // RemoveTag deletes a tag's webhooks and Service, as `istioctl tag
@@ -280,10 +290,17 @@ func RemoveTag(ctx context.Context, c kube.Objects, rep ui.Reporter, o RemoveTag
 		}
 	}
 	for i, u := range objs {
-		res.Changes = append(res.Changes, plan.Change{Kind: kinds[i].Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Action: plan.Delete})
+		res.Changes = append(res.Changes, kinds[i].change(u.GetNamespace(), u.GetName(), plan.Delete))
 	}
-	if o.DryRun || len(objs) == 0 {
+	if len(objs) == 0 {
 		return res, nil
+	}
+	res.Permissions = o.Preflight.Check(ctx, res.Changes)
+	if o.DryRun {
+		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 	st := rep.Step("remove tag " + o.Tag)
 	var errs []error
@@ -340,36 +357,44 @@ type objectToApply struct {
 }
 
 // applyAll plans each object against the cluster (a server-side dry run
-// compared with the live object) and, unless dryRun, applies those that
-// change, as one progress step.
-func applyAll(ctx context.Context, c kube.Objects, rep ui.Reporter, objs []objectToApply, dryRun bool, title string) ([]plan.Change, error) {
+// compared with the live object), checks the permissions the plan needs
+// (check may be nil) and, unless dryRun or one is missing, applies those
+// that change, as one progress step.
+func applyAll(ctx context.Context, c kube.Objects, rep ui.Reporter, objs []objectToApply, dryRun bool, check *preflight.Checker, title string) ([]plan.Change, *preflight.Report, error) {
 	changes := make([]plan.Change, len(objs))
 	want := make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
 		u, err := kube.ToUnstructured(o.obj)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		want[i] = u
-		changes[i] = plan.Change{Kind: o.k.Kind, Namespace: u.GetNamespace(), Name: u.GetName(), Action: plan.Create}
+		changes[i] = o.k.change(u.GetNamespace(), u.GetName(), plan.Create)
 		live, err := c.Get(ctx, o.k.Resource, u.GetNamespace(), u.GetName())
 		switch {
 		case kube.IsNotFound(err):
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", ref(o.k, u), err)
+			return nil, nil, fmt.Errorf("read %s: %w", ref(o.k, u), err)
 		}
 		proposed, err := c.Apply(ctx, o.k.Resource, u, true)
 		if err != nil {
-			return nil, fmt.Errorf("plan %s: %w", ref(o.k, u), err)
+			return nil, nil, fmt.Errorf("plan %s: %w", ref(o.k, u), err)
 		}
 		changes[i].Action, changes[i].Fields = plan.Keep, kube.ChangedFields(live, proposed)
 		if len(changes[i].Fields) > 0 {
 			changes[i].Action = plan.Update
 		}
 	}
-	if dryRun || plan.Pending(changes) == 0 {
-		return changes, nil
+	if plan.Pending(changes) == 0 {
+		return changes, nil, nil
+	}
+	perms := check.Check(ctx, changes)
+	if dryRun {
+		return changes, perms, nil
+	}
+	if err := perms.Err(); err != nil {
+		return changes, perms, err
 	}
 	st := rep.Step(title)
 	for i, u := range want {
@@ -379,11 +404,11 @@ func applyAll(ctx context.Context, c kube.Objects, rep ui.Reporter, objs []objec
 		if _, err := c.Apply(ctx, objs[i].k.Resource, u, false); err != nil {
 			err = fmt.Errorf("apply %s: %w", ref(objs[i].k, u), err)
 			st.Fail(err)
-			return changes, err
+			return changes, perms, err
 		}
 	}
 	st.Done()
-	return changes, nil
+	return changes, perms, nil
 }
 
 func orDiscard(rep ui.Reporter) ui.Reporter {

@@ -15,6 +15,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // UninstallOptions say which in-cluster revision to remove.
@@ -26,6 +27,9 @@ type UninstallOptions struct {
 	PodsGone time.Duration
 	// Poll paces that wait (default half a second).
 	Poll time.Duration
+	// Preflight checks, before the first deletion, that the caller may
+	// delete every object; nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // UninstallResult is what an uninstall did, or why it refused.
@@ -40,6 +44,9 @@ type UninstallResult struct {
 	// Changes are the revision's objects, deleted (or, for a dry run or a
 	// refusal, to delete) in this order.
 	Changes []plan.Change `json:"changes"`
+	// Permissions are what the deletions need, as the check before the
+	// first one found them.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 	// Kept names what an uninstall leaves on purpose.
 	Kept     []string `json:"kept,omitempty"`
 	NextStep string   `json:"nextStep,omitempty"`
@@ -84,7 +91,7 @@ func Uninstall(ctx context.Context, c kube.Objects, rep ui.Reporter, o Uninstall
 		return nil, err
 	}
 	for _, x := range objs {
-		res.Changes = append(res.Changes, plan.Change{Kind: x.k.Kind, Namespace: x.u.GetNamespace(), Name: x.u.GetName(), Action: plan.Delete})
+		res.Changes = append(res.Changes, x.k.change(x.u.GetNamespace(), x.u.GetName(), plan.Delete))
 	}
 	res.Usage = cl.Usage(o.Revision)
 	if res.Usage.InUse() {
@@ -92,8 +99,15 @@ func Uninstall(ctx context.Context, c kube.Objects, rep ui.Reporter, o Uninstall
 		res.NextStep = "move what uses " + o.Revision + " to another revision, then run meshctl uninstall --revision " + o.Revision + " again"
 		return res, nil
 	}
-	if len(objs) == 0 || o.DryRun {
+	if len(objs) == 0 {
 		return res, nil
+	}
+	res.Permissions = o.Preflight.Check(ctx, res.Changes)
+	if o.DryRun {
+		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 	st := rep.Step(fmt.Sprintf("remove revision %s (%s)", o.Revision, plural(len(objs), "object")))
 	if err := deleteAll(ctx, c, objs); err != nil {

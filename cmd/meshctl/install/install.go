@@ -17,6 +17,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/install/managed"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // InstallOptions are what `meshctl install` runs with.
@@ -36,8 +37,10 @@ type InstallOptions struct {
 	Precheck install.Prechecker
 	// ManagedInstaller builds the fleet-managed installer's clients.
 	ManagedInstaller func(ctx context.Context, dryRun bool) (managed.Installer, error)
-	// SkipPermissionCheck is --skip-permission-check (with --managed).
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the asmcli path.
 	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
 	Printer             *ui.Printer
 	Reporter            ui.Reporter
 }
@@ -135,10 +138,10 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 		if err := m.Validate(); err != nil {
 			return failure.Usage(err, "")
 		}
-		preflight := f.Preflight(&opts.SkipPermissionCheck)
+		check := f.Preflight(&opts.SkipPermissionCheck)
 		opts.ManagedInstaller = func(ctx context.Context, dryRun bool) (managed.Installer, error) {
 			in, err := f.ManagedInstaller(ctx, dryRun)
-			in.Preflight = preflight(ctx)
+			in.Preflight = check(ctx)
 			return in, err
 		}
 		return nil
@@ -157,6 +160,7 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 		o.OutputDir = abs
 	}
 	opts.Kube = f.Kube
+	opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 	opts.Precheck = install.CheckPrecheck(f.CheckClients, check.Options{Project: s.Project, Location: s.Location, Cluster: s.Cluster, KubeContext: s.Context})
 	return nil
 }
@@ -171,6 +175,9 @@ func runInstall(ctx context.Context, opts *InstallOptions) error {
 		locator.Release, _ = install.ReleaseOf(opts.Install.MeshVersion)
 	}
 	in := install.Installer{Locator: locator, Reporter: opts.Reporter}
+	if opts.Preflight != nil {
+		in.Preflight = opts.Preflight(ctx)
+	}
 	if !opts.Install.DryRun {
 		kc, err := opts.Kube()
 		if err != nil {

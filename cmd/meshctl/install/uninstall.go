@@ -11,6 +11,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install/managed"
+	"github.com/meshctl/meshctl/pkg/preflight"
 	"github.com/meshctl/meshctl/pkg/revision"
 )
 
@@ -25,8 +26,12 @@ type UninstallOptions struct {
 	// Objects builds its client.
 	Revision revision.UninstallOptions
 	Objects  func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdUninstall returns `meshctl uninstall`; runF replaces its run in
@@ -67,6 +72,7 @@ revision): their sidecars keep running but lose their control plane.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Printer, opts.Reporter = f.Printer, f.Reporter
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if opts.Revision.Revision != "" {
 				return runRevision(cmd, f, opts, runF)
 			}
@@ -79,7 +85,11 @@ revision): their sidecars keep running but lose their control plane.`,
 			if err := m.Validate(); err != nil {
 				return failure.Usage(err, "")
 			}
-			opts.ManagedInstaller, opts.Printer = f.ManagedInstaller, f.Printer
+			opts.ManagedInstaller = func(ctx context.Context, dryRun bool) (managed.Installer, error) {
+				in, err := f.ManagedInstaller(ctx, dryRun)
+				in.Preflight = opts.Preflight(ctx)
+				return in, err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -90,6 +100,7 @@ revision): their sidecars keep running but lose their control plane.`,
 	cmd.Flags().StringVar(&opts.Revision.Revision, "revision", "", "the in-cluster revision to remove")
 	cmd.Flags().BoolVar(&opts.ManagedOptions.DryRun, "dry-run", false, "show what would change; change nothing")
 	cmd.Flags().BoolVar(&opts.ManagedOptions.KeepMembership, "keep-membership", false, "keep the fleet membership and the servicemesh feature even when meshctl made them")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	cmd.MarkFlagsMutuallyExclusive("revision", "managed")
 	cmd.MarkFlagsMutuallyExclusive("revision", "membership")
 	cmd.MarkFlagsMutuallyExclusive("revision", "fleet-project")
@@ -108,6 +119,7 @@ func runRevision(cmd *cobra.Command, f *factory.Factory, opts *UninstallOptions,
 	if err != nil {
 		return err
 	}
+	opts.Revision.Preflight = opts.Preflight(cmd.Context())
 	res, err := revision.Uninstall(cmd.Context(), c, opts.Reporter, opts.Revision)
 	if err != nil {
 		return err

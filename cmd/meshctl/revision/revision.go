@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/inject"
+	"github.com/meshctl/meshctl/pkg/preflight"
 	"github.com/meshctl/meshctl/pkg/revision"
 )
 
@@ -46,6 +47,10 @@ type TagSetOptions struct {
 	// Restart restarts the workloads of the tag's namespaces that do not
 	// run the revision yet (as meshctl inject does).
 	Restart bool
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
 	// Objects and Kube build the clients.
 	Objects  func() (kube.Objects, error)
 	Kube     func() (kubernetes.Interface, error)
@@ -79,6 +84,7 @@ A tag named like an installed revision is refused (it would hide it), except def
 				return failure.Usagef("--restart and --dry-run do not go together")
 			}
 			opts.Objects, opts.Kube, opts.Printer, opts.Reporter = f.Objects, f.Kube, f.Printer, f.Reporter
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -88,6 +94,7 @@ A tag named like an installed revision is refused (it would hide it), except def
 	cmd.Flags().StringVar(&opts.Tag.Revision, "revision", "", "the installed revision the tag points at")
 	cmd.Flags().BoolVar(&opts.Restart, "restart", false, "restart the workloads of the tag's namespaces that do not run the revision yet")
 	cmd.Flags().BoolVar(&opts.Tag.DryRun, "dry-run", false, "show what would change; change nothing")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	_ = cmd.MarkFlagRequired("revision")
 	return cmd
 }
@@ -112,6 +119,11 @@ func runTagSet(ctx context.Context, opts *TagSetOptions) error {
 	if err != nil {
 		return err
 	}
+	var check *preflight.Checker
+	if opts.Preflight != nil {
+		check = opts.Preflight(ctx)
+	}
+	opts.Tag.Preflight = check
 	res, err := revision.SetTag(ctx, c, opts.Reporter, opts.Tag)
 	if err != nil {
 		return err
@@ -122,7 +134,7 @@ func runTagSet(ctx context.Context, opts *TagSetOptions) error {
 		if err != nil {
 			return err
 		}
-		if out.Restart, err = inject.Run(ctx, kc, opts.Reporter, inject.Options{Namespaces: ns, Revision: opts.Tag.Tag}); err != nil {
+		if out.Restart, err = inject.Run(ctx, kc, opts.Reporter, inject.Options{Namespaces: ns, Revision: opts.Tag.Tag, Preflight: check}); err != nil {
 			return err
 		}
 		res.NextStep = ""
@@ -170,10 +182,14 @@ func NewCmdTagList(f *factory.Factory, runF func(*TagListOptions) error) *cobra.
 
 // TagRemoveOptions are what `meshctl revision tag remove` runs with.
 type TagRemoveOptions struct {
-	Remove   revision.RemoveTagOptions
-	Objects  func() (kube.Objects, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Remove revision.RemoveTagOptions
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Objects             func() (kube.Objects, error)
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdTagRemove returns `meshctl revision tag remove`.
@@ -191,6 +207,7 @@ istio-injection=enabled) it refuses and lists them: their new pods would get no 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Remove.Tag = args[0]
 			opts.Objects, opts.Printer, opts.Reporter = f.Objects, f.Printer, f.Reporter
+			opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -198,6 +215,7 @@ istio-injection=enabled) it refuses and lists them: their new pods would get no 
 			if err != nil {
 				return err
 			}
+			opts.Remove.Preflight = opts.Preflight(cmd.Context())
 			res, err := revision.RemoveTag(cmd.Context(), c, opts.Reporter, opts.Remove)
 			if err != nil {
 				return err
@@ -207,5 +225,6 @@ istio-injection=enabled) it refuses and lists them: their new pods would get no 
 	}
 	cmd.Flags().BoolVar(&opts.Remove.Force, "force", false, "remove the tag although namespaces use it")
 	cmd.Flags().BoolVar(&opts.Remove.DryRun, "dry-run", false, "show what would go; change nothing")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	return cmd
 }

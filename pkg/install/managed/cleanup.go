@@ -35,8 +35,7 @@ func ownerLabels() map[string]string { return map[string]string{OwnerLabel: mesh
 // gone: the membership and the servicemesh feature, each only when meshctl
 // made it (OwnerLabel), the feature only when no other membership uses it,
 // and neither with --keep-membership. What stays gets a note saying why and
-// how to remove it by hand. In a dry run the removals are recorded as
-// planned steps.
+// how to remove it by hand.
 func (in Installer) planCleanup(o Options, res *Result, p *plan) []step {
 	unregister := fmt.Sprintf("`gcloud container fleet memberships unregister %s --gke-cluster %s/%s --project %s` removes it",
 		p.ref.ID, p.clusterRef.Location, p.clusterRef.Name, res.FleetProject)
@@ -53,7 +52,7 @@ func (in Installer) planCleanup(o Options, res *Result, p *plan) []step {
 		steps = append(steps, in.unregisterStep(p, res))
 	}
 	if p.feature == nil {
-		return in.plannedOnly(o, res, steps)
+		return steps
 	}
 	users := featureUsers(p.feature, p.ref, removeMembership)
 	switch {
@@ -66,7 +65,7 @@ func (in Installer) planCleanup(o Options, res *Result, p *plan) []step {
 	default:
 		steps = append(steps, in.disableFeatureStep(res))
 	}
-	return in.plannedOnly(o, res, steps)
+	return steps
 }
 
 // plannedOnly records steps as planned in a dry run (and returns none to

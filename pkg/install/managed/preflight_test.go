@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/api/gkehub/v1"
+	gkehubv2 "google.golang.org/api/gkehub/v2"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/pkg/preflight"
@@ -73,6 +74,59 @@ func TestManagedInstallAsksWhatItsCallsNeed(t *testing.T) {
 			continue
 		}
 		if !slices.Contains(iam.asked[tProject], perm) {
+			t.Errorf("%s needs %s, which the check did not ask (asked %v)", call, perm, iam.asked)
+		}
+	}
+}
+
+// A managed uninstall checks, before its first change, what its plan
+// needs; a caller without gkehub.memberships.delete is refused with
+// nothing changed (the fake fleet fails the test on a mutation).
+func TestManagedUninstallChecksPermissionsBeforeTheFirstChange(t *testing.T) {
+	f := managedFleet(t)
+	f.allowMutations, f.statuses = false, f.statuses[:1] // refused before it waits on a status
+	in, _ := installer(f, gkeCluster())
+	in.Dynamic = dynamicWith()
+	iam := &fakeIAM{denied: []string{"gkehub.memberships.delete"}}
+	in.Preflight = &preflight.Checker{IAM: iam}
+	res, err := in.Uninstall(context.Background(), opts())
+	if err == nil || !strings.Contains(err.Error(), "gkehub.memberships.delete in project p, to delete memberships c") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Permissions == nil || res.Permissions.Missing != 1 {
+		t.Errorf("permissions = %+v", res.Permissions)
+	}
+}
+
+// managedFleet is a fleet with the managed control plane of the test
+// cluster running, whose membership and feature meshctl made.
+func managedFleet(t *testing.T) *fakeFleet {
+	f := removedFleet(t, true)
+	name := "projects/p/locations/us-central1/memberships/c"
+	f.spec[name] = &gkehubv2.FeatureSpec{Servicemesh: &gkehubv2.ServiceMeshSpec{Management: ManagementAutomatic}}
+	f.feature.MembershipStates = map[string]gkehub.MembershipFeatureState{"projects/123/locations/us-central1/memberships/c": ready("asm-managed")}
+	f.statuses = []gkehub.MembershipFeatureState{ready("asm-managed"), meshState(StateDisabled, StateDisabled, nil)}
+	return f
+}
+
+// The permissions a managed uninstall asks cover every mutating call it
+// makes: derived from the fleet calls, not from a second list.
+func TestManagedUninstallAsksWhatItsCallsNeed(t *testing.T) {
+	f := managedFleet(t)
+	in, _ := installer(f, gkeCluster())
+	in.Dynamic = dynamicWith()
+	iam := &fakeIAM{}
+	in.Preflight = &preflight.Checker{IAM: iam}
+	if _, err := in.Uninstall(context.Background(), opts()); err != nil {
+		t.Fatalf("Uninstall: %v", err)
+	}
+	needs := map[string]string{"patch": "gkehub.membershipfeatures.update", "unregister": "gkehub.memberships.delete", "disable-feature": "gkehub.features.delete"}
+	calls := mutations(f)
+	if len(calls) != 3 {
+		t.Fatalf("mutations %v: want the patch, the unregister and the feature's removal", calls)
+	}
+	for _, call := range calls {
+		if perm := needs[strings.Fields(call)[0]]; !slices.Contains(iam.asked[tProject], perm) {
 			t.Errorf("%s needs %s, which the check did not ask (asked %v)", call, perm, iam.asked)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
+	meshplan "github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // Uninstall sets the membership's mesh management to not installed, waits
@@ -41,8 +43,12 @@ func (in Installer) Uninstall(ctx context.Context, o Options) (res Result, err e
 		return res, err
 	}
 	cleanup := in.planCleanup(o, &res, p)
-	if o.DryRun {
+	res.Permissions = in.Preflight.Check(ctx, p.uninstallChanges(res.FleetProject, !nothingSet && p.patch, cleanup))
+	if cleanup = in.plannedOnly(o, &res, cleanup); o.DryRun {
 		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 	// The uninstall, step by step: the control plane first, then what
 	// meshctl made for it.
@@ -66,6 +72,30 @@ func (in Installer) Uninstall(ctx context.Context, o Options) (res Result, err e
 	}
 	res.NextStep = "move workloads off the managed revision: meshctl inject --namespace NAMESPACE --disable (or onto another revision)"
 	return res, nil
+}
+
+// uninstallChanges are the fleet changes an uninstall's steps make, for
+// the permission check: the membership's mesh management set to not
+// installed (unless it is already, or was never set), and the removals
+// cleanup plans (the membership, the servicemesh feature).
+func (p *plan) uninstallChanges(fleetProject string, setManagement bool, cleanup []step) []meshplan.Change {
+	membership := MembershipRef{Project: fleetProject, Location: p.ref.Location, ID: p.ref.ID}.Name()
+	var out []meshplan.Change
+	if setManagement {
+		out = append(out, meshplan.Change{Kind: "membershipfeatures", Name: "servicemesh", Action: meshplan.Update,
+			Resource: preflight.GoogleName("gkehub", membership+"/features/servicemesh")})
+	}
+	for _, s := range cleanup {
+		switch s.name {
+		case StepUnregister:
+			out = append(out, meshplan.Change{Kind: "memberships", Name: p.ref.ID, Action: meshplan.Delete,
+				Resource: preflight.GoogleName("gkehub", membership)})
+		case StepDisableFeature:
+			out = append(out, meshplan.Change{Kind: "features", Name: "servicemesh", Action: meshplan.Delete,
+				Resource: preflight.GoogleName("gkehub", "projects/"+fleetProject+"/locations/global/features/servicemesh")})
+		}
+	}
+	return out
 }
 
 // planRemoval reads the membership's management and decides what to write.
