@@ -323,9 +323,9 @@ func resolveRevision(ctx context.Context, kc kubernetes.Interface, opts Options,
 		"add one of: "+strings.Join(hints, ", "))
 }
 
-// systemNamespace reports whether name belongs to Kubernetes, GKE or the
+// SystemNamespace reports whether name belongs to Kubernetes, GKE or the
 // mesh's control plane, where injection breaks things.
-func systemNamespace(name string) bool {
+func SystemNamespace(name string) bool {
 	switch name {
 	case "kube-system", "kube-public", "kube-node-lease", mesh.IstioSystem, "asm-system",
 		"config-management-system", "config-management-monitoring", "resource-group-system":
@@ -343,7 +343,7 @@ func selectNamespaces(ctx context.Context, kc kubernetes.Interface, opts Options
 		if picked[name] != nil {
 			continue
 		}
-		if systemNamespace(name) && !opts.Force {
+		if SystemNamespace(name) && !opts.Force {
 			system = append(system, name)
 			continue
 		}
@@ -375,7 +375,7 @@ func selectNamespaces(ctx context.Context, kc kubernetes.Interface, opts Options
 			ns := &list.Items[i]
 			switch {
 			case picked[ns.Name] != nil:
-			case systemNamespace(ns.Name) && !opts.Force:
+			case SystemNamespace(ns.Name) && !opts.Force:
 				res.SkippedNamespaces = append(res.SkippedNamespaces, SkippedNamespace{Name: ns.Name, Reason: "system namespace (--force to include)"})
 			case ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil:
 				res.SkippedNamespaces = append(res.SkippedNamespaces, SkippedNamespace{Name: ns.Name, Reason: "terminating"})

@@ -35,12 +35,12 @@ func envValue(env []string, key string) string {
 }
 
 // runWith runs a command with a simulator's environment.
-func runWith(t *testing.T, env []string, name string, args ...string) result {
+func runWith(t testing.TB, env []string, name string, args ...string) result {
 	t.Helper()
 	return runEnv(t, env, "", name, args...)
 }
 
-func kubectlWith(t *testing.T, env []string, args ...string) string {
+func kubectlWith(t testing.TB, env []string, args ...string) string {
 	t.Helper()
 	r := runWith(t, env, "kubectl", args...)
 	if r.Code != 0 {
@@ -125,7 +125,7 @@ func stepActions(res managedResult) map[string]string {
 
 // sidecarRevisions lists, per running pod of a namespace, the revision of
 // its injected istio-proxy ("" when it has none), read with kubectl.
-func sidecarRevisions(t *testing.T, env []string, ns string) []string {
+func sidecarRevisions(t testing.TB, env []string, ns string) []string {
 	t.Helper()
 	out := kubectlWith(t, env, "get", "pods", "-n", ns, "-o", "json")
 	var list struct {

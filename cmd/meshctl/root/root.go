@@ -16,6 +16,7 @@ import (
 	injectcmd "github.com/meshctl/meshctl/cmd/meshctl/inject"
 	installcmd "github.com/meshctl/meshctl/cmd/meshctl/install"
 	meshcmd "github.com/meshctl/meshctl/cmd/meshctl/mesh"
+	migratecmd "github.com/meshctl/meshctl/cmd/meshctl/migrate"
 	revisioncmd "github.com/meshctl/meshctl/cmd/meshctl/revision"
 	tracecmd "github.com/meshctl/meshctl/cmd/meshctl/trace"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
@@ -84,6 +85,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		installcmd.NewCmdInstall(f, nil),
 		installcmd.NewCmdUninstall(f, nil),
 		injectcmd.NewCmdInject(f, nil),
+		migratecmd.NewCmdMigrate(f, nil),
 		revisioncmd.NewCmdRevision(f),
 		exposecmd.NewCmdExpose(f),
 		exposecmd.NewCmdUnexpose(f),
