@@ -307,3 +307,19 @@ func Check(gs *Groups, now time.Time) map[string][]findings.Finding {
 	}
 	return out
 }
+
+// RenderText lists what was deleted, or would be.
+func (r *RemoveResult) RenderText(w io.Writer, s ui.Styles) error {
+	if len(r.Changes) == 0 {
+		_, err := fmt.Fprintln(w, "Nothing to remove: meshctl made no WorkloadGroup or ServiceAccount for this VM group here.")
+		return err
+	}
+	if err := s.WriteTable(w, plan.Table(r.Changes, nil)); err != nil {
+		return err
+	}
+	if r.DryRun {
+		_, err := fmt.Fprintln(w, "\nDry run: nothing deleted.")
+		return err
+	}
+	return nil
+}
