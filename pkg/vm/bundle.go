@@ -103,10 +103,12 @@ func (in bundleInput) files() (map[string][]byte, error) {
 		type podPort struct {
 			Name          string `json:"name,omitempty"`
 			ContainerPort int    `json:"containerPort"`
+			// Always "" as istioctl writes it (istio pkg/model PodPort).
+			Protocol string `json:"protocol"`
 		}
 		var pp []podPort
 		for _, p := range slices.SortedFunc(slices.Values(in.Ports), func(a, b Port) int { return strings.Compare(a.Name, b.Name) }) {
-			pp = append(pp, podPort{p.Name, p.Number})
+			pp = append(pp, podPort{Name: p.Name, ContainerPort: p.Number})
 		}
 		b, _ := json.Marshal(pp)
 		md["ISTIO_META_POD_PORTS"] = string(b)
@@ -205,15 +207,19 @@ func canonicalService(l map[string]string, workload string) (string, string) {
 	return name, rev
 }
 
-var shellSafe = regexp.MustCompile(`^[\w@%+=:,./-]+$`)
+// shellUnsafe is istioctl's own shellescape pattern (istio
+// pkg/util/shellescape), kept byte for byte: its "\\w" inside a raw string
+// is a backslash and a "w", not a word character, so istioctl quotes
+// nearly every value. Matching it keeps meshctl's cluster.env identical to
+// istioctl's; the shell reads both the same.
+var shellUnsafe = regexp.MustCompile(`[^\\w@%+=:,./-]`)
 
-// shellQuote is the quoting istioctl writes cluster.env with
-// (shellescape.Quote): plain when safe, else single-quoted.
+// shellQuote is istioctl's cluster.env quoting (shellescape.Quote).
 func shellQuote(s string) string {
 	if s == "" {
 		return "''"
 	}
-	if shellSafe.MatchString(s) {
+	if !shellUnsafe.MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"

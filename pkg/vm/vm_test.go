@@ -24,6 +24,14 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 )
 
+func TestShellQuoteIsIstioctls(t *testing.T) {
+	for in, want := range map[string]string{"": "''", "db": "'db'", "w": "w", "a b": "'a b'", "it's": `'it'"'"'s'`} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestParsePort(t *testing.T) {
 	for in, ok := range map[string]bool{"mysql:3306": true, "http:8080": true, "3306": false, "MySQL:3306": false, "http:0": false, "http:70000": false} {
 		_, err := ParsePort(in)
@@ -82,9 +90,11 @@ func TestAddWritesTheBundle(t *testing.T) {
 	}
 	read := func(n string) string { b, _ := os.ReadFile(filepath.Join(dir, n)); return string(b) }
 	env := read(FileClusterEnv)
-	for _, want := range []string{"CA_ADDR=istiod-asm-1.istio-system.svc:15012", "ISTIO_INBOUND_PORTS=3306", "ISTIO_SERVICE=db.db",
-		"ISTIO_META_DNS_CAPTURE=true", "ISTIO_META_AUTO_REGISTER_GROUP=db", `ISTIO_META_POD_PORTS='[{"name":"mysql","containerPort":3306}]'`,
-		"ISTIO_LOCAL_EXCLUDE_PORTS=22,15090,15021,15020"} {
+	// Quoted as istioctl quotes them (its shellescape pattern quotes
+	// nearly everything).
+	for _, want := range []string{"CA_ADDR='istiod-asm-1.istio-system.svc:15012'", "ISTIO_INBOUND_PORTS='3306'", "ISTIO_SERVICE='db.db'",
+		"ISTIO_META_DNS_CAPTURE='true'", "ISTIO_META_AUTO_REGISTER_GROUP='db'", `ISTIO_META_POD_PORTS='[{"name":"mysql","containerPort":3306,"protocol":""}]'`,
+		"ISTIO_LOCAL_EXCLUDE_PORTS='22,15090,15021,15020'"} {
 		if !strings.Contains(env, want+"\n") {
 			t.Errorf("cluster.env lacks %s:\n%s", want, env)
 		}
