@@ -133,6 +133,7 @@ func Run(ctx context.Context, c Clients, opts Options) (*Result, error) {
 	g.Go(func() error { col.add(checkDataPlane(gctx, st)...); return nil })
 	g.Go(func() error { col.add(checkRevisionLifecycle(gctx, st)...); return nil })
 	g.Go(func() error { col.add(checkExposed(gctx, st)...); return nil })
+	g.Go(func() error { col.add(checkVMs(gctx, st)...); return nil })
 	_ = g.Wait() // checks report their errors as findings
 	if err := ctx.Err(); err != nil {
 		return nil, err

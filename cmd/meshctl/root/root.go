@@ -21,6 +21,7 @@ import (
 	tracecmd "github.com/meshctl/meshctl/cmd/meshctl/trace"
 	validatecmd "github.com/meshctl/meshctl/cmd/meshctl/validate"
 	versioncmd "github.com/meshctl/meshctl/cmd/meshctl/version"
+	vmcmd "github.com/meshctl/meshctl/cmd/meshctl/vm"
 	"github.com/meshctl/meshctl/internal/buildinfo"
 	"github.com/meshctl/meshctl/internal/config"
 	"github.com/meshctl/meshctl/internal/failure"
@@ -92,6 +93,7 @@ in that order; ` + "`meshctl config view`" + ` shows the result and where each v
 		validatecmd.NewCmdValidate(f, nil),
 		meshcmd.NewCmdMesh(f),
 		tracecmd.NewCmdTrace(f, nil),
+		vmcmd.NewCmdVM(f),
 	)
 	return r
 }

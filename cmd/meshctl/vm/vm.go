@@ -1,0 +1,258 @@
+// Package vm is `meshctl vm`: VMs joining the mesh through WorkloadGroups
+// and auto-registration (the work is pkg/vm's).
+package vm
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/preflight"
+	"github.com/meshctl/meshctl/pkg/vm"
+)
+
+// NewCmdVM returns `meshctl vm` and its subcommands.
+func NewCmdVM(f *factory.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vm",
+		Short: "VMs in the mesh: WorkloadGroups, bootstrap bundles and auto-registered WorkloadEntries",
+		Long: `A VM joins the mesh as Istio's virtual machine installation has it: a WorkloadGroup
+with auto-registration, the namespace's service account, and a bootstrap bundle the VM's
+sidecar starts from. When the VM's proxy connects to istiod (through the east-west gateway),
+istiod itself creates the VM's WorkloadEntry; Services selecting the group's labels then
+send traffic to the VM. meshctl never needs SSH to the VM: copy the bundle and run its
+install.sh there. In-cluster control planes only (Google's managed one has no VM support).`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(NewCmdAdd(f, nil), NewCmdList(f, nil), NewCmdRemove(f, nil), NewCmdTokenRefresh(f, nil))
+	return cmd
+}
+
+// AddOptions are what `meshctl vm add` runs with.
+type AddOptions struct {
+	Add       vm.AddOptions
+	SkipCheck bool
+	Clients   func() (vm.Clients, error)
+	Preflight func(context.Context) *preflight.Checker
+	Printer   *ui.Printer
+	Reporter  ui.Reporter
+}
+
+// clients builds pkg/vm's clients from the factory.
+func clients(f *factory.Factory) func() (vm.Clients, error) {
+	return func() (vm.Clients, error) {
+		kc, err := f.Kube()
+		if err != nil {
+			return vm.Clients{}, err
+		}
+		objs, err := f.Objects()
+		if err != nil {
+			return vm.Clients{}, err
+		}
+		return vm.Clients{Kube: kc, Objects: objs}, nil
+	}
+}
+
+// NewCmdAdd returns `meshctl vm add`; runF replaces its run in tests.
+func NewCmdAdd(f *factory.Factory, runF func(*AddOptions) error) *cobra.Command {
+	opts := &AddOptions{}
+	var ports []string
+	var labels map[string]string
+	cmd := &cobra.Command{
+		Use:   "add NAME --namespace NS --port NAME:NUMBER",
+		Short: "Make a VM group (service account, WorkloadGroup) and write the VM's bootstrap bundle",
+		Long: `Make the WorkloadGroup NAME (auto-registration, a readiness probe on the first port) and its
+service account (--service-account, default NAME) in a namespace of the mesh, and write the
+bundle the VM's sidecar starts from into --bundle (default ./NAME-bundle): cluster.env,
+mesh.yaml, root-cert.pem, istio-token (0600: a token for the service account, audience
+istio-ca, valid --token-duration), hosts (istiod's name at the east-west gateway) and
+install.sh. The files are those ` + "`istioctl x workload entry configure --autoregister`" + ` writes.
+
+It refuses, before changing anything: a namespace not in the mesh, a revision without an
+in-cluster istiod, an istiod with auto-registration turned off (and says how to turn it on),
+istiod not exposed through an east-west gateway, a VM on another network, and missing
+permissions. Running it again keeps what is there and issues a new token.`,
+		Example: `  meshctl vm add mysql --namespace db --port mysql:3306 --dry-run
+  meshctl vm add mysql --namespace db --port mysql:3306 --labels app=mysql,version=v8`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Add.Name = args[0]
+			for _, p := range ports {
+				port, err := vm.ParsePort(p)
+				if err != nil {
+					return failure.Usage(err, "")
+				}
+				opts.Add.Ports = append(opts.Add.Ports, port)
+			}
+			opts.Add.Labels = labels
+			ns, err := f.Namespace(opts.Add.Namespace)
+			if err != nil {
+				return err
+			}
+			opts.Add.Namespace = ns
+			opts.Clients, opts.Preflight, opts.Printer, opts.Reporter = clients(f), f.Preflight(&opts.SkipCheck), f.Printer, f.Reporter
+			if runF != nil {
+				return runF(opts)
+			}
+			c, err := opts.Clients()
+			if err != nil {
+				return err
+			}
+			res, err := vm.Add(cmd.Context(), c, opts.Reporter, opts.Preflight(cmd.Context()), opts.Add)
+			if err != nil {
+				return err
+			}
+			return opts.Printer.Print(res)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Add.Namespace, "namespace", "n", "", "the VM's namespace, in the mesh (default: the context's)")
+	fl.StringVar(&opts.Add.ServiceAccount, "service-account", "", "the VM's service account, its identity in the mesh (default: NAME; made when missing)")
+	fl.StringSliceVar(&ports, "port", nil, "a port the VM serves, NAME:NUMBER (repeatable; the name's prefix is the protocol, e.g. http:8080, mysql:3306)")
+	fl.StringToStringVar(&labels, "labels", nil, "labels of the VM's WorkloadEntry, which Services select (default app=NAME)")
+	fl.StringVar(&opts.Add.Network, "network", "", "the VM's mesh network (default: the cluster's; another network is not supported yet)")
+	fl.StringVar(&opts.Add.Revision, "revision", "", "control-plane revision or tag (default: the namespace's)")
+	fl.StringVar(&opts.Add.Bundle, "bundle", "", "where to write the bundle (default ./NAME-bundle)")
+	fl.DurationVar(&opts.Add.TokenDuration, "token-duration", vm.DefaultTokenDuration, "lifetime of the bundle's token (10m to 24h)")
+	fl.DurationVar(&opts.Add.Wait, "wait", vm.DefaultWait, "how long to wait for istiod's root certificate in the namespace")
+	fl.BoolVar(&opts.Add.DryRun, "dry-run", false, "show what would change; change nothing and write no bundle")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipCheck)
+	_ = cmd.MarkFlagRequired("port")
+	return cmd
+}
+
+// ListOptions are what `meshctl vm list` runs with.
+type ListOptions struct {
+	Namespace     string
+	AllNamespaces bool
+	Clients       func() (vm.Clients, error)
+	Printer       *ui.Printer
+}
+
+// NewCmdList returns `meshctl vm list`.
+func NewCmdList(f *factory.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the WorkloadGroups and their VMs' WorkloadEntries (address, network, health)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !opts.AllNamespaces {
+				ns, err := f.Namespace(opts.Namespace)
+				if err != nil {
+					return err
+				}
+				opts.Namespace = ns
+			}
+			opts.Clients, opts.Printer = clients(f), f.Printer
+			if runF != nil {
+				return runF(opts)
+			}
+			c, err := opts.Clients()
+			if err != nil {
+				return err
+			}
+			gs, err := vm.List(cmd.Context(), c.Objects, opts.Namespace)
+			if err != nil {
+				return err
+			}
+			return opts.Printer.Print(gs)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Namespace, "namespace", "n", "", "namespace (default: the context's)")
+	cmd.Flags().BoolVarP(&opts.AllNamespaces, "all-namespaces", "A", false, "every namespace")
+	return cmd
+}
+
+// RemoveOptions are what `meshctl vm remove` runs with.
+type RemoveOptions struct {
+	Remove   vm.RemoveOptions
+	Clients  func() (vm.Clients, error)
+	Printer  *ui.Printer
+	Reporter ui.Reporter
+}
+
+// NewCmdRemove returns `meshctl vm remove`.
+func NewCmdRemove(f *factory.Factory, runF func(*RemoveOptions) error) *cobra.Command {
+	opts := &RemoveOptions{}
+	cmd := &cobra.Command{
+		Use:   "remove NAME --namespace NS",
+		Short: "Delete what vm add made: the WorkloadGroup (and istiod's entries for it) and the service account it made",
+		Long: `Delete the WorkloadGroup NAME that meshctl vm add made, wait until istiod's WorkloadEntries
+for it are gone, and delete the service account add made for it (which revokes the bundle's
+token). A service account add did not make stays. The bundle on disk is left to you.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Remove.Name = args[0]
+			ns, err := f.Namespace(opts.Remove.Namespace)
+			if err != nil {
+				return err
+			}
+			opts.Remove.Namespace = ns
+			opts.Clients, opts.Printer, opts.Reporter = clients(f), f.Printer, f.Reporter
+			if runF != nil {
+				return runF(opts)
+			}
+			c, err := opts.Clients()
+			if err != nil {
+				return err
+			}
+			res, err := vm.Remove(cmd.Context(), c, opts.Reporter, opts.Remove)
+			if err != nil {
+				return err
+			}
+			return opts.Printer.Print(res)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Remove.Namespace, "namespace", "n", "", "the group's namespace (default: the context's)")
+	cmd.Flags().BoolVar(&opts.Remove.DryRun, "dry-run", false, "show what would be deleted; delete nothing")
+	cmd.Flags().DurationVar(&opts.Remove.Wait, "wait", vm.DefaultWait, "how long to wait for the group's WorkloadEntries to go")
+	return cmd
+}
+
+// RefreshOptions are what `meshctl vm token-refresh` runs with.
+type RefreshOptions struct {
+	Refresh  vm.RefreshOptions
+	Clients  func() (vm.Clients, error)
+	Printer  *ui.Printer
+	Reporter ui.Reporter
+}
+
+// NewCmdTokenRefresh returns `meshctl vm token-refresh`.
+func NewCmdTokenRefresh(f *factory.Factory, runF func(*RefreshOptions) error) *cobra.Command {
+	opts := &RefreshOptions{}
+	cmd := &cobra.Command{
+		Use:   "token-refresh NAME --namespace NS [--bundle DIR]",
+		Short: "Write a new token for the group's service account into its bundle",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Refresh.Name = args[0]
+			ns, err := f.Namespace(opts.Refresh.Namespace)
+			if err != nil {
+				return err
+			}
+			opts.Refresh.Namespace = ns
+			opts.Clients, opts.Printer, opts.Reporter = clients(f), f.Printer, f.Reporter
+			if runF != nil {
+				return runF(opts)
+			}
+			c, err := opts.Clients()
+			if err != nil {
+				return err
+			}
+			res, err := vm.TokenRefresh(cmd.Context(), c, opts.Reporter, opts.Refresh)
+			if err != nil {
+				return err
+			}
+			return opts.Printer.Print(res)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Refresh.Namespace, "namespace", "n", "", "the group's namespace (default: the context's)")
+	cmd.Flags().StringVar(&opts.Refresh.Bundle, "bundle", "", "the bundle vm add wrote (default ./NAME-bundle)")
+	cmd.Flags().DurationVar(&opts.Refresh.TokenDuration, "token-duration", vm.DefaultTokenDuration, "lifetime of the new token (10m to 24h)")
+	return cmd
+}
