@@ -394,6 +394,17 @@ func DefaultConfigFile(lookupEnv func(string) (string, bool)) string {
 	return ""
 }
 
+// DefaultCADir is where a shared root CA is kept unless --ca-dir says
+// otherwise: $XDG_CONFIG_HOME/meshctl/ca, or ~/.config/meshctl/ca; "" when
+// neither variable is set.
+func DefaultCADir(lookupEnv func(string) (string, bool)) string {
+	file := DefaultConfigFile(lookupEnv)
+	if file == "" {
+		return ""
+	}
+	return path.Join(path.Dir(file), "ca")
+}
+
 func (r *resolver) readConfigFile() error {
 	file, explicit := r.in.ConfigFlag, true
 	if file == "" {

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/meshctl/meshctl/pkg/meshca"
 )
 
 // Options are what `meshctl install` was asked to do.
@@ -31,9 +33,14 @@ type Options struct {
 	// an asmcli given or on PATH. Empty means that asmcli's release, or
 	// PinnedRelease when one is downloaded.
 	MeshVersion string
-	CA          string // mesh_ca (default), citadel, gcp_cas, managed_cas
-	CAPool      string // gcp_cas only
-	FleetID     string
+	// CA is mesh_ca (default), citadel, gcp_cas, managed_cas, or shared:
+	// istiod's own CA (asmcli's citadel) signing with an intermediate of
+	// the root SharedCA names, installed by meshctl before asmcli runs.
+	CA string
+	// SharedCA is the root for --ca shared.
+	SharedCA meshca.Options
+	CAPool   string // gcp_cas only
+	FleetID  string
 	// Custom CA files for citadel: all four or none.
 	CACert, CAKey, RootCert, CertChain string
 
@@ -80,10 +87,11 @@ func (o Options) Validate() error {
 		add("the cluster is not fully named: set %s (or use a gke_PROJECT_LOCATION_CLUSTER kube context)", strings.Join(missing, ", "))
 	}
 	switch o.CA {
-	case "", "mesh_ca", "citadel", "gcp_cas", "managed_cas":
+	case "", "mesh_ca", "citadel", "gcp_cas", "managed_cas", "shared":
 	default:
-		add("--ca %q: asmcli accepts only mesh_ca, citadel, gcp_cas or managed_cas", o.CA)
+		add("--ca %q: asmcli accepts only mesh_ca, citadel, gcp_cas or managed_cas; meshctl adds shared", o.CA)
 	}
+	problems = append(problems, o.validateSharedCA()...)
 	if o.CA == "gcp_cas" && !regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/caPools/[^/]+$`).MatchString(o.CAPool) {
 		add("--ca gcp_cas needs --ca-pool projects/PROJECT/locations/REGION/caPools/POOL (asmcli: \"Malformed ca-name\")")
 	}
@@ -172,7 +180,12 @@ func (o Options) Args() []string {
 	if o.Revision != "" {
 		args = append(args, "--revision_name", o.Revision)
 	}
-	if o.CA != "" {
+	switch o.CA {
+	case "":
+	case "shared":
+		// istiod signs with the cacerts Secret meshctl installed first.
+		args = append(args, "--ca", "citadel")
+	default:
 		args = append(args, "--ca", o.CA)
 	}
 	if o.CAPool != "" {

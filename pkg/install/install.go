@@ -19,6 +19,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
@@ -52,7 +53,9 @@ type Result struct {
 	LogFile   string    `json:"logFile"`
 	Command   []string  `json:"command"`
 	Overlays  []Overlay `json:"overlays,omitempty"`
-	Warnings  []string  `json:"warnings,omitempty"`
+	// CA is what --ca shared did (or, in a dry run, would do).
+	CA       *SharedCA `json:"ca,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
 	// Events are asmcli's warnings and errors as it logged them, with the
 	// time it gave each when it timestamps its log (--verbose with ts).
 	Events []Event `json:"events,omitempty"`
@@ -91,6 +94,9 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.Permissions = in.Preflight.Check(ctx, o.Changes())
 	if o.DryRun {
+		if o.CA == "shared" {
+			res.CA = o.planSharedCA()
+		}
 		res.Elapsed = time.Since(start).Round(time.Millisecond).String()
 		return res, nil
 	}
@@ -117,6 +123,11 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if err := in.checkLegacyGateway(ctx, o); err != nil {
 		return res, err
+	}
+	if o.CA == "shared" {
+		if res.CA, err = in.installSharedCA(ctx, o); err != nil {
+			return res, err
+		}
 	}
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 		return res, err
@@ -149,6 +160,12 @@ func (in Installer) Run(ctx context.Context, o Options) (Result, error) {
 	}
 	step.Done()
 	res.Istiod = istiod
+	if res.CA != nil && res.CA.Secret == plan.Create {
+		if old := in.runningIstiods(ctx, rev); len(old) > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s started before the cacerts Secret and still sign with their own CA: restart them (kubectl rollout restart -n %s deployment/NAME) to move them to the shared root",
+				strings.Join(old, ", "), mesh.IstioSystem))
+		}
+	}
 	res.NextStep = "meshctl inject --namespace NAMESPACE --revision " + rev
 	res.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return res, nil
@@ -309,6 +326,13 @@ func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 		if r.Target.Release != "" {
 			fmt.Fprintf(w, "  installs CSM %s (%s)\n", r.Target.Release, r.Target.Source)
 		}
+		if r.CA != nil {
+			root := "root " + r.CA.Root
+			if r.CA.RootCreated {
+				root = "a new root in " + r.CA.Root + " (key 0600, kept on this machine)"
+			}
+			fmt.Fprintf(w, "  first: the cacerts Secret in %s, an intermediate CA of %s for %s\n", mesh.IstioSystem, root, r.CA.Cluster)
+		}
 		for _, ov := range r.Overlays {
 			fmt.Fprintf(w, "%s\n", s.Heading("Overlay "+ov.Path))
 			fmt.Fprint(w, indent(ov.Content))
@@ -323,6 +347,13 @@ func (r Result) RenderText(w io.Writer, s ui.Styles) error {
 	fmt.Fprintf(w, "  asmcli     %s (%s)\n", r.AsmcliVersion, r.Asmcli.Path)
 	if r.Target.Release != "" {
 		fmt.Fprintf(w, "  release    CSM %s, checked against the cluster before the install\n", r.Target.Release)
+	}
+	if r.CA != nil {
+		fmt.Fprintf(w, "  shared CA  root %s (SHA-256 %s); cacerts: %s", r.CA.Root, r.CA.SHA256, r.CA.Secret)
+		if r.CA.Files != "" {
+			fmt.Fprintf(w, ", intermediate in %s", r.CA.Files)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  output     %s\n", r.OutputDir)
 	fmt.Fprintf(w, "  log        %s\n", r.LogFile)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -92,6 +93,22 @@ func InstallSecret(ctx context.Context, kc kubernetes.Interface, b *Bundle) erro
 		return fmt.Errorf("create Secret %s/%s: %w", mesh.IstioSystem, SecretName, err)
 	}
 	return nil
+}
+
+// Provision issues the cluster's intermediate CA from the root, writes its
+// bundle to dir/cluster (keys 0600) and installs it as the cluster's
+// cacerts Secret (the root's key stays on this machine). It returns the
+// bundle's directory.
+func (r *Root) Provision(ctx context.Context, kc kubernetes.Interface, dir, cluster string, kt KeyType, now time.Time) (string, error) {
+	b, err := r.Issue(cluster, kt, now)
+	if err != nil {
+		return "", err
+	}
+	files := filepath.Join(dir, cluster)
+	if err := WriteBundle(dir, cluster, b); err != nil {
+		return files, err
+	}
+	return files, InstallSecret(ctx, kc, b)
 }
 
 // RestartIstiod restarts the revisions' istiod Deployments as `kubectl

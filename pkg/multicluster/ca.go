@@ -156,14 +156,8 @@ func (p *caPlan) apply(ctx context.Context, rep ui.Reporter, report *CAReport) e
 		}
 		step := rep.Step("shared CA in " + m.Name)
 		if c.action == plan.Create {
-			b, err := p.root.Issue(m.clusterID, p.opts.KeyType, now())
-			if err == nil {
-				report.Clusters[i].Files = filepath.Join(p.opts.Dir, m.clusterID)
-				err = meshca.WriteBundle(p.opts.Dir, m.clusterID, b)
-			}
-			if err == nil {
-				err = meshca.InstallSecret(ctx, m.kube, b)
-			}
+			files, err := p.root.Provision(ctx, m.kube, p.opts.Dir, m.clusterID, p.opts.KeyType, now())
+			report.Clusters[i].Files = files
 			if err != nil {
 				step.Fail(err)
 				return fmt.Errorf("cluster %s: %w", m.Name, err)

@@ -25,6 +25,11 @@ type installResult struct {
 	Command  []string `json:"command"`
 	DryRun   bool     `json:"dryRun"`
 	NextStep string   `json:"nextStep"`
+	CA       *struct {
+		Root        string `json:"root"`
+		RootCreated bool   `json:"rootCreated"`
+		Secret      string `json:"secret"`
+	} `json:"ca"`
 }
 
 func meshctlInstall(t *testing.T, args ...string) (installResult, result) {

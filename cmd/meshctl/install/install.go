@@ -12,11 +12,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
+	"github.com/meshctl/meshctl/internal/config"
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/install/managed"
+	"github.com/meshctl/meshctl/pkg/meshca"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
@@ -37,6 +39,8 @@ type InstallOptions struct {
 	Precheck install.Prechecker
 	// ManagedInstaller builds the fleet-managed installer's clients.
 	ManagedInstaller func(ctx context.Context, dryRun bool) (managed.Installer, error)
+	// KeyType is --ca-key-type, for --ca shared.
+	KeyType string
 	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
 	// check of the asmcli path.
 	SkipPermissionCheck bool
@@ -61,6 +65,12 @@ asmcli --version, and the prechecks check the cluster against that release. --me
 picks the release: the script of that release is downloaded when none is given or on PATH,
 and a given one of another release is refused.
 
+--ca shared gives the cluster's istiod an intermediate CA of a root kept outside every cluster
+(generated in --ca-dir, or yours with --root-cert and --root-key): meshctl issues the intermediate
+(the cluster in its subject, pathlen 0, keys written 0600) and creates istio-system's cacerts
+Secret before asmcli runs with --ca citadel, so istiod starts signing with it. The root's key never
+enters the cluster; clusters installed so join one root of trust (see mesh connect --ca shared).
+
 With --managed it provisions Google's managed control plane through the fleet API instead, as
 Google now recommends (the in-cluster ISTIOD control plane on GKE and asmcli --managed are
 deprecated). Each step is skipped when already done, so running it again is safe:
@@ -81,6 +91,9 @@ Google maps from the cluster's GKE release channel unless --channel says otherwi
   meshctl install --revision asm-1311-19 --egress-registry-only --access-logging
   meshctl install --mesh-version 1.30 --enable-all
   meshctl install --dry-run -o yaml
+
+  # istiod signs with an intermediate of one root kept on this machine (see mesh connect --ca shared)
+  meshctl install --enable-all --ca shared --ca-dir ~/mesh-ca
 
   # The managed control plane, through the fleet API
   meshctl install --managed
@@ -103,11 +116,14 @@ Google maps from the cluster's GKE release channel unless --channel says otherwi
 	fl.StringVar(&o.OutputDir, "output-dir", "", "asmcli's output directory (default: a per-cluster directory in meshctl's cache)")
 	fl.StringVar(&o.Revision, "revision", "", "revision name (default: asmcli's, e.g. asm-1311-19)")
 	fl.StringVar(&o.MeshVersion, "mesh-version", "", fmt.Sprintf("mesh release to install, e.g. 1.30 (default: the release of the asmcli found, else %s, which is downloaded)", install.PinnedRelease))
-	fl.StringVar(&o.CA, "ca", "mesh_ca", "certificate authority: mesh_ca, citadel, gcp_cas or managed_cas")
+	fl.StringVar(&o.CA, "ca", "mesh_ca", "certificate authority: mesh_ca, citadel, gcp_cas, managed_cas, or shared (istiod signs with an intermediate of a root kept outside the cluster, as mesh connect --ca shared)")
 	fl.StringVar(&o.CAPool, "ca-pool", "", "CA Service pool for --ca gcp_cas: projects/P/locations/L/caPools/POOL")
 	fl.StringVar(&o.CACert, "ca-cert", "", "custom CA: intermediate certificate (with --ca citadel)")
 	fl.StringVar(&o.CAKey, "ca-key", "", "custom CA: intermediate key")
-	fl.StringVar(&o.RootCert, "root-cert", "", "custom CA: root certificate")
+	fl.StringVar(&o.RootCert, "root-cert", "", "custom CA: root certificate (with --ca shared: your root CA, with --root-key, instead of a generated one)")
+	fl.StringVar(&o.SharedCA.RootKey, "root-key", "", "your root CA's key (PEM) for --ca shared; it never leaves this machine")
+	fl.StringVar(&o.SharedCA.Dir, "ca-dir", "", "where --ca shared keeps the root and the cluster's intermediate (default: $XDG_CONFIG_HOME/meshctl/ca, the one mesh connect --ca shared uses)")
+	fl.StringVar(&opts.KeyType, "ca-key-type", string(meshca.RSA), "keys of the CAs --ca shared makes: rsa (4096 bits, as Istio's tools/certs) or ecdsa (P-256)")
 	fl.StringVar(&o.CertChain, "cert-chain", "", "custom CA: certificate chain")
 	fl.StringVar(&o.FleetID, "fleet-id", "", "fleet host project (default: the cluster's project)")
 	fl.BoolVar(&o.EnableAll, "enable-all", false, "let asmcli make every change it needs (APIs, IAM, labels, registration, namespace)")
@@ -153,6 +169,9 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 			return failure.Usage(err, "pass --mesh-version with one of the releases listed")
 		}
 	}
+	if err := completeSharedCA(f, cmd, opts); err != nil {
+		return err
+	}
 	if o.OutputDir == "" {
 		o.OutputDir = install.DefaultOutputDir(s.Project, s.Location, s.Cluster)
 	}
@@ -162,6 +181,31 @@ func completeInstall(f *factory.Factory, cmd *cobra.Command, opts *InstallOption
 	opts.Kube = f.Kube
 	opts.Preflight = f.Preflight(&opts.SkipPermissionCheck)
 	opts.Precheck = install.CheckPrecheck(f.CheckClients, check.Options{Project: s.Project, Location: s.Location, Cluster: s.Cluster, KubeContext: s.Context})
+	return nil
+}
+
+// completeSharedCA gives --ca shared its root: --root-cert names the
+// user's root (not a custom CA's, as with citadel) and the CA directory
+// defaults to the one mesh connect --ca shared uses, so one root serves
+// clusters installed one by one and connected later.
+func completeSharedCA(f *factory.Factory, cmd *cobra.Command, opts *InstallOptions) error {
+	o := &opts.Install
+	if o.CA != "shared" {
+		if cmd.Flags().Changed("ca-key-type") {
+			return failure.Usagef("--ca-key-type goes with --ca shared")
+		}
+		return nil
+	}
+	o.SharedCA.RootCert, o.RootCert = o.RootCert, ""
+	if o.SharedCA.Dir == "" {
+		o.SharedCA.Dir = config.DefaultCADir(f.Env.LookupEnv)
+	}
+	switch kt := meshca.KeyType(opts.KeyType); kt {
+	case meshca.RSA, meshca.ECDSA:
+		o.SharedCA.KeyType = kt
+	default:
+		return failure.Usagef("--ca-key-type %q: rsa or ecdsa", opts.KeyType)
+	}
 	return nil
 }
 

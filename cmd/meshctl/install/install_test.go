@@ -15,6 +15,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/install/managed"
+	"github.com/meshctl/meshctl/pkg/meshca"
 	"github.com/meshctl/meshctl/sim/fakegcp"
 	"github.com/meshctl/meshctl/sim/fakehub"
 	"github.com/meshctl/meshctl/sim/scenario"
@@ -41,6 +42,11 @@ func TestNewCmdInstall(t *testing.T) {
 			want: install.Options{Project: "p", Location: "l", Cluster: "c", OutputDir: outDir, Revision: "asm-1", MeshVersion: "1.30", CA: "gcp_cas", CAPool: "projects/p/locations/l/caPools/x",
 				FleetID: "f", Enable: []string{"namespace_creation", "registration"}, Options: []string{"cni-gcp"}, CustomOverlays: []string{"a.yaml", "b.yaml"},
 				EgressRegistryOnly: true, AccessLogging: true, SkipChecks: true, DryRun: true}},
+		// --root-cert is the shared root's, not a custom CA's.
+		{name: "shared CA", settings: cluster,
+			args: []string{"--ca", "shared", "--root-cert", "root.pem", "--root-key", "root-key.pem", "--ca-dir", "ca", "--ca-key-type", "ecdsa"},
+			want: install.Options{Project: "p", Location: "l", Cluster: "c", CA: "shared", OutputDir: install.DefaultOutputDir("p", "l", "c"),
+				SharedCA: meshca.Options{Dir: "ca", RootCert: "root.pem", RootKey: "root-key.pem", KeyType: meshca.ECDSA}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +92,9 @@ func TestNewCmdInstallErrors(t *testing.T) {
 		{[]string{"--managed", "--membership", "Not_Valid"}, "RFC 1123", failure.ExitUsage},
 		{[]string{"--mesh-version", "1.25"}, `unknown mesh release "1.25": meshctl knows 1.21, 1.24, 1.26, 1.27, 1.28, 1.29, 1.30, 1.31`, failure.ExitUsage},
 		{[]string{"--managed", "--mesh-version", "1.31"}, "--mesh-version apply to the asmcli install, not --managed", failure.ExitUsage},
+		{[]string{"--ca-key-type", "ecdsa"}, "--ca-key-type goes with --ca shared", failure.ExitUsage},
+		{[]string{"--ca", "shared", "--ca-key-type", "dsa"}, `--ca-key-type "dsa": rsa or ecdsa`, failure.ExitUsage},
+		{[]string{"--managed", "--ca-dir", "ca"}, "--ca-dir apply to the asmcli install, not --managed", failure.ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

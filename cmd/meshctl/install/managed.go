@@ -15,7 +15,7 @@ import (
 // asmcliOnly are install's flags that drive asmcli and mean nothing for the
 // managed control plane.
 var asmcliOnly = []string{"asmcli", "mesh-version", "output-dir", "revision", "ca", "ca-pool", "ca-cert", "ca-key", "root-cert", "cert-chain",
-	"fleet-id", "enable-all", "enable", "option", "custom-overlay", "egress-registry-only", "access-logging"}
+	"root-key", "ca-dir", "ca-key-type", "fleet-id", "enable-all", "enable", "option", "custom-overlay", "egress-registry-only", "access-logging"}
 
 // managedOnly need --managed.
 var managedOnly = []string{"channel", "membership", "fleet-project"}

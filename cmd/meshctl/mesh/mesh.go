@@ -6,7 +6,6 @@ package mesh
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,7 +92,7 @@ func completeConnect(f *factory.Factory, opts *ConnectOptions, args []string) er
 			return failure.Usagef("--root-cert and --root-key go together")
 		}
 		if o.CA.Dir == "" {
-			o.CA.Dir = DefaultCADir(f.Env.LookupEnv)
+			o.CA.Dir = config.DefaultCADir(f.Env.LookupEnv)
 		}
 		if o.CA.Dir == "" {
 			return failure.Usage(fmt.Errorf("no directory for the shared CA"), "pass --ca-dir")
@@ -117,15 +116,6 @@ func completeConnect(f *factory.Factory, opts *ConnectOptions, args []string) er
 	opts.Args, o.Clusters = args, refs
 	opts.Clients, opts.Printer, opts.Reporter = f.MultiClusterClients, f.Printer, f.Reporter
 	return nil
-}
-
-// DefaultCADir is $XDG_CONFIG_HOME/meshctl/ca, or ~/.config/meshctl/ca.
-func DefaultCADir(lookupEnv func(string) (string, bool)) string {
-	file := config.DefaultConfigFile(lookupEnv)
-	if file == "" {
-		return ""
-	}
-	return filepath.Join(filepath.Dir(file), "ca")
 }
 
 func runConnect(ctx context.Context, opts *ConnectOptions) error {
