@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,7 @@ func (cl *Client) nodes(p *Plan, armor *object) []*node {
 
 func (cl *Client) fail(p *Plan, verb string, o *object, err error) error {
 	perm := map[string]string{"create": "create", "update": "update", "delete": "delete", "read": "get", "attach Cloud Armor to": "attach"}[verb]
-	return describe(err, p.Project, verb, o.kind.Title(), o.name, permissionFor(o.kind, perm))
+	return describe(err, cmp.Or(o.project, p.Project), verb, o.kind.Title(), o.name, permissionFor(o.kind, perm))
 }
 
 // createRun inserts the object. Should it exist by then (a run killed
@@ -73,8 +74,11 @@ func (cl *Client) fail(p *Plan, verb string, o *object, err error) error {
 // like any existing object.
 func (cl *Client) createRun(p *Plan, o *object) func(context.Context, ui.Step) error {
 	return func(ctx context.Context, step ui.Step) error {
-		c := cl.caller()
-		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
+		c, err := cl.callerOf(ctx, p, o)
+		if err != nil {
+			return err
+		}
+		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) {
 			return c.c.Insert(ctx, o.kind, o.want, id)
 		})
 		if isAlreadyExists(err) {
@@ -94,7 +98,7 @@ func (cl *Client) createRun(p *Plan, o *object) func(context.Context, ui.Step) e
 // converge brings an object that exists, but was not read while planning,
 // in line: it must be meshctl's, then it is updated where it differs.
 func (cl *Client) converge(ctx context.Context, p *Plan, o *object, step ui.Step) error {
-	fresh, err := cl.getVisible(ctx, o)
+	fresh, err := cl.getVisible(ctx, p, o)
 	if err != nil {
 		return cl.fail(p, "read", o, err)
 	}
@@ -113,8 +117,11 @@ func (cl *Client) converge(ctx context.Context, p *Plan, o *object, step ui.Step
 
 // getVisible reads an object another insert is still creating: Compute
 // answers 404 until that operation is DONE.
-func (cl *Client) getVisible(ctx context.Context, o *object) (proto.Message, error) {
-	c := cl.caller()
+func (cl *Client) getVisible(ctx context.Context, p *Plan, o *object) (proto.Message, error) {
+	c, err := cl.callerOf(ctx, p, o)
+	if err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		obj, err := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) })
@@ -138,7 +145,10 @@ func (cl *Client) updateRun(p *Plan, o *object, fields []string) func(context.Co
 // with a fingerprint are read, changed and written back with it; a 412
 // (someone wrote in between) starts again from a fresh read.
 func (cl *Client) updateObject(ctx context.Context, p *Plan, o *object, step ui.Step, fresh proto.Message) error {
-	c := cl.caller()
+	c, err := cl.callerOf(ctx, p, o)
+	if err != nil {
+		return err
+	}
 	get := func() (proto.Message, error) {
 		return read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, o.kind, o.name) })
 	}
@@ -345,7 +355,7 @@ func (cl *Client) ensureServiceCertificates(ctx context.Context, p *Plan, st *ce
 		cert := certificateObject(name, mesh.NewResourceOwner(n.lb, sv.Key()), domains)
 		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Insert(ctx, KindCertificate, cert.want, id) })
 		if isAlreadyExists(err) {
-			_, err = cl.getVisible(ctx, cert)
+			_, err = cl.getVisible(ctx, p, cert)
 		}
 		if err != nil {
 			return cl.fail(p, "create", cert, err)
@@ -453,8 +463,11 @@ func (cl *Client) attachRun(p *Plan, bs, policy string) func(context.Context, ui
 // still in use (another run swapped it in) is left for a later run.
 func (cl *Client) deleteRun(p *Plan, o *object) func(context.Context, ui.Step) error {
 	return func(ctx context.Context, step ui.Step) error {
-		c := cl.caller()
-		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Delete(ctx, o.kind, o.name, id) })
+		c, err := cl.callerOf(ctx, p, o)
+		if err != nil {
+			return err
+		}
+		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Delete(ctx, o.kind, o.name, id) })
 		switch {
 		case err == nil, isNotFound(err):
 			return nil

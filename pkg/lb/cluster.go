@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/googleapis/gax-go/v2"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 )
 
 // GKE is what pkg/lb needs of the GKE API: the cluster's network and node
@@ -16,13 +17,14 @@ type GKE interface {
 	GetCluster(ctx context.Context, req *containerpb.GetClusterRequest, opts ...gax.CallOption) (*containerpb.Cluster, error)
 }
 
-// clusterNodes finds the cluster's VPC network (from GKE) and the network
+// clusterNodes finds the cluster's VPC network (from GKE), the project
+// that holds it (a Shared VPC's host project, else spec's) and the network
 // tags every one of its nodes carries. GKE puts its own tag
 // (gke-CLUSTER-HASH-node) on the node VMs, not in nodePools[].config.tags
 // (which holds only the tags a user asked for), so the tags come from the
 // node instances, found by the label GKE gives them; the pools' own tags
 // are the fallback when no instance is found.
-func clusterNodes(ctx context.Context, c *caller, gke GKE, spec Spec) (network string, tags []string, err error) {
+func clusterNodes(ctx context.Context, c *caller, gke GKE, spec Spec) (project, network string, tags []string, err error) {
 	name := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", spec.Project, spec.Location, spec.Cluster)
 	type clusterResult struct {
 		cl  *containerpb.Cluster
@@ -49,14 +51,13 @@ func clusterNodes(ctx context.Context, c *caller, gke GKE, spec Spec) (network s
 	})
 	res := <-done
 	if res.err != nil {
-		return "", nil, describe(res.err, spec.Project, "get", "GKE cluster", spec.Cluster, "container.clusters.get")
+		return "", "", nil, describe(res.err, spec.Project, "get", "GKE cluster", spec.Cluster, "container.clusters.get")
 	}
-	network = res.cl.GetNetwork()
-	if network == "" {
-		network = res.cl.GetNetworkConfig().GetNetwork()
-	}
+	// networkConfig.network is the full link, naming the host project of
+	// a Shared VPC; the top-level network is only the name.
+	project, network = gkecluster.Network(res.cl, spec.Project)
 	if ierr != nil {
-		return "", nil, describe(ierr, spec.Project, "list", "instances", "", "compute.instances.list")
+		return "", "", nil, describe(ierr, spec.Project, "list", "instances", "", "compute.instances.list")
 	}
 	first := true
 	for _, in := range instances {
@@ -77,10 +78,22 @@ func clusterNodes(ctx context.Context, c *caller, gke GKE, spec Spec) (network s
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	if len(tags) == 0 {
-		return "", nil, failure.WithHint(fmt.Errorf("cannot find the network tags of cluster %s's nodes, so the firewall rule for Google's health checkers would match nothing", spec.Cluster),
+		return "", "", nil, failure.WithHint(fmt.Errorf("cannot find the network tags of cluster %s's nodes, so the firewall rule for Google's health checkers would match nothing", spec.Cluster),
 			"check that the cluster has nodes (`gcloud compute instances list --filter labels.goog-k8s-cluster-name="+spec.Cluster+"`)")
 	}
-	return network, tags, nil
+	return project, network, tags, nil
+}
+
+// specNetwork is the network the spec names (a name, or a link naming
+// its project) and its project; empty when the spec names none.
+func specNetwork(spec Spec) (project, network string) {
+	if spec.Network == "" {
+		return "", ""
+	}
+	if p, n, ok := gkecluster.ParseNetworkLink(spec.Network); ok {
+		return p, n
+	}
+	return spec.Project, spec.Network
 }
 
 type instance struct {

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -100,7 +101,7 @@ func (d *desired) services() ([]route, []string) {
 			bsOwner.Choices = []string{mesh.ChoiceNoArmor}
 		}
 		bs := d.add(backendServiceObject(n.backendService(sv), bsOwner, p.spec, sv, globalLink(p.Project, KindHealthCheck, hc.name)), hc.id())
-		d.add(firewallObject(n.firewall(sv), owner, p.Project, d.f.network, d.f.tags, sv))
+		d.add(firewallObject(n.firewall(sv), owner, cmp.Or(d.f.networkProject, p.Project), d.f.network, d.f.tags, sv))
 		bsIDs = append(bsIDs, bs.id())
 		routes = append(routes, route{matcher: bs.name, hosts: sv.Hosts, service: globalLink(p.Project, KindBackendService, bs.name)})
 	}

@@ -1,9 +1,12 @@
 package lb
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -15,7 +18,7 @@ import (
 // apply (pkg/preflight): its full name, and what the object it writes
 // refers to, read from the body the apply sends.
 func (p *Plan) locate(o *object, c plan.Change) plan.Change {
-	c.Resource = preflight.ComputeName(p.Project, "global", string(o.kind), o.name)
+	c.Resource = preflight.ComputeName(cmp.Or(o.project, p.Project), "global", string(o.kind), o.name)
 	if (c.Action == plan.Create || c.Action == plan.Update) && o.want != nil {
 		// An update writes the object as read, merged with what is
 		// wanted: a shared URL map keeps naming the other services'
@@ -34,8 +37,29 @@ func (p *Plan) locate(o *object, c plan.Change) plan.Change {
 	}
 	slices.Sort(c.Uses)
 	c.Uses = slices.Compact(c.Uses)
+	if fw, ok := o.want.(*computepb.Firewall); ok && c.Action == plan.Create {
+		c.Handover = firewallCommand(cmp.Or(o.project, p.Project), fw)
+	}
 	return c
 }
+
+// firewallCommand is the gcloud command that creates fw as meshctl
+// would, description (its owner marker) included, for a network
+// administrator to run: the next expose finds the rule as it wants it.
+func firewallCommand(project string, fw *computepb.Firewall) string {
+	var rules []string
+	for _, a := range fw.GetAllowed() {
+		for _, port := range a.GetPorts() {
+			rules = append(rules, a.GetIPProtocol()+":"+port)
+		}
+	}
+	return fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction %s --priority %d --action ALLOW --rules %s --source-ranges %s --target-tags %s --description %s",
+		fw.GetName(), project, fw.GetNetwork(), fw.GetDirection(), fw.GetPriority(), strings.Join(rules, ","),
+		strings.Join(fw.GetSourceRanges(), ","), strings.Join(fw.GetTargetTags(), ","), shellQuote(fw.GetDescription()))
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // attachUses adds the Cloud Armor policy a backend service is given
 // (setSecurityPolicy, apart from the service's own body) to the

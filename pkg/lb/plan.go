@@ -1,7 +1,9 @@
 package lb
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -84,6 +86,14 @@ type Client struct {
 
 	once sync.Once
 	c    *caller
+
+	// Other builds the Compute client of another project: a Shared VPC's
+	// host project, where the firewall rule of the cluster's network goes.
+	// Nil refuses a plan that needs one.
+	Other func(ctx context.Context, project string) (Compute, error)
+	// others are the callers of other projects, by project.
+	othersMu sync.Mutex
+	others   map[string]*caller
 }
 
 // New returns a Client. gke may be nil when every Spec names its Network
@@ -101,6 +111,37 @@ func (cl *Client) caller() *caller {
 	return cl.c
 }
 
+// callerIn is the caller for project: the Client's own for its project
+// (or ""), else one over Other's client, made once per project.
+func (cl *Client) callerIn(ctx context.Context, project, own string) (*caller, error) {
+	if project == "" || project == own {
+		return cl.caller(), nil
+	}
+	cl.othersMu.Lock()
+	defer cl.othersMu.Unlock()
+	if c := cl.others[project]; c != nil {
+		return c, nil
+	}
+	if cl.Other == nil {
+		return nil, fmt.Errorf("the cluster's network is in project %s (a Shared VPC), and this command has no Compute client for it", project)
+	}
+	comp, err := cl.Other(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("a Compute client for project %s: %w", project, err)
+	}
+	if cl.others == nil {
+		cl.others = map[string]*caller{}
+	}
+	c := newCaller(comp, cl.Retry)
+	cl.others[project] = c
+	return c, nil
+}
+
+// callerOf is the caller for o's project.
+func (cl *Client) callerOf(ctx context.Context, p *Plan, o *object) (*caller, error) {
+	return cl.callerIn(ctx, o.project, p.Project)
+}
+
 // Stats are the calls a Client made.
 type Stats struct {
 	Mutations int64 `json:"mutations"`
@@ -110,7 +151,14 @@ type Stats struct {
 // Stats returns the mutating calls accepted and the retries made so far.
 func (cl *Client) Stats() Stats {
 	c := cl.caller()
-	return Stats{Mutations: c.mutations.Load(), Retries: c.retries.Load()}
+	st := Stats{Mutations: c.mutations.Load(), Retries: c.retries.Load()}
+	cl.othersMu.Lock()
+	defer cl.othersMu.Unlock()
+	for _, o := range cl.others {
+		st.Mutations += o.mutations.Load()
+		st.Retries += o.retries.Load()
+	}
+	return st
 }
 
 // found is what exists of a load balancer, read all at once: objects by
@@ -123,9 +171,11 @@ type found struct {
 	certs    []*computepb.SslCertificate
 	// backendServices are every backend service of the project (teardown).
 	backendServices []*computepb.BackendService
-	// network and tags are the cluster's, when the spec did not name them.
-	network string
-	tags    []string
+	// network and tags are the cluster's, when the spec did not name them;
+	// networkProject holds the network (a Shared VPC's host project, else
+	// the plan's own).
+	network, networkProject string
+	tags                    []string
 }
 
 func (f *found) get(kind Kind, name string) proto.Message { return f.objs[objectID(kind, name)] }
@@ -134,7 +184,7 @@ func (f *found) get(kind Kind, name string) proto.Message { return f.objs[object
 type reader struct {
 	cl   *Client
 	spec Spec
-	mu   sync.Mutex
+	mu   *sync.Mutex // shared with the reader's children
 	f    *found
 	g    *errgroup.Group
 	ctx  context.Context
@@ -143,19 +193,37 @@ type reader struct {
 func (cl *Client) newReader(ctx context.Context, spec Spec) *reader {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(spec.Parallel)
-	return &reader{cl: cl, spec: spec, f: &found{objs: map[string]proto.Message{}}, g: g, ctx: gctx}
+	return &reader{cl: cl, spec: spec, mu: &sync.Mutex{}, f: &found{objs: map[string]proto.Message{}}, g: g, ctx: gctx}
+}
+
+// then runs fn in the background; fn's reads go through a child reader
+// of their own bound, so that they do not wait for the slot fn holds.
+func (r *reader) then(fn func(child *reader) error) {
+	r.g.Go(func() error {
+		g, gctx := errgroup.WithContext(r.ctx)
+		g.SetLimit(r.spec.Parallel)
+		child := &reader{cl: r.cl, spec: r.spec, mu: r.mu, f: r.f, g: g, ctx: gctx}
+		err := fn(child)
+		return errors.Join(err, g.Wait())
+	})
 }
 
 // get reads kind/name in the background; a missing object is recorded as nil.
-func (r *reader) get(kind Kind, name string) {
+func (r *reader) get(kind Kind, name string) { r.getIn("", kind, name) }
+
+// getIn reads kind/name in project ("": the spec's).
+func (r *reader) getIn(project string, kind Kind, name string) {
 	r.g.Go(func() error {
-		c := r.cl.caller()
+		c, err := r.cl.callerIn(r.ctx, project, r.spec.Project)
+		if err != nil {
+			return err
+		}
 		obj, err := read(r.ctx, c, func() (proto.Message, error) { return c.c.Get(r.ctx, kind, name) })
 		if isNotFound(err) {
 			obj, err = nil, nil
 		}
 		if err != nil {
-			return describe(err, r.spec.Project, "read", kind.Title(), name, permissionFor(kind, "get"))
+			return describe(err, cmp.Or(project, r.spec.Project), "read", kind.Title(), name, permissionFor(kind, "get"))
 		}
 		r.mu.Lock()
 		r.f.objs[objectID(kind, name)] = obj
@@ -301,17 +369,30 @@ func (cl *Client) readExpose(ctx context.Context, p *Plan) (*found, error) {
 	for _, sv := range spec.Services {
 		r.get(KindHealthCheck, n.healthCheck(sv))
 		r.get(KindBackendService, n.backendService(sv))
-		r.get(KindFirewall, n.firewall(sv))
 	}
-	r.f.network, r.f.tags = spec.Network, spec.NodeTags
+	// The firewall rules are in the network's project, so they are read
+	// once the network is known.
+	firewalls := func(r *reader, project string) {
+		for _, sv := range spec.Services {
+			r.getIn(project, KindFirewall, n.firewall(sv))
+		}
+	}
+	r.f.networkProject, r.f.network = specNetwork(spec)
+	r.f.tags = spec.NodeTags
 	if r.f.network == "" || len(r.f.tags) == 0 {
-		r.g.Go(func() error {
-			network, tags, err := clusterNodes(r.ctx, cl.caller(), cl.gke, spec)
-			r.mu.Lock()
-			r.f.network, r.f.tags = network, tags
-			r.mu.Unlock()
-			return err
+		r.then(func(child *reader) error {
+			project, network, tags, err := clusterNodes(child.ctx, cl.caller(), cl.gke, spec)
+			if err != nil {
+				return err
+			}
+			child.mu.Lock()
+			child.f.networkProject, child.f.network, child.f.tags = project, network, tags
+			child.mu.Unlock()
+			firewalls(child, project)
+			return nil
 		})
+	} else {
+		firewalls(r, r.f.networkProject)
 	}
 	return r.wait()
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"google.golang.org/protobuf/proto"
 )
@@ -18,6 +19,9 @@ import (
 type object struct {
 	kind Kind
 	name string
+	// project holds the object when it is not the plan's: a Shared VPC's
+	// firewall rule is in the network's host project.
+	project string
 	// external objects were named by the user (--address, --certificate,
 	// --armor-policy): they must exist and are never changed.
 	external bool
@@ -284,6 +288,9 @@ func armorObject(name string, owner mesh.ResourceOwner, a Armor) *object {
 
 // --- firewall ---
 
+// firewallObject is the rule admitting Google's front ends and health
+// checkers to the gateway's ports, in the project that holds the network
+// (a Shared VPC's host project: a rule anywhere else does not apply).
 func firewallObject(name string, owner mesh.ResourceOwner, project, network string, tags []string, sv Service) *object {
 	ports := []string{strconv.Itoa(sv.ServingPort), strconv.Itoa(sv.HealthCheckPort)}
 	slices.Sort(ports)
@@ -297,11 +304,11 @@ func firewallObject(name string, owner mesh.ResourceOwner, project, network stri
 		TargetTags:   sortedCopy(tags),
 	}
 	return &object{
-		kind: KindFirewall, name: name, owner: owner, want: want,
+		kind: KindFirewall, name: name, project: project, owner: owner, want: want,
 		diff: func(a proto.Message) []string {
 			f := a.(*computepb.Firewall)
 			var d fieldDiff
-			d.check("network", linkName(f.GetNetwork()) == network)
+			d.check("network", gkecluster.SameNetwork(f.GetNetwork(), project, network))
 			d.check("direction", f.GetDirection() == "INGRESS")
 			d.check("priority", f.GetPriority() == want.GetPriority())
 			d.check("sourceRanges", sameSet(f.GetSourceRanges(), GFERanges))

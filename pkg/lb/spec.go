@@ -109,8 +109,10 @@ type Spec struct {
 	// Services are exposed (or, for Teardown, removed) in one run.
 	Services []Service `json:"services"`
 
-	// Network and NodeTags are the cluster's VPC network and the network
-	// tags of its nodes; empty means read them from the GKE and Compute APIs.
+	// Network and NodeTags are the cluster's VPC network (a name in
+	// Project, or projects/HOST/global/networks/N for a Shared VPC) and the
+	// network tags of its nodes; empty means read them from the GKE and
+	// Compute APIs.
 	Network  string   `json:"network,omitempty"`
 	NodeTags []string `json:"nodeTags,omitempty"`
 

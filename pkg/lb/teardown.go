@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"google.golang.org/protobuf/proto"
@@ -119,9 +121,43 @@ func (cl *Client) readTeardown(ctx context.Context, p *Plan) (*found, error) {
 	for _, sv := range p.spec.Services {
 		r.get(KindHealthCheck, n.healthCheck(sv))
 		r.get(KindBackendService, n.backendService(sv))
-		r.get(KindFirewall, n.firewall(sv))
 	}
+	r.then(func(child *reader) error {
+		project := cl.networkProject(child.ctx, p.spec)
+		child.mu.Lock()
+		child.f.networkProject = project
+		child.mu.Unlock()
+		for _, sv := range p.spec.Services {
+			child.getIn(project, KindFirewall, n.firewall(sv))
+		}
+		return nil
+	})
 	return r.wait()
+}
+
+// networkProject is the project of the cluster's network, where its
+// firewall rules are: the spec's network's, else the one GKE reports (a
+// Shared VPC's host project). A cluster that cannot be read (deleted
+// before its load balancer) leaves the spec's project, where a rule made
+// without a Shared VPC is.
+func (cl *Client) networkProject(ctx context.Context, spec Spec) string {
+	if project, _ := specNetwork(spec); project != "" {
+		return project
+	}
+	if cl.gke == nil || spec.Location == "" {
+		return spec.Project
+	}
+	c := cl.caller()
+	name := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", spec.Project, spec.Location, spec.Cluster)
+	gc, err := read(ctx, c, func() (*containerpb.Cluster, error) {
+		return cl.gke.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
+	})
+	if err != nil {
+		cl.reporter.Warnf("could not read cluster %s for its network (%v): looking for its firewall rules in project %s", spec.Cluster, err, spec.Project)
+		return spec.Project
+	}
+	project, _ := gkecluster.Network(gc, spec.Project)
+	return project
 }
 
 // teardown is a teardown plan in the making.
@@ -182,7 +218,11 @@ func (t *teardown) del(kind Kind, name string, deps ...string) {
 		t.p.Warnings = append(t.p.Warnings, fmt.Sprintf("%s %s was not made by meshctl for load balancer %s: left alone", kind.Title(), name, t.p.names.lb))
 		return
 	}
-	t.dels = append(t.dels, &object{kind: kind, name: name, actual: actual, deps: deps})
+	o := &object{kind: kind, name: name, actual: actual, deps: deps}
+	if kind == KindFirewall {
+		o.project = t.f.networkProject
+	}
+	t.dels = append(t.dels, o)
 }
 
 // servicePieces deletes each leaving service's backend service, health

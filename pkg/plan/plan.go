@@ -75,6 +75,11 @@ type Change struct {
 	// object refer to, which Google checks the caller may use: a backend
 	// service's health check and NEGs, a firewall rule's network.
 	Uses []string `json:"uses,omitempty"`
+	// Handover is a command that makes the change for someone who holds
+	// what it needs when the caller does not: a Shared VPC's firewall rule,
+	// made by the host project's network administrator. A later run then
+	// finds it as wanted and keeps it.
+	Handover string `json:"handover,omitempty"`
 }
 
 // Ref is "Kind namespace/name", or "Kind name" without a namespace.

@@ -32,6 +32,9 @@ type Permission struct {
 	// Steps are the changes that need it: "create backendServices mc-web".
 	Steps  []string `json:"steps"`
 	Status Status   `json:"status"`
+	// Handovers are commands that make those steps for someone who holds
+	// the permission (plan.Change.Handover).
+	Handovers []string `json:"handovers,omitempty"`
 }
 
 // Name is the permission as people read it: the IAM name, or "patch
@@ -92,6 +95,7 @@ func (k KubeAccess) String() string {
 func Required(changes []plan.Change) []Permission {
 	byKey := map[string]*Permission{}
 	var out []*Permission
+	var handover string
 	add := func(key string, p Permission, step string) {
 		have, ok := byKey[key]
 		if !ok {
@@ -103,12 +107,16 @@ func Required(changes []plan.Change) []Permission {
 		if !slices.Contains(have.Steps, step) {
 			have.Steps = append(have.Steps, step)
 		}
+		if handover != "" && !slices.Contains(have.Handovers, handover) {
+			have.Handovers = append(have.Handovers, handover)
+		}
 	}
 	for _, c := range changes {
 		if !c.Action.Changes() || c.Resource == "" {
 			continue
 		}
 		step := StepName(c)
+		handover = c.Handover
 		if n, ok := parseGoogleName(c.Resource); ok {
 			google := func(perm, project string) {
 				add("g/"+project+"/"+perm, Permission{Permission: perm, Project: project}, step)

@@ -161,8 +161,28 @@ func (r *Report) hint() string {
 		}
 		parts = append(parts, what+":\n    "+strings.Join(g.Commands, "\n    "))
 	}
+	if h := r.handovers(); len(h) > 0 {
+		parts = append(parts, "or have someone who holds them (e.g. the Shared VPC's network administrator) make those changes, as meshctl would, and run again:\n    "+strings.Join(h, "\n    "))
+	}
 	parts = append(parts, "(PRINCIPAL is the account meshctl runs as, e.g. user:you@example.com or serviceAccount:ci@PROJECT.iam.gserviceaccount.com); then run again, or skip this check with --skip-permission-check")
 	return strings.Join(parts, "\n")
+}
+
+// handovers are the commands that make the steps the missing
+// permissions are needed for, in the order of the report.
+func (r *Report) handovers() []string {
+	var out []string
+	for _, p := range r.Permissions {
+		if p.Status != Missing {
+			continue
+		}
+		for _, h := range p.Handovers {
+			if !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // RenderText shows the report for a person: a table of the permissions

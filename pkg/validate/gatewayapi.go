@@ -102,7 +102,7 @@ func fixOf(p gatewayapi.Problem, reexpose string) string {
 // health per zone, Cloud Armor, the firewall, and the HTTPS proxy's SSL
 // policy and certificates.
 func checkGatewayLB(ctx context.Context, st *state, e exposed, x *gatewayapi.Exposure, obs *gatewayapi.Observed, reexpose string, objs kube.Objects) []Case {
-	if err := st.lbLists.load(ctx, st.c.Compute); err != nil {
+	if err := st.lbLists.load(ctx, st.c.Compute, st.c.NetworkCompute); err != nil {
 		return []Case{apiFailed(GroupLB, "load balancer", e.object(), "read the load balancer", err)}
 	}
 	newCase := func(check string) Case { return Case{Group: GroupLB, Check: check, Object: e.object()} }

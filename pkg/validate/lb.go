@@ -43,12 +43,19 @@ type computeLists struct {
 	err      error
 }
 
-func (l *computeLists) load(ctx context.Context, c Compute) error {
+func (l *computeLists) load(ctx context.Context, c, network Compute) error {
+	if network == nil {
+		network = c
+	}
 	l.once.Do(func() {
 		var g errgroup.Group
 		list := func(kind lb.Kind, keep func(proto.Message)) {
 			g.Go(func() error {
-				ms, err := c.List(ctx, kind, "")
+				from := c
+				if kind == lb.KindFirewall {
+					from = network
+				}
+				ms, err := from.List(ctx, kind, "")
 				if err != nil {
 					return fmt.Errorf("list %s: %w", kind, err)
 				}
@@ -96,7 +103,7 @@ type lbCheck struct {
 // Armor and the firewall from Google's front ends.
 func checkLB(ctx context.Context, st *state, e exposed) []Case {
 	svcObj := e.object()
-	if err := st.lbLists.load(ctx, st.c.Compute); err != nil {
+	if err := st.lbLists.load(ctx, st.c.Compute, st.c.NetworkCompute); err != nil {
 		return []Case{apiFailed(GroupLB, "load balancer", svcObj, "read the load balancer", err)}
 	}
 	newCase := func(check string) Case { return Case{Group: GroupLB, Check: check, Object: svcObj} }

@@ -170,7 +170,7 @@ func checkCertificates(ctx context.Context, st *state, found []exposed) []Case {
 	if st.c.Compute == nil || len(found) == 0 {
 		return nil
 	}
-	if err := st.lbLists.load(ctx, st.c.Compute); err != nil {
+	if err := st.lbLists.load(ctx, st.c.Compute, st.c.NetworkCompute); err != nil {
 		return nil // each Service's load balancer check reports it
 	}
 	l := &st.lbLists

@@ -43,6 +43,10 @@ type Clients struct {
 	// Compute reads the exposed Services' load balancers; nil leaves them
 	// out.
 	Compute Compute
+	// NetworkCompute lists the firewall rules of the cluster's network when
+	// another project holds it (a Shared VPC's host project); nil: the
+	// rules are in Compute's project.
+	NetworkCompute Compute
 	// ComputeErr is why there is no Compute client (credentials, bad
 	// endpoint): the load balancer checks report it and the rest run.
 	ComputeErr error

@@ -117,19 +117,23 @@ func (s *Server) healthCheckersAllowed(port int) bool {
 }
 
 func (s *Server) ingressAllowed(source netip.Prefix, port int) bool {
-	return s.ingressAllowedTo(s.sc.Network, s.targetsNodes, source, port)
+	return s.ingressAllowedTo(s.sc.NetworkProject(), s.sc.Network, s.targetsNodes, source, port)
 }
 
-// ingressAllowedTo evaluates a network's ingress rules that targets
-// accepts, for TCP from source to port. Called with s.mu held.
-func (s *Server) ingressAllowedTo(network string, targets func(map[string]any) bool, source netip.Prefix, port int) bool {
+// ingressAllowedTo evaluates the ingress rules of project's network that
+// targets accepts, for TCP from source to port. On a Shared VPC only the
+// host project's rules are the network's: a rule on a network of the same
+// name in the cluster's own project is another network's. Called with
+// s.mu held.
+func (s *Server) ingressAllowedTo(project, network string, targets func(map[string]any) bool, source netip.Prefix, port int) bool {
 	best, allowed := int64(1<<31), false
 	for _, fw := range s.allOf(kindOf("firewalls")) {
 		f := fw.obj
 		if boolean(f, "disabled") || (str(f, "direction") != "" && str(f, "direction") != "INGRESS") {
 			continue
 		}
-		if netRef, ok := parseRef(str(f, "network"), s.project, "global", "networks"); !ok || netRef.Name != network {
+		netRef, ok := parseRef(str(f, "network"), fw.ref.Project, "global", "networks")
+		if !ok || netRef.Name != network || s.canonicalRef(netRef).Project != project {
 			continue
 		}
 		if !targets(f) || !sourceCovers(f, source) {

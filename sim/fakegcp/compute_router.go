@@ -11,8 +11,33 @@ func errNoSuchURL(r *http.Request) *APIError {
 }
 
 // routeCompute maps a /compute/v1/projects/{project}/... request to Google's
-// method id and its handler.
+// method id and its handler. A Shared VPC's host project is served from
+// the same store: its objects' paths name it.
 func (s *Server) routeCompute(r *http.Request) (route, *apiCall, *APIError) {
+	rt, c, err := s.routeComputeIn(r)
+	if c != nil {
+		if p := s.hostProject(r); p != "" {
+			c.project = p
+		}
+	}
+	return rt, c, err
+}
+
+// hostProject is the Shared VPC host project a Compute path names, or "".
+func (s *Server) hostProject(r *http.Request) string {
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/compute/v1/"), "/"), "/")
+	if len(segs) >= 2 && segs[0] == "projects" && s.isHost(segs[1]) {
+		return s.host
+	}
+	return ""
+}
+
+// isHost reports whether p is the Shared VPC host project (id or number).
+func (s *Server) isHost(p string) bool {
+	return s.host != "" && (p == s.host || p == s.hostNumber)
+}
+
+func (s *Server) routeComputeIn(r *http.Request) (route, *apiCall, *APIError) {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/compute/v1/"), "/"), "/")
 	if len(segs) < 2 || segs[0] != "projects" {
 		return route{}, nil, errNoSuchURL(r)
@@ -21,7 +46,7 @@ func (s *Server) routeCompute(r *http.Request) (route, *apiCall, *APIError) {
 	if publicImages[project] != nil && len(segs) >= 2 && segs[0] == "global" && segs[1] == "images" {
 		return s.imageRoute(r, project, segs[2:])
 	}
-	if !s.projectMatches(project) {
+	if !s.projectMatches(project) && !s.isHost(project) {
 		return route{}, nil, errNotFound("projects/" + project)
 	}
 	switch {
@@ -176,7 +201,15 @@ func (s *Server) getResource(c *apiCall, k *kind) (any, *APIError) {
 }
 
 func (s *Server) listResources(c *apiCall, k *kind) (any, *APIError) {
-	return s.listResponse(c, k.apiKind+"List", "projects/"+s.project+"/"+c.scope+"/"+k.collection, s.itemsIn(k, c.scope), true)
+	project := c.projectOr(s.project)
+	var items []map[string]any
+	for _, it := range s.itemsIn(k, c.scope) {
+		// The store holds a Shared VPC host project's objects too.
+		if ref, ok := parseRef(str(it, "selfLink"), s.project, c.scope, k.collection); !ok || ref.Project == project {
+			items = append(items, it)
+		}
+	}
+	return s.listResponse(c, k.apiKind+"List", "projects/"+project+"/"+c.scope+"/"+k.collection, items, true)
 }
 
 // itemsIn renders every object of a kind in a scope, stored or computed.

@@ -20,11 +20,16 @@ func firewallKind() *kind {
 
 // prepareFirewall fills Google's defaults (INGRESS, priority 1000, the
 // default network) and checks the rule is well formed.
-func prepareFirewall(_ *Server, c *change) *APIError {
+func prepareFirewall(s *Server, c *change) *APIError {
 	fw := c.next
 	setDefault(fw, "direction", "INGRESS")
 	setDefault(fw, "priority", 1000)
 	setDefault(fw, "network", "global/networks/default")
+	// A rule is in its network's project: a Shared VPC's rules are made in
+	// the host project, not by naming its network from a service project.
+	if ref, ok := parseRef(str(fw, "network"), c.r.ref.Project, "global", "networks"); ok && s.canonicalRef(ref).Project != c.r.ref.Project {
+		return errInvalidField("resource.network", str(fw, "network"), "Cross-project references for this resource are not allowed.")
+	}
 	if d := str(fw, "direction"); d != "INGRESS" && d != "EGRESS" {
 		return errInvalidField("resource.direction", d, "Must be INGRESS or EGRESS.")
 	}
@@ -53,7 +58,8 @@ func prepareFirewall(_ *Server, c *change) *APIError {
 // None of them admits Google's health checkers.
 func (s *Server) seedGKEFirewalls(sc scenario.Scenario, now time.Time) {
 	prefix := strings.TrimSuffix(sc.NodeTag(), "-node")
-	network := computeBase + "projects/" + s.project + "/global/networks/" + sc.Network
+	// GKE makes them where the network is: a Shared VPC's host project.
+	network := computeBase + "projects/" + sc.NetworkProject() + "/global/networks/" + sc.Network
 	tcpUDPICMP := []any{
 		map[string]any{"IPProtocol": "icmp"},
 		map[string]any{"IPProtocol": "tcp", "ports": []any{"1-65535"}},
@@ -76,6 +82,6 @@ func (s *Server) seedGKEFirewalls(sc scenario.Scenario, now time.Time) {
 		rule["network"] = network
 		rule["targetTags"] = []any{sc.NodeTag()}
 		rule["description"] = ""
-		s.seed(k, "global", name, rule, now)
+		s.seedIn(sc.NetworkProject(), k, "global", name, rule, now)
 	}
 }

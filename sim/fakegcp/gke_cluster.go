@@ -53,6 +53,14 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 	}
 	podCIDR := sc.PodRange().String()
 	subnetwork := "projects/" + project + "/regions/" + regionOfZone(loc) + "/subnetworks/" + sc.Subnetwork
+	// As recorded, networkConfig.network is the bare name in the cluster's
+	// own project; on a Shared VPC GKE names the host project's network
+	// and subnetwork in full (the top-level fields keep the bare names).
+	network := sc.Network
+	if sc.SharedVPCHost != "" {
+		network = "projects/" + sc.SharedVPCHost + "/global/networks/" + sc.Network
+		subnetwork = "projects/" + sc.SharedVPCHost + "/regions/" + regionOfZone(loc) + "/subnetworks/" + sc.Subnetwork
+	}
 
 	authorized := map[string]any{"gcpPublicCidrsAccessEnabled": true}
 	if sc.AuthorizedNetworksOn() {
@@ -179,7 +187,7 @@ func (s *Server) renderCluster(cl *gkeCluster) map[string]any {
 		"monitoringService": sc.MonitoringService,
 		"network":           sc.Network,
 		"networkConfig": map[string]any{
-			"network":                  sc.Network,
+			"network":                  network,
 			"serviceExternalIpsConfig": map[string]any{},
 			"subnetwork":               subnetwork,
 		},

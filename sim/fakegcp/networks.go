@@ -202,6 +202,12 @@ func (s *Server) subnetworkOf(network, scope string) *resource {
 // project's auto-mode "default" network, or the scenario's custom-mode one
 // with the cluster's subnetwork. Called with s.mu held (or before serving).
 func (s *Server) seedNetwork(name string, now time.Time) {
+	s.seedNetworkIn(s.project, name, now)
+}
+
+// seedNetworkIn is seedNetwork in project: the scenario's network is in
+// its Shared VPC host project.
+func (s *Server) seedNetworkIn(project, name string, now time.Time) {
 	if name == "" {
 		return
 	}
@@ -209,7 +215,7 @@ func (s *Server) seedNetwork(name string, now time.Time) {
 	if name == "default" {
 		network = map[string]any{"autoCreateSubnetworks": true, "description": "Default network for the project"}
 	}
-	net := s.seed(kindOf("networks"), "global", name, network, now)
+	net := s.seedIn(project, kindOf("networks"), "global", name, network, now)
 	if net == nil || name == "default" {
 		return // an auto-mode network's subnetworks come with it (created)
 	}
@@ -239,7 +245,7 @@ func (s *Server) seededScenarios() []scenario.Scenario {
 // seedSubnetwork makes a subnetwork of a network that comes with it (an
 // auto-mode network's, or the scenario's own). Called with s.mu held.
 func (s *Server) seedSubnetwork(network *resource, name, region, cidr string, now time.Time) {
-	sub := s.seed(kindAt("regions/"+region, "subnetworks"), "regions/"+region, name,
+	sub := s.seedIn(network.ref.Project, kindAt("regions/"+region, "subnetworks"), "regions/"+region, name,
 		map[string]any{"network": network.ref.Link(), "ipCidrRange": cidr}, now)
 	if sub != nil && network.kind.collection == "networks" && boolean(network.obj, "autoCreateSubnetworks") {
 		sub.ownedBy = network.ref.Path()
@@ -257,7 +263,7 @@ func (s *Server) seedSystemRoute(owner *resource, destRange string, hop map[stri
 	for k, v := range hop {
 		route[k] = v
 	}
-	r := s.seed(kindOf("routes"), "global", "default-route-"+fnvHex(owner.ref.Path())+fnvHex(destRange), route, now)
+	r := s.seedIn(owner.ref.Project, kindOf("routes"), "global", "default-route-"+fnvHex(owner.ref.Path())+fnvHex(destRange), route, now)
 	if r != nil {
 		r.ownedBy = owner.ref.Path()
 	}
@@ -266,7 +272,12 @@ func (s *Server) seedSystemRoute(owner *resource, destRange string, hop map[stri
 // seed stores an object that exists from the start, with no operation, and
 // returns it (nil when it already exists).
 func (s *Server) seed(k *kind, scope, name string, state map[string]any, now time.Time) *resource {
-	ref := resourceRef{Project: s.project, Scope: scope, Collection: k.collection, Name: name}
+	return s.seedIn(s.project, k, scope, name, state, now)
+}
+
+// seedIn is seed in project (a Shared VPC's host project, or the server's).
+func (s *Server) seedIn(project string, k *kind, scope, name string, state map[string]any, now time.Time) *resource {
+	ref := resourceRef{Project: project, Scope: scope, Collection: k.collection, Name: name}
 	if s.resources[ref.Path()] != nil {
 		return nil
 	}

@@ -64,7 +64,7 @@ func (s *Server) startOperation(c *apiCall, r *resource, opType string, next map
 	r.pending = op
 	s.ops[op.path()] = op
 	if c.requestID != "" {
-		s.requestIDs[s.project+"/"+c.requestID] = op
+		s.requestIDs[c.projectOr(s.project)+"/"+c.requestID] = op
 	}
 	if duration <= 0 { // born DONE, as the recordings show for URL maps and labels
 		s.advance(now)
@@ -156,7 +156,7 @@ func (s *Server) operationUser() string {
 }
 
 func (s *Server) findOperation(c *apiCall) (*operation, *APIError) {
-	path := "projects/" + s.project + "/" + c.scope + "/operations/" + c.name
+	path := "projects/" + c.projectOr(s.project) + "/" + c.scope + "/operations/" + c.name
 	op := s.ops[path]
 	if op == nil {
 		return nil, errNotFound(path)

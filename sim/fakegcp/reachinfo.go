@@ -136,7 +136,11 @@ func (s *Server) IngressAllowed(network string, tags []string, source netip.Pref
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(time.Now())
-	return s.ingressAllowedTo(network, func(f map[string]any) bool {
+	project := s.project
+	if network == s.sc.Network {
+		project = s.sc.NetworkProject()
+	}
+	return s.ingressAllowedTo(project, network, func(f map[string]any) bool {
 		targets := strList(f, "targetTags")
 		if len(targets) == 0 && len(strList(f, "targetServiceAccounts")) == 0 {
 			return true

@@ -48,6 +48,9 @@ type Server struct {
 	// reads them without the lock.
 	project       string
 	projectNumber string
+	// host and hostNumber are the Shared VPC host project, fixed too; ""
+	// without one.
+	host, hostNumber string
 
 	mu         sync.Mutex
 	sc         scenario.Scenario
@@ -85,6 +88,7 @@ func New(sc scenario.Scenario, opts Options) *Server {
 		opts:          opts,
 		project:       sc.Project,
 		projectNumber: itoa(sc.ProjectNumber),
+		host:          sc.SharedVPCHost,
 		sc:            sc,
 		knobs:         knobs,
 		resources:     map[string]*resource{},
@@ -96,9 +100,12 @@ func New(sc scenario.Scenario, opts Options) *Server {
 
 		mapServingSince: map[string]time.Time{},
 	}
+	if s.host != "" {
+		s.hostNumber = itoa(sc.SharedVPCHostNumber())
+	}
 	now := time.Now()
 	s.seedNetwork("default", now)
-	s.seedNetwork(sc.Network, now)
+	s.seedNetworkIn(sc.NetworkProject(), sc.Network, now)
 	for _, more := range opts.MoreClusters {
 		s.seedNetwork(more.Scenario.Network, now) // meshsim up --networks
 	}
@@ -130,7 +137,7 @@ func (s *Server) UpdateScenario(fn func(*scenario.Scenario)) error {
 		return errors.New("the scenario's project cannot change at run time")
 	}
 	s.sc = next
-	s.seedNetwork(next.Network, time.Now())
+	s.seedNetworkIn(next.NetworkProject(), next.Network, time.Now())
 	return nil
 }
 
@@ -271,6 +278,14 @@ func result(out any, err *APIError) (int, any, bool) {
 		return http.StatusNoContent, out, false
 	}
 	return http.StatusOK, out, false
+}
+
+// projectOr is the project the call names, or def when it names none.
+func (c *apiCall) projectOr(def string) string {
+	if c.project != "" {
+		return c.project
+	}
+	return def
 }
 
 // newCall decodes what every handler needs from a request.

@@ -221,6 +221,8 @@ func labelFingerprint(labels map[string]any) string {
 func (s *Server) canonicalRef(ref resourceRef) resourceRef {
 	if s.projectMatches(ref.Project) {
 		ref.Project = s.project
+	} else if s.isHost(ref.Project) {
+		ref.Project = s.host
 	}
 	if ref.Name == "" || strings.Trim(ref.Name, "0123456789") != "" || s.resources[ref.Path()] != nil {
 		return ref
@@ -238,7 +240,7 @@ func (s *Server) canonicalRef(ref resourceRef) resourceRef {
 }
 
 func (s *Server) refFor(c *apiCall, k *kind) resourceRef {
-	return s.canonicalRef(resourceRef{Project: s.project, Scope: c.scope, Collection: k.collection, Name: c.name})
+	return s.canonicalRef(resourceRef{Project: c.projectOr(s.project), Scope: c.scope, Collection: k.collection, Name: c.name})
 }
 
 // visible finds an object whose insert is DONE.
@@ -291,7 +293,7 @@ func (s *Server) replayed(c *apiCall) (map[string]any, bool) {
 	if c.requestID == "" {
 		return nil, false
 	}
-	op := s.requestIDs[s.project+"/"+c.requestID]
+	op := s.requestIDs[c.projectOr(s.project)+"/"+c.requestID]
 	if op == nil {
 		return nil, false
 	}

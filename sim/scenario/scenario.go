@@ -44,6 +44,11 @@ type Scenario struct {
 
 	Network    string `json:"network"`
 	Subnetwork string `json:"subnetwork"`
+	// SharedVPCHost, when set, is the Shared VPC host project that owns
+	// Network and Subnetwork (meshsim up --shared-vpc): the cluster's
+	// networkConfig names them there, and only that project's firewall
+	// rules apply to the nodes.
+	SharedVPCHost string `json:"sharedVpcHost,omitempty"`
 	// SubnetCIDR is the primary range of the nodes' subnet in Region.
 	SubnetCIDR string `json:"subnetCidr,omitempty"`
 	// PodCIDR is the cluster's Pod range (clusterIpv4Cidr); kwok gives Pods
@@ -141,6 +146,19 @@ func Default() Scenario {
 
 var rfc1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
+// NetworkProject is the project that owns the cluster's network: the
+// Shared VPC host project, else the cluster's own.
+func (s Scenario) NetworkProject() string {
+	if s.SharedVPCHost != "" {
+		return s.SharedVPCHost
+	}
+	return s.Project
+}
+
+// SharedVPCHostNumber is the host project's number: the simulator gives it
+// the number after the cluster project's.
+func (s Scenario) SharedVPCHostNumber() int64 { return s.ProjectNumber + 1 }
+
 // Validate rejects a shape the simulator cannot build.
 func (s Scenario) Validate() error {
 	if !rfc1035.MatchString(s.Cluster) || len(s.Cluster) > 40 {
@@ -148,6 +166,9 @@ func (s Scenario) Validate() error {
 	}
 	if s.Project == "" || s.Location == "" {
 		return fmt.Errorf("project and location are required")
+	}
+	if s.SharedVPCHost == s.Project {
+		return fmt.Errorf("--shared-vpc %s: the host project must differ from the cluster's project", s.SharedVPCHost)
 	}
 	if err := s.PodStartup.validate("start-up"); err != nil {
 		return err

@@ -54,7 +54,7 @@ func (i *iamFlags) config(sc scenario.Scenario) (fakeiam.Config, error) {
 		g.Deny = append(g.Deny, i.deny...)
 		cfg.Principals[fakeiam.DefaultPrincipal] = g
 	}
-	if _, err := fakeiam.NewPolicy(cfg, homeProject(sc)); err != nil {
+	if _, err := fakeiam.NewPolicy(cfg, servedProjects(sc)...); err != nil {
 		return cfg, fmt.Errorf("--deny/--iam-policy: %w", err)
 	}
 	return cfg, nil
@@ -99,6 +99,16 @@ func homeProject(sc scenario.Scenario) fakeiam.Project {
 	return fakeiam.Project{ID: sc.Project, Number: strconv.FormatInt(sc.ProjectNumber, 10)}
 }
 
+// servedProjects are the projects the simulator serves: the scenario's
+// and, with --shared-vpc, the host project, whose permissions are its own.
+func servedProjects(sc scenario.Scenario) []fakeiam.Project {
+	out := []fakeiam.Project{homeProject(sc)}
+	if sc.SharedVPCHost != "" {
+		out = append(out, fakeiam.Project{ID: sc.SharedVPCHost, Number: strconv.FormatInt(sc.SharedVPCHostNumber(), 10)})
+	}
+	return out
+}
+
 // newIAM builds the daemon's permission model from the state directory and
 // the Resource Manager answering from it.
 func newIAM(d state.Dir, sc scenario.Scenario) (*fakeiam.Policy, *fakeiam.Server, error) {
@@ -106,7 +116,7 @@ func newIAM(d state.Dir, sc scenario.Scenario) (*fakeiam.Policy, *fakeiam.Server
 	if err != nil {
 		return nil, nil, err
 	}
-	policy, err := fakeiam.NewPolicy(cfg, homeProject(sc))
+	policy, err := fakeiam.NewPolicy(cfg, servedProjects(sc)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d.IAMPolicy(), err)
 	}

@@ -161,6 +161,7 @@ func newUp(dir func() state.Dir) *cobra.Command {
 	f.StringVar(&binDir, "bin-dir", "", "where `make sim-deps` put the simulator's binaries (default: bin/sim next to this executable)")
 	f.StringVar(&sc.Project, "project", sc.Project, "simulated project id")
 	f.StringVar(&sc.Cluster, "cluster", sc.Cluster, "simulated cluster name")
+	f.StringVar(&sc.SharedVPCHost, "shared-vpc", "", "the cluster's network is a Shared VPC owned by this host project: GKE names it there, and only the host project's firewall rules apply to the nodes")
 	f.StringVar(&sc.MasterVersion, "k8s-version", sc.MasterVersion, "GKE version the cluster reports")
 	f.StringVar(&sc.ReleaseChannel, "release-channel", sc.ReleaseChannel, "GKE release channel: RAPID, REGULAR, STABLE or UNSPECIFIED")
 	f.BoolVar(&sc.Private, "private", false, "a private cluster (private nodes, master CIDR "+sc.MasterCIDR+"); with --clusters, each cluster's authorized networks hold its own subnet unless --authorized-network is given")

@@ -2,6 +2,7 @@ package expose
 
 import (
 	"context"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -58,7 +59,27 @@ func completeLB(f *factory.Factory, cmd *cobra.Command, l *expose.LoadBalancer) 
 			_ = gce.Close()
 			return nil, nil, err
 		}
-		return lb.New(gce, gke, f.Reporter), func() { _ = gce.Close() }, nil
+		// A Shared VPC's firewall rule is in the host project: its
+		// client is made when a plan finds the network there.
+		var mu sync.Mutex
+		closers := []*lb.GCE{gce}
+		c := lb.New(gce, gke, f.Reporter)
+		c.Other = func(ctx context.Context, other string) (lb.Compute, error) {
+			g, err := lb.NewGCE(ctx, f.GCP(), other)
+			if err == nil {
+				mu.Lock()
+				closers = append(closers, g)
+				mu.Unlock()
+			}
+			return g, err
+		}
+		return c, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, g := range closers {
+				_ = g.Close()
+			}
+		}, nil
 	}
 }
 

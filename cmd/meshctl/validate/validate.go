@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
@@ -15,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/gatewayapi"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/install/managed"
 	"github.com/meshctl/meshctl/pkg/lb"
@@ -102,6 +104,24 @@ func clients(f *factory.Factory) func(context.Context, *ValidateOptions) (valida
 	}
 }
 
+// networkProject is the project of the cluster's network (a Shared VPC's
+// host project), or the cluster's own when the cluster cannot be read.
+func networkProject(ctx context.Context, f *factory.Factory, cl validate.AsmcliCluster) string {
+	if cl.Location == "" || cl.Cluster == "" {
+		return cl.Project
+	}
+	gke, err := f.ClusterManager(ctx)
+	if err != nil {
+		return cl.Project
+	}
+	gc, err := gke.GetCluster(ctx, &containerpb.GetClusterRequest{Name: fmt.Sprintf("projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Cluster)})
+	if err != nil {
+		return cl.Project
+	}
+	project, _ := gkecluster.Network(gc, cl.Project)
+	return project
+}
+
 // cloudClients adds the Compute API unless --skip-lb (a client that cannot
 // be built is reported by the load balancer checks, the others run) and
 // asmcli unless --skip-asmcli, for one cluster.
@@ -118,6 +138,13 @@ func cloudClients(ctx context.Context, f *factory.Factory, opts *ValidateOptions
 		} else {
 			release = func() { _ = gce.Close() }
 			c.Compute = gce
+			if host := networkProject(ctx, f, cl); host != cl.Project {
+				// A Shared VPC's firewall rules are in its host project.
+				if hg, err := lb.NewGCE(ctx, f.GCP(), host); err == nil {
+					c.NetworkCompute = hg
+					release = func() { _ = gce.Close(); _ = hg.Close() }
+				}
+			}
 			// A GKE Gateway's certificates are in Certificate Manager;
 			// without the client they are left out.
 			if svc, err := f.CertificateManager(ctx); err == nil {
