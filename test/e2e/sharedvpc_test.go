@@ -58,7 +58,7 @@ func TestSharedVPC(t *testing.T) {
 	}
 	for _, want := range []string{"compute.firewalls.create in project " + sharedVPCHost, "nothing was changed",
 		"gcloud projects add-iam-policy-binding " + sharedVPCHost, "gcloud compute firewall-rules create ",
-		"--project " + sharedVPCHost, "--network https://www.googleapis.com/compute/v1/projects/" + sharedVPCHost + "/global/networks/"} {
+		"--project " + sharedVPCHost, "--network projects/" + sharedVPCHost + "/global/networks/"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("refusal lacks %q:\n%s", want, r.Stderr)
 		}
