@@ -18,10 +18,12 @@ import (
 
 // Istio's and GKE's names an east-west gateway is found by.
 const (
-	// Name is the gateway's Deployment, Service and ServiceAccount, as the
-	// generator names them and `istioctl x workload entry configure
-	// --ingressService` expects.
+	// Name is the gateway's Deployment and Service, as the generator names
+	// them and `istioctl x workload entry configure --ingressService`
+	// expects.
 	Name = "istio-eastwestgateway"
+	// ServiceAccount is the generator's (the gateway chart's) account.
+	ServiceAccount = Name + "-service-account"
 	// LabelNetwork on istio-system names the cluster's network; on the
 	// gateway's Service it tells istiod the Service is that network's
 	// gateway.
@@ -91,9 +93,10 @@ var (
 	GVRService = gvrService
 )
 
-// Selector is the generator's: app and istio labels of the pods.
-func Selector() map[string]string {
-	return map[string]string{"app": Name, "istio": selectorValue}
+// Selector is the generator's: the app, istio and network labels of the
+// pods.
+func Selector(network string) map[string]string {
+	return map[string]string{"app": Name, "istio": selectorValue, LabelNetwork: network}
 }
 
 func labels(s Spec) map[string]any {
@@ -114,9 +117,9 @@ func obj(apiVersion, kind, name string, s Spec, rest map[string]any) *unstructur
 	return &unstructured.Unstructured{Object: m}
 }
 
-func selector() map[string]any {
+func selector(network string) map[string]any {
 	out := map[string]any{}
-	for k, v := range Selector() {
+	for k, v := range Selector(network) {
 		out[k] = v
 	}
 	return out
@@ -135,37 +138,47 @@ func Objects(s Spec) []Object {
 		servicePorts = append(servicePorts, map[string]any{"name": p.Name, "port": int64(p.Port), "targetPort": int64(p.Port), "protocol": "TCP"})
 	}
 	out := []Object{
-		{gvrServiceAccount, obj("v1", "ServiceAccount", Name, s, nil)},
+		{gvrServiceAccount, obj("v1", "ServiceAccount", ServiceAccount, s, nil)},
 		{gvrDeployment, obj("apps/v1", "Deployment", Name, s, map[string]any{"spec": map[string]any{
-			"selector": map[string]any{"matchLabels": selector()},
+			"selector": map[string]any{"matchLabels": selector(s.Network)},
 			"template": map[string]any{
 				"metadata": map[string]any{
 					"labels": podLabels,
 					// The gateway template makes the pod a gateway Envoy,
 					// not a sidecar (the generator's injectionTemplate).
-					"annotations": map[string]any{"inject.istio.io/templates": "gateway"},
+					"annotations": map[string]any{"inject.istio.io/templates": "gateway", "sidecar.istio.io/inject": "true"},
 				},
 				"spec": map[string]any{
-					"serviceAccountName": Name,
+					"serviceAccountName": ServiceAccount,
+					// The chart's: the proxy runs as Istio's proxy user,
+					// unprivileged (ISTIO_META_UNPRIVILEGED_POD).
+					"securityContext": map[string]any{"runAsUser": int64(1337), "runAsGroup": int64(1337), "runAsNonRoot": true},
 					"containers": []any{map[string]any{
 						"name": "istio-proxy", "image": "auto",
 						"ports": containerPorts,
 						// Which networks' endpoints this gateway's Envoy
 						// is given: its own, as the generator sets.
-						"env": []any{map[string]any{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": s.Network}},
+						"env": []any{
+							map[string]any{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": s.Network},
+							map[string]any{"name": "ISTIO_META_UNPRIVILEGED_POD", "value": "true"},
+						},
+						"securityContext": map[string]any{
+							"allowPrivilegeEscalation": false, "privileged": false, "readOnlyRootFilesystem": true,
+							"capabilities": map[string]any{"drop": []any{"ALL"}},
+						},
 						"resources": map[string]any{
 							"requests": map[string]any{"cpu": "100m", "memory": "128Mi"},
-							"limits":   map[string]any{"cpu": "2", "memory": "1Gi"},
+							"limits":   map[string]any{"cpu": "2000m", "memory": "1024Mi"},
 						},
 					}},
 				},
 			},
 		}})},
 		{gvrService, obj("v1", "Service", Name, s, map[string]any{
-			"spec": map[string]any{"type": "LoadBalancer", "selector": selector(), "ports": servicePorts},
+			"spec": map[string]any{"type": "LoadBalancer", "selector": selector(s.Network), "ports": servicePorts},
 		})},
 		{gvrPDB, obj("policy/v1", "PodDisruptionBudget", Name, s, map[string]any{"spec": map[string]any{
-			"minAvailable": int64(1), "selector": map[string]any{"matchLabels": selector()},
+			"minAvailable": int64(1), "selector": map[string]any{"matchLabels": selector(s.Network)},
 		}})},
 		{gvrHPA, obj("autoscaling/v2", "HorizontalPodAutoscaler", Name, s, map[string]any{"spec": map[string]any{
 			"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": Name},
