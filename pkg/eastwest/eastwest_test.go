@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
@@ -268,5 +269,50 @@ func TestAnotherToolsGatewayIsRefused(t *testing.T) {
 	_, err := PlanGateway(context.Background(), f, Spec{Network: "n", Revision: "r"})
 	if err == nil || !strings.Contains(err.Error(), "is not meshctl's") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestRemovalWaitsForTheLoadBalancer: GKE's finalizer keeps the deleted
+// gateway Service until its load balancer is gone, and removal is done
+// only then.
+func TestRemovalWaitsForTheLoadBalancer(t *testing.T) {
+	ctx := context.Background()
+	f := kubefake.New()
+	f.Add(GVRNamespace, istioSystem(nil))
+	ns := &namespaces{}
+	p, err := PlanGateway(ctx, f, Spec{Network: "p-vpc1", Revision: "asm-1", GlobalAccess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(ctx, f, ns, p); err != nil {
+		t.Fatal(err)
+	}
+	// The controller: a deleted Service comes back terminating, and
+	// leaves after two more reads.
+	var terminating *unstructured.Unstructured
+	f.AfterWrite = func(o *kubefake.Objects, verb string, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) {
+		if verb == "delete" && gvr == GVRService && terminating == nil {
+			terminating = obj.DeepCopy()
+			o.Add(gvr, terminating)
+		}
+	}
+	reads := 0
+	f.Fail = func(verb string, gvr schema.GroupVersionResource, key string) error {
+		if verb == "get" && gvr == GVRService && terminating != nil {
+			if reads++; reads == 2 {
+				f.Remove(gvr, mesh.IstioSystem, Name)
+			}
+		}
+		return nil
+	}
+	rm, err := PlanRemove(ctx, f, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rm.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if reads < 2 || f.Stored(GVRService, mesh.IstioSystem, Name) != nil {
+		t.Errorf("removal returned after %d reads of the terminating Service", reads)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshctl/meshctl/internal/kube"
@@ -157,6 +159,9 @@ func PlanRemove(ctx context.Context, o kube.Objects, namespaces Namespaces) (*Re
 			if err := o.Delete(ctx, ob.GVR, mesh.IstioSystem, ob.Obj.GetName(), uid, false); err != nil && !kube.IsNotFound(err) {
 				return fmt.Errorf("delete %s %s/%s: %w", ob.Kind(), mesh.IstioSystem, ob.Obj.GetName(), err)
 			}
+			if ob.GVR == GVRService {
+				return waitGone(ctx, o, ob.GVR, ob.Obj.GetName(), uid)
+			}
 			return nil
 		})
 	}
@@ -175,6 +180,31 @@ func PlanRemove(ctx context.Context, o kube.Objects, namespaces Namespaces) (*Re
 		})
 	}
 	return r, nil
+}
+
+// LoadBalancerCleanup bounds the wait for GKE to delete the gateway's
+// internal load balancer once its Service is deleted.
+const LoadBalancerCleanup = 5 * time.Minute
+
+// waitGone waits until the deleted Service is gone. GKE's load balancer
+// controller holds it with a finalizer until it has deleted the forwarding
+// rule, backend service and health check: until then the load balancer
+// still answers, so removal is not done.
+func waitGone(ctx context.Context, o kube.Objects, gvr schema.GroupVersionResource, name string, uid types.UID) error {
+	ctx, cancel := context.WithTimeout(ctx, LoadBalancerCleanup)
+	defer cancel()
+	for {
+		live, err := o.Get(ctx, gvr, mesh.IstioSystem, name)
+		if kube.IsNotFound(err) || (err == nil && live.GetUID() != uid) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the Service %s/%s is deleted but still there after %s: GKE has not removed its internal load balancer (its finalizer stays until it has; kubectl -n %s describe service %s shows GKE's events)",
+				mesh.IstioSystem, name, LoadBalancerCleanup, mesh.IstioSystem, name)
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Apply removes the objects, in reverse order of creation.
