@@ -31,4 +31,10 @@ var (
 	ChainNotShared      = define("MC0320", Error, "Shared CA: istiod's serving chain or a namespace's istio-ca-root-cert does not lead to the shared root")
 	CACertsForeign      = define("MC0321", Error, "A cacerts Secret with another root is in place (meshctl does not replace a CA)")
 	ManagedDiscoveryOff = define("MC0322", Error, "Managed mesh: multi-cluster endpoint discovery is off (asm-options multicluster_mode)")
+
+	// MC033x: a multi-network mesh (east-west gateways).
+	NetworkLabelMissing   = define("MC0330", Error, "Multi-network mesh: istio-system has no topology.istio.io/network label")
+	GatewayNoAddress      = define("MC0331", Error, "Multi-network mesh: a network has no east-west gateway with an address")
+	GatewayNoGlobalAccess = define("MC0332", Error, "Multi-network mesh: an east-west gateway's internal load balancer has no global access while the clusters span regions")
+	GatewayNotListed      = define("MC0333", Error, "Multi-network mesh: istiod does not list another network's gateway (/debug/networkz)")
 )

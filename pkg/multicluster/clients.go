@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshctl/meshctl/internal/kube"
 )
 
 // GKE is what connecting clusters needs of the GKE API; internal/gcp's GKE
@@ -57,7 +59,10 @@ type Clients struct {
 	GKE       GKE
 	Firewalls Firewalls
 	Kube      func(Ref) (kubernetes.Interface, error)
-	Istiods   IstiodLocator
+	// Objects reads and server-side applies objects of any kind in a
+	// cluster (the east-west gateway's, Istio's Gateway among them).
+	Objects func(Ref) (kube.Objects, error)
+	Istiods IstiodLocator
 }
 
 // FirewallClient adapts Compute's firewalls client.

@@ -37,6 +37,8 @@ type Options struct {
 	VerifyTimeout time.Duration
 	CA            CAOptions
 	FailOn        findings.Level
+	// MultiNetwork builds a multi-network mesh: east-west gateways.
+	MultiNetwork MultiNetworkOptions
 }
 
 // Result is what connect found, planned, did and proved.
@@ -47,13 +49,15 @@ type Result struct {
 	// Added are the GKE and firewall changes, exactly.
 	Added []string `json:"added,omitempty"`
 	// Refused says why nothing was changed.
-	Refused string           `json:"refused,omitempty"`
-	DryRun  bool             `json:"dryRun,omitempty"`
-	Applied bool             `json:"applied"`
-	Matrix  *Matrix          `json:"matrix,omitempty"`
-	CA      *CAReport        `json:"ca,omitempty"`
-	Summary findings.Summary `json:"summary"`
-	FailOn  findings.Level   `json:"failOn"`
+	Refused string    `json:"refused,omitempty"`
+	DryRun  bool      `json:"dryRun,omitempty"`
+	Applied bool      `json:"applied"`
+	Matrix  *Matrix   `json:"matrix,omitempty"`
+	CA      *CAReport `json:"ca,omitempty"`
+	// Gateways are the east-west gateways of a multi-network mesh.
+	Gateways []GatewayView    `json:"gateways,omitempty"`
+	Summary  findings.Summary `json:"summary"`
+	FailOn   findings.Level   `json:"failOn"`
 	// Connected is true when every istiod was seen holding every cluster.
 	Connected bool `json:"connected"`
 }
@@ -91,6 +95,9 @@ func Connect(ctx context.Context, c Clients, rep ui.Reporter, o Options) (*Resul
 	if o.VerifyTimeout == 0 {
 		o.VerifyTimeout = 3 * time.Minute
 	}
+	if o.MultiNetwork.GatewayTimeout == 0 {
+		o.MultiNetwork.GatewayTimeout = 3 * time.Minute
+	}
 	if o.CA.RestartTimeout == 0 {
 		o.CA.RestartTimeout = 3 * time.Minute
 	}
@@ -100,6 +107,13 @@ func Connect(ctx context.Context, c Clients, rep ui.Reporter, o Options) (*Resul
 	res := &Result{FailOn: o.FailOn, DryRun: o.DryRun, Clusters: infos(ms)}
 	defer res.summarize()
 	res.Findings = prechecks(ms)
+	if o.MultiNetwork.Enabled {
+		if err := multiNetworkUsable(ms, o.MultiNetwork); err != nil {
+			return nil, err
+		}
+		// Clusters in different VPCs are what a multi-network mesh is for.
+		res.Findings = slices.DeleteFunc(res.Findings, func(f findings.Finding) bool { return f.Code == findings.NetworksDiffer.Code })
+	}
 	if blocking(res.Findings) {
 		res.Refused = "the clusters cannot be connected as they are: see the errors above; nothing was changed"
 		return res, nil
@@ -133,6 +147,14 @@ func Connect(ctx context.Context, c Clients, rep ui.Reporter, o Options) (*Resul
 	res.Findings = slices.DeleteFunc(res.Findings, func(f findings.Finding) bool { return slices.Contains(fixable, f.Code) })
 	if lp.ca != nil {
 		res.Findings = append(res.Findings, lp.ca.verify(ctx, c, res.CA)...)
+	}
+	if lp.gateways != nil && !o.NoVerify {
+		views, fs, err := waitGateways(ctx, c, rep, lp.gateways, o.MultiNetwork.GatewayTimeout)
+		res.Gateways = views
+		res.Findings = append(res.Findings, fs...)
+		if err != nil {
+			return res, err
+		}
 	}
 	if !o.NoVerify && !lp.managed {
 		mx, fs, err := verify(ctx, c, rep, ms, verifyOptions{Timeout: o.VerifyTimeout, Poll: time.Second})
@@ -185,6 +207,11 @@ func apply(ctx context.Context, c Clients, rep ui.Reporter, lp *linkPlan, res *R
 	if lp.managed {
 		return forEach(lp.ms, func(_ int, m *member) error { return setDiscovery(ctx, m, true) })
 	}
+	if lp.gateways != nil {
+		if err := applyGateways(ctx, c, rep, lp.gateways); err != nil {
+			return err
+		}
+	}
 	if lp.ca != nil {
 		if err := lp.ca.apply(ctx, rep, res.CA); err != nil {
 			return err
@@ -208,7 +235,7 @@ func apply(ctx context.Context, c Clients, rep ui.Reporter, lp *linkPlan, res *R
 
 func applyNetwork(ctx context.Context, c Clients, rep ui.Reporter, lp *linkPlan) error {
 	tasks := []func() error{}
-	if ch := lp.fw.change(); ch.Action.Changes() {
+	if ch := lp.fw.change(); ch.Action.Changes() && lp.gateways == nil {
 		tasks = append(tasks, func() error {
 			step := rep.Step(fmt.Sprintf("%s firewall rule %s", ch.Action, ch.Name))
 			var err error

@@ -104,6 +104,7 @@ func planDisconnect(ctx context.Context, c Clients, ms []*member) (*disconnectPl
 		return nil, err
 	}
 	d.access(ctx, c, ms)
+	rulesOf := map[string][]*computepb.Firewall{}
 	for _, m := range ms {
 		if m.managed() {
 			if m.asmOptions != nil && hasKey(m.asmOptions.Annotations, annotationPreviousMode) {
@@ -111,6 +112,9 @@ func planDisconnect(ctx context.Context, c Clients, ms []*member) (*disconnectPl
 					func() error { return setDiscovery(ctx, m, false) })
 			}
 			continue
+		}
+		if err := d.gateway(ctx, c, m, rulesOf); err != nil {
+			return nil, err
 		}
 		d.secrets(ctx, m, ms)
 		if err := d.token(ctx, m, ms); err != nil {

@@ -60,6 +60,9 @@ type member struct {
 	roots []*x509.Certificate
 	// failures are the reads that failed (MC0100).
 	failures []findings.Finding
+	// crossNetwork is set when other clusters of the mesh are in another
+	// VPC: they reach this one's control plane at its public endpoint.
+	crossNetwork bool
 }
 
 // plane is one installed control-plane revision.
@@ -108,8 +111,13 @@ func (m *member) podRange() (netip.Prefix, bool) { return gkecluster.PodRange(m.
 // endpoint is the address other clusters' istiods dial: the private
 // endpoint when GKE gives one (private nodes have no route to a public
 // one), else the public endpoint.
+//
+// Clusters in other VPC networks dial the public endpoint while there is
+// one: the private endpoint lives in Google's network peered with the
+// cluster's VPC, and peering is not transitive, so a peered VPC has no
+// route to it.
 func (m *member) endpoint() (addr string, private bool) {
-	if ep := gkecluster.PrivateEndpoint(m.gke); ep != "" {
+	if ep := gkecluster.PrivateEndpoint(m.gke); ep != "" && !(m.crossNetwork && !gkecluster.PrivateEndpointOnly(m.gke) && m.gke.GetEndpoint() != "") {
 		return ep, true
 	}
 	return strings.TrimPrefix(m.gke.GetEndpoint(), "https://"), false
@@ -136,6 +144,16 @@ func gather(ctx context.Context, c Clients, refs []Ref) []*member {
 		}()
 	}
 	wg.Wait()
+	vpcs := map[string]bool{}
+	for _, m := range out {
+		if m.gke != nil {
+			p, n := gkecluster.Network(m.gke, m.Project)
+			vpcs[p+"/"+n] = true
+		}
+	}
+	for _, m := range out {
+		m.crossNetwork = len(vpcs) > 1
+	}
 	return out
 }
 

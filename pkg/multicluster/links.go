@@ -3,11 +3,13 @@ package multicluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/mesh"
@@ -28,6 +30,9 @@ type linkPlan struct {
 	secrets []secretLink
 	aliases []aliasLink
 	ca      *caPlan
+	// gateways are a multi-network mesh's east-west gateways, one per
+	// cluster; they replace the pod-to-pod firewall rule.
+	gateways []gatewayLink
 	// stale are other tools' remote secrets for the clusters (MC0315).
 	stale []findings.Finding
 }
@@ -55,7 +60,15 @@ func planLinks(ctx context.Context, c Clients, ms []*member, o Options) (*linkPl
 	lp.fw = readFirewall(ms, project, network, rules)
 	lp.access = readAccess(ms)
 	if lp.managed {
+		if o.MultiNetwork.Enabled {
+			return nil, failure.Usagef("--multi-network is for in-cluster control planes: meshctl does not build east-west gateways for a managed control plane")
+		}
 		return lp, nil
+	}
+	if o.MultiNetwork.Enabled {
+		if lp.gateways, err = planGateways(ctx, c, ms, o.MultiNetwork); err != nil {
+			return nil, err
+		}
 	}
 	lp.creds = make([]credentials, len(ms))
 	if err := forEach(ms, func(i int, m *member) error {
@@ -152,13 +165,19 @@ func reaches(s corev1.Secret, r *member) bool {
 
 // networkPending reports whether GKE or the firewall must change.
 func (lp *linkPlan) networkPending() bool {
+	if lp.gateways != nil {
+		return len(lp.access) > 0 || slices.ContainsFunc(lp.gateways, func(g gatewayLink) bool { return g.fw.change().Action.Changes() })
+	}
 	return len(lp.access) > 0 || lp.fw.change().Action.Changes()
 }
 
 // findings are what the plan finds missing that connect makes: the
 // network's (fixable with --fix), the managed discovery switch, the CA's.
 func (lp *linkPlan) findings() []findings.Finding {
-	out := lp.fw.finding()
+	var out []findings.Finding
+	if lp.gateways == nil {
+		out = lp.fw.finding()
+	}
 	for _, n := range lp.access {
 		out = append(out, n.findings()...)
 	}
@@ -179,6 +198,12 @@ func (lp *linkPlan) findings() []findings.Finding {
 // changes is the plan, network first.
 func (lp *linkPlan) changes() []plan.Change {
 	out := []plan.Change{lp.fw.change()}
+	if lp.gateways != nil {
+		out = nil
+		for _, g := range lp.gateways {
+			out = append(out, g.fw.change())
+		}
+	}
 	for _, n := range lp.access {
 		out = append(out, n.change())
 	}
@@ -190,6 +215,12 @@ func (lp *linkPlan) changes() []plan.Change {
 	}
 	if lp.ca != nil {
 		out = append(out, lp.ca.changes()...)
+	}
+	for _, g := range lp.gateways {
+		for _, ch := range g.gw.Changes {
+			ch.Note = strings.TrimSpace("in " + g.m.Name + " " + ch.Note)
+			out = append(out, ch)
+		}
 	}
 	for i, m := range lp.ms {
 		out = append(out, credentialChanges(m, lp.creds[i], lp.callers(m))...)
@@ -217,8 +248,13 @@ func (lp *linkPlan) callers(m *member) []string {
 // added lists, exactly, the GKE and firewall changes: a user reviews these.
 func (lp *linkPlan) added() []string {
 	var out []string
-	if c := lp.fw.change(); c.Action.Changes() {
+	if c := lp.fw.change(); c.Action.Changes() && lp.gateways == nil {
 		out = append(out, fmt.Sprintf("firewall rule %s (%s): %s", c.Name, c.Action, lp.fw.describe()))
+	}
+	for _, g := range lp.gateways {
+		if c := g.fw.change(); c.Action.Changes() {
+			out = append(out, fmt.Sprintf("firewall rule %s (%s) for the east-west gateway of %s: %s", c.Name, c.Action, g.m.Name, g.fw.describe()))
+		}
 	}
 	for _, n := range lp.access {
 		for _, a := range n.added() {

@@ -38,6 +38,15 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	if r.CA != nil {
 		writeCA(&b, s, r.CA)
 	}
+	if len(r.Gateways) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", s.Heading("East-west gateways, and the network gateways each istiod lists (/debug/networkz)"))
+		for _, g := range r.Gateways {
+			fmt.Fprintf(&b, "  %s  network %s  internal address %s  global access %t\n", g.Cluster, g.Network, g.Address, g.GlobalAccess)
+			for rev, gws := range g.Istiods {
+				fmt.Fprintf(&b, "    istiod %s: %s\n", rev, strings.Join(gws, ", "))
+			}
+		}
+	}
 	if r.Matrix != nil {
 		fmt.Fprintf(&b, "\n%s\n", s.Heading("What each istiod holds (its /debug/clusterz and /debug/endpointShardz)"))
 		if err := s.WriteTable(indent(&b), r.Matrix.table(s)); err != nil {

@@ -83,6 +83,8 @@ func assemble(cases []validate.Case, failOn findings.Level, d time.Duration) *va
 	return r
 }
 
+const podFirewallCheck = "firewall between Pods and nodes"
+
 // acrossCases are the cross-cluster checks, a case per check and pair.
 func acrossCases(ctx context.Context, c Clients, ms []*member) []validate.Case {
 	var out []validate.Case
@@ -95,7 +97,19 @@ func acrossCases(ctx context.Context, c Clients, ms []*member) []validate.Case {
 	if len(usable) < 2 {
 		return out
 	}
-	out = append(out, networkCases(ctx, c, usable)...)
+	var gw []validate.Case
+	multi := false
+	if !usable[0].managed() {
+		gw, multi = gatewayCases(ctx, c, usable)
+	}
+	nc := networkCases(ctx, c, usable)
+	if multi {
+		// Pods of different networks reach each other through the
+		// gateways, not directly: the pod-to-pod rule is not wanted.
+		nc = slices.DeleteFunc(nc, func(cs validate.Case) bool { return cs.Check == podFirewallCheck })
+	}
+	out = append(out, nc...)
+	out = append(out, gw...)
 	if !usable[0].managed() {
 		out = append(out, secretCases(usable)...)
 		out = append(out, syncCases(ctx, c, usable)...)
@@ -120,7 +134,7 @@ func pairObject(local, remote *member) string { return "cluster " + local.Name +
 // as GKE is set (the remote's own findings, filed under each caller).
 func networkCases(ctx context.Context, c Clients, ms []*member) []validate.Case {
 	project, network := gkecluster.Network(ms[0].gke, ms[0].Project)
-	fw := validate.Case{Group: GroupAcross, Check: "firewall between Pods and nodes", Object: "network " + project + "/" + network}
+	fw := validate.Case{Group: GroupAcross, Check: podFirewallCheck, Object: "network " + project + "/" + network}
 	if rules, err := c.Firewalls.ListFirewalls(ctx, project); err != nil {
 		fw.Findings = []findings.Finding{findings.APIUnavailable.New(fw.Object, "Compute firewalls.list "+project+": "+err.Error(), "")}
 	} else {

@@ -275,3 +275,209 @@ func cidrContains(cidr, addr string) bool {
 	a, aerr := netip.ParseAddr(addr)
 	return err == nil && aerr == nil && p.Contains(a)
 }
+
+var (
+	mnConnectOnce sync.Once
+	mnConnectSim  *mcSim
+	mnConnectErr  string
+)
+
+// TestMeshConnectMultiNetwork: two clusters in two regions on two VPC
+// networks with the mesh installed (asmcli labels istio-system with each
+// cluster's network). `meshctl mesh connect --multi-network --fix` builds
+// an east-west gateway per cluster; the gateways get internal addresses
+// from their subnets; each istiod's /debug/networkz lists the other
+// network's gateway and its /debug/endpointShardz holds the other
+// cluster's probe endpoints on the other network (which istiod routes
+// through that network's gateway); gcloud sees the internal forwarding
+// rules with global access and meshctl's firewall rules; with global
+// access turned off validate reports MC0332 and a re-run restores it; a
+// re-run changes nothing; disconnect leaves nothing of meshctl's.
+func TestMeshConnectMultiNetwork(t *testing.T) {
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not on PATH")
+	}
+	mnConnectOnce.Do(func() {
+		mnConnectSim, mnConnectErr = startOnceSim("e2e-ewc-", "two networks, mesh connect", "--clusters", "2", "--regions", "us-central1,europe-west1", "--networks", "2")
+	})
+	if mnConnectErr != "" {
+		t.Fatal(mnConnectErr)
+	}
+	mc := mnConnectSim
+	mc.refreshStatus(t)
+	mc.installMesh(t, ewRevision)
+	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
+	network := map[string]string{a.Name: simProject + "-" + a.Network, b.Name: simProject + "-" + b.Network}
+	config := t.TempDir()
+	firewallsBefore := mc.gcloudOut(t, config, "compute", "firewall-rules", "list", "--format", "value(name)")
+	probes := map[string][]string{a.Name: mc.deployProbe(t, a, ewRevision), b.Name: mc.deployProbe(t, b, ewRevision)}
+
+	t.Run("refuses without --multi-network", func(t *testing.T) {
+		res := mc.connect(t, 3)
+		if got := codesOf(res, "error"); !slices.Contains(got, "MC0310 clusters "+a.Name+", "+b.Name) {
+			t.Errorf("errors %v, want MC0310", got)
+		}
+	})
+
+	addr := map[string]string{}
+	t.Run("connect --multi-network --fix", func(t *testing.T) {
+		start := time.Now()
+		res := mc.connect(t, 0, "--multi-network", "--fix")
+		t.Logf("connect --multi-network --fix of two clusters: %.1fs", time.Since(start).Seconds())
+		if !res.Connected {
+			t.Fatalf("not connected: %+v", res)
+		}
+		for _, c := range []mcCluster{a, b} {
+			addr[c.Name] = strings.TrimSpace(mc.kubectl(t, c, "get", "service", "-n", "istio-system", "istio-eastwestgateway",
+				"-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"))
+			if !cidrContains(c.SubnetCIDR, addr[c.Name]) {
+				t.Errorf("%s's gateway address %q is not from its subnet %s", c.Name, addr[c.Name], c.SubnetCIDR)
+			}
+			if got := mc.kubectl(t, c, "get", "deployment,pdb,hpa,gateway.networking.istio.io", "-n", "istio-system", "-l", "app.kubernetes.io/managed-by=meshctl", "-o", "name"); !strings.Contains(got, "deployment.apps/istio-eastwestgateway") ||
+				!strings.Contains(got, "poddisruptionbudget.policy/istio-eastwestgateway") || !strings.Contains(got, "horizontalpodautoscaler.autoscaling/istio-eastwestgateway") ||
+				!strings.Contains(got, "gateway.networking.istio.io/cross-network-gateway") {
+				t.Errorf("%s: meshctl's gateway objects: %s", c.Name, got)
+			}
+		}
+		// istiod itself: each lists the other network's gateway and holds
+		// the other cluster's probe endpoints on that network.
+		for _, pair := range [][2]mcCluster{{a, b}, {b, a}} {
+			local, remote := pair[0], pair[1]
+			debug := local.istiodDebug(t, ewRevision)
+			gw := network[remote.Name] + "=" + addr[remote.Name] + ":15443"
+			eventually(t, 60*time.Second, local.Name+"'s istiod lists "+gw, func() (bool, string) {
+				got, err := networkGateways(debug)
+				return err == nil && slices.Contains(got, gw), strings.Join(got, ",") + errString(err)
+			})
+			eventually(t, 60*time.Second, local.Name+"'s istiod holds "+remote.Name+"'s probe endpoints on network "+network[remote.Name], func() (bool, string) {
+				got, err := shardNetworks(debug, probeHost, probeNamespace, remote.MeshClusterID)
+				want := []string{}
+				for _, ip := range probes[remote.Name] {
+					want = append(want, ip+"@"+network[remote.Name])
+				}
+				return err == nil && slices.Equal(got, want), strings.Join(got, ",") + errString(err)
+			})
+		}
+		// gcloud, an independent client: the internal forwarding rules
+		// with global access, and meshctl's firewall rule per gateway.
+		rules := mc.forwardingRules(t, config)
+		for _, c := range []mcCluster{a, b} {
+			if r := rules[addr[c.Name]]; r.LoadBalancingScheme != "INTERNAL" || !r.AllowGlobalAccess || !strings.HasSuffix(r.Region, "/regions/"+c.Location) {
+				t.Errorf("gcloud: forwarding rule of %s's gateway: %+v", c.Name, r)
+			}
+		}
+		fw := mc.gcloudOut(t, config, "compute", "firewall-rules", "list", "--filter", "name~^meshctl-ew-", "--format", "json")
+		var fws []struct {
+			Network      string   `json:"network"`
+			SourceRanges []string `json:"sourceRanges"`
+			Allowed      []struct {
+				IPProtocol string   `json:"IPProtocol"`
+				Ports      []string `json:"ports"`
+			} `json:"allowed"`
+		}
+		if err := json.Unmarshal([]byte(fw), &fws); err != nil {
+			t.Fatal(err)
+		}
+		if len(fws) != 2 {
+			t.Fatalf("gcloud: meshctl's gateway firewall rules: %s", fw)
+		}
+		for _, r := range fws {
+			other := a
+			if strings.HasSuffix(r.Network, "/networks/"+a.Network) {
+				other = b
+			}
+			if !slices.Equal(r.SourceRanges, []string{other.PodCIDR}) || len(r.Allowed) != 1 || r.Allowed[0].IPProtocol != "tcp" || !slices.Equal(r.Allowed[0].Ports, []string{"15443"}) {
+				t.Errorf("gcloud: firewall rule %+v, want tcp:15443 from %s", r, other.PodCIDR)
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("re-run changes nothing", func(t *testing.T) {
+		res := mc.connect(t, 0, "--multi-network", "--fix")
+		for _, p := range res.Plan {
+			if p.Action != "keep" {
+				t.Errorf("re-run plans %s %s %s", p.Action, p.Kind, p.Name)
+			}
+		}
+	})
+
+	t.Run("global access off: validate reports it, a re-run restores it", func(t *testing.T) {
+		mc.kubectl(t, b, "annotate", "service", "-n", "istio-system", "istio-eastwestgateway", "--overwrite",
+			"networking.gke.io/internal-load-balancer-allow-global-access=false")
+		eventually(t, 60*time.Second, "gcloud sees global access off on "+b.Name+"'s gateway", func() (bool, string) {
+			r := mc.forwardingRules(t, config)[addr[b.Name]]
+			return r.Name != "" && !r.AllowGlobalAccess, fmt.Sprintf("%+v", r)
+		})
+		got, code := mc.validateCodes(t)
+		want := "MC0332 cluster " + b.Name + ": Service istio-system/istio-eastwestgateway"
+		if code != 3 || !slices.Contains(got, want) {
+			t.Errorf("validate: exit %d, errors %v; want %s", code, got, want)
+		}
+		res := mc.connect(t, 0, "--multi-network", "--fix")
+		if !slices.ContainsFunc(res.Plan, func(p struct {
+			Kind   string `json:"kind"`
+			Name   string `json:"name"`
+			Action string `json:"action"`
+		}) bool {
+			return p.Kind == "Service" && p.Name == "istio-eastwestgateway" && p.Action == "update"
+		}) {
+			t.Errorf("re-run does not update the gateway Service: %+v", res.Plan)
+		}
+		eventually(t, 60*time.Second, "gcloud sees global access on again", func() (bool, string) {
+			r := mc.forwardingRules(t, config)[addr[b.Name]]
+			return r.AllowGlobalAccess, fmt.Sprintf("%+v", r)
+		})
+		if got, code := mc.validateCodes(t); slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "MC033") }) {
+			t.Errorf("validate after the re-run: exit %d, %v", code, got)
+		}
+	})
+
+	t.Run("disconnect leaves nothing of meshctl's", func(t *testing.T) {
+		r := runEnv(t, mc.env, "", meshctlBin, "mesh", "disconnect", a.Context, b.Context)
+		if r.Code != 0 {
+			t.Fatalf("disconnect: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		for _, c := range []mcCluster{a, b} {
+			if s := mc.kubectl(t, c, "get", "secrets,svc,deployments,serviceaccounts,pdb,hpa,gateway.networking.istio.io", "-n", "istio-system",
+				"-l", "app.kubernetes.io/managed-by=meshctl", "-o", "name"); s != "" {
+				t.Errorf("meshctl's objects left in %s: %s", c.Name, s)
+			}
+			if got := strings.TrimSpace(mc.kubectl(t, c, "get", "namespace", "istio-system", "-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`)); got != network[c.Name] {
+				t.Errorf("%s: asmcli's network label %q is gone or changed (want %q)", c.Name, got, network[c.Name])
+			}
+		}
+		eventually(t, 60*time.Second, "the gateways' forwarding rules are deleted", func() (bool, string) {
+			rules := mc.forwardingRules(t, config)
+			return len(rules) == 0, fmt.Sprintf("%v", rules)
+		})
+		if fw := mc.gcloudOut(t, config, "compute", "firewall-rules", "list", "--format", "value(name)"); fw != firewallsBefore {
+			t.Errorf("firewalls after disconnect:\n%s\nbefore connect:\n%s", fw, firewallsBefore)
+		}
+	})
+}
+
+// shardNetworks are the endpoints istiod holds for a host from one cluster
+// as ADDRESS@NETWORK (/debug/endpointShardz), sorted: istiod sends a
+// proxy of another network the network's gateway instead of them.
+func shardNetworks(debug, host, namespace, clusterID string) ([]string, error) {
+	var shardz map[string]map[string]struct {
+		Shards map[string][]struct {
+			Addresses []string `json:"Addresses"`
+			Network   string   `json:"Network"`
+		} `json:"Shards"`
+	}
+	if err := getJSON(debug+"/endpointShardz", &shardz); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, ep := range shardz[host][namespace].Shards["Kubernetes/"+clusterID] {
+		for _, a := range ep.Addresses {
+			out = append(out, a+"@"+ep.Network)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -59,6 +59,13 @@ func (f *Factory) MultiClusterClients(ctx context.Context) (multicluster.Clients
 	}
 	c.GKE, c.Firewalls = gcp.NewGKE(gke), multicluster.FirewallClient{Client: fw}
 	c.Kube = func(r multicluster.Ref) (kubernetes.Interface, error) { return f.KubeFor(r.Context) }
+	c.Objects = func(r multicluster.Ref) (kube.Objects, error) {
+		rc, err := f.RESTConfigFor(r.Context)
+		if err != nil {
+			return nil, err
+		}
+		return kube.NewDynamic(rc)
+	}
 	c.Istiods, err = f.istiodLocator()
 	return c, err
 }

@@ -50,7 +50,8 @@ func NewCmdConnect(f *factory.Factory, runF func(*ConnectOptions) error) *cobra.
 		Example: `  meshctl mesh connect my-project/us-central1/east my-project/europe-west1/west
   meshctl mesh connect gke_my-project_us-central1_east gke_my-project_europe-west1_west --fix
   meshctl mesh connect east west --project my-project --location us-central1 --dry-run -o yaml
-  meshctl mesh connect A B C --fix --ca shared`,
+  meshctl mesh connect A B C --fix --ca shared
+  meshctl mesh connect p/us-central1/east p/europe-west1/west --multi-network --fix`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := completeConnect(f, opts, args); err != nil {
@@ -73,6 +74,10 @@ func NewCmdConnect(f *factory.Factory, runF func(*ConnectOptions) error) *cobra.
 	fl.StringVar(&o.CA.RootCert, "root-cert", "", "your root CA certificate (PEM) for --ca shared, instead of a generated one")
 	fl.StringVar(&o.CA.RootKey, "root-key", "", "your root CA key (PEM), with --root-cert; it never leaves this machine")
 	fl.StringVar(&opts.KeyType, "ca-key-type", string(meshca.RSA), "keys of the CAs made: rsa (4096 bits, as Istio's tools/certs) or ecdsa (P-256)")
+	fl.BoolVar(&o.MultiNetwork.Enabled, "multi-network", false, "clusters on different VPC networks: an east-west gateway per cluster on an internal load balancer with global access, the network label on istio-system, a firewall rule per gateway")
+	fl.BoolVar(&o.MultiNetwork.PerCluster, "network-per-cluster", false, "with --multi-network: a mesh network per cluster (its installed name) instead of one per VPC (PROJECT-VPC)")
+	fl.BoolVar(&o.MultiNetwork.ExposeIstiod, "expose-istiod", false, "with --multi-network: expose istiod through the gateway on 15012 and 15017 (Istio's expose-istiod.yaml, for VMs)")
+	fl.DurationVar(&o.MultiNetwork.GatewayTimeout, "gateway-timeout", 3*time.Minute, "with --multi-network: how long to wait for the gateways' addresses and every istiod's view of them")
 	fl.Var(&o.FailOn, "fail-on", findings.FailOnUsage)
 	_ = cmd.RegisterFlagCompletionFunc("ca", cobra.FixedCompletions([]string{"shared"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("ca-key-type", cobra.FixedCompletions([]string{"rsa", "ecdsa"}, cobra.ShellCompDirectiveNoFileComp))
@@ -108,6 +113,12 @@ func completeConnect(f *factory.Factory, opts *ConnectOptions, args []string) er
 	}
 	if o.VerifyTimeout <= 0 {
 		return failure.Usagef("--verify-timeout must be positive")
+	}
+	if !o.MultiNetwork.Enabled && (o.MultiNetwork.PerCluster || o.MultiNetwork.ExposeIstiod) {
+		return failure.Usagef("--network-per-cluster and --expose-istiod go with --multi-network")
+	}
+	if o.MultiNetwork.GatewayTimeout <= 0 {
+		return failure.Usagef("--gateway-timeout must be positive")
 	}
 	refs, err := f.Refs(args)
 	if err != nil {
@@ -229,6 +240,21 @@ And what the mesh lacks:
   --ca shared    one root CA (generated in --ca-dir, or --root-cert/--root-key) and an
                  intermediate per cluster in its istio-system/cacerts Secret, istiod restarted onto
                  it, then every namespace's istio-ca-root-cert and istiod's serving chain verified
+
+With --multi-network (clusters on different VPC networks, Istio's multi-primary on different
+networks), the pod-to-pod firewall rule gives way to, per cluster:
+  network        the topology.istio.io/network label on istio-system (PROJECT-VPC, asmcli's name;
+                 the installed cluster name with --network-per-cluster); an existing label is kept
+  gateway        istio-eastwestgateway for the installed revision, as Istio's gen-eastwest-gateway.sh
+                 makes it: an injected gateway Deployment (ISTIO_META_REQUESTED_NETWORK_VIEW), a
+                 LoadBalancer Service on GKE's internal load balancer with global access when the
+                 clusters span regions (ports 15021, 15443, 15012, 15017), a PDB, an HPA, and the
+                 cross-network Gateway (AUTO_PASSTHROUGH on 15443 for *.local); --expose-istiod adds
+                 expose-istiod.yaml's Gateway and VirtualService
+  firewall       a rule in the gateway's network (and its project) admitting the other clusters' Pod
+                 ranges to the gateway nodes on tcp:15443 only (and 15012, 15017 with --expose-istiod)
+It waits until each gateway has an internal address and each istiod lists every other network's
+gateway (/debug/networkz).
 
 Finally it proves the result: a probe Service in each cluster (selectorless, one endpoint, removed
 afterwards), and each istiod's /debug/clusterz and /debug/endpointShardz read until every istiod
