@@ -27,7 +27,6 @@ import (
 var (
 	GVRWorkloadGroup = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadgroups"}
 	GVRWorkloadEntry = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}
-	gvrServiceAcct   = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
 )
 
 // Annotations istiod writes on the WorkloadEntries it registers
