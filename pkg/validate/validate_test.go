@@ -37,6 +37,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/vm"
 )
 
 var now = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
@@ -169,7 +170,9 @@ func (f *fixture) clients(t *testing.T) (Clients, *fake.Clientset) {
 		// policies; none here.
 		{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}:  "HTTPRouteList",
 		{Group: "networking.gke.io", Version: "v1", Resource: "healthcheckpolicies"}: "HealthCheckPolicyList",
-		{Group: "networking.gke.io", Version: "v1", Resource: "gcpbackendpolicies"}:  "GCPBackendPolicyList"})
+		{Group: "networking.gke.io", Version: "v1", Resource: "gcpbackendpolicies"}:  "GCPBackendPolicyList",
+		// VM groups (pkg/vm); none here.
+		vm.GVRWorkloadGroup: "WorkloadGroupList", vm.GVRWorkloadEntry: "WorkloadEntryList"})
 	for _, o := range f.dyn {
 		u := o.(*unstructured.Unstructured)
 		gvr := gvrGateway

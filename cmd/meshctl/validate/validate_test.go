@@ -23,6 +23,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/validate"
+	"github.com/meshctl/meshctl/pkg/vm"
 )
 
 func TestNewCmdValidate(t *testing.T) {
@@ -77,7 +78,8 @@ func TestRun(t *testing.T) {
 			kc := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"istio.io/rev": "asm-9"}}})
 			dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 				{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}:        "GatewayList",
-				{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}: "VirtualServiceList"})
+				{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}: "VirtualServiceList",
+				vm.GVRWorkloadGroup: "WorkloadGroupList", vm.GVRWorkloadEntry: "WorkloadEntryList"})
 			return validate.Clients{Kube: kc, Dynamic: dc}, func() { released = true }, nil
 		},
 	}
