@@ -140,24 +140,7 @@ func TestVMCommands(t *testing.T) {
 	compareBundles(t, bundle, ref)
 
 	// The simulated VM connects with only the bundle.
-	vmLog := filepath.Join(t.TempDir(), "vm.log")
-	logFile, err := os.Create(vmLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	agent := exec.Command(meshsimBin, "--state", mc.state, "vm", "--bundle", bundle, "--instance", "zones/"+zone+"/instances/e2e-vm-db", "--ip", vmIP)
-	agent.Stdout, agent.Stderr = logFile, logFile
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- agent.Wait() }()
-	defer func() {
-		if agent.ProcessState == nil {
-			_ = agent.Process.Kill()
-		}
-	}()
+	agent, exited, vmLog := startSimVM(t, mc, bundle, "zones/"+zone+"/instances/e2e-vm-db", vmIP)
 	debug := a.istiodDebug(t, ewRevision)
 	host := "db." + vmCmdNamespace + ".svc.cluster.local"
 	eventually(t, 60*time.Second, "istiod registers the VM and holds its endpoint for Service db", func() (bool, string) {

@@ -163,24 +163,7 @@ func TestVMAutoRegistersThroughEastWestGateway(t *testing.T) {
 	}
 
 	// The VM's proxy runs until stopped.
-	vmLog := filepath.Join(t.TempDir(), "vm.log")
-	logFile, err := os.Create(vmLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	agent := exec.Command(meshsimBin, "--state", mc.state, "vm", "--bundle", bundle, "--instance", "zones/"+zone+"/instances/e2e-vm-1", "--ip", vmIP)
-	agent.Stdout, agent.Stderr = logFile, logFile
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- agent.Wait() }()
-	defer func() {
-		if agent.ProcessState == nil {
-			_ = agent.Process.Kill()
-		}
-	}()
+	agent, exited, vmLog := startSimVM(t, mc, bundle, "zones/"+zone+"/instances/e2e-vm-1", vmIP)
 	connected := time.Now()
 	debug := a.istiodDebug(t, ewRevision)
 	host := "vm-app." + vmNamespace + ".svc.cluster.local"
@@ -245,4 +228,29 @@ func allShardAddresses(debug, host, namespace string) ([]string, error) {
 	}
 	slices.Sort(addrs)
 	return addrs, err
+}
+
+// startSimVM runs `meshsim vm` with a bundle until the test ends (or the
+// test stops it): the process, a channel that gets its exit, and its log.
+func startSimVM(t *testing.T, mc *mcSim, bundle, instance, ip string) (*exec.Cmd, <-chan error, string) {
+	t.Helper()
+	vmLog := filepath.Join(t.TempDir(), "vm.log")
+	logFile, err := os.Create(vmLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	agent := exec.Command(meshsimBin, "--state", mc.state, "vm", "--bundle", bundle, "--instance", instance, "--ip", ip)
+	agent.Stdout, agent.Stderr = logFile, logFile
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- agent.Wait() }()
+	t.Cleanup(func() {
+		if agent.ProcessState == nil {
+			_ = agent.Process.Kill()
+		}
+	})
+	return agent, exited, vmLog
 }
