@@ -16,6 +16,13 @@ links="$root/bin/sim"
 # An older layout made bin/sim a link to one cache folder.
 [ -L "$links" ] && rm -f "$links"
 mkdir -p "$cache_root" "$links"
+# One build at a time per cache: two checkouts building the same binary at
+# once would race on its temporary file. A second run waits, then finds it built.
+exec 9>"$cache_root/.lock"
+if ! flock -n 9; then
+  echo "sim-deps: another build holds $cache_root/.lock; waiting for it ..."
+  flock 9
+fi
 
 # cached NAME MODULE PACKAGE LDFLAGS: where that build of NAME lives in the cache.
 cached() {
