@@ -11,8 +11,10 @@ package gkecluster
 
 import (
 	"net/netip"
+	"regexp"
 	"strings"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 )
 
@@ -126,4 +128,17 @@ func SameNetwork(link, project, network string) bool {
 		return link == network || strings.HasSuffix(link, "/networks/"+network)
 	}
 	return p == project && n == network
+}
+
+// NodeTag is the network tag GKE puts on the cluster's nodes, read from
+// GKE's own firewall rules for the cluster (gke-NAME-HASH-all, -vms,
+// -master), which target it; "" when none of rules is one of them.
+func NodeTag(cluster string, rules []*computepb.Firewall) string {
+	re := regexp.MustCompile(`^gke-` + regexp.QuoteMeta(cluster) + `-[0-9a-z]+-(all|vms|master)$`)
+	for _, r := range rules {
+		if re.MatchString(r.GetName()) && len(r.GetTargetTags()) > 0 {
+			return r.GetTargetTags()[0]
+		}
+	}
+	return ""
 }

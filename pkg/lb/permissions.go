@@ -38,24 +38,32 @@ func (p *Plan) locate(o *object, c plan.Change) plan.Change {
 	slices.Sort(c.Uses)
 	c.Uses = slices.Compact(c.Uses)
 	if fw, ok := o.want.(*computepb.Firewall); ok && c.Action == plan.Create {
-		c.Handover = firewallCommand(cmp.Or(o.project, p.Project), fw)
+		c.Handover = FirewallCommand(cmp.Or(o.project, p.Project), fw)
 	}
 	return c
 }
 
-// firewallCommand is the gcloud command that creates fw as meshctl
+// FirewallCommand is the gcloud command that creates fw as meshctl
 // would, description (its owner marker) included, for a network
-// administrator to run: the next expose finds the rule as it wants it.
-func firewallCommand(project string, fw *computepb.Firewall) string {
+// administrator to run: the next run finds the rule as it wants it.
+func FirewallCommand(project string, fw *computepb.Firewall) string {
 	var rules []string
 	for _, a := range fw.GetAllowed() {
 		for _, port := range a.GetPorts() {
 			rules = append(rules, a.GetIPProtocol()+":"+port)
 		}
 	}
-	return fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction %s --priority %d --action ALLOW --rules %s --source-ranges %s --target-tags %s --description %s",
-		fw.GetName(), project, fw.GetNetwork(), fw.GetDirection(), fw.GetPriority(), strings.Join(rules, ","),
-		strings.Join(fw.GetSourceRanges(), ","), strings.Join(fw.GetTargetTags(), ","), shellQuote(fw.GetDescription()))
+	cmd := fmt.Sprintf("gcloud compute firewall-rules create %s --project %s --network %s --direction %s --priority %d --action ALLOW --rules %s",
+		fw.GetName(), project, fw.GetNetwork(), fw.GetDirection(), fw.GetPriority(), strings.Join(rules, ","))
+	for _, f := range []struct {
+		flag   string
+		values []string
+	}{{"--source-ranges", fw.GetSourceRanges()}, {"--destination-ranges", fw.GetDestinationRanges()}, {"--target-tags", fw.GetTargetTags()}} {
+		if len(f.values) > 0 {
+			cmd += " " + f.flag + " " + strings.Join(f.values, ",")
+		}
+	}
+	return cmd + " --description " + shellQuote(fw.GetDescription())
 }
 
 // shellQuote quotes s for a POSIX shell.

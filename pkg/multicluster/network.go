@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -74,17 +73,9 @@ type firewallState struct {
 	noTag []string
 }
 
-// nodeTag is the network tag GKE puts on the cluster's nodes, read from
-// GKE's own rules for the cluster (gke-NAME-HASH-all, -vms, -master), which
-// target it.
+// nodeTag is the network tag GKE puts on the cluster's nodes.
 func nodeTag(m *member, rules []*computepb.Firewall) string {
-	re := regexp.MustCompile(`^gke-` + regexp.QuoteMeta(m.Name) + `-[0-9a-z]+-(all|vms|master)$`)
-	for _, r := range rules {
-		if re.MatchString(r.GetName()) && len(r.GetTargetTags()) > 0 {
-			return r.GetTargetTags()[0]
-		}
-	}
-	return ""
+	return gkecluster.NodeTag(m.Name, rules)
 }
 
 // readFirewall works out, from the network's rules, what the clusters'

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -41,8 +42,18 @@ type AddOptions struct {
 	// Revision is the control-plane revision (or tag); "" for the
 	// namespace's.
 	Revision string `json:"revision,omitempty"`
-	// Address is the VM's internal address when known (--instance).
-	Address       string        `json:"address,omitempty"`
+	// Address is the VM's internal address (ISTIO_SVC_IP in the bundle),
+	// read from --instance or a single-address --vm-range.
+	Address string `json:"address,omitempty"`
+	// Instance and Zone name the VM's Compute instance, in InstanceProject
+	// (default: the cluster's project): its address, VPC network and
+	// tags decide the firewall rules add makes.
+	Instance        string `json:"instance,omitempty"`
+	Zone            string `json:"zone,omitempty"`
+	InstanceProject string `json:"instanceProject,omitempty"`
+	// VMRange is the VMs' addresses when there is no instance to read
+	// (--vm-range CIDR).
+	VMRange       string        `json:"vmRange,omitempty"`
 	Bundle        string        `json:"bundle"`
 	TokenDuration time.Duration `json:"-"`
 	DryRun        bool          `json:"dryRun"`
@@ -237,6 +248,9 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 	if len(o.Ports) == 0 {
 		return nil, failure.Usagef("at least one --port NAME:NUMBER: the ports the VM serves (the readiness probe checks the first)")
 	}
+	if err := checkVMFlags(&o); err != nil {
+		return nil, err
+	}
 	if o.ServiceAccount == "" {
 		o.ServiceAccount = o.Name
 	}
@@ -253,6 +267,20 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 		return nil, err
 	}
 	step.Done()
+	var fp *firewallPlan
+	var vm vmSide
+	var cloud Cloud
+	if o.Instance != "" || o.VMRange != "" {
+		if cloud, err = c.cloud(ctx); err != nil {
+			return nil, err
+		}
+		step := rep.Step("read the VM and the cluster's network")
+		if fp, vm, err = planVMFirewall(ctx, cloud, &o, t.gatewayIP); err != nil {
+			step.Fail(err)
+			return nil, err
+		}
+		step.Done()
+	}
 	res := &AddResult{Group: o.Name, Namespace: o.Namespace, Revision: t.revision, ClusterID: t.clusterID, Network: t.network,
 		Istiod: istiodAddr(t.revision), Gateway: t.gatewayIP, Bundle: o.Bundle, DryRun: o.DryRun}
 
@@ -282,13 +310,31 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 		}
 	case !kube.IsNotFound(err):
 		return nil, fmt.Errorf("read WorkloadGroup %s/%s: %w", o.Namespace, o.Name, err)
+	default:
+		live = nil
 	}
 	res.Changes = []plan.Change{saChange, wgChange,
 		{Kind: "TokenRequest", Namespace: o.Namespace, Name: o.ServiceAccount, Action: plan.Create,
 			Note: fmt.Sprintf("audience istio-ca, valid %s", o.TokenDuration)},
 		{Kind: "bundle", Name: o.Bundle, Action: plan.Create, Note: "cluster.env, mesh.yaml, root-cert.pem, istio-token (0600), hosts, install.sh"},
 	}
+	if fp != nil {
+		res.Changes = append(res.Changes, fp.changes()...)
+		setAnnotation(want, AnnotationFirewallProject, fp.project)
+	} else {
+		res.Changes = append(res.Changes, plan.Change{Kind: "firewalls", Name: "(none)", Action: plan.Skip,
+			Note: "the VM's address is unknown: pass --instance NAME --zone ZONE or --vm-range CIDR"})
+		if live != nil {
+			// Rules an earlier run made stay, and remove still finds them.
+			setAnnotation(want, AnnotationFirewallProject, live.GetAnnotations()[AnnotationFirewallProject])
+		}
+	}
 	res.Permissions = check.Check(ctx, res.Changes)
+	if o.Instance != "" && res.Permissions != nil {
+		// Reading the instance above was the check: it went through.
+		res.Permissions.Permissions = append(res.Permissions.Permissions, preflight.Permission{Permission: "compute.instances.get",
+			Project: cmp.Or(o.InstanceProject, cloud.Project), Steps: []string{"read " + vm.from}, Status: preflight.Held})
+	}
 	if err := res.Permissions.Err(); err != nil {
 		return res, err
 	}
@@ -354,6 +400,12 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 	}
 	step.Done()
 
+	if fp != nil {
+		if err := fp.apply(ctx, cloud.Firewalls, rep); err != nil {
+			return res, err
+		}
+	}
+
 	files, err := bundleInput{Group: o.Name, Namespace: o.Namespace, ServiceAccount: o.ServiceAccount, Network: t.network, ClusterID: t.clusterID,
 		Revision: t.revision, Ports: o.Ports, Labels: labels, Probe: probe(o.Ports), MeshConfig: t.meshConfig, RootCert: root, Token: token,
 		GatewayIP: t.gatewayIP, Address: o.Address}.files()
@@ -371,6 +423,9 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 		fmt.Sprintf("copy %s to the VM (it holds a token for %s/%s until %s)", o.Bundle, o.Namespace, o.ServiceAccount, expires.UTC().Format(time.RFC3339)),
 		"on the VM, as root: ISTIO_VERSION=<the mesh's version> sh install.sh",
 		fmt.Sprintf("meshctl vm list --namespace %s shows the VM once istiod registers it", o.Namespace),
+	}
+	if fp == nil {
+		res.NextSteps = append(res.NextSteps, manualRules(t.gatewayIP, o.Ports))
 	}
 	return res, nil
 }
@@ -390,13 +445,56 @@ func groupDiff(live, want *unstructured.Unstructured) []string {
 }
 
 func setTokenAnnotations(u *unstructured.Unstructured, expires time.Time, lifetime time.Duration) {
+	setAnnotation(u, AnnotationTokenExpires, expires.UTC().Format(time.RFC3339))
+	setAnnotation(u, AnnotationTokenLifetime, strconv.Itoa(int(lifetime.Seconds())))
+}
+
+// setAnnotation sets one annotation; an empty value sets nothing.
+func setAnnotation(u *unstructured.Unstructured, key, value string) {
+	if value == "" {
+		return
+	}
 	a := u.GetAnnotations()
 	if a == nil {
 		a = map[string]string{}
 	}
-	a[AnnotationTokenExpires] = expires.UTC().Format(time.RFC3339)
-	a[AnnotationTokenLifetime] = strconv.Itoa(int(lifetime.Seconds()))
+	a[key] = value
 	u.SetAnnotations(a)
+}
+
+// checkVMFlags refuses, before any call, what --instance, --zone and
+// --vm-range cannot mean together.
+func checkVMFlags(o *AddOptions) error {
+	switch {
+	case (o.Instance == "") != (o.Zone == ""):
+		return failure.Usagef("--instance and --zone go together: the instance's name and its zone")
+	case o.Instance != "" && o.VMRange != "":
+		return failure.Usagef("--instance or --vm-range, not both: the instance's address is the VM's range")
+	case o.InstanceProject != "" && o.Instance == "":
+		return failure.Usagef("--instance-project names the project of --instance")
+	case o.VMRange != "":
+		r, err := ParseVMRange(o.VMRange)
+		o.VMRange = r
+		return err
+	}
+	return nil
+}
+
+// planVMFirewall reads the VM (its instance, or --vm-range) and plans its
+// rules; the instance's address goes into the bundle.
+func planVMFirewall(ctx context.Context, cloud Cloud, o *AddOptions, gatewayIP string) (*firewallPlan, vmSide, error) {
+	vm := vmSide{ranges: []string{o.VMRange}, from: "--vm-range " + o.VMRange}
+	if o.Instance != "" {
+		var err error
+		if vm, err = readInstance(ctx, cloud.Instances, cmp.Or(o.InstanceProject, cloud.Project), o.Zone, o.Instance); err != nil {
+			return nil, vm, err
+		}
+	}
+	if o.Address == "" {
+		o.Address = vm.address()
+	}
+	fp, err := planFirewall(ctx, cloud, *o, gatewayIP, vm)
+	return fp, vm, err
 }
 
 // requestToken is a TokenRequest for the VM, as istioctl makes it: audience

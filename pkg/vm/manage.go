@@ -2,6 +2,8 @@ package vm
 
 import (
 	"context"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +23,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // Group is a WorkloadGroup and its WorkloadEntries.
@@ -130,15 +133,18 @@ type RemoveOptions struct {
 
 // RemoveResult is what remove deleted, or would.
 type RemoveResult struct {
-	Changes []plan.Change `json:"changes"`
-	DryRun  bool          `json:"dryRun"`
+	Changes     []plan.Change     `json:"changes"`
+	Permissions *preflight.Report `json:"permissions,omitempty"`
+	DryRun      bool              `json:"dryRun"`
 }
 
-// Remove deletes what add made for the group: the WorkloadGroup (istiod's
-// entries for it go with it: they are its dependents) and the service
-// account when add made it, which also revokes the bundle's token. It
-// leaves what it did not make.
-func Remove(ctx context.Context, c Clients, rep ui.Reporter, o RemoveOptions) (*RemoveResult, error) {
+// Remove deletes what add made for the group: its firewall rules (in the
+// project the group records, those whose owner marker names this cluster
+// and group), the WorkloadGroup (istiod's entries for it go with it: they
+// are its dependents) and the service account when add made it, which
+// also revokes the bundle's token. It leaves what it did not make. The
+// rules go first: the group records where they are until they are gone.
+func Remove(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Checker, o RemoveOptions) (*RemoveResult, error) {
 	if o.Wait == 0 {
 		o.Wait = DefaultWait
 	}
@@ -157,6 +163,24 @@ func Remove(ctx context.Context, c Clients, rep ui.Reporter, o RemoveOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("list ServiceAccounts of %s in %s: %w", o.Name, o.Namespace, err)
 	}
+	var rules []*computepb.Firewall
+	var cloud Cloud
+	project := ""
+	if wg != nil {
+		project = wg.GetAnnotations()[AnnotationFirewallProject]
+	}
+	if project != "" {
+		if cloud, err = c.cloud(ctx); err != nil {
+			return nil, err
+		}
+		if rules, err = groupRules(ctx, cloud.Firewalls, project, cloud.ClusterName(), o.Namespace, o.Name); err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			res.Changes = append(res.Changes, plan.Change{Kind: "firewalls", Name: r.GetName(), Action: plan.Delete, Note: "project " + project,
+				Resource: preflight.ComputeName(project, "global", "firewalls", r.GetName())})
+		}
+	}
 	if wg != nil {
 		res.Changes = append(res.Changes, plan.Change{Kind: "WorkloadGroup", Namespace: o.Namespace, Name: o.Name, Action: plan.Delete,
 			Resource: "networking.istio.io/workloadgroups", Note: "istiod's WorkloadEntries for it go with it"})
@@ -165,8 +189,21 @@ func Remove(ctx context.Context, c Clients, rep ui.Reporter, o RemoveOptions) (*
 		res.Changes = append(res.Changes, plan.Change{Kind: "ServiceAccount", Namespace: o.Namespace, Name: sa.Name, Action: plan.Delete,
 			Resource: "serviceaccounts", Note: "revokes the bundle's token"})
 	}
+	res.Permissions = check.Check(ctx, res.Changes)
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
+	}
 	if o.DryRun || len(res.Changes) == 0 {
 		return res, nil
+	}
+	for _, r := range rules {
+		step := rep.Step(fmt.Sprintf("delete firewall rule %s (project %s)", r.GetName(), project))
+		if err := cloud.Firewalls.DeleteFirewall(ctx, project, r.GetName()); err != nil && !isNotFound(err) {
+			err = fmt.Errorf("delete firewall rule %s in project %s: %w", r.GetName(), project, err)
+			step.Fail(err)
+			return res, err
+		}
+		step.Done()
 	}
 	if wg != nil {
 		step := rep.Step(fmt.Sprintf("delete WorkloadGroup %s/%s and wait up to %s for its WorkloadEntries to go", o.Namespace, o.Name, o.Wait))
@@ -311,7 +348,7 @@ func Check(gs *Groups, now time.Time) map[string][]findings.Finding {
 // RenderText lists what was deleted, or would be.
 func (r *RemoveResult) RenderText(w io.Writer, s ui.Styles) error {
 	if len(r.Changes) == 0 {
-		_, err := fmt.Fprintln(w, "Nothing to remove: meshctl made no WorkloadGroup or ServiceAccount for this VM group here.")
+		_, err := fmt.Fprintln(w, "Nothing to remove: meshctl made no WorkloadGroup, ServiceAccount or firewall rule for this VM group here.")
 		return err
 	}
 	if err := s.WriteTable(w, plan.Table(r.Changes, nil)); err != nil {

@@ -11,6 +11,7 @@
 package vm
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 )
 
@@ -88,4 +90,22 @@ func ParsePort(s string) (Port, error) {
 type Clients struct {
 	Kube    kubernetes.Interface
 	Objects kube.Objects
+	// Cloud builds the Google side, for the firewall; nil without one.
+	Cloud func(context.Context) (Cloud, error)
+}
+
+// cloud builds the Google side and checks it names the cluster.
+func (c Clients) cloud(ctx context.Context) (Cloud, error) {
+	if c.Cloud == nil {
+		return Cloud{}, fmt.Errorf("no Google Cloud clients: the VM's firewall rules need the cluster's project")
+	}
+	cl, err := c.Cloud(ctx)
+	if err != nil {
+		return cl, err
+	}
+	if cl.Project == "" || cl.Location == "" || cl.Cluster == "" {
+		return cl, failure.Usage(fmt.Errorf("the VM's firewall rules need the kube context's GKE cluster, and it is unknown"),
+			"use the context gcloud container clusters get-credentials writes (gke_PROJECT_LOCATION_NAME), or pass --project, --location and --cluster")
+	}
+	return cl, nil
 }

@@ -5,11 +5,14 @@ package vm
 import (
 	"context"
 
+	compute "cloud.google.com/go/compute/apiv1"
 	"github.com/spf13/cobra"
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/multicluster"
 	"github.com/meshctl/meshctl/pkg/preflight"
 	"github.com/meshctl/meshctl/pkg/vm"
 )
@@ -52,7 +55,33 @@ func clients(f *factory.Factory) func() (vm.Clients, error) {
 		if err != nil {
 			return vm.Clients{}, err
 		}
-		return vm.Clients{Kube: kc, Objects: objs}, nil
+		return vm.Clients{Kube: kc, Objects: objs, Cloud: cloud(f)}, nil
+	}
+}
+
+// cloud builds the Google side of the context's cluster, for the VM's
+// firewall rules: only when a run needs it, so a VM without rules needs no
+// Google credentials.
+func cloud(f *factory.Factory) func(context.Context) (vm.Cloud, error) {
+	return func(ctx context.Context) (vm.Cloud, error) {
+		var c vm.Cloud
+		if s := f.Settings; s != nil {
+			c.Project, c.Location, c.Cluster = s.Project, s.Location, s.Cluster
+		}
+		gke, err := f.ClusterManager(ctx)
+		if err != nil {
+			return c, err
+		}
+		fw, err := factory.NewCompute(ctx, f, compute.NewFirewallsRESTClient)
+		if err != nil {
+			return c, err
+		}
+		inst, err := factory.NewCompute(ctx, f, compute.NewInstancesRESTClient)
+		if err != nil {
+			return c, err
+		}
+		c.GKE, c.Firewalls, c.Instances = gcp.NewGKE(gke), multicluster.FirewallClient{Client: fw}, vm.InstanceClient{Client: inst}
+		return c, nil
 	}
 }
 
@@ -71,12 +100,23 @@ mesh.yaml, root-cert.pem, istio-token (0600: a token for the service account, au
 istio-ca, valid --token-duration), hosts (istiod's name at the east-west gateway) and
 install.sh. The files are those ` + "`istioctl x workload entry configure --autoregister`" + ` writes.
 
+With --instance NAME --zone ZONE it reads the VM's Compute instance (its internal address,
+which goes into the bundle as ISTIO_SVC_IP, its VPC network and network tags) and makes two
+VPC firewall rules in the project of the cluster's network (a Shared VPC's host project):
+the VM to istiod (tcp:15012 to the east-west gateway's address, on the cluster's nodes) and
+the cluster's Pods to the VM (tcp on the --ports, to the VM's address and tags). --vm-range
+CIDR does the same for VMs add cannot read. Without either it makes no rule and says which
+two the VM needs. remove deletes exactly these rules.
+
 It refuses, before changing anything: a namespace not in the mesh, a revision without an
 in-cluster istiod, an istiod with auto-registration turned off (and says how to turn it on),
-istiod not exposed through an east-west gateway, a VM on another network, and missing
-permissions. Running it again keeps what is there and issues a new token.`,
+istiod not exposed through an east-west gateway, a VM on another network (--network, or an
+instance on another VPC network than the cluster's), a missing instance, and missing
+permissions (Kubernetes RBAC, serviceaccounts/token, compute.instances.get,
+compute.firewalls.create in the network's project). Running it again keeps what is there and issues a new token.`,
 		Example: `  meshctl vm add mysql --namespace db --port mysql:3306 --dry-run
-  meshctl vm add mysql --namespace db --port mysql:3306 --labels app=mysql,version=v8`,
+  meshctl vm add mysql --namespace db --port mysql:3306 --labels app=mysql,version=v8
+  meshctl vm add mysql --namespace db --port mysql:3306 --instance mysql-1 --zone us-central1-a`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Add.Name = args[0]
@@ -115,6 +155,10 @@ permissions. Running it again keeps what is there and issues a new token.`,
 	fl.StringToStringVar(&labels, "labels", nil, "labels of the VM's WorkloadEntry, which Services select (default app=NAME)")
 	fl.StringVar(&opts.Add.Network, "network", "", "the VM's mesh network (default: the cluster's; another network is not supported yet)")
 	fl.StringVar(&opts.Add.Revision, "revision", "", "control-plane revision or tag (default: the namespace's)")
+	fl.StringVar(&opts.Add.Instance, "instance", "", "the VM's Compute instance: its address, network and tags decide the firewall rules add makes (with --zone)")
+	fl.StringVar(&opts.Add.Zone, "zone", "", "the zone of --instance")
+	fl.StringVar(&opts.Add.InstanceProject, "instance-project", "", "the project of --instance (default: the cluster's)")
+	fl.StringVar(&opts.Add.VMRange, "vm-range", "", "the VMs' addresses as a CIDR, for the firewall rules, when there is no --instance to read")
 	fl.StringVar(&opts.Add.Bundle, "bundle", "", "where to write the bundle (default ./NAME-bundle)")
 	fl.DurationVar(&opts.Add.TokenDuration, "token-duration", vm.DefaultTokenDuration, "lifetime of the bundle's token (10m to 24h)")
 	fl.DurationVar(&opts.Add.Wait, "wait", vm.DefaultWait, "how long to wait for istiod's root certificate in the namespace")
@@ -170,10 +214,12 @@ func NewCmdList(f *factory.Factory, runF func(*ListOptions) error) *cobra.Comman
 
 // RemoveOptions are what `meshctl vm remove` runs with.
 type RemoveOptions struct {
-	Remove   vm.RemoveOptions
-	Clients  func() (vm.Clients, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Remove    vm.RemoveOptions
+	SkipCheck bool
+	Preflight func(context.Context) *preflight.Checker
+	Clients   func() (vm.Clients, error)
+	Printer   *ui.Printer
+	Reporter  ui.Reporter
 }
 
 // NewCmdRemove returns `meshctl vm remove`.
@@ -181,10 +227,12 @@ func NewCmdRemove(f *factory.Factory, runF func(*RemoveOptions) error) *cobra.Co
 	opts := &RemoveOptions{}
 	cmd := &cobra.Command{
 		Use:   "remove NAME --namespace NS",
-		Short: "Delete what vm add made: the WorkloadGroup (and istiod's entries for it) and the service account it made",
-		Long: `Delete the WorkloadGroup NAME that meshctl vm add made, wait until istiod's WorkloadEntries
-for it are gone, and delete the service account add made for it (which revokes the bundle's
-token). A service account add did not make stays. The bundle on disk is left to you.`,
+		Short: "Delete what vm add made: its firewall rules, the WorkloadGroup (and istiod's entries for it) and the service account it made",
+		Long: `Delete the firewall rules meshctl vm add made for the group (those whose owner marker names
+this cluster and group, in the project the group records), the WorkloadGroup NAME, wait until
+istiod's WorkloadEntries for it are gone, and delete the service account add made for it
+(which revokes the bundle's token). A service account or rule add did not make stays. The
+bundle on disk is left to you.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Remove.Name = args[0]
@@ -193,7 +241,7 @@ token). A service account add did not make stays. The bundle on disk is left to 
 				return err
 			}
 			opts.Remove.Namespace = ns
-			opts.Clients, opts.Printer, opts.Reporter = clients(f), f.Printer, f.Reporter
+			opts.Clients, opts.Preflight, opts.Printer, opts.Reporter = clients(f), f.Preflight(&opts.SkipCheck), f.Printer, f.Reporter
 			if runF != nil {
 				return runF(opts)
 			}
@@ -201,7 +249,7 @@ token). A service account add did not make stays. The bundle on disk is left to 
 			if err != nil {
 				return err
 			}
-			res, err := vm.Remove(cmd.Context(), c, opts.Reporter, opts.Remove)
+			res, err := vm.Remove(cmd.Context(), c, opts.Reporter, opts.Preflight(cmd.Context()), opts.Remove)
 			if err != nil {
 				return err
 			}
@@ -211,6 +259,7 @@ token). A service account add did not make stays. The bundle on disk is left to 
 	cmd.Flags().StringVarP(&opts.Remove.Namespace, "namespace", "n", "", "the group's namespace (default: the context's)")
 	cmd.Flags().BoolVar(&opts.Remove.DryRun, "dry-run", false, "show what would be deleted; delete nothing")
 	cmd.Flags().DurationVar(&opts.Remove.Wait, "wait", vm.DefaultWait, "how long to wait for the group's WorkloadEntries to go")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipCheck)
 	return cmd
 }
 

@@ -1,0 +1,400 @@
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
+	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
+)
+
+// The VPC firewall a VM needs (Istio's VM guide leaves it to the reader):
+//   - the VM to istiod: tcp:15012 from the VM's address (or --vm-range) to
+//     the east-west gateway's internal load balancer address, on the
+//     cluster's nodes (the load balancer's backends: a passthrough load
+//     balancer keeps the VM's source and the gateway's destination);
+//   - the mesh's Pods to the VM: tcp on the group's --ports from the
+//     cluster's Pod range to the VM's address (or --vm-range), on
+//     instances with the VM's network tags when it has some.
+// Both live in the project of the cluster's network (a Shared VPC's host
+// project) and carry a JSON owner marker in their description, so remove
+// deletes exactly these and never a rule meshctl did not make.
+
+// Firewalls is what the VM's rules need of Compute: the network's rules,
+// in the network's project. Writes wait for their operation.
+// (multicluster.FirewallClient implements it.)
+type Firewalls interface {
+	ListFirewalls(ctx context.Context, project string) ([]*computepb.Firewall, error)
+	InsertFirewall(ctx context.Context, project string, rule *computepb.Firewall) error
+	UpdateFirewall(ctx context.Context, project string, rule *computepb.Firewall) error
+	DeleteFirewall(ctx context.Context, project, name string) error
+}
+
+// Instances reads a Compute instance.
+type Instances interface {
+	GetInstance(ctx context.Context, project, zone, name string) (*computepb.Instance, error)
+}
+
+// GKE reads the cluster (its network and Pod range).
+type GKE interface {
+	GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error)
+}
+
+// Cloud is the Google side of the kube context's cluster: built only when
+// a command needs it (--instance, --vm-range, or a group with rules).
+type Cloud struct {
+	GKE       GKE
+	Firewalls Firewalls
+	Instances Instances
+	// Project, Location and Cluster name the kube context's GKE cluster.
+	Project, Location, Cluster string
+}
+
+// ClusterName is the cluster's resource name.
+func (c Cloud) ClusterName() string {
+	return "projects/" + c.Project + "/locations/" + c.Location + "/clusters/" + c.Cluster
+}
+
+// InstanceClient adapts Compute's instances client.
+type InstanceClient struct {
+	Client *compute.InstancesClient
+}
+
+// GetInstance reads one instance.
+func (c InstanceClient) GetInstance(ctx context.Context, project, zone, name string) (*computepb.Instance, error) {
+	return c.Client.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: name})
+}
+
+// The ports the VM's proxy opens to istiod through the east-west gateway:
+// xDS and certificates (15012). 15443, the gateway's mTLS port, carries a
+// VM's traffic only across networks, which vm add does not join yet.
+const istiodPort = "15012"
+
+// AnnotationFirewallProject, on a group, is the project add made the
+// group's firewall rules in: remove deletes them there.
+const AnnotationFirewallProject = "meshctl.io/vm-firewall-project"
+
+const rulePurpose = "vm add: the VM reaches istiod and the mesh's Pods reach the VM"
+
+// ruleOwner is the description meshctl writes on a VM's rule, as JSON.
+type ruleOwner struct {
+	ManagedBy string `json:"managedBy"`
+	Purpose   string `json:"purpose"`
+	Cluster   string `json:"cluster"`
+	Group     string `json:"group"` // NAMESPACE/NAME
+}
+
+// ownsRule reports whether the rule is meshctl's for the group of the
+// cluster.
+func ownsRule(r *computepb.Firewall, cluster, namespace, group string) bool {
+	var o ruleOwner
+	return json.Unmarshal([]byte(r.GetDescription()), &o) == nil && o.ManagedBy == mesh.ManagedBy &&
+		o.Purpose == rulePurpose && o.Cluster == cluster && o.Group == namespace+"/"+group
+}
+
+// ruleName is deterministic per cluster, namespace and group: RFC 1035,
+// at most 63 characters, the group's name cut to fit (the hash tells
+// apart groups of the same name elsewhere).
+func ruleName(cluster, namespace, group, role string) string {
+	h := fnv.New32a()
+	h.Write([]byte(cluster + "/" + namespace + "/" + group))
+	suffix := fmt.Sprintf("-%08x-%s", h.Sum32(), role)
+	const prefix = "meshctl-vm-"
+	name := strings.ReplaceAll(group, ".", "-")
+	if room := 63 - len(prefix) - len(suffix); len(name) > room {
+		name = name[:room]
+	}
+	return prefix + strings.TrimRight(name, "-") + suffix
+}
+
+// vmSide is what the rules know of the VM: its address (or range) and
+// network tags, and where that came from.
+type vmSide struct {
+	ranges []string
+	tags   []string
+	from   string
+	// network and networkProject are the instance's VPC (empty for
+	// --vm-range, which is taken to be on the cluster's).
+	network, networkProject string
+}
+
+// readInstance reads the VM's address, VPC network and tags. A missing
+// instance or zone and a missing compute.instances.get are refusals.
+func readInstance(ctx context.Context, c Instances, project, zone, name string) (vmSide, error) {
+	inst, err := c.GetInstance(ctx, project, zone, name)
+	where := fmt.Sprintf("instance %s in zone %s of project %s", name, zone, project)
+	var g *googleapi.Error
+	switch {
+	case errors.As(err, &g) && g.Code == http.StatusNotFound:
+		return vmSide{}, failure.WithHint(fmt.Errorf("no %s (Compute answered 404: %s); nothing was changed", where, g.Message),
+			fmt.Sprintf("check the name and zone: gcloud compute instances list --project %s --filter name=%s", project, name))
+	case errors.As(err, &g) && g.Code == http.StatusForbidden:
+		return vmSide{}, failure.WithHint(fmt.Errorf("missing permission compute.instances.get in project %s, to read %s; nothing was changed", project, where),
+			fmt.Sprintf("grant Compute Viewer: gcloud projects add-iam-policy-binding %s --member=%s --role=roles/compute.viewer; or leave --instance out and pass --vm-range CIDR", project, preflight.Principal))
+	case err != nil:
+		return vmSide{}, fmt.Errorf("read %s: %w", where, err)
+	}
+	nics := inst.GetNetworkInterfaces()
+	if len(nics) == 0 || nics[0].GetNetworkIP() == "" {
+		return vmSide{}, failure.WithHint(fmt.Errorf("%s has no internal address", where), "give the VM a network interface on the cluster's VPC network")
+	}
+	addr, err := netip.ParseAddr(nics[0].GetNetworkIP())
+	if err != nil {
+		return vmSide{}, fmt.Errorf("%s: internal address %q: %w", where, nics[0].GetNetworkIP(), err)
+	}
+	v := vmSide{ranges: []string{netip.PrefixFrom(addr, addr.BitLen()).String()}, tags: slices.Sorted(slices.Values(inst.GetTags().GetItems())),
+		from: "instance zones/" + zone + "/instances/" + name}
+	v.networkProject, v.network, _ = gkecluster.ParseNetworkLink(nics[0].GetNetwork())
+	if v.network == "" {
+		v.networkProject, v.network = project, nics[0].GetNetwork()[strings.LastIndex(nics[0].GetNetwork(), "/")+1:]
+	}
+	return v, nil
+}
+
+// address is the VM's one address, for the bundle (ISTIO_SVC_IP).
+func (v vmSide) address() string {
+	if p, err := netip.ParsePrefix(v.ranges[0]); err == nil && p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return ""
+}
+
+// ParseVMRange reads --vm-range: an IPv4 CIDR the group's VMs have their
+// addresses in.
+func ParseVMRange(s string) (string, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return "", failure.Usagef("--vm-range %q: want an IPv4 CIDR holding the VMs' internal addresses, e.g. 10.128.0.5/32 or 10.20.0.0/24", s)
+	}
+	if p.Bits() == 0 {
+		return "", failure.Usagef("--vm-range %s would open the mesh's Pods to every address and istiod to the world: give the VMs' range", s)
+	}
+	return p.Masked().String(), nil
+}
+
+// vmRule is one of the group's rules: what add wants and what exists.
+type vmRule struct {
+	want, have *computepb.Firewall
+}
+
+// firewallPlan is the group's rules in the network's project.
+type firewallPlan struct {
+	project, network string
+	rules            []vmRule
+}
+
+// planFirewall reads the cluster's network, Pod range and node tag and
+// the network's rules, and works out the group's two rules.
+func planFirewall(ctx context.Context, cloud Cloud, o AddOptions, gatewayIP string, vm vmSide) (*firewallPlan, error) {
+	cl, err := cloud.GKE.GetCluster(ctx, cloud.ClusterName())
+	if err != nil {
+		return nil, fmt.Errorf("read GKE cluster %s (for its network and Pod range): %w", cloud.ClusterName(), err)
+	}
+	project, network := gkecluster.Network(cl, cloud.Project)
+	if vm.network != "" && (vm.network != network || vm.networkProject != project) {
+		return nil, failure.WithHint(fmt.Errorf("%s is on VPC network %s/%s and cluster %s on %s/%s: the VM cannot reach the east-west gateway's internal address "+
+			"nor the Pods directly, and meshctl vm does not yet join VMs through another network's gateway; nothing was changed",
+			vm.from, vm.networkProject, vm.network, cloud.Cluster, project, network),
+			fmt.Sprintf("put the VM on network %s (project %s), or connect the networks and pass --vm-range with its address instead of --instance", network, project))
+	}
+	pods, ok := gkecluster.PodRange(cl)
+	if !ok {
+		return nil, fmt.Errorf("GKE cluster %s reports no Pod range: cannot open the VM's ports to its Pods", cloud.ClusterName())
+	}
+	all, err := cloud.Firewalls.ListFirewalls(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("list the firewall rules of project %s: %w", project, err)
+	}
+	var rules []*computepb.Firewall
+	for _, r := range all {
+		if gkecluster.SameNetwork(r.GetNetwork(), project, network) {
+			rules = append(rules, r)
+		}
+	}
+	tag := gkecluster.NodeTag(cloud.Cluster, rules)
+	if tag == "" {
+		return nil, failure.WithHint(fmt.Errorf("cannot tell the network tag of cluster %s's nodes (GKE's rules gke-%s-HASH-all/-vms were not found in network %s/%s); nothing was changed",
+			cloud.Cluster, cloud.Cluster, project, network),
+			fmt.Sprintf("check with: gcloud compute firewall-rules list --project %s --filter name~^gke-%s-", project, cloud.Cluster))
+	}
+	owner, _ := json.Marshal(ruleOwner{ManagedBy: mesh.ManagedBy, Purpose: rulePurpose, Cluster: cloud.ClusterName(), Group: o.Namespace + "/" + o.Name})
+	base := func(role string, allowed []string) *computepb.Firewall {
+		return &computepb.Firewall{
+			Name:        proto.String(ruleName(cloud.ClusterName(), o.Namespace, o.Name, role)),
+			Description: proto.String(string(owner)),
+			Network:     proto.String("projects/" + project + "/global/networks/" + network),
+			Direction:   proto.String("INGRESS"),
+			Priority:    proto.Int32(1000),
+			Allowed:     []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: allowed}},
+		}
+	}
+	toIstiod := base("istiod", []string{istiodPort})
+	toIstiod.SourceRanges, toIstiod.DestinationRanges, toIstiod.TargetTags = vm.ranges, []string{gatewayIP + "/32"}, []string{tag}
+	var ports []string
+	for _, p := range o.Ports {
+		ports = append(ports, strconv.Itoa(p.Number))
+	}
+	slices.SortFunc(ports, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+	toVM := base("ports", slices.Compact(ports))
+	toVM.SourceRanges, toVM.DestinationRanges, toVM.TargetTags = []string{pods.String()}, vm.ranges, vm.tags
+
+	fp := &firewallPlan{project: project, network: network}
+	for _, want := range []*computepb.Firewall{toIstiod, toVM} {
+		r := vmRule{want: want}
+		for _, have := range all {
+			if have.GetName() != want.GetName() {
+				continue
+			}
+			if !ownsRule(have, cloud.ClusterName(), o.Namespace, o.Name) {
+				return nil, failure.WithHint(fmt.Errorf("firewall rule %s exists in project %s and meshctl did not make it for this group; nothing was changed", want.GetName(), project),
+					"rename the group, or delete the rule if it is meshctl's leftover: gcloud compute firewall-rules delete "+want.GetName()+" --project "+project)
+			}
+			r.have = have
+		}
+		fp.rules = append(fp.rules, r)
+	}
+	return fp, nil
+}
+
+// ruleDiff names the fields of have that differ from want.
+func ruleDiff(have, want *computepb.Firewall) []string {
+	var out []string
+	for _, f := range []struct {
+		field      string
+		have, want []string
+	}{
+		{"sourceRanges", have.GetSourceRanges(), want.GetSourceRanges()},
+		{"destinationRanges", have.GetDestinationRanges(), want.GetDestinationRanges()},
+		{"targetTags", have.GetTargetTags(), want.GetTargetTags()},
+		{"allowed", portsOf(have), portsOf(want)},
+		{"description", []string{have.GetDescription()}, []string{want.GetDescription()}},
+	} {
+		if !slices.Equal(slices.Sorted(slices.Values(f.have)), slices.Sorted(slices.Values(f.want))) {
+			out = append(out, f.field)
+		}
+	}
+	if have.GetDisabled() {
+		out = append(out, "disabled")
+	}
+	if have.GetPriority() != want.GetPriority() {
+		out = append(out, "priority")
+	}
+	return out
+}
+
+// describe is a rule as people read it.
+func describe(project string, f *computepb.Firewall) string {
+	s := fmt.Sprintf("allow %s from %s to %s", strings.Join(portsOf(f), ","), strings.Join(f.GetSourceRanges(), ","), strings.Join(f.GetDestinationRanges(), ","))
+	if len(f.GetTargetTags()) > 0 {
+		s += " on tags " + strings.Join(f.GetTargetTags(), ",")
+	}
+	_, network, _ := gkecluster.ParseNetworkLink(f.GetNetwork())
+	return s + ", network " + project + "/" + network
+}
+
+func portsOf(f *computepb.Firewall) []string {
+	var out []string
+	for _, a := range f.GetAllowed() {
+		out = append(out, a.GetIPProtocol()+":"+strings.Join(a.GetPorts(), ","))
+	}
+	return out
+}
+
+// changes are the plan's entries for the rules, located for the
+// permission check (firewalls.create/update in the network's project, and
+// networks.updatePolicy on the network), with the gcloud command that
+// makes a new rule for someone who holds what the caller lacks.
+func (fp *firewallPlan) changes() []plan.Change {
+	var out []plan.Change
+	for _, r := range fp.rules {
+		c := plan.Change{Kind: "firewalls", Name: r.want.GetName(), Action: plan.Create, Note: describe(fp.project, r.want),
+			Resource: preflight.ComputeName(fp.project, "global", "firewalls", r.want.GetName()),
+			Uses:     []string{preflight.ComputeName(fp.project, "global", "networks", fp.network)}}
+		switch {
+		case r.have == nil:
+			c.Handover = lb.FirewallCommand(fp.project, r.want)
+		case len(ruleDiff(r.have, r.want)) > 0:
+			c.Action, c.Fields = plan.Update, ruleDiff(r.have, r.want)
+		default:
+			c.Action = plan.Keep
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// apply creates or updates the rules that differ.
+func (fp *firewallPlan) apply(ctx context.Context, fw Firewalls, rep ui.Reporter) error {
+	for _, r := range fp.rules {
+		var write func(context.Context, string, *computepb.Firewall) error
+		var what string
+		switch fields := ruleDiff(r.have, r.want); {
+		case r.have == nil:
+			write, what = fw.InsertFirewall, "create firewall rule "+r.want.GetName()+" ("+describe(fp.project, r.want)+")"
+		case len(fields) > 0:
+			write, what = fw.UpdateFirewall, "update firewall rule "+r.want.GetName()+" ("+strings.Join(fields, ", ")+")"
+		default:
+			continue
+		}
+		step := rep.Step(what)
+		if err := write(ctx, fp.project, r.want); err != nil {
+			err = fmt.Errorf("%s in project %s: %w", what, fp.project, err)
+			step.Fail(err)
+			return err
+		}
+		step.Done()
+	}
+	return nil
+}
+
+// groupRules are meshctl's rules for the group in project: those whose
+// owner marker names the cluster and the group.
+func groupRules(ctx context.Context, fw Firewalls, project, cluster, namespace, group string) ([]*computepb.Firewall, error) {
+	all, err := fw.ListFirewalls(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("list the firewall rules of project %s: %w", project, err)
+	}
+	var out []*computepb.Firewall
+	for _, r := range all {
+		if strings.HasPrefix(r.GetName(), "meshctl-vm-") && ownsRule(r, cluster, namespace, group) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// manualRules says what a user should open when add does not know the
+// VM's address: no --instance nor --vm-range.
+func manualRules(gatewayIP string, ports []Port) string {
+	var ps []string
+	for _, p := range ports {
+		ps = append(ps, strconv.Itoa(p.Number))
+	}
+	return fmt.Sprintf("firewall: none made (the VM's address is unknown). The VM must reach %s:%s (the east-west gateway, on the cluster's nodes) and the cluster's Pods the VM on tcp:%s; "+
+		"run again with --instance NAME --zone ZONE, or --vm-range CIDR, and meshctl makes exactly those two rules", gatewayIP, istiodPort, strings.Join(ps, ","))
+}
+
+// isNotFound reports a Google 404: a rule already gone.
+func isNotFound(err error) bool {
+	var g *googleapi.Error
+	return errors.As(err, &g) && g.Code == http.StatusNotFound
+}

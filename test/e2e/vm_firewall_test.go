@@ -1,0 +1,313 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// vmFwNamespace is TestVMFirewall's namespace, in the mesh.
+const vmFwNamespace = "e2e-vm-fw"
+
+// vmRule is a firewall rule as gcloud lists it.
+type vmRule struct {
+	Name              string   `json:"name"`
+	Network           string   `json:"network"`
+	Description       string   `json:"description"`
+	SourceRanges      []string `json:"sourceRanges"`
+	DestinationRanges []string `json:"destinationRanges"`
+	TargetTags        []string `json:"targetTags"`
+	Allowed           []struct {
+		IPProtocol string   `json:"IPProtocol"`
+		Ports      []string `json:"ports"`
+	} `json:"allowed"`
+	SelfLink string `json:"selfLink"`
+}
+
+// TestVMFirewall: vm add --instance on cluster a reads the fake Compute
+// instance and makes two firewall rules, checked with gcloud in the
+// network's project: the VM's address to istiod's 15012 at the east-west
+// gateway's address on the nodes' tag (GKE's own rules name the tag), and
+// the cluster's Pod range to the VM's port on its tag and address. The
+// bundle carries the instance's address where istioctl's --internalIP puts
+// it. A re-run plans only keep and leaves the rules as they were; remove
+// leaves no rule of meshctl's and GKE's own rules stay. Bad input first,
+// each refused with nothing made (no ServiceAccount, WorkloadGroup or
+// rule): an instance on cluster b's VPC network (no route to the
+// gateway), a missing instance, a missing compute.firewalls.create in the
+// network's project, and a caller whose RBAC lacks serviceaccounts/token.
+func TestVMFirewall(t *testing.T) {
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not on PATH")
+	}
+	start := time.Now()
+	mc := multiNetworkSim(t)
+	mc.installMesh(t, ewRevision)
+	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
+	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
+		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	mc.run(t, istiodExposure(network)+fmt.Sprintf("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision),
+		"kubectl", "--context", a.Context, "apply", "-f", "-")
+	meshctl := func(env []string, args ...string) result {
+		return runEnv(t, append(slices.Clone(mc.env), env...), "", meshctlBin, append(args, "--context", a.Context)...)
+	}
+	var gatewayIP string
+	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {
+		gatewayIP = strings.TrimSpace(runEnv(t, mc.env, "", "kubectl", "--context", a.Context, "get", "service", "-n", "istio-system",
+			"istio-eastwestgateway", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}").Stdout)
+		return gatewayIP != "", ""
+	})
+
+	config := t.TempDir()
+	zoneA, zoneB := a.Location+"-a", b.Location+"-a"
+	mc.gcloudOut(t, config, "compute", "instances", "create", "e2e-vm-fw", "--zone", zoneA, "--network", a.Network,
+		"--subnet", a.Network+"-"+a.Location, "--tags", "mesh-db")
+	mc.gcloudOut(t, config, "compute", "instances", "create", "e2e-vm-far", "--zone", zoneB, "--network", b.Network,
+		"--subnet", b.Network+"-"+b.Location)
+	var inst struct {
+		NetworkInterfaces []struct {
+			NetworkIP string `json:"networkIP"`
+		} `json:"networkInterfaces"`
+	}
+	if err := json.Unmarshal([]byte(mc.gcloudOut(t, config, "compute", "instances", "describe", "e2e-vm-fw", "--zone", zoneA, "--format", "json")), &inst); err != nil || len(inst.NetworkInterfaces) == 0 {
+		t.Fatalf("gcloud compute instances describe: %v", err)
+	}
+	vmIP := inst.NetworkInterfaces[0].NetworkIP
+	rules := func() []vmRule {
+		var rs []vmRule
+		out := mc.gcloudOut(t, config, "compute", "firewall-rules", "list", "--project", simProject, "--format", "json")
+		if err := json.Unmarshal([]byte(out), &rs); err != nil {
+			t.Fatalf("gcloud compute firewall-rules list: %v\n%s", err, out)
+		}
+		return rs
+	}
+	meshctlRules := func() []vmRule {
+		return slices.DeleteFunc(rules(), func(r vmRule) bool { return !strings.HasPrefix(r.Name, "meshctl-vm-") })
+	}
+	nothingMade := func(what string) {
+		t.Helper()
+		if out := mc.run(t, "", "kubectl", "--context", a.Context, "get", "serviceaccounts,workloadgroups", "-n", vmFwNamespace, "-l", "meshctl.io/vm", "-o", "name"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s left %s", what, out)
+		}
+		if rs := meshctlRules(); len(rs) > 0 {
+			t.Errorf("%s left firewall rules %+v", what, rs)
+		}
+	}
+	add := func(env []string, extra ...string) result {
+		return meshctl(env, append([]string{"vm", "add", "db", "-n", vmFwNamespace, "--port", "mysql:3306", "--bundle", filepath.Join(t.TempDir(), "b")}, extra...)...)
+	}
+
+	// Refused, nothing made: a VM on the other VPC network, a missing
+	// instance, compute.firewalls.create denied, serviceaccounts/token
+	// not granted.
+	for _, tc := range []struct {
+		what string
+		args []string
+		want []string
+	}{
+		{"an instance on cluster b's network", []string{"--instance", "e2e-vm-far", "--zone", zoneB}, []string{"e2e-vm-far", "is on VPC network " + simProject + "/" + b.Network, "nothing was changed"}},
+		{"a missing instance", []string{"--instance", "e2e-vm-gone", "--zone", zoneA}, []string{"no instance e2e-vm-gone in zone " + zoneA}},
+	} {
+		r := add(nil, tc.args...)
+		for _, w := range tc.want {
+			if r.Code == 0 || !strings.Contains(r.Stderr, w) {
+				t.Errorf("vm add with %s: exit %d, want a refusal saying %q\n%s", tc.what, r.Code, w, r.Stderr)
+			}
+		}
+		nothingMade("vm add with " + tc.what)
+	}
+	mc.iam(t, "deny", simProject, "compute.firewalls.create")
+	r := add(nil, "--instance", "e2e-vm-fw", "--zone", zoneA)
+	mc.iam(t, "grant", simProject, "compute.firewalls.create")
+	for _, w := range []string{"compute.firewalls.create in project " + simProject, "nothing was changed", "gcloud compute firewall-rules create meshctl-vm-db-"} {
+		if r.Code == 0 || !strings.Contains(r.Stderr, w) {
+			t.Errorf("vm add without compute.firewalls.create: exit %d, want stderr saying %q\n%s", r.Code, w, r.Stderr)
+		}
+	}
+	nothingMade("vm add without compute.firewalls.create")
+	limited := limitedKubeFor(t, mc, a, "e2e-vm-fw-user", `- {apiGroups: [""], resources: [serviceaccounts], verbs: [create, patch]}
+- {apiGroups: [networking.istio.io], resources: [workloadgroups], verbs: [create, patch]}`)
+	r = add(limited)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "create serviceaccounts/token in namespace "+vmFwNamespace) || !strings.Contains(r.Stderr, "nothing was changed") {
+		t.Errorf("vm add without serviceaccounts/token: exit %d, want the refusal naming it\n%s", r.Code, r.Stderr)
+	}
+	nothingMade("vm add without serviceaccounts/token")
+
+	// The dry run lists the two rules and makes none.
+	type addJSON struct {
+		Changes []struct {
+			Kind, Name, Action, Note string
+		} `json:"changes"`
+	}
+	r = add(nil, "--instance", "e2e-vm-fw", "--zone", zoneA, "--dry-run", "-o", "json")
+	var plan addJSON
+	if err := json.Unmarshal([]byte(r.Stdout), &plan); r.Code != 0 || err != nil {
+		t.Fatalf("vm add --dry-run: exit %d: %v\n%s%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	var planned []string
+	for _, c := range plan.Changes {
+		if c.Kind == "firewalls" {
+			planned = append(planned, c.Action+" "+c.Name)
+		}
+	}
+	if len(planned) != 2 || !strings.HasPrefix(planned[0], "create meshctl-vm-db-") || !strings.HasPrefix(planned[1], "create meshctl-vm-db-") {
+		t.Errorf("vm add --dry-run plans %v, want two rules to create", planned)
+	}
+	nothingMade("vm add --dry-run")
+
+	// add makes them.
+	bundle := filepath.Join(t.TempDir(), "db-bundle")
+	began := time.Now()
+	if r := meshctl(nil, "vm", "add", "db", "-n", vmFwNamespace, "--port", "mysql:3306", "--bundle", bundle, "--instance", "e2e-vm-fw", "--zone", zoneA); r.Code != 0 {
+		t.Fatalf("vm add --instance: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	t.Logf("vm add --instance took %.1fs", time.Since(began).Seconds())
+	var nodeTag string
+	for _, rl := range rules() {
+		if strings.HasPrefix(rl.Name, "gke-"+a.Name+"-") && strings.HasSuffix(rl.Name, "-all") && len(rl.TargetTags) > 0 {
+			nodeTag = rl.TargetTags[0]
+		}
+	}
+	made := meshctlRules()
+	if len(made) != 2 {
+		t.Fatalf("gcloud lists %d rules of meshctl's, want 2: %+v", len(made), made)
+	}
+	for _, rl := range made {
+		if !strings.HasSuffix(rl.Network, "/projects/"+simProject+"/global/networks/"+a.Network) || !strings.Contains(rl.SelfLink, "/projects/"+simProject+"/") ||
+			!strings.Contains(rl.Description, `"managedBy":"meshctl"`) || len(rl.Allowed) != 1 || rl.Allowed[0].IPProtocol != "tcp" {
+			t.Errorf("rule %s: network %s, project %s, description %s, allowed %+v", rl.Name, rl.Network, rl.SelfLink, rl.Description, rl.Allowed)
+		}
+		switch {
+		case strings.HasSuffix(rl.Name, "-istiod"):
+			if !slices.Equal(rl.SourceRanges, []string{vmIP + "/32"}) || !slices.Equal(rl.DestinationRanges, []string{gatewayIP + "/32"}) ||
+				nodeTag == "" || !slices.Equal(rl.TargetTags, []string{nodeTag}) || !slices.Equal(rl.Allowed[0].Ports, []string{"15012"}) {
+				t.Errorf("rule to istiod %s: from %v to %v on tags %v (nodes' %q) ports %+v; want from %s/32 to %s/32 tcp:15012",
+					rl.Name, rl.SourceRanges, rl.DestinationRanges, rl.TargetTags, nodeTag, rl.Allowed, vmIP, gatewayIP)
+			}
+		case strings.HasSuffix(rl.Name, "-ports"):
+			if !slices.Equal(rl.SourceRanges, []string{a.PodCIDR}) || !slices.Equal(rl.DestinationRanges, []string{vmIP + "/32"}) ||
+				!slices.Equal(rl.TargetTags, []string{"mesh-db"}) || !slices.Equal(rl.Allowed[0].Ports, []string{"3306"}) {
+				t.Errorf("rule to the VM %s: from %v to %v on tags %v ports %+v; want from %s to %s/32 on mesh-db tcp:3306",
+					rl.Name, rl.SourceRanges, rl.DestinationRanges, rl.TargetTags, rl.Allowed, a.PodCIDR, vmIP)
+			}
+		default:
+			t.Errorf("unexpected rule %s", rl.Name)
+		}
+	}
+
+	// The instance's address is in the bundle where the real istioctl's
+	// --internalIP puts it.
+	group := mc.run(t, "", "kubectl", "--context", a.Context, "get", "workloadgroup", "-n", vmFwNamespace, "db", "-o", "yaml")
+	groupFile := filepath.Join(t.TempDir(), "wg.yaml")
+	if err := os.WriteFile(groupFile, []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lookPathIn(mc.env, "istioctl"), "x", "workload", "entry", "configure", "-f", groupFile, "-o", ref,
+		"--clusterID", a.MeshClusterID, "--revision", ewRevision, "--autoregister", "--internalIP", vmIP, "--context", a.Context)
+	cmd.Env = append(os.Environ(), mc.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("istioctl x workload entry configure: %v\n%s", err, out)
+	}
+	compareBundles(t, bundle, ref)
+	if env, _ := os.ReadFile(filepath.Join(bundle, "cluster.env")); !strings.Contains(string(env), "ISTIO_SVC_IP='"+vmIP+"'") {
+		t.Errorf("cluster.env lacks ISTIO_SVC_IP=%s:\n%s", vmIP, env)
+	}
+
+	// A re-run keeps the rules as they are.
+	r = meshctl(nil, "vm", "add", "db", "-n", vmFwNamespace, "--port", "mysql:3306", "--bundle", bundle, "--instance", "e2e-vm-fw", "--zone", zoneA, "-o", "json")
+	if err := json.Unmarshal([]byte(r.Stdout), &plan); r.Code != 0 || err != nil {
+		t.Fatalf("vm add again: exit %d: %v\n%s%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	for _, c := range plan.Changes {
+		if c.Kind == "firewalls" && c.Action != "keep" {
+			t.Errorf("re-run plans %s %s (%s), want keep", c.Action, c.Name, c.Note)
+		}
+	}
+	if again := meshctlRules(); !rulesEqual(again, made) {
+		t.Errorf("re-run changed the rules:\nbefore %+v\nafter  %+v", made, again)
+	}
+
+	// remove deletes exactly meshctl's rules.
+	before := len(rules())
+	if r := meshctl(nil, "vm", "remove", "db", "-n", vmFwNamespace); r.Code != 0 {
+		t.Fatalf("vm remove: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if after := rules(); len(after) != before-2 || len(meshctlRules()) != 0 {
+		t.Errorf("vm remove: %d rules before, %d after (want 2 fewer, none of meshctl's): %+v", before, len(after), meshctlRules())
+	}
+	nothingMade("vm remove")
+	t.Logf("TestVMFirewall %.1fs", time.Since(start).Seconds())
+}
+
+func rulesEqual(a, b []vmRule) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+// iam denies or grants (verb "deny", "grant") permissions to meshctl's
+// principal in project, through the simulator's /meshsim/iam controls.
+func (mc *mcSim) iam(t *testing.T, verb, project string, perms ...string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"project": project, "permissions": perms})
+	resp, err := http.Post(mc.status.GCPEndpoint+"/meshsim/iam/"+verb, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST /meshsim/iam/%s: %s", verb, resp.Status)
+	}
+}
+
+// limitedKubeFor is a kubeconfig for cluster c acting as user (the
+// admin's credentials, impersonating), bound to reads of everything plus
+// rules; it returns the environment that selects it. It all goes when the
+// test ends.
+func limitedKubeFor(t *testing.T, mc *mcSim, c mcCluster, user, rules string) []string {
+	t.Helper()
+	raw := mc.run(t, "", "kubectl", "config", "view", "--raw", "--minify", "--flatten", "--context", c.Context, "-o", "json")
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cfg["users"].([]any) {
+		u.(map[string]any)["user"].(map[string]any)["as"] = user
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mc.run(t, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: %[1]s}
+rules:
+- {apiGroups: ["*"], resources: ["*"], verbs: [get, list, watch]}
+%[2]s
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: %[1]s}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: %[1]s}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: %[1]s}]
+`, user, rules), "kubectl", "--context", c.Context, "apply", "-f", "-")
+	t.Cleanup(func() {
+		runEnv(t, mc.env, "", "kubectl", "--context", c.Context, "delete", "clusterrolebinding,clusterrole", user, "--ignore-not-found")
+	})
+	return []string{"KUBECONFIG=" + path}
+}
