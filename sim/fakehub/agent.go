@@ -162,8 +162,9 @@ spec:
 
 func (a *KubeAgent) istioctl() string { return filepath.Join(a.BinDir, "istioctl") }
 
-// workdir keeps what the agent rendered for a cluster; the first (or only)
-// cluster's stays where a one-cluster simulator always kept it.
+// workdir keeps what the agent rendered: fleet/ in a one-cluster
+// simulator, as always, and fleet/CLUSTER with several, so the clusters'
+// manifests of one revision do not overwrite each other.
 func (a *KubeAgent) workdir(t mesh.Target) string {
 	sim, err := a.Dir.Load()
 	if err == nil && sim.Multi() {
