@@ -44,11 +44,21 @@ import (
 //     istio.io/rev=REVISION both get the managed revision's sidecars;
 //   - the managed data plane's mdp-controller and the istio-cni-node
 //     DaemonSet in kube-system (kwok pods).
+//
+// A KubeAgent acts in one cluster, the one its membership names: with
+// several simulated clusters each membership has its own, so each cluster
+// gets its own ControlPlaneRevision and its own local istiod registered
+// under that cluster's name (cn-PROJECT-LOCATION-NAME).
 type KubeAgent struct {
-	Dir      state.Dir
-	BinDir   string // istioctl and pilot-discovery (make sim-deps)
-	Kube     kubernetes.Interface
-	Dynamic  dynamic.Interface
+	Dir    state.Dir
+	BinDir string // istioctl and pilot-discovery (make sim-deps)
+	// Location and Cluster name the simulated cluster the agent acts in;
+	// empty means the simulator's first.
+	Location, Cluster string
+	// Kube and Dynamic are clients of that cluster.
+	Kube    kubernetes.Interface
+	Dynamic dynamic.Interface
+	// Scenario is the cluster's current shape.
 	Scenario func() scenario.Scenario
 }
 
@@ -152,18 +162,41 @@ spec:
 
 func (a *KubeAgent) istioctl() string { return filepath.Join(a.BinDir, "istioctl") }
 
-func (a *KubeAgent) workdir() string { return filepath.Join(string(a.Dir), "fleet") }
+// workdir keeps what the agent rendered: fleet/ in a one-cluster
+// simulator, as always, and fleet/CLUSTER with several, so the clusters'
+// manifests of one revision do not overwrite each other.
+func (a *KubeAgent) workdir(t mesh.Target) string {
+	sim, err := a.Dir.Load()
+	if err == nil && sim.Multi() {
+		return filepath.Join(string(a.Dir), "fleet", t.Cluster)
+	}
+	return filepath.Join(string(a.Dir), "fleet")
+}
+
+// target is where the revision's local istiod runs and what it serves:
+// the agent's cluster, through that cluster's own kubeconfig.
+func (a *KubeAgent) target(revision string) (mesh.Target, error) {
+	sim, err := a.Dir.Load()
+	if err != nil {
+		return mesh.Target{}, err
+	}
+	return mesh.TargetFor(a.Dir, sim, "", a.Location, a.Cluster, revision)
+}
 
 // Provision implements Agent.
 func (a *KubeAgent) Provision(ctx context.Context, channel, revision string) error {
 	sc := a.Scenario()
+	t, err := a.target(revision)
+	if err != nil {
+		return err
+	}
 	var versions strings.Builder
 	fmt.Fprintf(&versions, cprVersion, "v1alpha1", true)
 	fmt.Fprintf(&versions, cprVersion, "v1beta1", false)
-	if err := a.apply(ctx, []byte(fmt.Sprintf(cprCRD, versions.String()))); err != nil {
+	if err := a.apply(ctx, t, []byte(fmt.Sprintf(cprCRD, versions.String()))); err != nil {
 		return fmt.Errorf("install the ControlPlaneRevision CRD: %w", err)
 	}
-	if err := a.kubectl(ctx, nil, "wait", "--for", "condition=established", "--timeout", "60s", "crd/controlplanerevisions.mesh.cloud.google.com"); err != nil {
+	if err := a.kubectl(ctx, t, nil, "wait", "--for", "condition=established", "--timeout", "60s", "crd/controlplanerevisions.mesh.cloud.google.com"); err != nil {
 		return err
 	}
 	cpr := fmt.Sprintf(`apiVersion: v1
@@ -185,20 +218,20 @@ spec:
   type: managed_service
   channel: %s
 `, revision, channel)
-	if err := a.apply(ctx, []byte(cpr)); err != nil {
+	if err := a.apply(ctx, t, []byte(cpr)); err != nil {
 		return fmt.Errorf("create ControlPlaneRevision %s: %w", revision, err)
 	}
 	if err := a.setCPRStatus(ctx, revision, false); err != nil {
 		return err
 	}
 
-	if err := os.MkdirAll(a.workdir(), 0o755); err != nil {
+	workdir := a.workdir(t)
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
 		return err
 	}
-	opFile := filepath.Join(a.workdir(), revision+"-operator.yaml")
+	opFile := filepath.Join(workdir, revision+"-operator.yaml")
 	meshID := fmt.Sprintf("proj-%d", sc.ProjectNumber)
-	clusterName := fmt.Sprintf("cn-%s-%s-%s", sc.Project, sc.Location, sc.Cluster)
-	if err := os.WriteFile(opFile, []byte(mesh.Operator(revision, managedRelease, meshID, clusterName, sc.Project+"-"+sc.Network)), 0o644); err != nil {
+	if err := os.WriteFile(opFile, []byte(mesh.Operator(revision, managedRelease, meshID, sc.MeshClusterID(), sc.Project+"-"+sc.Network)), 0o644); err != nil {
 		return err
 	}
 	manifest, err := mesh.Render(ctx, a.istioctl(), revision, []string{opFile})
@@ -210,13 +243,13 @@ spec:
 	if istiod == nil {
 		return fmt.Errorf("istioctl rendered no %s Deployment", mesh.IstiodName(revision))
 	}
-	if err := os.WriteFile(filepath.Join(a.workdir(), revision+"-manifest.yaml"), mesh.Join(config), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(workdir, revision+"-manifest.yaml"), mesh.Join(config), 0o644); err != nil {
 		return err
 	}
-	if err := a.apply(ctx, mesh.Join(config)); err != nil {
+	if err := a.apply(ctx, t, mesh.Join(config)); err != nil {
 		return err
 	}
-	ist, err := mesh.StartIstiod(ctx, a.Dir, deploymentSource{a.Kube, istiod}, filepath.Join(a.BinDir, "pilot-discovery"), revision)
+	ist, err := mesh.StartIstiodIn(ctx, a.Dir, t, deploymentSource{a.Kube, istiod}, filepath.Join(a.BinDir, "pilot-discovery"), revision)
 	if err != nil {
 		return err
 	}
@@ -229,13 +262,13 @@ spec:
 			return err
 		}
 	}
-	if err := a.apply(ctx, mesh.Join(local)); err != nil {
+	if err := a.apply(ctx, t, mesh.Join(local)); err != nil {
 		return err
 	}
-	if err := a.defaultTag(ctx, revision, ist.WebhookPort); err != nil {
+	if err := a.defaultTag(ctx, t, revision, ist.WebhookPort); err != nil {
 		return err
 	}
-	if err := a.apply(ctx, []byte(dataPlane)); err != nil {
+	if err := a.apply(ctx, t, []byte(dataPlane)); err != nil {
 		return fmt.Errorf("managed data plane: %w", err)
 	}
 	return a.setCPRStatus(ctx, revision, true)
@@ -292,7 +325,7 @@ var tagRevision = regexp.MustCompile(`asm-managed(-rapid|-stable)?`)
 
 // defaultTag points the `default` revision tag at the revision, unless it
 // already points at an in-cluster (non-managed) revision.
-func (a *KubeAgent) defaultTag(ctx context.Context, revision string, port int) error {
+func (a *KubeAgent) defaultTag(ctx context.Context, t mesh.Target, revision string, port int) error {
 	cur, err := a.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-default", metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -303,7 +336,7 @@ func (a *KubeAgent) defaultTag(ctx context.Context, revision string, port int) e
 	}
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, a.istioctl(), "tag", "generate", "default", "--revision", revision, "--overwrite", "-y",
-		"--kubeconfig", a.Dir.Kubeconfig())
+		"--kubeconfig", t.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("istioctl tag generate default: %w: %s", err, strings.TrimSpace(errb.String()))
@@ -313,7 +346,7 @@ func (a *KubeAgent) defaultTag(ctx context.Context, revision string, port int) e
 	if err != nil {
 		return err
 	}
-	return a.apply(ctx, mesh.Join(local))
+	return a.apply(ctx, t, mesh.Join(local))
 }
 
 // setCPRStatus writes the ControlPlaneRevision's conditions: provisioning,
@@ -366,6 +399,10 @@ func (a *KubeAgent) setCPRStatus(ctx context.Context, revision string, done bool
 // revision's configuration and its ControlPlaneRevision go; the CRD and
 // istio-system stay, as they do when Google removes a managed revision.
 func (a *KubeAgent) Deprovision(ctx context.Context, revision string) error {
+	t, err := a.target(revision)
+	if err != nil {
+		return err
+	}
 	adm := a.Kube.AdmissionregistrationV1()
 	sel := metav1.ListOptions{LabelSelector: "istio.io/rev=" + revision}
 	var errs []string
@@ -375,21 +412,21 @@ func (a *KubeAgent) Deprovision(ctx context.Context, revision string) error {
 	if err := adm.ValidatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil {
 		errs = append(errs, err.Error())
 	}
-	if err := mesh.StopIstiod(a.Dir, revision); err != nil {
+	if err := mesh.StopIstiod(a.Dir, t.Key); err != nil {
 		errs = append(errs, err.Error())
 	}
-	if b, err := os.ReadFile(filepath.Join(a.workdir(), revision+"-manifest.yaml")); err == nil {
-		if err := a.kubectl(ctx, b, "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
+	if b, err := os.ReadFile(filepath.Join(a.workdir(t), revision+"-manifest.yaml")); err == nil {
+		if err := a.kubectl(ctx, t, b, "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
-	err := a.Dynamic.Resource(cprGVR).Namespace("istio-system").Delete(ctx, revision, metav1.DeleteOptions{})
+	err = a.Dynamic.Resource(cprGVR).Namespace("istio-system").Delete(ctx, revision, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, err.Error())
 	}
 	left, err := a.Dynamic.Resource(cprGVR).Namespace("istio-system").List(ctx, metav1.ListOptions{})
 	if err == nil && len(left.Items) == 0 {
-		if err := a.kubectl(ctx, []byte(dataPlane), "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
+		if err := a.kubectl(ctx, t, []byte(dataPlane), "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -399,12 +436,13 @@ func (a *KubeAgent) Deprovision(ctx context.Context, revision string) error {
 	return nil
 }
 
-func (a *KubeAgent) apply(ctx context.Context, manifest []byte) error {
-	return a.kubectl(ctx, manifest, "apply", "--server-side", "--force-conflicts", "--field-manager", fieldManager, "-f", "-")
+func (a *KubeAgent) apply(ctx context.Context, t mesh.Target, manifest []byte) error {
+	return a.kubectl(ctx, t, manifest, "apply", "--server-side", "--force-conflicts", "--field-manager", fieldManager, "-f", "-")
 }
 
-func (a *KubeAgent) kubectl(ctx context.Context, stdin []byte, args ...string) error {
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", a.Dir.Kubeconfig()}, args...)...)
+// kubectl runs kubectl against the target's cluster alone.
+func (a *KubeAgent) kubectl(ctx context.Context, t mesh.Target, stdin []byte, args ...string) error {
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", t.Kubeconfig}, args...)...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -468,3 +468,98 @@ func TestOwnsSeparatesGKEOperations(t *testing.T) {
 		t.Errorf("the fleet's own operation name %s is not routed to it", id)
 	}
 }
+
+// fleetOfTwo is a ClusterSource with two simulated clusters, as meshsim up
+// --clusters 2 has; the second follows GKE's RAPID channel.
+type fleetOfTwo struct{ source }
+
+func (f *fleetOfTwo) SimulatedClusters() []scenario.Scenario {
+	first := f.Scenario()
+	second := first
+	second.Location, second.Cluster, second.ReleaseChannel = "europe-west1", "meshsim-2", "RAPID"
+	return []scenario.Scenario{first, second}
+}
+
+// TestAgentPerMembership: with several clusters, each membership's managed
+// mesh is provisioned by an agent of the cluster it names, on the channel
+// of that cluster's GKE release channel, and removing one touches only its
+// own cluster.
+func TestAgentPerMembership(t *testing.T) {
+	src := &fleetOfTwo{source{sc: scenario.Default()}}
+	var mu sync.Mutex
+	agents := map[string]*recordingAgent{}
+	agentFor := func(sc scenario.Scenario) (Agent, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		a := &recordingAgent{}
+		agents[sc.Location+"/"+sc.Cluster] = a
+		return a, nil
+	}
+	knobs := Knobs{ProvisioningTime: Duration(150 * time.Millisecond), OperationTime: Duration(20 * time.Millisecond)}
+	srv := New(src, Options{Knobs: &knobs, AgentFor: agentFor, Logf: t.Logf})
+	t.Cleanup(srv.Close)
+	hs := httptest.NewServer(Compose(srv, http.NotFoundHandler()))
+	t.Cleanup(hs.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	opts := []option.ClientOption{option.WithEndpoint(hs.URL + "/"), option.WithoutAuthentication()}
+	v1, err := gkehub.NewService(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := gkehubv2.NewService(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, src: &src.source, srv: srv, v1: v1, v2: v2, url: hs.URL}
+
+	secondLink := "//container.googleapis.com/projects/" + project + "/locations/europe-west1/clusters/meshsim-2"
+	e.register("us-central1", "meshsim")
+	e.waitV1(v1.Projects.Locations.Memberships.Create("projects/"+project+"/locations/europe-west1",
+		&gkehub.Membership{Endpoint: &gkehub.MembershipEndpoint{GkeCluster: &gkehub.GkeCluster{ResourceLink: secondLink}}}).
+		MembershipId("meshsim-2").Context(ctx).Do())
+	// The second cluster once more, under another id: Google's 409.
+	_, err = v1.Projects.Locations.Memberships.Create("projects/"+project+"/locations/europe-west1",
+		&gkehub.Membership{Endpoint: &gkehub.MembershipEndpoint{GkeCluster: &gkehub.GkeCluster{ResourceLink: secondLink}}}).
+		MembershipId("again").Context(ctx).Do()
+	if g := apiErr(t, err); g.Code != 409 || !strings.Contains(g.Message, "already registered as membership projects/"+project+"/locations/europe-west1/memberships/meshsim-2") {
+		t.Errorf("second registration of meshsim-2: %v", err)
+	}
+	m, err := v1.Projects.Locations.Memberships.Get("projects/" + project + "/locations/europe-west1/memberships/meshsim-2").Context(ctx).Do()
+	if err != nil || m.Endpoint.KubernetesMetadata == nil || m.MonitoringConfig == nil || m.MonitoringConfig.Cluster != "meshsim-2" {
+		t.Errorf("the second cluster's membership: %v %+v", err, m)
+	}
+
+	e.enableFeature()
+	e.setManagement("us-central1", "meshsim", "MANAGEMENT_AUTOMATIC", "")
+	e.setManagement("europe-west1", "meshsim-2", "MANAGEMENT_AUTOMATIC", "")
+	for key, want := range map[string]string{
+		"us-central1/memberships/meshsim":    "Ready: asm-managed",
+		"europe-west1/memberships/meshsim-2": "Ready: asm-managed-rapid",
+	} {
+		st := e.meshState("projects/" + number + "/locations/" + key)
+		if d := st.Servicemesh.ControlPlaneManagement.Details; st.Servicemesh.ControlPlaneManagement.State != "ACTIVE" || len(d) == 0 || d[0].Details != want {
+			t.Errorf("%s: %+v, want ACTIVE %s", key, st.Servicemesh.ControlPlaneManagement, want)
+		}
+	}
+	calls := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, k := range []string{"us-central1/meshsim", "europe-west1/meshsim-2"} {
+			if a := agents[k]; a != nil {
+				out = append(out, k+": "+strings.Join(a.Calls(), ", "))
+			}
+		}
+		return strings.Join(out, "; ")
+	}
+	if got := calls(); got != "us-central1/meshsim: provision regular asm-managed; europe-west1/meshsim-2: provision rapid asm-managed-rapid" {
+		t.Errorf("agent calls = %s", got)
+	}
+
+	e.setManagement("europe-west1", "meshsim-2", "MANAGEMENT_NOT_INSTALLED", "")
+	e.meshState("projects/" + number + "/locations/europe-west1/memberships/meshsim-2")
+	if got := calls(); got != "us-central1/meshsim: provision regular asm-managed; europe-west1/meshsim-2: provision rapid asm-managed-rapid, deprovision asm-managed-rapid" {
+		t.Errorf("agent calls after removing meshsim-2's mesh = %s", got)
+	}
+}

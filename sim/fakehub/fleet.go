@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshctl/meshctl/sim/fakeapi"
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 // FeatureServiceMesh is the one fleet feature meshsim implements.
@@ -17,12 +18,15 @@ const FeatureServiceMesh = "servicemesh"
 type membership struct {
 	location, id string
 	resourceLink string
-	issuer       string
-	created      time.Time
-	readyAt      time.Time // CREATING until then
-	updated      time.Time
-	uniqueID     string
-	labels       map[string]string
+	// agent provisions the managed mesh in the membership's cluster; nil
+	// means the fleet only reports.
+	agent    Agent
+	issuer   string
+	created  time.Time
+	readyAt  time.Time // CREATING until then
+	updated  time.Time
+	uniqueID string
+	labels   map[string]string
 
 	// The servicemesh feature's spec and state for the membership.
 	spec        *meshSpec
@@ -96,12 +100,27 @@ func parseClusterLink(link string) (clusterLink, bool) {
 	return clusterLink{parts[1], parts[3], parts[5]}, true
 }
 
-// isScenarioCluster reports whether a resource link names the simulated
-// cluster (by project id or number).
-func (s *Server) isScenarioCluster(link string) bool {
+// clusters are the simulated clusters as GKE describes them now.
+func (s *Server) clusters() []scenario.Scenario {
+	if l, ok := s.src.(ClusterLister); ok {
+		return l.SimulatedClusters()
+	}
+	return []scenario.Scenario{s.src.Scenario()}
+}
+
+// clusterOf returns the simulated cluster a resource link names (by project
+// id or number), if any.
+func (s *Server) clusterOf(link string) (scenario.Scenario, bool) {
 	l, ok := parseClusterLink(link)
-	sc := s.src.Scenario()
-	return ok && (l.project == s.project || l.project == s.number) && l.location == sc.Location && l.name == sc.Cluster
+	if !ok || (l.project != s.project && l.project != s.number) {
+		return scenario.Scenario{}, false
+	}
+	for _, sc := range s.clusters() {
+		if l.location == sc.Location && l.name == sc.Cluster {
+			return sc, true
+		}
+	}
+	return scenario.Scenario{}, false
 }
 
 func (s *Server) membershipName(m *membership) string {
@@ -129,7 +148,7 @@ func (s *Server) lookupKey(key string) (*membership, bool) {
 
 func (s *Server) renderMembership(m *membership) map[string]any {
 	now := time.Now()
-	sc := s.src.Scenario()
+	sc, simulated := s.clusterOf(m.resourceLink)
 	state := "READY"
 	if now.Before(m.readyAt) {
 		state = "CREATING"
@@ -147,7 +166,7 @@ func (s *Server) renderMembership(m *membership) map[string]any {
 		"clusterTier": "STANDARD",
 	}
 	renderLabels(out, m.labels)
-	if s.isScenarioCluster(m.resourceLink) {
+	if simulated {
 		out["endpoint"].(map[string]any)["kubernetesMetadata"] = map[string]any{
 			"kubernetesApiServerVersion": "v" + strings.SplitN(sc.MasterVersion, "-", 2)[0],
 			"nodeCount":                  len(sc.Nodes()),
@@ -214,7 +233,8 @@ func (s *Server) createMembership(c *call, location string) (any, *apiError) {
 	if !ok {
 		return nil, errInvalid("Invalid resource link %q: want //container.googleapis.com/projects/P/locations/L/clusters/C", link)
 	}
-	if !s.isScenarioCluster(link) {
+	sc, ok := s.clusterOf(link)
+	if !ok {
 		return nil, &apiError{Code: 404, Status: "NOT_FOUND", Message: fmt.Sprintf("GKE cluster %q was not found", link)}
 	}
 	labels, lerr := readLabels(c.body)
@@ -236,16 +256,24 @@ func (s *Server) createMembership(c *call, location string) (any, *apiError) {
 		return nil, errAlreadyExists(name)
 	}
 	for _, other := range s.memberships {
-		if s.isScenarioCluster(other.resourceLink) {
+		if o, ok := s.clusterOf(other.resourceLink); ok && o.Location == sc.Location && o.Cluster == sc.Cluster {
 			return nil, &apiError{Code: 409, Status: "ALREADY_EXISTS",
 				Message: fmt.Sprintf("The GKE cluster %s is already registered as membership %s", link, s.membershipName(other))}
+		}
+	}
+	// Only a registration that is accepted gets an agent in its cluster.
+	agent := s.agent
+	if s.agentFor != nil {
+		var err error
+		if agent, err = s.agentFor(sc); err != nil {
+			return nil, &apiError{Code: 500, Status: "INTERNAL", Message: fmt.Sprintf("meshsim: no fleet agent for cluster %s: %v", sc.Cluster, err)}
 		}
 	}
 	now := time.Now()
 	h := fnv.New64a()
 	fmt.Fprint(h, name, now.UnixNano())
 	sum := fmt.Sprintf("%016x%016x", h.Sum64(), h.Sum64()^0x9e3779b97f4a7c15)
-	m := &membership{location: location, id: id, resourceLink: link, issuer: issuer, created: now, updated: now, labels: labels,
+	m := &membership{location: location, id: id, resourceLink: link, agent: agent, issuer: issuer, created: now, updated: now, labels: labels,
 		uniqueID: sum[:8] + "-" + sum[8:12] + "-" + sum[12:16] + "-" + sum[16:20] + "-" + sum[20:32]}
 	s.memberships[key] = m
 	op := s.newHubOperation("v1", location, "create", name, "type.googleapis.com/google.cloud.gkehub.v1.Membership",

@@ -122,12 +122,13 @@ func orDefault(v, d string) string {
 }
 
 // channelFor is the channel Google provisions: the spec's defaultChannel,
-// else the one mapped from the cluster's GKE release channel.
-func (s *Server) channelFor(spec meshSpec) string {
+// else the one mapped from the membership's cluster's GKE release channel.
+func (s *Server) channelFor(m *membership, spec meshSpec) string {
 	if c := strings.ToLower(spec.DefaultChannel); c == "rapid" || c == "regular" || c == "stable" {
 		return c
 	}
-	switch s.src.Scenario().ReleaseChannel {
+	sc, _ := s.clusterOf(m.resourceLink)
+	switch sc.ReleaseChannel {
 	case "RAPID":
 		return "rapid"
 	case "STABLE":
@@ -152,7 +153,7 @@ func (s *Server) setSpec(m *membership, spec meshSpec) {
 	m.specUpdated = now
 	m.updated = now
 	if spec.automatic() {
-		channel := s.channelFor(spec)
+		channel := s.channelFor(m, spec)
 		busy := m.mesh.cp == stateProvisioning || m.mesh.cp == stateActive || m.mesh.cp == stateFailedPrecondition
 		if busy && m.mesh.channel == channel {
 			return // already on its way
@@ -270,13 +271,13 @@ func (s *Server) provision(m *membership, gen int, channel string) {
 	s.mu.Lock()
 	previous := m.mesh.revision
 	s.mu.Unlock()
-	if s.agent != nil {
+	if m.agent != nil {
 		if previous != "" && previous != revision {
-			if err := s.agent.Deprovision(s.ctx, previous); err != nil {
+			if err := m.agent.Deprovision(s.ctx, previous); err != nil {
 				s.logf("fleet agent: remove %s: %v", previous, err)
 			}
 		}
-		if err := s.agent.Provision(s.ctx, channel, revision); err != nil {
+		if err := m.agent.Provision(s.ctx, channel, revision); err != nil {
 			s.logf("fleet agent: provision %s: %v", revision, err)
 			s.update(m, gen, func(st *meshState) {
 				st.cp, st.dp = stateStalled, stateStalled
@@ -301,8 +302,8 @@ func (s *Server) provision(m *membership, gen int, channel string) {
 // deprovision is the DEPROVISIONING → DISABLED worker.
 func (s *Server) deprovision(m *membership, gen int, revision string) {
 	defer s.wg.Done()
-	if s.agent != nil && revision != "" {
-		if err := s.agent.Deprovision(s.ctx, revision); err != nil {
+	if m.agent != nil && revision != "" {
+		if err := m.agent.Deprovision(s.ctx, revision); err != nil {
 			s.logf("fleet agent: remove %s: %v", revision, err)
 		}
 	}
@@ -344,10 +345,10 @@ func (s *Server) prerequisites(m *membership, failWith string) []meshCondition {
 	if failWith != "" && failWith != stateStalled {
 		add(failWith)
 	}
-	if !s.isScenarioCluster(m.resourceLink) {
+	sc, ok := s.clusterOf(m.resourceLink)
+	if !ok {
 		return out
 	}
-	sc := s.src.Scenario()
 	if !sc.Autopilot {
 		if !sc.WorkloadIdentity {
 			add("WORKLOAD_IDENTITY_REQUIRED")

@@ -11,8 +11,11 @@
 // (no workload pool, a node pool without GKE_METADATA, no nodes). On ACTIVE
 // an Agent does in the cluster what Google's fleet does (see KubeAgent).
 //
-// The fleet reads the cluster's shape from a ClusterSource: meshsim's fake
-// GKE API (*fakegcp.Server), so both always agree.
+// The fleet reads the clusters' shapes from a ClusterSource: meshsim's fake
+// GKE API (*fakegcp.Server), so both always agree. With several simulated
+// clusters (meshsim up --clusters N) each membership names one of them, and
+// the fleet checks, describes and provisions that cluster, through an agent
+// of its own (Options.AgentFor).
 package fakehub
 
 import (
@@ -34,6 +37,13 @@ import (
 // ClusterSource gives the simulated cluster's current shape.
 type ClusterSource interface {
 	Scenario() scenario.Scenario
+}
+
+// ClusterLister is a ClusterSource with several simulated clusters, the
+// scenario's first; the fleet registers any of them.
+type ClusterLister interface {
+	ClusterSource
+	SimulatedClusters() []scenario.Scenario
 }
 
 // Agent does in the cluster what Google does for a membership's managed
@@ -73,6 +83,10 @@ type Options struct {
 	Knobs *Knobs
 	// Agent acts in the cluster; nil means the fleet only reports.
 	Agent Agent
+	// AgentFor, when set, gives each new membership an agent of its own
+	// acting in the cluster the membership names, as Google's fleet
+	// provisions each member cluster; it takes precedence over Agent.
+	AgentFor func(cluster scenario.Scenario) (Agent, error)
 	// Logf logs what the fleet does (the agent's failures); nil discards.
 	Logf func(format string, args ...any)
 	// IAM, when set, is enforced: a caller lacking a permission Google
@@ -83,12 +97,13 @@ type Options struct {
 // Server fakes the fleet API for the ClusterSource's project. It is safe
 // for concurrent use.
 type Server struct {
-	src     ClusterSource
-	project string
-	number  string
-	agent   Agent
-	logf    func(string, ...any)
-	iam     *fakeiam.Policy
+	src      ClusterSource
+	project  string
+	number   string
+	agent    Agent
+	agentFor func(scenario.Scenario) (Agent, error)
+	logf     func(string, ...any)
+	iam      *fakeiam.Policy
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,7 +135,7 @@ func New(src ClusterSource, opts Options) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		src: src, project: sc.Project, number: strconv.FormatInt(sc.ProjectNumber, 10), agent: opts.Agent, logf: logf, iam: opts.IAM,
+		src: src, project: sc.Project, number: strconv.FormatInt(sc.ProjectNumber, 10), agent: opts.Agent, agentFor: opts.AgentFor, logf: logf, iam: opts.IAM,
 		ctx: ctx, cancel: cancel,
 		knobs: knobs, memberships: map[string]*membership{}, ops: map[string]*operation{},
 	}

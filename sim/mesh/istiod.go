@@ -104,20 +104,6 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// StartIstiod runs pilot-discovery for the revision in the simulator's
-// (first) cluster; see StartIstiodIn.
-func StartIstiod(ctx context.Context, dir state.Dir, kc kubernetes.Interface, pilot, revision string) (state.Istiod, error) {
-	sim, err := dir.Load()
-	if err != nil {
-		return state.Istiod{}, err
-	}
-	t, err := TargetFor(dir, sim, "", "", "", revision)
-	if err != nil {
-		return state.Istiod{}, err
-	}
-	return StartIstiodIn(ctx, dir, t, kc, pilot, revision)
-}
-
 // StartIstiodIn runs pilot-discovery for the revision as a local process
 // serving the target cluster, with the environment and flags of the
 // Deployment that istioctl rendered, and waits until it is ready. A running

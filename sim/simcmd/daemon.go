@@ -49,7 +49,7 @@ func newDaemon(dir func() state.Dir) *cobra.Command {
 			// The fleet API and Resource Manager share the port: each answers
 			// its own paths; the fleet reads the cluster's shape from the fake
 			// GKE, and one permission model holds for all.
-			hub, err := newHub(d, s, server, kc, policy)
+			hub, err := newHub(d, s, server, policy)
 			if err != nil {
 				return err
 			}

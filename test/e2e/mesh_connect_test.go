@@ -452,26 +452,40 @@ func parseCerts(t *testing.T, data []byte) []*x509.Certificate {
 }
 
 // istiodChain is the chain the cluster's istiod serves on its secure xDS
-// port, found where `meshsim env` says meshctl finds istiods.
+// port.
 func istiodChain(t *testing.T, mc *mcSim, c mcCluster) []*x509.Certificate {
 	t.Helper()
-	dir := envValue(mc.env, "MESHCTL_ISTIOD_ENDPOINTS")
+	return revisionChain(t, mc.env, c.Location, c.Name, connectRevision)
+}
+
+// revisionChain is the chain a simulator's istiod of the revision serves
+// on its secure xDS port (15012 in a pod), found where `meshsim env` says
+// meshctl finds istiods.
+func revisionChain(t *testing.T, env []string, location, cluster, revision string) []*x509.Certificate {
+	t.Helper()
 	var list struct {
 		Istiods []struct {
 			Revision  string `json:"revision"`
 			SecureXDS string `json:"secureXDS"`
 		} `json:"istiods"`
 	}
-	q := url.Values{"project": {simProject}, "location": {c.Location}, "cluster": {c.Name}}
-	if err := getJSON(dir+"?"+q.Encode(), &list); err != nil || len(list.Istiods) == 0 {
-		t.Fatalf("istiods of %s: %v %+v", c.Name, err, list)
+	q := url.Values{"project": {simProject}, "location": {location}, "cluster": {cluster}}
+	if err := getJSON(envValue(env, "MESHCTL_ISTIOD_ENDPOINTS")+"?"+q.Encode(), &list); err != nil {
+		t.Fatalf("istiods of %s: %v", cluster, err)
 	}
-	conn, err := tls.Dial("tcp", list.Istiods[0].SecureXDS, &tls.Config{InsecureSkipVerify: true, ServerName: "istiod-" + connectRevision + ".istio-system.svc"}) //nolint:gosec // verified against the shared root by the caller
-	if err != nil {
-		t.Fatal(err)
+	for _, i := range list.Istiods {
+		if i.Revision != revision {
+			continue
+		}
+		conn, err := tls.Dial("tcp", i.SecureXDS, &tls.Config{InsecureSkipVerify: true, ServerName: "istiod-" + revision + ".istio-system.svc"}) //nolint:gosec // verified against the shared root by the caller
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates
 	}
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates
+	t.Fatalf("no istiod of %s in %s among %+v", revision, cluster, list.Istiods)
+	return nil
 }
 
 // testValidateBreakages: validate over both clusters is clean, then
