@@ -1,8 +1,8 @@
 package mesh
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,7 +48,10 @@ func RenderInstall(ctx context.Context, istioctl, revision string, files []strin
 		return nil, err
 	}
 	owner.Revision = revision
-	var full, withoutBase, version []byte
+	var full, withoutBase []byte
+	var version struct {
+		ClientVersion struct{ Version string } `json:"clientVersion"`
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { full, err = Render(gctx, istioctl, revision, files); return err })
 	g.Go(func() (err error) {
@@ -56,17 +59,17 @@ func RenderInstall(ctx context.Context, istioctl, revision string, files []strin
 		return err
 	})
 	g.Go(func() error {
-		out, err := exec.CommandContext(gctx, istioctl, "version", "--remote=false", "--short").Output()
+		// The version istioctl install writes is its own build's.
+		out, err := exec.CommandContext(gctx, istioctl, "version", "--remote=false", "-o", "json").Output()
 		if err != nil {
 			return fmt.Errorf("istioctl version: %w", err)
 		}
-		version = bytes.TrimSpace(out)
-		return nil
+		return json.Unmarshal(out, &version)
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	owner.Version = string(version)
+	owner.Version = version.ClientVersion.Version
 	return LabelAsInstalled(full, withoutBase, owner)
 }
 
