@@ -83,7 +83,9 @@ func (r *run) install(ctx context.Context) error {
 	if err := r.labelNetwork(ctx); err != nil {
 		return err
 	}
-	manifest, err := mesh.Render(ctx, istioctl, rev, files)
+	// Labelled as istioctl install labels what it applies, so that
+	// `istioctl uninstall --revision` finds the revision.
+	manifest, err := mesh.RenderInstall(ctx, istioctl, rev, files)
 	if err != nil {
 		return err
 	}

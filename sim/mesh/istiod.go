@@ -28,7 +28,15 @@ import (
 // Render runs `istioctl manifest generate` for a revision with the given
 // IstioOperator files, as asmcli's install does with `istioctl install`.
 func Render(ctx context.Context, istioctl, revision string, files []string) ([]byte, error) {
+	return render(ctx, istioctl, revision, files)
+}
+
+// render runs `istioctl manifest generate` with more --set values.
+func render(ctx context.Context, istioctl, revision string, files []string, sets ...string) ([]byte, error) {
 	args := []string{"manifest", "generate", "--set", "revision=" + revision}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
 	for _, f := range files {
 		args = append(args, "-f", f)
 	}
