@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // AnnotationLabelled on istio-system says meshctl set its network label
@@ -74,7 +75,7 @@ func PlanGateway(ctx context.Context, o kube.Objects, s Spec) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Spec: s, network: have, objects: Objects(s)}
-	label := plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Keep, Note: LabelNetwork + "=" + have}
+	label := plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Keep, Note: LabelNetwork + "=" + have, Resource: preflight.KubeResource(GVRNamespace)}
 	switch {
 	case have == "":
 		label.Action, label.Fields, label.Note = plan.Update, []string{"metadata.labels." + LabelNetwork}, LabelNetwork+"="+s.Network
@@ -84,7 +85,7 @@ func PlanGateway(ctx context.Context, o kube.Objects, s Spec) (*Plan, error) {
 	}
 	p.Changes = append(p.Changes, label)
 	for _, ob := range p.objects {
-		ch := plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName()}
+		ch := plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName(), Resource: preflight.KubeResource(ob.GVR)}
 		live, err := o.Get(ctx, ob.GVR, mesh.IstioSystem, ob.Obj.GetName())
 		switch {
 		case kube.IsNotFound(err):

@@ -211,7 +211,7 @@ func (r gatewayRule) change() plan.Change {
 			ch.Action, ch.Fields = plan.Update, f
 		}
 	}
-	return ch
+	return firewallChange(ch, r.project, r.want)
 }
 
 func (r gatewayRule) describe() string {

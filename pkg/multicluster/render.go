@@ -38,6 +38,12 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	if r.CA != nil {
 		writeCA(&b, s, r.CA)
 	}
+	if r.DryRun && r.Permissions != nil && len(r.Permissions.Permissions) > 0 {
+		b.WriteString("\n")
+		if err := r.Permissions.RenderText(&b, s); err != nil {
+			return err
+		}
+	}
 	if len(r.Gateways) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", s.Heading("East-west gateways, and the network gateways each istiod lists (/debug/networkz)"))
 		for _, g := range r.Gateways {

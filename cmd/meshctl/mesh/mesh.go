@@ -17,6 +17,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/meshca"
 	"github.com/meshctl/meshctl/pkg/multicluster"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // NewCmdMesh returns `meshctl mesh` with its subcommands.
@@ -33,10 +34,14 @@ type ConnectOptions struct {
 	Connect multicluster.Options
 	// CA is --ca: "" or "shared".
 	CA       string
-	KeyType  string
-	Clients  func(context.Context) (multicluster.Clients, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	KeyType string
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Clients             func(context.Context) (multicluster.Clients, error)
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdConnect returns `meshctl mesh connect`; runF replaces its run in
@@ -79,6 +84,7 @@ func NewCmdConnect(f *factory.Factory, runF func(*ConnectOptions) error) *cobra.
 	fl.BoolVar(&o.MultiNetwork.ExposeIstiod, "expose-istiod", false, "with --multi-network: expose istiod through the gateway on 15012 and 15017 (Istio's expose-istiod.yaml, for VMs)")
 	fl.DurationVar(&o.MultiNetwork.GatewayTimeout, "gateway-timeout", 3*time.Minute, "with --multi-network: how long to wait for the gateways' addresses and every istiod's view of them")
 	fl.Var(&o.FailOn, "fail-on", findings.FailOnUsage)
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	_ = cmd.RegisterFlagCompletionFunc("ca", cobra.FixedCompletions([]string{"shared"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("ca-key-type", cobra.FixedCompletions([]string{"rsa", "ecdsa"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -126,6 +132,7 @@ func completeConnect(f *factory.Factory, opts *ConnectOptions, args []string) er
 	}
 	opts.Args, o.Clusters = args, refs
 	opts.Clients, opts.Printer, opts.Reporter = f.MultiClusterClients, f.Printer, f.Reporter
+	opts.Preflight = f.PreflightClusters(&opts.SkipPermissionCheck)
 	return nil
 }
 
@@ -134,6 +141,7 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Connect.Preflight = opts.Preflight(ctx)
 	res, err := multicluster.Connect(ctx, c, opts.Reporter, opts.Connect)
 	if res != nil {
 		if perr := opts.Printer.Print(res); perr != nil && err == nil {
