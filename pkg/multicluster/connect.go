@@ -62,8 +62,8 @@ type Result struct {
 	Gateways []GatewayView `json:"gateways,omitempty"`
 	// Permissions are what the plan needs and what the check found.
 	Permissions *preflight.Report `json:"permissions,omitempty"`
-	Summary  findings.Summary `json:"summary"`
-	FailOn   findings.Level   `json:"failOn"`
+	Summary     findings.Summary  `json:"summary"`
+	FailOn      findings.Level    `json:"failOn"`
 	// Connected is true when every istiod was seen holding every cluster.
 	Connected bool `json:"connected"`
 }

@@ -33,7 +33,7 @@ type ConnectOptions struct {
 	Args    []string
 	Connect multicluster.Options
 	// CA is --ca: "" or "shared".
-	CA       string
+	CA      string
 	KeyType string
 	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
 	// check of the plan's permissions.
