@@ -6,6 +6,8 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/meshctl/meshctl/pkg/eastwest"
+	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
@@ -70,4 +72,41 @@ func checkPermissions(ctx context.Context, c *preflight.Checker, ms []*member, c
 		c = &withClusters
 	}
 	return c.Check(ctx, changes)
+}
+
+// DeclaredChanges are every change connect can make, without clusters to
+// plan for (`meshctl check --permissions --for mesh-connect`): the
+// firewall rules (in project, used as the network's project too), the
+// clusters' control-plane access, and in the cluster of the current
+// context the readers, remote secrets, mesh configs, the managed
+// options, the probe and a multi-network mesh's east-west gateway.
+// TestDeclaredChangesCoverTheConnectPlan checks a plan needs no more.
+func DeclaredChanges(project string) []plan.Change {
+	out := []plan.Change{
+		clusterChange(plan.Change{Kind: "clusters", Name: "ANY", Action: plan.Update}, Ref{Project: project, Location: "ANY", Name: "ANY"}),
+	}
+	for _, a := range []plan.Action{plan.Create, plan.Update} {
+		fw := firewallChange(plan.Change{Kind: "firewalls", Name: "ANY", Action: a}, project, nil)
+		fw.Uses = []string{preflight.ComputeName(project, "global", "networks", "ANY")}
+		out = append(out, fw)
+	}
+	whole := func(kind, namespace, resource string, actions ...plan.Action) {
+		for _, a := range actions {
+			out = append(out, plan.Change{Kind: kind, Namespace: namespace, Name: "ANY", Action: a, Resource: resource, Replace: true})
+		}
+	}
+	whole("Secret", mesh.IstioSystem, resSecrets, plan.Create, plan.Update)
+	whole("ConfigMap", mesh.IstioSystem, resConfigMaps, plan.Create, plan.Update)
+	whole("ServiceAccount", mesh.IstioSystem, resServiceAccounts, plan.Create)
+	whole("ClusterRole", "", resClusterRoles, plan.Create)
+	whole("ClusterRoleBinding", "", resClusterRoleBindings, plan.Create)
+	whole("Service", mesh.IstioSystem, resServices, plan.Create, plan.Delete)
+	whole("EndpointSlice", mesh.IstioSystem, resEndpointSlices, plan.Create, plan.Delete)
+	out = append(out, plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Update, Resource: preflight.KubeResource(eastwest.GVRNamespace)})
+	for _, ob := range eastwest.Objects(eastwest.Spec{ExposeIstiod: true}) {
+		for _, a := range []plan.Action{plan.Create, plan.Update} {
+			out = append(out, plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: "ANY", Action: a, Resource: preflight.KubeResource(ob.GVR)})
+		}
+	}
+	return out
 }

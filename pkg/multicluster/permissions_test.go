@@ -326,3 +326,37 @@ func TestConnectChangesNameTheirCluster(t *testing.T) {
 		}
 	}
 }
+
+// The declared superset (`check --permissions --for mesh-connect`) holds
+// every permission a real connect's plan needs, the Google ones by name
+// (a plan's projects are the clusters' and the network's) and the
+// Kubernetes ones by verb and resource in any cluster.
+func TestDeclaredChangesCoverTheConnectPlan(t *testing.T) {
+	ms, _ := permissionMembers()
+	g := &googleJudge{}
+	lp, err := planLinks(context.Background(), Clients{GKE: g, Firewalls: g}, ms, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp.probe = true
+	declared := map[string]bool{}
+	for _, p := range preflight.Required(DeclaredChanges("p")) {
+		declared[declaredKey(p)] = true
+	}
+	needs := preflight.Required(lp.changes())
+	if len(needs) < 10 {
+		t.Fatalf("the fixture's plan needs only %v", needs)
+	}
+	for _, p := range needs {
+		if !declared[declaredKey(p)] {
+			t.Errorf("the plan needs %s, which DeclaredChanges lacks", p.Name())
+		}
+	}
+}
+
+func declaredKey(p preflight.Permission) string {
+	if k := p.Kubernetes; k != nil {
+		return k.Verb + " " + k.GroupResource() + " " + k.Namespace
+	}
+	return p.Permission
+}
