@@ -155,7 +155,7 @@ func PlanRemove(ctx context.Context, o kube.Objects, namespaces Namespaces) (*Re
 			continue
 		}
 		uid := live.GetUID()
-		r.Changes = append(r.Changes, plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName(), Action: plan.Delete})
+		r.Changes = append(r.Changes, plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName(), Action: plan.Delete, Resource: preflight.KubeResource(ob.GVR)})
 		r.do = append(r.do, func(ctx context.Context) error {
 			if err := o.Delete(ctx, ob.GVR, mesh.IstioSystem, ob.Obj.GetName(), uid, false); err != nil && !kube.IsNotFound(err) {
 				return fmt.Errorf("delete %s %s/%s: %w", ob.Kind(), mesh.IstioSystem, ob.Obj.GetName(), err)
@@ -172,7 +172,7 @@ func PlanRemove(ctx context.Context, o kube.Objects, namespaces Namespaces) (*Re
 	}
 	if ns.GetAnnotations()[AnnotationLabelled] == "true" {
 		r.Changes = append(r.Changes, plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Update,
-			Fields: []string{"metadata.labels." + LabelNetwork}, Note: "remove the network label meshctl set"})
+			Fields: []string{"metadata.labels." + LabelNetwork}, Note: "remove the network label meshctl set", Resource: preflight.KubeResource(GVRNamespace)})
 		r.do = append(r.do, func(ctx context.Context) error {
 			if err := patchLabel(ctx, namespaces, ""); err != nil {
 				return fmt.Errorf("remove the network label of namespace %s: %w", mesh.IstioSystem, err)

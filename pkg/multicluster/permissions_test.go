@@ -18,8 +18,12 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/eastwest"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
@@ -41,6 +45,8 @@ type googleJudge struct {
 	asked   map[string]bool // "permission@project"
 	writes  []string
 	refused []string
+	// made are the firewall rules inserted, listed from then on.
+	made []*computepb.Firewall
 }
 
 func (g *googleJudge) need(write string, perms ...string) error {
@@ -71,14 +77,22 @@ func (g *googleJudge) ListFirewalls(context.Context, string) ([]*computepb.Firew
 		out = append(out, &computepb.Firewall{Name: proto.String("gke-" + c + "-1234abcd-all"), Network: proto.String("projects/" + hostProject + "/global/networks/" + sharedVPC),
 			TargetTags: []string{"gke-" + c + "-node"}, SourceRanges: []string{"10.0.0.0/8"}, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}}})
 	}
-	return out, nil
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append(out, g.made...), nil
 }
 
 func (g *googleJudge) InsertFirewall(_ context.Context, project string, rule *computepb.Firewall) error {
 	// A new rule on a network needs the use of that network (Compute's
 	// firewalls.insert: compute.networks.updatePolicy).
 	p, n := networkOf(rule)
-	return g.need("insert firewall "+rule.GetName(), "compute.firewalls.create@"+project, "compute.networks.updatePolicy@"+p+"/"+n)
+	if err := g.need("insert firewall "+rule.GetName(), "compute.firewalls.create@"+project, "compute.networks.updatePolicy@"+p+"/"+n); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.made = append(g.made, rule)
+	g.mu.Unlock()
+	return nil
 }
 
 func (g *googleJudge) UpdateFirewall(_ context.Context, project string, rule *computepb.Firewall) error {
@@ -90,6 +104,25 @@ func (g *googleJudge) DeleteFirewall(_ context.Context, project, name string) er
 	return g.need("delete firewall "+name, "compute.firewalls.delete@"+project)
 }
 
+// ask lets through what the check of changes asks for: the Google
+// permissions to g, the Kubernetes ones to kube.
+func (g *googleJudge) ask(changes []plan.Change, kube *[]preflight.KubeAccess) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asked, *kube = map[string]bool{}, nil
+	for _, p := range preflight.Required(changes) {
+		if p.Kubernetes != nil {
+			*kube = append(*kube, *p.Kubernetes)
+			continue
+		}
+		g.asked[p.Permission+"@"+p.Project] = true
+		if p.Permission == "compute.networks.updatePolicy" {
+			// Its resource is the network: the judge names it so.
+			g.asked[p.Permission+"@"+p.Project+"/"+sharedVPC] = true
+		}
+	}
+}
+
 func networkOf(rule *computepb.Firewall) (string, string) {
 	segs := strings.Split(rule.GetNetwork(), "/")
 	return segs[1], segs[len(segs)-1]
@@ -98,7 +131,7 @@ func networkOf(rule *computepb.Firewall) (string, string) {
 // kubeJudge makes every write to a cluster's fake API server need what
 // RBAC checks for it, and fail unless the plan's check asked for it in
 // that cluster: the writes judge the plan's permissions.
-func kubeJudge(t *testing.T, context string, kc *fake.Clientset, asked []preflight.KubeAccess, refused *[]string, mu *sync.Mutex) {
+func kubeJudge(t *testing.T, context string, kc *fake.Clientset, asked *[]preflight.KubeAccess, refused *[]string, mu *sync.Mutex) {
 	kc.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		verb := a.GetVerb()
 		if verb != "create" && verb != "update" && verb != "patch" && verb != "delete" {
@@ -116,7 +149,7 @@ func kubeJudge(t *testing.T, context string, kc *fake.Clientset, asked []preflig
 			name = a.GetName()
 		}
 		gvr := a.GetResource()
-		for _, k := range asked {
+		for _, k := range *asked {
 			if k.Cluster == context && k.Verb == verb && k.Group == gvr.Group && k.Resource == gvr.Resource &&
 				k.Namespace == a.GetNamespace() && (k.Name == "" || k.Name == name) {
 				return false, nil, nil
@@ -182,24 +215,12 @@ func TestConnectPlanPermissionsCoverTheWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	lp.probe = true
-	changes := lp.changes()
-	perms := preflight.Required(changes)
 	var asked []preflight.KubeAccess
-	for _, p := range perms {
-		if p.Kubernetes != nil {
-			asked = append(asked, *p.Kubernetes)
-			continue
-		}
-		g.asked[p.Permission+"@"+p.Project] = true
-		if p.Permission == "compute.networks.updatePolicy" {
-			// Its resource is the network: the judge names it so.
-			g.asked[p.Permission+"@"+p.Project+"/"+sharedVPC] = true
-		}
-	}
+	g.ask(lp.changes(), &asked)
 	var refused []string
 	var mu sync.Mutex
 	for i, m := range ms {
-		kubeJudge(t, m.Context, clients[i], asked, &refused, &mu)
+		kubeJudge(t, m.Context, clients[i], &asked, &refused, &mu)
 	}
 	res := &Result{}
 	if err := apply(ctx, c, ui.Discard, lp, res); err != nil {
@@ -359,4 +380,83 @@ func declaredKey(p preflight.Permission) string {
 		return k.Verb + " " + k.GroupResource() + " " + k.Namespace
 	}
 	return p.Permission
+}
+
+// Every removal disconnect makes after a connect (the firewall rule, the
+// authorized-network blocks, each cluster's remote secrets, reader and
+// aliases, a probe left behind) is one the permissions derived from its
+// plan allow.
+func TestDisconnectPlanPermissionsCoverTheWrites(t *testing.T) {
+	ctx := context.Background()
+	ms, clients := permissionMembers()
+	g := &googleJudge{t: t}
+	c := Clients{GKE: g, Firewalls: g}
+	lp, err := planLinks(ctx, c, ms, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp.probe = true
+	var asked []preflight.KubeAccess
+	g.ask(lp.changes(), &asked)
+	var refused []string
+	var mu sync.Mutex
+	for i, m := range ms {
+		kubeJudge(t, m.Context, clients[i], &asked, &refused, &mu)
+	}
+	if err := apply(ctx, c, ui.Discard, lp, &Result{}); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	// What disconnect reads of the connected clusters: the remote secrets,
+	// the blocks connect added (the fake GKE keeps no state), a probe an
+	// interrupted verification left.
+	for i, m := range ms {
+		list, err := clients[i].CoreV1().Secrets(mesh.IstioSystem).List(ctx, metav1.ListOptions{LabelSelector: LabelMultiCluster + "=true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.secrets = list.Items
+		for _, o := range ms {
+			if o != m {
+				m.gke.MasterAuthorizedNetworksConfig.CidrBlocks = append(m.gke.MasterAuthorizedNetworksConfig.CidrBlocks,
+					&containerpb.MasterAuthorizedNetworksConfig_CidrBlock{DisplayName: blockName(o), CidrBlock: o.gke.IpAllocationPolicy.ClusterIpv4CidrBlock})
+			}
+		}
+		if err := deployProbe(ctx, m, probeAddress(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No east-west gateway: each cluster's objects hold istio-system only.
+	c.Objects = func(Ref) (kube.Objects, error) {
+		f := kubefake.New()
+		f.Add(eastwest.GVRNamespace, &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: mesh.IstioSystem}})
+		return f, nil
+	}
+	d, err := planDisconnect(ctx, c, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.ask(d.changes, &asked)
+	g.writes = nil
+	if err := runAll(d.tasks); err != nil {
+		t.Fatalf("disconnect: %v\nrefused: %v %v", err, refused, g.refused)
+	}
+	if len(refused) > 0 || len(g.refused) > 0 {
+		t.Errorf("writes the plan's permissions did not cover:\n%s", strings.Join(append(refused, g.refused...), "\n"))
+	}
+	if len(g.writes) != 3 {
+		t.Errorf("Google writes %v, want the firewall rule's deletion and both clusters' updates", g.writes)
+	}
+	for i, kc := range clients {
+		var deletes []string
+		for _, a := range kc.Actions() {
+			if a.GetVerb() == "delete" {
+				deletes = append(deletes, a.GetResource().Resource)
+			}
+		}
+		for _, want := range []string{"secrets", "serviceaccounts", "clusterroles", "clusterrolebindings", "services", "endpointslices"} {
+			if !slices.Contains(deletes, want) {
+				t.Errorf("cluster %s: no %s deleted among %v", ms[i].Name, want, deletes)
+			}
+		}
+	}
 }

@@ -160,9 +160,13 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 // DisconnectOptions are what `meshctl mesh disconnect` runs with.
 type DisconnectOptions struct {
 	Disconnect multicluster.DisconnectOptions
-	Clients    func(context.Context) (multicluster.Clients, error)
-	Printer    *ui.Printer
-	Reporter   ui.Reporter
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Clients             func(context.Context) (multicluster.Clients, error)
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdDisconnect returns `meshctl mesh disconnect`; runF replaces its run
@@ -190,6 +194,7 @@ clients may use the one, and the workloads' certificates come from the other.`,
 			}
 			opts.Disconnect.Clusters = refs
 			opts.Clients, opts.Printer, opts.Reporter = f.MultiClusterClients, f.Printer, f.Reporter
+			opts.Preflight = f.PreflightClusters(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -197,6 +202,7 @@ clients may use the one, and the workloads' certificates come from the other.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Disconnect.DryRun, "dry-run", false, "print what would be removed; change nothing")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	return cmd
 }
 
@@ -205,6 +211,7 @@ func runDisconnect(ctx context.Context, opts *DisconnectOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Disconnect.Preflight = opts.Preflight(ctx)
 	res, err := multicluster.Disconnect(ctx, c, opts.Reporter, opts.Disconnect)
 	if res != nil {
 		if perr := opts.Printer.Print(res); perr != nil && err == nil {
