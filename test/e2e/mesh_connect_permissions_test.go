@@ -57,7 +57,9 @@ func (mc *mcSim) mutations(t *testing.T) []string {
 // naming the permission, the project and what needs it: the simulator's
 // request log shows no mutating call and neither cluster has a remote
 // secret. The dry run lists it as missing. Granted, the same command
-// connects the clusters.
+// connects the clusters. disconnect, which takes connect's blocks out of
+// the authorized networks, is refused the same way with every link left,
+// and granted it removes them.
 func TestMeshConnectPermissions(t *testing.T) {
 	connectPermOnce.Do(func() {
 		connectPermSim, connectPermErr = startOnceSim("e2e-mcp-", "mesh connect permissions", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
@@ -140,5 +142,42 @@ func TestMeshConnectPermissions(t *testing.T) {
 	}
 	if _, global := mc.gkeCluster(t, b); !global {
 		t.Errorf("cluster %s: master global access still off after connect", b.Name)
+	}
+
+	remoteSecrets := func() int {
+		n := 0
+		for _, c := range mc.status.Clusters {
+			n += len(strings.Fields(mc.kubectl(t, c, "-n", "istio-system", "get", "secrets", "-l", "istio/multiCluster=true", "-o", "name")))
+		}
+		return n
+	}
+	if n := remoteSecrets(); n != 2 {
+		t.Fatalf("%d remote secrets after connect, want 2", n)
+	}
+
+	disconnect := []string{"mesh", "disconnect", simProject + "/" + a.Location + "/" + a.Name, simProject + "/" + b.Location + "/" + b.Name}
+	mc.iam(t, "deny", perm)
+	simAPIAt(t, mc.envVar(t, "MESHCTL_COMPUTE_ENDPOINT"), http.MethodDelete, "/meshsim/requests", nil, nil)
+	r = runEnv(t, mc.env, "", meshctlBin, disconnect...)
+	if r.Code == 0 {
+		t.Fatalf("disconnect succeeded without %s:\n%s", perm, r.Stdout)
+	}
+	for _, want := range []string{"lacks 1 permission", perm + " in project " + simProject + ", to update clusters ", "nothing was changed"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("disconnect: stderr lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	if m := mc.mutations(t); len(m) != 0 {
+		t.Errorf("disconnect changed Google resources before refusing: %v", m)
+	}
+	if n := remoteSecrets(); n != 2 {
+		t.Errorf("%d remote secrets after the refused disconnect, want 2", n)
+	}
+	mc.iam(t, "grant", perm)
+	if r := runEnv(t, mc.env, "", meshctlBin, disconnect...); r.Code != 0 {
+		t.Fatalf("disconnect with the permission: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if n := remoteSecrets(); n != 0 {
+		t.Errorf("%d remote secrets after disconnect", n)
 	}
 }
