@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // AnnotationLabelled on istio-system says meshctl set its network label
@@ -74,7 +75,7 @@ func PlanGateway(ctx context.Context, o kube.Objects, s Spec) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Spec: s, network: have, objects: Objects(s)}
-	label := plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Keep, Note: LabelNetwork + "=" + have}
+	label := plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Keep, Note: LabelNetwork + "=" + have, Resource: preflight.KubeResource(GVRNamespace)}
 	switch {
 	case have == "":
 		label.Action, label.Fields, label.Note = plan.Update, []string{"metadata.labels." + LabelNetwork}, LabelNetwork+"="+s.Network
@@ -84,7 +85,7 @@ func PlanGateway(ctx context.Context, o kube.Objects, s Spec) (*Plan, error) {
 	}
 	p.Changes = append(p.Changes, label)
 	for _, ob := range p.objects {
-		ch := plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName()}
+		ch := plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName(), Resource: preflight.KubeResource(ob.GVR)}
 		live, err := o.Get(ctx, ob.GVR, mesh.IstioSystem, ob.Obj.GetName())
 		switch {
 		case kube.IsNotFound(err):
@@ -154,7 +155,7 @@ func PlanRemove(ctx context.Context, o kube.Objects, namespaces Namespaces) (*Re
 			continue
 		}
 		uid := live.GetUID()
-		r.Changes = append(r.Changes, plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName(), Action: plan.Delete})
+		r.Changes = append(r.Changes, plan.Change{Kind: ob.Kind(), Namespace: mesh.IstioSystem, Name: ob.Obj.GetName(), Action: plan.Delete, Resource: preflight.KubeResource(ob.GVR)})
 		r.do = append(r.do, func(ctx context.Context) error {
 			if err := o.Delete(ctx, ob.GVR, mesh.IstioSystem, ob.Obj.GetName(), uid, false); err != nil && !kube.IsNotFound(err) {
 				return fmt.Errorf("delete %s %s/%s: %w", ob.Kind(), mesh.IstioSystem, ob.Obj.GetName(), err)
@@ -171,7 +172,7 @@ func PlanRemove(ctx context.Context, o kube.Objects, namespaces Namespaces) (*Re
 	}
 	if ns.GetAnnotations()[AnnotationLabelled] == "true" {
 		r.Changes = append(r.Changes, plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Update,
-			Fields: []string{"metadata.labels." + LabelNetwork}, Note: "remove the network label meshctl set"})
+			Fields: []string{"metadata.labels." + LabelNetwork}, Note: "remove the network label meshctl set", Resource: preflight.KubeResource(GVRNamespace)})
 		r.do = append(r.do, func(ctx context.Context) error {
 			if err := patchLabel(ctx, namespaces, ""); err != nil {
 				return fmt.Errorf("remove the network label of namespace %s: %w", mesh.IstioSystem, err)

@@ -129,7 +129,7 @@ func (n accessNeed) change() plan.Change {
 	if len(n.add) > 0 {
 		c.Fields = append(c.Fields, "controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.cidrBlocks")
 	}
-	return c
+	return clusterChange(c, n.target.Ref)
 }
 
 // update is one ClusterUpdate: GKE runs one update per cluster at a time,

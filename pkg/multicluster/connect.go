@@ -21,6 +21,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // Options are what connect runs with.
@@ -39,6 +40,9 @@ type Options struct {
 	FailOn        findings.Level
 	// MultiNetwork builds a multi-network mesh: east-west gateways.
 	MultiNetwork MultiNetworkOptions
+	// Preflight checks the plan's permissions before the first change: the
+	// Google ones in each project, the Kubernetes ones in each cluster.
+	Preflight *preflight.Checker
 }
 
 // Result is what connect found, planned, did and proved.
@@ -55,9 +59,11 @@ type Result struct {
 	Matrix  *Matrix   `json:"matrix,omitempty"`
 	CA      *CAReport `json:"ca,omitempty"`
 	// Gateways are the east-west gateways of a multi-network mesh.
-	Gateways []GatewayView    `json:"gateways,omitempty"`
-	Summary  findings.Summary `json:"summary"`
-	FailOn   findings.Level   `json:"failOn"`
+	Gateways []GatewayView `json:"gateways,omitempty"`
+	// Permissions are what the plan needs and what the check found.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
+	Summary     findings.Summary  `json:"summary"`
+	FailOn      findings.Level    `json:"failOn"`
 	// Connected is true when every istiod was seen holding every cluster.
 	Connected bool `json:"connected"`
 }
@@ -122,6 +128,9 @@ func Connect(ctx context.Context, c Clients, rep ui.Reporter, o Options) (*Resul
 		return nil, failure.Usagef("--ca shared is for in-cluster control planes: a managed control plane signs with Mesh CA or CA Service")
 	}
 	lp, err := planLinks(ctx, c, ms, o)
+	if err == nil && !o.NoVerify {
+		lp.probe = !lp.managed
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +146,13 @@ func Connect(ctx context.Context, c Clients, rep ui.Reporter, o Options) (*Resul
 	case lp.networkPending() && !o.Fix:
 		res.Refused = "the network does not let the clusters' control planes and Pods reach each other; meshctl mesh connect --fix makes the changes listed, nothing was changed"
 		return res, nil
-	case o.DryRun:
+	}
+	res.Permissions = checkPermissions(ctx, o.Preflight, ms, res.Plan)
+	if o.DryRun {
 		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 	if err := apply(ctx, c, rep, lp, res); err != nil {
 		return res, err

@@ -22,6 +22,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/meshca"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // DisconnectOptions name the clusters to part: every link among them that
@@ -29,6 +30,9 @@ import (
 type DisconnectOptions struct {
 	Clusters []Ref
 	DryRun   bool
+	// Preflight checks the plan's permissions before the first removal:
+	// the Google ones in each project, the Kubernetes ones in each cluster.
+	Preflight *preflight.Checker
 }
 
 // DisconnectResult is what disconnect removed, and what it left on purpose.
@@ -40,6 +44,8 @@ type DisconnectResult struct {
 	Left    []string `json:"left,omitempty"`
 	DryRun  bool     `json:"dryRun,omitempty"`
 	Applied bool     `json:"applied"`
+	// Permissions are what the plan needs and what the check found.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 }
 
 // HasProblems reports whether a cluster could not be read.
@@ -71,8 +77,15 @@ func Disconnect(ctx context.Context, c Clients, rep ui.Reporter, o DisconnectOpt
 		return nil, err
 	}
 	res.Plan, res.Left = d.changes, d.left
-	if o.DryRun || plan.Pending(res.Plan) == 0 {
+	if plan.Pending(res.Plan) == 0 {
 		return res, nil
+	}
+	res.Permissions = checkPermissions(ctx, o.Preflight, ms, res.Plan)
+	if o.DryRun {
+		return res, nil
+	}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
 	}
 	step = rep.Step(fmt.Sprintf("removing %d of meshctl's objects", plan.Pending(res.Plan)))
 	if err := runAll(d.tasks); err != nil {
@@ -108,7 +121,7 @@ func planDisconnect(ctx context.Context, c Clients, ms []*member) (*disconnectPl
 	for _, m := range ms {
 		if m.managed() {
 			if m.asmOptions != nil && hasKey(m.asmOptions.Annotations, annotationPreviousMode) {
-				d.add(plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: asmOptions, Action: plan.Update, Note: "in " + m.Name + ": multicluster_mode back to what it was"},
+				d.add(m.in(plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: asmOptions, Action: plan.Update, Note: "in " + m.Name + ": multicluster_mode back to what it was"}, resConfigMaps),
 					func() error { return setDiscovery(ctx, m, false) })
 			}
 			continue
@@ -170,7 +183,7 @@ func (d *disconnectPlan) firewall(ctx context.Context, c Clients, ms []*member) 
 		case len(rest) == len(owner.Clusters):
 		case len(rest) < 2:
 			name := r.GetName()
-			d.add(plan.Change{Kind: "firewalls", Name: name, Action: plan.Delete, Note: "project " + project},
+			d.add(firewallChange(plan.Change{Kind: "firewalls", Name: name, Action: plan.Delete, Note: "project " + project}, project, nil),
 				func() error { return c.Firewalls.DeleteFirewall(ctx, project, name) })
 		default:
 			next := proto.Clone(r).(*computepb.Firewall)
@@ -179,7 +192,7 @@ func (d *disconnectPlan) firewall(ctx context.Context, c Clients, ms []*member) 
 			owner.Clusters = rest
 			desc, _ := json.Marshal(owner)
 			next.Description = proto.String(string(desc))
-			d.add(plan.Change{Kind: "firewalls", Name: r.GetName(), Action: plan.Update, Fields: []string{"sourceRanges", "targetTags", "description"}, Note: "the other clusters keep their part"},
+			d.add(firewallChange(plan.Change{Kind: "firewalls", Name: r.GetName(), Action: plan.Update, Fields: []string{"sourceRanges", "targetTags", "description"}, Note: "the other clusters keep their part"}, project, next),
 				func() error { return c.Firewalls.UpdateFirewall(ctx, project, next) })
 		}
 	}
@@ -208,8 +221,8 @@ func (d *disconnectPlan) access(ctx context.Context, c Clients, ms []*member) {
 				IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{AuthorizedNetworksConfig: cfg}},
 			Etag: t.gke.GetEtag(),
 		}
-		d.add(plan.Change{Kind: "clusters", Name: t.String(), Action: plan.Update, Fields: []string{"controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.cidrBlocks"},
-			Note: "remove authorized networks " + strings.Join(gone, ", ") + " (meshctl's)"},
+		d.add(clusterChange(plan.Change{Kind: "clusters", Name: t.String(), Action: plan.Update, Fields: []string{"controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.cidrBlocks"},
+			Note: "remove authorized networks " + strings.Join(gone, ", ") + " (meshctl's)"}, t.Ref),
 			func() error { return c.GKE.UpdateCluster(ctx, t.ResourceName(), update) })
 	}
 }
@@ -222,7 +235,7 @@ func (d *disconnectPlan) secrets(ctx context.Context, m *member, ms []*member) {
 			continue
 		}
 		name := s.Name
-		d.add(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: name, Action: plan.Delete, Note: "in " + m.Name},
+		d.add(m.in(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: name, Action: plan.Delete, Note: "in " + m.Name}, resSecrets),
 			func() error {
 				return deleteIgnoringAbsent(m.kube.CoreV1().Secrets(mesh.IstioSystem).Delete(ctx, name, metav1.DeleteOptions{}))
 			})
@@ -249,14 +262,14 @@ func (d *disconnectPlan) token(ctx context.Context, m *member, ms []*member) err
 	if len(rest) > 0 {
 		next := s.DeepCopy()
 		next.Annotations[annotationUsers] = strings.Join(rest, ",")
-		d.add(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: s.Name, Action: plan.Update, Fields: []string{"metadata.annotations." + annotationUsers}, Note: "in " + m.Name},
+		d.add(m.in(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: s.Name, Action: plan.Update, Fields: []string{"metadata.annotations." + annotationUsers}, Note: "in " + m.Name}, resSecrets),
 			func() error {
 				_, err := secrets.Update(ctx, next, metav1.UpdateOptions{FieldManager: kube.FieldManager})
 				return err
 			})
 		return nil
 	}
-	d.add(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: s.Name, Action: plan.Delete, Note: "in " + m.Name + ": revokes the reader's token"},
+	d.add(m.in(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: s.Name, Action: plan.Delete, Note: "in " + m.Name + ": revokes the reader's token"}, resSecrets),
 		func() error { return deleteIgnoringAbsent(secrets.Delete(ctx, s.Name, metav1.DeleteOptions{})) })
 	d.reader(ctx, m)
 	return nil
@@ -266,19 +279,19 @@ func (d *disconnectPlan) token(ctx context.Context, m *member, ms []*member) err
 func (d *disconnectPlan) reader(ctx context.Context, m *member) {
 	core, rbac := m.kube.CoreV1(), m.kube.RbacV1()
 	if sa, err := core.ServiceAccounts(mesh.IstioSystem).Get(ctx, ReaderServiceAccount, metav1.GetOptions{}); err == nil && mesh.MadeByMeshctl(sa.Labels) {
-		d.add(plan.Change{Kind: "ServiceAccount", Namespace: mesh.IstioSystem, Name: ReaderServiceAccount, Action: plan.Delete, Note: "in " + m.Name},
+		d.add(m.in(plan.Change{Kind: "ServiceAccount", Namespace: mesh.IstioSystem, Name: ReaderServiceAccount, Action: plan.Delete, Note: "in " + m.Name}, resServiceAccounts),
 			func() error {
 				return deleteIgnoringAbsent(core.ServiceAccounts(mesh.IstioSystem).Delete(ctx, ReaderServiceAccount, metav1.DeleteOptions{}))
 			})
 	}
 	if r, err := rbac.ClusterRoleBindings().Get(ctx, readerRole, metav1.GetOptions{}); err == nil && mesh.MadeByMeshctl(r.Labels) {
-		d.add(plan.Change{Kind: "ClusterRoleBinding", Name: readerRole, Action: plan.Delete, Note: "in " + m.Name},
+		d.add(m.in(plan.Change{Kind: "ClusterRoleBinding", Name: readerRole, Action: plan.Delete, Note: "in " + m.Name}, resClusterRoleBindings),
 			func() error {
 				return deleteIgnoringAbsent(rbac.ClusterRoleBindings().Delete(ctx, readerRole, metav1.DeleteOptions{}))
 			})
 	}
 	if r, err := rbac.ClusterRoles().Get(ctx, readerRole, metav1.GetOptions{}); err == nil && mesh.MadeByMeshctl(r.Labels) {
-		d.add(plan.Change{Kind: "ClusterRole", Name: readerRole, Action: plan.Delete, Note: "in " + m.Name},
+		d.add(m.in(plan.Change{Kind: "ClusterRole", Name: readerRole, Action: plan.Delete, Note: "in " + m.Name}, resClusterRoles),
 			func() error {
 				return deleteIgnoringAbsent(rbac.ClusterRoles().Delete(ctx, readerRole, metav1.DeleteOptions{}))
 			})
@@ -304,8 +317,8 @@ func (d *disconnectPlan) aliases(ctx context.Context, m *member, ms []*member) {
 			continue
 		}
 		config := p.MeshConfig
-		d.add(plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: config, Action: plan.Update, Fields: []string{"data.mesh.trustDomainAliases"},
-			Note: "in " + m.Name + ": no longer accept " + strings.Join(remove, ", ")},
+		d.add(m.in(plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: config, Action: plan.Update, Fields: []string{"data.mesh.trustDomainAliases"},
+			Note: "in " + m.Name + ": no longer accept " + strings.Join(remove, ", ")}, resConfigMaps),
 			func() error { return setAliases(ctx, m, config, nil, remove) })
 	}
 }
@@ -316,8 +329,10 @@ func (d *disconnectPlan) probe(ctx context.Context, m *member) {
 	if err != nil || !mesh.MadeByMeshctl(s.Labels) {
 		return
 	}
-	d.add(plan.Change{Kind: "Service", Namespace: mesh.IstioSystem, Name: probeName, Action: plan.Delete, Note: "in " + m.Name + ": a probe an interrupted connect left"},
+	// The probe's EndpointSlice goes with it (removeProbe).
+	d.add(m.in(plan.Change{Kind: "Service", Namespace: mesh.IstioSystem, Name: probeName, Action: plan.Delete, Note: "in " + m.Name + ": a probe an interrupted connect left"}, resServices),
 		func() error { return removeProbe(ctx, m) })
+	d.add(m.in(plan.Change{Kind: "EndpointSlice", Namespace: mesh.IstioSystem, Name: probeName, Action: plan.Delete, Note: "in " + m.Name}, resEndpointSlices), nil)
 }
 
 func deleteIgnoringAbsent(err error) error {
@@ -343,6 +358,9 @@ func (r *DisconnectResult) RenderText(w io.Writer, s ui.Styles) error {
 		for _, l := range r.Left {
 			fmt.Fprintf(&b, "  %s %s\n", s.Faint(ui.MarkInfo), l)
 		}
+	}
+	if err := writePermissions(&b, s, r.DryRun, r.Permissions); err != nil {
+		return err
 	}
 	b.WriteString("\n")
 	n := plan.Pending(r.Plan)

@@ -35,6 +35,8 @@ type linkPlan struct {
 	gateways []gatewayLink
 	// stale are other tools' remote secrets for the clusters (MC0315).
 	stale []findings.Finding
+	// probe says the verification deploys its probe in each cluster.
+	probe bool
 }
 
 type secretLink struct {
@@ -119,7 +121,7 @@ func (lp *linkPlan) secretLink(local, remote *member, cred credentials) secretLi
 			return l
 		}
 	}
-	l.change = plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: name, Action: plan.Create, Note: "in " + local.Name}
+	l.change = local.in(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: name, Action: plan.Create, Note: "in " + local.Name}, resSecrets)
 	if have != nil {
 		l.change.Action = plan.Update
 	}
@@ -219,6 +221,7 @@ func (lp *linkPlan) changes() []plan.Change {
 	for _, g := range lp.gateways {
 		for _, ch := range g.gw.Changes {
 			ch.Note = strings.TrimSpace("in " + g.m.Name + " " + ch.Note)
+			ch.Cluster = g.m.Context
 			out = append(out, ch)
 		}
 	}
@@ -230,6 +233,11 @@ func (lp *linkPlan) changes() []plan.Change {
 	}
 	for _, a := range lp.aliases {
 		out = append(out, a.change)
+	}
+	if lp.probe {
+		for _, m := range lp.ms {
+			out = append(out, probeChanges(m)...)
+		}
 	}
 	return out
 }

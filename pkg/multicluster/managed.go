@@ -42,7 +42,7 @@ func discoveryFinding(m *member) findings.Finding {
 }
 
 func discoveryChange(m *member) plan.Change {
-	c := plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: asmOptions, Action: plan.Keep, Note: "in " + m.Name}
+	c := m.in(plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: asmOptions, Action: plan.Keep, Note: "in " + m.Name}, resConfigMaps)
 	switch {
 	case m.asmOptions == nil:
 		c.Action, c.Note = plan.Create, c.Note+": multicluster_mode connected"

@@ -211,7 +211,7 @@ func (r gatewayRule) change() plan.Change {
 			ch.Action, ch.Fields = plan.Update, f
 		}
 	}
-	return ch
+	return firewallChange(ch, r.project, r.want)
 }
 
 func (r gatewayRule) describe() string {
@@ -433,7 +433,7 @@ func (d *disconnectPlan) gateway(ctx context.Context, c Clients, m *member, rule
 			continue
 		}
 		name := r.GetName()
-		d.add(plan.Change{Kind: "firewalls", Name: name, Action: plan.Delete, Note: "project " + project + ": the east-west gateway of " + m.Name},
+		d.add(firewallChange(plan.Change{Kind: "firewalls", Name: name, Action: plan.Delete, Note: "project " + project + ": the east-west gateway of " + m.Name}, project, nil),
 			func() error { return c.Firewalls.DeleteFirewall(ctx, project, name) })
 	}
 	objs, err := c.Objects(m.Ref)
@@ -446,6 +446,7 @@ func (d *disconnectPlan) gateway(ctx context.Context, c Clients, m *member, rule
 	}
 	for i, ch := range rm.Changes {
 		ch.Note = strings.TrimSpace("in " + m.Name + " " + ch.Note)
+		ch.Cluster = m.Context
 		var task func() error
 		if i == 0 {
 			// One task removes them all, in order: the Service (and so

@@ -207,7 +207,7 @@ func (st firewallState) change() plan.Change {
 		c.Action, c.Note = plan.Create, fmt.Sprintf("%s from %s to tags %s, in project %s",
 			strings.Join(podProtocols, ","), strings.Join(st.want.GetSourceRanges(), ","), strings.Join(st.want.GetTargetTags(), ","), st.project)
 	}
-	return c
+	return firewallChange(c, st.project, st.want)
 }
 
 func ruleDiff(have, want *computepb.Firewall) []string {

@@ -8,6 +8,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // RenderText shows the clusters, the findings, the plan, the exact GKE and
@@ -37,6 +38,9 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	}
 	if r.CA != nil {
 		writeCA(&b, s, r.CA)
+	}
+	if err := writePermissions(&b, s, r.DryRun, r.Permissions); err != nil {
+		return err
 	}
 	if len(r.Gateways) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", s.Heading("East-west gateways, and the network gateways each istiod lists (/debug/networkz)"))
@@ -68,6 +72,16 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePermissions lists a dry run's permissions; a run that changed
+// things has passed the check.
+func writePermissions(b *strings.Builder, s ui.Styles, dryRun bool, p *preflight.Report) error {
+	if !dryRun || p == nil || len(p.Permissions) == 0 {
+		return nil
+	}
+	b.WriteString("\n")
+	return p.RenderText(b, s)
 }
 
 // indent writes a table two spaces in.

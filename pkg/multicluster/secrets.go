@@ -95,9 +95,9 @@ func credentialChanges(t *member, cred credentials, callers []string) []plan.Cha
 	var out []plan.Change
 	if !cred.account {
 		out = append(out,
-			plan.Change{Kind: "ServiceAccount", Namespace: mesh.IstioSystem, Name: ReaderServiceAccount, Action: plan.Create, Note: "in " + t.Name + ", no install made it"},
-			plan.Change{Kind: "ClusterRole", Name: readerRole, Action: plan.Create, Note: "in " + t.Name + ", read access for remote istiods"},
-			plan.Change{Kind: "ClusterRoleBinding", Name: readerRole, Action: plan.Create, Note: "in " + t.Name})
+			t.in(plan.Change{Kind: "ServiceAccount", Namespace: mesh.IstioSystem, Name: ReaderServiceAccount, Action: plan.Create, Note: "in " + t.Name + ", no install made it"}, resServiceAccounts),
+			t.in(plan.Change{Kind: "ClusterRole", Name: readerRole, Action: plan.Create, Note: "in " + t.Name + ", read access for remote istiods"}, resClusterRoles),
+			t.in(plan.Change{Kind: "ClusterRoleBinding", Name: readerRole, Action: plan.Create, Note: "in " + t.Name}, resClusterRoleBindings))
 	}
 	c := plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: tokenSecretName, Action: plan.Create, Note: "in " + t.Name + ", the reader's token"}
 	switch {
@@ -109,7 +109,7 @@ func credentialChanges(t *member, cred credentials, callers []string) []plan.Cha
 	default:
 		c.Action = plan.Keep
 	}
-	return append(out, c)
+	return append(out, t.in(c, resSecrets))
 }
 
 func missing(have, want []string) []string {
@@ -246,7 +246,7 @@ func RemoteSecret(clusterID, server string, ca, token []byte) (*corev1.Secret, e
 
 // secretChange compares a remote secret as wanted with the one there.
 func secretChange(local *member, want *corev1.Secret, have *corev1.Secret) plan.Change {
-	c := plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: want.Name, Action: plan.Create, Note: "in " + local.Name}
+	c := local.in(plan.Change{Kind: "Secret", Namespace: mesh.IstioSystem, Name: want.Name, Action: plan.Create, Note: "in " + local.Name}, resSecrets)
 	if have == nil {
 		return c
 	}

@@ -23,7 +23,7 @@ const annotationAliases = "meshctl.io/trust-domain-aliases"
 // fleet's workload pool the same way).
 func aliasChange(m *member, p plane, ms []*member) (plan.Change, []string) {
 	add := missingAliases(p, ms)
-	c := plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: p.MeshConfig, Action: plan.Keep}
+	c := m.in(plan.Change{Kind: "ConfigMap", Namespace: mesh.IstioSystem, Name: p.MeshConfig, Action: plan.Keep}, resConfigMaps)
 	if len(add) > 0 {
 		c.Action, c.Fields, c.Note = plan.Update, []string{"data.mesh.trustDomainAliases"}, "in "+m.Name+": accept "+strings.Join(add, ", ")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 )
 
 // The proof that clusters are connected is what each istiod holds, read
@@ -59,6 +60,22 @@ func probeObjects(addr string) (*corev1.Service, *discoveryv1.EndpointSlice) {
 		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
 	}
 	return svc, slice
+}
+
+// probeChanges are the verification's probe in the plan: created, then
+// deleted once every istiod was seen holding it (or not).
+func probeChanges(m *member) []plan.Change {
+	var out []plan.Change
+	for _, a := range []plan.Action{plan.Create, plan.Delete} {
+		note := "in " + m.Name + ": the verification's probe"
+		if a == plan.Delete {
+			note = "in " + m.Name + ": once verified"
+		}
+		out = append(out,
+			m.in(plan.Change{Kind: "Service", Namespace: mesh.IstioSystem, Name: probeName, Action: a, Note: note}, resServices),
+			m.in(plan.Change{Kind: "EndpointSlice", Namespace: mesh.IstioSystem, Name: probeName, Action: a, Note: note}, resEndpointSlices))
+	}
+	return out
 }
 
 func deployProbe(ctx context.Context, m *member, addr string) error {

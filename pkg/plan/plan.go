@@ -71,6 +71,14 @@ type Change struct {
 	// a Kubernetes object's API group and resource ("apps/deployments";
 	// "namespaces" in the core group).
 	Resource string `json:"resource,omitempty"`
+	// Cluster is the kubeconfig context of a Kubernetes object's cluster
+	// when the plan spans several (mesh connect); empty for the one
+	// cluster a command works on.
+	Cluster string `json:"cluster,omitempty"`
+	// Replace says the apply writes the Kubernetes object whole (create,
+	// then update by PUT) rather than by server-side apply, so RBAC
+	// checks create and update instead of patch.
+	Replace bool `json:"-"`
 	// Uses are the Google resources (full names) the change makes the
 	// object refer to, which Google checks the caller may use: a backend
 	// service's health check and NEGs, a firewall rule's network.

@@ -59,7 +59,7 @@ func (c *Checker) CheckCommands(ctx context.Context, commands []Declared) *Comma
 
 func permissionKey(p Permission) string {
 	if p.Kubernetes != nil {
-		return "k/" + p.Kubernetes.Namespace + "/" + p.Kubernetes.String()
+		return p.Kubernetes.key()
 	}
 	return "g/" + p.Project + "/" + p.Permission
 }

@@ -2,9 +2,11 @@ package preflight
 
 import (
 	"context"
+	"fmt"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -26,4 +28,26 @@ func (k KubeReviewer) Allowed(ctx context.Context, a KubeAccess) (bool, error) {
 		return false, err
 	}
 	return res.Status.Allowed, nil
+}
+
+// Clusters reviews each access in the cluster it names (KubeAccess.Cluster,
+// a kubeconfig context): the Access of a plan spanning several clusters.
+type Clusters map[string]Access
+
+// Allowed asks the access's own cluster.
+func (c Clusters) Allowed(ctx context.Context, a KubeAccess) (bool, error) {
+	access, ok := c[a.Cluster]
+	if !ok {
+		return false, fmt.Errorf("no Kubernetes client for cluster %q", a.Cluster)
+	}
+	return access.Allowed(ctx, a)
+}
+
+// KubeResource locates a Kubernetes kind for the check (a plan Change's
+// Resource): "apps/deployments", "secrets" in the core group.
+func KubeResource(gvr schema.GroupVersionResource) string {
+	if gvr.Group == "" {
+		return gvr.Resource
+	}
+	return gvr.Group + "/" + gvr.Resource
 }

@@ -51,6 +51,10 @@ func (p Permission) Where() string {
 	switch {
 	case p.Kubernetes == nil:
 		return "project " + p.Project
+	case p.Kubernetes.Cluster != "" && p.Kubernetes.Namespace != "":
+		return "namespace " + p.Kubernetes.Namespace + " of cluster " + p.Kubernetes.Cluster
+	case p.Kubernetes.Cluster != "":
+		return "cluster " + p.Kubernetes.Cluster
 	case p.Kubernetes.Namespace != "":
 		return "namespace " + p.Kubernetes.Namespace
 	}
@@ -59,8 +63,11 @@ func (p Permission) Where() string {
 
 // KubeAccess is a Kubernetes permission: a verb on a resource, in a
 // namespace (empty for cluster-scoped resources), on one object when Name
-// is set.
+// is set. Cluster is the kubeconfig context a plan spanning several
+// clusters names (plan.Change.Cluster); empty for the command's one
+// cluster.
 type KubeAccess struct {
+	Cluster   string `json:"cluster,omitempty"`
 	Verb      string `json:"verb"`
 	Group     string `json:"group,omitempty"`
 	Resource  string `json:"resource"`
@@ -129,7 +136,7 @@ func Required(changes []plan.Change) []Permission {
 			continue
 		}
 		for _, k := range kubeNeeds(c) {
-			add("k/"+k.Namespace+"/"+k.String(), Permission{Kubernetes: &k}, step)
+			add(k.key(), Permission{Kubernetes: &k}, step)
 		}
 	}
 	res := make([]Permission, len(out))
@@ -151,8 +158,12 @@ func comparePermissions(a, b Permission) int {
 	case !ak:
 		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Permission, b.Permission))
 	}
-	return cmp.Or(cmp.Compare(a.Kubernetes.Namespace, b.Kubernetes.Namespace), cmp.Compare(a.Kubernetes.String(), b.Kubernetes.String()))
+	return cmp.Or(cmp.Compare(a.Kubernetes.Cluster, b.Kubernetes.Cluster), cmp.Compare(a.Kubernetes.Namespace, b.Kubernetes.Namespace),
+		cmp.Compare(a.Kubernetes.String(), b.Kubernetes.String()))
 }
+
+// key identifies the access among a plan's permissions.
+func (k KubeAccess) key() string { return "k/" + k.Cluster + "/" + k.Namespace + "/" + k.String() }
 
 // StepName names a change as a step of its plan: "create backendServices
 // mc-web", "restart Deployment shop/web".
@@ -162,12 +173,13 @@ func StepName(c plan.Change) string { return string(c.Action) + " " + c.Ref() }
 // objects with server-side apply, a patch, which needs create as well when
 // the object does not exist yet (Kubernetes' API concepts: "Patch and
 // Apply"); a restart and a label change are patches; a delete is a delete.
+// An object written whole (Replace) is a create, or an update (PUT).
 func kubeNeeds(c plan.Change) []KubeAccess {
 	group, resource, ok := strings.Cut(c.Resource, "/")
 	if !ok {
 		group, resource = "", c.Resource
 	}
-	base := KubeAccess{Group: group, Resource: resource, Namespace: c.Namespace, Name: c.Name}
+	base := KubeAccess{Cluster: c.Cluster, Group: group, Resource: resource, Namespace: c.Namespace, Name: c.Name}
 	with := func(verbs ...string) []KubeAccess {
 		var out []KubeAccess
 		for _, v := range verbs {
@@ -180,6 +192,12 @@ func kubeNeeds(c plan.Change) []KubeAccess {
 			out = append(out, k)
 		}
 		return out
+	}
+	switch {
+	case c.Replace && c.Action == plan.Create:
+		return with("create")
+	case c.Replace && c.Action == plan.Update:
+		return with("update")
 	}
 	switch c.Action {
 	case plan.Create:

@@ -342,3 +342,45 @@ func TestCheckerSkip(t *testing.T) {
 		t.Error("a nil checker reported")
 	}
 }
+
+// allowAll allows every access and remembers what it was asked.
+type allowAll struct {
+	mu    sync.Mutex
+	asked []KubeAccess
+}
+
+func (a *allowAll) Allowed(_ context.Context, k KubeAccess) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.asked = append(a.asked, k)
+	return k.Verb != "update", nil
+}
+
+// A plan over several clusters: objects written whole need create or
+// update (not patch), each access is asked of its own cluster, and the
+// grant for what is missing names that cluster's context.
+func TestClustersAndWholeObjects(t *testing.T) {
+	east, west := &allowAll{}, &allowAll{}
+	changes := []plan.Change{
+		{Kind: "Secret", Namespace: "istio-system", Name: "s", Action: plan.Create, Resource: "secrets", Cluster: "east", Replace: true},
+		{Kind: "ConfigMap", Namespace: "istio-system", Name: "m", Action: plan.Update, Resource: "configmaps", Cluster: "west", Replace: true},
+	}
+	r := (&Checker{Access: Clusters{"east": east, "west": west}}).Check(context.Background(), changes)
+	var got []string
+	for _, p := range r.Permissions {
+		got = append(got, p.Name()+" in "+p.Where()+": "+string(p.Status))
+	}
+	want := []string{"create secrets in namespace istio-system of cluster east: held", "update configmaps m in namespace istio-system of cluster west: missing"}
+	if !slices.Equal(got, want) {
+		t.Errorf("permissions %q, want %q", got, want)
+	}
+	if len(east.asked) != 1 || east.asked[0].Cluster != "east" || len(west.asked) < 1 || west.asked[0].Cluster != "west" {
+		t.Errorf("asked east %v, west %v", east.asked, west.asked)
+	}
+	if len(r.Grants) != 1 || !strings.HasPrefix(r.Grants[0].Commands[0], "kubectl --context west create role meshctl -n istio-system --verb=update --resource=configmaps") {
+		t.Errorf("grants %+v", r.Grants)
+	}
+	if _, err := (Clusters{}).Allowed(context.Background(), KubeAccess{Cluster: "north"}); err == nil {
+		t.Error("a cluster without a client was allowed")
+	}
+}

@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -80,14 +81,16 @@ func (r *Report) finish() {
 // resources) with exactly those verbs and resources, bound to the caller.
 func kubeGrants(missing []KubeAccess) []string {
 	type rule struct{ verbs, resources []string }
-	rules := map[string]*rule{}
-	var order []string
+	type scope struct{ cluster, namespace string }
+	rules := map[scope]*rule{}
+	var order []scope
 	for _, k := range missing {
-		if rules[k.Namespace] == nil {
-			rules[k.Namespace] = &rule{}
-			order = append(order, k.Namespace)
+		at := scope{k.Cluster, k.Namespace}
+		if rules[at] == nil {
+			rules[at] = &rule{}
+			order = append(order, at)
 		}
-		r := rules[k.Namespace]
+		r := rules[at]
 		if !slices.Contains(r.verbs, k.Verb) {
 			r.verbs = append(r.verbs, k.Verb)
 		}
@@ -95,18 +98,24 @@ func kubeGrants(missing []KubeAccess) []string {
 			r.resources = append(r.resources, gr)
 		}
 	}
-	slices.Sort(order)
+	slices.SortFunc(order, func(a, b scope) int {
+		return cmp.Or(cmp.Compare(a.cluster, b.cluster), cmp.Compare(a.namespace, b.namespace))
+	})
 	var out []string
-	for _, ns := range order {
-		r := rules[ns]
+	for _, at := range order {
+		r := rules[at]
 		slices.Sort(r.verbs)
 		slices.Sort(r.resources)
 		verbs, resources := strings.Join(r.verbs, ","), strings.Join(r.resources, ",")
-		if ns == "" {
-			out = append(out, fmt.Sprintf("kubectl create clusterrole meshctl --verb=%s --resource=%s && kubectl create clusterrolebinding meshctl --clusterrole=meshctl --user=%s", verbs, resources, Principal))
+		kubectl := "kubectl"
+		if at.cluster != "" {
+			kubectl += " --context " + at.cluster
+		}
+		if at.namespace == "" {
+			out = append(out, fmt.Sprintf("%[1]s create clusterrole meshctl --verb=%[2]s --resource=%[3]s && %[1]s create clusterrolebinding meshctl --clusterrole=meshctl --user=%[4]s", kubectl, verbs, resources, Principal))
 			continue
 		}
-		out = append(out, fmt.Sprintf("kubectl create role meshctl -n %s --verb=%s --resource=%s && kubectl create rolebinding meshctl -n %s --role=meshctl --user=%s", ns, verbs, resources, ns, Principal))
+		out = append(out, fmt.Sprintf("%[1]s create role meshctl -n %[2]s --verb=%[3]s --resource=%[4]s && %[1]s create rolebinding meshctl -n %[2]s --role=meshctl --user=%[5]s", kubectl, at.namespace, verbs, resources, Principal))
 	}
 	return out
 }

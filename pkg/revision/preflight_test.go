@@ -14,6 +14,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
@@ -177,5 +178,32 @@ func TestMissingPermissionStopsBeforeTheFirstWrite(t *testing.T) {
 				t.Errorf("wrote %v before refusing", got)
 			}
 		})
+	}
+}
+
+// tag set --restart: the restarts its Then plans are checked with the
+// tag's objects, so a caller who may not restart is refused with the tag
+// unwritten, and Then is asked for exactly the namespaces with pods to move.
+func TestTagSetChecksTheRestartsFirst(t *testing.T) {
+	f := kubefake.New()
+	installRevision(t, f, "asm-1")
+	addNamespace(f, "shop", map[string]string{mesh.LabelRevision: "prod"})
+	addPod(f, "shop", "web", "web-1", "asm-0")
+	var asked []string
+	then := func(_ context.Context, namespaces []string) ([]plan.Change, error) {
+		asked = namespaces
+		return []plan.Change{{Kind: "Deployment", Namespace: "shop", Name: "web", Action: plan.Restart, Resource: "apps/deployments"}}, nil
+	}
+	check := &preflight.Checker{Access: &rbac{denied: []string{"patch deployments.apps"}}}
+	_, err := SetTag(context.Background(), f, ui.Discard, TagOptions{Tag: "prod", Revision: "asm-1", Preflight: check, Then: then})
+	want := "patch deployments.apps web in namespace shop, to restart Deployment shop/web"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err = %v, want it to name %q", err, want)
+	}
+	if !slices.Equal(asked, []string{"shop"}) {
+		t.Errorf("Then asked for %v, want [shop]", asked)
+	}
+	if w := f.Writes(); len(w) > 0 {
+		t.Errorf("wrote %v before refusing", w)
 	}
 }

@@ -30,6 +30,11 @@ type TagOptions struct {
 	// Preflight checks, before the first write, that the caller may make
 	// every change; nil checks nothing.
 	Preflight *preflight.Checker
+	// Then plans what the command does after the tag to the namespaces
+	// with pods to move (--restart's restarts): its changes are checked
+	// with the tag's, before the tag's first write, so a caller who may
+	// not restart is stopped with the tag unchanged.
+	Then func(ctx context.Context, namespaces []string) ([]plan.Change, error)
 }
 
 // TagResult is what a tag set or remove did (or, for a dry run, would do).
@@ -117,10 +122,16 @@ func SetTag(ctx context.Context, c kube.Objects, rep ui.Reporter, o TagOptions) 
 	if res.Previous == o.Revision {
 		res.Previous = ""
 	}
-	if res.Changes, res.Permissions, err = applyAll(ctx, c, rep, objs, o.DryRun, o.Preflight, "point tag "+o.Tag+" at "+o.Revision); err != nil {
+	res.Namespaces = tagNamespaces(cl, o.Tag, o.Revision)
+	var then []plan.Change
+	if ns := res.NamespacesToRestart(); o.Then != nil && len(ns) > 0 {
+		if then, err = o.Then(ctx, ns); err != nil {
+			return res, fmt.Errorf("plan the restarts: %w", err)
+		}
+	}
+	if res.Changes, res.Permissions, err = applyAll(ctx, c, rep, objs, o.DryRun, o.Preflight, then, "point tag "+o.Tag+" at "+o.Revision); err != nil {
 		return res, err
 	}
-	res.Namespaces = tagNamespaces(cl, o.Tag, o.Revision)
 	if ns := res.NamespacesToRestart(); len(ns) > 0 {
 		res.NextStep = "meshctl inject --revision " + o.Tag + " --namespace " + strings.Join(ns, " --namespace ") +
 			" (restarts only the workloads not yet on " + o.Revision + ")"
@@ -360,7 +371,7 @@ type objectToApply struct {
 // compared with the live object), checks the permissions the plan needs
 // (check may be nil) and, unless dryRun or one is missing, applies those
 // that change, as one progress step.
-func applyAll(ctx context.Context, c kube.Objects, rep ui.Reporter, objs []objectToApply, dryRun bool, check *preflight.Checker, title string) ([]plan.Change, *preflight.Report, error) {
+func applyAll(ctx context.Context, c kube.Objects, rep ui.Reporter, objs []objectToApply, dryRun bool, check *preflight.Checker, then []plan.Change, title string) ([]plan.Change, *preflight.Report, error) {
 	changes := make([]plan.Change, len(objs))
 	want := make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
@@ -389,7 +400,7 @@ func applyAll(ctx context.Context, c kube.Objects, rep ui.Reporter, objs []objec
 	if plan.Pending(changes) == 0 {
 		return changes, nil, nil
 	}
-	perms := check.Check(ctx, changes)
+	perms := check.Check(ctx, append(slices.Clone(changes), then...))
 	if dryRun {
 		return changes, perms, nil
 	}

@@ -57,12 +57,19 @@ func lbKubectl(tb testing.TB, stdin string, args ...string) string {
 // lbSimAPI calls the simulator's own endpoints (/meshsim/...).
 func lbSimAPI(tb testing.TB, method, path string, body, out any) {
 	tb.Helper()
+	simAPIAt(tb, lbSimVar(tb, "MESHCTL_COMPUTE_ENDPOINT"), method, path, body, out)
+}
+
+// simAPIAt calls the meshsim API of the simulator serving base (its
+// MESHCTL_COMPUTE_ENDPOINT).
+func simAPIAt(tb testing.TB, base, method, path string, body, out any) {
+	tb.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, lbSimVar(tb, "MESHCTL_COMPUTE_ENDPOINT")+path, rd)
+	req, _ := http.NewRequest(method, base+path, rd)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/inject"
 	"github.com/meshctl/meshctl/pkg/install/managed"
 	"github.com/meshctl/meshctl/pkg/lb"
+	"github.com/meshctl/meshctl/pkg/multicluster"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
@@ -30,6 +31,7 @@ var declaredCommands = []struct {
 	{"inject", func(string) []plan.Change { return inject.DeclaredChanges() }},
 	{"check-fix", check.DeclaredFixChanges},
 	{"install-managed", func(p string) []plan.Change { return managed.DeclaredChanges(p, p) }},
+	{"mesh-connect", multicluster.DeclaredChanges},
 }
 
 // deletions are the deletes among changes, and the updates a teardown

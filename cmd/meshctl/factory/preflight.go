@@ -26,6 +26,24 @@ func AddSkipPermissionCheck(cmd *cobra.Command, skip *bool) {
 // permissions unchecked (the command's own use of it reports why).
 func (f *Factory) Preflight(skip *bool) func(context.Context) *preflight.Checker {
 	return func(ctx context.Context) *preflight.Checker {
+		c := f.PreflightClusters(skip)(ctx)
+		if c.Skip {
+			return c
+		}
+		if kc, err := f.Kube(); err == nil {
+			c.Access = preflight.KubeReviewer{Client: kc}
+		} else {
+			f.Logf("permission check: no Kubernetes client: %v", err)
+		}
+		return c
+	}
+}
+
+// PreflightClusters is Preflight for a command over several clusters: the
+// Google check only, since each cluster's own API server reviews its
+// Kubernetes permissions (the command's capability brings them).
+func (f *Factory) PreflightClusters(skip *bool) func(context.Context) *preflight.Checker {
+	return func(ctx context.Context) *preflight.Checker {
 		c := &preflight.Checker{Skip: *skip, Reporter: f.Reporter}
 		if c.Skip {
 			return c
@@ -34,11 +52,6 @@ func (f *Factory) Preflight(skip *bool) func(context.Context) *preflight.Checker
 			c.IAM = rm
 		} else {
 			f.Logf("permission check: no Resource Manager client: %v", err)
-		}
-		if kc, err := f.Kube(); err == nil {
-			c.Access = preflight.KubeReviewer{Client: kc}
-		} else {
-			f.Logf("permission check: no Kubernetes client: %v", err)
 		}
 		return c
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/findings"
 	"github.com/meshctl/meshctl/pkg/meshca"
 	"github.com/meshctl/meshctl/pkg/multicluster"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // NewCmdMesh returns `meshctl mesh` with its subcommands.
@@ -32,11 +33,15 @@ type ConnectOptions struct {
 	Args    []string
 	Connect multicluster.Options
 	// CA is --ca: "" or "shared".
-	CA       string
-	KeyType  string
-	Clients  func(context.Context) (multicluster.Clients, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	CA      string
+	KeyType string
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Clients             func(context.Context) (multicluster.Clients, error)
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdConnect returns `meshctl mesh connect`; runF replaces its run in
@@ -79,6 +84,7 @@ func NewCmdConnect(f *factory.Factory, runF func(*ConnectOptions) error) *cobra.
 	fl.BoolVar(&o.MultiNetwork.ExposeIstiod, "expose-istiod", false, "with --multi-network: expose istiod through the gateway on 15012 and 15017 (Istio's expose-istiod.yaml, for VMs)")
 	fl.DurationVar(&o.MultiNetwork.GatewayTimeout, "gateway-timeout", 3*time.Minute, "with --multi-network: how long to wait for the gateways' addresses and every istiod's view of them")
 	fl.Var(&o.FailOn, "fail-on", findings.FailOnUsage)
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	_ = cmd.RegisterFlagCompletionFunc("ca", cobra.FixedCompletions([]string{"shared"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("ca-key-type", cobra.FixedCompletions([]string{"rsa", "ecdsa"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -126,6 +132,7 @@ func completeConnect(f *factory.Factory, opts *ConnectOptions, args []string) er
 	}
 	opts.Args, o.Clusters = args, refs
 	opts.Clients, opts.Printer, opts.Reporter = f.MultiClusterClients, f.Printer, f.Reporter
+	opts.Preflight = f.PreflightClusters(&opts.SkipPermissionCheck)
 	return nil
 }
 
@@ -134,6 +141,7 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Connect.Preflight = opts.Preflight(ctx)
 	res, err := multicluster.Connect(ctx, c, opts.Reporter, opts.Connect)
 	if res != nil {
 		if perr := opts.Printer.Print(res); perr != nil && err == nil {
@@ -152,9 +160,13 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 // DisconnectOptions are what `meshctl mesh disconnect` runs with.
 type DisconnectOptions struct {
 	Disconnect multicluster.DisconnectOptions
-	Clients    func(context.Context) (multicluster.Clients, error)
-	Printer    *ui.Printer
-	Reporter   ui.Reporter
+	// SkipPermissionCheck is --skip-permission-check; Preflight builds the
+	// check of the plan's permissions.
+	SkipPermissionCheck bool
+	Preflight           func(context.Context) *preflight.Checker
+	Clients             func(context.Context) (multicluster.Clients, error)
+	Printer             *ui.Printer
+	Reporter            ui.Reporter
 }
 
 // NewCmdDisconnect returns `meshctl mesh disconnect`; runF replaces its run
@@ -182,6 +194,7 @@ clients may use the one, and the workloads' certificates come from the other.`,
 			}
 			opts.Disconnect.Clusters = refs
 			opts.Clients, opts.Printer, opts.Reporter = f.MultiClusterClients, f.Printer, f.Reporter
+			opts.Preflight = f.PreflightClusters(&opts.SkipPermissionCheck)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -189,6 +202,7 @@ clients may use the one, and the workloads' certificates come from the other.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Disconnect.DryRun, "dry-run", false, "print what would be removed; change nothing")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	return cmd
 }
 
@@ -197,6 +211,7 @@ func runDisconnect(ctx context.Context, opts *DisconnectOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Disconnect.Preflight = opts.Preflight(ctx)
 	res, err := multicluster.Disconnect(ctx, c, opts.Reporter, opts.Disconnect)
 	if res != nil {
 		if perr := opts.Printer.Print(res); perr != nil && err == nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -16,6 +17,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/inject"
+	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 	"github.com/meshctl/meshctl/pkg/revision"
 )
@@ -124,6 +126,11 @@ func runTagSet(ctx context.Context, opts *TagSetOptions) error {
 		check = opts.Preflight(ctx)
 	}
 	opts.Tag.Preflight = check
+	if opts.Restart {
+		opts.Tag.Then = func(ctx context.Context, namespaces []string) ([]plan.Change, error) {
+			return planRestarts(ctx, opts, namespaces)
+		}
+	}
 	res, err := revision.SetTag(ctx, c, opts.Reporter, opts.Tag)
 	if err != nil {
 		return err
@@ -146,6 +153,21 @@ func runTagSet(ctx context.Context, opts *TagSetOptions) error {
 		return failure.Problems()
 	}
 	return nil
+}
+
+// planRestarts are --restart's restarts, planned by inject as a dry run
+// for the revision the tag will point at (the tag itself does not exist
+// before the tag's write): the workloads not yet on it.
+func planRestarts(ctx context.Context, opts *TagSetOptions, namespaces []string) ([]plan.Change, error) {
+	kc, err := opts.Kube()
+	if err != nil {
+		return nil, err
+	}
+	res, err := inject.Run(ctx, kc, ui.Discard, inject.Options{Namespaces: namespaces, Revision: opts.Tag.Revision, DryRun: true})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(res.Changes(false), func(c plan.Change) bool { return c.Action != plan.Restart }), nil
 }
 
 // TagListOptions are what `meshctl revision tag list` runs with.

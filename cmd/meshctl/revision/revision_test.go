@@ -16,7 +16,7 @@ func TestNewCmdTagSet(t *testing.T) {
 	if err := cmdtest.Execute(NewCmdTagSet(f, cmdtest.Capture(&got)), "prod", "--revision", "asm-2", "--restart"); err != nil {
 		t.Fatal(err)
 	}
-	if got.Tag != (revision.TagOptions{Tag: "prod", Revision: "asm-2"}) || !got.Restart || got.Objects == nil || got.Kube == nil || got.Printer != f.Printer || got.Reporter != f.Reporter {
+	if got.Tag.Tag != "prod" || got.Tag.Revision != "asm-2" || got.Tag.DryRun || got.Tag.Then != nil || !got.Restart || got.Objects == nil || got.Kube == nil || got.Printer != f.Printer || got.Reporter != f.Reporter {
 		t.Errorf("options %+v", got)
 	}
 	for _, tc := range []struct {
