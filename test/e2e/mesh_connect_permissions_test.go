@@ -31,10 +31,11 @@ func (mc *mcSim) envVar(t *testing.T, key string) string {
 }
 
 // iam denies or grants (verb "deny", "grant") permissions to meshctl's
-// principal in every project of this simulator.
-func (mc *mcSim) iam(t *testing.T, verb string, perms ...string) {
+// principal in project, or in every project of this simulator when
+// project is empty.
+func (mc *mcSim) iam(t *testing.T, verb, project string, perms ...string) {
 	t.Helper()
-	simAPIAt(t, mc.envVar(t, "MESHCTL_COMPUTE_ENDPOINT"), http.MethodPost, "/meshsim/iam/"+verb, map[string]any{"permissions": perms}, nil)
+	simAPIAt(t, mc.envVar(t, "MESHCTL_COMPUTE_ENDPOINT"), http.MethodPost, "/meshsim/iam/"+verb, map[string]any{"project": project, "permissions": perms}, nil)
 }
 
 // mutations are the mutating Google calls logged since the last reset.
@@ -74,8 +75,8 @@ func TestMeshConnectPermissions(t *testing.T) {
 	args := []string{"mesh", "connect", simProject + "/" + a.Location + "/" + a.Name, simProject + "/" + b.Location + "/" + b.Name, "--fix"}
 	const perm = "container.clusters.update"
 
-	mc.iam(t, "deny", perm)
-	t.Cleanup(func() { mc.iam(t, "grant", perm) })
+	mc.iam(t, "deny", "", perm)
+	t.Cleanup(func() { mc.iam(t, "grant", "", perm) })
 
 	// The dry run lists the permission as missing, and succeeds.
 	r := runEnv(t, mc.env, "", meshctlBin, append(args, "--dry-run", "-o", "json")...)
@@ -135,7 +136,7 @@ func TestMeshConnectPermissions(t *testing.T) {
 		t.Errorf("cluster %s has master global access after the refusal", b.Name)
 	}
 
-	mc.iam(t, "grant", perm)
+	mc.iam(t, "grant", "", perm)
 	res := mc.connect(t, 0, "--fix")
 	if !res.Connected {
 		t.Errorf("connect with the permission granted: not connected: %+v", res)
@@ -156,7 +157,7 @@ func TestMeshConnectPermissions(t *testing.T) {
 	}
 
 	disconnect := []string{"mesh", "disconnect", simProject + "/" + a.Location + "/" + a.Name, simProject + "/" + b.Location + "/" + b.Name}
-	mc.iam(t, "deny", perm)
+	mc.iam(t, "deny", "", perm)
 	simAPIAt(t, mc.envVar(t, "MESHCTL_COMPUTE_ENDPOINT"), http.MethodDelete, "/meshsim/requests", nil, nil)
 	r = runEnv(t, mc.env, "", meshctlBin, disconnect...)
 	if r.Code == 0 {
@@ -173,7 +174,7 @@ func TestMeshConnectPermissions(t *testing.T) {
 	if n := remoteSecrets(); n != 2 {
 		t.Errorf("%d remote secrets after the refused disconnect, want 2", n)
 	}
-	mc.iam(t, "grant", perm)
+	mc.iam(t, "grant", "", perm)
 	if r := runEnv(t, mc.env, "", meshctlBin, disconnect...); r.Code != 0 {
 		t.Fatalf("disconnect with the permission: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,21 +256,6 @@ func rulesEqual(a, b []vmRule) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
-}
-
-// iam denies or grants (verb "deny", "grant") permissions to meshctl's
-// principal in project, through the simulator's /meshsim/iam controls.
-func (mc *mcSim) iam(t *testing.T, verb, project string, perms ...string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"project": project, "permissions": perms})
-	resp, err := http.Post(mc.status.GCPEndpoint+"/meshsim/iam/"+verb, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("POST /meshsim/iam/%s: %s", verb, resp.Status)
-	}
 }
 
 // limitedKubeFor is a kubeconfig for cluster c acting as user (the
