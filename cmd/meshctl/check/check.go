@@ -67,7 +67,9 @@ Checks that use different APIs run concurrently; a check whose API call fails is
 (MC0100, with the cause: permission, API disabled, unreachable) and the others still run.
 
 --fix creates the missing 15017 firewall rule (named meshctl-webhook-CLUSTER-HASH, described as
-made by meshctl), then checks again.
+made by meshctl; on a Shared VPC in the host project, on its network), then checks again. With
+--dry-run it prints the fixes it would make and the permissions they need (-o json: the fixes,
+the changes and the permission report) and changes nothing.
 
 With --cluster given more than once (each NAME, PROJECT/LOCATION/NAME or a kube context), it checks
 every cluster at once and then the clusters together, as meshctl mesh connect needs them: one fleet,
@@ -85,6 +87,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 		Example: `  meshctl check
   meshctl check --mesh-version 1.29 -o json
   meshctl check --fix
+  meshctl check --fix --dry-run -o json
   meshctl check --fail-on warning   # CI: warnings fail too
   meshctl check --cluster my-project/us-central1/east --cluster my-project/europe-west1/west
   meshctl check --permissions --for expose,inject -o json`,
@@ -112,6 +115,9 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			if err := opts.Check.Validate(); err != nil {
 				return failure.Usage(err, "") // the hint says what to set
 			}
+			if opts.Check.DryRun && !opts.Check.Fix {
+				return failure.Usage(fmt.Errorf("--dry-run shows what --fix would change; without --fix check changes nothing"), "add --fix: meshctl check --fix --dry-run")
+			}
 			if opts.Check.MeshVersion != "" {
 				opts.Check.MeshVersionSource = "--mesh-version"
 			}
@@ -127,11 +133,13 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.8-asm.11 (default: the release of the asmcli meshctl install would run, else %s)", install.PinnedRelease))
 	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
+	fl.BoolVar(&opts.Check.DryRun, "dry-run", false, "with --fix: show the fixes and the permissions they need; change nothing")
 	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
 	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	fl.BoolVar(&opts.Permissions, "permissions", false, "check the caller's Google and Kubernetes permissions for meshctl's mutating commands instead of the cluster (for preparing a CI service account)")
 	fl.StringSliceVar(&opts.PermissionsFor, "for", nil, permissionsUsage())
 	cmd.MarkFlagsMutuallyExclusive("permissions", "fix")
+	cmd.MarkFlagsMutuallyExclusive("permissions", "dry-run")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mesh-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
