@@ -10,9 +10,11 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
@@ -36,6 +38,10 @@ type CheckOptions struct {
 	// the commands PermissionsFor names (--for) instead of the cluster.
 	Permissions    bool
 	PermissionsFor []string
+	// NetworkProject finds the project of the cluster's VPC network (a
+	// Shared VPC's host project), where --permissions checks the firewall
+	// permissions; nil when no cluster is set.
+	NetworkProject func(context.Context) (string, error)
 	Printer        *ui.Printer
 	Reporter       ui.Reporter
 }
@@ -78,7 +84,9 @@ where installed, a firewall rule between the clusters' Pods and nodes, and each 
 plane in reach of the others' istiods (findings MC03xx).
 
 --permissions checks instead whether the caller may run meshctl's mutating commands (--for
-chooses them): each command's Google permissions with testIamPermissions in the project, its
+chooses them): each command's Google permissions with testIamPermissions in the project (the
+firewall rules' in the project of the cluster's network, when a cluster is set: a Shared VPC's
+host project), its
 Kubernetes ones with SelfSubjectAccessReviews in every namespace, and for what is missing the
 smallest predefined roles and the commands that grant them.
 
@@ -97,6 +105,10 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			s := f.Settings
 			if opts.Permissions {
 				opts.Check.Project, opts.Printer, opts.Preflight = s.Project, f.Printer, f.Preflight(&opts.SkipPermissionCheck)
+				opts.Check.Location, opts.Check.Cluster, opts.Reporter = s.Location, s.Cluster, f.Reporter
+				if s.Project != "" && s.Location != "" && s.Cluster != "" {
+					opts.NetworkProject = func(ctx context.Context) (string, error) { return clusterNetworkProject(ctx, f, opts.Check) }
+				}
 				if runF != nil {
 					return runF(opts)
 				}
@@ -181,4 +193,20 @@ func run(ctx context.Context, opts *CheckOptions) error {
 		return failure.Problems()
 	}
 	return nil
+}
+
+// clusterNetworkProject is the project of the cluster's VPC network, as
+// GKE reports it (networkConfig.network names a Shared VPC's host
+// project).
+func clusterNetworkProject(ctx context.Context, f *factory.Factory, o check.Options) (string, error) {
+	cm, err := f.ClusterManager(ctx)
+	if err != nil {
+		return "", err
+	}
+	cl, err := gcp.NewGKE(cm).GetCluster(ctx, o.ClusterName())
+	if err != nil {
+		return "", err
+	}
+	project, _ := gkecluster.Network(cl, o.Project)
+	return project, nil
 }
