@@ -25,9 +25,8 @@ const (
 // own istio.io/rev alone would be injected too (the revision webhook's
 // object selector), but `istioctl analyze` judges injection by the
 // namespace: without the label it reports the namespace as not injected
-// (IST0102), and with it the revision's namespace webhook plainly matches
-// the Deployment's `image: auto` (what IST0146 checks). Both labels name
-// the same revision, so neither overrides the other.
+// (IST0102). Both labels name the same revision, so neither overrides the
+// other.
 func (s Spec) namespace() *corev1.Namespace {
 	labels := mesh.OwnerLabels(s.Namespace, s.Service)
 	labels[mesh.LabelRevision] = s.Revision

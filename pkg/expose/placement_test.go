@@ -72,8 +72,7 @@ func TestGatewayGetsANamespaceOfItsOwn(t *testing.T) {
 
 // TestOwnNamespaceIsLabelledForTheGatewaysRevision: the namespace meshctl
 // makes carries istio.io/rev for the gateway's revision, so that `istioctl
-// analyze` sees the namespace injected (no IST0102) and the Deployment's
-// `image: auto` matched by the revision's webhook (no IST0146); a re-run
+// analyze` sees the namespace injected (no IST0102); a re-run
 // with another revision relabels it rather than refusing it for the label
 // an earlier run set.
 func TestOwnNamespaceIsLabelledForTheGatewaysRevision(t *testing.T) {
