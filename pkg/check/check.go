@@ -36,6 +36,9 @@ type Options struct {
 	// Fix creates what check knows how to create (the webhook firewall
 	// rule), then checks again.
 	Fix bool
+	// DryRun, with Fix, says what the fixes would change and checks the
+	// permissions they need, but changes nothing.
+	DryRun bool
 	// FailOn is the lowest level that makes the cluster not ready; empty
 	// means error.
 	FailOn findings.Level
@@ -99,7 +102,7 @@ type CheckResult struct {
 	Findings int `json:"findings,omitempty"`
 }
 
-// Fix is one change --fix made, or tried to.
+// Fix is one change --fix made, tried to, or (dry run) would make.
 type Fix struct {
 	ID     string `json:"id"`
 	Action string `json:"action"`
@@ -119,7 +122,13 @@ type Result struct {
 	Checks       []CheckResult      `json:"checks"`
 	Findings     []findings.Finding `json:"findings"`
 	Fixes        []Fix              `json:"fixes,omitempty"`
-	Summary      findings.Summary   `json:"summary"`
+	// DryRun is true when Fixes are what --fix would do: nothing was
+	// changed.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Changes are the objects the fixes change (--fix only), as every
+	// plan of meshctl's names them.
+	Changes []plan.Change    `json:"changes,omitempty"`
+	Summary findings.Summary `json:"summary"`
 	// Permissions are what the fixes need, as the check before the
 	// first one found them (--fix only).
 	Permissions *preflight.Report `json:"permissions,omitempty"`
@@ -157,15 +166,20 @@ func Run(ctx context.Context, clients Clients, rep ui.Reporter, opts Options) (*
 		return buildResult(f, outcomes, nil), nil
 	}
 	// The fixes' permissions are checked before the first one: missing
-	// ones stop them all, and the error names them.
-	perms := opts.Preflight.Check(ctx, fixChanges(f, outcomes))
+	// ones stop them all, and the error names them. A dry run reports
+	// them and stops there either way.
+	changes := fixChanges(f, outcomes)
+	perms := opts.Preflight.Check(ctx, changes)
 	var fixes []Fix
 	err := perms.Err()
-	if err == nil {
+	switch {
+	case opts.DryRun:
+		fixes, err = planFixes(f, outcomes), nil
+	case err == nil:
 		fixes = applyFixes(f, rep, outcomes)
 	}
 	res := buildResult(f, outcomes, fixes)
-	res.Permissions = perms
+	res.Permissions, res.Changes, res.DryRun = perms, changes, opts.DryRun
 	return res, err
 }
 
@@ -177,8 +191,8 @@ type checkDef struct {
 	title string
 	run   func(f *facts) outcome
 	// fix repairs a failure and returns what it did; the check then runs
-	// again on fresh data.
-	fix func(f *facts) (string, error)
+	// again on fresh data. With dryRun it only says what it would do.
+	fix func(f *facts, dryRun bool) (string, error)
 	// changes are what fix would change, for the permission check.
 	changes func(f *facts) []plan.Change
 }
@@ -290,7 +304,7 @@ func applyFixes(f *facts, rep ui.Reporter, outcomes []ran) []Fix {
 			continue
 		}
 		step := rep.Step("fixing " + r.def.typ.Code + " " + r.def.title)
-		action, err := r.def.fix(f)
+		action, err := r.def.fix(f, false)
 		fx := Fix{ID: r.def.typ.Code, Action: action}
 		if err != nil {
 			fx.Error = err.Error()
@@ -300,6 +314,24 @@ func applyFixes(f *facts, rep ui.Reporter, outcomes []ran) []Fix {
 		}
 		fixes = append(fixes, fx)
 		outcomes[i].out = r.def.run(f)
+	}
+	return fixes
+}
+
+// planFixes says what the fix of every failed fixable check would do,
+// changing nothing (--fix --dry-run).
+func planFixes(f *facts, outcomes []ran) []Fix {
+	var fixes []Fix
+	for _, r := range outcomes {
+		if r.def.fix == nil || len(r.out.findings) == 0 {
+			continue
+		}
+		action, err := r.def.fix(f, true)
+		fx := Fix{ID: r.def.typ.Code, Action: action}
+		if err != nil {
+			fx.Error = err.Error()
+		}
+		fixes = append(fixes, fx)
 	}
 	return fixes
 }

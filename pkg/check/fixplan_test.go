@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
@@ -70,5 +71,62 @@ func TestFixChecksTheHostProjectsPermissions(t *testing.T) {
 	}
 	if len(e.compute.inserted) != 1 || !strings.HasSuffix(e.compute.inserted[0].GetNetwork(), "projects/net-host/global/networks/shared") {
 		t.Errorf("inserted %v", e.compute.inserted)
+	}
+}
+
+// --fix --dry-run says what the fix would create, where, and which of the
+// permissions it needs are missing, and changes nothing: the fake fails
+// the test on any insert. A missing permission does not make the dry run
+// fail; it shows in the report, as the real run's error would name it.
+func TestFixDryRunChangesNothing(t *testing.T) {
+	cl := privateCluster()
+	cl.NetworkConfig.Network = "projects/net-host/global/networks/shared"
+	rules := []*computepb.Firewall{
+		{Name: proto.String("gke-mesh-1-1a2b3c4d-master"), Network: networkLink("net-host", "shared"), SourceRanges: []string{testCIDR},
+			TargetTags: []string{testNodeTag}, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: []string{"443", "10250"}}}},
+	}
+	e := newEnv(t, cl, rules, newKube(true, healthyKube()...))
+	iam := &hostIAM{lacking: "compute.firewalls.create", in: "net-host"}
+	opts := testOptions()
+	opts.Fix, opts.DryRun, opts.Preflight = true, true, &preflight.Checker{IAM: iam}
+	res, err := Run(context.Background(), e.clients, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.compute.calls.get("firewalls.insert " + webhookRuleName(testProject, testLocation, testCluster)); n != 0 || len(e.compute.inserted) != 0 {
+		t.Fatalf("dry run inserted %d rules (%d calls)", len(e.compute.inserted), n)
+	}
+	rule := webhookRuleName(testProject, testLocation, testCluster)
+	if !res.DryRun || len(res.Fixes) != 1 || res.Fixes[0].Error != "" ||
+		res.Fixes[0].Action != "create firewall rule "+rule+" in project net-host: tcp:15017 from "+testCIDR+" to tag "+testNodeTag {
+		t.Errorf("dry run %v, fixes %+v", res.DryRun, res.Fixes)
+	}
+	if len(res.Changes) != 1 || res.Changes[0].Resource != preflight.ComputeName("net-host", "global", "firewalls", rule) {
+		t.Errorf("changes %+v", res.Changes)
+	}
+	// The check is still failed: nothing was fixed.
+	if c := checkByID(t, res, "MC0131"); c.Status != StatusError || res.Ready {
+		t.Errorf("MC0131 %s, ready %v", c.Status, res.Ready)
+	}
+	if res.Permissions == nil || res.Permissions.Missing != 1 || !slices.Equal(iam.asked, []string{"net-host"}) {
+		t.Errorf("permissions %+v, asked %v", res.Permissions, iam.asked)
+	}
+
+	var b strings.Builder
+	if err := res.RenderText(&b, ui.NewStyles(&b, false)); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	for _, want := range []string{
+		"Fixes --fix would make (dry run: nothing was changed)\n  → MC0131  create firewall rule " + rule + " in project net-host",
+		"Permissions this plan needs (", "1 missing)", "compute.firewalls.create",
+		"hint: meshctl check --fix makes the fixes above",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "creates what is missing") {
+		t.Errorf("text offers --fix as if nothing were planned:\n%s", text)
 	}
 }

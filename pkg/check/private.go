@@ -354,7 +354,7 @@ func checkWebhookFirewall(f *facts) outcome {
 	return outcome{findings: []findings.Finding{findings.WebhookPortBlocked.New(f.clusterObject(), msg, hint)}}
 }
 
-func fixWebhookFirewall(f *facts) (string, error) {
+func fixWebhookFirewall(f *facts, dryRun bool) (string, error) {
 	st, err := f.webhookState()
 	if err != nil {
 		return "", err
@@ -365,11 +365,14 @@ func fixWebhookFirewall(f *facts) (string, error) {
 	if st.tag == "" {
 		return "", fmt.Errorf("cannot tell the nodes' network tag: GKE's firewall rules for cluster %s were not found", f.opts.Cluster)
 	}
+	rule := f.webhookRule(st)
+	action := fmt.Sprintf("create firewall rule %s in project %s: tcp:%d from %s to tag %s", rule.GetName(), st.netProject, webhookPort, st.cidr, st.tag)
+	if dryRun {
+		return action, nil
+	}
 	if f.clients.Compute == nil {
 		return "", clientMissing(f.clients.ComputeErr)
 	}
-	rule := f.webhookRule(st)
-	action := fmt.Sprintf("create firewall rule %s in project %s: tcp:%d from %s to tag %s", rule.GetName(), st.netProject, webhookPort, st.cidr, st.tag)
 	err = f.clients.Compute.InsertFirewall(f.ctx, st.netProject, rule)
 	f.forgetFirewalls(st.netProject)
 	if err != nil {

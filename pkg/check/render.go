@@ -92,13 +92,23 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 		}
 	}
 	if len(r.Fixes) > 0 {
-		fmt.Fprintf(&b, "\n%s\n", s.Heading("Fixes"))
+		heading, done := "Fixes", mark(s, StatusOK)
+		if r.DryRun {
+			heading, done = "Fixes --fix would make (dry run: nothing was changed)", "→"
+		}
+		fmt.Fprintf(&b, "\n%s\n", s.Heading(heading))
 		for _, fx := range r.Fixes {
 			if fx.Error != "" {
 				fmt.Fprintf(&b, "  %s %s  %s: %s\n", mark(s, StatusError), s.Faint(fx.ID), fx.Action, fx.Error)
 			} else {
-				fmt.Fprintf(&b, "  %s %s  %s\n", mark(s, StatusOK), s.Faint(fx.ID), fx.Action)
+				fmt.Fprintf(&b, "  %s %s  %s\n", done, s.Faint(fx.ID), fx.Action)
 			}
+		}
+	}
+	if r.DryRun && r.Permissions != nil {
+		b.WriteString("\n")
+		if err := r.Permissions.RenderText(&b, s); err != nil {
+			return err
 		}
 	}
 
@@ -107,8 +117,11 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 		fmt.Fprintf(&b, "%s ready for CSM %s: %s\n", s.OK(ui.MarkOK), r.MeshRelease, r.Summary)
 	} else {
 		fmt.Fprintf(&b, "%s not ready for CSM %s: %s (--fail-on %s)\n", s.Error(ui.MarkErr), r.MeshRelease, r.Summary, r.FailOn)
-		if r.fixable() {
+		switch {
+		case r.fixable():
 			fmt.Fprintf(&b, "  %s meshctl check --fix creates what is missing\n", s.Faint("hint:"))
+		case r.DryRun && len(r.Fixes) > 0:
+			fmt.Fprintf(&b, "  %s meshctl check --fix makes the fixes above\n", s.Faint("hint:"))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

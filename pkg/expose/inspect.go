@@ -144,6 +144,11 @@ func gatewayRevision(ctx context.Context, c kube.Objects, opts Options, ns *core
 	if err != nil {
 		return "", pl, err
 	}
+	if pl.own {
+		// meshctl's own namespace for the gateway: this run labels it for
+		// rev, whatever revision an earlier run labelled it for.
+		return rev, pl, nil
+	}
 	return rev, pl, injectableBy(pl.ns, rev, revs)
 }
 

@@ -20,13 +20,19 @@ const (
 )
 
 // namespace is the gateway's own namespace, marked as made by meshctl for
-// the Service. It carries no injection label: the gateway's pods name their
-// revision themselves (istio.io/rev), which Istio's revision webhook
-// honours in a namespace without one.
+// the Service and labelled for the gateway's revision (istio.io/rev), as
+// Istio's gateway-injection docs label a gateway's namespace. The pods'
+// own istio.io/rev alone would be injected too (the revision webhook's
+// object selector), but `istioctl analyze` judges injection by the
+// namespace: without the label it reports the namespace as not injected
+// (IST0102). Both labels name the same revision, so neither overrides the
+// other.
 func (s Spec) namespace() *corev1.Namespace {
+	labels := mesh.OwnerLabels(s.Namespace, s.Service)
+	labels[mesh.LabelRevision] = s.Revision
 	return &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: s.GatewayNamespace, Labels: mesh.OwnerLabels(s.Namespace, s.Service)},
+		ObjectMeta: metav1.ObjectMeta{Name: s.GatewayNamespace, Labels: labels},
 	}
 }
 

@@ -70,6 +70,42 @@ func TestGatewayGetsANamespaceOfItsOwn(t *testing.T) {
 	}
 }
 
+// TestOwnNamespaceIsLabelledForTheGatewaysRevision: the namespace meshctl
+// makes carries istio.io/rev for the gateway's revision, so that `istioctl
+// analyze` sees the namespace injected (no IST0102); a re-run
+// with another revision relabels it rather than refusing it for the label
+// an earlier run set.
+func TestOwnNamespaceIsLabelledForTheGatewaysRevision(t *testing.T) {
+	c := newCluster(t)
+	if _, _, err := run(t, c, ownNamespaceOpts(), Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	label := func() string {
+		ns := c.Stored(kNamespace.Resource, "", ownNS)
+		if ns == nil {
+			t.Fatalf("no namespace %s", ownNS)
+		}
+		return ns.GetLabels()[mesh.LabelRevision]
+	}
+	if got := label(); got != "asm-1" {
+		t.Errorf("namespace %s labelled %s=%q, want asm-1", ownNS, mesh.LabelRevision, got)
+	}
+
+	c.addRevision("asm-2", "")
+	o := ownNamespaceOpts()
+	o.Revision = "asm-2"
+	res, _, err := run(t, c, o, Hooks{})
+	if err != nil {
+		t.Fatalf("re-run with --revision asm-2: %v", err)
+	}
+	if got := label(); got != "asm-2" || res.Revision != "asm-2" {
+		t.Errorf("after --revision asm-2: label %q, revision %q", got, res.Revision)
+	}
+	if res.Changes[0].Ref() != "Namespace "+ownNS || res.Changes[0].Action != plan.Update {
+		t.Errorf("first change %+v, want the namespace updated", res.Changes[0])
+	}
+}
+
 // TestDryRunChecksObjectsOfANewNamespace: a dry run writes nothing, and
 // each object of the namespace to be made is checked by the API server's
 // dry run in the Service's namespace (the new one would refuse it).

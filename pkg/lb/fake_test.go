@@ -542,12 +542,18 @@ func (f *fakeCompute) Instances(_ context.Context, filter string) ([]*computepb.
 	return f.instances, nil
 }
 
-// fakeGKE answers GetCluster for one cluster.
+// fakeGKE answers GetCluster for one cluster. A network given as a link
+// (projects/HOST/global/networks/N) is a Shared VPC's, as GKE shows it:
+// the link in networkConfig.network, the bare name at the top level.
 type fakeGKE struct{ network string }
 
 func (g fakeGKE) GetCluster(_ context.Context, req *containerpb.GetClusterRequest, _ ...gax.CallOption) (*containerpb.Cluster, error) {
 	if !strings.HasSuffix(req.GetName(), "/clusters/c1") {
 		return nil, gerr(404, "notFound")
+	}
+	if strings.HasPrefix(g.network, "projects/") {
+		return &containerpb.Cluster{Name: "c1", Network: g.network[strings.LastIndex(g.network, "/")+1:],
+			NetworkConfig: &containerpb.NetworkConfig{Network: g.network}}, nil
 	}
 	return &containerpb.Cluster{Name: "c1", Network: g.network}, nil
 }

@@ -101,19 +101,25 @@ var immutable = map[Kind]bool{KindAddress: true, KindCertificate: true}
 
 // DeclaredChanges are every change an apply or a teardown of a load
 // balancer can make in project, without a plan: each kind created,
-// updated in every way and deleted, referring to all it can refer to. It
-// is `meshctl check --permissions`' superset for expose and unexpose;
+// updated in every way and deleted, referring to all it can refer to. The
+// firewall rules are netProject's, on its network: the project of the
+// cluster's network, a Shared VPC's host project (as an apply puts them).
+// It is `meshctl check --permissions`' superset for expose and unexpose;
 // TestPlanPermissionsCoverTheApply checks every real plan needs no more.
-func DeclaredChanges(project string) []plan.Change {
+func DeclaredChanges(project, netProject string) []plan.Change {
 	var out []plan.Change
 	for _, k := range []Kind{KindAddress, KindHealthCheck, KindSSLPolicy, KindCertificate, KindSecurityPolicy, KindFirewall,
 		KindBackendService, KindURLMap, KindHTTPSProxy, KindHTTPProxy, KindForwardingRule} {
+		in := project
+		if k == KindFirewall {
+			in = cmp.Or(netProject, project)
+		}
 		var uses []string
 		for _, ref := range declaredRefs[k] {
 			scope, collection := ref[:strings.LastIndex(ref, "/")], ref[strings.LastIndex(ref, "/")+1:]
-			uses = append(uses, preflight.ComputeName(project, scope, collection, "ANY"))
+			uses = append(uses, preflight.ComputeName(in, scope, collection, "ANY"))
 		}
-		res := preflight.ComputeName(project, "global", string(k), "ANY")
+		res := preflight.ComputeName(in, "global", string(k), "ANY")
 		base := plan.Change{Kind: string(k), Name: "ANY", Resource: res}
 		for _, a := range []plan.Action{plan.Create, plan.Update, plan.Delete} {
 			if a == plan.Update && immutable[k] {

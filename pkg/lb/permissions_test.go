@@ -86,7 +86,7 @@ func TestPlanPermissionsCoverTheApply(t *testing.T) {
 		{"one service leaves it", sharedA, true, []plan.Action{plan.Update, plan.Delete}},
 	}
 	var declared []string
-	for _, need := range preflight.Required(DeclaredChanges(e.spec.Project)) {
+	for _, need := range preflight.Required(DeclaredChanges(e.spec.Project, e.spec.Project)) {
 		declared = append(declared, need.Permission)
 	}
 	for _, st := range steps {

@@ -76,18 +76,18 @@ func checkPermissions(ctx context.Context, c *preflight.Checker, ms []*member, c
 
 // DeclaredChanges are every change connect can make, without clusters to
 // plan for (`meshctl check --permissions --for mesh-connect`): the
-// firewall rules (in project, used as the network's project too), the
+// firewall rules (in netProject, the project of the clusters' network), the
 // clusters' control-plane access, and in the cluster of the current
 // context the readers, remote secrets, mesh configs, the managed
 // options, the probe and a multi-network mesh's east-west gateway.
 // TestDeclaredChangesCoverTheConnectPlan checks a plan needs no more.
-func DeclaredChanges(project string) []plan.Change {
+func DeclaredChanges(project, netProject string) []plan.Change {
 	out := []plan.Change{
 		clusterChange(plan.Change{Kind: "clusters", Name: "ANY", Action: plan.Update}, Ref{Project: project, Location: "ANY", Name: "ANY"}),
 	}
 	for _, a := range []plan.Action{plan.Create, plan.Update} {
-		fw := firewallChange(plan.Change{Kind: "firewalls", Name: "ANY", Action: a}, project, nil)
-		fw.Uses = []string{preflight.ComputeName(project, "global", "networks", "ANY")}
+		fw := firewallChange(plan.Change{Kind: "firewalls", Name: "ANY", Action: a}, netProject, nil)
+		fw.Uses = []string{preflight.ComputeName(netProject, "global", "networks", "ANY")}
 		out = append(out, fw)
 	}
 	whole := func(kind, namespace, resource string, actions ...plan.Action) {

@@ -361,7 +361,7 @@ func TestDeclaredChangesCoverTheConnectPlan(t *testing.T) {
 	}
 	lp.probe = true
 	declared := map[string]bool{}
-	for _, p := range preflight.Required(DeclaredChanges("p")) {
+	for _, p := range preflight.Required(DeclaredChanges("p", "p")) {
 		declared[declaredKey(p)] = true
 	}
 	needs := preflight.Required(lp.changes())

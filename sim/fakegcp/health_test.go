@@ -8,6 +8,8 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 // hcFirewall is the rule field-notes section 6 prescribes for a NEG-backed
@@ -183,4 +185,49 @@ func TestBackendHealthShape(t *testing.T) {
 	_, err = e.bs.GetHealth(e.ctx, &computepb.GetHealthBackendServiceRequest{Project: project, BackendService: "gw-bs",
 		ResourceGroupReferenceResource: &computepb.ResourceGroupReference{Group: proto.String(zonalLink("us-central1-b", "networkEndpointGroups", "gw-neg"))}})
 	wantAPIError(t, err, 400, "invalid")
+}
+
+// On a Shared VPC (meshsim up --shared-vpc) the nodes sit on the host
+// project's network: a health-check rule on the service project's network
+// of the same name is another network's and leaves the backends
+// unhealthy; the same rule in the host project, on its network, makes
+// them healthy.
+func TestBackendHealthOnASharedVPCFollowsTheHostsRules(t *testing.T) {
+	const host = "net-host"
+	sc := scenario.Default()
+	sc.SharedVPCHost = host
+	e := newEnvWith(t, sc, Options{})
+	e.buildChain(t)
+	if err := e.srv.SetNEGEndpoints(negZone, "gw-neg", []Endpoint{{Instance: e.nodeIn(t, negZone), IPAddress: "10.112.0.7", Port: 8443, Ready: true, ServedPorts: []int{8443, 15021}}}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		h := e.health(t).GetHealthStatus()
+		if len(h) != 1 {
+			t.Fatalf("health: %v", h)
+		}
+		return h[0].GetHealthState()
+	}
+
+	inService := hcFirewall(e)
+	inService.Name = proto.String("hc-in-service-project")
+	e.done(t)(e.fw.Insert(e.ctx, &computepb.InsertFirewallRequest{Project: project, FirewallResource: inService}))
+	if got := state(); got != "UNHEALTHY" {
+		t.Errorf("with the rule on the service project's network: %s, want UNHEALTHY", got)
+	}
+
+	inHost := hcFirewall(e)
+	inHost.Name = proto.String("hc-in-host-project")
+	inHost.Network = proto.String(computeBase + "projects/" + host + "/global/networks/" + sc.Network)
+	// The operation is the host project's: waited on there.
+	op, err := e.fw.Insert(e.ctx, &computepb.InsertFirewallRequest{Project: host, FirewallResource: inHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final, err := e.gops.Wait(e.ctx, &computepb.WaitGlobalOperationRequest{Project: host, Operation: op.Name()}); err != nil || final.GetError() != nil {
+		t.Fatalf("insert in %s: %v %v", host, err, final.GetError())
+	}
+	if got := state(); got != "HEALTHY" {
+		t.Errorf("with the rule on the host project's network: %s, want HEALTHY", got)
+	}
 }

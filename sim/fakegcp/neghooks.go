@@ -47,8 +47,10 @@ func (s *Server) EnsureNEG(zone, name, description string) error {
 	next := map[string]any{
 		"description":         description,
 		"networkEndpointType": "GCE_VM_IP_PORT",
-		"network":             computeBase + "projects/" + s.project + "/global/networks/" + s.sc.Network,
-		"subnetwork":          computeBase + "projects/" + s.project + "/regions/" + s.sc.Region + "/subnetworks/" + s.sc.Subnetwork,
+		// GKE makes the NEG on the cluster's network, which on a Shared
+		// VPC is the host project's.
+		"network":    computeBase + "projects/" + s.sc.NetworkProject() + "/global/networks/" + s.sc.Network,
+		"subnetwork": computeBase + "projects/" + s.sc.NetworkProject() + "/regions/" + s.sc.Region + "/subnetworks/" + s.sc.Subnetwork,
 	}
 	if err := s.completeChange(&change{call: &apiCall{}, r: r, next: next}); err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 func TestNEGControllerHooks(t *testing.T) {
@@ -55,5 +57,24 @@ func TestNEGControllerHooks(t *testing.T) {
 	}
 	if len(e.srv.NEGs()) != 0 {
 		t.Error("NEG still listed after DeleteNEG")
+	}
+}
+
+// On a Shared VPC GKE's NEGs are on the host project's network and
+// subnetwork (the NEG itself stays in the cluster's project).
+func TestNEGOnASharedVPCIsOnTheHostsNetwork(t *testing.T) {
+	sc := scenario.Default()
+	sc.SharedVPCHost = "net-host"
+	e := newEnvWith(t, sc, Options{})
+	if err := e.srv.EnsureNEG(negZone, "k8s1-neg", "d"); err != nil {
+		t.Fatal(err)
+	}
+	neg, err := e.neg.Get(e.ctx, &computepb.GetNetworkEndpointGroupRequest{Project: project, Zone: negZone, NetworkEndpointGroup: "k8s1-neg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if neg.GetNetwork() != computeBase+"projects/net-host/global/networks/"+sc.Network ||
+		neg.GetSubnetwork() != computeBase+"projects/net-host/regions/"+sc.Region+"/subnetworks/"+sc.Subnetwork {
+		t.Errorf("NEG on %s / %s, want the host project's", neg.GetNetwork(), neg.GetSubnetwork())
 	}
 }

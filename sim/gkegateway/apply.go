@@ -112,7 +112,7 @@ func ensureAll[T any](ctx context.Context, p *pass, k kindOps[T], objs map[strin
 	return func(g *errgroup.Group) {
 		for name, obj := range objs {
 			g.Go(func() error {
-				changed, err := ensure(ctx, p.c.g, k, name, obj)
+				changed, err := ensure(ctx, p.c.in(k.collection), k, name, obj)
 				p.out.record(resKey{k.collection, name}, changed, err)
 				return nil
 			})
@@ -130,7 +130,7 @@ func (p *pass) apply(ctx context.Context) {
 		firewalls[d.firewall.Name] = d.firewall
 	}
 	layer(ensureAll(ctx, p, g.healthChecks(), d.healthChecks), ensureAll(ctx, p, g.sslCertificates(), d.certs),
-		ensureAll(ctx, p, g.addresses(), d.addresses), ensureAll(ctx, p, g.firewalls(), firewalls))
+		ensureAll(ctx, p, g.addresses(), d.addresses), ensureAll(ctx, p, p.c.net.firewalls(), firewalls))
 	layer(ensureAll(ctx, p, g.backendServices(), d.backends))
 	layer(p.attachArmor(ctx))
 	layer(ensureAll(ctx, p, g.urlMaps(), d.urlMaps))

@@ -30,6 +30,15 @@ type gce struct {
 	project string
 }
 
+// in is the Compute whose project holds a collection: the network's
+// project for firewall rules (a Shared VPC's host), else the cluster's.
+func (c *Controller) in(collection string) gce {
+	if collection == "firewalls" {
+		return c.net
+	}
+	return c.g
+}
+
 func (g gce) link(collection, name string) string {
 	return computeclient.LinkBase + g.project + "/global/" + collection + "/" + name
 }

@@ -1,6 +1,7 @@
 package gkegateway
 
 import (
+	"cmp"
 	"context"
 	"log"
 	"sync"
@@ -45,7 +46,11 @@ type Options struct {
 	// Network is the cluster's VPC network; NodeTag the nodes' network tag
 	// (the firewall rule's target).
 	Network string
-	NodeTag string
+	// NetworkProject holds Network: a Shared VPC's host project, where
+	// the firewall rule goes (GKE's service agent may make it there);
+	// empty means Project.
+	NetworkProject string
+	NodeTag        string
 	// ClusterUID identifies the cluster; the token in every name derives
 	// from it.
 	ClusterUID string
@@ -69,9 +74,11 @@ type Clients struct {
 // Controller is meshsim's stand-in for GKE's Gateway controller for the
 // gke-l7-global-external-managed class.
 type Controller struct {
-	opts  Options
-	cl    Clients
-	g     gce
+	opts Options
+	cl   Clients
+	g    gce
+	// net is Compute in the network's project, for the firewall rule.
+	net   gce
 	names namer
 	knobs *KnobsHolder
 
@@ -115,6 +122,7 @@ func New(cl Clients, opts Options) *Controller {
 	c := &Controller{
 		opts: opts, cl: cl, knobs: opts.Knobs,
 		g:             gce{svc: cl.Compute, project: opts.Project},
+		net:           gce{svc: cl.Compute, project: cmp.Or(opts.NetworkProject, opts.Project)},
 		names:         namer{token: ClusterToken(opts.ClusterUID), network: opts.Network},
 		kubeInformers: informers.NewSharedInformerFactory(cl.Kube, 0),
 		gwInformers:   gwinformers.NewSharedInformerFactory(cl.Gateway, 0),

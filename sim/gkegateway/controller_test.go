@@ -25,6 +25,7 @@ import (
 
 	"github.com/meshctl/meshctl/sim/computeclient"
 	"github.com/meshctl/meshctl/sim/fakegcp"
+	"github.com/meshctl/meshctl/sim/scenario"
 )
 
 // guidePolicies are the guide's policies, with the health check in the
@@ -382,7 +383,8 @@ func (e *env) checkHealthy(t *testing.T, bs *compute.BackendService) {
 			t.Errorf("health of %s: %+v", tail(b.Group), h.HealthStatus)
 		}
 	}
-	fw, err := s.Firewalls.Get(p, e.c.names.firewallName()).Do()
+	// The rule is in the network's project (a Shared VPC's host).
+	fw, err := s.Firewalls.Get(e.c.net.project, e.c.names.firewallName()).Do()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,5 +472,39 @@ func TestControllerMakesItsAddressAndCertificates(t *testing.T) {
 	e.eventually(t, "the address and certificates deleted with the rest", func() (bool, string) {
 		left := e.owned()
 		return len(left) == 0, fmt.Sprint(left)
+	})
+}
+
+// On a Shared VPC the controller's firewall rule goes into the host
+// project, on its network: only there does it let the health checkers
+// reach the nodes (the simulator counts no other), so the backends turn
+// HEALTHY; the service project gets no rule; deleting the Gateway deletes
+// the host project's rule.
+func TestControllerOnASharedVPCPutsTheRuleInTheHostProject(t *testing.T) {
+	const host = "net-host"
+	sc := scenario.Default()
+	sc.SharedVPCHost = host
+	e := newEnvFor(t, sc, guidePolicies()...)
+	ip := e.userResources(t)
+	e.createGateway(t, guideGateway())
+	gw := e.waitProgrammed(t, "external-http", metav1.ConditionTrue)
+	e.checkGuideChain(t, gw, ip)
+	rule := e.c.names.firewallName()
+	fw, ok := e.srv.Resource("projects/" + host + "/global/firewalls/" + rule)
+	if !ok || fw["network"] != "https://www.googleapis.com/compute/v1/projects/"+host+"/global/networks/"+sc.Network {
+		t.Errorf("rule %s in the host project: %v", rule, fw)
+	}
+	if _, ok := e.srv.Resource("projects/" + sc.Project + "/global/firewalls/" + rule); ok {
+		t.Errorf("rule %s made in the service project", rule)
+	}
+
+	gw = e.gateway(t, "external-http")
+	gw.DeletionTimestamp = ptrTo(metav1.Now())
+	if _, err := e.gw.GatewayV1().Gateways(testNS).Update(e.ctx, gw, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "the host project's rule deleted with the Gateway", func() (bool, string) {
+		_, ok := e.srv.Resource("projects/" + host + "/global/firewalls/" + rule)
+		return !ok, rule
 	})
 }

@@ -70,7 +70,12 @@ const testNS = "ingress-gateway"
 // newEnv starts the controllers with objs in the clusters' API servers.
 func newEnv(t *testing.T, objs ...runtime.Object) *env {
 	t.Helper()
-	sc := scenario.Default()
+	return newEnvFor(t, scenario.Default(), objs...)
+}
+
+// newEnvFor is newEnv for the cluster sc describes.
+func newEnvFor(t *testing.T, sc scenario.Scenario, objs ...runtime.Object) *env {
+	t.Helper()
 	k := fakegcp.DefaultKnobs()
 	k.OperationDuration = fakegcp.Duration(20 * time.Millisecond)
 	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k})
@@ -112,7 +117,7 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 	knobs := NewKnobsHolder(Knobs{Resync: Duration(time.Hour), RetryDelay: Duration(50 * time.Millisecond)})
 	e.c = New(Clients{Kube: e.kube, Gateway: e.gw, GKE: e.gke, Compute: svc}, Options{
 		Project: sc.Project, ProjectNumber: sc.ProjectNumber, Location: sc.Location, Cluster: sc.Cluster,
-		Network: sc.Network, NodeTag: sc.NodeTag(), ClusterUID: "test-cluster", Knobs: knobs,
+		Network: sc.Network, NetworkProject: sc.NetworkProject(), NodeTag: sc.NodeTag(), ClusterUID: "test-cluster", Knobs: knobs,
 		CertificateMaps: CertificateManagerREST{Endpoint: cm.URL}, Logf: t.Logf,
 	})
 	negs := negcontroller.New(e.kube, srv, "0123abcd")

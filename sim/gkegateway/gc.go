@@ -95,7 +95,7 @@ func (p *pass) inventory(ctx context.Context) (inventory, error) {
 		return take(ctx, inv, &mu, g.addresses(), prefix, func(o *compute.Address) owned { return owned{o.Name, o.Description, nil} })
 	})
 	eg.Go(func() error {
-		return take(ctx, inv, &mu, g.firewalls(), prefix, func(o *compute.Firewall) owned { return owned{o.Name, o.Description, nil} })
+		return take(ctx, inv, &mu, p.c.net.firewalls(), prefix, func(o *compute.Firewall) owned { return owned{o.Name, o.Description, nil} })
 	})
 	return inv, eg.Wait()
 }
@@ -229,7 +229,7 @@ func (p *pass) remove(ctx context.Context, k resKey) error {
 	case "addresses":
 		return remove(ctx, g, g.addresses(), k.name)
 	case "firewalls":
-		return remove(ctx, g, g.firewalls(), k.name)
+		return remove(ctx, p.c.net, p.c.net.firewalls(), k.name)
 	}
 	return nil
 }

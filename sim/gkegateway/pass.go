@@ -415,7 +415,7 @@ func (p *pass) planFirewall() {
 	}
 	slices.Sort(list)
 	name := p.c.names.firewallName()
-	p.d.firewall = firewallRule(p.c.g, name, p.c.clusterDescription(), p.c.opts.Network, p.c.opts.NodeTag, list)
+	p.d.firewall = firewallRule(p.c.net, name, p.c.clusterDescription(), p.c.opts.Network, p.c.opts.NodeTag, list)
 }
 
 // healthCheckPort is the fixed port a health check probes, or 0 for the

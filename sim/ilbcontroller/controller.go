@@ -1,6 +1,7 @@
 package ilbcontroller
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -38,6 +39,10 @@ type Options struct {
 	// Network and Subnetwork are the cluster's (names); internal
 	// addresses come from the subnetwork.
 	Network, Subnetwork string
+	// NetworkProject holds Network and Subnetwork: a Shared VPC's host
+	// project, where GKE also makes the firewall rules (its service agent
+	// may); empty means Project.
+	NetworkProject string
 	// NodeTag is the nodes' network tag, the firewall rules' target.
 	NodeTag string
 	// ClusterID is GKE's 16-hex-digit cluster id (ClusterID).
@@ -51,9 +56,12 @@ type Options struct {
 
 // Controller builds GKE's internal load balancers for a cluster's Services.
 type Controller struct {
-	opts     Options
-	kube     kubernetes.Interface
-	g        gce
+	opts Options
+	kube kubernetes.Interface
+	g    gce
+	// net is Compute in the network's project: the network, subnetworks
+	// and firewall rules.
+	net      gce
 	factory  informers.SharedInformerFactory
 	trigger  chan struct{}
 	recorder record.EventRecorder
@@ -76,6 +84,7 @@ func New(kube kubernetes.Interface, svc *compute.Service, opts Options) *Control
 		opts.Logf = log.Printf
 	}
 	c := &Controller{opts: opts, kube: kube, g: gce{svc: svc, project: opts.Project, region: opts.Region},
+		net:     gce{svc: svc, project: cmp.Or(opts.NetworkProject, opts.Project), region: opts.Region},
 		factory: informers.NewSharedInformerFactory(kube, 10*time.Minute), trigger: make(chan struct{}, 1),
 		synced: map[types.UID]string{}, failed: map[types.UID]string{}}
 	c.events = record.NewBroadcaster()

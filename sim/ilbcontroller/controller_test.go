@@ -35,7 +35,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sc := scenario.Default()
+	return newEnvFor(t, scenario.Default())
+}
+
+func newEnvFor(t *testing.T, sc scenario.Scenario) *env {
+	t.Helper()
 	k := fakegcp.DefaultKnobs()
 	k.OperationDuration = fakegcp.Duration(10 * time.Millisecond)
 	srv := fakegcp.New(sc, fakegcp.Options{Knobs: &k})
@@ -53,7 +57,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	c := New(e.kube, svc, Options{Project: sc.Project, Region: sc.Region, Network: sc.Network, Subnetwork: sc.Subnetwork,
-		NodeTag: sc.NodeTag(), ClusterID: clusterID, Resync: time.Hour, Logf: t.Logf})
+		NetworkProject: sc.NetworkProject(), NodeTag: sc.NodeTag(), ClusterID: clusterID, Resync: time.Hour, Logf: t.Logf})
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -179,6 +183,51 @@ func TestInternalServiceGetsGKEsLoadBalancer(t *testing.T) {
 	e.eventually("the rule without global access", func() bool {
 		r := e.object("regions/us-central1/forwardingRules/" + name)
 		return r != nil && r["allowGlobalAccess"] == nil && r["IPAddress"] == ip
+	})
+}
+
+// On a Shared VPC the load balancer sits on the host project's network
+// and subnetwork, and its firewall rules are made (and deleted) in the
+// host project, where the nodes' network is: a rule in the service
+// project would be another network's.
+func TestSharedVPCLoadBalancerUsesTheHostsNetwork(t *testing.T) {
+	const host = "net-host"
+	sc := scenario.Default()
+	sc.SharedVPCHost = host
+	e := newEnvFor(t, sc)
+	svc := gateway("istio-eastwestgateway", "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", internalGlobal)
+	if _, err := e.kube.CoreV1().Services("istio-system").Create(e.ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.ingress(svc.Name, func(ip string) bool { return ip != "" })
+	name := LoadBalancerName(svc)
+	hostBase := "https://www.googleapis.com/compute/v1/projects/" + host
+	rule := e.object("regions/us-central1/forwardingRules/" + name)
+	if rule["network"] != hostBase+"/global/networks/default" || rule["subnetwork"] != hostBase+"/regions/us-central1/subnetworks/default" {
+		t.Errorf("forwarding rule on %v / %v, want the host's network and subnetwork", rule["network"], rule["subnetwork"])
+	}
+	hostRule := func(name string) map[string]any {
+		o, _ := e.srv.Resource("projects/" + host + "/global/firewalls/" + name)
+		return o
+	}
+	for _, fw := range []string{"k8s-fw-" + name, "k8s-" + clusterID + "-node-hc"} {
+		if r := hostRule(fw); r == nil || r["network"] != hostBase+"/global/networks/default" {
+			t.Errorf("firewall rule %s in the host project: %v", fw, r)
+		}
+		if e.object("global/firewalls/"+fw) != nil {
+			t.Errorf("firewall rule %s made in the service project", fw)
+		}
+	}
+
+	// Deleted (the API server marks it; the finalizer holds it).
+	cur, _ := e.kube.CoreV1().Services("istio-system").Get(e.ctx, svc.Name, metav1.GetOptions{})
+	now := metav1.Now()
+	cur.DeletionTimestamp = &now
+	if _, err := e.kube.CoreV1().Services("istio-system").Update(e.ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the host project's rules deleted with the Service", func() bool {
+		return hostRule("k8s-fw-"+name) == nil && hostRule("k8s-"+clusterID+"-node-hc") == nil
 	})
 }
 

@@ -93,7 +93,7 @@ func (c *Controller) forwardingRule(p lbPlan, existing *compute.ForwardingRule) 
 		Name: p.name, Description: serviceDescription(p.svc), IPAddress: ip, IPProtocol: p.protocol,
 		LoadBalancingScheme: "INTERNAL", BackendService: c.g.regionalLink("backendServices", p.name),
 		Ports: p.ports, AllPorts: p.allPorts, AllowGlobalAccess: p.global,
-		Network: c.g.globalLink("networks", c.opts.Network), Subnetwork: p.subnetwork,
+		Network: c.net.globalLink("networks", c.opts.Network), Subnetwork: p.subnetwork,
 	}
 }
 

@@ -27,9 +27,9 @@ type lbPlan struct {
 // plan reads what GKE reads from a Service.
 func (c *Controller) plan(svc *corev1.Service) (lbPlan, error) {
 	p := lbPlan{svc: svc, name: LoadBalancerName(svc), global: svc.Annotations[GlobalAccessAnnotation] == "true",
-		subnetwork: c.g.regionalLink("subnetworks", c.opts.Subnetwork), sharedHC: sharedHealthCheck(svc)}
+		subnetwork: c.net.regionalLink("subnetworks", c.opts.Subnetwork), sharedHC: sharedHealthCheck(svc)}
 	if sub := svc.Annotations[SubnetAnnotation]; sub != "" {
-		p.subnetwork = c.g.regionalLink("subnetworks", sub)
+		p.subnetwork = c.net.regionalLink("subnetworks", sub)
 	}
 	if len(svc.Spec.Ports) == 0 {
 		return p, fmt.Errorf("the Service has no ports")

@@ -103,7 +103,7 @@ func sameBackendService(got, want *compute.BackendService) bool {
 // the nodes, for the rule's address and ports) and the health checkers'.
 func (c *Controller) ensureFirewalls(ctx context.Context, p lbPlan, ip string) error {
 	traffic := &compute.Firewall{
-		Name: trafficFirewallName(p.name), Network: c.g.globalLink("networks", c.opts.Network),
+		Name: trafficFirewallName(p.name), Network: c.net.globalLink("networks", c.opts.Network),
 		Description:  fmt.Sprintf(`{"kubernetes.io/service-name":"%s/%s", "kubernetes.io/service-ip":"%s"}`, p.svc.Namespace, p.svc.Name, ip),
 		SourceRanges: p.sourceIP, DestinationRanges: []string{ip}, TargetTags: []string{c.opts.NodeTag},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: lower(p.protocol), Ports: p.portRanges}},
@@ -112,7 +112,7 @@ func (c *Controller) ensureFirewalls(ctx context.Context, p lbPlan, ip string) e
 		return err
 	}
 	return c.ensureFirewall(ctx, &compute.Firewall{
-		Name: healthCheckFirewallName(p.hcName), Network: c.g.globalLink("networks", c.opts.Network),
+		Name: healthCheckFirewallName(p.hcName), Network: c.net.globalLink("networks", c.opts.Network),
 		SourceRanges: healthCheckSourceRanges, TargetTags: []string{c.opts.NodeTag},
 		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{fmt.Sprint(p.hcPort)}}},
 	})
@@ -120,15 +120,15 @@ func (c *Controller) ensureFirewalls(ctx context.Context, p lbPlan, ip string) e
 
 func (c *Controller) ensureFirewall(ctx context.Context, want *compute.Firewall) error {
 	fws := c.g.svc.Firewalls
-	got, err := fws.Get(c.g.project, want.Name).Context(ctx).Do()
+	got, err := fws.Get(c.net.project, want.Name).Context(ctx).Do()
 	switch {
 	case computeclient.IsNotFound(err):
-		err = c.g.do(ctx, func(id string) (*compute.Operation, error) {
-			return fws.Insert(c.g.project, want).RequestId(id).Context(ctx).Do()
+		err = c.net.do(ctx, func(id string) (*compute.Operation, error) {
+			return fws.Insert(c.net.project, want).RequestId(id).Context(ctx).Do()
 		})
 	case err == nil && !sameFirewall(got, want):
-		err = c.g.do(ctx, func(id string) (*compute.Operation, error) {
-			return fws.Patch(c.g.project, want.Name, want).RequestId(id).Context(ctx).Do()
+		err = c.net.do(ctx, func(id string) (*compute.Operation, error) {
+			return fws.Patch(c.net.project, want.Name, want).RequestId(id).Context(ctx).Do()
 		})
 	}
 	if err != nil {

@@ -19,20 +19,21 @@ func (c *Controller) teardown(ctx context.Context, svc *corev1.Service) error {
 	name := LoadBalancerName(svc)
 	steps := []struct {
 		what string
+		in   gce
 		del  func(id string) (*compute.Operation, error)
 	}{
-		{"forwarding rule " + name, func(id string) (*compute.Operation, error) {
+		{"forwarding rule " + name, c.g, func(id string) (*compute.Operation, error) {
 			return c.g.svc.ForwardingRules.Delete(c.g.project, c.g.region, name).RequestId(id).Context(ctx).Do()
 		}},
-		{"backend service " + name, func(id string) (*compute.Operation, error) {
+		{"backend service " + name, c.g, func(id string) (*compute.Operation, error) {
 			return c.g.svc.RegionBackendServices.Delete(c.g.project, c.g.region, name).RequestId(id).Context(ctx).Do()
 		}},
-		{"firewall rule " + trafficFirewallName(name), func(id string) (*compute.Operation, error) {
-			return c.g.svc.Firewalls.Delete(c.g.project, trafficFirewallName(name)).RequestId(id).Context(ctx).Do()
+		{"firewall rule " + trafficFirewallName(name), c.net, func(id string) (*compute.Operation, error) {
+			return c.net.svc.Firewalls.Delete(c.net.project, trafficFirewallName(name)).RequestId(id).Context(ctx).Do()
 		}},
 	}
 	for _, s := range steps {
-		if err := ignoreGone(c.g.do(ctx, s.del)); err != nil {
+		if err := ignoreGone(s.in.do(ctx, s.del)); err != nil {
 			return fmt.Errorf("delete %s: %w", s.what, err)
 		}
 	}
@@ -55,8 +56,8 @@ func (c *Controller) deleteHealthCheck(ctx context.Context, name string) error {
 		return fmt.Errorf("delete health check %s: %w", name, err)
 	}
 	fw := healthCheckFirewallName(name)
-	if err := ignoreGone(c.g.do(ctx, func(id string) (*compute.Operation, error) {
-		return c.g.svc.Firewalls.Delete(c.g.project, fw).RequestId(id).Context(ctx).Do()
+	if err := ignoreGone(c.net.do(ctx, func(id string) (*compute.Operation, error) {
+		return c.net.svc.Firewalls.Delete(c.net.project, fw).RequestId(id).Context(ctx).Do()
 	})); err != nil {
 		return fmt.Errorf("delete firewall rule %s: %w", fw, err)
 	}

@@ -136,7 +136,7 @@ func (g *gatewaySim) run(ctx context.Context, s state.Sim, endpoint, clusterUID 
 	}
 	c := gkegateway.New(gkegateway.Clients{Kube: kube, Gateway: gw, GKE: gke, Compute: svc}, gkegateway.Options{
 		Project: sc.Project, ProjectNumber: sc.ProjectNumber, Location: sc.Location, Cluster: sc.Cluster,
-		Network: sc.Network, NodeTag: sc.NodeTag(), ClusterUID: clusterUID, Knobs: g.knobs,
+		Network: sc.Network, NetworkProject: sc.NetworkProject(), NodeTag: sc.NodeTag(), ClusterUID: clusterUID, Knobs: g.knobs,
 		CertificateMaps: gkegateway.CertificateManagerREST{Endpoint: strings.TrimSuffix(endpoint, "/") + strings.TrimSuffix(fakecertmanager.Prefix, "/"), Client: agent},
 		Logf:            log.Printf,
 	})

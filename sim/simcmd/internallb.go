@@ -36,7 +36,7 @@ func startInternalLBs(ctx context.Context, d state.Dir, s state.Sim, endpoint st
 			return fmt.Errorf("cluster %s: read its id: %w", c.Name(), err)
 		}
 		sc, name := c.Scenario, c.Name()
-		ctl := ilbcontroller.New(kube, svc, ilbcontroller.Options{Project: sc.Project, Region: sc.Region, Network: sc.Network,
+		ctl := ilbcontroller.New(kube, svc, ilbcontroller.Options{Project: sc.Project, Region: sc.Region, Network: sc.Network, NetworkProject: sc.NetworkProject(),
 			Subnetwork: sc.Subnetwork, NodeTag: sc.NodeTag(), ClusterID: id,
 			Logf: func(format string, a ...any) { log.Printf("cluster %s: "+format, append([]any{name}, a...)...) }})
 		go ctl.Run(ctx)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // checkSim is a meshsim of its own shape (private, small nodes, old
@@ -256,6 +257,37 @@ func TestCheckPrivateClusterWebhookRule(t *testing.T) {
 	}
 	if l := s.requests(t); l.Mutations != 0 {
 		t.Errorf("the refused fix changed %d things", l.Mutations)
+	}
+
+	// --fix --dry-run, still without the permission: the fix it would
+	// make, where, and the permission it lacks; nothing changes (the
+	// simulator logged no mutating request, and the rule does not exist).
+	res = meshctlCheck(t, s, 3, "--fix", "--dry-run")
+	if !res.DryRun || len(res.Fixes) != 1 || res.Fixes[0].Error != "" ||
+		!strings.HasPrefix(res.Fixes[0].Action, "create firewall rule "+ruleName+" in project meshsim-project: tcp:15017 from 172.16.0.0/28") {
+		t.Errorf("dry run %v, fixes %+v", res.DryRun, res.Fixes)
+	}
+	if len(res.Changes) != 1 || res.Changes[0].Name != ruleName || res.Changes[0].Action != "create" {
+		t.Errorf("changes %+v", res.Changes)
+	}
+	if p := res.Permissions; p == nil || p.Missing != 1 || !slices.ContainsFunc(p.Permissions, func(x preflight.Permission) bool {
+		return x.Permission == "compute.firewalls.create" && x.Status == preflight.Missing && x.Project == "meshsim-project"
+	}) {
+		t.Errorf("permissions %+v", res.Permissions)
+	}
+	if c := resultCheck(t, res, "MC0131"); c.Status != check.StatusError {
+		t.Errorf("MC0131 after a dry run: %s", c.Status)
+	}
+	r = s.run(t, nil, meshctlBin, "check", "--fix", "--dry-run")
+	if r.Code != 3 || !strings.Contains(r.Stdout, "Fixes --fix would make (dry run: nothing was changed)") ||
+		!strings.Contains(r.Stdout, "create firewall rule "+ruleName) || !strings.Contains(r.Stdout, "compute.firewalls.create") {
+		t.Errorf("text dry run: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if l := s.requests(t); l.Mutations != 0 {
+		t.Errorf("the dry runs changed %d things", l.Mutations)
+	}
+	if code := s.api(t, http.MethodGet, "/compute/v1/projects/meshsim-project/global/firewalls/"+ruleName, nil, nil); code != http.StatusNotFound {
+		t.Errorf("GET the rule after the dry runs: HTTP %d, want 404", code)
 	}
 	s.api(t, http.MethodPost, "/meshsim/iam/grant", perm, nil)
 

@@ -187,13 +187,21 @@ spec:
 	}
 
 	// istioctl analyze finds no error in the gateway's namespace (its
-	// Gateway, VirtualService and DestinationRule) nor in the Service's.
+	// Gateway, VirtualService and DestinationRule) nor in the Service's;
+	// and, the namespace meshctl made being labelled for the gateway's
+	// revision, no warning that it is not injected (IST0102). (IST0146,
+	// `image: auto` matching no webhook selector as analyze reads them,
+	// is still reported here: not yet understood, see the #18 notes.)
 	for _, n := range []string{gwNS, ns} {
 		r = runIn(t, "", "istioctl", "analyze", "-n", n)
-		if r.Code != 0 || strings.Contains(r.Stdout+r.Stderr, "Error [") {
-			t.Errorf("istioctl analyze -n %s: exit %d\n%s%s", n, r.Code, r.Stdout, r.Stderr)
+		out := r.Stdout + r.Stderr
+		if r.Code != 0 || strings.Contains(out, "Error [") {
+			t.Errorf("istioctl analyze -n %s: exit %d\n%s", n, r.Code, out)
 		}
-		t.Logf("istioctl analyze -n %s:\n%s%s", n, r.Stdout, r.Stderr)
+		if n == gwNS && strings.Contains(out, "IST0102") {
+			t.Errorf("istioctl analyze -n %s warns about the gateway's namespace or its injection:\n%s", n, out)
+		}
+		t.Logf("istioctl analyze -n %s:\n%s", n, out)
 	}
 
 	// The Service carries GKE's NEG status, and the NEGs exist in Compute.

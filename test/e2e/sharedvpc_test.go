@@ -10,9 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // sharedVPCHost owns the network of the Shared VPC simulator's cluster.
@@ -70,6 +73,25 @@ func TestSharedVPC(t *testing.T) {
 	for _, req := range log.Requests {
 		if req.Mutation {
 			t.Errorf("the refused expose changed Google resources: %s %s", req.HTTPMethod, req.Path)
+		}
+	}
+	// check --permissions finds the same gap: it reads the cluster's
+	// network and asks for the firewall permissions in the host project.
+	r = run(meshctlBin, "check", "--permissions", "--for", "expose,check-fix", "-o", "json")
+	var perms struct {
+		Commands []struct {
+			Command     string                 `json:"command"`
+			Missing     int                    `json:"missing"`
+			Permissions []preflight.Permission `json:"permissions"`
+		} `json:"commands"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &perms); err != nil || r.Code != 3 || len(perms.Commands) != 2 {
+		t.Fatalf("check --permissions: exit %d, %v\n%s%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	for _, c := range perms.Commands {
+		missing := slices.IndexFunc(c.Permissions, func(p preflight.Permission) bool { return p.Status == preflight.Missing })
+		if c.Missing != 1 || missing < 0 || c.Permissions[missing].Permission != "compute.firewalls.create" || c.Permissions[missing].Project != sharedVPCHost {
+			t.Errorf("check --permissions for %s: %+v", c.Command, c)
 		}
 	}
 	s.api(t, http.MethodPost, "/meshsim/iam/grant", map[string]any{"project": sharedVPCHost, "permissions": []string{"compute.firewalls.create"}}, nil)

@@ -10,9 +10,11 @@ import (
 
 	"github.com/meshctl/meshctl/cmd/meshctl/factory"
 	"github.com/meshctl/meshctl/internal/failure"
+	"github.com/meshctl/meshctl/internal/gcp"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/install"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
@@ -36,6 +38,10 @@ type CheckOptions struct {
 	// the commands PermissionsFor names (--for) instead of the cluster.
 	Permissions    bool
 	PermissionsFor []string
+	// NetworkProject finds the project of the cluster's VPC network (a
+	// Shared VPC's host project), where --permissions checks the firewall
+	// permissions; nil when no cluster is set.
+	NetworkProject func(context.Context) (string, error)
 	Printer        *ui.Printer
 	Reporter       ui.Reporter
 }
@@ -67,7 +73,9 @@ Checks that use different APIs run concurrently; a check whose API call fails is
 (MC0100, with the cause: permission, API disabled, unreachable) and the others still run.
 
 --fix creates the missing 15017 firewall rule (named meshctl-webhook-CLUSTER-HASH, described as
-made by meshctl), then checks again.
+made by meshctl; on a Shared VPC in the host project, on its network), then checks again. With
+--dry-run it prints the fixes it would make and the permissions they need (-o json: the fixes,
+the changes and the permission report) and changes nothing.
 
 With --cluster given more than once (each NAME, PROJECT/LOCATION/NAME or a kube context), it checks
 every cluster at once and then the clusters together, as meshctl mesh connect needs them: one fleet,
@@ -76,7 +84,9 @@ where installed, a firewall rule between the clusters' Pods and nodes, and each 
 plane in reach of the others' istiods (findings MC03xx).
 
 --permissions checks instead whether the caller may run meshctl's mutating commands (--for
-chooses them): each command's Google permissions with testIamPermissions in the project, its
+chooses them): each command's Google permissions with testIamPermissions in the project (the
+firewall rules' in the project of the cluster's network, when a cluster is set: a Shared VPC's
+host project), its
 Kubernetes ones with SelfSubjectAccessReviews in every namespace, and for what is missing the
 smallest predefined roles and the commands that grant them.
 
@@ -85,6 +95,7 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 		Example: `  meshctl check
   meshctl check --mesh-version 1.29 -o json
   meshctl check --fix
+  meshctl check --fix --dry-run -o json
   meshctl check --fail-on warning   # CI: warnings fail too
   meshctl check --cluster my-project/us-central1/east --cluster my-project/europe-west1/west
   meshctl check --permissions --for expose,inject -o json`,
@@ -94,6 +105,10 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			s := f.Settings
 			if opts.Permissions {
 				opts.Check.Project, opts.Printer, opts.Preflight = s.Project, f.Printer, f.Preflight(&opts.SkipPermissionCheck)
+				opts.Check.Location, opts.Check.Cluster, opts.Reporter = s.Location, s.Cluster, f.Reporter
+				if s.Project != "" && s.Location != "" && s.Cluster != "" {
+					opts.NetworkProject = func(ctx context.Context) (string, error) { return clusterNetworkProject(ctx, f, opts.Check) }
+				}
 				if runF != nil {
 					return runF(opts)
 				}
@@ -112,6 +127,9 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 			if err := opts.Check.Validate(); err != nil {
 				return failure.Usage(err, "") // the hint says what to set
 			}
+			if opts.Check.DryRun && !opts.Check.Fix {
+				return failure.Usage(fmt.Errorf("--dry-run shows what --fix would change; without --fix check changes nothing"), "add --fix: meshctl check --fix --dry-run")
+			}
 			if opts.Check.MeshVersion != "" {
 				opts.Check.MeshVersionSource = "--mesh-version"
 			}
@@ -127,11 +145,13 @@ Exit codes: 0 when nothing reaches --fail-on (default error), 3 when something d
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Check.MeshVersion, "mesh-version", "", fmt.Sprintf("target mesh release, e.g. 1.29 or 1.29.8-asm.11 (default: the release of the asmcli meshctl install would run, else %s)", install.PinnedRelease))
 	fl.BoolVar(&opts.Check.Fix, "fix", false, "create the missing webhook firewall rule (tcp:15017 from the control plane), then check again")
+	fl.BoolVar(&opts.Check.DryRun, "dry-run", false, "with --fix: show the fixes and the permissions they need; change nothing")
 	fl.Var(&opts.Check.FailOn, "fail-on", findings.FailOnUsage)
 	factory.AddSkipPermissionCheck(cmd, &opts.SkipPermissionCheck)
 	fl.BoolVar(&opts.Permissions, "permissions", false, "check the caller's Google and Kubernetes permissions for meshctl's mutating commands instead of the cluster (for preparing a CI service account)")
 	fl.StringSliceVar(&opts.PermissionsFor, "for", nil, permissionsUsage())
 	cmd.MarkFlagsMutuallyExclusive("permissions", "fix")
+	cmd.MarkFlagsMutuallyExclusive("permissions", "dry-run")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"error", "warning", "info"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mesh-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
@@ -173,4 +193,20 @@ func run(ctx context.Context, opts *CheckOptions) error {
 		return failure.Problems()
 	}
 	return nil
+}
+
+// clusterNetworkProject is the project of the cluster's VPC network, as
+// GKE reports it (networkConfig.network names a Shared VPC's host
+// project).
+func clusterNetworkProject(ctx context.Context, f *factory.Factory, o check.Options) (string, error) {
+	cm, err := f.ClusterManager(ctx)
+	if err != nil {
+		return "", err
+	}
+	cl, err := gcp.NewGKE(cm).GetCluster(ctx, o.ClusterName())
+	if err != nil {
+		return "", err
+	}
+	project, _ := gkecluster.Network(cl, o.Project)
+	return project, nil
 }

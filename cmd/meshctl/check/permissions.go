@@ -18,19 +18,23 @@ import (
 )
 
 // declaredCommands are the commands `check --permissions --for` knows,
-// each with the superset of changes it can make in project: what the
-// capabilities declare, so a new command adds a line here.
+// each with the superset of changes it can make in project, its firewall
+// rules in netProject (the project of the cluster's network: a Shared
+// VPC's host project, else project): what the capabilities declare, so a
+// new command adds a line here.
 var declaredCommands = []struct {
 	name    string
-	changes func(project string) []plan.Change
+	changes func(project, netProject string) []plan.Change
 }{
-	{"expose", func(p string) []plan.Change { return append(expose.DeclaredChanges(), lb.DeclaredChanges(p)...) }},
-	{"unexpose", func(p string) []plan.Change {
-		return deletions(append(expose.DeclaredChanges(), lb.DeclaredChanges(p)...))
+	{"expose", func(p, net string) []plan.Change {
+		return append(expose.DeclaredChanges(), lb.DeclaredChanges(p, net)...)
 	}},
-	{"inject", func(string) []plan.Change { return inject.DeclaredChanges() }},
-	{"check-fix", check.DeclaredFixChanges},
-	{"install-managed", func(p string) []plan.Change { return managed.DeclaredChanges(p, p) }},
+	{"unexpose", func(p, net string) []plan.Change {
+		return deletions(append(expose.DeclaredChanges(), lb.DeclaredChanges(p, net)...))
+	}},
+	{"inject", func(string, string) []plan.Change { return inject.DeclaredChanges() }},
+	{"check-fix", func(_, net string) []plan.Change { return check.DeclaredFixChanges(net) }},
+	{"install-managed", func(p, _ string) []plan.Change { return managed.DeclaredChanges(p, p) }},
 	{"mesh-connect", multicluster.DeclaredChanges},
 }
 
@@ -55,7 +59,7 @@ func declaredNames() []string {
 }
 
 // declared are the chosen commands' changes (all when none is chosen).
-func declared(project string, chosen []string) ([]preflight.Declared, error) {
+func declared(project, netProject string, chosen []string) ([]preflight.Declared, error) {
 	for _, c := range chosen {
 		if !slices.Contains(declaredNames(), c) {
 			return nil, failure.Usagef("--for %s: not a command meshctl can check; choose from %s", c, strings.Join(declaredNames(), ", "))
@@ -64,7 +68,7 @@ func declared(project string, chosen []string) ([]preflight.Declared, error) {
 	var out []preflight.Declared
 	for _, d := range declaredCommands {
 		if len(chosen) == 0 || slices.Contains(chosen, d.name) {
-			out = append(out, preflight.Declared{Command: d.name, Changes: d.changes(project)})
+			out = append(out, preflight.Declared{Command: d.name, Changes: d.changes(project, netProject)})
 		}
 	}
 	return out, nil
@@ -77,7 +81,20 @@ func runPermissions(ctx context.Context, opts *CheckOptions) error {
 	if opts.Check.Project == "" {
 		return failure.Usagef("--permissions needs the project: set --project (or MESHCTL_PROJECT)")
 	}
-	commands, err := declared(opts.Check.Project, opts.PermissionsFor)
+	netProject := opts.Check.Project
+	if opts.NetworkProject != nil {
+		// The firewall rules go where the cluster's network is: on a
+		// Shared VPC, the host project. Without the cluster they are
+		// checked in the project, and the report says where.
+		p, err := opts.NetworkProject(ctx)
+		switch {
+		case err != nil:
+			opts.Reporter.Warnf("cannot read cluster %s to find the project of its network (%v): firewall permissions are checked in project %s; on a Shared VPC they are needed in the host project", opts.Check.Cluster, err, netProject)
+		case p != "":
+			netProject = p
+		}
+	}
+	commands, err := declared(opts.Check.Project, netProject, opts.PermissionsFor)
 	if err != nil {
 		return err
 	}
