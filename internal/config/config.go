@@ -4,7 +4,10 @@
 //
 // Precedence, highest first:
 //
-//  1. a command-line flag (--project)
+//  1. a command-line flag (--project); for project, location and cluster
+//     also a GKE context given as --context: the cluster it names is the one
+//     the command talks to, so an environment that names another (meshsim's
+//     MESHCTL_CLUSTER, a CI job's) must not send the Google calls elsewhere
 //  2. a MESHCTL_ environment variable (MESHCTL_PROJECT)
 //  3. the config file (--config, MESHCTL_CONFIG, or $XDG_CONFIG_HOME/meshctl/config.yaml)
 //  4. for project, location and cluster: the kubeconfig context, when it is a
@@ -205,6 +208,8 @@ type resolver struct {
 	filePath string
 	gcloud   *gcloudConfig
 	out      map[Key]Setting
+	// flagged ranks just below the settings' own flags (a GKE --context).
+	flagged map[Key]fallback
 }
 
 // Resolve computes the effective settings. Errors are usage errors (exit
@@ -227,6 +232,13 @@ func Resolve(in Inputs) (*Settings, error) {
 	r.resolve(Context, r.currentContext)
 	if gke, ok := kube.ParseGKEContext(r.out[Context].Value); ok {
 		s.GKE = &gke
+		if r.out[Context].Source.Kind == SourceFlag {
+			r.flagged = map[Key]fallback{
+				Project:  r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Project }),
+				Location: r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Location }),
+				Cluster:  r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Cluster }),
+			}
+		}
 	}
 	r.resolve(Project, r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Project }),
 		r.env(SourceGcloud, "CLOUDSDK_CORE_PROJECT"), r.env(SourceGcloud, "GOOGLE_CLOUD_PROJECT"),
@@ -257,6 +269,11 @@ func (r *resolver) resolve(k Key, fallbacks ...fallback) {
 	set := func(v string, src Source) { r.out[k] = Setting{Key: k, Value: v, Source: src} }
 	if v, ok := r.in.Flags[k]; ok {
 		set(v, Source{SourceFlag, "--" + string(k)})
+		return
+	}
+	if f, ok := r.flagged[k]; ok {
+		v, src, _ := f()
+		set(v, src)
 		return
 	}
 	if v, ok := r.lookupEnv(k.EnvVar()); ok {

@@ -144,7 +144,8 @@ func TestGKEContextDefaults(t *testing.T) {
 		t.Errorf("context source = %q", got)
 	}
 
-	// An explicit --context is parsed the same way, and the kubeconfig's
+	// An explicit --context is parsed the same way and, naming the cluster
+	// the command talks to, outranks MESHCTL_CLUSTER; the kubeconfig's
 	// current-context is not consulted.
 	w.flags = map[Key]string{Context: "gke_p2_us-west1-a_c2"}
 	w.gotKube = nil
@@ -152,8 +153,13 @@ func TestGKEContextDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Context != "gke_p2_us-west1-a_c2" || s.Project != "p2" || s.Location != "us-west1-a" {
-		t.Errorf("explicit context: got %s %s %s", s.Context, s.Project, s.Location)
+	if s.Context != "gke_p2_us-west1-a_c2" || s.Project != "p2" || s.Location != "us-west1-a" || s.Cluster != "c2" {
+		t.Errorf("explicit context: got %s %s %s %s", s.Context, s.Project, s.Location, s.Cluster)
+	}
+	// The settings' own flags still win.
+	w.flags[Cluster] = "flag-cluster"
+	if s, err = Resolve(w.inputs()); err != nil || s.Cluster != "flag-cluster" {
+		t.Errorf("--cluster beside --context: got %v %v", s, err)
 	}
 	if len(w.gotKube) != 0 {
 		t.Errorf("kubeconfig read although --context was given")
