@@ -276,12 +276,6 @@ func cidrContains(cidr, addr string) bool {
 	return err == nil && aerr == nil && p.Contains(a)
 }
 
-var (
-	mnConnectOnce sync.Once
-	mnConnectSim  *mcSim
-	mnConnectErr  string
-)
-
 // TestMeshConnectMultiNetwork: two clusters in two regions on two VPC
 // networks with the mesh installed (asmcli labels istio-system with each
 // cluster's network). `meshctl mesh connect --multi-network --fix` builds
@@ -297,13 +291,7 @@ func TestMeshConnectMultiNetwork(t *testing.T) {
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		t.Skip("gcloud is not on PATH")
 	}
-	mnConnectOnce.Do(func() {
-		mnConnectSim, mnConnectErr = startOnceSim("e2e-ewc-", "two networks, mesh connect", "--clusters", "2", "--regions", "us-central1,europe-west1", "--networks", "2")
-	})
-	if mnConnectErr != "" {
-		t.Fatal(mnConnectErr)
-	}
-	mc := mnConnectSim
+	mc := startSimFor(t, "e2e-ewc-", "two networks, mesh connect", "--clusters", "2", "--regions", "us-central1,europe-west1", "--networks", "2")
 	mc.refreshStatus(t)
 	mc.installMesh(t, ewRevision)
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]

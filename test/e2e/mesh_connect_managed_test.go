@@ -27,10 +27,7 @@ import (
 // back from the cluster and the fake GKE and Compute APIs, not discovery
 // itself.
 func TestMeshConnectManagedClusters(t *testing.T) {
-	mc, why := startOnceSim("e2e-mcm-", "managed mesh connect", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
-	if why != "" {
-		t.Fatal(why)
-	}
+	mc := startSimFor(t, "e2e-mcm-", "managed mesh connect", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
 	mc.refreshStatus(t)
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
 	installStart := time.Now()

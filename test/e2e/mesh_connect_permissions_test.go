@@ -6,17 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-)
-
-// The connect permission test denies permissions in its simulator's IAM:
-// it starts a two-cluster simulator of its own so that no other test
-// runs as a principal missing one.
-var (
-	connectPermOnce sync.Once
-	connectPermSim  *mcSim
-	connectPermErr  string
 )
 
 func (mc *mcSim) envVar(t *testing.T, key string) string {
@@ -60,15 +50,10 @@ func (mc *mcSim) mutations(t *testing.T) []string {
 // secret. The dry run lists it as missing. Granted, the same command
 // connects the clusters. disconnect, which takes connect's blocks out of
 // the authorized networks, is refused the same way with every link left,
-// and granted it removes them.
+// and granted it removes them. It has a simulator of its own, so no other
+// test runs as a principal missing a permission.
 func TestMeshConnectPermissions(t *testing.T) {
-	connectPermOnce.Do(func() {
-		connectPermSim, connectPermErr = startOnceSim("e2e-mcp-", "mesh connect permissions", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
-	})
-	if connectPermErr != "" {
-		t.Fatal(connectPermErr)
-	}
-	mc := connectPermSim
+	mc := startSimFor(t, "e2e-mcp-", "mesh connect permissions", "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
 	mc.refreshStatus(t)
 	mc.installMesh(t, connectRevision)
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]

@@ -15,31 +15,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
 )
 
-// The connect tests change both clusters' GKE settings, firewall and
-// Secrets, which the discovery test expects untouched: this file starts
-// its own two-cluster simulator, once.
-var (
-	connectOnce   sync.Once
-	connectShared *mcSim
-	connectErr    string
-)
-
-func connectSim(t *testing.T) *mcSim {
-	t.Helper()
-	connectOnce.Do(func() { connectShared, connectErr = startMultiClusterSim("mesh connect") })
-	if connectErr != "" {
-		t.Fatal(connectErr)
-	}
-	connectShared.refreshStatus(t)
-	return connectShared
-}
+// connectSim is TestMeshConnectPrivateClusters' own two-cluster
+// simulator: it changes both clusters' GKE settings, firewall and Secrets.
+func connectSim(t *testing.T) *mcSim { return multiClusterSim(t, "mesh connect") }
 
 const connectRevision = "asm-mc-1"
 

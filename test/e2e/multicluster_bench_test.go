@@ -88,15 +88,7 @@ func residentMiB(state string) (mib, count int) {
 // same kinds of change: firewall rule, authorized networks, remote secrets,
 // the probe and the verification.
 func BenchmarkMeshConnect(b *testing.B) {
-	mc, why := startOnceSim("e2e-bench-mc-", "three clusters", "--clusters", "3", "--regions", "us-central1,europe-west1", "--private")
-	if why != "" {
-		b.Fatal(why)
-	}
-	// Stopped when the benchmark ends, not with the other once-started
-	// simulators: three control planes weigh on the benchmarks after it.
-	stop := onceSimStops[len(onceSimStops)-1]
-	onceSimStops = onceSimStops[:len(onceSimStops)-1]
-	defer stop()
+	mc := startSimFor(b, "e2e-bench-mc-", "three clusters", "--clusters", "3", "--regions", "us-central1,europe-west1", "--private")
 	out, err := meshsim(context.Background(), mc.state, "status", "--json")
 	if err != nil {
 		b.Fatalf("meshsim status: %v\n%s", err, out)

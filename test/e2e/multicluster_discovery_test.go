@@ -24,7 +24,7 @@ func TestMulticlusterDiscoveryFollowsGKESettings(t *testing.T) {
 		t.Skip("gcloud is not on PATH")
 	}
 	const revision = "asm-mc-1"
-	mc := multiClusterSim(t)
+	mc := multiClusterSim(t, "two clusters")
 	mc.installMesh(t, revision)
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
 	if a.Context != "gke_meshsim-project_us-central1_meshsim-1" || b.Context != "gke_meshsim-project_europe-west1_meshsim-2" ||

@@ -17,14 +17,15 @@ import (
 	"time"
 )
 
-// mcSim is a simulator of two private clusters in two regions (meshsim up
-// --clusters 2 --regions us-central1,europe-west1 --private), shared by the
-// multi-cluster tests: it costs two control planes, so it starts once, on
-// first use, and stops after the last test.
+// mcSim is a simulator of several clusters (meshsim up --clusters N). It
+// costs a control plane and an istiod per cluster, so a test that needs one
+// starts it with startSimFor and it stops when that test ends; only one
+// shared by several tests (multiNetworkSim) lives until the last test.
 type mcSim struct {
 	state  string
 	env    []string
 	status mcStatus
+	stop   func() // meshsim down; safe to call more than once
 
 	installOnce sync.Once
 	installErr  string
@@ -58,14 +59,9 @@ type mcCluster struct {
 	} `json:"istiods"`
 }
 
-var (
-	mcOnce   sync.Once
-	mcShared *mcSim
-	mcErr    string
-	// onceSimStops stop the simulators started once for several tests;
-	// TestMain calls stopOnceSims after the last test.
-	onceSimStops []func()
-)
+// onceSimStops stop the simulators started by startOnceSim; TestMain calls
+// stopOnceSims after the last test.
+var onceSimStops []func()
 
 func stopOnceSims() {
 	for _, stop := range onceSimStops {
@@ -73,21 +69,28 @@ func stopOnceSims() {
 	}
 }
 
-func multiClusterSim(t *testing.T) *mcSim {
+// multiClusterSim starts, for test t alone, a simulator of two private
+// clusters in two regions.
+func multiClusterSim(t *testing.T, what string) *mcSim {
 	t.Helper()
-	mcOnce.Do(func() { mcShared, mcErr = startMultiClusterSim("two clusters") })
-	if mcErr != "" {
-		t.Fatal(mcErr)
-	}
-	mcShared.refreshStatus(t)
-	return mcShared
+	mc := startSimFor(t, "e2e-mc-", what, "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
+	mc.refreshStatus(t)
+	return mc
 }
 
-// startMultiClusterSim starts a simulator of two private clusters in two
-// regions, once; a test file that changes the clusters in ways others
-// would see starts its own.
-func startMultiClusterSim(what string) (*mcSim, string) {
-	return startOnceSim("e2e-mc-", what, "--clusters", "2", "--regions", "us-central1,europe-west1", "--private")
+// startSimFor starts a simulator for test tb alone, stopped when it ends:
+// a several-cluster simulator left running would weigh on every test
+// after it.
+func startSimFor(tb testing.TB, prefix, what string, upArgs ...string) *mcSim {
+	tb.Helper()
+	mc, why := startOnceSim(prefix, what, upArgs...)
+	if mc != nil {
+		tb.Cleanup(mc.stop)
+	}
+	if why != "" {
+		tb.Fatal(why)
+	}
+	return mc
 }
 
 // startOnceSim starts a simulator shared by several tests, stopped by
@@ -98,24 +101,27 @@ func startOnceSim(prefix, what string, upArgs ...string) (*mcSim, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	onceSimStops = append(onceSimStops, func() {
+	stop := sync.OnceFunc(func() {
 		if out, err := meshsim(context.Background(), state, "down"); err != nil {
 			fmt.Fprintf(os.Stderr, "meshsim down (%s): %v\n%s", what, err, out)
 		}
 		os.RemoveAll(state)
 	})
+	onceSimStops = append(onceSimStops, stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if out, err := meshsim(ctx, state, append([]string{"up"}, upArgs...)...); err != nil {
+		stop()
 		return nil, fmt.Sprintf("meshsim up %v: %v\n%s", upArgs, err, out)
 	}
 	fmt.Fprintf(os.Stderr, "e2e: %s meshsim up in %.1fs\n", what, time.Since(start).Seconds())
 	out, err := meshsim(ctx, state, "env")
 	if err != nil {
+		stop()
 		return nil, fmt.Sprintf("meshsim env: %v\n%s", err, out)
 	}
-	return &mcSim{state: state, env: parseExports(out)}, ""
+	return &mcSim{state: state, env: parseExports(out), stop: stop}, ""
 }
 
 func (mc *mcSim) refreshStatus(t *testing.T) {

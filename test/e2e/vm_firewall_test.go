@@ -69,7 +69,16 @@ func TestVMFirewall(t *testing.T) {
 	})
 
 	config := t.TempDir()
-	zoneA, zoneB := a.Location+"-a", b.Location+"-a"
+	// A zone of each cluster's region, as Compute lists them (europe-west1
+	// has no -a zone).
+	zoneIn := func(region string) string {
+		zones := strings.Fields(mc.gcloudOut(t, config, "compute", "zones", "list", "--filter", "region~"+region+"$", "--format", "value(name)"))
+		if len(zones) == 0 {
+			t.Fatalf("Compute lists no zone in %s", region)
+		}
+		return zones[0]
+	}
+	zoneA, zoneB := zoneIn(a.Location), zoneIn(b.Location)
 	mc.gcloudOut(t, config, "compute", "instances", "create", "e2e-vm-fw", "--zone", zoneA, "--network", a.Network,
 		"--subnet", a.Network+"-"+a.Location, "--tags", "mesh-db")
 	mc.gcloudOut(t, config, "compute", "instances", "create", "e2e-vm-far", "--zone", zoneB, "--network", b.Network,
