@@ -133,50 +133,40 @@ data:
 
 // fleetProvisionedEach checks that the fleet provisioned the managed
 // control plane of each cluster in that cluster: the fleet reports each
-// membership, named by its cluster's resource link, ACTIVE on asm-managed;
+// membership (named after its cluster) ACTIVE on asm-managed in the feature;
 // each cluster's API server holds its own reconciled ControlPlaneRevision;
 // and each cluster has a managed istiod of its own that registers under the
 // cluster's name and has synced that cluster (istiod's /debug/clusterz).
 func fleetProvisionedEach(t *testing.T, mc *mcSim, clusters ...mcCluster) {
 	t.Helper()
-	var fleet struct {
-		Memberships []struct {
-			Membership struct {
-				Endpoint struct {
-					GKECluster struct {
-						ResourceLink string `json:"resourceLink"`
-					} `json:"gkeCluster"`
-				} `json:"endpoint"`
-			} `json:"membership"`
-			Feature struct {
-				State struct {
-					Servicemesh struct {
-						ControlPlaneManagement struct {
-							State   string `json:"state"`
-							Details []struct {
-								Details string `json:"details"`
-							} `json:"details"`
-						} `json:"controlPlaneManagement"`
-					} `json:"servicemesh"`
-				} `json:"state"`
-			} `json:"feature"`
-		} `json:"memberships"`
+	// The servicemesh feature as gcloud reads it (v1), its per-membership
+	// states keyed projects/NUMBER/locations/LOCATION/memberships/NAME.
+	var feature struct {
+		MembershipStates map[string]struct {
+			Servicemesh struct {
+				ControlPlaneManagement struct {
+					State   string `json:"state"`
+					Details []struct {
+						Details string `json:"details"`
+					} `json:"details"`
+				} `json:"controlPlaneManagement"`
+			} `json:"servicemesh"`
+		} `json:"membershipStates"`
 	}
-	if err := getJSON(envValue(mc.env, "MESHCTL_GKEHUB_ENDPOINT")+"/meshsim/hub/state", &fleet); err != nil {
+	if err := getJSON(envValue(mc.env, "MESHCTL_GKEHUB_ENDPOINT")+"/v1/projects/"+simProject+"/locations/global/features/servicemesh", &feature); err != nil {
 		t.Fatal(err)
 	}
 	active := map[string]string{}
-	for _, m := range fleet.Memberships {
-		cp := m.Feature.State.Servicemesh.ControlPlaneManagement
+	for key, m := range feature.MembershipStates {
+		cp := m.Servicemesh.ControlPlaneManagement
 		st := cp.State
 		if len(cp.Details) > 0 {
 			st += " " + cp.Details[0].Details
 		}
-		active[m.Membership.Endpoint.GKECluster.ResourceLink] = st
+		active[key[strings.LastIndex(key, "/")+1:]] = st
 	}
 	for _, c := range clusters {
-		link := "//container.googleapis.com/projects/" + simProject + "/locations/" + c.Location + "/clusters/" + c.Name
-		if got := active[link]; got != "ACTIVE Ready: asm-managed" {
+		if got := active[c.Name]; got != "ACTIVE Ready: asm-managed" {
 			t.Errorf("fleet: membership of %s is %q, want ACTIVE Ready: asm-managed (all: %v)", c.Name, got, active)
 		}
 		cpr := mc.kubectl(t, c, "get", "controlplanerevisions.mesh.cloud.google.com", "-n", "istio-system", "asm-managed",

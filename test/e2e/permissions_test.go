@@ -176,8 +176,21 @@ func TestPermissionsInstallManaged(t *testing.T) {
 // rules. Everything goes when the test ends.
 func limitedKube(t *testing.T, user string) (env []string, setRules func(rules string)) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	raw := lbKubectl(t, "", "config", "view", "--raw", "--minify", "--flatten", "-o", "json")
+	path := impersonatingKubeconfig(t, lbKubectl(t, "", "config", "view", "--raw", "--minify", "--flatten", "-o", "json"), user)
+	setRules = func(rules string) {
+		t.Helper()
+		lbKubectl(t, readsPlusRules(user, rules), "apply", "-f", "-")
+	}
+	t.Cleanup(func() {
+		lbRun(t, "", "kubectl", "delete", "clusterrolebinding,clusterrole", user, "--ignore-not-found")
+	})
+	return append(slices.Clone(simEnv), "KUBECONFIG="+path), setRules
+}
+
+// impersonatingKubeconfig writes raw (a minified, flattened kubeconfig in
+// JSON) with each user acting as user, and returns its path.
+func impersonatingKubeconfig(t *testing.T, raw, user string) string {
+	t.Helper()
 	var cfg map[string]any
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		t.Fatal(err)
@@ -185,13 +198,18 @@ func limitedKube(t *testing.T, user string) (env []string, setRules func(rules s
 	for _, u := range cfg["users"].([]any) {
 		u.(map[string]any)["user"].(map[string]any)["as"] = user
 	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
 	b, _ := json.Marshal(cfg)
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	setRules = func(rules string) {
-		t.Helper()
-		lbKubectl(t, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+	return path
+}
+
+// readsPlusRules is a ClusterRole named user granting reads of everything
+// plus rules (YAML list items), bound to user.
+func readsPlusRules(user, rules string) string {
+	return fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: %[1]s}
 rules:
@@ -203,12 +221,7 @@ kind: ClusterRoleBinding
 metadata: {name: %[1]s}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: %[1]s}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: %[1]s}]
-`, user, rules), "apply", "-f", "-")
-	}
-	t.Cleanup(func() {
-		lbRun(t, "", "kubectl", "delete", "clusterrolebinding,clusterrole", user, "--ignore-not-found")
-	})
-	return append(slices.Clone(simEnv), "KUBECONFIG="+path), setRules
+`, user, rules)
 }
 
 // kubeRefused runs meshctl in env expecting the permission check's

@@ -90,18 +90,7 @@ func TestVMCommands(t *testing.T) {
 		return strings.TrimSpace(ip) != "", ""
 	})
 	config := t.TempDir()
-	zone := a.Location + "-a"
-	mc.gcloudOut(t, config, "compute", "instances", "create", "e2e-vm-db", "--zone", zone, "--network", a.Network,
-		"--subnet", a.Network+"-"+a.Location, "--tags", "mesh-vm")
-	var inst struct {
-		NetworkInterfaces []struct {
-			NetworkIP string `json:"networkIP"`
-		} `json:"networkInterfaces"`
-	}
-	if err := json.Unmarshal([]byte(mc.gcloudOut(t, config, "compute", "instances", "describe", "e2e-vm-db", "--zone", zone, "--format", "json")), &inst); err != nil || len(inst.NetworkInterfaces) == 0 {
-		t.Fatalf("gcloud compute instances describe: %v", err)
-	}
-	vmIP := inst.NetworkInterfaces[0].NetworkIP
+	zone, vmIP := mc.createInstance(t, config, "e2e-vm-db", a, "--tags", "mesh-vm")
 
 	// The dry run changes nothing; add makes the group and the bundle.
 	bundle := filepath.Join(t.TempDir(), "db-bundle")
@@ -289,4 +278,31 @@ func jwtClaims(t *testing.T, token string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// createInstance creates a Compute instance on cluster c's network and
+// subnet, in a zone of its region as Compute lists them (europe-west1 has
+// no -a zone), with gcloud; it returns the zone and the internal address.
+func (mc *mcSim) createInstance(t *testing.T, config, name string, c mcCluster, flags ...string) (zone, ip string) {
+	t.Helper()
+	for _, z := range strings.Fields(mc.gcloudOut(t, config, "compute", "zones", "list", "--format", "value(name)")) {
+		if strings.HasPrefix(z, c.Location+"-") {
+			zone = z
+			break
+		}
+	}
+	if zone == "" {
+		t.Fatalf("Compute lists no zone in %s", c.Location)
+	}
+	mc.gcloudOut(t, config, append([]string{"compute", "instances", "create", name, "--zone", zone, "--network", c.Network,
+		"--subnet", c.Network + "-" + c.Location}, flags...)...)
+	var inst struct {
+		NetworkInterfaces []struct {
+			NetworkIP string `json:"networkIP"`
+		} `json:"networkInterfaces"`
+	}
+	if err := json.Unmarshal([]byte(mc.gcloudOut(t, config, "compute", "instances", "describe", name, "--zone", zone, "--format", "json")), &inst); err != nil || len(inst.NetworkInterfaces) == 0 {
+		t.Fatalf("gcloud compute instances describe %s: %v", name, err)
+	}
+	return zone, inst.NetworkInterfaces[0].NetworkIP
 }
