@@ -139,9 +139,7 @@ func kubeJudge(t *testing.T, context string, kc *fake.Clientset, asked *[]prefli
 		}
 		var name string
 		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			name = a.GetObject().(metav1.Object).GetName()
-		case k8stesting.UpdateAction:
+		case k8stesting.CreateAction: // an UpdateAction too: both carry the object
 			name = a.GetObject().(metav1.Object).GetName()
 		case k8stesting.DeleteAction:
 			name = a.GetName()
@@ -190,8 +188,8 @@ func permissionMembers() ([]*member, []*fake.Clientset) {
 				Name: c.name, Endpoint: fmt.Sprintf("34.1.1.%d", i+1),
 				NetworkConfig:                  &containerpb.NetworkConfig{Network: "projects/" + hostProject + "/global/networks/" + sharedVPC},
 				IpAllocationPolicy:             &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: c.pods},
-				PrivateClusterConfig:           &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, PrivateEndpoint: fmt.Sprintf("172.16.%d.2", i)},
-				MasterAuthorizedNetworksConfig: &containerpb.MasterAuthorizedNetworksConfig{Enabled: true, CidrBlocks: []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock{{CidrBlock: "192.168.0.0/24"}}},
+				PrivateClusterConfig:           &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, PrivateEndpoint: fmt.Sprintf("172.16.%d.2", i)},                                                    //nolint:staticcheck // GKE still serves these fields, and meshctl reads them
+				MasterAuthorizedNetworksConfig: &containerpb.MasterAuthorizedNetworksConfig{Enabled: true, CidrBlocks: []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock{{CidrBlock: "192.168.0.0/24"}}}, //nolint:staticcheck // GKE still serves these fields, and meshctl reads them
 			},
 			planes:    []plane{{Revision: "asm-1", ClusterID: ref.InstalledName(), Deployment: "istiod-asm-1", MeshConfig: config, TrustDomain: c.td}},
 			clusterID: ref.InstalledName(),
@@ -417,7 +415,7 @@ func TestDisconnectPlanPermissionsCoverTheWrites(t *testing.T) {
 		m.secrets = list.Items
 		for _, o := range ms {
 			if o != m {
-				m.gke.MasterAuthorizedNetworksConfig.CidrBlocks = append(m.gke.MasterAuthorizedNetworksConfig.CidrBlocks,
+				m.gke.MasterAuthorizedNetworksConfig.CidrBlocks = append(m.gke.MasterAuthorizedNetworksConfig.CidrBlocks, //nolint:staticcheck // GKE still serves these fields, and meshctl reads them
 					&containerpb.MasterAuthorizedNetworksConfig_CidrBlock{DisplayName: blockName(o), CidrBlock: o.gke.IpAllocationPolicy.ClusterIpv4CidrBlock})
 			}
 		}
