@@ -27,6 +27,11 @@ func connectSim(t *testing.T) *mcSim { return multiClusterSim(t, "mesh connect")
 
 const connectRevision = "asm-mc-1"
 
+// probeChange tells the verification's probe Service and EndpointSlice,
+// which every connect creates and removes again (its plan lists them so
+// that their permissions are checked first), from a lasting change.
+func probeChange(name string) bool { return name == "meshctl-probe" }
+
 // connectResult is the part of `mesh connect -o json` the test reads.
 type connectResult struct {
 	Findings []struct {
@@ -254,7 +259,7 @@ func TestMeshConnectPrivateClusters(t *testing.T) {
 		before := versions()
 		res := mc.connect(t, 0, "--fix")
 		for _, p := range res.Plan {
-			if p.Action != "keep" {
+			if p.Action != "keep" && !probeChange(p.Name) {
 				t.Errorf("re-run plans %s %s %s", p.Action, p.Kind, p.Name)
 			}
 		}
