@@ -205,24 +205,11 @@ func permissionMembers() ([]*member, []*fake.Clientset) {
 // own cluster.
 func TestConnectPlanPermissionsCoverTheWrites(t *testing.T) {
 	ctx := context.Background()
-	ms, clients := permissionMembers()
-	g := &googleJudge{t: t, asked: map[string]bool{}}
-	c := Clients{GKE: g, Firewalls: g}
-	lp, err := planLinks(ctx, c, ms, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp.probe = true
-	var asked []preflight.KubeAccess
-	g.ask(lp.changes(), &asked)
-	var refused []string
-	var mu sync.Mutex
-	for i, m := range ms {
-		kubeJudge(t, m.Context, clients[i], &asked, &refused, &mu)
-	}
+	j := judgedConnectPlan(t)
+	ms, clients, g, c, lp, kubeRefused := j.ms, j.clients, j.g, j.c, j.lp, j.refused
 	res := &Result{}
 	if err := apply(ctx, c, ui.Discard, lp, res); err != nil {
-		t.Fatalf("apply: %v\nrefused: %v %v", err, refused, g.refused)
+		t.Fatalf("apply: %v\nrefused: %v %v", err, *kubeRefused, g.refused)
 	}
 	for i, m := range ms {
 		if err := deployProbe(ctx, m, probeAddress(i)); err != nil {
@@ -232,8 +219,8 @@ func TestConnectPlanPermissionsCoverTheWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(refused) > 0 || len(g.refused) > 0 {
-		t.Errorf("writes the plan's permissions did not cover:\n%s", strings.Join(append(refused, g.refused...), "\n"))
+	if len(*kubeRefused) > 0 || len(g.refused) > 0 {
+		t.Errorf("writes the plan's permissions did not cover:\n%s", strings.Join(append(*kubeRefused, g.refused...), "\n"))
 	}
 	// The plan is the fixture's full one: each kind of write happened.
 	if len(g.writes) != 3 {
@@ -386,21 +373,8 @@ func declaredKey(p preflight.Permission) string {
 // plan allow.
 func TestDisconnectPlanPermissionsCoverTheWrites(t *testing.T) {
 	ctx := context.Background()
-	ms, clients := permissionMembers()
-	g := &googleJudge{t: t}
-	c := Clients{GKE: g, Firewalls: g}
-	lp, err := planLinks(ctx, c, ms, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp.probe = true
-	var asked []preflight.KubeAccess
-	g.ask(lp.changes(), &asked)
-	var refused []string
-	var mu sync.Mutex
-	for i, m := range ms {
-		kubeJudge(t, m.Context, clients[i], &asked, &refused, &mu)
-	}
+	j := judgedConnectPlan(t)
+	ms, clients, g, c, lp, kubeRefused := j.ms, j.clients, j.g, j.c, j.lp, j.refused
 	if err := apply(ctx, c, ui.Discard, lp, &Result{}); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -433,13 +407,13 @@ func TestDisconnectPlanPermissionsCoverTheWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.ask(d.changes, &asked)
+	g.ask(d.changes, j.asked)
 	g.writes = nil
 	if err := runAll(d.tasks); err != nil {
-		t.Fatalf("disconnect: %v\nrefused: %v %v", err, refused, g.refused)
+		t.Fatalf("disconnect: %v\nrefused: %v %v", err, *kubeRefused, g.refused)
 	}
-	if len(refused) > 0 || len(g.refused) > 0 {
-		t.Errorf("writes the plan's permissions did not cover:\n%s", strings.Join(append(refused, g.refused...), "\n"))
+	if len(*kubeRefused) > 0 || len(g.refused) > 0 {
+		t.Errorf("writes the plan's permissions did not cover:\n%s", strings.Join(append(*kubeRefused, g.refused...), "\n"))
 	}
 	if len(g.writes) != 3 {
 		t.Errorf("Google writes %v, want the firewall rule's deletion and both clusters' updates", g.writes)
@@ -457,4 +431,37 @@ func TestDisconnectPlanPermissionsCoverTheWrites(t *testing.T) {
 			}
 		}
 	}
+}
+
+// judgedConnect is the fixture's connect plan, with the probe, where every
+// Google and Kubernetes write succeeds only if the permissions asked for
+// (asked, and g's) cover it; refused collects the Kubernetes writes they
+// did not (the Google ones are in g.refused).
+type judgedConnect struct {
+	ms      []*member
+	clients []*fake.Clientset
+	g       *googleJudge
+	c       Clients
+	lp      *linkPlan
+	asked   *[]preflight.KubeAccess
+	refused *[]string
+}
+
+func judgedConnectPlan(t *testing.T) judgedConnect {
+	t.Helper()
+	ms, clients := permissionMembers()
+	g := &googleJudge{t: t, asked: map[string]bool{}}
+	c := Clients{GKE: g, Firewalls: g}
+	lp, err := planLinks(context.Background(), c, ms, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp.probe = true
+	j := judgedConnect{ms: ms, clients: clients, g: g, c: c, lp: lp, asked: new([]preflight.KubeAccess), refused: new([]string)}
+	g.ask(lp.changes(), j.asked)
+	var mu sync.Mutex
+	for i, m := range ms {
+		kubeJudge(t, m.Context, clients[i], j.asked, j.refused, &mu)
+	}
+	return j
 }
