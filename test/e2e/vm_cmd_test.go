@@ -112,21 +112,7 @@ func TestVMCommands(t *testing.T) {
 	}
 
 	// The real istioctl, for the group vm add made.
-	group := mc.run(t, "", "kubectl", "--context", a.Context, "get", "workloadgroup", "-n", vmCmdNamespace, "db", "-o", "yaml")
-	groupFile := filepath.Join(t.TempDir(), "wg.yaml")
-	if err := os.WriteFile(groupFile, []byte(group), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ref := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, lookPathIn(mc.env, "istioctl"), "x", "workload", "entry", "configure", "-f", groupFile, "-o", ref,
-		"--clusterID", a.MeshClusterID, "--revision", ewRevision, "--autoregister", "--context", a.Context)
-	cmd.Env = append(os.Environ(), mc.env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("istioctl x workload entry configure: %v\n%s", err, out)
-	}
-	compareBundles(t, bundle, ref)
+	mc.compareWithIstioctl(t, a, vmCmdNamespace, "db", bundle)
 
 	// The simulated VM connects with only the bundle.
 	agent, exited, vmLog := startSimVM(t, mc, bundle, "zones/"+zone+"/instances/e2e-vm-db", vmIP)
@@ -305,4 +291,27 @@ func (mc *mcSim) createInstance(t *testing.T, config, name string, c mcCluster, 
 		t.Fatalf("gcloud compute instances describe %s: %v", name, err)
 	}
 	return zone, inst.NetworkInterfaces[0].NetworkIP
+}
+
+// compareWithIstioctl runs the real `istioctl x workload entry configure`
+// for the WorkloadGroup namespace/name in cluster c (with extra flags such
+// as --internalIP) and compares its files with bundle, field by field.
+func (mc *mcSim) compareWithIstioctl(t *testing.T, c mcCluster, namespace, name, bundle string, extra ...string) {
+	t.Helper()
+	group := mc.run(t, "", "kubectl", "--context", c.Context, "get", "workloadgroup", "-n", namespace, name, "-o", "yaml")
+	groupFile := filepath.Join(t.TempDir(), "wg.yaml")
+	if err := os.WriteFile(groupFile, []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append([]string{"x", "workload", "entry", "configure", "-f", groupFile, "-o", ref,
+		"--clusterID", c.MeshClusterID, "--revision", ewRevision, "--autoregister", "--context", c.Context}, extra...)
+	cmd := exec.CommandContext(ctx, lookPathIn(mc.env, "istioctl"), args...)
+	cmd.Env = append(os.Environ(), mc.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("istioctl x workload entry configure: %v\n%s", err, out)
+	}
+	compareBundles(t, bundle, ref)
 }

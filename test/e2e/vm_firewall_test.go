@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -197,21 +196,7 @@ func TestVMFirewall(t *testing.T) {
 
 	// The instance's address is in the bundle where the real istioctl's
 	// --internalIP puts it.
-	group := mc.run(t, "", "kubectl", "--context", a.Context, "get", "workloadgroup", "-n", vmFwNamespace, "db", "-o", "yaml")
-	groupFile := filepath.Join(t.TempDir(), "wg.yaml")
-	if err := os.WriteFile(groupFile, []byte(group), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ref := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, lookPathIn(mc.env, "istioctl"), "x", "workload", "entry", "configure", "-f", groupFile, "-o", ref,
-		"--clusterID", a.MeshClusterID, "--revision", ewRevision, "--autoregister", "--internalIP", vmIP, "--context", a.Context)
-	cmd.Env = append(os.Environ(), mc.env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("istioctl x workload entry configure: %v\n%s", err, out)
-	}
-	compareBundles(t, bundle, ref)
+	mc.compareWithIstioctl(t, a, vmFwNamespace, "db", bundle, "--internalIP", vmIP)
 	if env, _ := os.ReadFile(filepath.Join(bundle, "cluster.env")); !strings.Contains(string(env), "ISTIO_SVC_IP='"+vmIP+"'") {
 		t.Errorf("cluster.env lacks ISTIO_SVC_IP=%s:\n%s", vmIP, env)
 	}
