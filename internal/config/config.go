@@ -232,21 +232,22 @@ func Resolve(in Inputs) (*Settings, error) {
 	r.resolve(Context, r.currentContext)
 	if gke, ok := kube.ParseGKEContext(r.out[Context].Value); ok {
 		s.GKE = &gke
-		if r.out[Context].Source.Kind == SourceFlag {
-			r.flagged = map[Key]fallback{
-				Project:  r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Project }),
-				Location: r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Location }),
-				Cluster:  r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Cluster }),
-			}
-		}
 	}
-	r.resolve(Project, r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Project }),
+	fromContext := map[Key]fallback{
+		Project:  r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Project }),
+		Location: r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Location }),
+		Cluster:  r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Cluster }),
+	}
+	if s.GKE != nil && r.out[Context].Source.Kind == SourceFlag {
+		r.flagged = fromContext
+	}
+	r.resolve(Project, fromContext[Project],
 		r.env(SourceGcloud, "CLOUDSDK_CORE_PROJECT"), r.env(SourceGcloud, "GOOGLE_CLOUD_PROJECT"),
 		r.gcloudProperty("core", "project"))
-	r.resolve(Location, r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Location }),
+	r.resolve(Location, fromContext[Location],
 		r.env(SourceGcloud, "CLOUDSDK_COMPUTE_ZONE"), r.env(SourceGcloud, "CLOUDSDK_COMPUTE_REGION"),
 		r.gcloudProperty("compute", "zone"), r.gcloudProperty("compute", "region"))
-	r.resolve(Cluster, r.fromGKE(s.GKE, func(c *kube.GKEContext) string { return c.Cluster }),
+	r.resolve(Cluster, fromContext[Cluster],
 		r.env(SourceGcloud, "CLOUDSDK_CONTAINER_CLUSTER"), r.gcloudProperty("container", "cluster"))
 	r.resolve(Output)
 	r.resolve(NoColor, r.noColorConvention)
