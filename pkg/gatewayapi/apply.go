@@ -14,17 +14,28 @@ import (
 	"github.com/meshctl/meshctl/pkg/plan"
 )
 
-// Run exposes a Service through a GKE Gateway: it plans and, unless a dry
-// run, applies and waits for GKE's Gateway controller.
+// Run exposes a Service through a GKE Gateway: it plans, checks that the
+// caller may make every change of the plan (cl.Preflight) and, unless a
+// dry run, applies and waits for GKE's Gateway controller.
 func Run(ctx context.Context, cl Clients, r ui.Reporter, opts Options) (*Result, error) {
 	p, err := NewPlan(ctx, cl, r, opts)
 	if err != nil {
 		return nil, err
 	}
-	if p.opts.Expose.DryRun {
-		return p.DryRun(cl), nil
+	perms, err := p.check(ctx, cl.Preflight)
+	if err != nil {
+		return nil, err // nothing was changed
 	}
-	return p.Apply(ctx, cl, r)
+	var res *Result
+	if p.opts.Expose.DryRun {
+		res = p.DryRun(cl)
+	} else {
+		res, err = p.Apply(ctx, cl, r)
+	}
+	if res != nil && res.Result != nil {
+		res.Permissions = perms
+	}
+	return res, err
 }
 
 // DryRun is the result of not applying p.

@@ -146,18 +146,26 @@ func planHost(ctx context.Context, c CertificateManager, n Names, p *certs, host
 
 // changes lists the plan's entries in the order apply makes them.
 func (p *certs) changes() {
-	add := func(kind, name string, a plan.Action, note string) {
-		p.Changes = append(p.Changes, plan.Change{Action: a, Kind: kind, Name: name, Note: note})
+	add := func(kind, name string, a plan.Action, note, certificate string) {
+		p.Changes = append(p.Changes, p.change(kind, name, a, note, certificate))
 	}
-	add(KindCertificateMap, p.mapName, map[bool]plan.Action{true: plan.Create, false: plan.Keep}[p.createMap], "")
+	createIf := map[bool]plan.Action{true: plan.Create, false: plan.Keep}
+	add(KindCertificateMap, p.mapName, createIf[p.createMap], "", "")
 	for _, h := range p.hosts {
-		add(KindCertificate, h.Name, map[bool]plan.Action{true: plan.Create, false: plan.Keep}[h.createCert], "Google-managed, for "+h.Host)
-		add(KindCertificateEntry, h.Name, map[bool]plan.Action{true: plan.Create, false: plan.Keep}[h.createEntry], h.Host)
+		add(KindCertificate, h.Name, createIf[h.createCert], "Google-managed, for "+h.Host, "")
+		add(KindCertificateEntry, h.Name, createIf[h.createEntry], h.Host, h.Name)
 	}
+	p.staleChanges(" is no longer the Service's")
+}
+
+// staleChanges adds the deletion of the stale entries and their
+// certificates, the entries first (an entry holds its certificate in
+// use); each entry's note is its host and why.
+func (p *certs) staleChanges(why string) {
 	for _, h := range p.stale {
-		add(KindCertificateEntry, h.Name, plan.Delete, h.Host+" is no longer the Service's")
+		p.Changes = append(p.Changes, p.change(KindCertificateEntry, h.Name, plan.Delete, h.Host+why, ""))
 		if h.deleteCert {
-			add(KindCertificate, h.certificate, plan.Delete, "")
+			p.Changes = append(p.Changes, p.change(KindCertificate, h.certificate, plan.Delete, "", ""))
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 // Clients are what the path works through. Compute reads what GKE's
@@ -30,6 +31,9 @@ type Clients struct {
 	Compute     ComputeReader
 	LB          *lb.Client
 	CertManager CertificateManager
+	// Preflight checks, before the first change, that the caller may make
+	// every change of the plan (Kubernetes and Google); nil checks nothing.
+	Preflight *preflight.Checker
 }
 
 // step is one change of the plan with what carrying it out needs.
@@ -193,7 +197,7 @@ func (p *Plan) planObject(ctx context.Context, c kube.Objects, o Object, newName
 	if err != nil {
 		return step{}, nil, err
 	}
-	ch := step{Change: plan.Change{Kind: o.kind.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: o.kind, obj: u}
+	ch := step{Change: o.kind.change("", u.GetNamespace(), u.GetName()), kind: o.kind, obj: u}
 	if newNamespace != "" && u.GetNamespace() == newNamespace {
 		ch.Action = plan.Create
 		probe := u.DeepCopy()
@@ -287,7 +291,7 @@ func (p *Plan) staleObjects(ctx context.Context, c kube.Objects) ([]step, error)
 	case !mesh.OwnedBy(u.GetLabels(), s.Service.Namespace, s.Service.Name):
 		return nil, nil
 	}
-	return []step{{Change: plan.Change{Action: plan.Delete, Kind: kSecret.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, kind: kSecret, uid: u.GetUID()}}, nil
+	return []step{{Change: kSecret.change(plan.Delete, u.GetNamespace(), u.GetName()), kind: kSecret, uid: u.GetUID()}}, nil
 }
 
 // ComputeReader is what the path reads of Compute: the resources GKE's

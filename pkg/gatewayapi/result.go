@@ -56,7 +56,10 @@ func (r *Result) RenderText(w io.Writer, s ui.Styles) error {
 	if _, err := fmt.Fprintln(w); err != nil {
 		return err
 	}
-	return r.GatewayAPI.RenderText(w, s)
+	if err := r.GatewayAPI.RenderText(w, s); err != nil {
+		return err
+	}
+	return r.Permissions.RenderDryRun(w, s, r.GatewayAPI.DryRun)
 }
 
 // RenderText prints the GKE Gateway's part for a person.

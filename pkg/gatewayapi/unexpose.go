@@ -106,12 +106,29 @@ func Unexpose(ctx context.Context, cl Clients, r ui.Reporter, opts UnexposeOptio
 		opts.PollInterval = time.Second
 	}
 	out := &UnexposeResult{}
-	hook := expose.TeardownHook{Name: "remove the Service from its GKE Gateway", Run: func(ctx context.Context, t *expose.Teardown) error {
-		res, err := teardown(ctx, cl, r, opts, t.DryRun)
-		out.GatewayAPI = res
-		return err
-	}}
-	res, err := expose.Unexpose(ctx, cl.Kube, r, opts.Unexpose, expose.Hooks{BeforeTeardown: []expose.TeardownHook{hook}})
+	// The hook plans before anything is deleted, so that the permission
+	// check covers the Gateway's part with the mesh gateway's.
+	var tp *teardownPlan
+	hook := expose.TeardownHook{Name: "remove the Service from its GKE Gateway",
+		Plan: func(ctx context.Context, _ *expose.Teardown) ([]plan.Change, error) {
+			var err error
+			if tp, err = planGatewayTeardown(ctx, cl, opts); tp == nil {
+				return nil, err
+			}
+			return tp.changes(), err
+		},
+		Run: func(ctx context.Context, t *expose.Teardown) error {
+			if tp == nil {
+				return nil
+			}
+			tp.res.DryRun = t.DryRun
+			out.GatewayAPI = tp.res
+			if t.DryRun {
+				return nil
+			}
+			return tp.apply(ctx, cl, r)
+		}}
+	res, err := expose.Unexpose(ctx, cl.Kube, r, opts.Unexpose, expose.Hooks{BeforeTeardown: []expose.TeardownHook{hook}, Preflight: cl.Preflight})
 	out.UnexposeResult = res
 	return out, err
 }
@@ -130,7 +147,9 @@ type teardownPlan struct {
 	edge    *lb.Plan
 }
 
-func teardown(ctx context.Context, cl Clients, r ui.Reporter, opts UnexposeOptions, dryRun bool) (*TeardownResult, error) {
+// planGatewayTeardown finds where the Service is on a GKE Gateway and
+// plans its removal; nil when it is on none.
+func planGatewayTeardown(ctx context.Context, cl Clients, opts UnexposeOptions) (*teardownPlan, error) {
 	u := opts.Unexpose
 	e, err := FindExposure(ctx, cl.Kube, u.Namespace, u.Service, u.GatewayNamespace)
 	if err != nil || e == nil {
@@ -139,15 +158,7 @@ func teardown(ctx context.Context, cl Clients, r ui.Reporter, opts UnexposeOptio
 	if cl.LB == nil {
 		return nil, failure.Usage(fmt.Errorf("Service %s/%s is exposed through a GKE Gateway: removing it needs --project and --cluster (or their MESHCTL_* variables)", u.Namespace, u.Service), "set them") //nolint:staticcheck // ST1005: Service is the Kubernetes kind, spelt as kubectl does
 	}
-	tp, err := planTeardown(ctx, cl, opts, e)
-	if err != nil {
-		return nil, err
-	}
-	tp.res.DryRun = dryRun
-	if dryRun {
-		return tp.res, nil
-	}
-	return tp.res, tp.apply(ctx, cl, r)
+	return planTeardown(ctx, cl, opts, e)
 }
 
 // planTeardown works out what goes: the Service's route and policies; the
@@ -213,7 +224,7 @@ func (tp *teardownPlan) deleteStep(ctx context.Context, c kube.Objects, k kind, 
 		tp.res.Warnings = append(tp.res.Warnings, fmt.Sprintf("%s %s/%s was not made by meshctl: left alone", k.Kind, tp.names.Namespace, name))
 		return step{}, false, nil
 	}
-	return step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: tp.names.Namespace, Name: name}, kind: k, uid: u.GetUID()}, true, nil
+	return step{Change: k.change(plan.Delete, tp.names.Namespace, name), kind: k, uid: u.GetUID()}, true, nil
 }
 
 // planGoogle plans the certificates' and, for the last route, meshctl's
@@ -377,14 +388,9 @@ func planCertTeardown(ctx context.Context, c CertificateManager, n Names, servic
 		p.stale = append(p.stale, hc)
 	}
 	deleteMap := last && rest == 0
-	for _, h := range p.stale {
-		p.Changes = append(p.Changes, plan.Change{Action: plan.Delete, Kind: KindCertificateEntry, Name: h.Name, Note: h.Host})
-		if h.deleteCert {
-			p.Changes = append(p.Changes, plan.Change{Action: plan.Delete, Kind: KindCertificate, Name: h.certificate})
-		}
-	}
+	p.staleChanges("")
 	if deleteMap {
-		p.Changes = append(p.Changes, plan.Change{Action: plan.Delete, Kind: KindCertificateMap, Name: n.CertificateMap})
+		p.Changes = append(p.Changes, p.change(KindCertificateMap, n.CertificateMap, plan.Delete, "", ""))
 	}
 	p.createMap = false
 	p.deleteMap = deleteMap
@@ -442,5 +448,5 @@ func (u *UnexposeResult) RenderText(w io.Writer, s ui.Styles) error {
 	if len(t.ControllerRemoved) > 0 {
 		fmt.Fprintf(w, "Removed by GKE's Gateway controller (seen gone): %d resource(s)\n", len(t.ControllerRemoved))
 	}
-	return nil
+	return u.Permissions.RenderDryRun(w, s, t.DryRun)
 }

@@ -107,9 +107,20 @@ var immutable = map[Kind]bool{KindAddress: true, KindCertificate: true}
 // It is `meshctl check --permissions`' superset for expose and unexpose;
 // TestPlanPermissionsCoverTheApply checks every real plan needs no more.
 func DeclaredChanges(project, netProject string) []plan.Change {
+	return declaredChanges(project, netProject, KindAddress, KindHealthCheck, KindSSLPolicy, KindCertificate, KindSecurityPolicy, KindFirewall,
+		KindBackendService, KindURLMap, KindHTTPSProxy, KindHTTPProxy, KindForwardingRule)
+}
+
+// DeclaredEdgeChanges are DeclaredChanges for a GKE Gateway's edge
+// (PlanEdge, PlanEdgeTeardown): its address, SSL policy and Cloud Armor
+// policy; GKE's Gateway controller makes the rest with its own account.
+func DeclaredEdgeChanges(project string) []plan.Change {
+	return declaredChanges(project, project, KindAddress, KindSSLPolicy, KindSecurityPolicy)
+}
+
+func declaredChanges(project, netProject string, kinds ...Kind) []plan.Change {
 	var out []plan.Change
-	for _, k := range []Kind{KindAddress, KindHealthCheck, KindSSLPolicy, KindCertificate, KindSecurityPolicy, KindFirewall,
-		KindBackendService, KindURLMap, KindHTTPSProxy, KindHTTPProxy, KindForwardingRule} {
+	for _, k := range kinds {
 		in := project
 		if k == KindFirewall {
 			in = cmp.Or(netProject, project)

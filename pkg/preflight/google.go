@@ -353,12 +353,49 @@ func platformNeeds(c plan.Change, n googleName, add func(perm, project string)) 
 	if collection == "" {
 		return
 	}
+	if n.service == "certificatemanager" {
+		certificateManagerNeeds(c, n, collection, verb, add)
+		return
+	}
 	add(n.service+"."+collection+"."+verb, n.project)
 	switch n.service {
 	case "gkehub":
 		add("gkehub.operations.get", n.project)
 	case "container":
 		add("container.operations.get", n.project)
+	}
+}
+
+// certificateManagerResources are Certificate Manager's collections as
+// its permissions name them (certificatemanager.certs.create,
+// certificatemanager.certmapentries.create; roles/certificatemanager.editor).
+var certificateManagerResources = map[string]string{
+	"certificates": "certs", "certificateMaps": "certmaps", "certificateMapEntries": "certmapentries",
+	"dnsAuthorizations": "dnsauthorizations",
+}
+
+// certificateManagerNeeds are a Certificate Manager change's permissions:
+// the method's, reading its operation (meshctl waits for each), and the
+// use of what the written object names (an entry's certificates, a
+// certificate's DNS authorizations), in their own project.
+func certificateManagerNeeds(c plan.Change, n googleName, collection, verb string, add func(perm, project string)) {
+	short, ok := certificateManagerResources[collection]
+	if !ok {
+		return
+	}
+	add("certificatemanager."+short+"."+verb, n.project)
+	add("certificatemanager.operations.get", n.project)
+	if c.Action == plan.Delete {
+		return
+	}
+	for _, link := range c.Uses {
+		u, ok := parseGoogleName(link)
+		if !ok || u.service != "certificatemanager" {
+			continue
+		}
+		if s, ok := certificateManagerResources[platformCollection(u)]; ok {
+			add("certificatemanager."+s+".use", u.project)
+		}
 	}
 }
 

@@ -194,6 +194,18 @@ func (r *Report) handovers() []string {
 	return out
 }
 
+// RenderDryRun shows a dry run's report after a blank line; a run that
+// changed things has passed the check, and shows nothing.
+func (r *Report) RenderDryRun(w io.Writer, s ui.Styles, dryRun bool) error {
+	if !dryRun || r == nil || len(r.Permissions) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
+	return r.RenderText(w, s)
+}
+
 // RenderText shows the report for a person: a table of the permissions
 // with their status, then what to grant.
 func (r *Report) RenderText(w io.Writer, s ui.Styles) error {

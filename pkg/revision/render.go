@@ -59,11 +59,7 @@ func (r *TagResult) RenderText(w io.Writer, s ui.Styles) error {
 // dryRunPermissions lists a dry run's permissions; a run that changed
 // things has passed the check.
 func dryRunPermissions(w io.Writer, s ui.Styles, dryRun bool, p *preflight.Report) error {
-	if !dryRun || p == nil || len(p.Permissions) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w)
-	return p.RenderText(w, s)
+	return p.RenderDryRun(w, s, dryRun)
 }
 
 // was is ", now at asm-1" style text for a previous revision, "" without.

@@ -21,8 +21,17 @@ var certificateManagerResources = map[string]string{
 	"dnsAuthorizations": "dnsauthorizations", "operations": "operations",
 }
 
+// certificateManagerMount is where meshsim serves Certificate Manager
+// beside Compute (sim/fakecertmanager.Prefix; fakecertmanager imports this
+// package): its paths are Google's after it.
+const certificateManagerMount = "/certificatemanager/"
+
 func resolveCertificateManager(r *http.Request, body []byte) (Call, bool) {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	path := r.URL.Path
+	if rest, ok := strings.CutPrefix(path, certificateManagerMount); ok {
+		path = "/" + rest
+	}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
 	if len(segs) < 6 || segs[0] != "v1" || segs[1] != "projects" || segs[3] != "locations" {
 		return Call{}, false
 	}

@@ -237,6 +237,8 @@ func TestCertificateManagerMapping(t *testing.T) {
 			[]string{"certificatemanager.certmaps.get on " + r + "/certificateMaps/m"}},
 		{"operation", "GET", p + "/operations/op", "", "certificatemanager.projects.locations.operations.get",
 			[]string{"certificatemanager.operations.get on " + r + "/operations/op"}},
+		{"where meshsim serves it (sim/fakecertmanager.Prefix)", "DELETE", "/certificatemanager" + p + "/certificates/c", "",
+			"certificatemanager.projects.locations.certificates.delete", []string{"certificatemanager.certs.delete on " + r + "/certificates/c"}},
 	})
 	for _, path := range []string{"/v1/projects/p/locations/l/clusters", "/v1/projects/p/locations/l/memberships/m"} {
 		if _, ok := fakeiam.CertificateManager.Resolve(httptest.NewRequest(http.MethodGet, path, nil), nil); ok {

@@ -9,6 +9,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/pkg/check"
 	"github.com/meshctl/meshctl/pkg/expose"
+	"github.com/meshctl/meshctl/pkg/gatewayapi"
 	"github.com/meshctl/meshctl/pkg/inject"
 	"github.com/meshctl/meshctl/pkg/install/managed"
 	"github.com/meshctl/meshctl/pkg/lb"
@@ -32,6 +33,8 @@ var declaredCommands = []struct {
 	{"unexpose", func(p, net string) []plan.Change {
 		return deletions(append(expose.DeclaredChanges(), lb.DeclaredChanges(p, net)...))
 	}},
+	{"expose-gateway-api", func(p, _ string) []plan.Change { return gatewayapi.DeclaredChanges(p) }},
+	{"unexpose-gateway-api", func(p, _ string) []plan.Change { return onlyDeletions(gatewayapi.DeclaredChanges(p)) }},
 	{"inject", func(string, string) []plan.Change { return inject.DeclaredChanges() }},
 	{"check-fix", func(_, net string) []plan.Change { return check.DeclaredFixChanges(net) }},
 	{"install-managed", func(p, _ string) []plan.Change { return managed.DeclaredChanges(p, p) }},
@@ -44,6 +47,18 @@ func deletions(changes []plan.Change) []plan.Change {
 	var out []plan.Change
 	for _, c := range changes {
 		if c.Action == plan.Delete || c.Action == plan.Update && strings.HasPrefix(c.Resource, "//") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// onlyDeletions are the deletes among changes: a GKE Gateway's teardown
+// updates nothing of Google's.
+func onlyDeletions(changes []plan.Change) []plan.Change {
+	var out []plan.Change
+	for _, c := range changes {
+		if c.Action == plan.Delete {
 			out = append(out, c)
 		}
 	}

@@ -125,6 +125,7 @@ func runGatewayAPI(ctx context.Context, opts *ExposeOptions) error {
 		return err
 	}
 	defer release()
+	cl.Preflight = preflightOf(ctx, opts.Preflight)
 	res, err := gatewayapi.Run(ctx, cl, opts.Reporter, opts.GatewayAPI)
 	if err != nil {
 		return err
@@ -153,6 +154,7 @@ func unexposeGatewayAPI(ctx context.Context, opts *UnexposeOptions) (handled boo
 		return true, err
 	}
 	defer release()
+	cl.Preflight = preflightOf(ctx, opts.Preflight)
 	res, err := gatewayapi.Unexpose(ctx, cl, opts.Reporter, gatewayapi.UnexposeOptions{Unexpose: u, Project: s.Project, Cluster: s.Cluster})
 	if err != nil {
 		return true, err
