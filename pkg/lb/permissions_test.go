@@ -174,3 +174,56 @@ func TestPlanPermissionsOfAnExpose(t *testing.T) {
 		t.Errorf("roles for the whole expose: %q, ungranted %v", got, ungranted)
 	}
 }
+
+// A GKE Gateway's edge (its address, SSL and Cloud Armor policies) is
+// checked the same way: the apply and the teardown by a caller holding
+// exactly what their plans ask for (and reads) are refused nothing, and
+// DeclaredEdgeChanges (check --permissions --for expose-gateway-api)
+// holds all of it.
+func TestEdgePlanPermissionsCoverTheApply(t *testing.T) {
+	policy, err := fakeiam.NewPolicy(fakeiam.Config{}, fakeiam.Project{ID: "meshsim-project", Number: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newSimEnvWith(t, nil, policy)
+	spec := EdgeSpec{Project: e.spec.Project, Key: "c1/shop/web-edge", Armor: Armor{Specified: true, WAF: []string{"xss"}}}
+	declared := map[string]bool{}
+	for _, need := range preflight.Required(DeclaredEdgeChanges(spec.Project)) {
+		declared[need.Permission] = true
+	}
+	for _, teardown := range []bool{false, true} {
+		holdAll(t, policy)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		p, err := e.cl.PlanEdge(ctx, spec)
+		if teardown {
+			p, err = e.cl.PlanEdgeTeardown(ctx, spec)
+		}
+		if err != nil {
+			cancel()
+			t.Fatalf("teardown %v: plan: %v", teardown, err)
+		}
+		if n := plan.Counts(p.Changes); n[plan.Create]+n[plan.Delete] != 3 {
+			t.Errorf("teardown %v: want the address and both policies made or deleted: %v", teardown, p.Changes)
+		}
+		var perms []string
+		for _, need := range preflight.Required(p.Changes) {
+			perms = append(perms, need.Permission)
+			if !declared[need.Permission] {
+				t.Errorf("teardown %v: the plan needs %s, which DeclaredEdgeChanges lacks", teardown, need.Permission)
+			}
+		}
+		holdOnly(t, policy, perms)
+		e.srv.ResetRequests()
+		_, err = e.cl.Apply(ctx, p)
+		cancel()
+		var denied []string
+		for _, r := range e.srv.Requests().Requests {
+			if r.Denied != "" {
+				denied = append(denied, r.Method+" needs "+r.Denied)
+			}
+		}
+		if err != nil || len(denied) > 0 {
+			t.Fatalf("teardown %v: the apply needed what its plan did not ask for: %v\nrefused: %v\nasked: %v", teardown, err, denied, perms)
+		}
+	}
+}
