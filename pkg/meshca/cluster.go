@@ -85,9 +85,19 @@ func (b *Bundle) Secret() *corev1.Secret {
 // install has made it yet (install --ca shared runs before asmcli).
 func InstallSecret(ctx context.Context, kc kubernetes.Interface, b *Bundle) error {
 	opts := metav1.CreateOptions{FieldManager: kube.FieldManager}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.IstioSystem}}
-	if _, err := kc.CoreV1().Namespaces().Create(ctx, ns, opts); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", mesh.IstioSystem, err)
+	// Created only when missing: RBAC authorizes a create before the API
+	// server finds the namespace exists, so a caller who may not create
+	// namespaces would be refused one that is there (mesh connect's
+	// clusters all have it).
+	_, err := kc.CoreV1().Namespaces().Get(ctx, mesh.IstioSystem, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.IstioSystem}}
+		if _, err := kc.CoreV1().Namespaces().Create(ctx, ns, opts); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", mesh.IstioSystem, err)
+		}
+	case err != nil:
+		return fmt.Errorf("read namespace %s: %w", mesh.IstioSystem, err)
 	}
 	if _, err := kc.CoreV1().Secrets(mesh.IstioSystem).Create(ctx, b.Secret(), opts); err != nil {
 		return fmt.Errorf("create Secret %s/%s: %w", mesh.IstioSystem, SecretName, err)

@@ -132,12 +132,20 @@ func (p *caPlan) changes() []plan.Change {
 		switch c.action {
 		case plan.Create:
 			ch.Note += ": a new intermediate CA of the shared root, then istiod restarts onto it"
+			ch = c.m.in(ch, resSecrets) // created whole
 		case plan.Restart:
-			ch.Note += ": chains to the shared root; istiod restarts to load it"
+			// The Secret stays as it is: istiod's restart, below, is the change.
+			ch.Action, ch.Note = plan.Keep, ch.Note+": chains to the shared root; istiod restarts to load it"
 		case plan.Skip:
 			ch.Note += ": another CA (see the findings)"
 		}
 		out = append(out, ch)
+		if c.action == plan.Create || c.action == plan.Restart {
+			for _, d := range deployments(c.m) {
+				out = append(out, c.m.in(plan.Change{Kind: "Deployment", Namespace: mesh.IstioSystem, Name: d, Action: plan.Restart,
+					Note: "in " + c.m.Name + ": loads the shared CA"}, resDeployments))
+			}
+		}
 	}
 	return out
 }

@@ -147,7 +147,7 @@ func Connect(ctx context.Context, c Clients, rep ui.Reporter, o Options) (*Resul
 		res.Refused = "the network does not let the clusters' control planes and Pods reach each other; meshctl mesh connect --fix makes the changes listed, nothing was changed"
 		return res, nil
 	}
-	res.Permissions = checkPermissions(ctx, o.Preflight, ms, res.Plan)
+	res.Permissions = checkPermissions(ctx, o.Preflight, ms, append(slices.Clone(res.Plan), lp.reachChanges()...))
 	if o.DryRun {
 		return res, nil
 	}

@@ -5,6 +5,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshctl/meshctl/pkg/eastwest"
 	"github.com/meshctl/meshctl/pkg/mesh"
@@ -32,6 +33,25 @@ const (
 func (m *member) in(c plan.Change, resource string) plan.Change {
 	c.Cluster, c.Resource, c.Replace = m.Context, resource, true
 	return c
+}
+
+// resPortForward is a port forward to a Pod: create of pods/portforward.
+var resPortForward = preflight.KubeSubresource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "portforward")
+
+// reachChanges are what the check asks beside the plan's changes, which
+// they are not: the verification (the probe's, the shared CA's chain,
+// the east-west gateways' network view) reads each istiod's debug
+// endpoints through a port forward to its Pod.
+func (lp *linkPlan) reachChanges() []plan.Change {
+	if !lp.probe && lp.ca == nil {
+		return nil
+	}
+	var out []plan.Change
+	for _, m := range lp.ms {
+		out = append(out, m.in(plan.Change{Kind: "port-forward", Namespace: mesh.IstioSystem, Name: "istiod", Action: plan.Create,
+			Note: "in " + m.Name + ": the verification reads istiod"}, resPortForward))
+	}
+	return out
 }
 
 // firewallChange locates a change to a firewall rule in the network's
@@ -79,7 +99,9 @@ func checkPermissions(ctx context.Context, c *preflight.Checker, ms []*member, c
 // firewall rules (in netProject, the project of the clusters' network), the
 // clusters' control-plane access, and in the cluster of the current
 // context the readers, remote secrets, mesh configs, the managed
-// options, the probe and a multi-network mesh's east-west gateway.
+// options, the probe, the port forward to istiod that verifies, a
+// multi-network mesh's east-west gateway, and --ca shared's cacerts
+// Secret and istiod restarts.
 // TestDeclaredChangesCoverTheConnectPlan checks a plan needs no more.
 func DeclaredChanges(project, netProject string) []plan.Change {
 	out := []plan.Change{
@@ -102,6 +124,9 @@ func DeclaredChanges(project, netProject string) []plan.Change {
 	whole("ClusterRoleBinding", "", resClusterRoleBindings, plan.Create)
 	whole("Service", mesh.IstioSystem, resServices, plan.Create, plan.Delete)
 	whole("EndpointSlice", mesh.IstioSystem, resEndpointSlices, plan.Create, plan.Delete)
+	whole("port-forward", mesh.IstioSystem, resPortForward, plan.Create)
+	// --ca shared restarts istiod onto the new CA.
+	out = append(out, plan.Change{Kind: "Deployment", Namespace: mesh.IstioSystem, Name: "ANY", Action: plan.Restart, Resource: resDeployments})
 	out = append(out, plan.Change{Kind: "Namespace", Name: mesh.IstioSystem, Action: plan.Update, Resource: preflight.KubeResource(eastwest.GVRNamespace)})
 	for _, ob := range eastwest.Objects(eastwest.Spec{ExposeIstiod: true}) {
 		for _, a := range []plan.Action{plan.Create, plan.Update} {

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/protobuf/proto"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +25,7 @@ import (
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/eastwest"
 	"github.com/meshctl/meshctl/pkg/mesh"
+	"github.com/meshctl/meshctl/pkg/meshca"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
 )
@@ -449,19 +452,93 @@ type judgedConnect struct {
 
 func judgedConnectPlan(t *testing.T) judgedConnect {
 	t.Helper()
+	return judgedConnectPlanWith(t, Options{}, nil)
+}
+
+// judgedConnectPlanWith is judgedConnectPlan for o, with setup run on
+// the clusters' fake API servers before the judge (objects added there
+// are the clusters' own, not writes).
+func judgedConnectPlanWith(t *testing.T, o Options, setup func(*fake.Clientset)) judgedConnect {
+	t.Helper()
 	ms, clients := permissionMembers()
+	for _, kc := range clients {
+		if setup != nil {
+			setup(kc)
+		}
+	}
 	g := &googleJudge{t: t, asked: map[string]bool{}}
 	c := Clients{GKE: g, Firewalls: g}
-	lp, err := planLinks(context.Background(), c, ms, Options{})
+	lp, err := planLinks(context.Background(), c, ms, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lp.probe = true
 	j := judgedConnect{ms: ms, clients: clients, g: g, c: c, lp: lp, asked: new([]preflight.KubeAccess), refused: new([]string)}
-	g.ask(lp.changes(), j.asked)
+	g.ask(append(lp.changes(), lp.reachChanges()...), j.asked)
 	var mu sync.Mutex
 	for i, m := range ms {
 		kubeJudge(t, m.Context, clients[i], j.asked, j.refused, &mu)
 	}
 	return j
+}
+
+// connect --ca shared: the cacerts Secret each cluster is given and the
+// restart of its istiod (a patch of the Deployment) are in the plan, so
+// the permissions derived from it cover them; the check asks too for the
+// port forward to istiod that the verification reads through, and the
+// declared superset holds all of it.
+func TestSharedCAPlanPermissionsCoverTheWrites(t *testing.T) {
+	ctx := context.Background()
+	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod-asm-1", Namespace: mesh.IstioSystem},
+		Status: appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mesh.IstioSystem}}
+	o := Options{CA: CAOptions{Shared: true, Options: meshca.Options{Dir: t.TempDir(), KeyType: meshca.ECDSA}, RestartTimeout: 10 * time.Second}}
+	j := judgedConnectPlanWith(t, o, func(kc *fake.Clientset) {
+		for _, obj := range []runtime.Object{istiod, ns} {
+			if err := kc.Tracker().Add(obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	res := &Result{CA: j.lp.ca.report()}
+	if err := j.lp.ca.apply(ctx, ui.Discard, res.CA); err != nil {
+		t.Fatalf("the shared CA's apply: %v\nrefused: %v", err, *j.refused)
+	}
+	if len(*j.refused) > 0 {
+		t.Errorf("writes the plan's permissions did not cover:\n%s", strings.Join(*j.refused, "\n"))
+	}
+	for i, kc := range j.clients {
+		var writes []string
+		for _, a := range kc.Actions() {
+			if v := a.GetVerb(); v == "create" || v == "patch" {
+				writes = append(writes, v+" "+a.GetResource().Resource)
+			}
+		}
+		for _, want := range []string{"create secrets", "patch deployments"} {
+			if !slices.Contains(writes, want) {
+				t.Errorf("cluster %s: no %q among %v", j.ms[i].Name, want, writes)
+			}
+		}
+		if slices.Contains(writes, "create namespaces") {
+			t.Errorf("cluster %s: istio-system exists, yet the apply creates it (RBAC would refuse a caller who may not create namespaces)", j.ms[i].Name)
+		}
+	}
+	var forwards int
+	for _, k := range *j.asked {
+		if k.Verb == "create" && k.Resource == "pods" && k.Subresource == "portforward" && k.Namespace == mesh.IstioSystem {
+			forwards++
+		}
+	}
+	if forwards != len(j.ms) {
+		t.Errorf("the check asks create pods/portforward in %d of %d clusters", forwards, len(j.ms))
+	}
+	declared := map[string]bool{}
+	for _, p := range preflight.Required(DeclaredChanges("p", "p")) {
+		declared[declaredKey(p)] = true
+	}
+	for _, p := range preflight.Required(append(j.lp.changes(), j.lp.reachChanges()...)) {
+		if !declared[declaredKey(p)] {
+			t.Errorf("the plan needs %s, which DeclaredChanges lacks", p.Name())
+		}
+	}
 }

@@ -20,7 +20,7 @@ type KubeReviewer struct {
 func (k KubeReviewer) Allowed(ctx context.Context, a KubeAccess) (bool, error) {
 	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Verb: a.Verb, Group: a.Group, Resource: a.Resource, Namespace: a.Namespace, Name: a.Name,
+			Verb: a.Verb, Group: a.Group, Resource: a.Resource, Subresource: a.Subresource, Namespace: a.Namespace, Name: a.Name,
 		},
 	}}
 	res, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
@@ -50,4 +50,12 @@ func KubeResource(gvr schema.GroupVersionResource) string {
 		return gvr.Resource
 	}
 	return gvr.Group + "/" + gvr.Resource
+}
+
+// KubeSubresource locates a subresource for the check, as
+// GROUP/RESOURCE/SUBRESOURCE with the core group empty:
+// "/pods/portforward". RBAC asks for it apart from its resource (a port
+// forward is create of pods/portforward).
+func KubeSubresource(gvr schema.GroupVersionResource, subresource string) string {
+	return gvr.Group + "/" + gvr.Resource + "/" + subresource
 }

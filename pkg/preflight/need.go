@@ -67,20 +67,27 @@ func (p Permission) Where() string {
 // clusters names (plan.Change.Cluster); empty for the command's one
 // cluster.
 type KubeAccess struct {
-	Cluster   string `json:"cluster,omitempty"`
-	Verb      string `json:"verb"`
-	Group     string `json:"group,omitempty"`
-	Resource  string `json:"resource"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
+	Cluster  string `json:"cluster,omitempty"`
+	Verb     string `json:"verb"`
+	Group    string `json:"group,omitempty"`
+	Resource string `json:"resource"`
+	// Subresource is "portforward" for pods/portforward.
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Name        string `json:"name,omitempty"`
 }
 
-// GroupResource is "deployments.apps", "namespaces", as kubectl names it.
+// GroupResource is "deployments.apps", "namespaces", "pods/portforward",
+// as kubectl (and its create role --resource) names it.
 func (k KubeAccess) GroupResource() string {
-	if k.Group == "" {
-		return k.Resource
+	r := k.Resource
+	if k.Subresource != "" {
+		r += "/" + k.Subresource
 	}
-	return k.Resource + "." + k.Group
+	if k.Group == "" {
+		return r
+	}
+	return r + "." + k.Group
 }
 
 func (k KubeAccess) String() string {
@@ -175,11 +182,16 @@ func StepName(c plan.Change) string { return string(c.Action) + " " + c.Ref() }
 // Apply"); a restart and a label change are patches; a delete is a delete.
 // An object written whole (Replace) is a create, or an update (PUT).
 func kubeNeeds(c plan.Change) []KubeAccess {
-	group, resource, ok := strings.Cut(c.Resource, "/")
-	if !ok {
-		group, resource = "", c.Resource
+	var group, resource, sub string
+	switch parts := strings.Split(c.Resource, "/"); len(parts) {
+	case 1:
+		resource = parts[0]
+	case 2:
+		group, resource = parts[0], parts[1]
+	default: // KubeSubresource's GROUP/RESOURCE/SUBRESOURCE
+		group, resource, sub = parts[0], parts[1], parts[2]
 	}
-	base := KubeAccess{Cluster: c.Cluster, Group: group, Resource: resource, Namespace: c.Namespace, Name: c.Name}
+	base := KubeAccess{Cluster: c.Cluster, Group: group, Resource: resource, Subresource: sub, Namespace: c.Namespace, Name: c.Name}
 	with := func(verbs ...string) []KubeAccess {
 		var out []KubeAccess
 		for _, v := range verbs {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/api/googleapi"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/stubs"
@@ -87,6 +88,19 @@ func TestRequired(t *testing.T) {
 				{Kind: "Secret", Namespace: "shop", Name: "cert", Action: plan.Delete, Resource: "secrets"},
 				{Kind: "Deployment", Namespace: "shop", Name: "web", Action: plan.Skip, Resource: "apps/deployments"}},
 			[]string{"patch namespaces shop @", "create deployments.apps @shop", "delete secrets cert @shop", "patch deployments.apps gw @shop", "patch statefulsets.apps db @shop"}},
+		{"Kubernetes: a port forward is create of a subresource, asked apart from its resource",
+			[]plan.Change{{Kind: "port-forward", Namespace: "istio-system", Name: "istiod", Action: plan.Create, Replace: true,
+				Resource: KubeSubresource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "portforward")}},
+			[]string{"create pods/portforward @istio-system"}},
+		{"Certificate Manager: short permission names, operations, and the use of an entry's certificate",
+			[]plan.Change{
+				{Kind: "CertificateMap", Name: "m", Action: plan.Create, Resource: GoogleName("certificatemanager", "projects/p/locations/global/certificateMaps/m")},
+				{Kind: "Certificate", Name: "c", Action: plan.Create, Resource: GoogleName("certificatemanager", "projects/p/locations/global/certificates/c")},
+				{Kind: "CertificateMapEntry", Name: "e", Action: plan.Create, Resource: GoogleName("certificatemanager", "projects/p/locations/global/certificateMaps/m/certificateMapEntries/e"),
+					Uses: []string{GoogleName("certificatemanager", "projects/p/locations/global/certificates/c")}},
+				{Kind: "Certificate", Name: "old", Action: plan.Delete, Resource: GoogleName("certificatemanager", "projects/p/locations/global/certificates/old")}},
+			[]string{"certificatemanager.certmapentries.create @p", "certificatemanager.certmaps.create @p", "certificatemanager.certs.create @p",
+				"certificatemanager.certs.delete @p", "certificatemanager.certs.use @p", "certificatemanager.operations.get @p"}},
 	}
 	for _, tt := range tests {
 		got := names(Required(tt.changes))
