@@ -52,9 +52,10 @@ func (o Options) fleetProject() string {
 // cluster for Workload Identity and the mesh_id label (gcp_components,
 // cluster_labels), registering the cluster to the fleet (registration),
 // creating istio-system (namespace_creation) and binding cluster-admin
-// (cluster_roles). meshconfig_init's meshconfig.projects.init is left
-// out: it is asmcli's call to an API meshctl does not model, and asmcli
-// names its own refusal.
+// (cluster_roles), and initializing the Mesh Config API (meshconfig_init,
+// which gcp_components implies): meshconfig.projects.init in the
+// cluster's project and, when asmcli uses the fleet's workload identity
+// pool, in a fleet project of its own too (meshconfigInitProjects).
 func (o Options) Changes() []plan.Change {
 	var out []plan.Change
 	if o.enabled("namespace_creation") {
@@ -86,9 +87,33 @@ func (o Options) Changes() []plan.Change {
 		out = append(out, plan.Change{Kind: "clusters", Name: o.Cluster, Action: plan.Update,
 			Resource: preflight.GoogleName("container", "projects/"+o.Project+"/locations/"+o.Location+"/clusters/"+o.Cluster)})
 	}
+	for _, project := range o.meshconfigInitProjects() {
+		out = append(out, plan.Change{Kind: "projects", Name: project, Action: plan.Update, Note: "Mesh Config API initialized",
+			Resource: preflight.GoogleName("meshconfig", "projects/"+project)})
+	}
 	if o.enabled("registration") {
 		out = append(out, plan.Change{Kind: "memberships", Name: o.Cluster, Action: plan.Create,
 			Resource: preflight.GoogleName("gkehub", "projects/"+o.fleetProject()+"/locations/global/memberships/"+o.Cluster)})
 	}
 	return out
+}
+
+// meshconfigInitProjects are the projects asmcli's init_meshconfig
+// initializes (POST meshconfig.googleapis.com/v1alpha1/projects/P:initialize),
+// as its source has it: with the fleet's workload identity pool (-o
+// hub-meshca, or Mesh CA on a cluster it registers) the fleet project, and
+// the cluster's project when that differs; else the cluster's project. It
+// runs with --enable_meshconfig_init or --enable_gcp_components (or all).
+// A cluster registered before, without --enable_registration, also makes
+// asmcli use the fleet's pool: that is not known here, and a fleet project
+// of its own is then left to asmcli's own refusal.
+func (o Options) meshconfigInitProjects() []string {
+	if !o.enabled("meshconfig_init") && !o.enabled("gcp_components") {
+		return nil
+	}
+	fleetPool := contains(o.Options, "hub-meshca") || (o.CA == "" || o.CA == "mesh_ca") && o.enabled("registration")
+	if fleetPool && o.fleetProject() != o.Project {
+		return []string{o.fleetProject(), o.Project}
+	}
+	return []string{o.Project}
 }

@@ -57,6 +57,30 @@ func TestAsmcliPermissionsFollowItsFlags(t *testing.T) {
 	if got := google(o); !slices.Contains(got, "p serviceusage.services.enable") || !slices.Contains(got, "p resourcemanager.projects.setIamPolicy") {
 		t.Errorf("--enable_all: %v", got)
 	}
+	// meshconfig init: the fleet's project too when asmcli uses the
+	// fleet's workload identity pool (Mesh CA on a cluster it registers),
+	// the cluster's alone with istiod's own CA.
+	for _, tc := range []struct {
+		ca     string
+		enable []string
+		want   []string
+	}{
+		{"", nil, []string{"fleet", "p"}},
+		{"citadel", nil, []string{"p"}},
+		{"", []string{"meshconfig_init"}, []string{"p"}},
+		{"", []string{"cluster_labels"}, nil},
+	} {
+		o.CA, o.Enable, o.EnableAll = tc.ca, tc.enable, tc.enable == nil
+		var in []string
+		for _, g := range google(o) {
+			if project, perm, _ := strings.Cut(g, " "); perm == "meshconfig.projects.init" {
+				in = append(in, project)
+			}
+		}
+		if !slices.Equal(in, tc.want) {
+			t.Errorf("--ca %q, --enable %v: meshconfig.projects.init in %v, want %v", tc.ca, tc.enable, in, tc.want)
+		}
+	}
 }
 
 // A caller missing one permission asmcli's changes need is refused

@@ -348,6 +348,11 @@ func platformNeeds(c plan.Change, n googleName, add func(perm, project string)) 
 		add("resourcemanager.projects.getIamPolicy", n.project)
 		add("resourcemanager.projects.setIamPolicy", n.project)
 		return
+	case "meshconfig":
+		// projects/p: its initialization (asmcli's POST
+		// v1alpha1/projects/p:initialize), which has one permission.
+		add("meshconfig.projects.init", n.project)
+		return
 	}
 	collection := platformCollection(n)
 	if collection == "" {

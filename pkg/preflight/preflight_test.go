@@ -156,7 +156,8 @@ func TestSmallestRoles(t *testing.T) {
 		{[]string{"gkehub.memberships.create", "gkehub.features.create"}, "GKE Hub Editor", nil},
 		{[]string{"gkehub.membershipfeatures.update", "gkehub.memberships.create"}, "Fleet Admin", nil},
 		{[]string{"container.clusters.update", "serviceusage.services.enable"}, "Kubernetes Engine Cluster Admin + Service Usage Admin", nil},
-		{[]string{"meshconfig.projects.init", "container.clusters.get"}, "Kubernetes Engine Cluster Viewer", []string{"meshconfig.projects.init"}},
+		{[]string{"meshconfig.projects.init", "container.clusters.get"}, "Kubernetes Engine Cluster Viewer + Mesh Config Admin", nil},
+		{[]string{"iam.serviceAccounts.create", "container.clusters.get"}, "Kubernetes Engine Cluster Viewer", []string{"iam.serviceAccounts.create"}},
 	}
 	for _, tt := range tests {
 		roles, ungranted := SmallestRoles(tt.perms)
