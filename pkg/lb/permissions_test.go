@@ -115,18 +115,23 @@ func TestPlanPermissionsCoverTheApply(t *testing.T) {
 		e.srv.ResetRequests()
 		_, err = e.cl.Apply(ctx, p)
 		cancel()
-		var denied []string
-		for _, r := range e.srv.Requests().Requests {
-			// The result's health report reads with getHealth, which
-			// only warns when refused: reads are what the check leaves out.
-			if r.Denied != "" && r.Method != "compute.backendServices.getHealth" {
-				denied = append(denied, r.Method+" needs "+r.Denied)
-			}
-		}
-		if err != nil || len(denied) > 0 {
+		if denied := refusals(e); err != nil || len(denied) > 0 {
 			t.Fatalf("%s: the apply needed what its plan did not ask for: %v\nrefused: %v\nasked: %v", st.name, err, denied, perms)
 		}
 	}
+}
+
+// refusals are the requests the simulator's permission model refused
+// since the last reset. The result's health report reads with getHealth,
+// which only warns when refused: reads are what the check leaves out.
+func refusals(e *simEnv) []string {
+	var out []string
+	for _, r := range e.srv.Requests().Requests {
+		if r.Denied != "" && r.Method != "compute.backendServices.getHealth" {
+			out = append(out, r.Method+" needs "+r.Denied)
+		}
+	}
+	return out
 }
 
 func planFor(ctx context.Context, cl *Client, spec Spec, teardown bool) (*Plan, error) {
@@ -216,13 +221,7 @@ func TestEdgePlanPermissionsCoverTheApply(t *testing.T) {
 		e.srv.ResetRequests()
 		_, err = e.cl.Apply(ctx, p)
 		cancel()
-		var denied []string
-		for _, r := range e.srv.Requests().Requests {
-			if r.Denied != "" {
-				denied = append(denied, r.Method+" needs "+r.Denied)
-			}
-		}
-		if err != nil || len(denied) > 0 {
+		if denied := refusals(e); err != nil || len(denied) > 0 {
 			t.Fatalf("teardown %v: the apply needed what its plan did not ask for: %v\nrefused: %v\nasked: %v", teardown, err, denied, perms)
 		}
 	}

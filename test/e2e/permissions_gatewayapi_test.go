@@ -18,10 +18,17 @@ const gatewayAPIKinds = "gateways.gateway.networking.k8s.io,httproutes,healthche
 // and the fleet's).
 func certManagerMutations(tb testing.TB) []string {
 	tb.Helper()
+	return loggedMutations(tb, "/meshsim/certificatemanager/requests")
+}
+
+// loggedMutations are the mutating calls in the shared simulator's
+// request log at path.
+func loggedMutations(tb testing.TB, path string) []string {
+	tb.Helper()
 	var log struct {
 		Requests []lbRequest `json:"requests"`
 	}
-	lbSimAPI(tb, http.MethodGet, "/meshsim/certificatemanager/requests", nil, &log)
+	lbSimAPI(tb, http.MethodGet, path, nil, &log)
 	var out []string
 	for _, r := range log.Requests {
 		if r.Mutation {
@@ -98,9 +105,29 @@ func TestPermissionsExposeViaGatewayAPI(t *testing.T) {
 		}
 	}
 
-	// Certificate Manager's map may not be made: refused before the mesh
-	// gateway, the Gateway API objects, the address or the map.
+	// Certificate Manager's map may not be made: an administrator sees it
+	// with check --permissions, without a plan; expose is refused before
+	// the mesh gateway, the Gateway API objects, the address or the map.
 	iamDeny(t, "", "certificatemanager.certmaps.create")
+	check := lbRun(t, "", meshctlBin, "check", "--permissions", "--for", "expose-gateway-api,unexpose-gateway-api", "-o", "json")
+	var declared struct {
+		Commands []struct {
+			Command string `json:"command"`
+			Missing int    `json:"missing"`
+			Grants  []struct {
+				Commands []string `json:"commands"`
+			} `json:"grants"`
+		} `json:"commands"`
+	}
+	if err := json.Unmarshal([]byte(check.Stdout), &declared); check.Code != 3 || err != nil || len(declared.Commands) != 2 {
+		t.Fatalf("check --permissions: exit %d, %v\n%s%s", check.Code, err, check.Stdout, check.Stderr)
+	}
+	if c := declared.Commands[0]; c.Missing != 1 || len(c.Grants) != 1 || !strings.Contains(strings.Join(c.Grants[0].Commands, " "), "--role=roles/certificatemanager.editor") {
+		t.Errorf("check --permissions --for expose-gateway-api: %+v", c)
+	}
+	if c := declared.Commands[1]; c.Missing != 0 {
+		t.Errorf("check --permissions --for unexpose-gateway-api misses what only expose needs: %+v", c)
+	}
 	refusedOnGatewayAPI(t, "certificatemanager.certmaps.create", expose...)
 	if made := exposeVersions(t, "app.kubernetes.io/managed-by=meshctl,meshctl.io/service-namespace="+ns); len(made) != 0 {
 		t.Errorf("the refused expose created the mesh gateway's objects: %v", made)
@@ -118,9 +145,12 @@ func TestPermissionsExposeViaGatewayAPI(t *testing.T) {
 		t.Fatalf("after expose, the Gateway API objects are %q", made)
 	}
 
-	// unexpose may not delete the hosts' certificates: refused before the
-	// route goes.
+	// unexpose may not delete the hosts' certificates: its dry run lists
+	// the permission missing; the unexpose is refused before the route goes.
 	iamDeny(t, "", "certificatemanager.certs.delete")
+	if r := succeeds(t, append(unexpose, "--dry-run")...); !strings.Contains(r.Stdout, "1 missing") || !strings.Contains(r.Stdout, "certificatemanager.certs.delete") {
+		t.Errorf("unexpose --dry-run does not list the missing permission:\n%s", r.Stdout)
+	}
 	refusedOnGatewayAPI(t, "certificatemanager.certs.delete", unexpose...)
 	if left := gateways(); left != made {
 		t.Errorf("the refused unexpose changed the Gateway API objects: %q, was %q", left, made)

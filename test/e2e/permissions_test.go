@@ -43,17 +43,7 @@ func iamDeny(tb testing.TB, project string, perms ...string) {
 // reset (every fake API's, Compute's and the fleet's).
 func googleMutations(tb testing.TB) []string {
 	tb.Helper()
-	var log struct {
-		Requests []lbRequest `json:"requests"`
-	}
-	lbSimAPI(tb, http.MethodGet, "/meshsim/requests", nil, &log)
-	var out []string
-	for _, r := range log.Requests {
-		if r.Mutation {
-			out = append(out, r.HTTPMethod+" "+r.Path)
-		}
-	}
-	return out
+	return loggedMutations(tb, "/meshsim/requests")
 }
 
 // refused runs meshctl expecting the permission check's refusal of perm
