@@ -157,6 +157,10 @@ func TestSmallestRoles(t *testing.T) {
 		{[]string{"gkehub.membershipfeatures.update", "gkehub.memberships.create"}, "Fleet Admin", nil},
 		{[]string{"container.clusters.update", "serviceusage.services.enable"}, "Kubernetes Engine Cluster Admin + Service Usage Admin", nil},
 		{[]string{"meshconfig.projects.init", "container.clusters.get"}, "Kubernetes Engine Cluster Viewer + Mesh Config Admin", nil},
+		// Certificate Manager's Editor creates but cannot delete (Google's
+		// roles page): unexpose needs its admin role.
+		{[]string{"certificatemanager.certmaps.create", "certificatemanager.certmapentries.create"}, "Certificate Manager Editor", nil},
+		{[]string{"certificatemanager.certs.delete", "certificatemanager.certmaps.delete"}, "Certificate Admin", nil},
 		{[]string{"iam.serviceAccounts.create", "container.clusters.get"}, "Kubernetes Engine Cluster Viewer", []string{"iam.serviceAccounts.create"}},
 	}
 	for _, tt := range tests {
