@@ -115,8 +115,19 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 func planAll(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options) ([]*Plan, error) {
 	plans := make([]*Plan, len(opts))
 	errs := make([]error, len(opts))
+	// What meshctl made for the Services is listed once for all plans,
+	// beside their checks, instead of once per Service.
+	var made *ownedIndex
+	if len(opts) > 1 {
+		var namespaces []string
+		for _, o := range opts {
+			namespaces = append(namespaces, o.Namespace)
+		}
+		made = newOwnedIndex(namespaces)
+		go func() { _ = made.load(ctx, c) }()
+	}
 	_ = each(ctx, len(opts), func(ctx context.Context, i int) error {
-		plans[i], errs[i] = NewPlan(ctx, c, r, opts[i])
+		plans[i], errs[i] = newPlan(ctx, c, r, opts[i], made)
 		return nil
 	})
 	if err := errors.Join(errs...); err != nil {
