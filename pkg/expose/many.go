@@ -115,10 +115,13 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 func planAll(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options) ([]*Plan, error) {
 	plans := make([]*Plan, len(opts))
 	errs := make([]error, len(opts))
-	// What meshctl made for the Services is listed once for all plans,
+	// The plans only read (and dry-run): what several of them read (the
+	// Services' namespace, the revisions, the cluster's identity) is read
+	// once for all, and what meshctl made for the Services is listed once,
 	// beside their checks, instead of once per Service.
 	var made *ownedIndex
 	if len(opts) > 1 {
+		c = kube.NewReadMemo(c)
 		var namespaces []string
 		for _, o := range opts {
 			namespaces = append(namespaces, o.Namespace)

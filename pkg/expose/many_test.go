@@ -263,3 +263,38 @@ func TestRunManyListsWhatMeshctlMadeOncePerKind(t *testing.T) {
 		}
 	}
 }
+
+// The plans of several Services read what they share (the Services'
+// namespace, the revisions' webhooks, the cluster's identity) once.
+func TestRunManyReadsWhatThePlansShareOnce(t *testing.T) {
+	c := newCluster(t)
+	var all []Options
+	for _, name := range []string{"s1", "s2", "s3"} {
+		c.addService("shop", name, []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}, 1, true)
+		o := ownNamespaceOpts()
+		o.Service, o.Hosts = name, []string{name + ".example.com"}
+		all = append(all, o)
+	}
+	var mu sync.Mutex
+	reads := map[string]int{}
+	c.Fail = func(verb string, gvr schema.GroupVersionResource, key string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		reads[verb+" "+gvr.Resource+" "+key]++
+		return nil
+	}
+	if _, err := RunMany(context.Background(), c, ui.Discard, all, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, read := range []string{"get namespaces /shop", "get namespaces /kube-system", "list mutatingwebhookconfigurations /"} {
+		if reads[read] != 1 {
+			t.Errorf("%s: %d times, want once for the three plans", read, reads[read])
+		}
+	}
+	// Each plan's own objects are still read (and dry-run) by each.
+	for _, name := range []string{"s1", "s2", "s3"} {
+		if key := "get services shop/" + name; reads[key] != 1 {
+			t.Errorf("%s: %d times", key, reads[key])
+		}
+	}
+}
