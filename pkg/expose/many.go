@@ -73,6 +73,7 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 		return nil, err
 	}
 	stale := make([][]step, len(plans))
+	waiting := gatewayWaits(ctx, c, opts)
 	if out.DryRun {
 		zones, zerr := plannedZones(ctx, c)
 		for i, p := range plans {
@@ -83,7 +84,7 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 		}
 	} else if err := each(ctx, len(plans), func(ctx context.Context, i int) error {
 		var err error
-		out.Services[i], stale[i], err = plans[i].applyGateway(ctx, c, r)
+		out.Services[i], stale[i], err = plans[i].applyGateway(ctx, waiting, r)
 		return err
 	}); err != nil {
 		return out, err
@@ -108,6 +109,24 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 		out.Services[i].Warnings = append(out.Services[i].Warnings, notes...)
 		return err
 	})
+}
+
+// gatewayWaits is the client the gateways are applied and waited for with:
+// several gateways' waits poll their Deployments and Services with one
+// List a round between them, not one Get each (kube.GetsByList).
+func gatewayWaits(ctx context.Context, c kube.Objects, opts []Options) kube.Objects {
+	if len(opts) < 2 {
+		return c
+	}
+	var namespaces []string
+	for _, o := range opts {
+		namespaces = append(namespaces, o.Namespace)
+	}
+	sel, err := ownerSelectorIn(namespaces)
+	if err != nil {
+		return c
+	}
+	return kube.NewGetsByList(ctx, c, sel, kDeployment.Resource, kService.Resource)
 }
 
 // planAll plans every gateway at the same time; it returns every failure,

@@ -265,7 +265,8 @@ func TestRunManyListsWhatMeshctlMadeOncePerKind(t *testing.T) {
 }
 
 // The plans of several Services read what they share (the Services'
-// namespace, the revisions' webhooks, the cluster's identity) once.
+// namespace, the revisions' webhooks, the cluster's identity) once, and
+// their waits share Lists.
 func TestRunManyReadsWhatThePlansShareOnce(t *testing.T) {
 	c := newCluster(t)
 	var all []Options
@@ -291,10 +292,22 @@ func TestRunManyReadsWhatThePlansShareOnce(t *testing.T) {
 			t.Errorf("%s: %d times, want once for the three plans", read, reads[read])
 		}
 	}
-	// Each plan's own objects are still read (and dry-run) by each.
+	// Each plan's own objects are still read (and dry-run) by each; the
+	// waits for the gateways poll their Deployments and Services with
+	// Lists shared between them, not each with Gets of its own.
 	for _, name := range []string{"s1", "s2", "s3"} {
 		if key := "get services shop/" + name; reads[key] != 1 {
 			t.Errorf("%s: %d times", key, reads[key])
 		}
+		gw := "shop-" + name + "-gateway/" + name + "-gateway"
+		if key := "get deployments " + gw; reads[key] != 1 { // the plan's own (the replicas the autoscaler chose)
+			t.Errorf("%s: %d times, want once (the plan's; the wait lists)", key, reads[key])
+		}
+		if key := "get services " + gw; reads[key] != 0 {
+			t.Errorf("%s: %d times, want none (the wait for NEGs lists)", key, reads[key])
+		}
+	}
+	if reads["list deployments /"] < 2 || reads["list services /"] < 2 { // one each is the plans' (ownedIndex)
+		t.Errorf("the waits made %d Deployment and %d Service Lists", reads["list deployments /"]-1, reads["list services /"]-1)
 	}
 }

@@ -282,23 +282,16 @@ func newOwnedIndex(namespaces []string) *ownedIndex {
 // caller lists, the others wait for it.
 func (x *ownedIndex) load(ctx context.Context, c kube.Objects) error {
 	x.once.Do(func() {
-		sel := labels.NewSelector()
-		managed, err := labels.NewRequirement(mesh.LabelManagedBy, selection.Equals, []string{mesh.ManagedBy})
+		sel, err := ownerSelectorIn(x.namespaces)
 		if err != nil {
 			x.err = err
 			return
 		}
-		inNamespaces, err := labels.NewRequirement(mesh.LabelServiceNamespace, selection.In, x.namespaces)
-		if err != nil {
-			x.err = err
-			return
-		}
-		sel = sel.Add(*managed, *inNamespaces)
 		x.byKind = make([][]unstructured.Unstructured, len(deleteOrder))
 		var g errgroup.Group
 		for i, k := range deleteOrder {
 			g.Go(func() error {
-				items, err := c.List(ctx, k.Resource, "", sel.String())
+				items, err := c.List(ctx, k.Resource, "", sel)
 				if kube.IsNotFound(err) {
 					return nil // the kind is not served: nothing of it to find
 				}
@@ -309,6 +302,19 @@ func (x *ownedIndex) load(ctx context.Context, c kube.Objects) error {
 		x.err = g.Wait()
 	})
 	return x.err
+}
+
+// ownerSelectorIn selects what meshctl made for the Services of namespaces.
+func ownerSelectorIn(namespaces []string) (string, error) {
+	managed, err := labels.NewRequirement(mesh.LabelManagedBy, selection.Equals, []string{mesh.ManagedBy})
+	if err != nil {
+		return "", err
+	}
+	inNamespaces, err := labels.NewRequirement(mesh.LabelServiceNamespace, selection.In, namespaces)
+	if err != nil {
+		return "", err
+	}
+	return labels.NewSelector().Add(*managed, *inNamespaces).String(), nil
 }
 
 // of returns what meshctl made for namespace/service, as owned does; ok is
