@@ -75,7 +75,11 @@ func TestGetsByListShareOneList(t *testing.T) {
 		t.Errorf("40 Gets at once made %v, want one or two Lists and no Get", n)
 	}
 	// A change made before a Get is asked is in its answer.
-	f.Update(gvrServices, func() *corev1.Service { s := service("a", "gw", "meshctl"); s.Annotations = map[string]string{"neg": "ready"}; return s }())
+	f.Update(gvrServices, func() *corev1.Service {
+		s := service("a", "gw", "meshctl")
+		s.Annotations = map[string]string{"neg": "ready"}
+		return s
+	}())
 	if u, err := g.Get(ctx, gvrServices, "a", "gw"); err != nil || u.GetAnnotations()["neg"] != "ready" {
 		t.Errorf("after the change: %v, %v", u, err)
 	}
