@@ -446,7 +446,7 @@ func BenchmarkLBExposeTwentyServicesOneRun(b *testing.B) {
 // exposePhases are the steps of `meshctl expose` whose durations say where
 // its wall time goes; the benchmark reports the longest of each (for many
 // Services they run side by side, so the longest is what the run waits for).
-var exposePhases = []string{"create ", "roll out gateway ", "wait for NEGs of Service ", "plan Google's load balancer"}
+var exposePhases = []string{"check Service ", "plan the gateway's objects", "roll out gateway ", "wait for NEGs of Service ", "plan Google's load balancer"}
 
 // stepTimes are the durations of a command's finished steps, by name, read
 // from its progress lines ("15:04:05 ✓ NAME (1.2s)").
