@@ -118,15 +118,20 @@ func gatewayWaits(ctx context.Context, c kube.Objects, opts []Options) kube.Obje
 	if len(opts) < 2 {
 		return c
 	}
-	var namespaces []string
-	for _, o := range opts {
-		namespaces = append(namespaces, o.Namespace)
-	}
-	sel, err := ownerSelectorIn(namespaces)
+	sel, err := ownerSelectorIn(serviceNamespaces(opts))
 	if err != nil {
 		return c
 	}
 	return kube.NewGetsByList(ctx, c, sel, kDeployment.Resource, kService.Resource)
+}
+
+// serviceNamespaces are the namespaces of the Services of opts.
+func serviceNamespaces(opts []Options) []string {
+	var out []string
+	for _, o := range opts {
+		out = append(out, o.Namespace)
+	}
+	return out
 }
 
 // planAll plans every gateway at the same time; it returns every failure,
@@ -141,11 +146,7 @@ func planAll(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options)
 	var made *ownedIndex
 	if len(opts) > 1 {
 		c = kube.NewReadMemo(c)
-		var namespaces []string
-		for _, o := range opts {
-			namespaces = append(namespaces, o.Namespace)
-		}
-		made = newOwnedIndex(namespaces)
+		made = newOwnedIndex(serviceNamespaces(opts))
 		go func() { _ = made.load(ctx, c) }()
 	}
 	_ = each(ctx, len(opts), func(ctx context.Context, i int) error {
