@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meshctl/meshctl/internal/failure"
@@ -209,24 +210,42 @@ func (p *Plan) Apply(ctx context.Context, c kube.Objects, r ui.Reporter, hooks H
 func (p *Plan) applyGateway(ctx context.Context, c kube.Objects, r ui.Reporter) (*Result, []step, error) {
 	res := p.result()
 	var stale []step
-	// Writes stop at the first failure: later objects depend on earlier
-	// ones (the Gateway on its Secret, the routing on the gateway), and a
-	// re-run resumes from what exists.
+	var writes []step
 	for _, ch := range p.steps {
 		switch ch.Action {
 		case plan.Create, plan.Update:
-			st := r.Step(fmt.Sprintf("%s %s", ch.Action, ch.Ref()))
-			if len(ch.Fields) > 0 {
-				st.Progressf("%s", plan.DescribeFields(ch.Fields))
-			}
-			if _, err := c.Apply(ctx, ch.kind.Resource, ch.obj, false); err != nil {
-				err = apiError(fmt.Sprintf("%s %s", ch.Action, ch.Ref()), err)
-				st.Fail(err)
-				return res, nil, err
-			}
-			st.Done()
+			writes = append(writes, ch)
 		case plan.Delete:
 			stale = append(stale, ch)
+		}
+	}
+	// Writes go in waves (writeWave), each wave's objects at the same
+	// time, and stop after a wave with a failure: later waves depend on
+	// earlier ones (everything on the namespace, the pods on their
+	// policies and certificate, the routing on the gateway), and a re-run
+	// resumes from what exists.
+	for _, wave := range writeWaves(writes) {
+		errs := make([]error, len(wave))
+		var wg sync.WaitGroup
+		for i, ch := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := r.Step(fmt.Sprintf("%s %s", ch.Action, ch.Ref()))
+				if len(ch.Fields) > 0 {
+					st.Progressf("%s", plan.DescribeFields(ch.Fields))
+				}
+				if _, err := c.Apply(ctx, ch.kind.Resource, ch.obj, false); err != nil {
+					errs[i] = apiError(fmt.Sprintf("%s %s", ch.Action, ch.Ref()), err)
+					st.Fail(errs[i])
+					return
+				}
+				st.Done()
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return res, nil, err
 		}
 	}
 	if err := waitRollout(ctx, c, r, p.Spec, p.opts); err != nil {
@@ -240,6 +259,40 @@ func (p *Plan) applyGateway(ctx context.Context, c kube.Objects, r ui.Reporter) 
 		res.NEG = neg
 	}
 	return res, stale, nil
+}
+
+// writeWave is when a kind is written, in Render's order: the gateway's
+// namespace first; then what its pods need before they start (identity,
+// certificate, mTLS and network policies); then the workload and its
+// Service, budget and autoscaler; the routing last, once there is a
+// gateway to route through. Objects of one wave do not need each other.
+func writeWave(k kind) int {
+	switch k {
+	case kNamespace:
+		return 0
+	case kDeployment, kService, kPDB, kHPA:
+		return 2
+	case kGateway, kVirtualService:
+		return 3
+	}
+	return 1
+}
+
+// writeWaves groups writes by wave, in order, keeping their order within
+// each wave.
+func writeWaves(writes []step) [][]step {
+	var waves [4][]step
+	for _, ch := range writes {
+		w := writeWave(ch.kind)
+		waves[w] = append(waves[w], ch)
+	}
+	var out [][]step
+	for _, w := range waves {
+		if len(w) > 0 {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func runHooks(ctx context.Context, r ui.Reporter, hooks Hooks, res *Result) error {

@@ -50,14 +50,17 @@ func TestExposeCreatesThenChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("expose: %v\n%s", err, strings.Join(rec.Lines(), "\n"))
 	}
-	want := []string{
-		"apply ServiceAccount shop/web-gateway", "apply Role shop/web-gateway", "apply RoleBinding shop/web-gateway",
-		"apply Secret shop/web-gateway-cert", "apply DestinationRule shop/web-gateway", "apply NetworkPolicy shop/web-gateway",
-		"apply Deployment shop/web-gateway", "apply Service shop/web-gateway", "apply PodDisruptionBudget shop/web-gateway",
-		"apply HorizontalPodAutoscaler shop/web-gateway", "apply Gateway shop/web-gateway", "apply VirtualService shop/web-gateway",
+	// Each wave's objects are written at the same time, the waves in order:
+	// what the pods need before they start, the workload, the routing.
+	want := [][]string{
+		{"apply ServiceAccount shop/web-gateway", "apply Role shop/web-gateway", "apply RoleBinding shop/web-gateway",
+			"apply Secret shop/web-gateway-cert", "apply DestinationRule shop/web-gateway", "apply NetworkPolicy shop/web-gateway"},
+		{"apply Deployment shop/web-gateway", "apply Service shop/web-gateway", "apply PodDisruptionBudget shop/web-gateway",
+			"apply HorizontalPodAutoscaler shop/web-gateway"},
+		{"apply Gateway shop/web-gateway", "apply VirtualService shop/web-gateway"},
 	}
-	if got := c.Writes(); !slices.Equal(got, want) {
-		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if got := c.Writes(); !inWaves(got, want...) {
+		t.Errorf("writes:\n%s\nwant, wave by wave (any order within one):\n%v", strings.Join(got, "\n"), want)
 	}
 	if res.NEG.Name == "" || len(res.NEG.Zones) != 3 {
 		t.Errorf("NEG = %+v, want the name and three zones", res.NEG)
@@ -91,15 +94,15 @@ func TestChangedInputUpdatesOnlyWhatDiffers(t *testing.T) {
 	cases := []struct {
 		name   string
 		change func(o *Options)
-		want   []string // writes of the second run
+		want   [][]string // writes of the second run, wave by wave
 	}{
-		{"cpu target", func(o *Options) { o.CPUTarget = 50 }, []string{"apply HorizontalPodAutoscaler shop/web-gateway"}},
-		{"replicas", func(o *Options) { o.MinReplicas, o.MaxReplicas = 4, 8 }, []string{
-			"apply Deployment shop/web-gateway", "apply HorizontalPodAutoscaler shop/web-gateway"}},
+		{"cpu target", func(o *Options) { o.CPUTarget = 50 }, [][]string{{"apply HorizontalPodAutoscaler shop/web-gateway"}}},
+		{"replicas", func(o *Options) { o.MinReplicas, o.MaxReplicas = 4, 8 }, [][]string{{
+			"apply Deployment shop/web-gateway", "apply HorizontalPodAutoscaler shop/web-gateway"}}},
 		// The certificate names the hosts, so it is renewed with them.
-		{"hosts", func(o *Options) { o.Hosts = append(o.Hosts, "shop.example.com") }, []string{
-			"apply Secret shop/web-gateway-cert", "apply VirtualService shop/web-gateway"}},
-		{"strict mTLS", func(o *Options) { o.StrictMTLS = true }, []string{"apply PeerAuthentication shop/web-strict-mtls"}},
+		{"hosts", func(o *Options) { o.Hosts = append(o.Hosts, "shop.example.com") }, [][]string{
+			{"apply Secret shop/web-gateway-cert"}, {"apply VirtualService shop/web-gateway"}}},
+		{"strict mTLS", func(o *Options) { o.StrictMTLS = true }, [][]string{{"apply PeerAuthentication shop/web-strict-mtls"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,7 +117,7 @@ func TestChangedInputUpdatesOnlyWhatDiffers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := c.Writes()[before:]; !slices.Equal(got, tc.want) {
+			if got := c.Writes()[before:]; !inWaves(got, tc.want...) {
 				t.Errorf("writes %v, want %v", got, tc.want)
 			}
 			for _, ch := range res.Changes {
@@ -637,5 +640,41 @@ func TestUnexposeWithoutIstioKinds(t *testing.T) {
 	}
 	if len(res.Changes) != 9 || c.Stored(kDeployment.Resource, "shop", "web-gateway") != nil {
 		t.Errorf("deleted %d objects, want the 9 of Kubernetes kinds", len(res.Changes))
+	}
+}
+
+// inWaves reports whether got is the waves' writes, wave after wave, in
+// any order within each.
+func inWaves(got []string, waves ...[]string) bool {
+	for _, w := range waves {
+		if len(got) < len(w) {
+			return false
+		}
+		head := slices.Sorted(slices.Values(got[:len(w)]))
+		if !slices.Equal(head, slices.Sorted(slices.Values(w))) {
+			return false
+		}
+		got = got[len(w):]
+	}
+	return len(got) == 0
+}
+
+// A write that fails stops the writes after its wave: the routing is
+// never written when the workload could not be.
+func TestAFailedWriteStopsTheLaterWaves(t *testing.T) {
+	c := newCluster(t)
+	c.FailWhen(t, func(verb string, gvr schema.GroupVersionResource, _ string) error {
+		if verb == "apply" && gvr == kDeployment.Resource {
+			return errors.New("admission webhook denied the request")
+		}
+		return nil
+	})
+	if _, _, err := run(t, c, opts(), Hooks{}); err == nil || !strings.Contains(err.Error(), "create Deployment shop/web-gateway") {
+		t.Fatalf("expose: %v", err)
+	}
+	for _, w := range c.Writes() {
+		if strings.Contains(w, "Gateway shop/") || strings.Contains(w, "VirtualService") {
+			t.Errorf("written after the workload failed: %s", w)
+		}
 	}
 }

@@ -73,6 +73,7 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 		return nil, err
 	}
 	stale := make([][]step, len(plans))
+	waiting := gatewayWaits(ctx, c, opts)
 	if out.DryRun {
 		zones, zerr := plannedZones(ctx, c)
 		for i, p := range plans {
@@ -83,7 +84,7 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 		}
 	} else if err := each(ctx, len(plans), func(ctx context.Context, i int) error {
 		var err error
-		out.Services[i], stale[i], err = plans[i].applyGateway(ctx, c, r)
+		out.Services[i], stale[i], err = plans[i].applyGateway(ctx, waiting, r)
 		return err
 	}); err != nil {
 		return out, err
@@ -110,13 +111,46 @@ func RunMany(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options,
 	})
 }
 
+// gatewayWaits is the client the gateways are applied and waited for with:
+// several gateways' waits poll their Deployments and Services with one
+// List a round between them, not one Get each (kube.GetsByList).
+func gatewayWaits(ctx context.Context, c kube.Objects, opts []Options) kube.Objects {
+	if len(opts) < 2 {
+		return c
+	}
+	sel, err := ownerSelectorIn(serviceNamespaces(opts))
+	if err != nil {
+		return c
+	}
+	return kube.NewGetsByList(ctx, c, sel, kDeployment.Resource, kService.Resource)
+}
+
+// serviceNamespaces are the namespaces of the Services of opts.
+func serviceNamespaces(opts []Options) []string {
+	var out []string
+	for _, o := range opts {
+		out = append(out, o.Namespace)
+	}
+	return out
+}
+
 // planAll plans every gateway at the same time; it returns every failure,
 // and no plan unless all succeed.
 func planAll(ctx context.Context, c kube.Objects, r ui.Reporter, opts []Options) ([]*Plan, error) {
 	plans := make([]*Plan, len(opts))
 	errs := make([]error, len(opts))
+	// The plans only read (and dry-run): what several of them read (the
+	// Services' namespace, the revisions, the cluster's identity) is read
+	// once for all, and what meshctl made for the Services is listed once,
+	// beside their checks, instead of once per Service.
+	var made *ownedIndex
+	if len(opts) > 1 {
+		c = kube.NewReadMemo(c)
+		made = newOwnedIndex(serviceNamespaces(opts))
+		go func() { _ = made.load(ctx, c) }()
+	}
 	_ = each(ctx, len(opts), func(ctx context.Context, i int) error {
-		plans[i], errs[i] = NewPlan(ctx, c, r, opts[i])
+		plans[i], errs[i] = newPlan(ctx, c, r, opts[i], made)
 		return nil
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -2,15 +2,19 @@ package expose
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/meshctl/meshctl/internal/failure"
@@ -189,5 +193,121 @@ func fakeLBClient(t *testing.T, sc scenario.Scenario, built *int) (*fakegcp.Serv
 			return nil, nil, err
 		}
 		return lb.New(g, gke, ui.Discard), func() { _ = g.Close(); _ = gke.Close() }, nil
+	}
+}
+
+// Several Services in one run list what meshctl made for them once per
+// kind, cluster-wide, not once per kind and Service, and each plan still
+// finds its own Service's objects no longer wanted (and no other's); where
+// the caller may not list cluster-wide, each plan lists for itself in its
+// namespaces, as one Service's run does.
+func TestRunManyListsWhatMeshctlMadeOncePerKind(t *testing.T) {
+	for _, forbidden := range []bool{false, true} {
+		c := newCluster(t)
+		c.addService("shop", "cart", []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}, 1, true)
+		ctx := context.Background()
+		two := func(strictWeb bool) []Options {
+			var all []Options
+			for _, name := range []string{"web", "cart"} {
+				o := opts(name + ".example.com")
+				o.Service, o.StrictMTLS = name, name == "cart" || strictWeb
+				all = append(all, o)
+			}
+			return all
+		}
+		if _, err := RunMany(ctx, c, ui.Discard, two(true), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		lists := map[string]int{} // by "namespace/" ("/": cluster-wide)
+		c.Fail = func(verb string, gvr schema.GroupVersionResource, key string) error {
+			if verb != "list" || gvr != kPeerAuthentication.Resource {
+				return nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			lists[key]++
+			if forbidden && key == "/" {
+				return apierrors.NewForbidden(gvr.GroupResource(), "", errors.New("no cluster-wide list"))
+			}
+			return nil
+		}
+		// web drops --strict-mtls: its PeerAuthentication goes, cart's stays.
+		out, err := RunMany(ctx, c, ui.Discard, two(false), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range out.Services {
+			var deleted []string
+			for _, ch := range res.Changes {
+				if ch.Action == plan.Delete {
+					deleted = append(deleted, ch.Kind+" "+ch.Namespace+"/"+ch.Name)
+				}
+			}
+			want := []string(nil)
+			if res.Service.Name == "web" {
+				want = []string{"PeerAuthentication shop/web-strict-mtls"}
+			}
+			if !reflect.DeepEqual(deleted, want) {
+				t.Errorf("forbidden=%v: %s deletes %v, want %v", forbidden, res.Service.Name, deleted, want)
+			}
+		}
+		want := map[string]int{"/": 1}
+		if forbidden {
+			// Each plan then lists for itself, as owned does: cluster-wide
+			// first, then in its namespaces.
+			want = map[string]int{"/": 3, "shop/": 2}
+		}
+		if !reflect.DeepEqual(lists, want) {
+			t.Errorf("forbidden=%v: PeerAuthentication lists by namespace %v, want %v", forbidden, lists, want)
+		}
+	}
+}
+
+// The plans of several Services read what they share (the Services'
+// namespace, the revisions' webhooks, the cluster's identity) once, and
+// their waits share Lists.
+func TestRunManyReadsWhatThePlansShareOnce(t *testing.T) {
+	c := newCluster(t)
+	var all []Options
+	for _, name := range []string{"s1", "s2", "s3"} {
+		c.addService("shop", name, []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}, 1, true)
+		o := ownNamespaceOpts()
+		o.Service, o.Hosts = name, []string{name + ".example.com"}
+		all = append(all, o)
+	}
+	var mu sync.Mutex
+	reads := map[string]int{}
+	c.Fail = func(verb string, gvr schema.GroupVersionResource, key string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		reads[verb+" "+gvr.Resource+" "+key]++
+		return nil
+	}
+	if _, err := RunMany(context.Background(), c, ui.Discard, all, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, read := range []string{"get namespaces /shop", "get namespaces /kube-system", "list mutatingwebhookconfigurations /"} {
+		if reads[read] != 1 {
+			t.Errorf("%s: %d times, want once for the three plans", read, reads[read])
+		}
+	}
+	// Each plan's own objects are still read (and dry-run) by each; the
+	// waits for the gateways poll their Deployments and Services with
+	// Lists shared between them, not each with Gets of its own.
+	for _, name := range []string{"s1", "s2", "s3"} {
+		if key := "get services shop/" + name; reads[key] != 1 {
+			t.Errorf("%s: %d times", key, reads[key])
+		}
+		gw := "shop-" + name + "-gateway/" + name + "-gateway"
+		if key := "get deployments " + gw; reads[key] != 1 { // the plan's own (the replicas the autoscaler chose)
+			t.Errorf("%s: %d times, want once (the plan's; the wait lists)", key, reads[key])
+		}
+		if key := "get services " + gw; reads[key] != 0 {
+			t.Errorf("%s: %d times, want none (the wait for NEGs lists)", key, reads[key])
+		}
+	}
+	if reads["list deployments /"] < 2 || reads["list services /"] < 2 { // one each is the plans' (ownedIndex)
+		t.Errorf("the waits made %d Deployment and %d Service Lists", reads["list deployments /"]-1, reads["list services /"]-1)
 	}
 }

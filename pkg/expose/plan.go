@@ -4,8 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
@@ -54,6 +60,12 @@ type Plan struct {
 // through admission, defaulting and validation without storing anything), so
 // every check has passed before the first write.
 func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (*Plan, error) {
+	return newPlan(ctx, c, r, opts, nil)
+}
+
+// newPlan is NewPlan with what meshctl made already listed for several
+// plans at once (nil: the plan lists it itself).
+func newPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options, made *ownedIndex) (*Plan, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -72,7 +84,7 @@ func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (
 
 	st = r.Step("plan the gateway's objects")
 	p := &Plan{Spec: spec, Objects: Render(spec), Warnings: in.warnings, opts: opts}
-	if err := p.diff(ctx, c, in.certReason); err != nil {
+	if err := p.diff(ctx, c, in.certReason, made); err != nil {
 		st.Fail(err)
 		return nil, err
 	}
@@ -86,7 +98,7 @@ func NewPlan(ctx context.Context, c kube.Objects, r ui.Reporter, opts Options) (
 // diff compares each desired object with the cluster, refusing objects
 // meshctl did not make, and adds what meshctl made earlier that is no
 // longer wanted.
-func (p *Plan) diff(ctx context.Context, c kube.Objects, certReason string) error {
+func (p *Plan) diff(ctx context.Context, c kube.Objects, certReason string, made *ownedIndex) error {
 	var conflicts []error
 	newNamespace := ""
 	for _, o := range p.Objects {
@@ -109,7 +121,7 @@ func (p *Plan) diff(ctx context.Context, c kube.Objects, certReason string) erro
 	if len(conflicts) > 0 {
 		return failure.WithHint(errors.Join(conflicts...), "meshctl does not take over objects it did not make: rename or delete them, or use --gateway-namespace")
 	}
-	stale, err := staleObjects(ctx, c, p.Spec, p.Objects)
+	stale, err := staleObjects(ctx, c, p.Spec, p.Objects, made)
 	if err != nil {
 		return err
 	}
@@ -178,14 +190,17 @@ func describeOwner(l map[string]string) string {
 // staleObjects finds what meshctl made for the Service that the plan no
 // longer wants (e.g. the PeerAuthentication after --strict-mtls is dropped,
 // or the old gateway after --gateway-namespace changed).
-func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object) ([]step, error) {
+func staleObjects(ctx context.Context, c kube.Objects, s Spec, want []Object, made *ownedIndex) ([]step, error) {
 	wanted := map[string]bool{}
 	for _, o := range want {
 		wanted[o.Ref()] = true
 	}
-	found, err := owned(ctx, c, s.Namespace, s.Service, []string{s.Namespace, s.GatewayNamespace})
-	if err != nil {
-		return nil, err
+	found, ok := made.of(ctx, c, s.Namespace, s.Service)
+	if !ok {
+		var err error
+		if found, err = owned(ctx, c, s.Namespace, s.Service, []string{s.Namespace, s.GatewayNamespace}); err != nil {
+			return nil, err
+		}
 	}
 	var out []step
 	for _, ch := range found {
@@ -228,15 +243,97 @@ func owned(ctx context.Context, c kube.Objects, namespace, service string, fallb
 		if err != nil {
 			return nil, apiError(fmt.Sprintf("list %ss made by meshctl", k), err)
 		}
-		sort.Slice(items, func(i, j int) bool {
-			return items[i].GetNamespace()+"/"+items[i].GetName() < items[j].GetNamespace()+"/"+items[j].GetName()
-		})
-		for _, it := range items {
-			out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName(), Resource: k.groupResource()},
-				kind: k, uid: it.GetUID()})
-		}
+		out = append(out, deletions(k, items)...)
 	}
 	return out, nil
+}
+
+// deletions are the deletes of items of kind k, by namespace and name.
+func deletions(k kind, items []unstructured.Unstructured) []step {
+	sort.Slice(items, func(i, j int) bool {
+		return items[i].GetNamespace()+"/"+items[i].GetName() < items[j].GetNamespace()+"/"+items[j].GetName()
+	})
+	var out []step
+	for _, it := range items {
+		out = append(out, step{Change: plan.Change{Action: plan.Delete, Kind: k.Kind, Namespace: it.GetNamespace(), Name: it.GetName(), Resource: k.groupResource()},
+			kind: k, uid: it.GetUID()})
+	}
+	return out
+}
+
+// ownedIndex is what meshctl made for the Services of some namespaces,
+// listed once for the plans of many Services (RunMany): one cluster-wide
+// list per kind for them all, where each plan would list every kind for
+// its own Service. Each plan takes its Service's share (of).
+type ownedIndex struct {
+	namespaces []string
+	once       sync.Once
+	byKind     [][]unstructured.Unstructured // in deleteOrder
+	err        error
+}
+
+// newOwnedIndex indexes what meshctl made for the Services of namespaces.
+func newOwnedIndex(namespaces []string) *ownedIndex {
+	slices.Sort(namespaces)
+	return &ownedIndex{namespaces: slices.Compact(namespaces)}
+}
+
+// load lists every kind once (the kinds at the same time); the first
+// caller lists, the others wait for it.
+func (x *ownedIndex) load(ctx context.Context, c kube.Objects) error {
+	x.once.Do(func() {
+		sel, err := ownerSelectorIn(x.namespaces)
+		if err != nil {
+			x.err = err
+			return
+		}
+		x.byKind = make([][]unstructured.Unstructured, len(deleteOrder))
+		var g errgroup.Group
+		for i, k := range deleteOrder {
+			g.Go(func() error {
+				items, err := c.List(ctx, k.Resource, "", sel)
+				if kube.IsNotFound(err) {
+					return nil // the kind is not served: nothing of it to find
+				}
+				x.byKind[i] = items
+				return err
+			})
+		}
+		x.err = g.Wait()
+	})
+	return x.err
+}
+
+// ownerSelectorIn selects what meshctl made for the Services of namespaces.
+func ownerSelectorIn(namespaces []string) (string, error) {
+	managed, err := labels.NewRequirement(mesh.LabelManagedBy, selection.Equals, []string{mesh.ManagedBy})
+	if err != nil {
+		return "", err
+	}
+	inNamespaces, err := labels.NewRequirement(mesh.LabelServiceNamespace, selection.In, namespaces)
+	if err != nil {
+		return "", err
+	}
+	return labels.NewSelector().Add(*managed, *inNamespaces).String(), nil
+}
+
+// of returns what meshctl made for namespace/service, as owned does; ok is
+// false when there is no index or its lists failed (where the caller may
+// not list cluster-wide): the caller then lists for itself, as owned does.
+func (x *ownedIndex) of(ctx context.Context, c kube.Objects, namespace, service string) (found []step, ok bool) {
+	if x == nil || !slices.Contains(x.namespaces, namespace) || x.load(ctx, c) != nil {
+		return nil, false
+	}
+	for i, k := range deleteOrder {
+		var mine []unstructured.Unstructured
+		for _, it := range x.byKind[i] {
+			if mesh.OwnedBy(it.GetLabels(), namespace, service) {
+				mine = append(mine, it)
+			}
+		}
+		found = append(found, deletions(k, mine)...)
+	}
+	return found, true
 }
 
 // apiError wraps an API error with what was being done, and adds a hint for

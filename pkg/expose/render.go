@@ -222,9 +222,17 @@ func (s Spec) deployment() *appsv1.Deployment {
 			"inject.istio.io/templates": "gateway",
 		},
 	}
+	// The Deployment says which revision runs it, as its namespace and its
+	// pods do: Istio reads istio.io/rev on an object as the revision it
+	// belongs to (config.LabelsInRevision), so `istioctl analyze` checks
+	// the gateway against that revision's injection webhook (with
+	// --revision REV) rather than against the default revision's, which
+	// does not inject it (IST0146, image "auto" matching no webhook).
+	meta := s.meta(s.Names.Gateway, s.GatewayNamespace)
+	meta.Labels[mesh.LabelRevision] = s.Revision
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: s.meta(s.Names.Gateway, s.GatewayNamespace),
+		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(s.Replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: sel},

@@ -467,6 +467,9 @@ func (cl *Client) deleteRun(p *Plan, o *object) func(context.Context, ui.Step) e
 		if err != nil {
 			return err
 		}
+		if o.kind == KindBackendService && p.Operation == "unexpose" {
+			return cl.deleteBackendService(ctx, p, o, step)
+		}
 		err = c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Delete(ctx, o.kind, o.name, id) })
 		switch {
 		case err == nil, isNotFound(err):
@@ -477,4 +480,75 @@ func (cl *Client) deleteRun(p *Plan, o *object) func(context.Context, ui.Step) e
 		}
 		return cl.fail(p, "delete", o, err)
 	}
+}
+
+// deleteBackendService deletes a leaving Service's backend service once the
+// run's URL map update is DONE. Compute refuses the delete (400
+// resourceInUseByAnotherResource) while the URL map still uses it, which
+// concurrent runs on one load balancer bring about in two ways; the map is
+// read again to tell them apart:
+//   - another run wrote back a map it had read before this run's update (a
+//     lost update): the route is removed again, and the delete retried;
+//   - the map routes nothing any more and defaults to this backend service
+//     (a URL map always needs a default): every other Service left while
+//     this run was planning to shrink the load balancer, so this run is the
+//     last on it and removes all of it (removeWhole).
+func (cl *Client) deleteBackendService(ctx context.Context, p *Plan, o *object, step ui.Step) error {
+	c, err := cl.callerOf(ctx, p, o)
+	if err != nil {
+		return err
+	}
+	link := globalLink(p.Project, KindBackendService, o.name)
+	for round := 0; ; round++ {
+		err := c.mutate(ctx, step, func(id string) (*computepb.Operation, error) { return c.c.Delete(ctx, o.kind, o.name, id) })
+		if err == nil || isNotFound(err) {
+			return nil
+		}
+		if !isInUse(err) || round+1 >= maxWrites {
+			return cl.fail(p, "delete", o, err)
+		}
+		um, rerr := read(ctx, c, func() (proto.Message, error) { return c.c.Get(ctx, KindURLMap, p.names.urlMap()) })
+		if rerr != nil {
+			return cl.fail(p, "delete", o, err) // not our URL map that holds it
+		}
+		have := um.(*computepb.UrlMap)
+		if owner, ok := mesh.ParseResourceOwner(have.GetDescription()); !ok || owner.LB != p.names.lb {
+			return cl.fail(p, "delete", o, err)
+		}
+		routed := slices.ContainsFunc(have.GetPathMatchers(), func(pm *computepb.PathMatcher) bool {
+			return pm.GetName() == o.name || sameLink(pm.GetDefaultService(), link)
+		})
+		switch {
+		case routed || len(have.GetPathMatchers()) > 0 && sameLink(have.GetDefaultService(), link):
+			c.retries.Add(1)
+			step.Progressf("URL map %s uses it again (another run wrote the map back): removing it from the map again", p.names.urlMap())
+			drop := urlMapObject(p.names.urlMap(), mesh.NewResourceOwner(p.names.lb), nil, []string{o.name})
+			if err := cl.updateObject(ctx, p, drop, step, have); err != nil {
+				return err
+			}
+		case len(have.GetPathMatchers()) == 0 && sameLink(have.GetDefaultService(), link):
+			return cl.removeWhole(ctx, p, step)
+		default:
+			return cl.fail(p, "delete", o, err)
+		}
+	}
+}
+
+// removeWhole removes the whole load balancer once the leaving Services
+// turn out to be the last on it (deleteBackendService): it plans the
+// teardown again, from what is there now, and runs that plan here, within
+// the node that found it out; the plan's own nodes for the leaving
+// Services' pieces then find them gone. Apply reports both plans.
+func (cl *Client) removeWhole(ctx context.Context, p *Plan, step ui.Step) error {
+	whole, err := cl.PlanTeardown(ctx, p.spec)
+	if err != nil {
+		return err
+	}
+	if whole.shrinks {
+		return fmt.Errorf("load balancer %s routes no Service any more, but its URL map still defaults to a leaving backend service while backend services of other runs remain on it; run unexpose again once those runs have ended", p.names.lb)
+	}
+	step.Progressf("no other Service is left on load balancer %s: removing all of it", p.names.lb)
+	cl.reporter.Infof("load balancer %s: no other Service is left on it; removing all of it", p.names.lb)
+	p.whole = whole
+	return execute(ctx, whole.nodes, p.spec.Parallel, cl.reporter)
 }

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -920,4 +921,123 @@ func TestNoArmorIsRecordedInTheOwnerMarker(t *testing.T) {
 	if owner().Chose(mesh.ChoiceNoArmor) {
 		t.Errorf("owner %+v still records --no-armor", owner())
 	}
+}
+
+// Every Service of a shared load balancer leaving at once: each run plans
+// while the others are still routed, so each plans to shrink the load
+// balancer, not to remove it. The run that writes the URL map last leaves
+// it routing nothing, with its own backend service as the map's default
+// (a URL map always needs one), so Compute refuses that backend service's
+// delete (400 resourceInUseByAnotherResource). That run is the last on the
+// load balancer: it must remove the whole of it, and leave nothing behind.
+func TestServicesLeavingAtOnceLeaveNothingBehind(t *testing.T) {
+	f := newFake(t)
+	cl, _ := newTestClient(f)
+	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
+	b := a
+	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	mustApply(t, cl, a)
+	mustApply(t, cl, b)
+	// Both plan before either applies: each sees the other staying.
+	ta, err := cl.PlanTeardown(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := cl.PlanTeardown(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := lbNames(a.withDefaults())
+	for _, tp := range []*Plan{ta, tb} {
+		if e, _ := tp.Change(KindURLMap, n.urlMap()); e.Action != plan.Update {
+			t.Fatalf("plan of %v: URL map %s, want an update (the load balancer shrinks)", tp.Services, e.Action)
+		}
+	}
+	if _, err := cl.Apply(context.Background(), ta); err != nil {
+		t.Fatalf("a leaves: %v", err)
+	}
+	res, err := cl.Apply(context.Background(), tb)
+	if err != nil {
+		t.Fatalf("b leaves last, with a plan made while a was routed: %v", err)
+	}
+	f.mu.Lock()
+	left := slices.Sorted(maps.Keys(f.objs))
+	f.mu.Unlock()
+	if len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if e, _ := changeIn(res.Plan, KindForwardingRule, n.httpsRule()); e.Action != plan.Delete {
+		t.Errorf("b's result does not report the load balancer's removal: %v", res.Plan)
+	}
+}
+
+// A run leaving a shared load balancer loses its URL map update to another
+// run that wrote a map read before it (a lost update: the other run's
+// write routes the leaving Service again). Compute refuses the backend
+// service's delete while the map uses it; the run reads the map again,
+// removes its route once more and then deletes its backend service.
+func TestARouteWrittenBackAfterLeavingIsRemovedAgain(t *testing.T) {
+	f := newFake(t)
+	cl, _ := newTestClient(f)
+	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
+	b := a
+	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	mustApply(t, cl, a)
+	mustApply(t, cl, b)
+	n := lbNames(a.withDefaults())
+	before := f.object(KindURLMap, n.urlMap()).(*computepb.UrlMap)
+	ta, err := cl.PlanTeardown(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first delete of a's backend service comes right after a's URL
+	// map update is DONE: just before it, another writer puts back the
+	// map as it was (a's route included).
+	bsA := n.backendService(a.Services[0])
+	f.resetCalls()
+	rewritten := false
+	f.before = func(method string) {
+		if method != "delete "+string(KindBackendService) || rewritten {
+			return
+		}
+		rewritten = true
+		f.edit(KindURLMap, n.urlMap(), func(m proto.Message) {
+			um := m.(*computepb.UrlMap)
+			um.HostRules, um.PathMatchers, um.DefaultService = before.HostRules, before.PathMatchers, before.DefaultService
+		})
+	}
+	if _, err := cl.Apply(context.Background(), ta); err != nil {
+		t.Fatalf("a leaves: %v", err)
+	}
+	if !rewritten {
+		t.Fatal("the URL map was never written back: the test did not run the race")
+	}
+	if f.object(KindBackendService, bsA) != nil {
+		t.Errorf("a's backend service is left")
+	}
+	um := f.object(KindURLMap, n.urlMap()).(*computepb.UrlMap)
+	if got := urlMapHosts(um); !slices.Equal(got, []string{"blog.example.com"}) {
+		t.Errorf("URL map hosts %v, want only b's", got)
+	}
+	var deletes, updates int
+	for _, m := range f.mutations() {
+		switch {
+		case m.method == "delete "+string(KindBackendService) && m.name == bsA:
+			deletes++
+		case m.method == "update "+string(KindURLMap):
+			updates++
+		}
+	}
+	if deletes != 2 || updates != 2 {
+		t.Errorf("%d deletes of a's backend service and %d URL map updates, want 2 and 2 (refused, removed again, deleted)", deletes, updates)
+	}
+}
+
+func changeIn(changes []plan.Change, kind Kind, name string) (plan.Change, bool) {
+	for _, c := range changes {
+		if c.Kind == string(kind) && c.Name == name {
+			return c, true
+		}
+	}
+	return plan.Change{}, false
 }

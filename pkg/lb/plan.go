@@ -39,6 +39,11 @@ type Plan struct {
 	// Services, whose status the result reports.
 	certNames []string
 	external  map[string]bool
+	// shrinks is set on a teardown plan that keeps the load balancer for
+	// other Services; whole is the plan that removed all of it after all,
+	// when those Services left meanwhile (removeWhole).
+	shrinks bool
+	whole   *Plan
 }
 
 func newPlan(operation string, spec Spec) *Plan {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +98,9 @@ func (cl *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	err := execute(ctx, p.nodes, p.spec.Parallel, cl.reporter)
 	res := p.result()
 	res.Timings = timings(p.nodes, start)
+	if p.whole != nil {
+		res.includeWhole(p.whole, start)
+	}
 	if err == nil && p.Operation == "expose" {
 		cl.describeLB(ctx, p, res)
 	}
@@ -103,6 +108,24 @@ func (cl *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	res.Mutations, res.Retries = after.Mutations-before.Mutations, after.Retries-before.Retries
 	res.Elapsed = Duration(time.Since(start))
 	return res, err
+}
+
+// includeWhole adds the plan that removed the whole load balancer, run
+// within this apply (removeWhole), to the result: its changes beside the
+// first plan's (one entry per object), its timings and its warnings, which
+// replace the first plan's note that the load balancer keeps serving others.
+func (res *Result) includeWhole(whole *Plan, start time.Time) {
+	res.Plan = slices.Clone(res.Plan)
+	for _, c := range whole.Changes {
+		if i := slices.IndexFunc(res.Plan, func(e plan.Change) bool { return e.Kind == c.Kind && e.Name == c.Name }); i >= 0 {
+			res.Plan[i] = c
+			continue
+		}
+		res.Plan = append(res.Plan, c)
+	}
+	res.Timings = append(res.Timings, timings(whole.nodes, start)...)
+	res.Warnings = slices.DeleteFunc(slices.Clone(res.Warnings), func(w string) bool { return strings.Contains(w, keepsServingNote) })
+	res.Warnings = append(res.Warnings, whole.Warnings...)
 }
 
 // describeLB fills in the address, DNS records, certificate status and

@@ -80,6 +80,7 @@ func (cl *Client) PlanTeardown(ctx context.Context, spec Spec) (*Plan, error) {
 	t := p.stayers(f)
 	t.servicePieces()
 	if len(t.stay) > 0 {
+		p.shrinks = true
 		err = t.shrink()
 	} else {
 		t.everything()
@@ -240,13 +241,16 @@ func (t *teardown) servicePieces() {
 	}
 }
 
+// keepsServingNote is the words of a shrinking teardown's warning.
+const keepsServingNote = "keeps serving"
+
 // shrink keeps the load balancer for the services that stay: the URL map
 // stops routing to the leaving ones, the proxy lets go of their
 // certificates (and of those nothing needs), and those are deleted. The
 // staying services' certificates are not touched.
 func (t *teardown) shrink() error {
 	p, n := t.p, t.p.names
-	p.Warnings = append(p.Warnings, fmt.Sprintf("load balancer %s keeps serving %d other service(s): only the leaving services' pieces go", n.lb, len(t.stay)))
+	p.Warnings = append(p.Warnings, fmt.Sprintf("load balancer %s %s %d other service(s): only the leaving services' pieces go", n.lb, keepsServingNote, len(t.stay)))
 	if t.urlMap == nil {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -401,5 +402,44 @@ func TestClustersAndWholeObjects(t *testing.T) {
 	}
 	if _, err := (Clusters{}).Allowed(context.Background(), KubeAccess{Cluster: "north"}); err == nil {
 		t.Error("a cluster without a client was allowed")
+	}
+}
+
+// A verb on a resource wanted in several namespaces is asked once across
+// all namespaces; only where that is refused is it asked namespace by
+// namespace (a RoleBinding grants one namespace), and a resource in one
+// namespace is asked there alone. (Objects written whole, so that create
+// is the one verb each needs.)
+func TestCheckerAsksAcrossNamespacesFirst(t *testing.T) {
+	changes := []plan.Change{
+		{Kind: "Deployment", Namespace: "a-gateway", Name: "a", Action: plan.Create, Replace: true, Resource: "apps/deployments"},
+		{Kind: "Deployment", Namespace: "b-gateway", Name: "b", Action: plan.Create, Replace: true, Resource: "apps/deployments"},
+		{Kind: "Role", Namespace: "a-gateway", Name: "a", Action: plan.Create, Replace: true, Resource: "rbac.authorization.k8s.io/roles"},
+		{Kind: "Role", Namespace: "b-gateway", Name: "b", Action: plan.Create, Replace: true, Resource: "rbac.authorization.k8s.io/roles"},
+		{Kind: "Secret", Namespace: "a-gateway", Name: "a", Action: plan.Create, Replace: true, Resource: "secrets"},
+	}
+	reg := stubs.New(t)
+	for _, s := range []string{
+		"create deployments.apps @", "create roles.rbac.authorization.k8s.io @", // across all namespaces
+		"create roles.rbac.authorization.k8s.io @a-gateway", "create roles.rbac.authorization.k8s.io @b-gateway", // refused across: each
+		"create secrets @a-gateway", // one namespace: asked there only
+	} {
+		reg.Stub("review " + s)
+	}
+	access := &fakeAccess{reg: reg, allowed: map[string]bool{
+		"create deployments.apps @": true, "create roles.rbac.authorization.k8s.io @a-gateway": true, "create secrets @a-gateway": true,
+	}}
+	r := (&Checker{Access: access}).Check(context.Background(), changes)
+	got := map[string]Status{}
+	for _, p := range r.Permissions {
+		got[p.Name()+" @"+p.Kubernetes.Namespace] = p.Status
+	}
+	want := map[string]Status{
+		"create deployments.apps @a-gateway": Held, "create deployments.apps @b-gateway": Held,
+		"create roles.rbac.authorization.k8s.io @a-gateway": Held, "create roles.rbac.authorization.k8s.io @b-gateway": Missing,
+		"create secrets @a-gateway": Held,
+	}
+	if !reflect.DeepEqual(got, want) || r.Missing != 1 {
+		t.Errorf("statuses %v, want %v", got, want)
 	}
 }

@@ -362,11 +362,15 @@ func BenchmarkLBExposeTwentyServicesOneRun(b *testing.B) {
 		"bench-one":  lbBroughtCertificate(b, "bench-expose-one-cert", hosts(names[:1])),
 		"bench-many": lbBroughtCertificate(b, "bench-expose-many-cert", hosts(names[1:])),
 	}
+	// Each run's progress lines are kept: their step timings say where the
+	// wall time went.
+	stderrOf := map[string]string{}
 	expose := func(lbName string, svcs ...string) *lbOut {
 		args := append([]string{"expose", "svc"}, svcs...)
 		args = append(args, "-n", ns, "--host", "{service}.bench.example.com", "--lb", lbName, "--certificate", certs[lbName],
 			"--replicas", "1:1", "--no-armor", "-o", "json")
 		r := lbRun(b, "", meshctlBin, args...)
+		stderrOf[lbName] = r.Stderr
 		if r.Code != 0 {
 			b.Fatalf("meshctl %s: exit %d\n%s", strings.Join(args, " "), r.Code, r.Stderr)
 		}
@@ -379,8 +383,20 @@ func BenchmarkLBExposeTwentyServicesOneRun(b *testing.B) {
 		return out.LoadBalancer
 	}
 	// Leave the shared simulator as it was: every Service's part of the
-	// load balancers and its gateway go, twenty unexposes at once.
+	// load balancers and its gateway go, twenty unexposes at once. Each
+	// plans while the others are still routed, so each plans to shrink
+	// the shared load balancer: the last to leave finds that out and
+	// removes all of it (lb's removeWhole), which Compute then shows.
 	unexposeAll := func() {
+		defer func() {
+			for _, lbName := range []string{"bench-one", "bench-many"} {
+				for _, path := range []string{"/global/urlMaps/mclb-" + lbName + "-um", "/global/targetHttpsProxies/mclb-" + lbName + "-https", "/global/addresses/mclb-" + lbName + "-ip"} {
+					if code := lbComputeCall(b, http.MethodGet, path, nil); code != http.StatusNotFound {
+						b.Errorf("after every Service left load balancer %s, GET %s: HTTP %d, want 404", lbName, path, code)
+					}
+				}
+			}
+		}()
 		var wg sync.WaitGroup
 		for _, name := range names {
 			lbName := "bench-many"
@@ -414,8 +430,55 @@ func BenchmarkLBExposeTwentyServicesOneRun(b *testing.B) {
 	r.add("one service (meshctl expose)", oneWall.Seconds(), "s")
 	r.add("20 services (one meshctl expose)", manyWall.Seconds(), "s")
 	r.add("20-service load balancer operations", float64(manyRes.Mutations), "count")
+	for _, run := range []struct{ label, lb string }{{"one", "bench-one"}, {"20", "bench-many"}} {
+		steps := stepTimings(stderrOf[run.lb])
+		for _, phase := range exposePhases {
+			r.add(run.label+": "+phase+" (longest)", steps.longest(phase).Seconds(), "s")
+		}
+	}
 	r.limit("20 services / one", manyWall.Seconds()/oneWall.Seconds(), "x", "<=", 1.5)
 	r.print(os.Stdout)
+	for _, lbName := range []string{"bench-one", "bench-many"} {
+		fmt.Printf("--- progress of the %s run\n%s", lbName, stderrOf[lbName])
+	}
+}
+
+// exposePhases are the steps of `meshctl expose` whose durations say where
+// its wall time goes; the benchmark reports the longest of each (for many
+// Services they run side by side, so the longest is what the run waits for).
+var exposePhases = []string{"check Service ", "plan the gateway's objects", "roll out gateway ", "wait for NEGs of Service ", "plan Google's load balancer"}
+
+// stepTimes are the durations of a command's finished steps, by name, read
+// from its progress lines ("15:04:05 ✓ NAME (1.2s)").
+type stepTimes map[string]time.Duration
+
+func stepTimings(stderr string) stepTimes {
+	out := stepTimes{}
+	for _, line := range strings.Split(stderr, "\n") {
+		_, rest, ok := strings.Cut(line, " ✓ ")
+		if !ok {
+			continue
+		}
+		name, d := rest, time.Duration(0)
+		if i := strings.LastIndex(rest, " ("); i > 0 && strings.HasSuffix(rest, ")") {
+			if parsed, err := time.ParseDuration(rest[i+2 : len(rest)-1]); err == nil {
+				name, d = rest[:i], parsed
+			}
+		}
+		out[name] = max(out[name], d)
+	}
+	return out
+}
+
+// longest is the longest step whose name starts with prefix.
+func (s stepTimes) longest(prefix string) time.Duration {
+	var best time.Duration
+	for name, d := range s {
+		if strings.HasPrefix(name, prefix) {
+			best = max(best, d)
+		}
+	}
+	return best
 }
 
 // lbBroughtCertificate creates a Google-managed certificate for domains, as
