@@ -142,3 +142,9 @@ func NodeTag(cluster string, rules []*computepb.Firewall) string {
 	}
 	return ""
 }
+
+// IsEndpoint reports whether host is the cluster's public or private
+// endpoint (a remote secret's server names one).
+func IsEndpoint(cl *containerpb.Cluster, host string) bool {
+	return host != "" && (host == strings.TrimPrefix(cl.GetEndpoint(), "https://") || host == PrivateEndpoint(cl))
+}

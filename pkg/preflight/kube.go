@@ -20,7 +20,7 @@ type KubeReviewer struct {
 func (k KubeReviewer) Allowed(ctx context.Context, a KubeAccess) (bool, error) {
 	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Verb: a.Verb, Group: a.Group, Resource: a.Resource, Namespace: a.Namespace, Name: a.Name,
+			Verb: a.Verb, Group: a.Group, Resource: a.Resource, Subresource: a.Subresource, Namespace: a.Namespace, Name: a.Name,
 		},
 	}}
 	res, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
@@ -50,4 +50,11 @@ func KubeResource(gvr schema.GroupVersionResource) string {
 		return gvr.Resource
 	}
 	return gvr.Group + "/" + gvr.Resource
+}
+
+// KubeSubresource locates a Kubernetes subresource for the check:
+// "/serviceaccounts/token" in the core group (its group, empty, is kept
+// so that the resource is not read as a group).
+func KubeSubresource(gvr schema.GroupVersionResource, sub string) string {
+	return gvr.Group + "/" + gvr.Resource + "/" + sub
 }

@@ -67,20 +67,26 @@ func (p Permission) Where() string {
 // clusters names (plan.Change.Cluster); empty for the command's one
 // cluster.
 type KubeAccess struct {
-	Cluster   string `json:"cluster,omitempty"`
-	Verb      string `json:"verb"`
-	Group     string `json:"group,omitempty"`
-	Resource  string `json:"resource"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
+	Cluster  string `json:"cluster,omitempty"`
+	Verb     string `json:"verb"`
+	Group    string `json:"group,omitempty"`
+	Resource string `json:"resource"`
+	// Subresource is, e.g., "token" of serviceaccounts/token.
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Name        string `json:"name,omitempty"`
 }
 
 // GroupResource is "deployments.apps", "namespaces", as kubectl names it.
 func (k KubeAccess) GroupResource() string {
-	if k.Group == "" {
-		return k.Resource
+	r := k.Resource
+	if k.Subresource != "" {
+		r += "/" + k.Subresource
 	}
-	return k.Resource + "." + k.Group
+	if k.Group == "" {
+		return r
+	}
+	return r + "." + k.Group
 }
 
 func (k KubeAccess) String() string {
@@ -119,7 +125,7 @@ func Required(changes []plan.Change) []Permission {
 		}
 	}
 	for _, c := range changes {
-		if !c.Action.Changes() || c.Resource == "" {
+		if (!c.Action.Changes() && c.Action != plan.Read) || c.Resource == "" {
 			continue
 		}
 		step := StepName(c)
@@ -179,7 +185,9 @@ func kubeNeeds(c plan.Change) []KubeAccess {
 	if !ok {
 		group, resource = "", c.Resource
 	}
-	base := KubeAccess{Cluster: c.Cluster, Group: group, Resource: resource, Namespace: c.Namespace, Name: c.Name}
+	// A subresource is written GROUP/RESOURCE/SUB (KubeSubresource).
+	resource, sub, _ := strings.Cut(resource, "/")
+	base := KubeAccess{Cluster: c.Cluster, Group: group, Resource: resource, Subresource: sub, Namespace: c.Namespace, Name: c.Name}
 	with := func(verbs ...string) []KubeAccess {
 		var out []KubeAccess
 		for _, v := range verbs {
@@ -200,6 +208,8 @@ func kubeNeeds(c plan.Change) []KubeAccess {
 		return with("update")
 	}
 	switch c.Action {
+	case plan.Read:
+		return with("get")
 	case plan.Create:
 		return with("create", "patch")
 	case plan.Update, plan.Restart:
