@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/api/googleapi"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/stubs"
@@ -87,6 +88,12 @@ func TestRequired(t *testing.T) {
 				{Kind: "Secret", Namespace: "shop", Name: "cert", Action: plan.Delete, Resource: "secrets"},
 				{Kind: "Deployment", Namespace: "shop", Name: "web", Action: plan.Skip, Resource: "apps/deployments"}},
 			[]string{"patch namespaces shop @", "create deployments.apps @shop", "delete secrets cert @shop", "patch deployments.apps gw @shop", "patch statefulsets.apps db @shop"}},
+		{"reads need their get only (no operation); a token request is a create of the subresource",
+			[]plan.Change{
+				{Kind: "instances", Name: "vm", Action: plan.Read, Resource: ComputeName("p", "zones/us-central1-a", "instances", "vm")},
+				{Kind: "ConfigMap", Namespace: "db", Name: "c", Action: plan.Read, Resource: "configmaps"},
+				{Kind: "TokenRequest", Namespace: "db", Name: "vm", Action: plan.Create, Replace: true, Resource: KubeSubresource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, "token")}},
+			[]string{"compute.instances.get @p", "create serviceaccounts/token @db", "get configmaps c @db"}},
 	}
 	for _, tt := range tests {
 		got := names(Required(tt.changes))
