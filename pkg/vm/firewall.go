@@ -201,7 +201,7 @@ func readInstance(ctx context.Context, c Instances, project, zone, name string) 
 		return vmSide{}, fmt.Errorf("%s: internal address %q: %w", where, nics[0].GetNetworkIP(), err)
 	}
 	v := vmSide{ranges: []string{netip.PrefixFrom(addr, addr.BitLen()).String()}, tags: slices.Sorted(slices.Values(inst.GetTags().GetItems())),
-		from: "instance zones/" + zone + "/instances/" + name, region: regionOf(zone)}
+		from: "instance zones/" + zone + "/instances/" + name, region: gkecluster.Region(zone)}
 	v.networkProject, v.network, _ = gkecluster.ParseNetworkLink(nics[0].GetNetwork())
 	if v.network == "" {
 		v.networkProject, v.network = project, nics[0].GetNetwork()[strings.LastIndex(nics[0].GetNetwork(), "/")+1:]
@@ -307,19 +307,11 @@ func checkRoute(ctx context.Context, cloud Cloud, cs clusterSide, vm vmSide, gw 
 					cs.network, vm.network, cs.network))
 		}
 	}
-	if r := regionOf(cloud.Location); vm.region != "" && vm.region != r && !gw.global {
+	if r := gkecluster.Region(cloud.Location); vm.region != "" && vm.region != r && !gw.global {
 		return failure.WithHint(fmt.Errorf("%s is in region %s and the east-west gateway's internal load balancer answers only clients in %s (global access is off); nothing was changed",
 			vm.from, vm.region, r), fmt.Sprintf("turn on global access: kubectl annotate service -n %s %s %s=true --overwrite", mesh.IstioSystem, GatewayService, eastwest.AnnotationGlobalAccess))
 	}
 	return nil
-}
-
-// regionOf is a location's region (a zone without its letter).
-func regionOf(location string) string {
-	if parts := strings.Split(location, "-"); len(parts) == 3 {
-		return parts[0] + "-" + parts[1]
-	}
-	return location
 }
 
 // meshPodRanges are the Pod ranges of every cluster of the mesh: the

@@ -156,11 +156,14 @@ func TestAddRefusesUnreachableNetworks(t *testing.T) {
 }
 
 // TestPortsRuleAdmitsEveryMeshCluster: the rule to the VM admits the Pod
-// ranges of the clusters the remote secrets name (found by endpoint among
-// the project's clusters), and warns of a remote secret it cannot place.
+// ranges of the clusters the remote secrets name (found among the
+// project's clusters by endpoint: public, private, or the public one a
+// private-endpoint cluster lists apart), and warns of a remote secret it
+// cannot place.
 func TestPortsRuleAdmitsEveryMeshCluster(t *testing.T) {
 	kc := meshCluster()
-	for name, server := range map[string]string{"istio-remote-secret-c2": "https://34.1.2.3", "istio-remote-secret-c3": "https://172.16.0.2", "istio-remote-secret-x": "https://203.0.113.9"} {
+	for name, server := range map[string]string{"istio-remote-secret-c2": "https://34.1.2.3", "istio-remote-secret-c3": "https://172.16.0.2", "istio-remote-secret-x": "https://203.0.113.9",
+		"istio-remote-secret-c4": "https://34.4.4.4/"} {
 		kubeconfig := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + server + "\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n"
 		if _, err := kc.CoreV1().Secrets("istio-system").Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "istio-system",
 			Labels: map[string]string{"istio/multiCluster": "true"}}, Data: map[string][]byte{name: []byte(kubeconfig)}}, metav1.CreateOptions{}); err != nil {
@@ -172,6 +175,9 @@ func TestPortsRuleAdmitsEveryMeshCluster(t *testing.T) {
 		{Name: "c2", Endpoint: "34.1.2.3", IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.8.0.0/14"}},
 		{Name: "c3", Endpoint: "35.0.0.1", PrivateClusterConfig: &containerpb.PrivateClusterConfig{PrivateEndpoint: "172.16.0.2"},
 			IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.12.0.0/14"}},
+		{Name: "c4", Endpoint: "172.16.0.9", ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{
+			IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{PublicEndpoint: "34.4.4.4", PrivateEndpoint: "172.16.0.9"}},
+			IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.16.0.0/14"}},
 		{Name: "not-in-the-mesh", Endpoint: "35.9.9.9", IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.99.0.0/16"}},
 	}
 	c := Clients{Kube: kc, Objects: kubefake.New(), Cloud: func(context.Context) (Cloud, error) { return g.cloud(), nil }}
@@ -187,8 +193,8 @@ func TestPortsRuleAdmitsEveryMeshCluster(t *testing.T) {
 			note = ch.Note
 		}
 	}
-	if !strings.Contains(note, "from 10.12.0.0/14,10.4.0.0/14,10.8.0.0/14 to 10.128.0.5/32") {
-		t.Errorf("rule to the VM: %q, want the Pod ranges of c1, c2 and c3", note)
+	if !strings.Contains(note, "from 10.12.0.0/14,10.16.0.0/14,10.4.0.0/14,10.8.0.0/14 to 10.128.0.5/32") {
+		t.Errorf("rule to the VM: %q, want the Pod ranges of c1, c2, c3 and c4", note)
 	}
 	var warnings []string
 	for _, l := range rep.Lines() {
