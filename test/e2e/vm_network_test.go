@@ -82,7 +82,8 @@ func (mc *mcSim) ensurePeered(t *testing.T, config string, a, b mcCluster) {
 // holds b's remote secret). meshsim vm connects with only the bundle,
 // through the reach model of a's internal load balancer, and a's istiod
 // registers the WorkloadEntry with the VM's network (read from the API
-// server) and holds its endpoint for the Service. remove leaves nothing.
+// server) and holds its endpoint, on that network, for the Service
+// (/debug/endpointShardz). remove leaves nothing.
 // Refused first, with nothing made: an instance on a network peered with
 // nothing. check --permissions --for vm names compute.instances.get once
 // it is denied.
@@ -270,9 +271,9 @@ spec:
 		}
 		entries := strings.Fields(mc.run(t, "", "kubectl", "--context", a.Context, "get", "workloadentries", "-n", vmNetNamespace,
 			"-o", `jsonpath={range .items[*]}{.spec.address}={.spec.network}{"\n"}{end}`))
-		addrs, err := allShardAddresses(debug, host, vmNetNamespace)
-		return slices.Equal(entries, []string{vmIP + "=" + netB}) && slices.Equal(addrs, []string{vmIP}),
-			fmt.Sprintf("entries %v, endpoints %v%s", entries, addrs, errString(err))
+		endpoints, err := shardNetworks(debug, host, vmNetNamespace, "")
+		return slices.Equal(entries, []string{vmIP + "=" + netB}) && slices.Equal(endpoints, []string{vmIP + "@" + netB}),
+			fmt.Sprintf("entries %v, istiod's endpoints %v%s", entries, endpoints, errString(err))
 	})
 	t.Logf("istiod registered the VM %.1fs after meshsim vm started", time.Since(connected).Seconds())
 	through := false
