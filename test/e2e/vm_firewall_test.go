@@ -56,6 +56,7 @@ func TestVMFirewall(t *testing.T) {
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
 	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
 		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+fmt.Sprintf("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision),
 		"kubectl", "--context", a.Context, "apply", "-f", "-")
 	meshctl := func(env []string, args ...string) result {

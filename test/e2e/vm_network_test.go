@@ -103,6 +103,7 @@ func TestVMOnAnotherNetwork(t *testing.T) {
 	if netB != simProject+"-"+b.Network {
 		t.Fatalf("cluster b's mesh network is %q, want asmcli's %s-%s", netB, simProject, b.Network)
 	}
+	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(netA)+"---\n"+fmt.Sprintf(`apiVersion: v1
 kind: Namespace
 metadata:
