@@ -22,3 +22,13 @@ func NewGKE(c *container.ClusterManagerClient) GKE { return GKE{Client: c} }
 func (g GKE) GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error) {
 	return g.Client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
 }
+
+// ListClusters returns the clusters of parent (projects/P/locations/L,
+// L "-" for every location).
+func (g GKE) ListClusters(ctx context.Context, parent string) ([]*containerpb.Cluster, error) {
+	resp, err := g.Client.ListClusters(ctx, &containerpb.ListClustersRequest{Parent: parent})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetClusters(), nil
+}

@@ -89,6 +89,8 @@ var (
 	gvrVirtualService = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 	// GVRNamespace is for istio-system's network label.
 	GVRNamespace = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	// GVRGateway reads expose-istiod.yaml's Gateway.
+	GVRGateway = gvrGateway
 	// GVRService reads the gateway's Service.
 	GVRService = gvrService
 )

@@ -142,3 +142,28 @@ func NodeTag(cluster string, rules []*computepb.Firewall) string {
 	}
 	return ""
 }
+
+// IsEndpoint reports whether host is one of the cluster's control-plane
+// addresses (a remote secret's server names one): endpoint (the private
+// one when the public is off), or the public and private endpoints GKE
+// lists apart.
+func IsEndpoint(cl *containerpb.Cluster, host string) bool {
+	if host == "" {
+		return false
+	}
+	public := cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetPublicEndpoint()
+	if public == "" {
+		public = cl.GetPrivateClusterConfig().GetPublicEndpoint() //nolint:staticcheck // the legacy field, still returned
+	}
+	return host == strings.TrimPrefix(cl.GetEndpoint(), "https://") || host == public || host == PrivateEndpoint(cl)
+}
+
+// Region is a location's region: a zone without its letter, a region as
+// it is.
+func Region(location string) string {
+	n := len(location)
+	if n > 2 && location[n-2] == '-' && location[n-1] >= 'a' && location[n-1] <= 'z' {
+		return location[:n-2]
+	}
+	return location
+}

@@ -26,7 +26,7 @@ import (
 // Istio's names for what connects clusters.
 const (
 	// LabelMultiCluster marks the Secrets istiod reads remote clusters from.
-	LabelMultiCluster = "istio/multiCluster"
+	LabelMultiCluster = mesh.LabelMultiCluster
 	// AnnotationCluster on a remote secret names the cluster it reaches.
 	AnnotationCluster = "networking.istio.io/cluster"
 	// RemoteSecretPrefix starts a remote secret's name; the cluster's

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/pkg/findings"
@@ -149,20 +148,7 @@ func staleSecrets(local *member, ms []*member) []findings.Finding {
 // reaches reports whether a remote secret's kubeconfig names one of r's
 // endpoints.
 func reaches(s corev1.Secret, r *member) bool {
-	ep, _ := r.endpoint()
-	for _, data := range s.Data {
-		cfg, err := clientcmd.Load(data)
-		if err != nil {
-			continue
-		}
-		for _, c := range cfg.Clusters {
-			host := strings.TrimPrefix(strings.TrimSuffix(c.Server, "/"), "https://")
-			if host == ep || host == strings.TrimPrefix(r.gke.GetEndpoint(), "https://") || host == gkecluster.PrivateEndpoint(r.gke) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(mesh.RemoteSecretServers([]corev1.Secret{s}), func(host string) bool { return gkecluster.IsEndpoint(r.gke, host) })
 }
 
 // networkPending reports whether GKE or the firewall must change.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
+	"github.com/meshctl/meshctl/pkg/gkecluster"
 )
 
 // Ref names one cluster of the mesh: its GKE identity and the kubeconfig
@@ -28,7 +29,7 @@ func (r Ref) String() string { return r.Project + "/" + r.Location + "/" + r.Nam
 
 // Region is the cluster's region (a zonal cluster's zone without its
 // letter): what GKE's master global access compares.
-func (r Ref) Region() string { return regionOf(r.Location) }
+func (r Ref) Region() string { return gkecluster.Region(r.Location) }
 
 // InstalledName is the cluster name asmcli and Google's managed control
 // plane install istiod under (values.global.multiCluster.clusterName, the
@@ -37,14 +38,6 @@ func (r Ref) Region() string { return regionOf(r.Location) }
 // istiod then registers as a cluster of another name.)
 func (r Ref) InstalledName() string {
 	return "cn-" + r.Project + "-" + r.Location + "-" + r.Name
-}
-
-func regionOf(location string) string {
-	n := len(location)
-	if n > 2 && location[n-2] == '-' && location[n-1] >= 'a' && location[n-1] <= 'z' {
-		return location[:n-2]
-	}
-	return location
 }
 
 // RefDefaults complete a bare cluster NAME and check contexts exist.

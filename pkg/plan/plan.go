@@ -38,12 +38,16 @@ const (
 	// Skip leaves an object alone on purpose (e.g. a workload opted out
 	// of injection).
 	Skip Action = "skip"
+	// Read is an object a command only reads, listed where what it can
+	// need is declared (`check --permissions`): it changes nothing, yet
+	// needs the permission to get it.
+	Read Action = "read"
 )
 
 // Changes reports whether the action changes anything.
 func (a Action) Changes() bool {
 	switch a {
-	case Keep, Use, Skip:
+	case Keep, Use, Skip, Read:
 		return false
 	}
 	return true

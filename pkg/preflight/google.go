@@ -165,6 +165,11 @@ var heldByNoRole = map[string]bool{
 // project: a Shared VPC network is the host project's), and reading the
 // operation it starts.
 func computeNeeds(c plan.Change, r computeRef, add func(perm, project string)) {
+	if c.Action == plan.Read {
+		// A read starts no operation and refers to nothing.
+		add(r.perm("get"), r.project)
+		return
+	}
 	verbs := computeVerbs(c, r)
 	if len(verbs) == 0 {
 		return

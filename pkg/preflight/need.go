@@ -71,7 +71,8 @@ type KubeAccess struct {
 	Verb     string `json:"verb"`
 	Group    string `json:"group,omitempty"`
 	Resource string `json:"resource"`
-	// Subresource is "portforward" for pods/portforward.
+	// Subresource is "portforward" of pods/portforward, "token" of
+	// serviceaccounts/token.
 	Subresource string `json:"subresource,omitempty"`
 	Namespace   string `json:"namespace,omitempty"`
 	Name        string `json:"name,omitempty"`
@@ -126,7 +127,7 @@ func Required(changes []plan.Change) []Permission {
 		}
 	}
 	for _, c := range changes {
-		if !c.Action.Changes() || c.Resource == "" {
+		if (!c.Action.Changes() && c.Action != plan.Read) || c.Resource == "" {
 			continue
 		}
 		step := StepName(c)
@@ -212,6 +213,8 @@ func kubeNeeds(c plan.Change) []KubeAccess {
 		return with("update")
 	}
 	switch c.Action {
+	case plan.Read:
+		return with("get")
 	case plan.Create:
 		return with("create", "patch")
 	case plan.Update, plan.Restart:

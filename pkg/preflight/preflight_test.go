@@ -102,6 +102,12 @@ func TestRequired(t *testing.T) {
 				{Kind: "Certificate", Name: "old", Action: plan.Delete, Resource: GoogleName("certificatemanager", "projects/p/locations/global/certificates/old")}},
 			[]string{"certificatemanager.certmapentries.create @p", "certificatemanager.certmaps.create @p", "certificatemanager.certs.create @p",
 				"certificatemanager.certs.delete @p", "certificatemanager.certs.use @p", "certificatemanager.operations.get @p"}},
+		{"reads need their get only (no operation); a token request is a create of the subresource",
+			[]plan.Change{
+				{Kind: "instances", Name: "vm", Action: plan.Read, Resource: ComputeName("p", "zones/us-central1-a", "instances", "vm")},
+				{Kind: "ConfigMap", Namespace: "db", Name: "c", Action: plan.Read, Resource: "configmaps"},
+				{Kind: "TokenRequest", Namespace: "db", Name: "vm", Action: plan.Create, Replace: true, Resource: KubeSubresource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, "token")}},
+			[]string{"compute.instances.get @p", "create serviceaccounts/token @db", "get configmaps c @db"}},
 	}
 	for _, tt := range tests {
 		got := names(Required(tt.changes))

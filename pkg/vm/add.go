@@ -21,6 +21,7 @@ import (
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/kube"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/eastwest"
 	"github.com/meshctl/meshctl/pkg/mesh"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
@@ -63,16 +64,18 @@ type AddOptions struct {
 
 // AddResult is what add did, or would do.
 type AddResult struct {
-	Group     string        `json:"group"`
-	Namespace string        `json:"namespace"`
-	Revision  string        `json:"revision"`
-	ClusterID string        `json:"clusterID"`
-	Network   string        `json:"network,omitempty"`
-	Istiod    string        `json:"istiod"`
-	Gateway   string        `json:"gateway"`
-	Changes   []plan.Change `json:"changes"`
-	Bundle    string        `json:"bundle"`
-	Files     []BundleFile  `json:"files,omitempty"`
+	Group     string `json:"group"`
+	Namespace string `json:"namespace"`
+	Revision  string `json:"revision"`
+	ClusterID string `json:"clusterID"`
+	// Network is the VM's mesh network, ClusterNetwork the cluster's.
+	Network        string        `json:"network,omitempty"`
+	ClusterNetwork string        `json:"clusterNetwork,omitempty"`
+	Istiod         string        `json:"istiod"`
+	Gateway        string        `json:"gateway"`
+	Changes        []plan.Change `json:"changes"`
+	Bundle         string        `json:"bundle"`
+	Files          []BundleFile  `json:"files,omitempty"`
 	// TokenExpires is when the bundle's token expires.
 	TokenExpires *time.Time        `json:"tokenExpires,omitempty"`
 	Permissions  *preflight.Report `json:"permissions,omitempty"`
@@ -82,7 +85,10 @@ type AddResult struct {
 
 // target is the mesh side of a VM: what add reads before planning.
 type target struct {
-	revision, clusterID, network, meshConfig, gatewayIP string
+	revision, clusterID, network, meshConfig string
+	gateway                                  gatewaySide
+	// gatewaySvc is the east-west gateway's Service.
+	gatewaySvc *corev1.Service
 }
 
 // resolve reads what the VM joins and refuses what cannot take it.
@@ -143,11 +149,7 @@ func resolve(ctx context.Context, c Clients, o AddOptions) (target, error) {
 	if err != nil {
 		return t, fmt.Errorf("read namespace %s: %w", mesh.IstioSystem, err)
 	}
-	t.network = sys.Labels["topology.istio.io/network"]
-	if o.Network != "" && o.Network != t.network {
-		return t, failure.WithHint(fmt.Errorf("--network %s: the VM would be on another network than the cluster's (%q); meshctl vm does not yet join VMs through another network's east-west gateway",
-			o.Network, t.network), "put the VM on the cluster's VPC network (or one peered with it) and leave --network out")
-	}
+	t.network = sys.Labels[eastwest.LabelNetwork]
 	cm := "istio"
 	if revisioned(rev) {
 		cm = "istio-" + rev
@@ -159,17 +161,48 @@ func resolve(ctx context.Context, c Clients, o AddOptions) (target, error) {
 	t.meshConfig = mcm.Data["mesh"]
 	gw, err := c.Kube.CoreV1().Services(mesh.IstioSystem).Get(ctx, GatewayService, metav1.GetOptions{})
 	if err == nil {
-		t.gatewayIP = serviceIP(gw)
+		t.gatewaySvc = gw
+		t.gateway.ip = serviceIP(gw)
+		t.gateway.global, _ = strconv.ParseBool(gw.Annotations[eastwest.AnnotationGlobalAccess])
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return t, fmt.Errorf("read Service %s/%s: %w", mesh.IstioSystem, GatewayService, err)
 	}
-	if t.gatewayIP == "" || !servesPort(gw, 15012) {
+	if t.gateway.ip == "" || !servesPort(gw, 15012) {
 		return t, failure.WithHint(fmt.Errorf("istiod is not exposed to VMs: no Service %s/%s with a load balancer address and port 15012 "+
 			"(a VM reaches istiod through the east-west gateway's internal load balancer; it resolves no cluster address)", mesh.IstioSystem, GatewayService),
-			"deploy the east-west gateway and expose istiod through it (Istio's gen-eastwest-gateway.sh and expose-istiod.yaml), then run this again")
+			"meshctl mesh connect CLUSTER CLUSTER... --multi-network --expose-istiod (or Istio's gen-eastwest-gateway.sh and expose-istiod.yaml), then run this again")
 	}
 	return t, nil
+}
+
+// checkCrossNetwork refuses a VM on another mesh network than the
+// cluster's when the east-west gateway cannot carry it, as Istio's
+// multi-network VM guide needs it: the gateway Service labelled with the
+// cluster's network (istiod sends the VM's calls to the cluster's
+// endpoints through it) serving 15443 (mTLS, AUTO_PASSTHROUGH), 15012 and
+// 15017, and expose-istiod.yaml's Gateway routing istiod's ports.
+func checkCrossNetwork(ctx context.Context, c Clients, t target, vmNetwork string) error {
+	var missing []string
+	if got := t.gatewaySvc.Labels[eastwest.LabelNetwork]; got != t.network || t.network == "" {
+		missing = append(missing, fmt.Sprintf("the label %s=%s on Service %s (it has %q)", eastwest.LabelNetwork, t.network, GatewayService, got))
+	}
+	for _, p := range []int32{15443, 15017} {
+		if !servesPort(t.gatewaySvc, p) {
+			missing = append(missing, fmt.Sprintf("port %d on Service %s", p, GatewayService))
+		}
+	}
+	if _, err := c.Objects.Get(ctx, eastwest.GVRGateway, mesh.IstioSystem, eastwest.IstiodGateway); kube.IsNotFound(err) {
+		missing = append(missing, "expose-istiod.yaml's Gateway "+mesh.IstioSystem+"/"+eastwest.IstiodGateway)
+	} else if err != nil {
+		return fmt.Errorf("read Gateway %s/%s: %w", mesh.IstioSystem, eastwest.IstiodGateway, err)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return failure.WithHint(fmt.Errorf("the VM is on network %q and the cluster on %q, and the east-west gateway cannot carry it: it lacks %s; nothing was changed",
+		vmNetwork, t.network, strings.Join(missing, ", ")),
+		"meshctl mesh connect CLUSTER CLUSTER... --multi-network --expose-istiod makes the gateway and exposes istiod through it; then run this again")
 }
 
 func serviceIP(s *corev1.Service) string {
@@ -267,22 +300,30 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 		return nil, err
 	}
 	step.Done()
+	if o.Network != "" && o.Network != t.network && o.VMRange != "" {
+		return nil, failure.Usagef("--vm-range with --network %s: the rule to the VM goes into the VM's VPC network, which a range does not tell; pass --instance, or leave both out and make the rules the next steps name", o.Network)
+	}
 	var fp *firewallPlan
 	var vm vmSide
 	var cloud Cloud
+	vmNetwork := cmp.Or(o.Network, t.network)
 	if o.Instance != "" || o.VMRange != "" {
 		if cloud, err = c.cloud(ctx); err != nil {
 			return nil, err
 		}
 		step := rep.Step("read the VM and the cluster's network")
-		if fp, vm, err = planVMFirewall(ctx, cloud, &o, t.gatewayIP); err != nil {
+		if fp, vm, vmNetwork, err = planVMFirewall(ctx, c, cloud, &o, t, rep); err != nil {
 			step.Fail(err)
 			return nil, err
 		}
 		step.Done()
+	} else if vmNetwork != t.network {
+		if err := checkCrossNetwork(ctx, c, t, vmNetwork); err != nil {
+			return nil, err
+		}
 	}
-	res := &AddResult{Group: o.Name, Namespace: o.Namespace, Revision: t.revision, ClusterID: t.clusterID, Network: t.network,
-		Istiod: istiodAddr(t.revision), Gateway: t.gatewayIP, Bundle: o.Bundle, DryRun: o.DryRun}
+	res := &AddResult{Group: o.Name, Namespace: o.Namespace, Revision: t.revision, ClusterID: t.clusterID, Network: vmNetwork, ClusterNetwork: t.network,
+		Istiod: istiodAddr(t.revision), Gateway: t.gateway.ip, Bundle: o.Bundle, DryRun: o.DryRun}
 
 	// The plan: the service account, the group, the token and the bundle.
 	saChange := plan.Change{Kind: "ServiceAccount", Namespace: o.Namespace, Name: o.ServiceAccount, Resource: "serviceaccounts", Action: plan.Create}
@@ -295,7 +336,7 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 	case !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("read ServiceAccount %s/%s: %w", o.Namespace, o.ServiceAccount, err)
 	}
-	want := desiredGroup(o, t.network, labels)
+	want := desiredGroup(o, vmNetwork, labels)
 	wgChange := plan.Change{Kind: "WorkloadGroup", Namespace: o.Namespace, Name: o.Name, Resource: "networking.istio.io/workloadgroups", Action: plan.Create}
 	live, err := c.Objects.Get(ctx, GVRWorkloadGroup, o.Namespace, o.Name)
 	switch {
@@ -320,7 +361,7 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 	}
 	if fp != nil {
 		res.Changes = append(res.Changes, fp.changes()...)
-		setAnnotation(want, AnnotationFirewallProject, fp.project)
+		setAnnotation(want, AnnotationFirewallProject, fp.projects())
 	} else {
 		res.Changes = append(res.Changes, plan.Change{Kind: "firewalls", Name: "(none)", Action: plan.Skip,
 			Note: "the VM's address is unknown: pass --instance NAME --zone ZONE or --vm-range CIDR"})
@@ -406,9 +447,9 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 		}
 	}
 
-	files, err := bundleInput{Group: o.Name, Namespace: o.Namespace, ServiceAccount: o.ServiceAccount, Network: t.network, ClusterID: t.clusterID,
+	files, err := bundleInput{Group: o.Name, Namespace: o.Namespace, ServiceAccount: o.ServiceAccount, Network: vmNetwork, ClusterID: t.clusterID,
 		Revision: t.revision, Ports: o.Ports, Labels: labels, Probe: probe(o.Ports), MeshConfig: t.meshConfig, RootCert: root, Token: token,
-		GatewayIP: t.gatewayIP, Address: o.Address}.files()
+		GatewayIP: t.gateway.ip, Address: o.Address}.files()
 	if err != nil {
 		return res, err
 	}
@@ -425,7 +466,7 @@ func Add(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Check
 		fmt.Sprintf("meshctl vm list --namespace %s shows the VM once istiod registers it", o.Namespace),
 	}
 	if fp == nil {
-		res.NextSteps = append(res.NextSteps, manualRules(t.gatewayIP, o.Ports))
+		res.NextSteps = append(res.NextSteps, manualRules(t.gateway.ip, o.Ports, vmNetwork != t.network))
 	}
 	return res, nil
 }
@@ -480,21 +521,44 @@ func checkVMFlags(o *AddOptions) error {
 	return nil
 }
 
-// planVMFirewall reads the VM (its instance, or --vm-range) and plans its
+// planVMFirewall reads the VM (its instance, or --vm-range) and the
+// cluster's network, works out the VM's mesh network (--network; else the
+// cluster's when the VM is on the cluster's VPC network, else the VM's
+// VPC named as asmcli names networks, PROJECT-VPC), refuses a VM with no
+// route to the gateway or a gateway that cannot carry it, and plans its
 // rules; the instance's address goes into the bundle.
-func planVMFirewall(ctx context.Context, cloud Cloud, o *AddOptions, gatewayIP string) (*firewallPlan, vmSide, error) {
+func planVMFirewall(ctx context.Context, c Clients, cloud Cloud, o *AddOptions, t target, rep ui.Reporter) (*firewallPlan, vmSide, string, error) {
 	vm := vmSide{ranges: []string{o.VMRange}, from: "--vm-range " + o.VMRange}
 	if o.Instance != "" {
 		var err error
 		if vm, err = readInstance(ctx, cloud.Instances, cmp.Or(o.InstanceProject, cloud.Project), o.Zone, o.Instance); err != nil {
-			return nil, vm, err
+			return nil, vm, "", err
 		}
 	}
 	if o.Address == "" {
 		o.Address = vm.address()
 	}
-	fp, err := planFirewall(ctx, cloud, *o, gatewayIP, vm)
-	return fp, vm, err
+	cs, err := readCluster(ctx, cloud)
+	if err != nil {
+		return nil, vm, "", err
+	}
+	network := t.network
+	switch {
+	case o.Network != "":
+		network = o.Network
+	case cs.otherVPC(vm):
+		network = vm.networkProject + "-" + vm.network
+	}
+	if err := checkRoute(ctx, cloud, cs, vm, t.gateway); err != nil {
+		return nil, vm, network, err
+	}
+	if network != t.network {
+		if err := checkCrossNetwork(ctx, c, t, network); err != nil {
+			return nil, vm, network, err
+		}
+	}
+	fp, err := planFirewall(ctx, c, cloud, *o, cs, t.gateway, vm, network != t.network, rep)
+	return fp, vm, network, err
 }
 
 // requestToken is a TokenRequest for the VM, as istioctl makes it: audience
@@ -528,8 +592,12 @@ func canCreateToken(ctx context.Context, c Clients, ns, sa string) error {
 
 // RenderText shows the plan, then the bundle and what to do next.
 func (r *AddResult) RenderText(w io.Writer, s ui.Styles) error {
-	fmt.Fprintf(w, "VM group %s/%s: revision %s, cluster %s, network %q; istiod %s through the east-west gateway %s\n\n",
-		r.Namespace, r.Group, r.Revision, r.ClusterID, r.Network, r.Istiod, r.Gateway)
+	network := fmt.Sprintf("network %q", r.Network)
+	if r.Network != r.ClusterNetwork {
+		network = fmt.Sprintf("the VM on network %q, the cluster on %q", r.Network, r.ClusterNetwork)
+	}
+	fmt.Fprintf(w, "VM group %s/%s: revision %s, cluster %s, %s; istiod %s through the east-west gateway %s\n\n",
+		r.Namespace, r.Group, r.Revision, r.ClusterID, network, r.Istiod, r.Gateway)
 	if err := s.WriteTable(w, plan.Table(r.Changes, nil)); err != nil {
 		return err
 	}

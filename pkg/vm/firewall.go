@@ -17,9 +17,11 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/protobuf/proto"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshctl/meshctl/internal/failure"
 	"github.com/meshctl/meshctl/internal/ui"
+	"github.com/meshctl/meshctl/pkg/eastwest"
 	"github.com/meshctl/meshctl/pkg/gkecluster"
 	"github.com/meshctl/meshctl/pkg/lb"
 	"github.com/meshctl/meshctl/pkg/mesh"
@@ -32,12 +34,16 @@ import (
 //     the east-west gateway's internal load balancer address, on the
 //     cluster's nodes (the load balancer's backends: a passthrough load
 //     balancer keeps the VM's source and the gateway's destination);
-//   - the mesh's Pods to the VM: tcp on the group's --ports from the
-//     cluster's Pod range to the VM's address (or --vm-range), on
+//     A VM on another mesh network also reaches istiod's webhook (15017)
+//     and the mesh's services (15443, mTLS) through the gateway;
+//   - the mesh's Pods to the VM: tcp on the group's --ports from every
+//     mesh cluster's Pod range (the cluster's, and those of the clusters
+//     its remote secrets name) to the VM's address (or --vm-range), on
 //     instances with the VM's network tags when it has some.
-// Both live in the project of the cluster's network (a Shared VPC's host
-// project) and carry a JSON owner marker in their description, so remove
-// deletes exactly these and never a rule meshctl did not make.
+// The first lives in the project of the cluster's network (a Shared VPC's
+// host project), the second in the project of the VM's network. Both
+// carry a JSON owner marker in their description, so remove deletes
+// exactly these and never a rule meshctl did not make.
 
 // Firewalls is what the VM's rules need of Compute: the network's rules,
 // in the network's project. Writes wait for their operation.
@@ -54,9 +60,27 @@ type Instances interface {
 	GetInstance(ctx context.Context, project, zone, name string) (*computepb.Instance, error)
 }
 
-// GKE reads the cluster (its network and Pod range).
+// GKE reads the cluster (its network and Pod range) and the project's
+// clusters (the mesh's other clusters' Pod ranges).
 type GKE interface {
 	GetCluster(ctx context.Context, name string) (*containerpb.Cluster, error)
+	ListClusters(ctx context.Context, parent string) ([]*containerpb.Cluster, error)
+}
+
+// Networks reads a VPC network: its peerings say whether a VM on another
+// network has a route to the east-west gateway's internal address.
+type Networks interface {
+	GetNetwork(ctx context.Context, project, name string) (*computepb.Network, error)
+}
+
+// NetworkClient adapts Compute's networks client.
+type NetworkClient struct {
+	Client *compute.NetworksClient
+}
+
+// GetNetwork reads one network.
+func (c NetworkClient) GetNetwork(ctx context.Context, project, name string) (*computepb.Network, error) {
+	return c.Client.Get(ctx, &computepb.GetNetworkRequest{Project: project, Network: name})
 }
 
 // Cloud is the Google side of the kube context's cluster: built only when
@@ -65,6 +89,7 @@ type Cloud struct {
 	GKE       GKE
 	Firewalls Firewalls
 	Instances Instances
+	Networks  Networks
 	// Project, Location and Cluster name the kube context's GKE cluster.
 	Project, Location, Cluster string
 }
@@ -84,10 +109,22 @@ func (c InstanceClient) GetInstance(ctx context.Context, project, zone, name str
 	return c.Client.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: name})
 }
 
-// The ports the VM's proxy opens to istiod through the east-west gateway:
-// xDS and certificates (15012). 15443, the gateway's mTLS port, carries a
-// VM's traffic only across networks, which vm add does not join yet.
-const istiodPort = "15012"
+// The ports the VM's proxy opens through the east-west gateway: xDS and
+// certificates (15012); a VM on another mesh network also the webhook
+// port expose-istiod.yaml routes (15017) and the gateway's mTLS port
+// (15443), where its calls to the mesh's services cross networks.
+var (
+	istiodPorts       = []string{"15012"}
+	crossNetworkPorts = []string{"15012", "15017", "15443"}
+)
+
+// gatewayPorts are the ports a VM reaches through the gateway.
+func gatewayPorts(crossNetwork bool) []string {
+	if crossNetwork {
+		return crossNetworkPorts
+	}
+	return istiodPorts
+}
 
 // AnnotationFirewallProject, on a group, is the project add made the
 // group's firewall rules in: remove deletes them there.
@@ -135,6 +172,8 @@ type vmSide struct {
 	// network and networkProject are the instance's VPC (empty for
 	// --vm-range, which is taken to be on the cluster's).
 	network, networkProject string
+	// region is the instance's (empty for --vm-range).
+	region string
 }
 
 // readInstance reads the VM's address, VPC network and tags. A missing
@@ -162,7 +201,7 @@ func readInstance(ctx context.Context, c Instances, project, zone, name string) 
 		return vmSide{}, fmt.Errorf("%s: internal address %q: %w", where, nics[0].GetNetworkIP(), err)
 	}
 	v := vmSide{ranges: []string{netip.PrefixFrom(addr, addr.BitLen()).String()}, tags: slices.Sorted(slices.Values(inst.GetTags().GetItems())),
-		from: "instance zones/" + zone + "/instances/" + name}
+		from: "instance zones/" + zone + "/instances/" + name, region: gkecluster.Region(zone)}
 	v.networkProject, v.network, _ = gkecluster.ParseNetworkLink(nics[0].GetNetwork())
 	if v.network == "" {
 		v.networkProject, v.network = project, nics[0].GetNetwork()[strings.LastIndex(nics[0].GetNetwork(), "/")+1:]
@@ -191,53 +230,174 @@ func ParseVMRange(s string) (string, error) {
 	return p.Masked().String(), nil
 }
 
-// vmRule is one of the group's rules: what add wants and what exists.
+// vmRule is one of the group's rules, in its network's project: what add
+// wants and what exists.
 type vmRule struct {
-	want, have *computepb.Firewall
-}
-
-// firewallPlan is the group's rules in the network's project.
-type firewallPlan struct {
 	project, network string
-	rules            []vmRule
+	want, have       *computepb.Firewall
 }
 
-// planFirewall reads the cluster's network, Pod range and node tag and
-// the network's rules, and works out the group's two rules.
-func planFirewall(ctx context.Context, cloud Cloud, o AddOptions, gatewayIP string, vm vmSide) (*firewallPlan, error) {
+// firewallPlan is the group's rules.
+type firewallPlan struct {
+	rules []vmRule
+}
+
+// projects are the projects of the rules, for the group's annotation.
+func (fp *firewallPlan) projects() string {
+	var ps []string
+	for _, r := range fp.rules {
+		ps = append(ps, r.project)
+	}
+	slices.Sort(ps)
+	return strings.Join(slices.Compact(ps), ",")
+}
+
+// gatewaySide is what the rules know of the east-west gateway.
+type gatewaySide struct {
+	ip string
+	// global is GKE's global access on its internal load balancer.
+	global bool
+}
+
+// clusterSide is the cluster's GKE view: its VPC network and the mesh's
+// Pod ranges.
+type clusterSide struct {
+	cluster          *containerpb.Cluster
+	project, network string
+}
+
+// readCluster reads the cluster's network.
+func readCluster(ctx context.Context, cloud Cloud) (clusterSide, error) {
 	cl, err := cloud.GKE.GetCluster(ctx, cloud.ClusterName())
 	if err != nil {
-		return nil, fmt.Errorf("read GKE cluster %s (for its network and Pod range): %w", cloud.ClusterName(), err)
+		return clusterSide{}, fmt.Errorf("read GKE cluster %s (for its network and Pod range): %w", cloud.ClusterName(), err)
 	}
 	project, network := gkecluster.Network(cl, cloud.Project)
-	if vm.network != "" && (vm.network != network || vm.networkProject != project) {
-		return nil, failure.WithHint(fmt.Errorf("%s is on VPC network %s/%s and cluster %s on %s/%s: the VM cannot reach the east-west gateway's internal address "+
-			"nor the Pods directly, and meshctl vm does not yet join VMs through another network's gateway; nothing was changed",
-			vm.from, vm.networkProject, vm.network, cloud.Cluster, project, network),
-			fmt.Sprintf("put the VM on network %s (project %s), or connect the networks and pass --vm-range with its address instead of --instance", network, project))
-	}
-	pods, ok := gkecluster.PodRange(cl)
-	if !ok {
-		return nil, fmt.Errorf("GKE cluster %s reports no Pod range: cannot open the VM's ports to its Pods", cloud.ClusterName())
-	}
-	all, err := cloud.Firewalls.ListFirewalls(ctx, project)
-	if err != nil {
-		return nil, fmt.Errorf("list the firewall rules of project %s: %w", project, err)
-	}
-	var rules []*computepb.Firewall
-	for _, r := range all {
-		if gkecluster.SameNetwork(r.GetNetwork(), project, network) {
-			rules = append(rules, r)
+	return clusterSide{cluster: cl, project: project, network: network}, nil
+}
+
+// otherVPC reports whether the VM's VPC network is not the cluster's.
+func (cs clusterSide) otherVPC(vm vmSide) bool {
+	return vm.network != "" && (vm.network != cs.network || vm.networkProject != cs.project)
+}
+
+// checkRoute refuses a VM with no route to the gateway's internal
+// address: on another VPC network without an active peering with the
+// cluster's, or in another region while the load balancer has no global
+// access (Google's internal passthrough load balancer answers no other
+// client).
+func checkRoute(ctx context.Context, cloud Cloud, cs clusterSide, vm vmSide, gw gatewaySide) error {
+	if cs.otherVPC(vm) {
+		if cloud.Networks == nil {
+			return fmt.Errorf("no Compute networks client: cannot tell whether %s reaches the cluster's network", vm.from)
+		}
+		n, err := cloud.Networks.GetNetwork(ctx, cs.project, cs.network)
+		if err != nil {
+			return fmt.Errorf("read VPC network %s/%s (for its peerings): %w", cs.project, cs.network, err)
+		}
+		peered := slices.ContainsFunc(n.GetPeerings(), func(p *computepb.NetworkPeering) bool {
+			pp, pn, _ := gkecluster.ParseNetworkLink(p.GetNetwork())
+			return pp == vm.networkProject && pn == vm.network && p.GetState() == "ACTIVE"
+		})
+		if !peered {
+			return failure.WithHint(fmt.Errorf("%s is on VPC network %s/%s and cluster %s on %s/%s, with no active VPC Network Peering between them: "+
+				"the VM has no route to the east-west gateway's internal address %s; nothing was changed",
+				vm.from, vm.networkProject, vm.network, cloud.Cluster, cs.project, cs.network, gw.ip),
+				fmt.Sprintf("peer the networks (both sides: gcloud compute networks peerings create NAME --network %s --peer-network %s, and back), or put the VM on network %s",
+					cs.network, vm.network, cs.network))
 		}
 	}
-	tag := gkecluster.NodeTag(cloud.Cluster, rules)
+	if r := gkecluster.Region(cloud.Location); vm.region != "" && vm.region != r && !gw.global {
+		return failure.WithHint(fmt.Errorf("%s is in region %s and the east-west gateway's internal load balancer answers only clients in %s (global access is off); nothing was changed",
+			vm.from, vm.region, r), fmt.Sprintf("turn on global access: kubectl annotate service -n %s %s %s=true --overwrite", mesh.IstioSystem, GatewayService, eastwest.AnnotationGlobalAccess))
+	}
+	return nil
+}
+
+// meshPodRanges are the Pod ranges of every cluster of the mesh: the
+// cluster's own and those of the clusters its remote secrets name (istiod
+// discovers their Pods, which call the VM), found among the GKE clusters
+// of the cluster's project by their endpoints. unknown lists the servers
+// of remote secrets no cluster there answers at.
+func meshPodRanges(ctx context.Context, c Clients, cloud Cloud, cs clusterSide) (ranges, unknown []string, err error) {
+	own, ok := gkecluster.PodRange(cs.cluster)
+	if !ok {
+		return nil, nil, fmt.Errorf("GKE cluster %s reports no Pod range: cannot open the VM's ports to its Pods", cloud.ClusterName())
+	}
+	ranges = []string{own.String()}
+	secrets, err := c.Kube.CoreV1().Secrets(mesh.IstioSystem).List(ctx, metav1.ListOptions{LabelSelector: mesh.LabelMultiCluster + "=true"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the remote secrets of %s (the mesh's other clusters): %w", mesh.IstioSystem, err)
+	}
+	servers := mesh.RemoteSecretServers(secrets.Items)
+	if len(servers) == 0 {
+		return ranges, nil, nil
+	}
+	clusters, err := cloud.GKE.ListClusters(ctx, "projects/"+cloud.Project+"/locations/-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the GKE clusters of project %s (the remote secrets' clusters, for their Pod ranges): %w", cloud.Project, err)
+	}
+	for _, host := range servers {
+		i := slices.IndexFunc(clusters, func(cl *containerpb.Cluster) bool { return gkecluster.IsEndpoint(cl, host) })
+		if i < 0 {
+			unknown = append(unknown, host)
+			continue
+		}
+		if pr, ok := gkecluster.PodRange(clusters[i]); ok {
+			ranges = append(ranges, pr.String())
+		}
+	}
+	slices.Sort(ranges)
+	return slices.Compact(ranges), unknown, nil
+}
+
+// rulesIn lists the firewall rules of network in project, and all of the
+// project's (for names).
+func rulesIn(ctx context.Context, fw Firewalls, project, network string) (inNet, all []*computepb.Firewall, err error) {
+	all, err = fw.ListFirewalls(ctx, project)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list the firewall rules of project %s: %w", project, err)
+	}
+	for _, r := range all {
+		if gkecluster.SameNetwork(r.GetNetwork(), project, network) {
+			inNet = append(inNet, r)
+		}
+	}
+	return inNet, all, nil
+}
+
+// planFirewall works out the group's two rules: the VM to the gateway in
+// the cluster's network (on its nodes' tag), and the mesh's Pods to the
+// VM in the VM's network (the cluster's for --vm-range).
+func planFirewall(ctx context.Context, c Clients, cloud Cloud, o AddOptions, cs clusterSide, gw gatewaySide, vm vmSide, crossNetwork bool, rep ui.Reporter) (*firewallPlan, error) {
+	pods, unknown, err := meshPodRanges(ctx, c, cloud, cs)
+	if err != nil {
+		return nil, err
+	}
+	for _, host := range unknown {
+		rep.Warnf("a remote secret names the cluster at %s, which is no GKE cluster of project %s: its Pods are not admitted to the VM's ports (add its Pod range to the rule yourself)", host, cloud.Project)
+	}
+	inNet, all, err := rulesIn(ctx, cloud.Firewalls, cs.project, cs.network)
+	if err != nil {
+		return nil, err
+	}
+	tag := gkecluster.NodeTag(cloud.Cluster, inNet)
 	if tag == "" {
 		return nil, failure.WithHint(fmt.Errorf("cannot tell the network tag of cluster %s's nodes (GKE's rules gke-%s-HASH-all/-vms were not found in network %s/%s); nothing was changed",
-			cloud.Cluster, cloud.Cluster, project, network),
-			fmt.Sprintf("check with: gcloud compute firewall-rules list --project %s --filter name~^gke-%s-", project, cloud.Cluster))
+			cloud.Cluster, cloud.Cluster, cs.project, cs.network),
+			fmt.Sprintf("check with: gcloud compute firewall-rules list --project %s --filter name~^gke-%s-", cs.project, cloud.Cluster))
+	}
+	vmProject, vmNetwork, vmRules := cs.project, cs.network, all
+	if cs.otherVPC(vm) {
+		vmProject, vmNetwork = vm.networkProject, vm.network
+		if vmProject != cs.project {
+			if _, vmRules, err = rulesIn(ctx, cloud.Firewalls, vmProject, vmNetwork); err != nil {
+				return nil, err
+			}
+		}
 	}
 	owner, _ := json.Marshal(ruleOwner{ManagedBy: mesh.ManagedBy, Purpose: rulePurpose, Cluster: cloud.ClusterName(), Group: o.Namespace + "/" + o.Name})
-	base := func(role string, allowed []string) *computepb.Firewall {
+	base := func(role, project, network string, allowed []string) *computepb.Firewall {
 		return &computepb.Firewall{
 			Name:        proto.String(ruleName(cloud.ClusterName(), o.Namespace, o.Name, role)),
 			Description: proto.String(string(owner)),
@@ -247,26 +407,29 @@ func planFirewall(ctx context.Context, cloud Cloud, o AddOptions, gatewayIP stri
 			Allowed:     []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: allowed}},
 		}
 	}
-	toIstiod := base("istiod", []string{istiodPort})
-	toIstiod.SourceRanges, toIstiod.DestinationRanges, toIstiod.TargetTags = vm.ranges, []string{gatewayIP + "/32"}, []string{tag}
+	toGateway := base("istiod", cs.project, cs.network, gatewayPorts(crossNetwork))
+	toGateway.SourceRanges, toGateway.DestinationRanges, toGateway.TargetTags = vm.ranges, []string{gw.ip + "/32"}, []string{tag}
 	var ports []string
 	for _, p := range o.Ports {
 		ports = append(ports, strconv.Itoa(p.Number))
 	}
 	slices.SortFunc(ports, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
-	toVM := base("ports", slices.Compact(ports))
-	toVM.SourceRanges, toVM.DestinationRanges, toVM.TargetTags = []string{pods.String()}, vm.ranges, vm.tags
+	toVM := base("ports", vmProject, vmNetwork, slices.Compact(ports))
+	toVM.SourceRanges, toVM.DestinationRanges, toVM.TargetTags = pods, vm.ranges, vm.tags
 
-	fp := &firewallPlan{project: project, network: network}
-	for _, want := range []*computepb.Firewall{toIstiod, toVM} {
-		r := vmRule{want: want}
-		for _, have := range all {
-			if have.GetName() != want.GetName() {
+	fp := &firewallPlan{}
+	for _, r := range []vmRule{{project: cs.project, network: cs.network, want: toGateway}, {project: vmProject, network: vmNetwork, want: toVM}} {
+		existing := all
+		if r.project != cs.project {
+			existing = vmRules
+		}
+		for _, have := range existing {
+			if have.GetName() != r.want.GetName() {
 				continue
 			}
 			if !ownsRule(have, cloud.ClusterName(), o.Namespace, o.Name) {
-				return nil, failure.WithHint(fmt.Errorf("firewall rule %s exists in project %s and meshctl did not make it for this group; nothing was changed", want.GetName(), project),
-					"rename the group, or delete the rule if it is meshctl's leftover: gcloud compute firewall-rules delete "+want.GetName()+" --project "+project)
+				return nil, failure.WithHint(fmt.Errorf("firewall rule %s exists in project %s and meshctl did not make it for this group; nothing was changed", r.want.GetName(), r.project),
+					"rename the group, or delete the rule if it is meshctl's leftover: gcloud compute firewall-rules delete "+r.want.GetName()+" --project "+r.project)
 			}
 			r.have = have
 		}
@@ -326,12 +489,12 @@ func portsOf(f *computepb.Firewall) []string {
 func (fp *firewallPlan) changes() []plan.Change {
 	var out []plan.Change
 	for _, r := range fp.rules {
-		c := plan.Change{Kind: "firewalls", Name: r.want.GetName(), Action: plan.Create, Note: describe(fp.project, r.want),
-			Resource: preflight.ComputeName(fp.project, "global", "firewalls", r.want.GetName()),
-			Uses:     []string{preflight.ComputeName(fp.project, "global", "networks", fp.network)}}
+		c := plan.Change{Kind: "firewalls", Name: r.want.GetName(), Action: plan.Create, Note: describe(r.project, r.want),
+			Resource: preflight.ComputeName(r.project, "global", "firewalls", r.want.GetName()),
+			Uses:     []string{preflight.ComputeName(r.project, "global", "networks", r.network)}}
 		switch {
 		case r.have == nil:
-			c.Handover = lb.FirewallCommand(fp.project, r.want)
+			c.Handover = lb.FirewallCommand(r.project, r.want)
 		case len(ruleDiff(r.have, r.want)) > 0:
 			c.Action, c.Fields = plan.Update, ruleDiff(r.have, r.want)
 		default:
@@ -349,15 +512,15 @@ func (fp *firewallPlan) apply(ctx context.Context, fw Firewalls, rep ui.Reporter
 		var what string
 		switch fields := ruleDiff(r.have, r.want); {
 		case r.have == nil:
-			write, what = fw.InsertFirewall, "create firewall rule "+r.want.GetName()+" ("+describe(fp.project, r.want)+")"
+			write, what = fw.InsertFirewall, "create firewall rule "+r.want.GetName()+" ("+describe(r.project, r.want)+")"
 		case len(fields) > 0:
 			write, what = fw.UpdateFirewall, "update firewall rule "+r.want.GetName()+" ("+strings.Join(fields, ", ")+")"
 		default:
 			continue
 		}
 		step := rep.Step(what)
-		if err := write(ctx, fp.project, r.want); err != nil {
-			err = fmt.Errorf("%s in project %s: %w", what, fp.project, err)
+		if err := write(ctx, r.project, r.want); err != nil {
+			err = fmt.Errorf("%s in project %s: %w", what, r.project, err)
 			step.Fail(err)
 			return err
 		}
@@ -384,13 +547,17 @@ func groupRules(ctx context.Context, fw Firewalls, project, cluster, namespace, 
 
 // manualRules says what a user should open when add does not know the
 // VM's address: no --instance nor --vm-range.
-func manualRules(gatewayIP string, ports []Port) string {
+func manualRules(gatewayIP string, ports []Port, crossNetwork bool) string {
 	var ps []string
 	for _, p := range ports {
 		ps = append(ps, strconv.Itoa(p.Number))
 	}
-	return fmt.Sprintf("firewall: none made (the VM's address is unknown). The VM must reach %s:%s (the east-west gateway, on the cluster's nodes) and the cluster's Pods the VM on tcp:%s; "+
-		"run again with --instance NAME --zone ZONE, or --vm-range CIDR, and meshctl makes exactly those two rules", gatewayIP, istiodPort, strings.Join(ps, ","))
+	how := "run again with --instance NAME --zone ZONE, or --vm-range CIDR, and meshctl makes exactly those two rules"
+	if crossNetwork {
+		how = "run again with --instance NAME --zone ZONE and meshctl makes exactly those two rules"
+	}
+	return fmt.Sprintf("firewall: none made (the VM's address is unknown). The VM must reach %s on tcp:%s (the east-west gateway, on the cluster's nodes) and the mesh's Pods the VM on tcp:%s; %s",
+		gatewayIP, strings.Join(gatewayPorts(crossNetwork), ","), strings.Join(ps, ","), how)
 }
 
 // isNotFound reports a Google 404: a rule already gone.

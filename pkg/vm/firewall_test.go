@@ -24,13 +24,18 @@ import (
 type fakeGoogle struct {
 	rules     map[string]*computepb.Firewall
 	instances map[string]*computepb.Instance
+	// clusters are the project's GKE clusters beside c1; networks the
+	// VPC networks with their peerings.
+	clusters []*containerpb.Cluster
+	networks map[string]*computepb.Network
 	// writes are "insert NAME", "update NAME", "delete NAME", each with
 	// the project it went to.
 	writes []string
 }
 
 func newFakeGoogle() *fakeGoogle {
-	g := &fakeGoogle{rules: map[string]*computepb.Firewall{}, instances: map[string]*computepb.Instance{}}
+	g := &fakeGoogle{rules: map[string]*computepb.Firewall{}, instances: map[string]*computepb.Instance{},
+		networks: map[string]*computepb.Network{"host/net": {Name: proto.String("net")}}}
 	for _, r := range []*computepb.Firewall{
 		{Name: proto.String("gke-c1-1234abcd-all"), Network: proto.String("projects/host/global/networks/net"), TargetTags: []string{"gke-c1-1234abcd-node"}},
 		// A user's rule, meshctl's name pattern but not its marker.
@@ -48,7 +53,7 @@ func newFakeGoogle() *fakeGoogle {
 }
 
 func (g *fakeGoogle) cloud() Cloud {
-	return Cloud{GKE: g, Firewalls: g, Instances: g, Project: "svc", Location: "us-central1", Cluster: "c1"}
+	return Cloud{GKE: g, Firewalls: g, Instances: g, Networks: g, Project: "svc", Location: "us-central1", Cluster: "c1"}
 }
 
 func (g *fakeGoogle) GetCluster(_ context.Context, name string) (*containerpb.Cluster, error) {
@@ -57,6 +62,20 @@ func (g *fakeGoogle) GetCluster(_ context.Context, name string) (*containerpb.Cl
 	}
 	return &containerpb.Cluster{NetworkConfig: &containerpb.NetworkConfig{Network: "projects/host/global/networks/net"},
 		IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.4.0.0/14"}}, nil
+}
+
+func (g *fakeGoogle) ListClusters(_ context.Context, parent string) ([]*containerpb.Cluster, error) {
+	if parent != "projects/svc/locations/-" {
+		return nil, &googleapi.Error{Code: http.StatusNotFound}
+	}
+	return g.clusters, nil
+}
+
+func (g *fakeGoogle) GetNetwork(_ context.Context, project, name string) (*computepb.Network, error) {
+	if n, ok := g.networks[project+"/"+name]; ok {
+		return n, nil
+	}
+	return nil, &googleapi.Error{Code: http.StatusNotFound}
 }
 
 func (g *fakeGoogle) GetInstance(_ context.Context, project, zone, name string) (*computepb.Instance, error) {

@@ -163,20 +163,30 @@ func Remove(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Ch
 	if err != nil {
 		return nil, fmt.Errorf("list ServiceAccounts of %s in %s: %w", o.Name, o.Namespace, err)
 	}
-	var rules []*computepb.Firewall
-	var cloud Cloud
-	project := ""
-	if wg != nil {
-		project = wg.GetAnnotations()[AnnotationFirewallProject]
+	// The group records the projects of its rules: the cluster's network's
+	// and, for a VM on another VPC network, that network's.
+	type projectRule struct {
+		project string
+		rule    *computepb.Firewall
 	}
-	if project != "" {
+	var rules []projectRule
+	var cloud Cloud
+	var projects []string
+	if wg != nil && wg.GetAnnotations()[AnnotationFirewallProject] != "" {
+		projects = strings.Split(wg.GetAnnotations()[AnnotationFirewallProject], ",")
+	}
+	if len(projects) > 0 {
 		if cloud, err = c.cloud(ctx); err != nil {
 			return nil, err
 		}
-		if rules, err = groupRules(ctx, cloud.Firewalls, project, cloud.ClusterName(), o.Namespace, o.Name); err != nil {
+	}
+	for _, project := range projects {
+		rs, err := groupRules(ctx, cloud.Firewalls, project, cloud.ClusterName(), o.Namespace, o.Name)
+		if err != nil {
 			return nil, err
 		}
-		for _, r := range rules {
+		for _, r := range rs {
+			rules = append(rules, projectRule{project, r})
 			res.Changes = append(res.Changes, plan.Change{Kind: "firewalls", Name: r.GetName(), Action: plan.Delete, Note: "project " + project,
 				Resource: preflight.ComputeName(project, "global", "firewalls", r.GetName())})
 		}
@@ -196,7 +206,8 @@ func Remove(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Ch
 	if o.DryRun || len(res.Changes) == 0 {
 		return res, nil
 	}
-	for _, r := range rules {
+	for _, pr := range rules {
+		r, project := pr.rule, pr.project
 		step := rep.Step(fmt.Sprintf("delete firewall rule %s (project %s)", r.GetName(), project))
 		if err := cloud.Firewalls.DeleteFirewall(ctx, project, r.GetName()); err != nil && !isNotFound(err) {
 			err = fmt.Errorf("delete firewall rule %s in project %s: %w", r.GetName(), project, err)

@@ -135,7 +135,7 @@ func TestAddRefuses(t *testing.T) {
 	}{
 		{name: "namespace outside the mesh", ns: "outside", want: "not in the mesh"},
 		{name: "auto-registration off", ns: "db", env: []corev1.EnvVar{{Name: EnvAutoRegistration, Value: "false"}}, want: "kubectl set env deployment/istiod-asm-1"},
-		{name: "another network", ns: "db", network: "net-b", want: "not yet"},
+		{name: "another network without the gateway for it", ns: "db", network: "net-b", want: "--multi-network --expose-istiod"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kc, objs := meshCluster(tc.env...), kubefake.New()

@@ -448,6 +448,7 @@ func TestMeshConnectMultiNetwork(t *testing.T) {
 }
 
 // shardNetworks are the endpoints istiod holds for a host from one cluster
+// (every shard when clusterID is empty)
 // as ADDRESS@NETWORK (/debug/endpointShardz), sorted: istiod sends a
 // proxy of another network the network's gateway instead of them.
 func shardNetworks(debug, host, namespace, clusterID string) ([]string, error) {
@@ -461,9 +462,14 @@ func shardNetworks(debug, host, namespace, clusterID string) ([]string, error) {
 		return nil, err
 	}
 	out := []string{}
-	for _, ep := range shardz[host][namespace].Shards["Kubernetes/"+clusterID] {
-		for _, a := range ep.Addresses {
-			out = append(out, a+"@"+ep.Network)
+	for shard, eps := range shardz[host][namespace].Shards {
+		if clusterID != "" && shard != "Kubernetes/"+clusterID {
+			continue
+		}
+		for _, ep := range eps {
+			for _, a := range ep.Addresses {
+				out = append(out, a+"@"+ep.Network)
+			}
 		}
 	}
 	slices.Sort(out)

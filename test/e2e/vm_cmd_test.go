@@ -70,6 +70,7 @@ func TestVMCommands(t *testing.T) {
 	a := mc.status.Clusters[0]
 	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
 		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+"---\n"+vmCmdManifests(ewRevision), "kubectl", "--context", a.Context, "apply", "-f", "-")
 	meshctl := func(args ...string) result {
 		return runEnv(t, mc.env, "", meshctlBin, append(args, "--context", a.Context)...)

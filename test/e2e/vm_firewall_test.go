@@ -37,13 +37,14 @@ type vmRule struct {
 // instance and makes two firewall rules, checked with gcloud in the
 // network's project: the VM's address to istiod's 15012 at the east-west
 // gateway's address on the nodes' tag (GKE's own rules name the tag), and
-// the cluster's Pod range to the VM's port on its tag and address. The
+// the mesh's Pod ranges (b's too when a holds its remote secret) to the
+// VM's port on its tag and address. The
 // bundle carries the instance's address where istioctl's --internalIP puts
 // it. A re-run plans only keep and leaves the rules as they were; remove
 // leaves no rule of meshctl's and GKE's own rules stay. Bad input first,
 // each refused with nothing made (no ServiceAccount, WorkloadGroup or
-// rule): an instance on cluster b's VPC network (no route to the
-// gateway), a missing instance, a missing compute.firewalls.create in the
+// rule): an instance on a VPC network peered with nothing (no route to
+// the gateway), a missing instance, a missing compute.firewalls.create in the
 // network's project, and a caller whose RBAC lacks serviceaccounts/token.
 func TestVMFirewall(t *testing.T) {
 	if _, err := exec.LookPath("gcloud"); err != nil {
@@ -55,6 +56,7 @@ func TestVMFirewall(t *testing.T) {
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
 	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
 		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+fmt.Sprintf("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision),
 		"kubectl", "--context", a.Context, "apply", "-f", "-")
 	meshctl := func(env []string, args ...string) result {
@@ -69,7 +71,7 @@ func TestVMFirewall(t *testing.T) {
 
 	config := t.TempDir()
 	zoneA, vmIP := mc.createInstance(t, config, "e2e-vm-fw", a, "--tags", "mesh-db")
-	zoneB, _ := mc.createInstance(t, config, "e2e-vm-far", b)
+	islandZone := mc.islandInstance(t, config, "e2e-vm-fw-island", a)
 	rules := func() []vmRule {
 		var rs []vmRule
 		out := mc.gcloudOut(t, config, "compute", "firewall-rules", "list", "--project", simProject, "--format", "json")
@@ -102,7 +104,8 @@ func TestVMFirewall(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"an instance on cluster b's network", []string{"--instance", "e2e-vm-far", "--zone", zoneB}, []string{"e2e-vm-far", "is on VPC network " + simProject + "/" + b.Network, "nothing was changed"}},
+		{"an instance on a network peered with nothing", []string{"--instance", "e2e-vm-fw-island", "--zone", islandZone},
+			[]string{"e2e-vm-fw-island", "is on VPC network " + simProject + "/" + islandNetwork, "no active VPC Network Peering", "nothing was changed"}},
 		{"a missing instance", []string{"--instance", "e2e-vm-gone", "--zone", zoneA}, []string{"no instance e2e-vm-gone in zone " + zoneA}},
 	} {
 		r := add(nil, tc.args...)
@@ -165,6 +168,14 @@ func TestVMFirewall(t *testing.T) {
 			nodeTag = rl.TargetTags[0]
 		}
 	}
+	// The Pods of every cluster a's istiod discovers reach the VM: b's too
+	// when a holds a remote secret (another test of this simulator may
+	// have made one).
+	pods := []string{a.PodCIDR}
+	if strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "secrets", "-n", "istio-system", "-l", "istio/multiCluster=true", "-o", "name")) != "" {
+		pods = append(pods, b.PodCIDR)
+		slices.Sort(pods)
+	}
 	made := meshctlRules()
 	if len(made) != 2 {
 		t.Fatalf("gcloud lists %d rules of meshctl's, want 2: %+v", len(made), made)
@@ -184,10 +195,10 @@ func TestVMFirewall(t *testing.T) {
 					rl.Name, rl.SourceRanges, rl.DestinationRanges, rl.TargetTags, nodeTag, rl.Allowed, vmIP, gatewayIP)
 			}
 		case strings.HasSuffix(rl.Name, "-ports"):
-			if !slices.Equal(rl.SourceRanges, []string{a.PodCIDR}) || !slices.Equal(rl.DestinationRanges, []string{vmIP + "/32"}) ||
+			if !slices.Equal(rl.SourceRanges, pods) || !slices.Equal(rl.DestinationRanges, []string{vmIP + "/32"}) ||
 				!slices.Equal(rl.TargetTags, []string{"mesh-db"}) || !slices.Equal(rl.Allowed[0].Ports, []string{"3306"}) {
-				t.Errorf("rule to the VM %s: from %v to %v on tags %v ports %+v; want from %s to %s/32 on mesh-db tcp:3306",
-					rl.Name, rl.SourceRanges, rl.DestinationRanges, rl.TargetTags, rl.Allowed, a.PodCIDR, vmIP)
+				t.Errorf("rule to the VM %s: from %v to %v on tags %v ports %+v; want from %v to %s/32 on mesh-db tcp:3306",
+					rl.Name, rl.SourceRanges, rl.DestinationRanges, rl.TargetTags, rl.Allowed, pods, vmIP)
 			}
 		default:
 			t.Errorf("unexpected rule %s", rl.Name)

@@ -73,6 +73,19 @@ spec:
 `, network, ewRevision)
 }
 
+// awaitGatewayNotTerminating waits while cluster c's east-west gateway Service is
+// being deleted (an earlier test of the shared simulator deleted it, and
+// GKE's load balancer finalizer holds it until its forwarding rule is
+// gone): applying istiodExposure onto it would leave nothing once it goes.
+func awaitGatewayNotTerminating(t *testing.T, mc *mcSim, c mcCluster) {
+	t.Helper()
+	eventually(t, 120*time.Second, "no east-west gateway Service is being deleted in "+c.Name, func() (bool, string) {
+		r := runEnv(t, mc.env, "", "kubectl", "--context", c.Context, "get", "service", "-n", "istio-system", "istio-eastwestgateway",
+			"--ignore-not-found", "-o", "jsonpath={.metadata.deletionTimestamp}")
+		return r.Code == 0 && strings.TrimSpace(r.Stdout) == "", r.Stdout + r.Stderr
+	})
+}
+
 // vmService is the namespace, service account and a Service selecting
 // the VM's group.
 const vmService = `apiVersion: v1
@@ -116,6 +129,7 @@ func TestVMAutoRegistersThroughEastWestGateway(t *testing.T) {
 	a := mc.status.Clusters[0]
 	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
 		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+"---\n"+vmService, "kubectl", "--context", a.Context, "apply", "-f", "-")
 	var gatewayIP string
 	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {

@@ -16,6 +16,7 @@ import (
 	"github.com/meshctl/meshctl/pkg/multicluster"
 	"github.com/meshctl/meshctl/pkg/plan"
 	"github.com/meshctl/meshctl/pkg/preflight"
+	"github.com/meshctl/meshctl/pkg/vm"
 )
 
 // declaredCommands are the commands `check --permissions --for` knows,
@@ -39,6 +40,7 @@ var declaredCommands = []struct {
 	{"check-fix", func(_, net string) []plan.Change { return check.DeclaredFixChanges(net) }},
 	{"install-managed", func(p, _ string) []plan.Change { return managed.DeclaredChanges(p, p) }},
 	{"mesh-connect", multicluster.DeclaredChanges},
+	{"vm", vm.DeclaredChanges},
 }
 
 // deletions are the deletes among changes, and the updates a teardown

@@ -80,7 +80,11 @@ func cloud(f *factory.Factory) func(context.Context) (vm.Cloud, error) {
 		if err != nil {
 			return c, err
 		}
-		c.GKE, c.Firewalls, c.Instances = gcp.NewGKE(gke), multicluster.FirewallClient{Client: fw}, vm.InstanceClient{Client: inst}
+		nets, err := factory.NewCompute(ctx, f, compute.NewNetworksRESTClient)
+		if err != nil {
+			return c, err
+		}
+		c.GKE, c.Firewalls, c.Instances, c.Networks = gcp.NewGKE(gke), multicluster.FirewallClient{Client: fw}, vm.InstanceClient{Client: inst}, vm.NetworkClient{Client: nets}
 		return c, nil
 	}
 }
@@ -102,18 +106,28 @@ install.sh. The files are those ` + "`istioctl x workload entry configure --auto
 
 With --instance NAME --zone ZONE it reads the VM's Compute instance (its internal address,
 which goes into the bundle as ISTIO_SVC_IP, its VPC network and network tags) and makes two
-VPC firewall rules in the project of the cluster's network (a Shared VPC's host project):
-the VM to istiod (tcp:15012 to the east-west gateway's address, on the cluster's nodes) and
-the cluster's Pods to the VM (tcp on the --ports, to the VM's address and tags). --vm-range
-CIDR does the same for VMs add cannot read. Without either it makes no rule and says which
-two the VM needs. remove deletes exactly these rules.
+VPC firewall rules: the VM to istiod (tcp:15012 to the east-west gateway's address, on the
+cluster's nodes, in the project of the cluster's network: a Shared VPC's host project) and
+the mesh's Pods to the VM (tcp on the --ports from the Pod ranges of the cluster and of the
+clusters its remote secrets name, to the VM's address and tags, in the VM's network).
+--vm-range CIDR does the same for VMs add cannot read. Without either it makes no rule and
+says which two the VM needs. remove deletes exactly these rules.
+
+A VM on another mesh network (--network NAME, or an instance on another VPC network, which
+is then network PROJECT-VPC as asmcli names networks) joins through the east-west gateway
+of ` + "`meshctl mesh connect --multi-network --expose-istiod`" + `: the group and the bundle carry
+the VM's network, the bundle sends istiod's name to the gateway, and the rule to the gateway
+opens 15012, 15017 and 15443 (the mesh's services, mTLS). The VM's VPC network must be
+peered with the cluster's, and in another region the gateway needs global access.
 
 It refuses, before changing anything: a namespace not in the mesh, a revision without an
 in-cluster istiod, an istiod with auto-registration turned off (and says how to turn it on),
-istiod not exposed through an east-west gateway, a VM on another network (--network, or an
-instance on another VPC network than the cluster's), a missing instance, and missing
-permissions (Kubernetes RBAC, serviceaccounts/token, compute.instances.get,
-compute.firewalls.create in the network's project). Running it again keeps what is there and issues a new token.`,
+istiod not exposed through an east-west gateway, a VM on another network the gateway cannot
+carry (no 15443, 15017, network label or expose-istiod Gateway), an instance on a VPC
+network with no active peering to the cluster's (or in another region without global
+access), a missing instance, and missing permissions (Kubernetes RBAC,
+serviceaccounts/token, compute.instances.get, compute.firewalls.create in the network's
+project). Running it again keeps what is there and issues a new token.`,
 		Example: `  meshctl vm add mysql --namespace db --port mysql:3306 --dry-run
   meshctl vm add mysql --namespace db --port mysql:3306 --labels app=mysql,version=v8
   meshctl vm add mysql --namespace db --port mysql:3306 --instance mysql-1 --zone us-central1-a`,
@@ -153,7 +167,7 @@ compute.firewalls.create in the network's project). Running it again keeps what 
 	fl.StringVar(&opts.Add.ServiceAccount, "service-account", "", "the VM's service account, its identity in the mesh (default: NAME; made when missing)")
 	fl.StringSliceVar(&ports, "port", nil, "a port the VM serves, NAME:NUMBER (repeatable; the name's prefix is the protocol, e.g. http:8080, mysql:3306)")
 	fl.StringToStringVar(&labels, "labels", nil, "labels of the VM's WorkloadEntry, which Services select (default app=NAME)")
-	fl.StringVar(&opts.Add.Network, "network", "", "the VM's mesh network (default: the cluster's; another network is not supported yet)")
+	fl.StringVar(&opts.Add.Network, "network", "", "the VM's mesh network (default: the cluster's, or PROJECT-VPC for an --instance on another VPC network); another one joins through the east-west gateway")
 	fl.StringVar(&opts.Add.Revision, "revision", "", "control-plane revision or tag (default: the namespace's)")
 	fl.StringVar(&opts.Add.Instance, "instance", "", "the VM's Compute instance: its address, network and tags decide the firewall rules add makes (with --zone)")
 	fl.StringVar(&opts.Add.Zone, "zone", "", "the zone of --instance")
