@@ -93,9 +93,7 @@ func TestChangedHostsKeepTheOldCertificateUntilTheNewIsActive(t *testing.T) {
 func TestOneCertificateForAllHostsIsKeptUntilEachServicesOwnIsActive(t *testing.T) {
 	f := newFake(t)
 	cl, _ := newTestClient(f)
-	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
-	b := a
-	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	a, b := twoServicesOnEdge()
 	both := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: append(slices.Clone(a.Services), b.Services...)}
 	mustApply(t, cl, both)
 	n := lbNames(a.withDefaults())
@@ -137,9 +135,7 @@ func TestOneCertificateForAllHostsIsKeptUntilEachServicesOwnIsActive(t *testing.
 func TestTeardownTouchesOnlyTheLeavingServicesCertificate(t *testing.T) {
 	f := newFake(t)
 	cl, _ := newTestClient(f)
-	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
-	b := a
-	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	a, b := twoServicesOnEdge()
 	mustApply(t, cl, a)
 	mustApply(t, cl, b)
 	n := lbNames(a.withDefaults())
@@ -190,9 +186,7 @@ func TestMoreServicesThanTheProxyHoldsCertificatesForAreRefused(t *testing.T) {
 func TestACertificateWriteOnAStaleProxyIsReadAgain(t *testing.T) {
 	f := newFake(t)
 	cl, rec := newTestClient(f)
-	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
-	b := a
-	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	a, b := twoServicesOnEdge()
 	mustApply(t, cl, a)
 	n := lbNames(a.withDefaults())
 	certA := n.serviceCertificate(a.Services[0], []string{"www.example.com"})

@@ -586,12 +586,18 @@ func TestUserNamedResourcesAreUsedNotChanged(t *testing.T) {
 	}
 }
 
+// twoServicesOnEdge are two Services' specs sharing the load balancer "edge".
+func twoServicesOnEdge() (shop, blog Spec) {
+	shop = Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
+	blog = shop
+	blog.Services = []Service{service("blog", "app", "blog.example.com")}
+	return shop, blog
+}
+
 func TestSharedLoadBalancerAddsAndRemovesServices(t *testing.T) {
 	f := newFake(t)
 	cl, _ := newTestClient(f)
-	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
-	b := a
-	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	a, b := twoServicesOnEdge()
 	mustApply(t, cl, a)
 	n := lbNames(a.withDefaults())
 	certA := n.serviceCertificate(a.Services[0], []string{"www.example.com"})
@@ -933,9 +939,7 @@ func TestNoArmorIsRecordedInTheOwnerMarker(t *testing.T) {
 func TestServicesLeavingAtOnceLeaveNothingBehind(t *testing.T) {
 	f := newFake(t)
 	cl, _ := newTestClient(f)
-	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
-	b := a
-	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	a, b := twoServicesOnEdge()
 	mustApply(t, cl, a)
 	mustApply(t, cl, b)
 	// Both plan before either applies: each sees the other staying.
@@ -979,9 +983,7 @@ func TestServicesLeavingAtOnceLeaveNothingBehind(t *testing.T) {
 func TestARouteWrittenBackAfterLeavingIsRemovedAgain(t *testing.T) {
 	f := newFake(t)
 	cl, _ := newTestClient(f)
-	a := Spec{Project: "proj", Location: "us-central1", Cluster: "c1", LB: "edge", Services: []Service{service("shop", "web", "www.example.com")}}
-	b := a
-	b.Services = []Service{service("blog", "app", "blog.example.com")}
+	a, b := twoServicesOnEdge()
 	mustApply(t, cl, a)
 	mustApply(t, cl, b)
 	n := lbNames(a.withDefaults())

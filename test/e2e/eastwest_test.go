@@ -110,8 +110,7 @@ func TestEastWestGatewaysOnInternalLoadBalancers(t *testing.T) {
 	}
 	meshNetwork := map[string]string{}
 	for _, c := range []mcCluster{a, b} {
-		meshNetwork[c.Name] = strings.TrimSpace(mc.run(t, "", "kubectl", "--context", c.Context, "get", "namespace", "istio-system",
-			"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+		meshNetwork[c.Name] = mc.meshNetwork(t, c)
 		if want := simProject + "-" + c.Network; meshNetwork[c.Name] != want {
 			t.Errorf("asmcli labelled %s's istio-system with network %q, want %q", c.Name, meshNetwork[c.Name], want)
 		}
@@ -433,7 +432,7 @@ func TestMeshConnectMultiNetwork(t *testing.T) {
 				"-l", "app.kubernetes.io/managed-by=meshctl", "-o", "name"); s != "" {
 				t.Errorf("meshctl's objects left in %s: %s", c.Name, s)
 			}
-			if got := strings.TrimSpace(mc.kubectl(t, c, "get", "namespace", "istio-system", "-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`)); got != network[c.Name] {
+			if got := mc.meshNetwork(t, c); got != network[c.Name] {
 				t.Errorf("%s: asmcli's network label %q is gone or changed (want %q)", c.Name, got, network[c.Name])
 			}
 		}

@@ -150,6 +150,11 @@ func (mc *mcSim) firewallNames(t *testing.T) []string {
 	return out
 }
 
+// meshNetwork is the mesh network istio-system of c is labelled with.
+func (mc *mcSim) meshNetwork(t *testing.T, c mcCluster) string {
+	return strings.TrimSpace(mc.kubectl(t, c, "get", "namespace", "istio-system", "-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+}
+
 func (mc *mcSim) kubectl(t *testing.T, c mcCluster, args ...string) string {
 	t.Helper()
 	return mc.run(t, "", "kubectl", append([]string{"--context", c.Context}, args...)...)

@@ -68,8 +68,7 @@ func TestVMCommands(t *testing.T) {
 	mc := multiNetworkSim(t)
 	mc.installMesh(t, ewRevision)
 	a := mc.status.Clusters[0]
-	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
-		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	network := mc.meshNetwork(t, a)
 	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+"---\n"+vmCmdManifests(ewRevision), "kubectl", "--context", a.Context, "apply", "-f", "-")
 	meshctl := func(args ...string) result {

@@ -54,8 +54,7 @@ func TestVMFirewall(t *testing.T) {
 	mc := multiNetworkSim(t)
 	mc.installMesh(t, ewRevision)
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
-	network := strings.TrimSpace(mc.run(t, "", "kubectl", "--context", a.Context, "get", "namespace", "istio-system",
-		"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
+	network := mc.meshNetwork(t, a)
 	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+fmt.Sprintf("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision),
 		"kubectl", "--context", a.Context, "apply", "-f", "-")

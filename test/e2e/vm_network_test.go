@@ -95,11 +95,7 @@ func TestVMOnAnotherNetwork(t *testing.T) {
 	mc := multiNetworkSim(t)
 	mc.installMesh(t, ewRevision)
 	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
-	label := func(c mcCluster) string {
-		return strings.TrimSpace(mc.run(t, "", "kubectl", "--context", c.Context, "get", "namespace", "istio-system",
-			"-o", `jsonpath={.metadata.labels.topology\.istio\.io/network}`))
-	}
-	netA, netB := label(a), label(b)
+	netA, netB := mc.meshNetwork(t, a), mc.meshNetwork(t, b)
 	if netB != simProject+"-"+b.Network {
 		t.Fatalf("cluster b's mesh network is %q, want asmcli's %s-%s", netB, simProject, b.Network)
 	}
