@@ -264,11 +264,17 @@ type RefreshOptions struct {
 type RefreshResult struct {
 	Token        string    `json:"token"`
 	TokenExpires time.Time `json:"tokenExpires"`
+	// Permissions is the check of both writes, made before the first.
+	Permissions *preflight.Report `json:"permissions,omitempty"`
 }
 
 // TokenRefresh writes a new token into the bundle (0600) and records its
 // expiry on the group. Copy it to the VM's /var/run/secrets/tokens/.
-func TokenRefresh(ctx context.Context, c Clients, rep ui.Reporter, o RefreshOptions) (*RefreshResult, error) {
+//
+// Both writes, the token request and the group's expiry annotations, are
+// checked before the first (check): a new token in the bundle whose expiry
+// the group cannot record would leave validate warning about the old one.
+func TokenRefresh(ctx context.Context, c Clients, rep ui.Reporter, check *preflight.Checker, o RefreshOptions) (*RefreshResult, error) {
 	if o.TokenDuration == 0 {
 		o.TokenDuration = DefaultTokenDuration
 	}
@@ -289,6 +295,13 @@ func TokenRefresh(ctx context.Context, c Clients, rep ui.Reporter, o RefreshOpti
 		return nil, fmt.Errorf("WorkloadGroup %s/%s was not made by meshctl vm add", o.Namespace, o.Name)
 	}
 	sa, _, _ := unstructured.NestedString(wg.Object, "spec", "template", "serviceAccount")
+	res := &RefreshResult{Permissions: check.Check(ctx, []plan.Change{
+		{Kind: "TokenRequest", Namespace: o.Namespace, Name: sa, Action: plan.Create, Replace: true, Resource: preflight.KubeSubresource(gvrServiceAccounts, "token")},
+		{Kind: "WorkloadGroup", Namespace: o.Namespace, Name: o.Name, Action: plan.Update, Resource: preflight.KubeResource(GVRWorkloadGroup)},
+	})}
+	if err := res.Permissions.Err(); err != nil {
+		return res, err
+	}
 	step := rep.Step(fmt.Sprintf("request a token for ServiceAccount %s/%s (audience istio-ca, %s)", o.Namespace, sa, o.TokenDuration))
 	token, expires, err := requestToken(ctx, c, o.Namespace, sa, o.TokenDuration)
 	if err != nil {
@@ -312,7 +325,8 @@ func TokenRefresh(ctx context.Context, c Clients, rep ui.Reporter, o RefreshOpti
 	if _, err := c.Objects.Apply(ctx, GVRWorkloadGroup, want, false); err != nil {
 		return nil, fmt.Errorf("record the token's expiry on WorkloadGroup %s/%s: %w", o.Namespace, o.Name, err)
 	}
-	return &RefreshResult{Token: filepath.Join(o.Bundle, FileToken), TokenExpires: expires}, nil
+	res.Token, res.TokenExpires = filepath.Join(o.Bundle, FileToken), expires
+	return res, nil
 }
 
 // RenderText says where the token is and what to do with it.

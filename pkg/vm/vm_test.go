@@ -22,6 +22,7 @@ import (
 	"github.com/meshctl/meshctl/internal/kube/kubefake"
 	"github.com/meshctl/meshctl/internal/ui"
 	"github.com/meshctl/meshctl/pkg/findings"
+	"github.com/meshctl/meshctl/pkg/preflight"
 )
 
 func TestShellQuoteIsIstioctls(t *testing.T) {
@@ -191,5 +192,55 @@ func TestCheck(t *testing.T) {
 	if len(got) != len(want) || strings.Join(got["WorkloadGroup db/empty"], ",") != strings.Join(want["WorkloadGroup db/empty"], ",") ||
 		strings.Join(got["WorkloadGroup db/sick"], ",") != strings.Join(want["WorkloadGroup db/sick"], ",") {
 		t.Errorf("Check: %v, want %v", got, want)
+	}
+}
+
+// token-refresh checks both its writes before the first: refused the
+// group's update, it requests no token and leaves the bundle's as it was;
+// granted, it writes the new token and records its expiry.
+func TestTokenRefreshChecksBothWritesFirst(t *testing.T) {
+	kc, objs := meshCluster(), kubefake.New()
+	dir := filepath.Join(t.TempDir(), "db-bundle")
+	if _, err := Add(context.Background(), Clients{Kube: kc, Objects: objs}, ui.Discard, nil,
+		AddOptions{Name: "db", Namespace: "db", Ports: []Port{{"mysql", 3306}}, Bundle: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileToken), []byte("OLD"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	granted := true
+	kc.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		attrs := a.(k8stesting.CreateAction).GetObject().(*authzv1.SelfSubjectAccessReview).Spec.ResourceAttributes
+		allowed := granted || attrs.Resource != "workloadgroups"
+		return true, &authzv1.SelfSubjectAccessReview{Status: authzv1.SubjectAccessReviewStatus{Allowed: allowed}}, nil
+	})
+	tokenRequests := func() (n int) {
+		for _, a := range kc.Actions() {
+			if a.GetVerb() == "create" && a.GetSubresource() == "token" {
+				n++
+			}
+		}
+		return n
+	}
+	check := &preflight.Checker{Access: preflight.KubeReviewer{Client: kc}}
+	o := RefreshOptions{Name: "db", Namespace: "db", Bundle: dir}
+	before := tokenRequests()
+	granted = false
+	res, err := TokenRefresh(context.Background(), Clients{Kube: kc, Objects: objs}, ui.Discard, check, o)
+	if err == nil || !strings.Contains(err.Error(), "workloadgroups") {
+		t.Fatalf("refused the group's update: err %v", err)
+	}
+	if res == nil || res.Permissions == nil || tokenRequests() != before {
+		t.Errorf("a token was requested before the refusal, or the report is missing: %+v", res)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, FileToken)); string(b) != "OLD" {
+		t.Errorf("the bundle's token changed on refusal: %q", b)
+	}
+	granted = true
+	if _, err := TokenRefresh(context.Background(), Clients{Kube: kc, Objects: objs}, ui.Discard, check, o); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, FileToken)); string(b) != "TOKEN" || tokenRequests() != before+1 {
+		t.Errorf("granted: token %q, %d token requests", b, tokenRequests()-before)
 	}
 }

@@ -114,6 +114,29 @@ func TestVMCommands(t *testing.T) {
 	// The real istioctl, for the group vm add made.
 	mc.compareWithIstioctl(t, a, vmCmdNamespace, "db", bundle)
 
+	// token-refresh writes a token the API server signed for the lifetime
+	// asked and records its expiry on the group; the VM below connects
+	// with that token.
+	token := func() string {
+		b, err := os.ReadFile(filepath.Join(bundle, "istio-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	oldToken := token()
+	if r := meshctl("vm", "token-refresh", "db", "-n", vmCmdNamespace, "--bundle", bundle, "--token-duration", "2h"); r.Code != 0 {
+		t.Fatalf("vm token-refresh: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	claims := jwtClaims(t, token())
+	iat, _ := claims["iat"].(float64)
+	exp, _ := claims["exp"].(float64)
+	recorded := strings.TrimSpace(mc.kubectl(t, a, "get", "workloadgroup", "db", "-n", vmCmdNamespace, "-o", `jsonpath={.metadata.annotations.meshctl\.io/vm-token-expires}`))
+	if token() == oldToken || exp-iat != 7200 || recorded != time.Unix(int64(exp), 0).UTC().Format(time.RFC3339) {
+		t.Errorf("token-refresh: token changed %v, lifetime %vs (want 7200), group records expiry %q, token's %v",
+			token() != oldToken, exp-iat, recorded, time.Unix(int64(exp), 0).UTC())
+	}
+
 	// The simulated VM connects with only the bundle.
 	agent, exited, vmLog := startSimVM(t, mc, bundle, "zones/"+zone+"/instances/e2e-vm-db", vmIP)
 	debug := a.istiodDebug(t, ewRevision)

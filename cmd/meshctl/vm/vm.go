@@ -279,10 +279,12 @@ bundle on disk is left to you.`,
 
 // RefreshOptions are what `meshctl vm token-refresh` runs with.
 type RefreshOptions struct {
-	Refresh  vm.RefreshOptions
-	Clients  func() (vm.Clients, error)
-	Printer  *ui.Printer
-	Reporter ui.Reporter
+	Refresh   vm.RefreshOptions
+	SkipCheck bool
+	Preflight func(context.Context) *preflight.Checker
+	Clients   func() (vm.Clients, error)
+	Printer   *ui.Printer
+	Reporter  ui.Reporter
 }
 
 // NewCmdTokenRefresh returns `meshctl vm token-refresh`.
@@ -299,7 +301,7 @@ func NewCmdTokenRefresh(f *factory.Factory, runF func(*RefreshOptions) error) *c
 				return err
 			}
 			opts.Refresh.Namespace = ns
-			opts.Clients, opts.Printer, opts.Reporter = clients(f), f.Printer, f.Reporter
+			opts.Clients, opts.Preflight, opts.Printer, opts.Reporter = clients(f), f.Preflight(&opts.SkipCheck), f.Printer, f.Reporter
 			if runF != nil {
 				return runF(opts)
 			}
@@ -307,7 +309,7 @@ func NewCmdTokenRefresh(f *factory.Factory, runF func(*RefreshOptions) error) *c
 			if err != nil {
 				return err
 			}
-			res, err := vm.TokenRefresh(cmd.Context(), c, opts.Reporter, opts.Refresh)
+			res, err := vm.TokenRefresh(cmd.Context(), c, opts.Reporter, opts.Preflight(cmd.Context()), opts.Refresh)
 			if err != nil {
 				return err
 			}
@@ -317,5 +319,6 @@ func NewCmdTokenRefresh(f *factory.Factory, runF func(*RefreshOptions) error) *c
 	cmd.Flags().StringVarP(&opts.Refresh.Namespace, "namespace", "n", "", "the group's namespace (default: the context's)")
 	cmd.Flags().StringVar(&opts.Refresh.Bundle, "bundle", "", "the bundle vm add wrote (default ./NAME-bundle)")
 	cmd.Flags().DurationVar(&opts.Refresh.TokenDuration, "token-duration", vm.DefaultTokenDuration, "lifetime of the new token (10m to 24h)")
+	factory.AddSkipPermissionCheck(cmd, &opts.SkipCheck)
 	return cmd
 }
