@@ -92,7 +92,7 @@ func (g *GetsByList) list(gvr schema.GroupVersionResource, b *listBatch) {
 	g.running[gvr] = mine
 	g.mu.Unlock()
 
-	items, err := g.Objects.List(g.ctx, gvr, "", g.selector)
+	items, err := g.List(g.ctx, gvr, "", g.selector)
 	b.err = err
 	if err == nil {
 		b.items = make(map[string]*unstructured.Unstructured, len(items))

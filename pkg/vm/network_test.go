@@ -173,7 +173,8 @@ func TestPortsRuleAdmitsEveryMeshCluster(t *testing.T) {
 	g := newFakeGoogle()
 	g.clusters = []*containerpb.Cluster{
 		{Name: "c2", Endpoint: "34.1.2.3", IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.8.0.0/14"}},
-		{Name: "c3", Endpoint: "35.0.0.1", PrivateClusterConfig: &containerpb.PrivateClusterConfig{PrivateEndpoint: "172.16.0.2"},
+		// c3 reports its private endpoint in the legacy field alone, as older clusters do.
+		{Name: "c3", Endpoint: "35.0.0.1", PrivateClusterConfig: &containerpb.PrivateClusterConfig{PrivateEndpoint: "172.16.0.2"}, //nolint:staticcheck // the legacy field, still returned
 			IpAllocationPolicy: &containerpb.IPAllocationPolicy{ClusterIpv4CidrBlock: "10.12.0.0/14"}},
 		{Name: "c4", Endpoint: "172.16.0.9", ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{
 			IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{PublicEndpoint: "34.4.4.4", PrivateEndpoint: "172.16.0.9"}},
