@@ -62,15 +62,7 @@ spec:
 // nothing. Bad input first: a namespace outside the mesh is refused and
 // nothing is made.
 func TestVMCommands(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		t.Skip("gcloud is not on PATH")
-	}
-	mc := multiNetworkSim(t)
-	mc.installMesh(t, ewRevision)
-	a := mc.status.Clusters[0]
-	network := mc.meshNetwork(t, a)
-	awaitGatewayNotTerminating(t, mc, a)
-	mc.run(t, istiodExposure(network)+"---\n"+vmCmdManifests(ewRevision), "kubectl", "--context", a.Context, "apply", "-f", "-")
+	mc, a, _, _ := vmMeshSim(t, vmCmdManifests(ewRevision))
 	meshctl := func(args ...string) result {
 		return runEnv(t, mc.env, "", meshctlBin, append(args, "--context", a.Context)...)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,17 +46,8 @@ type vmRule struct {
 // the gateway), a missing instance, a missing compute.firewalls.create in the
 // network's project, and a caller whose RBAC lacks serviceaccounts/token.
 func TestVMFirewall(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		t.Skip("gcloud is not on PATH")
-	}
 	start := time.Now()
-	mc := multiNetworkSim(t)
-	mc.installMesh(t, ewRevision)
-	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
-	network := mc.meshNetwork(t, a)
-	awaitGatewayNotTerminating(t, mc, a)
-	mc.run(t, istiodExposure(network)+fmt.Sprintf("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision),
-		"kubectl", "--context", a.Context, "apply", "-f", "-")
+	mc, a, b, _ := vmMeshSim(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision))
 	meshctl := func(env []string, args ...string) result {
 		return runEnv(t, append(slices.Clone(mc.env), env...), "", meshctlBin, append(args, "--context", a.Context)...)
 	}

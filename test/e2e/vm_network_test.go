@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,19 +87,8 @@ func (mc *mcSim) ensurePeered(t *testing.T, config string, a, b mcCluster) {
 // nothing. check --permissions --for vm names compute.instances.get once
 // it is denied.
 func TestVMOnAnotherNetwork(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		t.Skip("gcloud is not on PATH")
-	}
 	start := time.Now()
-	mc := multiNetworkSim(t)
-	mc.installMesh(t, ewRevision)
-	a, b := mc.status.Clusters[0], mc.status.Clusters[1]
-	netA, netB := mc.meshNetwork(t, a), mc.meshNetwork(t, b)
-	if netB != simProject+"-"+b.Network {
-		t.Fatalf("cluster b's mesh network is %q, want asmcli's %s-%s", netB, simProject, b.Network)
-	}
-	awaitGatewayNotTerminating(t, mc, a)
-	mc.run(t, istiodExposure(netA)+"---\n"+fmt.Sprintf(`apiVersion: v1
+	mc, a, b, netA := vmMeshSim(t, fmt.Sprintf(`apiVersion: v1
 kind: Namespace
 metadata:
   name: %[1]s
@@ -115,7 +103,11 @@ spec:
   selector: {app: db}
   ports:
   - {name: mysql, port: 3306}
-`, vmNetNamespace, ewRevision), "kubectl", "--context", a.Context, "apply", "-f", "-")
+`, vmNetNamespace, ewRevision))
+	netB := mc.meshNetwork(t, b)
+	if netB != simProject+"-"+b.Network {
+		t.Fatalf("cluster b's mesh network is %q, want asmcli's %s-%s", netB, simProject, b.Network)
+	}
 	// a's istiod discovers b (b's remote secret in a): the mesh's Pods are
 	// both clusters'.
 	secretName := "istio-remote-secret-" + b.MeshClusterID

@@ -86,6 +86,24 @@ func awaitGatewayNotTerminating(t *testing.T, mc *mcSim, c mcCluster) {
 	})
 }
 
+// vmMeshSim is the shared two-network simulator ready for a VM test: the
+// mesh installed, istiod exposed through cluster a's east-west gateway
+// (istiodExposure, on a's mesh network, which it returns) and manifests
+// applied in a. Without gcloud, which the VM tests check with, it skips.
+func vmMeshSim(t *testing.T, manifests string) (mc *mcSim, a, b mcCluster, network string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not on PATH")
+	}
+	mc = multiNetworkSim(t)
+	mc.installMesh(t, ewRevision)
+	a, b = mc.status.Clusters[0], mc.status.Clusters[1]
+	network = mc.meshNetwork(t, a)
+	awaitGatewayNotTerminating(t, mc, a)
+	mc.run(t, istiodExposure(network)+"---\n"+manifests, "kubectl", "--context", a.Context, "apply", "-f", "-")
+	return mc, a, b, network
+}
+
 // vmService is the namespace, service account and a Service selecting
 // the VM's group.
 const vmService = `apiVersion: v1
@@ -120,16 +138,8 @@ spec:
 // the Service selecting the group (/debug/endpointShardz); once the VM
 // stops, istiod deletes the entry after its grace period.
 func TestVMAutoRegistersThroughEastWestGateway(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		t.Skip("gcloud is not on PATH")
-	}
 	start := time.Now()
-	mc := multiNetworkSim(t)
-	mc.installMesh(t, ewRevision)
-	a := mc.status.Clusters[0]
-	network := mc.meshNetwork(t, a)
-	awaitGatewayNotTerminating(t, mc, a)
-	mc.run(t, istiodExposure(network)+"---\n"+vmService, "kubectl", "--context", a.Context, "apply", "-f", "-")
+	mc, a, _, network := vmMeshSim(t, vmService)
 	var gatewayIP string
 	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {
 		gatewayIP = strings.TrimSpace(runEnv(t, mc.env, "", "kubectl", "--context", a.Context, "get", "service", "-n", "istio-system",
