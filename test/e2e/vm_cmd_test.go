@@ -117,13 +117,26 @@ func TestVMCommands(t *testing.T) {
 		return string(b)
 	}
 	oldToken := token()
+	expiry := func() string {
+		return strings.TrimSpace(mc.kubectl(t, a, "get", "workloadgroup", "db", "-n", vmCmdNamespace, "-o", `jsonpath={.metadata.annotations.meshctl\.io/vm-token-expires}`))
+	}
+	// A caller who may request the token but not record its expiry on the
+	// group is refused before either write: the bundle and the group keep
+	// theirs.
+	oldExpiry := expiry()
+	limited := limitedKubeFor(t, mc, a, "e2e-vm-cmd-user", `- {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}`)
+	r = runEnv(t, append(slices.Clone(mc.env), limited...), "", meshctlBin, "vm", "token-refresh", "db", "-n", vmCmdNamespace, "--bundle", bundle, "--context", a.Context)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "workloadgroups") || token() != oldToken || expiry() != oldExpiry {
+		t.Errorf("token-refresh without patch on workloadgroups: exit %d, token kept %v, expiry kept %v; want the refusal naming it\n%s",
+			r.Code, token() == oldToken, expiry() == oldExpiry, r.Stderr)
+	}
 	if r := meshctl("vm", "token-refresh", "db", "-n", vmCmdNamespace, "--bundle", bundle, "--token-duration", "2h"); r.Code != 0 {
 		t.Fatalf("vm token-refresh: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	claims := jwtClaims(t, token())
 	iat, _ := claims["iat"].(float64)
 	exp, _ := claims["exp"].(float64)
-	recorded := strings.TrimSpace(mc.kubectl(t, a, "get", "workloadgroup", "db", "-n", vmCmdNamespace, "-o", `jsonpath={.metadata.annotations.meshctl\.io/vm-token-expires}`))
+	recorded := expiry()
 	if token() == oldToken || exp-iat != 7200 || recorded != time.Unix(int64(exp), 0).UTC().Format(time.RFC3339) {
 		t.Errorf("token-refresh: token changed %v, lifetime %vs (want 7200), group records expiry %q, token's %v",
 			token() != oldToken, exp-iat, recorded, time.Unix(int64(exp), 0).UTC())
