@@ -62,7 +62,7 @@ spec:
 // nothing. Bad input first: a namespace outside the mesh is refused and
 // nothing is made.
 func TestVMCommands(t *testing.T) {
-	mc, a, _, _ := vmMeshSim(t, vmCmdManifests(ewRevision))
+	mc, a, _, _, _ := vmMeshSim(t, vmCmdManifests(ewRevision))
 	meshctl := func(args ...string) result {
 		return runEnv(t, mc.env, "", meshctlBin, append(args, "--context", a.Context)...)
 	}

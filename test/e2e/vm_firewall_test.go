@@ -47,16 +47,10 @@ type vmRule struct {
 // network's project, and a caller whose RBAC lacks serviceaccounts/token.
 func TestVMFirewall(t *testing.T) {
 	start := time.Now()
-	mc, a, b, _ := vmMeshSim(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision))
+	mc, a, b, _, gatewayIP := vmMeshSim(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {istio.io/rev: %s}\n", vmFwNamespace, ewRevision))
 	meshctl := func(env []string, args ...string) result {
 		return runEnv(t, append(slices.Clone(mc.env), env...), "", meshctlBin, append(args, "--context", a.Context)...)
 	}
-	var gatewayIP string
-	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {
-		gatewayIP = strings.TrimSpace(runEnv(t, mc.env, "", "kubectl", "--context", a.Context, "get", "service", "-n", "istio-system",
-			"istio-eastwestgateway", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}").Stdout)
-		return gatewayIP != "", ""
-	})
 
 	config := t.TempDir()
 	zoneA, vmIP := mc.createInstance(t, config, "e2e-vm-fw", a, "--tags", "mesh-db")

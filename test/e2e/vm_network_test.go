@@ -88,7 +88,7 @@ func (mc *mcSim) ensurePeered(t *testing.T, config string, a, b mcCluster) {
 // it is denied.
 func TestVMOnAnotherNetwork(t *testing.T) {
 	start := time.Now()
-	mc, a, b, netA := vmMeshSim(t, fmt.Sprintf(`apiVersion: v1
+	mc, a, b, netA, gatewayIP := vmMeshSim(t, fmt.Sprintf(`apiVersion: v1
 kind: Namespace
 metadata:
   name: %[1]s
@@ -121,12 +121,6 @@ spec:
 	meshctl := func(args ...string) result {
 		return runEnv(t, mc.env, "", meshctlBin, append(args, "--context", a.Context)...)
 	}
-	var gatewayIP string
-	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {
-		gatewayIP = strings.TrimSpace(runEnv(t, mc.env, "", "kubectl", "--context", a.Context, "get", "service", "-n", "istio-system",
-			"istio-eastwestgateway", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}").Stdout)
-		return gatewayIP != "", ""
-	})
 	config := t.TempDir()
 	meshctlRules := func() []vmRule {
 		var rs []vmRule

@@ -89,8 +89,9 @@ func awaitGatewayNotTerminating(t *testing.T, mc *mcSim, c mcCluster) {
 // vmMeshSim is the shared two-network simulator ready for a VM test: the
 // mesh installed, istiod exposed through cluster a's east-west gateway
 // (istiodExposure, on a's mesh network, which it returns) and manifests
-// applied in a. Without gcloud, which the VM tests check with, it skips.
-func vmMeshSim(t *testing.T, manifests string) (mc *mcSim, a, b mcCluster, network string) {
+// applied in a, once the gateway has its internal address (gatewayIP).
+// Without gcloud, which the VM tests check with, it skips.
+func vmMeshSim(t *testing.T, manifests string) (mc *mcSim, a, b mcCluster, network, gatewayIP string) {
 	t.Helper()
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		t.Skip("gcloud is not on PATH")
@@ -101,7 +102,11 @@ func vmMeshSim(t *testing.T, manifests string) (mc *mcSim, a, b mcCluster, netwo
 	network = mc.meshNetwork(t, a)
 	awaitGatewayNotTerminating(t, mc, a)
 	mc.run(t, istiodExposure(network)+"---\n"+manifests, "kubectl", "--context", a.Context, "apply", "-f", "-")
-	return mc, a, b, network
+	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {
+		gatewayIP = strings.TrimSpace(mc.kubectl(t, a, "get", "service", "-n", "istio-system", "istio-eastwestgateway", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"))
+		return gatewayIP != "", ""
+	})
+	return mc, a, b, network, gatewayIP
 }
 
 // vmService is the namespace, service account and a Service selecting
@@ -139,13 +144,7 @@ spec:
 // stops, istiod deletes the entry after its grace period.
 func TestVMAutoRegistersThroughEastWestGateway(t *testing.T) {
 	start := time.Now()
-	mc, a, _, network := vmMeshSim(t, vmService)
-	var gatewayIP string
-	eventually(t, 60*time.Second, "the east-west gateway gets an internal address", func() (bool, string) {
-		gatewayIP = strings.TrimSpace(runEnv(t, mc.env, "", "kubectl", "--context", a.Context, "get", "service", "-n", "istio-system",
-			"istio-eastwestgateway", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}").Stdout)
-		return gatewayIP != "", ""
-	})
+	mc, a, _, network, gatewayIP := vmMeshSim(t, vmService)
 
 	// The VM, in cluster a's network and region.
 	config := t.TempDir()
